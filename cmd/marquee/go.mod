@@ -1,0 +1,7 @@
+module marquee/cmd/marquee
+
+go 1.26
+
+require marquee/pkg v0.0.0
+
+replace marquee/pkg => ../../pkg

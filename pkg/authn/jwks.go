@@ -1,0 +1,88 @@
+package authn
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// JWKS is a JSON Web Key Set (RFC 7517) of Ed25519 public keys.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
+}
+
+// JWK is one public key (RFC 8037 OKP form).
+type JWK struct {
+	Kty string `json:"kty"` // "OKP"
+	Crv string `json:"crv"` // "Ed25519"
+	X   string `json:"x"`   // base64url public key
+	Kid string `json:"kid"`
+	Alg string `json:"alg"` // "EdDSA"
+	Use string `json:"use"` // "sig"
+}
+
+// PublicJWK describes an Ed25519 public key.
+func PublicJWK(kid string, pub ed25519.PublicKey) JWK {
+	return JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), Kid: kid, Alg: "EdDSA", Use: "sig"}
+}
+
+// StaticKeys returns the set's keys, skipping none: a key of another type is an error, so that a verifier
+// can never be tricked into using a key with another algorithm.
+func (s JWKS) StaticKeys() (StaticKeys, error) {
+	out := StaticKeys{}
+	for _, k := range s.Keys {
+		if k.Kty != "OKP" || k.Crv != "Ed25519" || (k.Alg != "" && k.Alg != "EdDSA") {
+			return nil, fmt.Errorf("key %q is not an Ed25519 signing key", k.Kid)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(k.X)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("key %q has a malformed x", k.Kid)
+		}
+		out[k.Kid] = ed25519.PublicKey(raw)
+	}
+	return out, nil
+}
+
+// RemoteKeys is a KeySource that fetches a JWKS and refetches it when a token names a key it does not know
+// (a rotated key), at most once per minRefresh so that forged kids cannot turn it into a flood.
+type RemoteKeys struct {
+	fetch      func(context.Context) (JWKS, error)
+	minRefresh time.Duration
+
+	mu      sync.Mutex
+	keys    StaticKeys
+	fetched time.Time
+}
+
+// NewRemoteKeys returns a key source backed by fetch.
+func NewRemoteKeys(fetch func(context.Context) (JWKS, error), minRefresh time.Duration) *RemoteKeys {
+	return &RemoteKeys{fetch: fetch, minRefresh: minRefresh}
+}
+
+// PublicKey implements KeySource.
+func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pub, ok := r.keys[kid]; ok {
+		return pub, nil
+	}
+	if !r.fetched.IsZero() && time.Since(r.fetched) < r.minRefresh {
+		return nil, fmt.Errorf("unknown key %q", kid)
+	}
+	set, err := r.fetch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch signing keys: %w", err)
+	}
+	keys, err := set.StaticKeys()
+	if err != nil {
+		return nil, err
+	}
+	r.keys, r.fetched = keys, time.Now()
+	if pub, ok := keys[kid]; ok {
+		return pub, nil
+	}
+	return nil, fmt.Errorf("unknown key %q", kid)
+}

@@ -1,0 +1,129 @@
+// Package events is the contract between the catalog and search: the JetStream stream, its subjects, the
+// message ids, and the versioned payload of a movie change. It is the only definition of that seam; its golden
+// files in testdata make any change to the wire format show up as a test diff.
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of MovieChanged written by this code. Consumers reject newer versions they
+// cannot read instead of guessing.
+const SchemaVersion = 1
+
+// Type says what happened to a movie.
+type Type string
+
+// The event types.
+const (
+	MovieUpserted Type = "movie.upserted" // created or updated; Movie holds the full new state
+	MovieDeleted  Type = "movie.deleted"  // deleted; Movie is nil and the event is a tombstone
+)
+
+// Stream names a JetStream stream of movie changes and the subject prefix under it. Production uses
+// DefaultStream; tests use their own so that they never share state.
+type Stream struct {
+	Name   string // the JetStream stream, e.g. CATALOG
+	Prefix string // the subject prefix, e.g. catalog
+}
+
+// DefaultStream is the stream of the design: CATALOG, subjects catalog.movie.<id>.
+var DefaultStream = Stream{Name: "CATALOG", Prefix: "catalog"}
+
+// Subject is the subject of one movie's changes: one subject per movie, so the stream keeps the last
+// state of each movie (a compacted changelog).
+func (s Stream) Subject(id int64) string { return s.Prefix + ".movie." + strconv.FormatInt(id, 10) }
+
+// Subjects is the wildcard that matches every movie's subject.
+func (s Stream) Subjects() string { return s.Prefix + ".movie.*" }
+
+// MsgID is the JetStream message id of a movie's version. Deterministic, so the server drops a
+// republished event within the duplicate window.
+func MsgID(id, version int64) string { return fmt.Sprintf("movie.%d.v%d", id, version) }
+
+// MovieChanged is the event the catalog publishes after every committed change of a movie.
+type MovieChanged struct {
+	Schema     int       `json:"schema"`
+	Type       Type      `json:"type"`
+	ID         int64     `json:"id"`
+	Version    int64     `json:"version"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Movie      *Movie    `json:"movie,omitempty"`
+}
+
+// Movie is the full state of a movie as carried by an event (schema 1).
+type Movie struct {
+	ID             int64     `json:"id"`
+	Title          string    `json:"title"`
+	Year           *int      `json:"year"`
+	Directors      []string  `json:"directors"`
+	Cast           []string  `json:"cast"`
+	Genres         []string  `json:"genres"`
+	Overview       string    `json:"overview"`
+	RuntimeMinutes *int      `json:"runtime_minutes"`
+	Rating         *float64  `json:"rating"`
+	Votes          *int64    `json:"votes"`
+	Popularity     *float64  `json:"popularity"`
+	Version        int64     `json:"version"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Deleted reports whether the event is a tombstone.
+func (e *MovieChanged) Deleted() bool { return e.Type == MovieDeleted }
+
+// Marshal encodes the event.
+func (e *MovieChanged) Marshal() ([]byte, error) { return json.Marshal(e) }
+
+// Unmarshal decodes and validates an event. Events are external input to their consumer: a bad one is
+// reported, never half-applied.
+func Unmarshal(data []byte) (*MovieChanged, error) {
+	var e MovieChanged
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("decode movie event: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Validate checks the invariants a consumer relies on.
+func (e *MovieChanged) Validate() error {
+	var problems []string
+	if e.Schema < 1 || e.Schema > SchemaVersion {
+		problems = append(problems, fmt.Sprintf("unsupported schema %d", e.Schema))
+	}
+	if e.ID <= 0 {
+		problems = append(problems, "id must be positive")
+	}
+	if e.Version <= 0 {
+		problems = append(problems, "version must be positive")
+	}
+	switch e.Type {
+	case MovieUpserted:
+		switch {
+		case e.Movie == nil:
+			problems = append(problems, "an upsert must carry the movie")
+		case e.Movie.ID != e.ID || e.Movie.Version != e.Version:
+			problems = append(problems, "the movie's id and version must match the event's")
+		case strings.TrimSpace(e.Movie.Title) == "":
+			problems = append(problems, "the movie must have a title")
+		}
+	case MovieDeleted:
+		if e.Movie != nil {
+			problems = append(problems, "a delete must not carry a movie")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("unknown type %q", e.Type))
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid movie event: " + strings.Join(problems, "; "))
+	}
+	return nil
+}

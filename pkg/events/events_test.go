@@ -1,0 +1,96 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"marquee/pkg/events"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func ptr[T any](v T) *T { return &v }
+
+func sampleUpsert() *events.MovieChanged {
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	return &events.MovieChanged{
+		Schema: events.SchemaVersion, Type: events.MovieUpserted, ID: 42, Version: 3, OccurredAt: at,
+		Movie: &events.Movie{
+			ID: 42, Title: "The Matrix", Year: ptr(1999), Directors: []string{"Lana Wachowski", "Lilly Wachowski"},
+			Cast: []string{"Keanu Reeves"}, Genres: []string{"Action", "Science Fiction"},
+			Overview: "A hacker learns the truth.", RuntimeMinutes: ptr(136), Rating: ptr(8.7), Votes: ptr(int64(22351)),
+			Popularity: ptr(87.0), Version: 3, CreatedAt: at.Add(-time.Hour), UpdatedAt: at,
+		},
+	}
+}
+
+func sampleDelete() *events.MovieChanged {
+	return &events.MovieChanged{Schema: 1, Type: events.MovieDeleted, ID: 42, Version: 4,
+		OccurredAt: time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)}
+}
+
+// TestGolden pins the wire format: a change here is a change of the contract between the services.
+func TestGolden(t *testing.T) {
+	for name, e := range map[string]*events.MovieChanged{"movie_upserted": sampleUpsert(), "movie_deleted": sampleDelete()} {
+		t.Run(name, func(t *testing.T) {
+			got, err := json.MarshalIndent(e, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+				t.Fatalf("wire format changed (run with -update if intended):\ngot  %s\nwant %s", got, want)
+			}
+			back, err := events.Unmarshal(want)
+			if err != nil {
+				t.Fatalf("golden file does not decode: %v", err)
+			}
+			if back.ID != e.ID || back.Version != e.Version || back.Deleted() != e.Deleted() {
+				t.Fatalf("round trip: got %+v, want %+v", back, e)
+			}
+		})
+	}
+}
+
+func TestUnmarshalRejectsBadEvents(t *testing.T) {
+	for _, tc := range []struct{ name, json, want string }{
+		{"not json", `{`, "decode"},
+		{"future schema", `{"schema":2,"type":"movie.deleted","id":1,"version":1}`, "unsupported schema"},
+		{"no id", `{"schema":1,"type":"movie.deleted","id":0,"version":1}`, "id must be positive"},
+		{"no version", `{"schema":1,"type":"movie.deleted","id":1,"version":0}`, "version must be positive"},
+		{"unknown type", `{"schema":1,"type":"movie.renamed","id":1,"version":1}`, "unknown type"},
+		{"upsert without movie", `{"schema":1,"type":"movie.upserted","id":1,"version":1}`, "must carry the movie"},
+		{"mismatched movie", `{"schema":1,"type":"movie.upserted","id":1,"version":2,"movie":{"id":1,"version":1,"title":"x"}}`, "must match"},
+		{"untitled movie", `{"schema":1,"type":"movie.upserted","id":1,"version":1,"movie":{"id":1,"version":1,"title":" "}}`, "title"},
+		{"delete with movie", `{"schema":1,"type":"movie.deleted","id":1,"version":1,"movie":{"id":1,"version":1,"title":"x"}}`, "must not carry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := events.Unmarshal([]byte(tc.json))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Unmarshal(%s) error = %v, want one mentioning %q", tc.json, err, tc.want)
+			}
+		})
+	}
+}
+
+func ExampleStream_Subject() {
+	s := events.DefaultStream
+	fmt.Println(s.Subject(42), s.Subjects(), events.MsgID(42, 3))
+	// Output: catalog.movie.42 catalog.movie.* movie.42.v3
+}

@@ -1,0 +1,71 @@
+package httpx
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"marquee/pkg/apperr"
+)
+
+// NewEngine returns a gin engine with Marquee's recovery, request logging and problem+json answers for
+// unknown routes and methods. Services add their routes to it and hand it out as an http.Handler.
+func NewEngine(log *slog.Logger) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(RequestLog(log), Recover(log))
+	e.NoRoute(func(c *gin.Context) {
+		Error(c, apperr.Errorf(apperr.NotFound, "No route for %s %s.", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		Error(c, apperr.Errorf(apperr.MethodNotAllowed, "Method %s is not allowed on %s.", c.Request.Method, c.Request.URL.Path))
+	})
+	return e
+}
+
+// Error writes err as problem+json, aborts the chain and records err for the request log.
+func Error(c *gin.Context, err error) {
+	_ = c.Error(err)
+	WriteError(c.Writer, c.Request, err)
+	c.Abort()
+}
+
+// Recover turns a panic in a handler into a logged 500 problem, never a dropped connection.
+func Recover(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(v)
+				}
+				log.Error("panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					WriteError(c.Writer, c.Request, errors.New("panic"))
+				}
+				c.Abort()
+			}
+		}()
+		c.Next()
+	}
+}
+
+// RequestLog logs one line per request; server errors are logged with their internal cause, which clients never see.
+func RequestLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "took", time.Since(start)}
+		if status >= 500 {
+			log.Error("request", append(attrs, "error", c.Errors.String())...)
+			return
+		}
+		log.Debug("request", attrs...)
+	}
+}

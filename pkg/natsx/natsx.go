@@ -1,0 +1,84 @@
+// Package natsx connects to NATS and declares the JetStream stream of the event contract. The settings stay
+// within what nats-server 2.9 understands, so the same code runs against Debian's server and a current one.
+package natsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/events"
+)
+
+// DuplicateWindow is how long the server remembers message ids to drop republished events.
+const DuplicateWindow = 10 * time.Minute
+
+// Connect dials url with reconnects that never give up, logging connection changes.
+func Connect(log *slog.Logger, url, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, ConnOptions(log, name)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// ConnOptions are the options of every Marquee NATS connection.
+func ConnOptions(log *slog.Logger, name string) []nats.Option {
+	return []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	}
+}
+
+// StreamConfig is the JetStream configuration of a movie change stream: file storage, the last message of
+// each movie only (replaying it from the start rebuilds the catalog), and a duplicate window for message ids.
+func StreamConfig(s events.Stream) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              s.Name,
+		Description:       "Marquee movie changes: the last state of every movie, one subject per movie",
+		Subjects:          []string{s.Subjects()},
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1,
+		Discard:           jetstream.DiscardOld,
+		Duplicates:        DuplicateWindow,
+		MaxMsgSize:        1 << 20,
+		Replicas:          1,
+	}
+}
+
+// EnsureStream creates the stream if it is missing and brings its settings in line if they drifted.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream) (jetstream.Stream, error) {
+	cfg := StreamConfig(s)
+	st, err := js.Stream(ctx, s.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another process won the race
+			return js.Stream(ctx, s.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", s.Name, err)
+	}
+	have := st.CachedInfo().Config
+	if have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || have.Duplicates != cfg.Duplicates || len(have.Subjects) != 1 || have.Subjects[0] != cfg.Subjects[0] {
+		cfg.Replicas = have.Replicas // a cluster may run the stream with more replicas than we ask for
+		if st, err = js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("update stream %s: %w", s.Name, err)
+		}
+	}
+	return st, nil
+}
