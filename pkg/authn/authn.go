@@ -130,6 +130,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		}
 		return v.keys.PublicKey(ctx, kid)
 	})
+	if errors.Is(err, ErrKeysUnavailable) {
+		return Principal{}, apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+	}
 	if err != nil {
 		return Principal{}, errBadToken
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,14 @@ func TestRemoteKeysRefetchOnRotation(t *testing.T) {
 func TestJWKSRejectsOtherKeyTypes(t *testing.T) {
 	if _, err := (JWKS{Keys: []JWK{{Kty: "RSA", Kid: "r"}}}).StaticKeys(); err == nil {
 		t.Fatal("an RSA key was accepted")
+	}
+}
+
+func TestVerifyWithoutKeysIsUnavailable(t *testing.T) {
+	_, priv := mustKey(t)
+	tok, _ := NewSigner("k1", priv, time.Minute).Issue(Principal{Subject: "a", Role: RoleUser})
+	rk := NewRemoteKeys(func(context.Context) (JWKS, error) { return JWKS{}, errors.New("catalog down") }, 0)
+	if _, err := NewVerifier(rk).Verify(context.Background(), tok); !apperr.Is(err, apperr.Unavailable) {
+		t.Fatalf("Verify = %v, want Unavailable", err)
 	}
 }

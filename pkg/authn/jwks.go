@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ func (s JWKS) StaticKeys() (StaticKeys, error) {
 	return out, nil
 }
 
+// ErrKeysUnavailable means the signing keys could not be fetched: a token cannot be checked right now,
+// which is not the caller's fault.
+var ErrKeysUnavailable = errors.New("signing keys unavailable")
+
 // RemoteKeys is a KeySource that fetches a JWKS and refetches it when a token names a key it does not know
 // (a rotated key), at most once per minRefresh so that forged kids cannot turn it into a flood.
 type RemoteKeys struct {
@@ -74,7 +79,7 @@ func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicK
 	}
 	set, err := r.fetch(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fetch signing keys: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
 	keys, err := set.StaticKeys()
 	if err != nil {

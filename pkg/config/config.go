@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -55,6 +56,22 @@ func Flags(fs *pflag.FlagSet, cfg any) {
 			panic(fmt.Sprintf("config: field %s has unsupported type %T", f.key, v)) // a programming error
 		}
 	}
+}
+
+// Parse is the whole of a service binary's configuration step: it parses args (without the program name)
+// as the flags of cfg, refuses positional arguments, and loads cfg. With --help it prints the usage to out
+// and returns pflag.ErrHelp.
+func Parse(name string, args []string, cfg any, getenv func(string) string, out io.Writer) error {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(out)
+	Flags(fs, cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see %s --help)", fs.Arg(0), name)
+	}
+	return Load(fs, cfg, getenv)
 }
 
 // Load fills cfg from the parsed flag set, the environment (read through getenv) and the config file, then

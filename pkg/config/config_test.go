@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,20 @@ func TestStringMasksSecrets(t *testing.T) {
 	s := config.String(&cfg)
 	if strings.Contains(s, "hunter2") || !strings.Contains(s, "mysql_dsn=***") || !strings.Contains(s, "addr=:1") {
 		t.Fatalf("String() = %q", s)
+	}
+}
+
+func TestParse(t *testing.T) {
+	var out strings.Builder
+	cfg := testConfig{Addr: "default"}
+	if err := config.Parse("svc", []string{"--addr", "x:1"}, &cfg, func(string) string { return "" }, &out); err != nil || cfg.Addr != "x:1" {
+		t.Fatalf("Parse = %v, addr %q", err, cfg.Addr)
+	}
+	if err := config.Parse("svc", []string{"stray"}, &cfg, func(string) string { return "" }, &out); err == nil || !strings.Contains(err.Error(), `unexpected argument "stray"`) {
+		t.Fatalf("Parse with a positional argument = %v", err)
+	}
+	err := config.Parse("svc", []string{"--help"}, &cfg, func(string) string { return "" }, &out)
+	if !errors.Is(err, pflag.ErrHelp) || !strings.Contains(out.String(), "--mysql-dsn") || !strings.Contains(out.String(), "MARQUEE_MYSQL_DSN") {
+		t.Fatalf("--help = %v, usage:\n%s", err, out.String())
 	}
 }

@@ -55,14 +55,16 @@ func Recover(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// RequestLog logs one line per request; server errors are logged with their internal cause, which clients never see.
+// RequestLog logs one line per request at debug level, and internal errors (500) at error level with their
+// cause, which clients never see. Other 5xx (a part not ready yet, a backend away) are expected states that
+// their own code reports.
 func RequestLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		status := c.Writer.Status()
 		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "took", time.Since(start)}
-		if status >= 500 {
+		if status == http.StatusInternalServerError {
 			log.Error("request", append(attrs, "error", c.Errors.String())...)
 			return
 		}

@@ -23,6 +23,10 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 		limit = MaxBodyBytes
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) { // a limit set further out, e.g. by the gateway
+		return apperr.Errorf(apperr.TooLarge, "The request body is over %d bytes.", tooLarge.Limit)
+	}
 	if err != nil {
 		return apperr.Errorf(apperr.Invalid, "The request body could not be read.")
 	}

@@ -82,3 +82,19 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream) 
 	}
 	return st, nil
 }
+
+// Drain lets nc deliver what it holds and closes it, waiting at most timeout.
+func Drain(log *slog.Logger, nc *nats.Conn, timeout time.Duration) {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		log.Warn("nats drain timed out")
+		nc.Close()
+	}
+}
