@@ -1,0 +1,289 @@
+package catalogsvc
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/apperr"
+	"marquee/pkg/authn"
+	"marquee/pkg/events"
+	"marquee/pkg/natsx"
+	"marquee/services/catalog"
+	"marquee/services/catalog/catalogapi"
+	"marquee/services/catalog/catalogseed"
+	"marquee/services/catalog/catalogsql"
+	"marquee/services/catalog/outbox"
+	"marquee/services/catalog/password"
+)
+
+// Deps are the handles the service runs on; the caller opens and closes them.
+type Deps struct {
+	Log     *slog.Logger
+	DB      *sql.DB
+	Dialect string // catalogsql.MySQL or catalogsql.SQLite
+	JS      jetstream.JetStream
+	Stdout  io.Writer // where a generated admin password is announced, once
+}
+
+// Service is a ready-to-run catalog.
+type Service struct {
+	log     *slog.Logger
+	db      *sql.DB
+	store   *catalogsql.Store
+	relay   *outbox.Relay
+	handler http.Handler
+	seeded  atomic.Bool
+}
+
+// New prepares the catalog: it migrates the database, ensures the stream, the signing key and an admin,
+// and loads the seed file once per database. It does not start the relay (Run) or serve (Handler).
+func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("catalog config: %w", err)
+	}
+	if d.DB == nil || d.JS == nil || d.Stdout == nil {
+		return nil, errors.New("catalog: Deps.DB, Deps.JS and Deps.Stdout are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	dialect, err := catalogsql.DialectOf(d.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	if err := catalogsql.Migrate(ctx, d.DB, dialect); err != nil {
+		return nil, fmt.Errorf("migrate catalog database: %w", err)
+	}
+	stream := events.Stream{Name: cfg.Stream, Prefix: cfg.SubjectPrefix}
+	if err := ensureStream(ctx, d.Log, d.JS, stream); err != nil {
+		return nil, err
+	}
+	store := catalogsql.New(d.DB, dialect, stream)
+	keys, err := ensureSigningKey(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	hasher := password.NewHasher(password.DefaultConcurrency)
+	if err := ensureAdmin(ctx, d.Log, cfg, store, hasher, d.Stdout); err != nil {
+		return nil, err
+	}
+	s := &Service{log: d.Log, db: d.DB, store: store, relay: outbox.New(d.Log, store, d.JS, stream)}
+	if err := s.seed(ctx, cfg.Seed); err != nil {
+		return nil, err
+	}
+	newest := keys[len(keys)-1]
+	jwks := authn.JWKS{Keys: []authn.JWK{}}
+	static := authn.StaticKeys{}
+	for _, k := range keys {
+		pub := k.Private.Public().(ed25519.PublicKey)
+		jwks.Keys = append(jwks.Keys, authn.PublicJWK(k.Kid, pub))
+		static[k.Kid] = pub
+	}
+	s.handler = catalogapi.NewHandler(d.Log, catalogapi.Deps{
+		Store:     store,
+		Passwords: hasher,
+		Signer:    authn.NewSigner(newest.Kid, newest.Private, cfg.TokenTTL),
+		Verifier:  authn.NewVerifier(static),
+		JWKS:      jwks,
+		Ready:     s.Ready,
+		Changed:   s.relay.Kick,
+	})
+	return s, nil
+}
+
+// Handler is the HTTP API.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Run relays the outbox to the stream until ctx is done.
+func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
+
+// Ready reports whether the catalog can take traffic: the database answers, the seed is loaded and the
+// relay has published the backlog at least once since start. The error is Unavailable.
+func (s *Service) Ready(ctx context.Context) error {
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(pingCtx); err != nil {
+		s.log.Warn("readiness: database ping failed", "err", err)
+		return apperr.Errorf(apperr.Unavailable, "The database does not answer.")
+	}
+	if !s.seeded.Load() {
+		return apperr.Errorf(apperr.Unavailable, "The seed is not loaded yet.")
+	}
+	if !s.relay.Drained() {
+		return apperr.Errorf(apperr.Unavailable, "The outbox relay has not yet published the backlog.")
+	}
+	return nil
+}
+
+// Store is the catalog store, for callers that embed the service (the all-in-one, tests).
+func (s *Service) Store() catalog.Store { return s.store }
+
+// Close releases what New acquired. The database and NATS handles belong to the caller, so there is
+// nothing to release today; it exists so that callers need not change when there is.
+func (s *Service) Close() error { return nil }
+
+// ensureStream declares the stream, retrying for a while: in split mode NATS may start after the catalog.
+func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream, stream events.Stream) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := natsx.EnsureStream(ctx, js, stream)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("JetStream not ready; retrying", "stream", stream.Name, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// ensureSigningKey generates the first signing key and returns all keys, oldest first.
+func ensureSigningKey(ctx context.Context, store catalog.Store) ([]catalog.SigningKey, error) {
+	keys, err := store.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) > 0 {
+		return keys, nil
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	sum := sha256.Sum256(pub)
+	kid := time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:6])
+	if err := store.AddSigningKey(ctx, catalog.SigningKey{Kid: kid, Private: priv}); err != nil {
+		return nil, err
+	}
+	if keys, err = store.SigningKeys(ctx); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("signing key vanished after it was stored")
+	}
+	return keys, nil
+}
+
+// ensureAdmin creates or resets the configured admin, or, when none is configured and none exists,
+// creates one with a generated password and announces it once.
+func ensureAdmin(ctx context.Context, log *slog.Logger, cfg Config, store catalog.Store, h *password.Hasher, stdout io.Writer) error {
+	if cfg.AdminUsername != "" && cfg.AdminPassword != "" {
+		hash, err := h.Hash(ctx, cfg.AdminPassword)
+		if err != nil {
+			return err
+		}
+		if err := store.UpsertUser(ctx, catalog.User{Username: cfg.AdminUsername, Role: catalog.RoleAdmin, PasswordHash: hash}); err != nil {
+			return err
+		}
+		log.Info("admin password set from configuration", "username", cfg.AdminUsername)
+		return nil
+	}
+	n, err := store.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	username := cfg.AdminUsername
+	if username == "" {
+		username = DefaultAdmin
+	}
+	pw := rand.Text() // 26 characters, 130 bits
+	hash, err := h.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if cfg.AdminPasswordFile != "" {
+		if err := writeSecret(cfg.AdminPasswordFile, pw+"\n"); err != nil {
+			return fmt.Errorf("write admin password file: %w", err)
+		}
+	}
+	if err := store.UpsertUser(ctx, catalog.User{Username: username, Role: catalog.RoleAdmin, PasswordHash: hash}); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("\nMarquee catalog: created the first admin.\n  username: %s\n  password: %s\n", username, pw)
+	if cfg.AdminPasswordFile != "" {
+		msg += fmt.Sprintf("  (also saved to %s, mode 0600)\n", cfg.AdminPasswordFile)
+	}
+	msg += "This password is shown only once. Set admin_username and admin_password to choose another.\n\n"
+	if _, err := io.WriteString(stdout, msg); err != nil {
+		return fmt.Errorf("announce admin password: %w", err)
+	}
+	log.Info("generated the first admin", "username", username)
+	return nil
+}
+
+// writeSecret writes data to path with mode 0600 whatever was there before, atomically.
+func writeSecret(path, data string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".secret-*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(f.Name()) }() // a no-op after the rename
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.WriteString(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// seed loads the seed file unless this database was seeded before, in which case the file is not even
+// read: a restart needs only the database.
+func (s *Service) seed(ctx context.Context, path string) error {
+	if path != "" {
+		seeded, err := s.store.Seeded(ctx)
+		if err != nil {
+			return err
+		}
+		if seeded {
+			s.log.Info("catalog already seeded; seed file not read", "file", path)
+		} else if err := s.loadSeed(ctx, path); err != nil {
+			return err
+		}
+	}
+	s.seeded.Store(true)
+	return nil
+}
+
+func (s *Service) loadSeed(ctx context.Context, path string) error {
+	movies, err := catalogseed.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.Seed(ctx, movies, filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	s.log.Info("seeded the catalog", "file", path, "movies", n)
+	s.relay.Kick()
+	return nil
+}

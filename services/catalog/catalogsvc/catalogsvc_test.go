@@ -1,0 +1,245 @@
+package catalogsvc_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/services/catalog/catalogsql"
+	"marquee/services/catalog/catalogsvc"
+	"marquee/services/catalog/catalogtest"
+)
+
+var seedFile = filepath.Join("..", "..", "..", "data", "imdb.json")
+
+func testConfig() catalogsvc.Config {
+	cfg := catalogsvc.DefaultConfig()
+	cfg.Stream, cfg.SubjectPrefix = "CATALOG_SVC_TEST", "svctest"
+	return cfg
+}
+
+// mustStart runs New on the SQLite file at path; the database handle closes when the test ends.
+func mustStart(t *testing.T, cfg catalogsvc.Config, path string, js jetstream.JetStream, stdout io.Writer) *catalogsvc.Service {
+	t.Helper()
+	svc, err := catalogsvc.New(context.Background(), cfg, catalogsvc.Deps{
+		DB: catalogtest.MustOpenSQLiteAt(t, path), Dialect: catalogsql.SQLite, JS: js, Stdout: stdout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	return svc
+}
+
+func login(t *testing.T, svc *catalogsvc.Service, username, pw string) int {
+	t.Helper()
+	body := `{"username":"` + username + `","password":"` + pw + `"}`
+	rec := httptest.NewRecorder()
+	svc.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(body)))
+	return rec.Code
+}
+
+func TestSeedOnce(t *testing.T) {
+	ctx := context.Background()
+	js := catalogtest.MustJetStream(t)
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	cfg := testConfig()
+	cfg.Seed = seedFile
+	for start := range 2 {
+		svc := mustStart(t, cfg, path, js, io.Discard)
+		ms, err := svc.Store().Movies(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 248 {
+			t.Fatalf("start %d: %d movies, want 248", start, len(ms))
+		}
+		if n, err := svc.Store().Backlog(ctx); err != nil || n != 248 {
+			t.Fatalf("start %d: backlog %d, %v; want 248 (the seed's events, once)", start, n, err)
+		}
+	}
+	// Once seeded, a start does not need the seed file at all.
+	cfg.Seed = filepath.Join(t.TempDir(), "gone.json")
+	if n, err := mustStart(t, cfg, path, js, io.Discard).Store().Backlog(ctx); err != nil || n != 248 {
+		t.Fatalf("start without the seed file: backlog %d, %v; want 248", n, err)
+	}
+}
+
+func TestSeedReachesTheStream(t *testing.T) {
+	js := catalogtest.MustJetStream(t)
+	cfg := testConfig()
+	cfg.Seed = seedFile
+	svc := mustStart(t, cfg, filepath.Join(t.TempDir(), "catalog.db"), js, io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for svc.Ready(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v", svc.Ready(ctx))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 248 {
+		t.Errorf("stream holds %d messages, want 248", info.State.Msgs)
+	}
+}
+
+func TestGeneratedAdmin(t *testing.T) {
+	js := catalogtest.MustJetStream(t)
+	dir := t.TempDir()
+	path, pwFile := filepath.Join(dir, "catalog.db"), filepath.Join(dir, "admin-password")
+	if err := os.WriteFile(pwFile, []byte("stale"), 0o644); err != nil { // a leftover must not keep its mode
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.AdminPasswordFile = pwFile
+	var out bytes.Buffer
+	svc := mustStart(t, cfg, path, js, &out)
+
+	m := regexp.MustCompile(`username: (\S+)\n\s+password: (\S+)\n`).FindStringSubmatch(out.String())
+	if m == nil || m[1] != catalogsvc.DefaultAdmin || len(m[2]) < 20 {
+		t.Fatalf("announcement = %q", out.String())
+	}
+	if !strings.Contains(out.String(), pwFile) {
+		t.Errorf("announcement does not name the file: %q", out.String())
+	}
+	data, err := os.ReadFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(data)) != m[2] {
+		t.Errorf("file holds %q, printed %q", data, m[2])
+	}
+	fi, err := os.Stat(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("file mode = %v, want 0600", mode)
+	}
+	if code := login(t, svc, "admin", m[2]); code != http.StatusOK {
+		t.Errorf("login with the generated password: %d", code)
+	}
+
+	// A restart finds the admin and announces nothing.
+	out.Reset()
+	svc = mustStart(t, cfg, path, js, &out)
+	if out.Len() != 0 {
+		t.Errorf("second start printed %q", out.String())
+	}
+	if code := login(t, svc, "admin", m[2]); code != http.StatusOK {
+		t.Errorf("login after restart: %d", code)
+	}
+}
+
+func TestConfiguredAdminIsReset(t *testing.T) {
+	js := catalogtest.MustJetStream(t)
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	cfg := testConfig()
+	cfg.AdminUsername, cfg.AdminPassword = "boss", "first-password-123"
+	var out bytes.Buffer
+	svc := mustStart(t, cfg, path, js, &out)
+	if out.Len() != 0 {
+		t.Errorf("configured admin announced: %q", out.String())
+	}
+	if code := login(t, svc, "boss", "first-password-123"); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	cfg.AdminPassword = "second-password-456"
+	svc = mustStart(t, cfg, path, js, &out)
+	if code := login(t, svc, "boss", "first-password-123"); code != http.StatusUnauthorized {
+		t.Errorf("old password after reset: %d", code)
+	}
+	if code := login(t, svc, "BOSS", "second-password-456"); code != http.StatusOK {
+		t.Errorf("new password after reset: %d", code)
+	}
+}
+
+func TestSigningKeySurvivesRestart(t *testing.T) {
+	js := catalogtest.MustJetStream(t)
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	cfg := testConfig()
+	cfg.AdminUsername, cfg.AdminPassword = "boss", "first-password-123"
+	jwks := func(svc *catalogsvc.Service) string {
+		rec := httptest.NewRecorder()
+		svc.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/auth/jwks.json", nil))
+		return rec.Body.String()
+	}
+	first := jwks(mustStart(t, cfg, path, js, io.Discard))
+	second := jwks(mustStart(t, cfg, path, js, io.Discard))
+	if first != second || !strings.Contains(first, `"kty":"OKP"`) {
+		t.Errorf("JWKS changed across restarts:\n%s\n%s", first, second)
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	js := catalogtest.MustJetStream(t)
+	ctx := context.Background()
+	db := catalogtest.MustOpenSQLite(t)
+	cfg := testConfig()
+	bad := cfg
+	bad.Seed = filepath.Join(t.TempDir(), "missing.json")
+	if _, err := catalogsvc.New(ctx, bad, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard}); err == nil {
+		t.Error("New accepted a missing seed file")
+	}
+	notArray := filepath.Join(t.TempDir(), "seed.json")
+	_ = os.WriteFile(notArray, []byte(`{"name":"x"}`), 0o600)
+	bad.Seed = notArray
+	if _, err := catalogsvc.New(ctx, bad, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "not a JSON array") {
+		t.Errorf("New with a non-array seed: %v", err)
+	}
+	if _, err := catalogsvc.New(ctx, cfg, catalogsvc.Deps{DB: db, Dialect: "oracle", JS: js, Stdout: io.Discard}); err == nil {
+		t.Error("New accepted an unknown dialect")
+	}
+	if _, err := catalogsvc.New(ctx, cfg, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, Stdout: io.Discard}); err == nil {
+		t.Error("New accepted no JetStream")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*catalogsvc.Config)
+		ok     bool
+	}{
+		{"defaults", func(*catalogsvc.Config) {}, true},
+		{"admin with password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "long-enough-pw" }, true},
+		{"admin name only", func(c *catalogsvc.Config) { c.AdminUsername = "ada" }, true},
+		{"password without admin", func(c *catalogsvc.Config) { c.AdminPassword = "long-enough-pw" }, false},
+		{"short password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "short" }, false},
+		{"upper-case admin", func(c *catalogsvc.Config) { c.AdminUsername = "Ada" }, false},
+		{"no addr", func(c *catalogsvc.Config) { c.Addr = "" }, false},
+		{"wildcard prefix", func(c *catalogsvc.Config) { c.SubjectPrefix = "catalog.>" }, false},
+		{"dotted stream", func(c *catalogsvc.Config) { c.Stream = "A.B" }, false},
+		{"tiny token ttl", func(c *catalogsvc.Config) { c.TokenTTL = time.Second }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := catalogsvc.DefaultConfig()
+			tt.change(&cfg)
+			if err := cfg.Validate(); (err == nil) != tt.ok {
+				t.Fatalf("Validate = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}

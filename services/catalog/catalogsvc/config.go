@@ -1,0 +1,83 @@
+// Package catalogsvc wires the catalog service: configuration, migrations, the JetStream stream, signing
+// keys, the first admin, the seed, the HTTP handler and the outbox relay. The split-mode binary
+// (cmd/catalog) and the all-in-one binary both build the service with New.
+package catalogsvc
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config configures the catalog. Keys follow pkg/config: flag --admin-password, env MARQUEE_ADMIN_PASSWORD.
+type Config struct {
+	Addr              string        `key:"addr" usage:"HTTP listen address"`
+	MySQLDSN          string        `key:"mysql_dsn" usage:"MySQL/MariaDB DSN, e.g. catalog:pw@tcp(db:3306)/catalog (or sqlite:<path>)" secret:"true"`
+	NATSURL           string        `key:"nats_url" usage:"NATS server URL"`
+	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
+	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
+	Seed              string        `key:"seed" usage:"seed file (imdb.json format) loaded once per database; empty for none"`
+	AdminUsername     string        `key:"admin_username" usage:"admin to create or whose password to reset (with admin_password)"`
+	AdminPassword     string        `key:"admin_password" usage:"password of admin_username; empty generates one on first start" secret:"true"`
+	AdminPasswordFile string        `key:"admin_password_file" usage:"file (mode 0600) to also write a generated admin password to; empty for none"`
+	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens"`
+	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addr:          "127.0.0.1:8081",
+		NATSURL:       "nats://127.0.0.1:4222",
+		Stream:        "CATALOG",
+		SubjectPrefix: "catalog",
+		TokenTTL:      15 * time.Minute,
+		LogLevel:      "info",
+	}
+}
+
+// DefaultAdmin is the name of the admin generated on first start when admin_username is not set.
+const DefaultAdmin = "admin"
+
+// MinAdminPasswordLen is the shortest admin_password accepted.
+const MinAdminPasswordLen = 12
+
+var (
+	usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	streamRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	prefixRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+)
+
+// Validate checks the config. The DSN is checked where it is used: the all-in-one passes its own database.
+func (c *Config) Validate() error {
+	var problems []string
+	if strings.TrimSpace(c.Addr) == "" {
+		problems = append(problems, "addr is required")
+	}
+	if !streamRE.MatchString(c.Stream) {
+		problems = append(problems, fmt.Sprintf("stream %q must be 1-64 letters, digits, _ or -", c.Stream))
+	}
+	if !prefixRE.MatchString(c.SubjectPrefix) {
+		problems = append(problems, fmt.Sprintf("subject_prefix %q must be dot-separated tokens without wildcards", c.SubjectPrefix))
+	}
+	if c.AdminUsername != "" && !usernameRE.MatchString(c.AdminUsername) {
+		problems = append(problems, "admin_username must be 1-64 lower-case letters, digits, '.', '_' or '-'")
+	}
+	if c.AdminPassword != "" {
+		if c.AdminUsername == "" {
+			problems = append(problems, "admin_password needs admin_username")
+		}
+		if len(c.AdminPassword) < MinAdminPasswordLen {
+			problems = append(problems, fmt.Sprintf("admin_password must have at least %d characters", MinAdminPasswordLen))
+		}
+	}
+	if c.TokenTTL < time.Minute || c.TokenTTL > 24*time.Hour {
+		problems = append(problems, "token_ttl must be between 1m and 24h")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,547 @@
+package catalogtest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"marquee/pkg/apperr"
+	"marquee/pkg/events"
+	"marquee/services/catalog"
+)
+
+// Run runs the store contract suite. newStore must return a store over a new, empty, migrated database
+// whose outbox events name subjects of events.DefaultStream.
+func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s catalog.Store)
+	}{
+		{"CreateMovie/stores version 1 and its event", testCreate},
+		{"UpdateMovie/bumps the version and writes an event", testUpdate},
+		{"UpdateMovie/stale If-Match is PreconditionFailed and changes nothing", testUpdateStale},
+		{"UpdateMovie/missing movie is NotFound", testUpdateMissing},
+		{"DeleteMovie/writes a tombstone version", testDelete},
+		{"DeleteMovie/stale If-Match is PreconditionFailed", testDeleteStale},
+		{"DeleteMovie/ids are never reused", testIDsNotReused},
+		{"Movies/pages in id order without deleted movies", testMovies},
+		{"Outbox/pending in id order and MarkPublished", testPending},
+		{"Seed/is idempotent and keeps duplicate titles", testSeed},
+		{"Seed/concurrent seeders store the movies once", testSeedConcurrent},
+		{"Users/upsert, lookup and count admins", testUsers},
+		{"SigningKeys/add and list", testSigningKeys},
+		{"Concurrency/guarded updates: exactly one wins", testConcurrentGuarded},
+		{"Concurrency/unconditional updates: versions and events in order", testConcurrentUnconditional},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func matrix() catalog.MovieInput {
+	return catalog.MovieInput{
+		Title:          "The Matrix",
+		Year:           ptr(1999),
+		Directors:      []string{"Lana Wachowski", "Lilly Wachowski"},
+		Cast:           []string{"Keanu Reeves"},
+		Genres:         []string{"Action", "Science Fiction"},
+		Overview:       "A hacker learns the truth.",
+		RuntimeMinutes: ptr(136),
+		Rating:         ptr(8.7),
+		Votes:          ptr(int64(22351)),
+		Popularity:     ptr(87.5),
+	}
+}
+
+func mustCreate(t *testing.T, s catalog.Store, in catalog.MovieInput) *catalog.Movie {
+	t.Helper()
+	m, err := s.CreateMovie(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mustPending(t *testing.T, s catalog.Store) []catalog.OutboxEvent {
+	t.Helper()
+	evs, err := s.PendingEvents(context.Background(), 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func wantCode(t *testing.T, err error, code apperr.Code) {
+	t.Helper()
+	if got := apperr.CodeOf(err); err == nil || got != code {
+		t.Fatalf("err = %v (code %q), want code %q", err, got, code)
+	}
+}
+
+// checkEvent asserts that e is the outbox event of m (an upsert) or of a tombstone of id at version.
+func checkEvent(t *testing.T, e catalog.OutboxEvent, id, version int64, m *catalog.Movie) {
+	t.Helper()
+	if got, want := e.EventID, events.MsgID(id, version); got != want {
+		t.Errorf("EventID = %q, want %q", got, want)
+	}
+	if e.MovieID != id || e.Version != version {
+		t.Errorf("event movie/version = %d/%d, want %d/%d", e.MovieID, e.Version, id, version)
+	}
+	if got, want := e.Subject, events.DefaultStream.Subject(id); got != want {
+		t.Errorf("Subject = %q, want %q", got, want)
+	}
+	ev, err := events.Unmarshal(e.Payload)
+	if err != nil {
+		t.Fatalf("payload: %v", err)
+	}
+	if ev.ID != id || ev.Version != version {
+		t.Errorf("payload id/version = %d/%d, want %d/%d", ev.ID, ev.Version, id, version)
+	}
+	if m == nil {
+		if ev.Type != events.MovieDeleted || ev.Movie != nil {
+			t.Errorf("payload = %s, want a tombstone", e.Payload)
+		}
+		return
+	}
+	if ev.Type != events.MovieUpserted {
+		t.Fatalf("payload type = %q, want upsert", ev.Type)
+	}
+	if want := catalog.EventMovie(m); !reflect.DeepEqual(ev.Movie, want) {
+		t.Errorf("payload movie = %+v\nwant %+v", ev.Movie, want)
+	}
+}
+
+func testCreate(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	in := matrix()
+	m := mustCreate(t, s, in)
+	if m.ID <= 0 || m.Version != 1 {
+		t.Fatalf("created id/version = %d/%d, want >0/1", m.ID, m.Version)
+	}
+	if m.CreatedAt.IsZero() || !m.CreatedAt.Equal(m.UpdatedAt) {
+		t.Errorf("CreatedAt/UpdatedAt = %v/%v", m.CreatedAt, m.UpdatedAt)
+	}
+	got, err := s.Movie(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(catalog.EventMovie(got), catalog.EventMovie(m)) {
+		t.Errorf("read back %+v\nwant %+v", catalog.EventMovie(got), catalog.EventMovie(m))
+	}
+	// Optional fields stay null and lists stay empty (not null).
+	bare := mustCreate(t, s, catalog.MovieInput{Title: "Untitled"})
+	got, err = s.Movie(ctx, bare.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Year != nil || got.Rating != nil || got.Votes != nil || got.Popularity != nil || got.RuntimeMinutes != nil {
+		t.Errorf("bare movie has values: %+v", got)
+	}
+	if got.Directors == nil || len(got.Genres) != 0 {
+		t.Errorf("bare movie lists = %#v / %#v, want empty", got.Directors, got.Genres)
+	}
+	evs := mustPending(t, s)
+	if len(evs) != 2 {
+		t.Fatalf("pending = %d events, want 2", len(evs))
+	}
+	checkEvent(t, evs[0], m.ID, 1, m)
+	checkEvent(t, evs[1], bare.ID, 1, bare)
+}
+
+func testUpdate(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, matrix())
+	in := matrix()
+	in.Title, in.Rating, in.Cast = "The Matrix (1999)", nil, []string{"Keanu Reeves", "Carrie-Anne Moss"}
+	u, err := s.UpdateMovie(ctx, m.ID, 1, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Version != 2 || u.Title != in.Title || u.Rating != nil || len(u.Cast) != 2 {
+		t.Fatalf("updated = %+v", u)
+	}
+	if !u.CreatedAt.Equal(m.CreatedAt) || u.UpdatedAt.Before(m.UpdatedAt) {
+		t.Errorf("times = %v/%v, created %v", u.CreatedAt, u.UpdatedAt, m.CreatedAt)
+	}
+	u3, err := s.UpdateMovie(ctx, m.ID, 0, in) // unconditional
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u3.Version != 3 {
+		t.Fatalf("unconditional update version = %d, want 3", u3.Version)
+	}
+	got, err := s.Movie(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(catalog.EventMovie(got), catalog.EventMovie(u3)) {
+		t.Errorf("read back %+v\nwant %+v", got, u3)
+	}
+	evs := mustPending(t, s)
+	if len(evs) != 3 {
+		t.Fatalf("pending = %d events, want 3", len(evs))
+	}
+	checkEvent(t, evs[1], m.ID, 2, u)
+	checkEvent(t, evs[2], m.ID, 3, u3)
+}
+
+func testUpdateStale(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, matrix())
+	if _, err := s.UpdateMovie(ctx, m.ID, 1, matrix()); err != nil {
+		t.Fatal(err)
+	}
+	in := matrix()
+	in.Title = "Overwritten"
+	_, err := s.UpdateMovie(ctx, m.ID, 1, in)
+	wantCode(t, err, apperr.PreconditionFailed)
+	got, err := s.Movie(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.Title != "The Matrix" {
+		t.Errorf("after stale update: version %d title %q", got.Version, got.Title)
+	}
+	if n := len(mustPending(t, s)); n != 2 {
+		t.Errorf("pending = %d events, want 2", n)
+	}
+}
+
+func testUpdateMissing(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	_, err := s.UpdateMovie(ctx, 999, 0, matrix())
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.UpdateMovie(ctx, 999, 1, matrix())
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.DeleteMovie(ctx, 999, 0)
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.Movie(ctx, 999)
+	wantCode(t, err, apperr.NotFound)
+	if n := len(mustPending(t, s)); n != 0 {
+		t.Errorf("pending = %d events, want 0", n)
+	}
+}
+
+func testDelete(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, matrix())
+	v, err := s.DeleteMovie(ctx, m.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != 2 {
+		t.Fatalf("tombstone version = %d, want 2", v)
+	}
+	_, err = s.Movie(ctx, m.ID)
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.UpdateMovie(ctx, m.ID, 0, matrix())
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.UpdateMovie(ctx, m.ID, 2, matrix())
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.DeleteMovie(ctx, m.ID, 0)
+	wantCode(t, err, apperr.NotFound)
+	evs := mustPending(t, s)
+	if len(evs) != 2 {
+		t.Fatalf("pending = %d events, want 2", len(evs))
+	}
+	checkEvent(t, evs[1], m.ID, 2, nil)
+}
+
+func testDeleteStale(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, matrix())
+	if _, err := s.UpdateMovie(ctx, m.ID, 1, matrix()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.DeleteMovie(ctx, m.ID, 1)
+	wantCode(t, err, apperr.PreconditionFailed)
+	if _, err := s.Movie(ctx, m.ID); err != nil {
+		t.Fatalf("movie after stale delete: %v", err)
+	}
+	v, err := s.DeleteMovie(ctx, m.ID, 0)
+	if err != nil || v != 3 {
+		t.Fatalf("unconditional delete = %d, %v; want 3", v, err)
+	}
+}
+
+func testIDsNotReused(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, matrix())
+	if _, err := s.DeleteMovie(ctx, a.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	b := mustCreate(t, s, matrix())
+	if b.ID <= a.ID {
+		t.Errorf("new id %d after deleted id %d", b.ID, a.ID)
+	}
+}
+
+func testMovies(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		in := matrix()
+		in.Title = fmt.Sprintf("Movie %d", i)
+		ids = append(ids, mustCreate(t, s, in).ID)
+	}
+	if _, err := s.DeleteMovie(ctx, ids[2], 0); err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	after := int64(0)
+	for {
+		page, err := s.Movies(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, m := range page {
+			got = append(got, m.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	want := []int64{ids[0], ids[1], ids[3], ids[4]}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+}
+
+func testPending(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	var ms []*catalog.Movie
+	for range 3 {
+		ms = append(ms, mustCreate(t, s, matrix()))
+	}
+	evs, err := s.PendingEvents(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].ID >= evs[1].ID || evs[0].MovieID != ms[0].ID || evs[1].MovieID != ms[1].ID {
+		t.Fatalf("first page = %+v", evs)
+	}
+	if err := s.MarkPublished(ctx, []int64{evs[0].ID, evs[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkPublished(ctx, []int64{evs[0].ID}); err != nil { // again: harmless
+		t.Fatal(err)
+	}
+	rest := mustPending(t, s)
+	if len(rest) != 1 || rest[0].MovieID != ms[2].ID {
+		t.Fatalf("pending after mark = %+v", rest)
+	}
+	n, err := s.Backlog(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Backlog = %d, %v; want 1", n, err)
+	}
+	if err := s.MarkPublished(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func seedInputs() []catalog.MovieInput {
+	return []catalog.MovieInput{
+		{Title: "The Wizard of Oz", Directors: []string{"Victor Fleming"}, Rating: ptr(8.3), Popularity: ptr(83.0)},
+		{Title: "The Wizard of Oz", Directors: []string{"Larry Semon"}, Rating: ptr(5.3), Popularity: ptr(53.0)},
+		{Title: "Batman", Directors: []string{"Oscar Rudolph"}, Rating: ptr(7.7)},
+		{Title: "Batman", Directors: []string{"Tim Burton"}, Rating: ptr(7.6)},
+	}
+}
+
+func countMovies(t *testing.T, s catalog.Store) int {
+	t.Helper()
+	ms, err := s.Movies(context.Background(), 0, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
+}
+
+func testSeed(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	if seeded, err := s.Seeded(ctx); err != nil || seeded {
+		t.Fatalf("Seeded before any seed = %v, %v; want false", seeded, err)
+	}
+	n, err := s.Seed(ctx, seedInputs(), "test")
+	if err != nil || n != 4 {
+		t.Fatalf("first Seed = %d, %v; want 4", n, err)
+	}
+	n, err = s.Seed(ctx, seedInputs(), "test")
+	if err != nil || n != 0 {
+		t.Fatalf("second Seed = %d, %v; want 0", n, err)
+	}
+	if seeded, err := s.Seeded(ctx); err != nil || !seeded {
+		t.Fatalf("Seeded after a seed = %v, %v; want true", seeded, err)
+	}
+	if got := countMovies(t, s); got != 4 {
+		t.Errorf("movies = %d, want 4", got)
+	}
+	if got := len(mustPending(t, s)); got != 4 {
+		t.Errorf("pending events = %d, want 4", got)
+	}
+}
+
+func testSeedConcurrent(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	results := make([]int, 3)
+	errs := make([]error, 3)
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = s.Seed(ctx, seedInputs(), "test") })
+	}
+	wg.Wait()
+	total := 0
+	for i := range results {
+		if errs[i] != nil {
+			t.Fatalf("seeder %d: %v", i, errs[i])
+		}
+		total += results[i]
+	}
+	if total != 4 {
+		t.Errorf("seeders inserted %v, want 4 in total", results)
+	}
+	if got := countMovies(t, s); got != 4 {
+		t.Errorf("movies = %d, want 4", got)
+	}
+}
+
+func testUsers(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	_, err := s.UserByName(ctx, "ada")
+	wantCode(t, err, apperr.NotFound)
+	if n, err := s.CountAdmins(ctx); err != nil || n != 0 {
+		t.Fatalf("CountAdmins = %d, %v; want 0", n, err)
+	}
+	if err := s.UpsertUser(ctx, catalog.User{Username: "ada", Role: catalog.RoleUser, PasswordHash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.UserByName(ctx, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Username != "ada" || u.Role != catalog.RoleUser || u.PasswordHash != "h1" || u.CreatedAt.IsZero() {
+		t.Fatalf("user = %+v", u)
+	}
+	if err := s.UpsertUser(ctx, catalog.User{Username: "ada", Role: catalog.RoleAdmin, PasswordHash: "h2"}); err != nil {
+		t.Fatal(err)
+	}
+	u2, err := s.UserByName(ctx, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2.Role != catalog.RoleAdmin || u2.PasswordHash != "h2" || !u2.CreatedAt.Equal(u.CreatedAt) {
+		t.Fatalf("user after upsert = %+v (first %+v)", u2, u)
+	}
+	if err := s.UpsertUser(ctx, catalog.User{Username: "bob", Role: catalog.RoleUser, PasswordHash: "h3"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountAdmins(ctx); err != nil || n != 1 {
+		t.Fatalf("CountAdmins = %d, %v; want 1", n, err)
+	}
+	_, err = s.UserByName(ctx, "ADA") // usernames are exact, whatever the collation
+	wantCode(t, err, apperr.NotFound)
+}
+
+func testSigningKeys(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	keys, err := s.SigningKeys(ctx)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("SigningKeys = %v, %v; want none", keys, err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSigningKey(ctx, catalog.SigningKey{Kid: "k1", Private: priv}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // distinct created_at, so the order is by age
+	_, priv2, _ := ed25519.GenerateKey(rand.Reader)
+	if err := s.AddSigningKey(ctx, catalog.SigningKey{Kid: "k0", Private: priv2}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.AddSigningKey(ctx, catalog.SigningKey{Kid: "k1", Private: priv2})
+	wantCode(t, err, apperr.Conflict)
+	keys, err = s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].Kid != "k1" || keys[1].Kid != "k0" || !keys[0].Private.Equal(priv) {
+		t.Fatalf("keys = %+v", keys)
+	}
+}
+
+func testConcurrentGuarded(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, matrix())
+	const writers = 8
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			in := matrix()
+			in.Title = fmt.Sprintf("Writer %d", i)
+			_, errs[i] = s.UpdateMovie(ctx, m.ID, 1, in)
+		})
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("writers %d and %d both won", won, i)
+		case err == nil:
+			won = i
+		default:
+			wantCode(t, err, apperr.PreconditionFailed)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no writer won")
+	}
+	got, err := s.Movie(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.Title != fmt.Sprintf("Writer %d", won) {
+		t.Errorf("final = v%d %q, want v2 by writer %d", got.Version, got.Title, won)
+	}
+	if n := len(mustPending(t, s)); n != 2 {
+		t.Errorf("pending = %d events, want 2", n)
+	}
+}
+
+func testConcurrentUnconditional(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, matrix())
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Go(func() { _, errs[i] = s.UpdateMovie(ctx, m.ID, 0, matrix()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	evs := mustPending(t, s)
+	if len(evs) != writers+1 {
+		t.Fatalf("pending = %d events, want %d", len(evs), writers+1)
+	}
+	// The row lock orders the writers, so outbox order is version order.
+	for i, e := range evs {
+		if e.Version != int64(i+1) {
+			t.Fatalf("event %d has version %d, want %d", i, e.Version, i+1)
+		}
+	}
+}

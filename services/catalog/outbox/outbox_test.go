@@ -1,0 +1,225 @@
+package outbox_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/events"
+	"marquee/pkg/natsx"
+	"marquee/services/catalog"
+	"marquee/services/catalog/catalogsql"
+	"marquee/services/catalog/catalogtest"
+	"marquee/services/catalog/outbox"
+)
+
+var testStream = events.Stream{Name: "CATALOG_TEST", Prefix: "cattest"}
+
+type fixture struct {
+	db    *sql.DB
+	store *catalogsql.Store
+	js    jetstream.JetStream
+	relay *outbox.Relay
+}
+
+func newFixture(t *testing.T, ensureStream bool) *fixture {
+	t.Helper()
+	db := catalogtest.MustOpenSQLite(t)
+	f := &fixture{db: db, store: catalogtest.MustStore(t, db, catalogsql.SQLite, testStream), js: catalogtest.MustJetStream(t)}
+	if ensureStream {
+		if _, err := natsx.EnsureStream(context.Background(), f.js, testStream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.relay = outbox.New(log, f.store, f.js, testStream)
+	return f
+}
+
+// run starts the relay until the test ends.
+func (f *fixture) run(t *testing.T) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.relay.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return f
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (f *fixture) waitDrained(t *testing.T) {
+	t.Helper()
+	waitFor(t, "an empty backlog", func() bool {
+		n, err := f.store.Backlog(context.Background())
+		return err == nil && n == 0 && f.relay.Drained()
+	})
+}
+
+func (f *fixture) streamState(t *testing.T) jetstream.StreamState {
+	t.Helper()
+	st, err := f.js.Stream(context.Background(), testStream.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State
+}
+
+func (f *fixture) lastMsg(t *testing.T, id int64) *jetstream.RawStreamMsg {
+	t.Helper()
+	st, err := f.js.Stream(context.Background(), testStream.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := st.GetLastMsgForSubject(context.Background(), testStream.Subject(id))
+	if err != nil {
+		t.Fatalf("last message of movie %d: %v", id, err)
+	}
+	return msg
+}
+
+func mustCreate(t *testing.T, f *fixture, title string) *catalog.Movie {
+	t.Helper()
+	m, err := f.store.CreateMovie(context.Background(), catalog.MovieInput{Title: title})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.relay.Kick()
+	return m
+}
+
+func TestRelayPublishesEveryWriteOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, true).run(t)
+	a := mustCreate(t, f, "A")
+	b := mustCreate(t, f, "B")
+	c := mustCreate(t, f, "C")
+	if _, err := f.store.UpdateMovie(ctx, a.ID, 1, catalog.MovieInput{Title: "A2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.DeleteMovie(ctx, b.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	f.relay.Kick()
+	f.waitDrained(t)
+
+	state := f.streamState(t)
+	if state.LastSeq != 5 {
+		t.Errorf("stream accepted %d messages, want 5 (one per write)", state.LastSeq)
+	}
+	if state.Msgs != 3 {
+		t.Errorf("stream keeps %d messages, want 3 (the last per movie)", state.Msgs)
+	}
+	tests := []struct {
+		id      int64
+		version int64
+		typ     events.Type
+	}{{a.ID, 2, events.MovieUpserted}, {b.ID, 2, events.MovieDeleted}, {c.ID, 1, events.MovieUpserted}}
+	for _, tt := range tests {
+		msg := f.lastMsg(t, tt.id)
+		if got, want := msg.Header.Get(jetstream.MsgIDHeader), events.MsgID(tt.id, tt.version); got != want {
+			t.Errorf("movie %d: msg id %q, want %q", tt.id, got, want)
+		}
+		ev, err := events.Unmarshal(msg.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ID != tt.id || ev.Version != tt.version || ev.Type != tt.typ {
+			t.Errorf("movie %d: event %+v, want v%d %s", tt.id, ev, tt.version, tt.typ)
+		}
+	}
+	// Published counts after the mark commits, a moment after the backlog empties.
+	waitFor(t, "5 published", func() bool { return f.relay.Published() == 5 })
+}
+
+func TestRelayRepublishIsDeduplicated(t *testing.T) {
+	f := newFixture(t, true).run(t)
+	mustCreate(t, f, "A")
+	mustCreate(t, f, "B")
+	f.waitDrained(t)
+	// Lose the "published" marks, as a crash between the ack and the mark would.
+	if _, err := f.db.Exec(`UPDATE outbox SET published_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	f.relay.Kick()
+	f.waitDrained(t)
+	waitFor(t, "each row published twice", func() bool { return f.relay.Published() == 4 })
+	if state := f.streamState(t); state.LastSeq != 2 || state.Msgs != 2 {
+		t.Errorf("stream last seq %d, msgs %d; want 2 and 2: republished events must be dropped", state.LastSeq, state.Msgs)
+	}
+}
+
+func TestRelayRetriesUntilTheStreamExists(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, false) // no stream: every publish fails
+	mustCreate(t, f, "A")
+	mustCreate(t, f, "B")
+	f.run(t)
+	time.Sleep(500 * time.Millisecond) // several failed attempts
+	if f.relay.Drained() {
+		t.Fatal("relay reports drained while nothing could be published")
+	}
+	if n, err := f.store.Backlog(ctx); err != nil || n != 2 {
+		t.Fatalf("Backlog = %d, %v; want 2: failed rows must stay pending", n, err)
+	}
+	if _, err := natsx.EnsureStream(ctx, f.js, testStream); err != nil {
+		t.Fatal(err)
+	}
+	f.waitDrained(t)
+	if state := f.streamState(t); state.LastSeq != 2 {
+		t.Errorf("stream accepted %d messages, want 2", state.LastSeq)
+	}
+}
+
+func TestRelayKeepsUpWithWrites(t *testing.T) {
+	f := newFixture(t, true).run(t)
+	f.waitDrained(t) // an empty outbox counts as drained
+	const n = 300    // more than one batch
+	ids := make([]int64, 0, n)
+	for range n {
+		ids = append(ids, mustCreate(t, f, "M").ID)
+	}
+	f.waitDrained(t)
+	if state := f.streamState(t); state.LastSeq != n || state.Msgs != n {
+		t.Errorf("stream last seq %d, msgs %d; want %d", state.LastSeq, state.Msgs, n)
+	}
+	msg := f.lastMsg(t, ids[n-1])
+	if msg.Header.Get(jetstream.MsgIDHeader) != events.MsgID(ids[n-1], 1) {
+		t.Errorf("last movie's msg id = %q", msg.Header.Get(jetstream.MsgIDHeader))
+	}
+	if _, err := f.lastMsgErr(ids[0] + n); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("unknown movie: err = %v, want ErrMsgNotFound", err)
+	}
+}
+
+func (f *fixture) lastMsgErr(id int64) (*jetstream.RawStreamMsg, error) {
+	st, err := f.js.Stream(context.Background(), testStream.Name)
+	if err != nil {
+		return nil, err
+	}
+	return st.GetLastMsgForSubject(context.Background(), testStream.Subject(id))
+}
