@@ -1,0 +1,305 @@
+// Package indexer keeps the search index current: it reads the movie change stream from the sequence after
+// the index's checkpoint, applies each batch of changes to the index in one durable write, and only then
+// acknowledges the batch. The checkpoint lives in the index itself, so the indexer needs no durable consumer:
+// after a restart, a crash or the loss of its consumer it starts a new one where the index stands.
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/events"
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// Tuning of the consumer and the batches.
+const (
+	BatchSize         = 256              // the most messages applied in one index batch
+	maxAckPending     = 1024             // messages in flight between the server and the indexer
+	ackWait           = 30 * time.Second // above any batch's apply time, or the server redelivers
+	inactiveThreshold = 5 * time.Minute  // the server removes a consumer left behind by a dead process
+	drainWait         = 2 * time.Millisecond
+	infoMaxAge        = 200 * time.Millisecond // how long CaughtUp trusts the stream's last sequence
+	minBackoff        = 100 * time.Millisecond
+	maxBackoff        = 5 * time.Second
+)
+
+// Stats count what the indexer has done since it was created.
+type Stats struct {
+	Received uint64 // messages read from the stream, including redeliveries and bad ones
+	Applied  uint64 // changes that changed the index
+	Stale    uint64 // changes not applied: older than or equal to what the index holds, or superseded in their batch
+	Bad      uint64 // messages that could not be decoded; terminated, never retried
+	Batches  uint64 // index batches written
+	Retries  uint64 // failed applies that were retried
+}
+
+// Indexer consumes one stream into one index.
+type Indexer struct {
+	log    *slog.Logger
+	js     jetstream.JetStream
+	stream events.Stream
+	idx    *searchindex.Index
+
+	received, applied, stale, bad, batches, retries atomic.Uint64
+
+	mu       sync.Mutex // guards the fields below
+	lastSeq  uint64     // the stream's last sequence, as of infoAt
+	infoAt   time.Time
+	caughtUp bool // latched: once caught up, the index stays ready
+}
+
+// New returns an indexer of stream into idx. It does nothing until Run.
+func New(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx *searchindex.Index) *Indexer {
+	return &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx}
+}
+
+// Stats returns the counters.
+func (ix *Indexer) Stats() Stats {
+	return Stats{
+		Received: ix.received.Load(), Applied: ix.applied.Load(), Stale: ix.stale.Load(),
+		Bad: ix.bad.Load(), Batches: ix.batches.Load(), Retries: ix.retries.Load(),
+	}
+}
+
+// Run consumes the stream until ctx is done, then returns nil. A failure of NATS (the consumer is lost, the
+// server restarts) or of the index is logged and retried with backoff, never skipped: the indexer always
+// resumes from the index's checkpoint.
+func (ix *Indexer) Run(ctx context.Context) error {
+	backoff := minBackoff
+	for {
+		start := time.Now()
+		err := ix.consume(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			backoff = minBackoff // the last consumer worked for a while: this is a new failure
+		}
+		ix.log.Warn("stream consumer stopped; starting a new one", "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return nil
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// consume runs one consumer from the checkpoint until ctx is done or the consumer fails.
+func (ix *Indexer) consume(ctx context.Context) error {
+	checkpoint, err := ix.idx.Checkpoint()
+	if err != nil {
+		return err
+	}
+	st, err := ix.js.Stream(ctx, ix.stream.Name)
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", ix.stream.Name, err)
+	}
+	cfg := jetstream.ConsumerConfig{
+		Description:       "marquee search indexer",
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           ackWait,
+		MaxAckPending:     maxAckPending,
+		FilterSubject:     ix.stream.Subjects(),
+		InactiveThreshold: inactiveThreshold,
+	}
+	if last := st.CachedInfo().State.LastSeq; checkpoint > last {
+		// The stream is younger than the index (it was recreated): its sequences mean something else now.
+		// Replaying it all is safe, the versions decide what applies.
+		ix.log.Warn("index checkpoint is ahead of the stream; replaying the whole stream", "checkpoint", checkpoint, "stream_last_seq", last)
+	} else if checkpoint > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = checkpoint + 1
+	}
+	// An ephemeral consumer: the checkpoint in the index, not the server, remembers where we are.
+	cons, err := st.CreateConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("create consumer on %s: %w", ix.stream.Name, err)
+	}
+	name := cons.CachedInfo().Name
+	defer func() {
+		// Remove it now rather than after the inactive threshold; the context may already be done.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := st.DeleteConsumer(dctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			ix.log.Debug("delete consumer", "consumer", name, "err", err)
+		}
+	}()
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*BatchSize), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return fmt.Errorf("read consumer %s: %w", name, err)
+	}
+	defer it.Stop() // buffered, unacknowledged messages are dropped: a new consumer redelivers them
+	ix.log.Info("consuming", "consumer", name, "from_seq", cfg.OptStartSeq, "checkpoint", checkpoint)
+
+	batch := make([]jetstream.Msg, 0, BatchSize)
+	for {
+		batch = batch[:0]
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("next message: %w", err)
+		}
+		batch = append(batch, msg)
+		for len(batch) < BatchSize { // take what is already buffered, without waiting for more
+			msg, err := it.Next(jetstream.NextMaxWait(drainWait))
+			if errors.Is(err, nats.ErrTimeout) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("next message: %w", err)
+			}
+			batch = append(batch, msg)
+		}
+		if err := ix.handle(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// handle applies one batch, retrying until it is applied or ctx is done, then acknowledges it.
+func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
+	ix.received.Add(uint64(len(msgs)))
+	changes := make([]searchindex.Change, 0, len(msgs))
+	var lastSeq uint64
+	bad := make([]bool, len(msgs))
+	for i, msg := range msgs {
+		meta, err := msg.Metadata()
+		if err != nil {
+			bad[i] = true
+			ix.log.Error("bad message: no metadata; terminated", "subject", msg.Subject(), "err", err)
+			continue
+		}
+		lastSeq = max(lastSeq, meta.Sequence.Stream)
+		c, err := ix.decode(msg)
+		if err != nil {
+			// A bad event must never block the stream: it is counted, terminated, and its sequence still
+			// moves the checkpoint. The catalog's reconciler republishes the movie's true state.
+			bad[i] = true
+			ix.log.Error("bad event; terminated", "subject", msg.Subject(), "seq", meta.Sequence.Stream, "err", err)
+			continue
+		}
+		changes = append(changes, c)
+	}
+
+	backoff := minBackoff
+	for {
+		n, err := ix.idx.Apply(ctx, changes, lastSeq)
+		if err == nil {
+			ix.applied.Add(uint64(n))
+			ix.stale.Add(uint64(len(changes) - n))
+			ix.batches.Add(1)
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // not applied: not acknowledged, the next consumer redelivers it
+		}
+		ix.retries.Add(1)
+		ix.log.Error("apply batch failed; retrying", "messages", len(msgs), "last_seq", lastSeq, "err", err, "in", backoff)
+		for _, m := range msgs {
+			_ = m.InProgress() // keep the server from redelivering what we still hold
+		}
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+
+	for i, m := range msgs {
+		var err error
+		if bad[i] {
+			ix.bad.Add(1)
+			err = m.Term()
+		} else {
+			err = m.Ack()
+		}
+		if err != nil {
+			// The index already holds the batch and its checkpoint: a lost ack costs a harmless redelivery.
+			ix.log.Debug("ack", "subject", m.Subject(), "err", err)
+		}
+	}
+	return nil
+}
+
+// decode turns a message into a change, checking that it is a valid event about the movie its subject names.
+func (ix *Indexer) decode(msg jetstream.Msg) (searchindex.Change, error) {
+	e, err := events.Unmarshal(msg.Data())
+	if err != nil {
+		return searchindex.Change{}, err
+	}
+	if want := ix.stream.Subject(e.ID); msg.Subject() != want {
+		return searchindex.Change{}, fmt.Errorf("event of movie %d on subject %s, want %s", e.ID, msg.Subject(), want)
+	}
+	c := searchindex.Change{ID: e.ID, Version: e.Version, Deleted: e.Deleted()}
+	if !c.Deleted {
+		m := search.Movie(*e.Movie)
+		c.Movie = &m
+	}
+	return c, nil
+}
+
+// CaughtUp reports whether the index has applied everything the stream held when last asked (at most
+// 200 ms ago), and how many stream sequences it lags (an upper bound on the events: the stream keeps only
+// the last event of each movie). Once caught up it stays caught up, even if the stream cannot be asked: a
+// replica that was ready keeps answering while it follows new writes.
+func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
+	checkpoint, err := ix.idx.Checkpoint()
+	if err != nil {
+		return false, 0, err
+	}
+	last, err := ix.streamLastSeq(ctx)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if err != nil {
+		if ix.caughtUp {
+			return true, 0, nil
+		}
+		return false, 0, err
+	}
+	var lag uint64
+	if last > checkpoint {
+		lag = last - checkpoint
+	}
+	if lag == 0 {
+		ix.caughtUp = true
+	}
+	return ix.caughtUp, lag, nil
+}
+
+func (ix *Indexer) streamLastSeq(ctx context.Context) (uint64, error) {
+	ix.mu.Lock()
+	if time.Since(ix.infoAt) < infoMaxAge {
+		defer ix.mu.Unlock()
+		return ix.lastSeq, nil
+	}
+	ix.mu.Unlock()
+	st, err := ix.js.Stream(ctx, ix.stream.Name)
+	if err != nil {
+		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, err)
+	}
+	last := st.CachedInfo().State.LastSeq
+	ix.mu.Lock()
+	ix.lastSeq, ix.infoAt = last, time.Now()
+	ix.mu.Unlock()
+	return last, nil
+}
+
+// sleep waits d or until ctx is done; it reports whether the full d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,76 @@
+package searchapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"marquee/pkg/apperr"
+	"marquee/pkg/httpx"
+	"marquee/services/search"
+)
+
+// handleHealth handles "GET /healthz": the process is up.
+func handleHealth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		httpx.WriteJSON(c.Writer, http.StatusOK, statusDTO{Status: "ok"})
+	}
+}
+
+// handleReady handles "GET /readyz": the index has caught up with the stream and may take traffic.
+func handleReady(log *slog.Logger, ready func(ctx context.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := ready(c.Request.Context()); err != nil {
+			if !apperr.Is(err, apperr.Unavailable) {
+				log.Warn("readiness check failed", "err", err)
+				err = apperr.Errorf(apperr.Unavailable, "The search index is not ready.")
+			}
+			httpx.Error(c, err)
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, statusDTO{Status: "ready"})
+	}
+}
+
+// handleMovieSearch handles "GET /v1/movies": search with ?q=&genre=&page=&per_page=.
+func handleMovieSearch(idx search.Searcher) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q, err := toQuery(c.Request.URL.Query())
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		res, err := idx.Search(c.Request.Context(), q)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res))
+	}
+}
+
+// handleMovieGet handles "GET /v1/movies/:id": one movie, with its version as ETag.
+func handleMovieGet(idx search.Searcher) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+		if err != nil || id <= 0 {
+			httpx.Error(c, apperr.InvalidFields("The movie id is not valid.", map[string]string{"id": "must be a positive integer"}))
+			return
+		}
+		m, err := idx.Movie(c.Request.Context(), id)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		etag := `"` + strconv.FormatInt(m.Version, 10) + `"`
+		c.Header("ETag", etag)
+		if c.GetHeader("If-None-Match") == etag {
+			c.Status(http.StatusNotModified)
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, fromMovie(m))
+	}
+}

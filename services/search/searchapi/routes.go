@@ -1,0 +1,18 @@
+package searchapi
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+
+	"marquee/services/search"
+)
+
+// addRoutes is the whole URL space of the search API.
+func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, ready func(ctx context.Context) error) {
+	e.GET("/healthz", handleHealth())
+	e.GET("/readyz", handleReady(log, ready))
+	e.GET("/v1/movies", handleMovieSearch(idx))
+	e.GET("/v1/movies/:id", handleMovieGet(idx))
+}

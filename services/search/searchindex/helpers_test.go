@@ -1,0 +1,55 @@
+package searchindex_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// MustOpen opens (or creates) the index at path and closes it when the test ends.
+func MustOpen(tb testing.TB, path string) *searchindex.Index {
+	tb.Helper()
+	idx, err := searchindex.Open(path)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := idx.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return idx
+}
+
+// MustIndex upserts movies, one batch, at their own versions.
+func MustIndex(tb testing.TB, idx *searchindex.Index, movies ...search.Movie) {
+	tb.Helper()
+	changes := make([]searchindex.Change, len(movies))
+	for i := range movies {
+		m := movies[i]
+		changes[i] = searchindex.Change{ID: m.ID, Version: m.Version, Movie: &m}
+	}
+	cp, err := idx.Checkpoint()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := idx.Apply(context.Background(), changes, cp+uint64(len(movies))); err != nil {
+		tb.Fatalf("Apply: %v", err)
+	}
+}
+
+// MustReadJSON decodes the JSON file at path into v.
+func MustReadJSON(tb testing.TB, path string, v any) {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+}

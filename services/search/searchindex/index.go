@@ -1,0 +1,226 @@
+// Package searchindex is the search read model: a Bleve (scorch) index on local disk, kept by Apply and
+// queried by Search. Next to the documents it keeps, as Bleve internal keys written in the same batch, the
+// version (and deleted flag) of every movie it has seen and the stream sequence it has applied up to, so the
+// index and its checkpoint are always durable together.
+package searchindex
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"marquee/pkg/apperr"
+	"marquee/services/search"
+)
+
+// boltTimeout bounds the wait for the index's file lock, so a second process on the same folder fails fast
+// instead of hanging.
+const boltTimeout = "2s"
+
+// Internal keys. Version keys are never deleted: a deleted movie's key is its tombstone.
+var checkpointKey = []byte("checkpoint")
+
+func versionKey(id int64) []byte { return []byte("v/" + strconv.FormatInt(id, 10)) }
+
+// Change is one movie change to apply: an upsert carrying the movie's full state, or a delete.
+type Change struct {
+	ID      int64
+	Version int64
+	Deleted bool
+	Movie   *search.Movie // nil when Deleted
+}
+
+var _ search.Searcher = (*Index)(nil)
+
+// Index is the on-disk search index. It is safe for concurrent use; Apply calls are serialised.
+type Index struct {
+	bi        bleve.Index
+	applyMu   sync.Mutex // makes Apply's read-compare-write of versions and checkpoint atomic
+	closeOnce sync.Once  // Bleve's scorch panics on a second Close
+	closeErr  error
+}
+
+// Open opens the index in the folder path, creating it (and the folder) if it does not exist.
+func Open(path string) (*Index, error) {
+	cfg := map[string]any{"bolt_timeout": boltTimeout}
+	bi, err := bleve.OpenUsing(path, cfg)
+	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+		m, merr := newMapping()
+		if merr != nil {
+			return nil, fmt.Errorf("build index mapping: %w", merr)
+		}
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("create index folder: %w", err)
+		}
+		bi, err = bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	return &Index{bi: bi}, nil
+}
+
+// Close flushes and closes the index and releases its lock. Call it after the last Apply returned.
+// Closing twice is harmless.
+func (x *Index) Close() error {
+	x.closeOnce.Do(func() {
+		if err := x.bi.Close(); err != nil {
+			x.closeErr = fmt.Errorf("close search index: %w", err)
+		}
+	})
+	return x.closeErr
+}
+
+// Checkpoint returns the last stream sequence applied to the index, 0 for a new index.
+func (x *Index) Checkpoint() (uint64, error) {
+	b, err := x.bi.GetInternal(checkpointKey)
+	if err != nil {
+		return 0, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(b) != 8 {
+		return 0, fmt.Errorf("read checkpoint: %d bytes, want 8", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// Version returns the version of the movie the index holds and whether that version is a delete. A movie the
+// index has never seen has version 0.
+func (x *Index) Version(id int64) (version int64, deleted bool, err error) {
+	b, err := x.bi.GetInternal(versionKey(id))
+	if err != nil {
+		return 0, false, fmt.Errorf("read version of movie %d: %w", id, err)
+	}
+	return decodeVersion(id, b)
+}
+
+func encodeVersion(version int64, deleted bool) []byte {
+	b := make([]byte, 9)
+	binary.BigEndian.PutUint64(b, uint64(version))
+	if deleted {
+		b[8] = 1
+	}
+	return b
+}
+
+func decodeVersion(id int64, b []byte) (int64, bool, error) {
+	if len(b) == 0 {
+		return 0, false, nil
+	}
+	if len(b) != 9 {
+		return 0, false, fmt.Errorf("read version of movie %d: %d bytes, want 9", id, len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), b[8] == 1, nil
+}
+
+// Apply applies a batch of changes read from the stream up to sequence checkpoint and returns how many
+// changed the index. Within the batch only the highest version of each movie counts, and it is applied only
+// if it is newer than the version the index holds, so duplicates and any delivery order give the same index,
+// and a late, older update never resurrects a deleted movie. The documents, the new versions and the
+// checkpoint (which never moves backwards) are written in one Bleve batch: when Apply returns nil they are
+// durable together, and the caller may acknowledge the messages.
+func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) (applied int, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	latest := make(map[int64]Change, len(changes))
+	order := make([]int64, 0, len(changes)) // keeps the batch deterministic
+	for _, c := range changes {
+		if c.ID <= 0 || c.Version <= 0 || (!c.Deleted && c.Movie == nil) {
+			return 0, fmt.Errorf("apply: invalid change id=%d version=%d", c.ID, c.Version)
+		}
+		have, ok := latest[c.ID]
+		switch {
+		case !ok:
+			order = append(order, c.ID)
+			latest[c.ID] = c
+		case c.Version > have.Version || (c.Version == have.Version && c.Deleted && !have.Deleted):
+			latest[c.ID] = c // on a tie a delete wins, so no order of a bad stream can resurrect a movie
+		}
+	}
+
+	x.applyMu.Lock()
+	defer x.applyMu.Unlock()
+	b := x.bi.NewBatch()
+	for _, id := range order {
+		c := latest[id]
+		version, _, err := x.Version(id)
+		if err != nil {
+			return 0, err
+		}
+		if c.Version <= version {
+			continue
+		}
+		key := strconv.FormatInt(id, 10)
+		if c.Deleted {
+			b.Delete(key)
+		} else {
+			d, err := toDoc(c.Movie)
+			if err != nil {
+				return 0, err
+			}
+			if err := b.Index(key, d); err != nil {
+				return 0, fmt.Errorf("apply movie %d: %w", id, err)
+			}
+		}
+		b.SetInternal(versionKey(id), encodeVersion(c.Version, c.Deleted))
+		applied++
+	}
+	have, err := x.Checkpoint()
+	if err != nil {
+		return 0, err
+	}
+	if checkpoint > have {
+		b.SetInternal(checkpointKey, binary.BigEndian.AppendUint64(nil, checkpoint))
+	}
+	if b.Size() == 0 {
+		return 0, nil
+	}
+	if err := x.bi.Batch(b); err != nil {
+		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
+	}
+	return applied, nil
+}
+
+// Movie returns the movie with the given id; an apperr.NotFound error if the index does not hold it.
+func (x *Index) Movie(ctx context.Context, id int64) (*search.Movie, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	doc, err := x.bi.Document(strconv.FormatInt(id, 10))
+	if err != nil {
+		return nil, fmt.Errorf("read movie %d: %w", id, err)
+	}
+	if doc == nil {
+		return nil, apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
+	}
+	var src []byte
+	doc.VisitFields(func(f index.Field) {
+		if f.Name() == fieldSource {
+			src = f.Value()
+		}
+	})
+	if src == nil {
+		return nil, apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
+	}
+	return decodeSource(src)
+}
+
+func decodeSource(src []byte) (*search.Movie, error) {
+	var m search.Movie
+	if err := json.Unmarshal(src, &m); err != nil {
+		return nil, fmt.Errorf("decode stored movie: %w", err)
+	}
+	return &m, nil
+}

@@ -1,0 +1,140 @@
+// Package searchsvc wires the search service: it opens the index, declares the stream, and puts the
+// indexer and the HTTP API together. The split-mode binary (cmd/search), the all-in-one binary and the
+// end-to-end tests all build the service through New.
+package searchsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/apperr"
+	"marquee/pkg/events"
+	"marquee/pkg/natsx"
+	"marquee/services/search/indexer"
+	"marquee/services/search/searchapi"
+	"marquee/services/search/searchindex"
+)
+
+// Config is the search service's configuration (see pkg/config for how it is loaded).
+type Config struct {
+	Addr          string `key:"addr" usage:"HTTP listen address"`
+	NATSURL       string `key:"nats_url" usage:"NATS server URL"`
+	DataDir       string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
+	Stream        string `key:"stream" usage:"JetStream stream of movie changes"`
+	SubjectPrefix string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
+	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
+}
+
+// DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
+func DefaultConfig() Config {
+	return Config{
+		Addr:          "127.0.0.1:8082",
+		NATSURL:       "nats://127.0.0.1:4222",
+		DataDir:       "./var/search",
+		Stream:        events.DefaultStream.Name,
+		SubjectPrefix: events.DefaultStream.Prefix,
+		LogLevel:      "info",
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var problems []string
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		problems = append(problems, fmt.Sprintf("addr %q: %v", c.Addr, err))
+	}
+	if strings.TrimSpace(c.NATSURL) == "" {
+		problems = append(problems, "nats_url is required")
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		problems = append(problems, "data_dir is required")
+	}
+	if c.Stream == "" || strings.ContainsAny(c.Stream, ".*> \t") {
+		problems = append(problems, fmt.Sprintf("stream %q must be a non-empty name without '.', '*', '>' or spaces", c.Stream))
+	}
+	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, "*> \t") || strings.HasPrefix(c.SubjectPrefix, ".") || strings.HasSuffix(c.SubjectPrefix, ".") {
+		problems = append(problems, fmt.Sprintf("subject_prefix %q must be a subject without wildcards, spaces or leading/trailing '.'", c.SubjectPrefix))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// IndexPath is the folder of the index.
+func (c *Config) IndexPath() string { return filepath.Join(c.DataDir, "index") }
+
+// EventStream is the stream the indexer consumes.
+func (c *Config) EventStream() events.Stream {
+	return events.Stream{Name: c.Stream, Prefix: c.SubjectPrefix}
+}
+
+// Deps are the handles the service runs on; the caller owns them (and drains the NATS connection after Close).
+type Deps struct {
+	Log *slog.Logger
+	JS  jetstream.JetStream
+}
+
+// Service is a running search service: an index, the indexer that feeds it, and the HTTP API over it.
+type Service struct {
+	log     *slog.Logger
+	idx     *searchindex.Index
+	indexer *indexer.Indexer
+	handler http.Handler
+}
+
+// New opens (or creates) the index and makes sure the stream exists, so a search replica can start before
+// the catalog. The indexer does not run until Run.
+func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid search config: %w", err)
+	}
+	if deps.Log == nil || deps.JS == nil {
+		return nil, errors.New("searchsvc: Deps.Log and Deps.JS are required")
+	}
+	stream := cfg.EventStream()
+	if _, err := natsx.EnsureStream(ctx, deps.JS, stream); err != nil {
+		return nil, err
+	}
+	idx, err := searchindex.Open(cfg.IndexPath())
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{log: deps.Log, idx: idx, indexer: indexer.New(deps.Log, deps.JS, stream, idx)}
+	s.handler = searchapi.NewHandler(deps.Log, idx, s.Ready)
+	return s, nil
+}
+
+// Handler is the HTTP API.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Run runs the indexer until ctx is done.
+func (s *Service) Run(ctx context.Context) error { return s.indexer.Run(ctx) }
+
+// Ready returns nil once the index has caught up with the stream, else an apperr.Unavailable error that
+// says how far behind it is.
+func (s *Service) Ready(ctx context.Context) error {
+	ok, lag, err := s.indexer.CaughtUp(ctx)
+	if err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		return apperr.Errorf(apperr.Unavailable, "The search index cannot tell whether it is current.")
+	}
+	if !ok {
+		return apperr.Errorf(apperr.Unavailable, "The search index is catching up: %d events behind.", lag)
+	}
+	return nil
+}
+
+// Stats returns the indexer's counters.
+func (s *Service) Stats() indexer.Stats { return s.indexer.Stats() }
+
+// Close closes the index. Call it after Run has returned.
+func (s *Service) Close() error { return s.idx.Close() }
