@@ -1,0 +1,20 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+
+	"marquee/pkg/httpx"
+)
+
+// Serve runs a split-mode gateway in front of the services named in cfg until ctx is done.
+func Serve(ctx context.Context, log *slog.Logger, cfg Config) error {
+	catalogURL, _ := url.Parse(cfg.CatalogURL) // checked by Validate
+	searchURL, _ := url.Parse(cfg.SearchURL)
+	h := NewHandler(log, Backends{
+		Catalog: NewProxy(log, "catalog", catalogURL),
+		Search:  NewProxy(log, "search", searchURL),
+	}, Options{MaxBodyBytes: cfg.MaxBodyBytes})
+	return httpx.ListenAndServe(ctx, log, cfg.Addr, h)
+}
