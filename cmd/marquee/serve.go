@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"marquee/pkg/httpx"
+	"marquee/pkg/natsx"
+	"marquee/pkg/natsx/natsembed"
+	"marquee/services/catalog/catalogsql"
+	"marquee/services/catalog/catalogsvc"
+	"marquee/services/gateway"
+	"marquee/services/search/searchsvc"
+)
+
+// serveConfig configures the all-in-one. It needs no configuration at all: everything lives under data_dir.
+type serveConfig struct {
+	Addr          string `key:"addr" usage:"address to listen on"`
+	DataDir       string `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
+	Seed          string `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
+	AdminUsername string `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
+	AdminPassword string `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
+	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
+}
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", LogLevel: "info"}
+}
+
+func newServeCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	cfg := defaultServeConfig()
+	cmd := partCommand("serve", "Run the whole of Marquee in one process (embedded NATS, SQLite, Bleve)",
+		&cfg, &cfg.LogLevel, getenv, stderr, func(ctx context.Context, log *slog.Logger) error {
+			return serve(ctx, log, cfg, stdout)
+		})
+	cmd.Long = `Run the gateway, the catalog and search in one process, with an embedded NATS
+server, SQLite and an on-disk Bleve index, all under --data-dir. On first start it
+loads --seed through the catalog and creates an admin (MARQUEE_ADMIN_USERNAME and
+MARQUEE_ADMIN_PASSWORD, or "admin" with a generated password it prints once).`
+	return cmd
+}
+
+// serve runs the all-in-one until ctx is done. Only this function knows that the parts share a process:
+// they get the same kind of handles as in split mode, an in-process NATS connection instead of a TCP one
+// and each other's handlers instead of reverse proxies.
+func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	ns, err := natsembed.Run(natsembed.Options{StoreDir: filepath.Join(cfg.DataDir, "nats")})
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	nc, err := ns.Connect(natsx.ConnOptions(log, "marquee")...)
+	if err != nil {
+		return err
+	}
+	defer natsx.Drain(log, nc, 5*time.Second)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	db, err := catalogsql.Open(ctx, catalogsql.SQLite, filepath.Join(cfg.DataDir, "catalog.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	catCfg := catalogsvc.DefaultConfig()
+	catCfg.Seed = cfg.Seed
+	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
+	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
+	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: stdout})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+
+	searchCfg := searchsvc.DefaultConfig()
+	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
+	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js})
+	if err != nil {
+		return err
+	}
+	defer srch.Close()
+
+	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gateway.Options{})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "Marquee is serving on %s (data in %s)\n", base, cfg.DataDir)
+
+	// The HTTP server stops first; the relay and the indexer stop after it, so no request in flight loses
+	// the parts it needs.
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer stopBackground()
+		return httpx.Serve(gctx, log, ln, gw)
+	})
+	g.Go(func() error { return cat.Run(background) })
+	g.Go(func() error { return srch.Run(background) })
+	g.Go(func() error { announceReady(gctx, gw, base, stdout); return nil })
+	return g.Wait()
+}
+
+// announceReady tells the person at the terminal when the catalog is searchable and how to try it.
+func announceReady(ctx context.Context, gw http.Handler, base string, stdout io.Writer) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/readyz", nil))
+		if rec.Code == http.StatusOK {
+			fmt.Fprintf(stdout, "Ready. Try: curl '%s/v1/movies?q=godfater'   (API document: %s/openapi.json)\n", base, base)
+			return
+		}
+	}
+}

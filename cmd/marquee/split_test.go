@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// externalDeps returns the MariaDB DSN and NATS URL of the split-mode test, or skips saying how to run it.
+func externalDeps(t *testing.T) (dsn, natsURL string) {
+	t.Helper()
+	dsn, natsURL = os.Getenv("MARQUEE_TEST_MYSQL_DSN"), os.Getenv("MARQUEE_TEST_NATS_URL")
+	if dsn == "" || natsURL == "" {
+		t.Skip("MARQUEE_TEST_MYSQL_DSN and MARQUEE_TEST_NATS_URL not both set: split-mode test skipped " +
+			"(e.g. MARQUEE_TEST_MYSQL_DSN='root@tcp(127.0.0.1:3306)/test' MARQUEE_TEST_NATS_URL=nats://127.0.0.1:4222)")
+	}
+	return dsn, natsURL
+}
+
+// freshDatabase creates an empty database on the server of dsn for this test alone and returns its DSN.
+func freshDatabase(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("MARQUEE_TEST_MYSQL_DSN: %v", err)
+	}
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := "marquee_split_" + randomSuffix(t)
+	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err == nil {
+			_, _ = db.Exec("DROP DATABASE " + name)
+			db.Close()
+		}
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
+
+func randomSuffix(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// TestSplitMode runs the three parts as separate servers talking over loopback HTTP, with the catalog on
+// real MariaDB and the events on the real nats-server, and tells the same story as the all-in-one test.
+func TestSplitMode(t *testing.T) {
+	dsn, natsURL := externalDeps(t)
+	dsn = freshDatabase(t, dsn)
+	suffix := randomSuffix(t)
+	stream, prefix := "TSPLIT_"+strings.ToUpper(suffix), "tsplit"+suffix
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", natsURL, err)
+	}
+	t.Cleanup(func() {
+		if js, err := jetstream.New(nc); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = js.DeleteStream(ctx, stream)
+		}
+		nc.Close()
+	})
+	seed, err := filepath.Abs("../../data/imdb.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"MARQUEE_NATS_URL": natsURL, "MARQUEE_STREAM": stream, "MARQUEE_SUBJECT_PREFIX": prefix,
+		"MARQUEE_ADMIN_USERNAME": "ops", "MARQUEE_ADMIN_PASSWORD": "split mode secret",
+	}
+	cat := startCommand(t, env, "catalog", "--addr", "127.0.0.1:0", "--mysql-dsn", dsn, "--seed", seed)
+	catalogURL := addrOf(t, cat.stderr, "listening")
+	srch := startCommand(t, env, "search", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	searchURL := addrOf(t, srch.stderr, "listening")
+	gw := startCommand(t, env, "gateway", "--addr", "127.0.0.1:0", "--catalog-url", catalogURL, "--search-url", searchURL)
+	c := &client{t: t, base: addrOf(t, gw.stderr, "listening")}
+
+	waitFor(t, "split-mode readiness", 60*time.Second, func() error {
+		if r := c.do("GET", "/readyz", nil, nil); r.status != 200 {
+			return fmt.Errorf("readyz %d: %s", r.status, r.body)
+		}
+		return nil
+	})
+	if total := c.search("per_page=1").Total; total != 248 {
+		t.Fatalf("seed in split mode: %d movies, want 248", total)
+	}
+	exerciseCatalog(t, c, "ops", "split mode secret", 248)
+}
