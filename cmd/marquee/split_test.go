@@ -3,57 +3,19 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/testenv"
+	"marquee/services/catalog/catalogtest"
 )
-
-// externalDeps returns the MariaDB DSN and NATS URL of the split-mode test, or skips saying how to run it.
-func externalDeps(t *testing.T) (dsn, natsURL string) {
-	t.Helper()
-	dsn, natsURL = os.Getenv("MARQUEE_TEST_MYSQL_DSN"), os.Getenv("MARQUEE_TEST_NATS_URL")
-	if dsn == "" || natsURL == "" {
-		t.Skip("MARQUEE_TEST_MYSQL_DSN and MARQUEE_TEST_NATS_URL not both set: split-mode test skipped " +
-			"(e.g. MARQUEE_TEST_MYSQL_DSN='root@tcp(127.0.0.1:3306)/test' MARQUEE_TEST_NATS_URL=nats://127.0.0.1:4222)")
-	}
-	return dsn, natsURL
-}
-
-// freshDatabase creates an empty database on the server of dsn for this test alone and returns its DSN.
-func freshDatabase(t *testing.T, dsn string) string {
-	t.Helper()
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("MARQUEE_TEST_MYSQL_DSN: %v", err)
-	}
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := "marquee_split_" + randomSuffix(t)
-	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("mysql", cfg.FormatDSN())
-		if err == nil {
-			_, _ = db.Exec("DROP DATABASE " + name)
-			db.Close()
-		}
-	})
-	cfg.DBName = name
-	return cfg.FormatDSN()
-}
 
 func randomSuffix(t *testing.T) string {
 	b := make([]byte, 4)
@@ -66,8 +28,8 @@ func randomSuffix(t *testing.T) string {
 // TestSplitMode runs the three parts as separate servers talking over loopback HTTP, with the catalog on
 // real MariaDB and the events on the real nats-server, and tells the same story as the all-in-one test.
 func TestSplitMode(t *testing.T) {
-	dsn, natsURL := externalDeps(t)
-	dsn = freshDatabase(t, dsn)
+	natsURL := testenv.NATSURL(t)
+	dsn := catalogtest.MustMySQLDSN(t) // a fresh database, dropped after the test
 	suffix := randomSuffix(t)
 	stream, prefix := "TSPLIT_"+strings.ToUpper(suffix), "tsplit"+suffix
 	nc, err := nats.Connect(natsURL)

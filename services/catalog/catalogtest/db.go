@@ -7,19 +7,15 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 
 	"marquee/pkg/events"
+	"marquee/pkg/testenv"
 	"marquee/services/catalog/catalogsql"
 )
-
-// MySQLDSNEnv names the variable that holds the DSN of a MySQL/MariaDB server for tests; each test gets a
-// fresh database on it.
-const MySQLDSNEnv = "MARQUEE_TEST_MYSQL_DSN"
 
 // MustOpenSQLite opens a new, empty SQLite database in a temporary folder, closed when the test ends.
 func MustOpenSQLite(tb testing.TB) *sql.DB {
@@ -55,10 +51,7 @@ func MustOpenMySQL(tb testing.TB) *sql.DB {
 // is unset.
 func MustMySQLDSN(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv(MySQLDSNEnv)
-	if dsn == "" {
-		tb.Skip(MySQLDSNEnv + " not set: MySQL contract suite skipped (set it to e.g. root@tcp(127.0.0.1:3306)/test)")
-	}
+	dsn := testenv.MySQLDSN(tb)
 	ctx := context.Background()
 	admin, err := catalogsql.Open(ctx, catalogsql.MySQL, dsn)
 	if err != nil {

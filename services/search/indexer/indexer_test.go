@@ -18,6 +18,7 @@ import (
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
 	"marquee/pkg/natsx/natsembed"
+	"marquee/pkg/testenv"
 	"marquee/services/search/indexer"
 	"marquee/services/search/searchindex"
 )
@@ -30,10 +31,7 @@ func TestIndexer(t *testing.T) {
 // TestIndexerExternal runs the same test against the nats-server at $MARQUEE_TEST_NATS_URL (in CI, the
 // distribution's nats-server 2.9), to keep the client's settings within what an older server understands.
 func TestIndexerExternal(t *testing.T) {
-	url := os.Getenv("MARQUEE_TEST_NATS_URL")
-	if url == "" {
-		t.Skip("MARQUEE_TEST_NATS_URL not set: external NATS test skipped (run it with MARQUEE_TEST_NATS_URL=nats://127.0.0.1:4222)")
-	}
+	url := testenv.NATSURL(t)
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatalf("connect to %s: %v", url, err)

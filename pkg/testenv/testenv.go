@@ -1,0 +1,40 @@
+// Package testenv hands tests the external servers they may use: MariaDB/MySQL (MARQUEE_TEST_MYSQL_DSN) and
+// NATS (MARQUEE_TEST_NATS_URL). Without one, a test skips and says how to run it; under CI (CI=true) it fails
+// instead, so that CI can never pass by silently skipping what it must run.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// The variables that name the external servers.
+const (
+	MySQLDSNEnv = "MARQUEE_TEST_MYSQL_DSN"
+	NATSURLEnv  = "MARQUEE_TEST_NATS_URL"
+)
+
+// MySQLDSN returns the DSN of the test MariaDB/MySQL server.
+func MySQLDSN(tb testing.TB) string {
+	tb.Helper()
+	return need(tb, MySQLDSNEnv, "root@tcp(127.0.0.1:3306)/test")
+}
+
+// NATSURL returns the URL of the test NATS server (with JetStream).
+func NATSURL(tb testing.TB) string {
+	tb.Helper()
+	return need(tb, NATSURLEnv, "nats://127.0.0.1:4222")
+}
+
+func need(tb testing.TB, env, example string) string {
+	tb.Helper()
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	msg := env + " not set: " + tb.Name() + " needs it (e.g. " + env + "='" + example + "')"
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg + "; CI must run it")
+	}
+	tb.Skip(msg + "; skipped")
+	return ""
+}
