@@ -19,6 +19,7 @@ const (
 	MethodNotAllowed   Code = "method-not-allowed"  // the resource exists but not with that method
 	Conflict           Code = "conflict"            // the resource exists or the state forbids the change
 	PreconditionFailed Code = "precondition-failed" // If-Match names a stale version
+	Unprocessable      Code = "unprocessable"       // well-formed but unusable, e.g. an Idempotency-Key reused with another body
 	TooLarge           Code = "too-large"           // the request body is over the limit
 	RateLimited        Code = "rate-limited"        // too many requests
 	Unavailable        Code = "unavailable"         // a dependency is down or not ready

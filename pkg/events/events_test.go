@@ -25,8 +25,12 @@ func sampleUpsert() *events.MovieChanged {
 		Movie: &events.Movie{
 			ID: 42, Title: "The Matrix", Year: ptr(1999), Directors: []string{"Lana Wachowski", "Lilly Wachowski"},
 			Cast: []string{"Keanu Reeves"}, Genres: []string{"Action", "Science Fiction"},
-			Overview: "A hacker learns the truth.", RuntimeMinutes: ptr(136), Rating: ptr(8.7), Votes: ptr(int64(22351)),
-			Popularity: ptr(87.0), Version: 3, CreatedAt: at.Add(-time.Hour), UpdatedAt: at,
+			Overview: "A hacker learns the truth.", Tagline: "Welcome to the Real World.",
+			Keywords: []string{"virtual reality", "dystopia"}, Tags: []string{"cyberpunk"},
+			RuntimeMinutes: ptr(136), Rating: ptr(8.7), Votes: ptr(int64(22351)), Popularity: ptr(87.0),
+			OriginalLanguage: "en", PosterURL: "https://image.tmdb.org/t/p/w154/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg",
+			TMDBID: ptr(int64(603)), IMDbID: ptr("tt0133093"),
+			Version: 3, CreatedAt: at.Add(-time.Hour), UpdatedAt: at,
 		},
 	}
 }

@@ -34,6 +34,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.MethodNotAllowed:   http.StatusMethodNotAllowed,
 	apperr.Conflict:           http.StatusConflict,
 	apperr.PreconditionFailed: http.StatusPreconditionFailed,
+	apperr.Unprocessable:      http.StatusUnprocessableEntity,
 	apperr.TooLarge:           http.StatusRequestEntityTooLarge,
 	apperr.RateLimited:        http.StatusTooManyRequests,
 	apperr.Unavailable:        http.StatusServiceUnavailable,
