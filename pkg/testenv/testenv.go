@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -34,6 +35,38 @@ func need(tb testing.TB, env, example string) string {
 	msg := env + " not set: " + tb.Name() + " needs it (e.g. " + env + "='" + example + "')"
 	if os.Getenv("CI") == "true" {
 		tb.Fatal(msg + "; CI must run it")
+	}
+	tb.Skip(msg + "; skipped")
+	return ""
+}
+
+// SharedDataEnv names a folder that holds the shared data sets, overriding the search for ../shared/data.
+const SharedDataEnv = "MARQUEE_SHARED_DATA"
+
+// SharedData returns the path of a file of the shared data sets (the TMDB-like catalog, the relevance
+// judgments), found in $MARQUEE_SHARED_DATA or in shared/data beside one of the working directory's parent
+// folders (the repository sits beside shared/). They are not part of the repository.
+func SharedData(tb testing.TB, name string) string {
+	tb.Helper()
+	if dir := os.Getenv(SharedDataEnv); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for ; ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "shared", "data", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	msg := "shared data " + name + " not found beside the repository (../shared/data) nor in $" + SharedDataEnv
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg + "; CI must have it")
 	}
 	tb.Skip(msg + "; skipped")
 	return ""
