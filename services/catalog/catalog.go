@@ -1,6 +1,6 @@
 // Package catalog is the domain of the Marquee catalog service, which owns every write to the movie
-// catalog: movies and their validation, users, signing keys, the outbox of change events, and the Store
-// that keeps them. Technology lives in subpackages: catalogsql (MySQL/MariaDB and SQLite), catalogapi
+// catalog: movies and their validation, their change history, users, API keys, signing keys, idempotency
+// keys, the outbox of change events, and the Store that keeps them. Technology lives in subpackages: catalogsql (MySQL/MariaDB and SQLite), catalogapi
 // (HTTP), outbox (the relay to JetStream), catalogsvc (wiring).
 package catalog
 
@@ -9,8 +9,12 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"math"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"marquee/pkg/apperr"
@@ -20,64 +24,100 @@ import (
 
 // Limits on a movie's fields.
 const (
-	MaxTitleLen    = 300
-	MaxOverviewLen = 10_000
-	MaxListItems   = 50
-	MaxListItemLen = 200
-	MinYear        = 1870
-	MaxYear        = 2100
-	MaxRuntime     = 2000
-	MaxRating      = 10
+	MaxTitleLen     = 300
+	MaxOverviewLen  = 10_000
+	MaxTaglineLen   = 500
+	MaxListItems    = 50  // directors, cast, genres
+	MaxTagItems     = 100 // keywords, tags
+	MaxListItemLen  = 200
+	MaxPosterURLLen = 1000
+	MinYear         = 1870
+	MaxYear         = 2100
+	MaxRuntime      = 2000
+	MaxRating       = 10
 )
 
 // Movie is a movie as the catalog stores it. Version starts at 1 and grows by one on every change,
 // including the delete.
 type Movie struct {
-	ID             int64
-	Title          string
-	Year           *int
-	Directors      []string
-	Cast           []string
-	Genres         []string
-	Overview       string
-	RuntimeMinutes *int
-	Rating         *float64
-	Votes          *int64
-	Popularity     *float64
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID               int64
+	Title            string
+	Year             *int
+	Directors        []string
+	Cast             []string
+	Genres           []string
+	Overview         string
+	Tagline          string
+	Keywords         []string
+	Tags             []string
+	RuntimeMinutes   *int
+	Rating           *float64
+	Votes            *int64
+	Popularity       *float64
+	OriginalLanguage string
+	PosterURL        string
+	TMDBID           *int64
+	IMDbID           *string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Input returns the movie's writable fields.
+func (m *Movie) Input() MovieInput {
+	return MovieInput{
+		Title: m.Title, Year: m.Year, Directors: m.Directors, Cast: m.Cast, Genres: m.Genres,
+		Overview: m.Overview, Tagline: m.Tagline, Keywords: m.Keywords, Tags: m.Tags,
+		RuntimeMinutes: m.RuntimeMinutes, Rating: m.Rating, Votes: m.Votes, Popularity: m.Popularity,
+		OriginalLanguage: m.OriginalLanguage, PosterURL: m.PosterURL, TMDBID: m.TMDBID, IMDbID: m.IMDbID,
+	}
 }
 
 // MovieInput holds the fields a client writes. Updates replace all of them.
 type MovieInput struct {
-	Title          string
-	Year           *int
-	Directors      []string
-	Cast           []string
-	Genres         []string
-	Overview       string
-	RuntimeMinutes *int
-	Rating         *float64
-	Votes          *int64
-	Popularity     *float64
+	Title            string
+	Year             *int
+	Directors        []string
+	Cast             []string
+	Genres           []string
+	Overview         string
+	Tagline          string
+	Keywords         []string
+	Tags             []string
+	RuntimeMinutes   *int
+	Rating           *float64
+	Votes            *int64
+	Popularity       *float64
+	OriginalLanguage string
+	PosterURL        string
+	TMDBID           *int64
+	IMDbID           *string
 }
 
+var (
+	languageRE = regexp.MustCompile(`^[a-z]{2,3}$`)
+	imdbIDRE   = regexp.MustCompile(`^tt[0-9]{5,10}$`)
+)
+
 // Validate normalises in in place (strings trimmed, list items trimmed and de-duplicated keeping the first
-// occurrence) and then checks it. It returns an Invalid error naming every bad field.
+// occurrence, a blank imdb_id dropped) and then checks it. It returns an Invalid error naming every bad
+// field.
 func (in *MovieInput) Validate() error {
 	bad := map[string]string{}
-	in.Title = strings.TrimSpace(in.Title)
-	switch n := utf8.RuneCountInString(in.Title); {
-	case n == 0:
-		bad["title"] = "is required"
-	case n > MaxTitleLen:
-		bad["title"] = fmt.Sprintf("must be at most %d characters", MaxTitleLen)
+	text := func(field string, s *string, max int, required bool) {
+		*s = strings.TrimSpace(*s)
+		switch n := utf8.RuneCountInString(*s); {
+		case !utf8.ValidString(*s):
+			bad[field] = "must be valid UTF-8"
+		case n == 0 && required:
+			bad[field] = "is required"
+		case n > max:
+			bad[field] = fmt.Sprintf("must be at most %d characters", max)
+		}
 	}
-	in.Overview = strings.TrimSpace(in.Overview)
-	if utf8.RuneCountInString(in.Overview) > MaxOverviewLen {
-		bad["overview"] = fmt.Sprintf("must be at most %d characters", MaxOverviewLen)
-	}
+	text("title", &in.Title, MaxTitleLen, true)
+	text("overview", &in.Overview, MaxOverviewLen, false)
+	text("tagline", &in.Tagline, MaxTaglineLen, false)
 	if in.Year != nil && (*in.Year < MinYear || *in.Year > MaxYear) {
 		bad["year"] = fmt.Sprintf("must be between %d and %d", MinYear, MaxYear)
 	}
@@ -93,15 +133,42 @@ func (in *MovieInput) Validate() error {
 	if in.Votes != nil && *in.Votes < 0 {
 		bad["votes"] = "must be at least 0"
 	}
-	var msg string
-	if in.Directors, msg = cleanList(in.Directors); msg != "" {
-		bad["directors"] = msg
+	for _, l := range []struct {
+		field string
+		items *[]string
+		max   int
+	}{
+		{"directors", &in.Directors, MaxListItems}, {"cast", &in.Cast, MaxListItems}, {"genres", &in.Genres, MaxListItems},
+		{"keywords", &in.Keywords, MaxTagItems}, {"tags", &in.Tags, MaxTagItems},
+	} {
+		var msg string
+		if *l.items, msg = cleanList(*l.items, l.max); msg != "" {
+			bad[l.field] = msg
+		}
 	}
-	if in.Cast, msg = cleanList(in.Cast); msg != "" {
-		bad["cast"] = msg
+	in.OriginalLanguage = strings.TrimSpace(in.OriginalLanguage)
+	if in.OriginalLanguage != "" && !languageRE.MatchString(in.OriginalLanguage) {
+		bad["original_language"] = "must be 2 or 3 lower-case letters (ISO 639)"
 	}
-	if in.Genres, msg = cleanList(in.Genres); msg != "" {
-		bad["genres"] = msg
+	in.PosterURL = strings.TrimSpace(in.PosterURL)
+	if in.PosterURL != "" {
+		if msg := checkURL(in.PosterURL); msg != "" {
+			bad["poster_url"] = msg
+		}
+	}
+	if in.TMDBID != nil && *in.TMDBID <= 0 {
+		bad["tmdb_id"] = "must be a positive integer"
+	}
+	if in.IMDbID != nil {
+		id := strings.TrimSpace(*in.IMDbID)
+		switch {
+		case id == "":
+			in.IMDbID = nil
+		case !imdbIDRE.MatchString(id):
+			bad["imdb_id"] = `must look like "tt0133093" (tt and 5 to 10 digits)`
+		default:
+			in.IMDbID = &id
+		}
 	}
 	if len(bad) > 0 {
 		return apperr.InvalidFields("The movie is not valid.", bad)
@@ -109,14 +176,31 @@ func (in *MovieInput) Validate() error {
 	return nil
 }
 
+// checkURL reports what is wrong with an absolute http(s) URL, or "".
+func checkURL(s string) string {
+	if len(s) > MaxPosterURLLen {
+		return fmt.Sprintf("must be at most %d characters", MaxPosterURLLen)
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return "must be a URL without spaces"
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "must be an absolute http or https URL"
+	}
+	return ""
+}
+
 // cleanList trims the items, drops repeats and reports the first problem. A nil list stays empty, not nil,
 // so that it is stored and served as [].
-func cleanList(items []string) ([]string, string) {
+func cleanList(items []string, max int) ([]string, string) {
 	out := make([]string, 0, len(items))
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
 		it = strings.TrimSpace(it)
 		switch {
+		case !utf8.ValidString(it):
+			return out, "items must be valid UTF-8"
 		case it == "":
 			return out, "must not contain empty items"
 		case utf8.RuneCountInString(it) > MaxListItemLen:
@@ -127,8 +211,8 @@ func cleanList(items []string) ([]string, string) {
 		seen[it] = true
 		out = append(out, it)
 	}
-	if len(out) > MaxListItems {
-		return out, fmt.Sprintf("must have at most %d items", MaxListItems)
+	if len(out) > max {
+		return out, fmt.Sprintf("must have at most %d items", max)
 	}
 	return out, ""
 }
@@ -165,25 +249,125 @@ type OutboxEvent struct {
 	CreatedAt time.Time
 }
 
-// Store keeps the catalog. Each method is one transaction; every change of a movie writes its outbox event
-// in the same transaction.
+// Actions recorded in a movie's history.
+const (
+	ActionCreated = "created"
+	ActionUpdated = "updated"
+	ActionDeleted = "deleted"
+)
+
+// HistoryEntry is one change of a movie: who made it, when, and what changed.
+type HistoryEntry struct {
+	Version int64
+	Action  string // ActionCreated, ActionUpdated or ActionDeleted
+	Actor   string // the principal's subject: a username, "key:<id>", "seed" or "import:<user>"
+	At      time.Time
+	Changes map[string]FieldChange // by JSON field name; empty for a delete
+}
+
+// ImportStatus is what an import did with one record.
+type ImportStatus string
+
+// The import outcomes.
+const (
+	ImportCreated   ImportStatus = "created"
+	ImportUpdated   ImportStatus = "updated"
+	ImportUnchanged ImportStatus = "unchanged" // identical to the stored movie: no new version
+	ImportFailed    ImportStatus = "failed"
+)
+
+// ImportResult is the outcome of one imported record.
+type ImportResult struct {
+	Status ImportStatus
+	Movie  *Movie // the stored movie, unless Failed
+	Err    error  // why it failed (an apperr error), if Failed
+}
+
+// IdempotencyKey names one client request that may be retried: the principal's own key, and a hash of the
+// request (method, path and body) so that a key reused for another request is caught.
+type IdempotencyKey struct {
+	Principal   string
+	Key         string
+	RequestHash string // hex SHA-256
+}
+
+// IdempotencyTTL is how long an idempotency key is kept; InFlightTimeout is how long a claimed key whose
+// request never finished (a crash) blocks its retries.
+const (
+	IdempotencyTTL  = 24 * time.Hour
+	InFlightTimeout = 10 * time.Minute
+)
+
+// SavedResponse is the first answer to an idempotent request, replayed to its retries.
+type SavedResponse struct {
+	Status   int
+	Location string
+	ETag     string
+	Body     []byte
+}
+
+// APIKey is a key for a machine client. Only the SHA-256 of the key is stored.
+type APIKey struct {
+	ID         int64
+	Name       string
+	Role       string
+	Hash       []byte // SHA-256 of the key
+	CreatedBy  string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// Subject is the principal subject of requests made with the key.
+func (k *APIKey) Subject() string { return "key:" + strconv.FormatInt(k.ID, 10) }
+
+// Store keeps the catalog. Each method is one transaction (ImportMovies is one per batch); every change of
+// a movie writes its outbox event and its history entry in the same transaction. actor names who makes a
+// change, for the history.
 type Store interface {
 	// CreateMovie stores a new movie at version 1. in must be valid.
-	CreateMovie(ctx context.Context, in MovieInput) (*Movie, error)
+	// Returns Conflict (naming the field) if another movie has its tmdb_id or imdb_id.
+	CreateMovie(ctx context.Context, actor string, in MovieInput) (*Movie, error)
+	// CreateMovieOnce is CreateMovie under an idempotency key, claimed in the same transaction: the first
+	// call creates the movie and saves respond's answer with the key; a later call with the same key and
+	// request hash creates nothing and returns the saved answer with replayed true. Returns Unprocessable
+	// if the key was used for another request, Conflict if its first request is still running.
+	CreateMovieOnce(ctx context.Context, actor string, in MovieInput, key IdempotencyKey,
+		respond func(*Movie) (SavedResponse, error)) (resp SavedResponse, replayed bool, err error)
 	// UpdateMovie replaces a movie's fields and bumps its version. ifVersion 0 means unconditional.
+	// Returns NotFound if the movie is missing or deleted, PreconditionFailed if ifVersion is stale,
+	// Conflict if another movie has its tmdb_id or imdb_id.
+	UpdateMovie(ctx context.Context, actor string, id, ifVersion int64, in MovieInput) (*Movie, error)
+	// DeleteMovie deletes a movie, returning the tombstone's version. Its tmdb_id and imdb_id are freed.
 	// Returns NotFound if the movie is missing or deleted, PreconditionFailed if ifVersion is stale.
-	UpdateMovie(ctx context.Context, id, ifVersion int64, in MovieInput) (*Movie, error)
-	// DeleteMovie deletes a movie, returning the tombstone's version.
-	// Returns NotFound if the movie is missing or deleted, PreconditionFailed if ifVersion is stale.
-	DeleteMovie(ctx context.Context, id, ifVersion int64) (int64, error)
+	DeleteMovie(ctx context.Context, actor string, id, ifVersion int64) (int64, error)
 	// Movie returns a movie. Returns NotFound if it is missing or deleted.
 	Movie(ctx context.Context, id int64) (*Movie, error)
 	// Movies returns up to limit live movies with ids above afterID, in id order.
 	Movies(ctx context.Context, afterID int64, limit int) ([]*Movie, error)
+	// MovieHistory returns every recorded change of a movie, deleted or not, in version order.
+	// Returns NotFound if the movie never existed.
+	MovieHistory(ctx context.Context, id int64) ([]HistoryEntry, error)
+	// ImportMovies writes valid inputs in order: an input whose tmdb_id (else imdb_id) names a live movie
+	// updates it, or leaves it unchanged if identical; others create movies. Each input succeeds or fails
+	// on its own; the results are in input order.
+	ImportMovies(ctx context.Context, actor string, inputs []MovieInput) ([]ImportResult, error)
 	// Seeded reports whether a seed was completed in this database.
 	Seeded(ctx context.Context) (bool, error)
 	// Seed stores the movies once per database: after a completed seed it stores nothing and returns 0.
 	Seed(ctx context.Context, inputs []MovieInput, source string) (int, error)
+
+	// ClaimIdempotencyKey claims a key for a request that runs in several transactions (an import). It
+	// returns nil when the caller now owns the key and must Complete or Release it, or the saved answer of
+	// the key's first request. Returns Unprocessable if the key was used for another request, Conflict if
+	// its first request is still running.
+	ClaimIdempotencyKey(ctx context.Context, key IdempotencyKey) (*SavedResponse, error)
+	// CompleteIdempotencyKey saves the answer of a claimed key's request.
+	CompleteIdempotencyKey(ctx context.Context, key IdempotencyKey, resp SavedResponse) error
+	// ReleaseIdempotencyKey forgets a claimed key whose request failed, so that a retry runs it again.
+	ReleaseIdempotencyKey(ctx context.Context, key IdempotencyKey) error
+	// PruneIdempotencyKeys deletes expired keys, returning how many.
+	PruneIdempotencyKeys(ctx context.Context) (int64, error)
 
 	// PendingEvents returns up to limit unpublished events in outbox id order.
 	PendingEvents(ctx context.Context, limit int) ([]OutboxEvent, error)
@@ -194,8 +378,14 @@ type Store interface {
 
 	// UpsertUser creates a user or replaces its role and password hash.
 	UpsertUser(ctx context.Context, u User) error
+	// CreateUser creates a user. Returns Conflict if the username is taken.
+	CreateUser(ctx context.Context, u User) (*User, error)
 	// UserByName returns a user. Returns NotFound if there is none.
 	UserByName(ctx context.Context, username string) (*User, error)
+	// Users returns every user in username order.
+	Users(ctx context.Context) ([]User, error)
+	// DeleteUser deletes a user. Returns NotFound if there is none, Conflict if it is the last admin.
+	DeleteUser(ctx context.Context, username string) error
 	// CountAdmins counts the users with RoleAdmin.
 	CountAdmins(ctx context.Context) (int, error)
 
@@ -203,26 +393,44 @@ type Store interface {
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// AddSigningKey stores a new signing key. Returns Conflict if the kid exists.
 	AddSigningKey(ctx context.Context, k SigningKey) error
+
+	// CreateAPIKey stores a key (its hash) and returns it with its id and creation time.
+	CreateAPIKey(ctx context.Context, k APIKey) (*APIKey, error)
+	// APIKeys returns every key, revoked ones included, in id order.
+	APIKeys(ctx context.Context) ([]APIKey, error)
+	// APIKeyByHash returns the key with this hash, revoked or not. Returns NotFound if there is none.
+	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// TouchAPIKey records that a key was used at.
+	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+	// RevokeAPIKey revokes a key; revoking a revoked key changes nothing. Returns NotFound if there is none.
+	RevokeAPIKey(ctx context.Context, id int64) error
 }
 
 // EventMovie converts a movie to its wire form: the one representation the catalog API serves and the
 // outbox publishes, so that the catalog and search answer with the same shape.
 func EventMovie(m *Movie) *events.Movie {
 	return &events.Movie{
-		ID:             m.ID,
-		Title:          m.Title,
-		Year:           m.Year,
-		Directors:      nonNil(m.Directors),
-		Cast:           nonNil(m.Cast),
-		Genres:         nonNil(m.Genres),
-		Overview:       m.Overview,
-		RuntimeMinutes: m.RuntimeMinutes,
-		Rating:         m.Rating,
-		Votes:          m.Votes,
-		Popularity:     m.Popularity,
-		Version:        m.Version,
-		CreatedAt:      m.CreatedAt.UTC(),
-		UpdatedAt:      m.UpdatedAt.UTC(),
+		ID:               m.ID,
+		Title:            m.Title,
+		Year:             m.Year,
+		Directors:        nonNil(m.Directors),
+		Cast:             nonNil(m.Cast),
+		Genres:           nonNil(m.Genres),
+		Overview:         m.Overview,
+		Tagline:          m.Tagline,
+		Keywords:         nonNil(m.Keywords),
+		Tags:             nonNil(m.Tags),
+		RuntimeMinutes:   m.RuntimeMinutes,
+		Rating:           m.Rating,
+		Votes:            m.Votes,
+		Popularity:       m.Popularity,
+		OriginalLanguage: m.OriginalLanguage,
+		PosterURL:        m.PosterURL,
+		TMDBID:           m.TMDBID,
+		IMDbID:           m.IMDbID,
+		Version:          m.Version,
+		CreatedAt:        m.CreatedAt.UTC(),
+		UpdatedAt:        m.UpdatedAt.UTC(),
 	}
 }
 

@@ -1,15 +1,19 @@
 package catalogapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/authn"
 	"marquee/pkg/httpx"
+	"marquee/services/catalog"
 	"marquee/services/catalog/password"
 )
 
@@ -17,11 +21,62 @@ import (
 // It is the hash of a random password nobody knows, at the cost of real hashes.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$w0HAL3+IFcHhGXEZbLs61w$sAZ35wPPNctbBPyXTZeWqu2U9oahZIv0HjfyxXxXIuA"
 
-var errBadLogin = apperr.Errorf(apperr.Unauthorized, "The username or password is wrong.")
+var (
+	errBadLogin  = apperr.Errorf(apperr.Unauthorized, "The username or password is wrong.")
+	errBadAPIKey = apperr.Errorf(apperr.Unauthorized, "The API key is invalid or revoked.")
+)
+
+// touchEvery is how stale an API key's last_used_at may get before a use records it again: one write a
+// minute per key, not one per request.
+const touchEvery = time.Minute
+
+// authenticator finds the principal of a bearer token: an access token (JWT) or an API key ("mq_…").
+type authenticator struct {
+	log   *slog.Logger
+	store Store
+	jwt   *authn.Verifier
+	now   func() time.Time
+}
+
+// principal returns the principal of a token, or Unauthorized (Unavailable when it cannot be checked).
+func (a *authenticator) principal(ctx context.Context, token string) (authn.Principal, error) {
+	if strings.HasPrefix(token, catalog.APIKeyPrefix) {
+		k, err := a.apiKey(ctx, token)
+		if err != nil {
+			return authn.Principal{}, err
+		}
+		return authn.Principal{Subject: k.Subject(), Role: k.Role}, nil
+	}
+	return a.jwt.Verify(ctx, token)
+}
+
+// apiKey returns the live key of token, recording its use.
+func (a *authenticator) apiKey(ctx context.Context, token string) (*catalog.APIKey, error) {
+	if !catalog.IsAPIKey(token) {
+		return nil, errBadAPIKey
+	}
+	k, err := a.store.APIKeyByHash(ctx, catalog.HashAPIKey(token))
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return nil, errBadAPIKey
+	case err != nil:
+		a.log.Error("look up api key", "err", err)
+		return nil, apperr.Errorf(apperr.Unavailable, "API keys cannot be checked right now; try again shortly.")
+	case k.RevokedAt != nil || !catalog.ValidRole(k.Role):
+		return nil, errBadAPIKey
+	}
+	if now := a.now(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > touchEvery {
+		if err := a.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+			a.log.Warn("record api key use", "key", k.ID, "err", err)
+		}
+	}
+	return k, nil
+}
 
 type tokenRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	APIKey   string `json:"api_key"`
 }
 
 type tokenResponse struct {
@@ -30,41 +85,44 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
-// handleTokenCreate handles "POST /v1/auth/token".
-func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher, signer *authn.Signer) gin.HandlerFunc {
+// handleTokenCreate handles "POST /v1/auth/token": a username and password, or an API key, for an
+// access token.
+func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher, keys *keyring, auth *authenticator, guard *lockout) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req tokenRequest
 		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		if req.Username == "" || req.Password == "" {
-			httpx.Error(c, errBadLogin)
-			return
-		}
 		ctx := c.Request.Context()
-		hash, role := dummyHash, ""
-		user, err := store.UserByName(ctx, strings.ToLower(req.Username))
+		var p authn.Principal
 		switch {
-		case err == nil:
-			hash, role = user.PasswordHash, user.Role
-		case !apperr.Is(err, apperr.NotFound):
+		case req.APIKey != "" && (req.Username != "" || req.Password != ""):
+			httpx.Error(c, apperr.Errorf(apperr.Invalid, "Send either username and password, or api_key."))
+			return
+		case req.APIKey != "":
+			k, err := auth.apiKey(ctx, req.APIKey)
+			if err != nil {
+				httpx.Error(c, err)
+				return
+			}
+			p = authn.Principal{Subject: k.Subject(), Role: k.Role}
+		default:
+			var err error
+			if p, err = login(ctx, log, store, passwords, guard, req); err != nil {
+				if wait, ok := retryAfter(err); ok {
+					c.Header("Retry-After", strconv.Itoa(wait))
+				}
+				httpx.Error(c, err)
+				return
+			}
+		}
+		signer, err := keys.signer(ctx)
+		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		ok, err := passwords.Verify(ctx, req.Password, hash)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("verify password", "user", req.Username, "err", err)
-			}
-			httpx.Error(c, errBadLogin)
-			return
-		}
-		if !ok || user == nil {
-			httpx.Error(c, errBadLogin)
-			return
-		}
-		tok, err := signer.Issue(authn.Principal{Subject: user.Username, Role: role})
+		tok, err := signer.Issue(p)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -76,20 +134,127 @@ func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher
 	}
 }
 
+// lockedError is the RateLimited error of a locked username, with the seconds to wait.
+type lockedError struct {
+	err  *apperr.Error
+	wait int
+}
+
+func (e lockedError) Error() string { return e.err.Error() }
+func (e lockedError) Unwrap() error { return e.err }
+
+func retryAfter(err error) (int, bool) {
+	if e, ok := err.(lockedError); ok {
+		return e.wait, true
+	}
+	return 0, false
+}
+
+// login checks a username and password. Unknown users cost a hash too and get the same answer, and the
+// lockout applies to every username, known or not, so that nothing tells which users exist.
+func login(ctx context.Context, log *slog.Logger, store Store, passwords *password.Hasher, guard *lockout, req tokenRequest) (authn.Principal, error) {
+	name := strings.ToLower(strings.TrimSpace(req.Username))
+	if wait := guard.wait(name); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		return authn.Principal{}, lockedError{err: apperr.Errorf(apperr.RateLimited,
+			"Too many failed logins for this username; retry in %d seconds.", secs), wait: secs}
+	}
+	if name == "" || req.Password == "" || len(req.Password) > catalog.MaxPasswordLen {
+		guard.fail(name)
+		return authn.Principal{}, errBadLogin
+	}
+	hash := dummyHash
+	user, err := store.UserByName(ctx, name)
+	switch {
+	case err == nil:
+		hash = user.PasswordHash
+	case !apperr.Is(err, apperr.NotFound):
+		return authn.Principal{}, err
+	}
+	ok, err := passwords.Verify(ctx, req.Password, hash)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("verify password", "user", name, "err", err)
+		}
+		return authn.Principal{}, errBadLogin
+	}
+	if !ok || user == nil {
+		guard.fail(name)
+		return authn.Principal{}, errBadLogin
+	}
+	guard.succeed(name)
+	return authn.Principal{Subject: user.Username, Role: user.Role}, nil
+}
+
 // handleJWKS handles "GET /v1/auth/jwks.json".
-func handleJWKS(set authn.JWKS) gin.HandlerFunc {
+func handleJWKS(keys *keyring) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=300")
+		set, err := keys.jwks(c.Request.Context())
+		if err != nil {
+			httpx.Error(c, apperr.Errorf(apperr.Unavailable, "The signing keys cannot be read right now."))
+			return
+		}
+		c.Header("Cache-Control", "public, max-age=60")
 		httpx.WriteJSON(c.Writer, http.StatusOK, set)
+	}
+}
+
+type rotateResponse struct {
+	Kid       string    `json:"kid"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// handleKeyRotate handles "POST /v1/auth/rotate".
+func handleKeyRotate(keys *keyring) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		k, err := keys.rotate(c.Request.Context())
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusCreated, rotateResponse{Kid: k.Kid, CreatedAt: k.CreatedAt.UTC()})
+	}
+}
+
+type introspectRequest struct {
+	Token string `json:"token"`
+}
+
+type introspectResponse struct {
+	Active  bool   `json:"active"`
+	Subject string `json:"subject,omitempty"`
+	Role    string `json:"role,omitempty"`
+}
+
+// handleIntrospect handles "POST /v1/auth/introspect": whether a token (an API key, or an access token)
+// is active, and for whom. Keys are looked up by their SHA-256, so the time taken says nothing about how
+// close a guess was.
+func handleIntrospect(auth *authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req introspectRequest
+		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		p, err := auth.principal(c.Request.Context(), strings.TrimSpace(req.Token))
+		switch {
+		case apperr.Is(err, apperr.Unavailable):
+			httpx.Error(c, err)
+		case err != nil:
+			httpx.WriteJSON(c.Writer, http.StatusOK, introspectResponse{Active: false})
+		default:
+			httpx.WriteJSON(c.Writer, http.StatusOK, introspectResponse{Active: true, Subject: p.Subject, Role: p.Role})
+		}
 	}
 }
 
 const principalKey = "marquee.principal"
 
-// authenticate records the principal of a valid bearer token. A request without a token goes on as
-// anonymous; one with a bad token is refused, even on routes open to anonymous callers, so that a client
-// learns its token is bad instead of silently losing its rights.
-func authenticate(v *authn.Verifier) gin.HandlerFunc {
+// authenticate records the principal of a valid bearer token (access token or API key). A request
+// without a token goes on as anonymous; one with a bad token is refused, even on routes open to anonymous
+// callers, so that a client learns its token is bad instead of silently losing its rights.
+func authenticate(auth *authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		tok, ok, err := authn.BearerToken(c.Request)
 		if err != nil {
@@ -97,7 +262,7 @@ func authenticate(v *authn.Verifier) gin.HandlerFunc {
 			return
 		}
 		if ok {
-			p, err := v.Verify(c.Request.Context(), tok)
+			p, err := auth.principal(c.Request.Context(), tok)
 			if err != nil {
 				httpx.Error(c, err)
 				return
@@ -108,17 +273,23 @@ func authenticate(v *authn.Verifier) gin.HandlerFunc {
 	}
 }
 
+// principalOf returns the request's principal; the zero Principal for anonymous callers.
+func principalOf(c *gin.Context) authn.Principal {
+	v, _ := c.Get(principalKey)
+	p, _ := v.(authn.Principal)
+	return p
+}
+
 // requireAdmin lets only admins through: anonymous callers get 401, others 403. The gateway checks roles
 // too; this is defence in depth for callers that reach the catalog directly.
 func requireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		v, ok := c.Get(principalKey)
-		if !ok {
-			httpx.Error(c, apperr.Errorf(apperr.Unauthorized, "This request needs an access token."))
+		if _, ok := c.Get(principalKey); !ok {
+			httpx.Error(c, apperr.Errorf(apperr.Unauthorized, "This request needs an access token or API key."))
 			return
 		}
-		if p, _ := v.(authn.Principal); !p.IsAdmin() {
-			httpx.Error(c, apperr.Errorf(apperr.Forbidden, "Only admins may change the catalog."))
+		if !principalOf(c).IsAdmin() {
+			httpx.Error(c, apperr.Errorf(apperr.Forbidden, "This request needs the admin role."))
 			return
 		}
 		c.Next()

@@ -1,35 +1,56 @@
-// Package catalogapi is the catalog's HTTP API (gin): access tokens, the JWKS of their public keys, and the
-// movie writes, which require an admin token. Movies are served exactly as events.Movie, the shape search
-// also answers with.
+// Package catalogapi is the catalog's HTTP API (gin): access tokens and the JWKS of their rotating public
+// keys, API keys and their introspection for the gateway, users, and the movie writes (create, replace,
+// merge-patch, delete, bulk import, history), which require the admin role. Movies are served exactly as
+// events.Movie, the shape search also answers with. Every error is problem+json.
 package catalogapi
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
-	"marquee/pkg/authn"
-	"marquee/pkg/httpx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/password"
 )
 
 // Store is what the API needs of the catalog store (see catalog.Store for the error codes).
 type Store interface {
-	CreateMovie(ctx context.Context, in catalog.MovieInput) (*catalog.Movie, error)
-	UpdateMovie(ctx context.Context, id, ifVersion int64, in catalog.MovieInput) (*catalog.Movie, error)
-	DeleteMovie(ctx context.Context, id, ifVersion int64) (int64, error)
+	CreateMovie(ctx context.Context, actor string, in catalog.MovieInput) (*catalog.Movie, error)
+	CreateMovieOnce(ctx context.Context, actor string, in catalog.MovieInput, key catalog.IdempotencyKey,
+		respond func(*catalog.Movie) (catalog.SavedResponse, error)) (catalog.SavedResponse, bool, error)
+	UpdateMovie(ctx context.Context, actor string, id, ifVersion int64, in catalog.MovieInput) (*catalog.Movie, error)
+	DeleteMovie(ctx context.Context, actor string, id, ifVersion int64) (int64, error)
 	Movie(ctx context.Context, id int64) (*catalog.Movie, error)
+	MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEntry, error)
+	ImportMovies(ctx context.Context, actor string, inputs []catalog.MovieInput) ([]catalog.ImportResult, error)
+
+	ClaimIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey) (*catalog.SavedResponse, error)
+	CompleteIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey, resp catalog.SavedResponse) error
+	ReleaseIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey) error
+
+	CreateUser(ctx context.Context, u catalog.User) (*catalog.User, error)
 	UserByName(ctx context.Context, username string) (*catalog.User, error)
+	Users(ctx context.Context) ([]catalog.User, error)
+	DeleteUser(ctx context.Context, username string) error
+
+	SigningKeys(ctx context.Context) ([]catalog.SigningKey, error)
+	AddSigningKey(ctx context.Context, k catalog.SigningKey) error
+
+	CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.APIKey, error)
+	APIKeys(ctx context.Context) ([]catalog.APIKey, error)
+	APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey, error)
+	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+	RevokeAPIKey(ctx context.Context, id int64) error
 }
 
 // Deps are the API's collaborators.
 type Deps struct {
 	Store     Store
 	Passwords *password.Hasher
-	Signer    *authn.Signer   // issues access tokens
-	Verifier  *authn.Verifier // checks them
-	JWKS      authn.JWKS      // the public keys, served to the gateway
+	// TokenTTL is the lifetime of access tokens. The signing keys live in the Store: the newest signs, and a
+	// replaced key stays published for 2×TokenTTL+5m.
+	TokenTTL time.Duration
 	// Ready reports whether the service can take traffic; nil means always.
 	Ready func(ctx context.Context) error
 	// Changed is called after each committed write (to wake the outbox relay); nil means nothing.
@@ -44,7 +65,6 @@ func NewHandler(log *slog.Logger, d Deps) http.Handler {
 	if d.Changed == nil {
 		d.Changed = func() {}
 	}
-	e := httpx.NewEngine(log)
-	addRoutes(e, log, d)
+	e := newEngine(log, d)
 	return e
 }

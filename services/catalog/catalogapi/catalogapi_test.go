@@ -3,6 +3,7 @@ package catalogapi_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -31,6 +32,7 @@ const (
 )
 
 type env struct {
+	db  *sql.DB
 	srv *httptest.Server
 	svc *catalogsvc.Service
 	js  jetstream.JetStream
@@ -39,16 +41,15 @@ type env struct {
 
 // newEnv builds the real service (SQLite in a temp folder, embedded NATS) and serves its handler. The
 // relay runs unless noRelay.
-func newEnv(t *testing.T, noRelay bool) *env {
+func newEnv(t testing.TB, noRelay bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	cfg := catalogsvc.DefaultConfig()
 	cfg.Stream, cfg.SubjectPrefix = "CATALOG_API_TEST", "apitest"
 	cfg.AdminUsername, cfg.AdminPassword = adminName, adminPass
 	js := catalogtest.MustJetStream(t)
-	svc, err := catalogsvc.New(ctx, cfg, catalogsvc.Deps{
-		DB: catalogtest.MustOpenSQLite(t), Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard,
-	})
+	db := catalogtest.MustOpenSQLite(t)
+	svc, err := catalogsvc.New(ctx, cfg, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func newEnv(t *testing.T, noRelay bool) *env {
 	}
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, svc: svc, js: js, cfg: cfg}
+	return &env{db: db, srv: srv, svc: svc, js: js, cfg: cfg}
 }
 
 type response struct {
@@ -81,7 +82,7 @@ type response struct {
 	body   []byte
 }
 
-func (e *env) do(t *testing.T, method, path, token string, body any, headers ...string) response {
+func (e *env) do(t testing.TB, method, path, token string, body any, headers ...string) response {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -120,7 +121,7 @@ func (e *env) do(t *testing.T, method, path, token string, body any, headers ...
 	return response{status: res.StatusCode, header: res.Header, body: data}
 }
 
-func (e *env) token(t *testing.T, username, pw string) string {
+func (e *env) token(t testing.TB, username, pw string) string {
 	t.Helper()
 	res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": username, "password": pw})
 	if res.status != http.StatusOK {
@@ -138,7 +139,7 @@ func (e *env) token(t *testing.T, username, pw string) string {
 	return tok.AccessToken
 }
 
-func mustJSON(t *testing.T, data []byte, v any) {
+func mustJSON(t testing.TB, data []byte, v any) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields() // the body has exactly the fields of v
@@ -269,7 +270,7 @@ func TestMovieLifecycle(t *testing.T) {
 	// The exact key set of events.Movie: the catalog and search answer with the same shape.
 	var keys map[string]any
 	_ = json.Unmarshal(res.body, &keys)
-	if len(keys) != 14 {
+	if len(keys) != 21 {
 		t.Errorf("movie has %d keys: %s", len(keys), res.body)
 	}
 
@@ -339,7 +340,9 @@ func TestBadRequests(t *testing.T) {
 		fields       []string
 	}{
 		{"invalid fields", "POST", "/v1/movies", map[string]any{"title": "  ", "rating": 11, "year": 1500, "genres": []string{"ok", " "}}, nil, 400, []string{"title", "rating", "year", "genres"}},
-		{"unknown field", "POST", "/v1/movies", map[string]any{"title": "x", "imdb_id": "tt1"}, nil, 400, nil},
+		{"unknown field", "POST", "/v1/movies", map[string]any{"title": "x", "budget": 1}, nil, 400, nil},
+		{"bad new fields", "POST", "/v1/movies", map[string]any{"title": "x", "imdb_id": "tt1", "tmdb_id": 0, "original_language": "EN",
+			"poster_url": "file:///etc/passwd", "keywords": make([]string, 101)}, nil, 400, []string{"imdb_id", "tmdb_id", "original_language", "poster_url", "keywords"}},
 		{"wrong type", "POST", "/v1/movies", map[string]any{"title": "x", "year": "1999"}, nil, 400, nil},
 		{"empty body", "POST", "/v1/movies", "", nil, 400, nil},
 		{"trailing data", "POST", "/v1/movies", `{"title":"x"} {}`, nil, 400, nil},
@@ -352,7 +355,7 @@ func TestBadRequests(t *testing.T) {
 		{"bad If-Match", "PUT", "/v1/movies/1", matrix(), []string{"If-Match", `"abc"`}, 400, nil},
 		{"If-Match list", "DELETE", "/v1/movies/1", nil, []string{"If-Match", `"1", "2"`}, 400, nil},
 		{"unknown route", "GET", "/v1/nothing", nil, nil, 404, nil},
-		{"wrong method", "PATCH", "/v1/movies/1", nil, nil, 405, nil},
+		{"wrong method", "POST", "/v1/movies/1", nil, nil, 405, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

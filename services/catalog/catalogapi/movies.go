@@ -1,10 +1,16 @@
 package catalogapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,32 +19,52 @@ import (
 	"marquee/services/catalog"
 )
 
+// MaxMovieBodyBytes is the limit on a movie body (POST, PUT, PATCH).
+const MaxMovieBodyBytes = 1 << 20
+
 // movieRequest is the body of POST and PUT: the writable fields. PUT replaces all of them.
 type movieRequest struct {
-	Title          string   `json:"title"`
-	Year           *int     `json:"year"`
-	Directors      []string `json:"directors"`
-	Cast           []string `json:"cast"`
-	Genres         []string `json:"genres"`
-	Overview       string   `json:"overview"`
-	RuntimeMinutes *int     `json:"runtime_minutes"`
-	Rating         *float64 `json:"rating"`
-	Votes          *int64   `json:"votes"`
-	Popularity     *float64 `json:"popularity"`
+	Title            string   `json:"title"`
+	Year             *int     `json:"year"`
+	Directors        []string `json:"directors"`
+	Cast             []string `json:"cast"`
+	Genres           []string `json:"genres"`
+	Overview         string   `json:"overview"`
+	Tagline          string   `json:"tagline"`
+	Keywords         []string `json:"keywords"`
+	Tags             []string `json:"tags"`
+	RuntimeMinutes   *int     `json:"runtime_minutes"`
+	Rating           *float64 `json:"rating"`
+	Votes            *int64   `json:"votes"`
+	Popularity       *float64 `json:"popularity"`
+	OriginalLanguage string   `json:"original_language"`
+	PosterURL        string   `json:"poster_url"`
+	TMDBID           *int64   `json:"tmdb_id"`
+	IMDbID           *string  `json:"imdb_id"`
 }
 
 func toMovieInput(r movieRequest) catalog.MovieInput {
 	return catalog.MovieInput{
 		Title: r.Title, Year: r.Year, Directors: r.Directors, Cast: r.Cast, Genres: r.Genres,
-		Overview: r.Overview, RuntimeMinutes: r.RuntimeMinutes, Rating: r.Rating, Votes: r.Votes,
-		Popularity: r.Popularity,
+		Overview: r.Overview, Tagline: r.Tagline, Keywords: r.Keywords, Tags: r.Tags,
+		RuntimeMinutes: r.RuntimeMinutes, Rating: r.Rating, Votes: r.Votes, Popularity: r.Popularity,
+		OriginalLanguage: r.OriginalLanguage, PosterURL: r.PosterURL, TMDBID: r.TMDBID, IMDbID: r.IMDbID,
 	}
 }
 
-// decodeMovie reads and validates a movie body.
-func decodeMovie(c *gin.Context) (catalog.MovieInput, error) {
+func fromMovieInput(in catalog.MovieInput) movieRequest {
+	return movieRequest{
+		Title: in.Title, Year: in.Year, Directors: in.Directors, Cast: in.Cast, Genres: in.Genres,
+		Overview: in.Overview, Tagline: in.Tagline, Keywords: in.Keywords, Tags: in.Tags,
+		RuntimeMinutes: in.RuntimeMinutes, Rating: in.Rating, Votes: in.Votes, Popularity: in.Popularity,
+		OriginalLanguage: in.OriginalLanguage, PosterURL: in.PosterURL, TMDBID: in.TMDBID, IMDbID: in.IMDbID,
+	}
+}
+
+// decodeMovieBody strictly decodes and validates a movie body.
+func decodeMovieBody(data []byte) (catalog.MovieInput, error) {
 	var req movieRequest
-	if err := httpx.DecodeJSON(c.Request, 0, &req); err != nil {
+	if err := httpx.UnmarshalStrict(data, &req); err != nil {
 		return catalog.MovieInput{}, err
 	}
 	in := toMovieInput(req)
@@ -46,6 +72,29 @@ func decodeMovie(c *gin.Context) (catalog.MovieInput, error) {
 		return catalog.MovieInput{}, err
 	}
 	return in, nil
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) { // a limit set further out, e.g. by the gateway
+		return nil, apperr.Errorf(apperr.TooLarge, "The request body is over %d bytes.", tooLarge.Limit)
+	}
+	if err != nil {
+		return nil, apperr.Errorf(apperr.Invalid, "The request body could not be read.")
+	}
+	if int64(len(body)) > limit {
+		return nil, apperr.Errorf(apperr.TooLarge, "The request body is over %d bytes.", limit)
+	}
+	return body, nil
+}
+
+// movieJSON is a movie's answer body.
+func movieJSON(m *catalog.Movie) []byte {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(catalog.EventMovie(m)) // cannot fail: Validate rejects NaN and ±Inf
+	return b.Bytes()
 }
 
 // writeMovie answers with a movie in its wire form and its version as the ETag.
@@ -56,6 +105,8 @@ func writeMovie(c *gin.Context, status int, m *catalog.Movie) {
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
+func movieLocation(id int64) string { return "/v1/movies/" + strconv.FormatInt(id, 10) }
+
 // movieID parses the :id parameter; ids are positive.
 func movieID(c *gin.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -65,21 +116,38 @@ func movieID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// ifMatch returns the version named by If-Match: 0 without the header or with "*" (any current version).
-// It accepts "3", 3 and W/"3"; anything else, including a list, is a 400.
-func ifMatch(c *gin.Context) (int64, error) {
-	h := strings.TrimSpace(c.GetHeader("If-Match"))
+// parseIfMatch returns the version named by an If-Match value: 0 without one or with "*" (any current
+// version). It accepts "3", 3 and W/"3"; anything else, including a list, is Invalid.
+func parseIfMatch(h string) (int64, error) {
+	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {
 		return 0, nil
 	}
 	v := strings.TrimPrefix(h, "W/")
 	v = strings.TrimSuffix(strings.TrimPrefix(v, `"`), `"`)
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || strings.HasPrefix(v, "+") {
 		return 0, apperr.Errorf(apperr.Invalid, `If-Match must name one version, like "3".`)
 	}
 	return n, nil
 }
+
+// target reads the id and If-Match of a write.
+func target(c *gin.Context) (id, version int64, err error) {
+	if id, err = movieID(c); err != nil {
+		return 0, 0, err
+	}
+	if len(c.Request.Header.Values("If-Match")) > 1 {
+		return 0, 0, apperr.Errorf(apperr.Invalid, `If-Match must name one version, like "3".`)
+	}
+	if version, err = parseIfMatch(c.GetHeader("If-Match")); err != nil {
+		return 0, 0, err
+	}
+	return id, version, nil
+}
+
+// actorOf names the request's principal in histories.
+func actorOf(c *gin.Context) string { return principalOf(c).Subject }
 
 // handleMovieGet handles "GET /v1/movies/:id".
 func handleMovieGet(store Store) gin.HandlerFunc {
@@ -99,22 +167,48 @@ func handleMovieGet(store Store) gin.HandlerFunc {
 	}
 }
 
-// handleMovieCreate handles "POST /v1/movies".
+// handleMovieCreate handles "POST /v1/movies", once per Idempotency-Key.
 func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		in, err := decodeMovie(c)
+		key, hasKey, err := idempotencyKeyOf(c.Request)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		m, err := store.CreateMovie(c.Request.Context(), in)
+		body, err := readBody(c.Request, MaxMovieBodyBytes)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		changed()
-		c.Header("Location", "/v1/movies/"+strconv.FormatInt(m.ID, 10))
-		writeMovie(c, http.StatusCreated, m)
+		in, err := decodeMovieBody(body)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		if !hasKey {
+			m, err := store.CreateMovie(ctx, actorOf(c), in)
+			if err != nil {
+				httpx.Error(c, err)
+				return
+			}
+			changed()
+			c.Header("Location", movieLocation(m.ID))
+			writeMovie(c, http.StatusCreated, m)
+			return
+		}
+		ikey := catalog.IdempotencyKey{Principal: actorOf(c), Key: key, RequestHash: requestHash(c.Request, body)}
+		resp, replayed, err := store.CreateMovieOnce(ctx, actorOf(c), in, ikey, func(m *catalog.Movie) (catalog.SavedResponse, error) {
+			return catalog.SavedResponse{Status: http.StatusCreated, Location: movieLocation(m.ID), ETag: etag(m.Version), Body: movieJSON(m)}, nil
+		})
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		if !replayed {
+			changed()
+		}
+		writeSaved(c, resp, replayed)
 	}
 }
 
@@ -126,12 +220,17 @@ func handleMovieUpdate(store Store, changed func()) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
-		in, err := decodeMovie(c)
+		body, err := readBody(c.Request, MaxMovieBodyBytes)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		m, err := store.UpdateMovie(c.Request.Context(), id, version, in)
+		in, err := decodeMovieBody(body)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		m, err := store.UpdateMovie(c.Request.Context(), actorOf(c), id, version, in)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -139,6 +238,109 @@ func handleMovieUpdate(store Store, changed func()) gin.HandlerFunc {
 		changed()
 		writeMovie(c, http.StatusOK, m)
 	}
+}
+
+// MergePatchType is the media type of a JSON merge patch (RFC 7396).
+const MergePatchType = "application/merge-patch+json"
+
+// handleMoviePatch handles "PATCH /v1/movies/:id": a JSON merge patch (RFC 7396) of the write body. The
+// patched movie is validated like a PUT. Without If-Match, a patch that loses a race with another write is
+// applied again to the new version.
+func handleMoviePatch(store Store, changed func()) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if ct := c.GetHeader("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != MergePatchType && mt != "application/json") {
+				httpx.Error(c, apperr.Errorf(apperr.Invalid, "Content-Type must be %s (or application/json).", MergePatchType))
+				return
+			}
+		}
+		id, ifVersion, err := target(c)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		patch, err := readBody(c.Request, MaxMovieBodyBytes)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		for attempt := 0; ; attempt++ {
+			m, err := patchMovie(ctx, store, actorOf(c), id, ifVersion, patch)
+			if apperr.Is(err, apperr.PreconditionFailed) && ifVersion == 0 {
+				if attempt < 5 {
+					continue // lost a race without If-Match: patch the newer version
+				}
+				err = apperr.Errorf(apperr.Conflict, "Movie %d kept changing during the patch; retry.", id)
+			}
+			if err != nil {
+				httpx.Error(c, err)
+				return
+			}
+			changed()
+			writeMovie(c, http.StatusOK, m)
+			return
+		}
+	}
+}
+
+func patchMovie(ctx context.Context, store Store, actor string, id, ifVersion int64, patch []byte) (*catalog.Movie, error) {
+	cur, err := store.Movie(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ifVersion != 0 && cur.Version != ifVersion {
+		return nil, apperr.Errorf(apperr.PreconditionFailed, "Movie %d is no longer at version %d.", id, ifVersion)
+	}
+	in, err := applyMergePatch(cur.Input(), patch)
+	if err != nil {
+		return nil, err
+	}
+	return store.UpdateMovie(ctx, actor, id, cur.Version, in)
+}
+
+// applyMergePatch applies a JSON merge patch (RFC 7396) to a movie's writable fields and validates the
+// result. The patch must be an object of known fields; null removes a field (title cannot be removed);
+// any other value replaces the field whole.
+func applyMergePatch(cur catalog.MovieInput, patch []byte) (catalog.MovieInput, error) {
+	var ops map[string]json.RawMessage
+	if err := httpx.UnmarshalStrict(patch, &ops); err != nil {
+		return catalog.MovieInput{}, err
+	}
+	if ops == nil { // the patch was null
+		return catalog.MovieInput{}, apperr.Errorf(apperr.Invalid, "A merge patch must be a JSON object.")
+	}
+	data, err := json.Marshal(fromMovieInput(cur))
+	if err != nil {
+		return catalog.MovieInput{}, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return catalog.MovieInput{}, err
+	}
+	bad := map[string]string{}
+	for field, v := range ops {
+		if _, known := doc[field]; !known {
+			bad[field] = "is not a movie field"
+			continue
+		}
+		if string(bytes.TrimSpace(v)) == "null" {
+			if field == "title" {
+				bad[field] = "cannot be removed"
+			}
+			delete(doc, field)
+			continue
+		}
+		doc[field] = v
+	}
+	if len(bad) > 0 {
+		return catalog.MovieInput{}, apperr.InvalidFields("The merge patch is not valid.", bad)
+	}
+	if data, err = json.Marshal(doc); err != nil {
+		return catalog.MovieInput{}, apperr.Errorf(apperr.Invalid, "The merge patch is not valid.")
+	}
+	return decodeMovieBody(data)
 }
 
 // handleMovieDelete handles "DELETE /v1/movies/:id".
@@ -149,7 +351,7 @@ func handleMovieDelete(store Store, changed func()) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
-		v, err := store.DeleteMovie(c.Request.Context(), id, version)
+		v, err := store.DeleteMovie(c.Request.Context(), actorOf(c), id, version)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -161,15 +363,39 @@ func handleMovieDelete(store Store, changed func()) gin.HandlerFunc {
 	}
 }
 
-// target reads the id and If-Match of a write.
-func target(c *gin.Context) (id, version int64, err error) {
-	if id, err = movieID(c); err != nil {
-		return 0, 0, err
+type historyResponse struct {
+	ID      int64          `json:"id"`
+	History []historyEntry `json:"history"`
+}
+
+type historyEntry struct {
+	Version int64                          `json:"version"`
+	Action  string                         `json:"action"`
+	Actor   string                         `json:"actor"`
+	At      time.Time                      `json:"at"`
+	Changes map[string]catalog.FieldChange `json:"changes"`
+}
+
+// handleMovieHistory handles "GET /v1/movies/:id/history".
+func handleMovieHistory(store Store) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := movieID(c)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		hs, err := store.MovieHistory(c.Request.Context(), id)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		out := historyResponse{ID: id, History: make([]historyEntry, 0, len(hs))}
+		for _, h := range hs {
+			out.History = append(out.History, historyEntry{Version: h.Version, Action: h.Action, Actor: h.Actor, At: h.At.UTC(), Changes: h.Changes})
+		}
+		c.Header("Cache-Control", "no-store")
+		httpx.WriteJSON(c.Writer, http.StatusOK, out)
 	}
-	if version, err = ifMatch(c); err != nil {
-		return 0, 0, err
-	}
-	return id, version, nil
 }
 
 type healthResponse struct {

@@ -20,8 +20,9 @@ const (
 
 // Dialect is what differs between the SQL engines.
 type Dialect struct {
-	Name   string // MySQL or SQLite; also the database/sql driver name and the migrations folder
-	upsert string // UpsertUser's statement
+	Name      string // MySQL or SQLite; also the database/sql driver name and the migrations folder
+	upsert    string // UpsertUser's statement
+	forUpdate string // the suffix of a locking read
 }
 
 // DialectOf returns the dialect called name ("mysql" or "sqlite").
@@ -32,6 +33,7 @@ func DialectOf(name string) (Dialect, error) {
 			Name: MySQL,
 			upsert: `INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
 ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), role = VALUES(role), updated_at = VALUES(updated_at)`,
+			forUpdate: ` FOR UPDATE`,
 		}, nil
 	case SQLite:
 		return Dialect{

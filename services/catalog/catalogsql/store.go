@@ -29,6 +29,9 @@ func New(db *sql.DB, d Dialect, stream events.Stream) *Store {
 	return &Store{db: db, d: d, stream: stream, now: time.Now}
 }
 
+// SeedActor is the actor of the seed's history entries.
+const SeedActor = "seed"
+
 // errRetry asks inTx to run the transaction again.
 var errRetry = errors.New("retry transaction")
 
@@ -72,11 +75,11 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *Store) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // CreateMovie implements catalog.Store.
-func (s *Store) CreateMovie(ctx context.Context, in catalog.MovieInput) (*catalog.Movie, error) {
+func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieInput) (*catalog.Movie, error) {
 	var m *catalog.Movie
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		m, err = s.insertMovie(ctx, tx, in)
+		m, err = s.insertMovie(ctx, tx, actor, in)
 		return err
 	})
 	if err != nil {
@@ -85,23 +88,22 @@ func (s *Store) CreateMovie(ctx context.Context, in catalog.MovieInput) (*catalo
 	return m, nil
 }
 
-func (s *Store) insertMovie(ctx context.Context, tx *sql.Tx, in catalog.MovieInput) (*catalog.Movie, error) {
+func (s *Store) insertMovie(ctx context.Context, tx *sql.Tx, actor string, in catalog.MovieInput) (*catalog.Movie, error) {
 	now := s.timestamp()
-	m := &catalog.Movie{
-		Title: in.Title, Year: in.Year, Directors: in.Directors, Cast: in.Cast, Genres: in.Genres,
-		Overview: in.Overview, RuntimeMinutes: in.RuntimeMinutes, Rating: in.Rating, Votes: in.Votes,
-		Popularity: in.Popularity, Version: 1, CreatedAt: now, UpdatedAt: now,
-	}
-	directors, cast, genres, err := encodeLists(m.Directors, m.Cast, m.Genres)
+	m := &catalog.Movie{ID: 0, Version: 1, CreatedAt: now, UpdatedAt: now}
+	setInput(m, in)
+	lists, err := encodeLists(m)
 	if err != nil {
 		return nil, err
 	}
-	const q = `INSERT INTO movies (title, year, directors, cast_members, genres, overview, runtime_minutes,
-	rating, votes, popularity, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
-	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, directors, cast, genres, m.Overview, m.RuntimeMinutes,
-		m.Rating, m.Votes, m.Popularity, now, now)
+	const q = `INSERT INTO movies (title, year, directors, cast_members, genres, overview, tagline, keywords, tags,
+	runtime_minutes, rating, votes, popularity, original_language, poster_url, tmdb_id, imdb_id, version, created_at,
+	updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, lists[0], lists[1], lists[2], m.Overview, m.Tagline,
+		lists[3], lists[4], m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity, m.OriginalLanguage, m.PosterURL,
+		m.TMDBID, m.IMDbID, now, now)
 	if err != nil {
-		return nil, fmt.Errorf("insert movie: %w", err)
+		return nil, writeError("insert movie", err)
 	}
 	if m.ID, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("insert movie: %w", err)
@@ -109,35 +111,47 @@ func (s *Store) insertMovie(ctx context.Context, tx *sql.Tx, in catalog.MovieInp
 	if err := s.insertEvent(ctx, tx, catalog.UpsertEvent(m), now); err != nil {
 		return nil, err
 	}
+	if err := s.insertHistory(ctx, tx, m.ID, 1, catalog.ActionCreated, actor, catalog.Diff(nil, &in), now); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
+// setInput copies the writable fields of in to m.
+func setInput(m *catalog.Movie, in catalog.MovieInput) {
+	m.Title, m.Year, m.Directors, m.Cast, m.Genres = in.Title, in.Year, in.Directors, in.Cast, in.Genres
+	m.Overview, m.Tagline, m.Keywords, m.Tags = in.Overview, in.Tagline, in.Keywords, in.Tags
+	m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity = in.RuntimeMinutes, in.Rating, in.Votes, in.Popularity
+	m.OriginalLanguage, m.PosterURL, m.TMDBID, m.IMDbID = in.OriginalLanguage, in.PosterURL, in.TMDBID, in.IMDbID
+}
+
+// writeError turns a unique-key violation on an external id into a Conflict naming the field.
+func writeError(what string, err error) error {
+	if duplicateKey(err) {
+		msg := err.Error()
+		for _, field := range []string{"tmdb_id", "imdb_id"} {
+			if strings.Contains(msg, field) {
+				return &apperr.Error{
+					Code:    apperr.Conflict,
+					Message: fmt.Sprintf("Another movie has this %s.", field),
+					Fields:  map[string]string{field: "is already used by another movie"},
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // UpdateMovie implements catalog.Store.
-func (s *Store) UpdateMovie(ctx context.Context, id, ifVersion int64, in catalog.MovieInput) (*catalog.Movie, error) {
+func (s *Store) UpdateMovie(ctx context.Context, actor string, id, ifVersion int64, in catalog.MovieInput) (*catalog.Movie, error) {
 	var m *catalog.Movie
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		now := s.timestamp()
-		directors, cast, genres, err := encodeLists(in.Directors, in.Cast, in.Genres)
+		cur, err := s.lockMovie(ctx, tx, id, ifVersion)
 		if err != nil {
 			return err
 		}
-		// The guarded UPDATE comes first: its row lock orders concurrent writers of one movie, so their
-		// outbox rows commit in version order (reliability.md 1.2).
-		const q = `UPDATE movies SET title = ?, year = ?, directors = ?, cast_members = ?, genres = ?, overview = ?,
-		runtime_minutes = ?, rating = ?, votes = ?, popularity = ?, version = version + 1, updated_at = ?
-		WHERE id = ? AND deleted_at IS NULL AND (? = 0 OR version = ?)`
-		res, err := tx.ExecContext(ctx, q, in.Title, in.Year, directors, cast, genres, in.Overview,
-			in.RuntimeMinutes, in.Rating, in.Votes, in.Popularity, now, id, ifVersion, ifVersion)
-		if err != nil {
-			return fmt.Errorf("update movie: %w", err)
-		}
-		if err := s.checkChanged(ctx, tx, res, id, ifVersion); err != nil {
-			return err
-		}
-		if m, err = s.movie(ctx, tx, id); err != nil {
-			return err
-		}
-		return s.insertEvent(ctx, tx, catalog.UpsertEvent(m), now)
+		m, err = s.updateMovie(ctx, tx, actor, cur, in)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update movie %d: %w", id, err)
@@ -145,55 +159,98 @@ func (s *Store) UpdateMovie(ctx context.Context, id, ifVersion int64, in catalog
 	return m, nil
 }
 
+// lockMovie reads a live movie for a change, locking its row on MySQL (SQLite transactions hold the
+// database's write lock from BEGIN). The row lock orders concurrent writers of one movie, so their outbox
+// rows commit in version order (reliability.md 1.2). Returns NotFound or PreconditionFailed.
+func (s *Store) lockMovie(ctx context.Context, tx *sql.Tx, id, ifVersion int64) (*catalog.Movie, error) {
+	q := `SELECT ` + movieColumns + `, deleted_at IS NOT NULL FROM movies WHERE id = ?` + s.d.forUpdate
+	var deleted bool
+	m, err := scanMovie(tx.QueryRowContext(ctx, q, id), &deleted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && deleted):
+		return nil, apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
+	case err != nil:
+		return nil, fmt.Errorf("read movie: %w", err)
+	case ifVersion != 0 && m.Version != ifVersion:
+		return nil, apperr.Errorf(apperr.PreconditionFailed, "Movie %d is no longer at version %d.", id, ifVersion)
+	}
+	return m, nil
+}
+
+// updateMovie writes in over cur, which the transaction has locked, as the next version.
+func (s *Store) updateMovie(ctx context.Context, tx *sql.Tx, actor string, cur *catalog.Movie, in catalog.MovieInput) (*catalog.Movie, error) {
+	now := s.timestamp()
+	before := cur.Input()
+	m := *cur
+	setInput(&m, in)
+	m.Version, m.UpdatedAt = cur.Version+1, now
+	lists, err := encodeLists(&m)
+	if err != nil {
+		return nil, err
+	}
+	const q = `UPDATE movies SET title = ?, year = ?, directors = ?, cast_members = ?, genres = ?, overview = ?,
+	tagline = ?, keywords = ?, tags = ?, runtime_minutes = ?, rating = ?, votes = ?, popularity = ?,
+	original_language = ?, poster_url = ?, tmdb_id = ?, imdb_id = ?, version = ?, updated_at = ?
+	WHERE id = ? AND version = ?`
+	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, lists[0], lists[1], lists[2], m.Overview, m.Tagline,
+		lists[3], lists[4], m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity, m.OriginalLanguage, m.PosterURL,
+		m.TMDBID, m.IMDbID, m.Version, now, m.ID, cur.Version)
+	if err != nil {
+		return nil, writeError("update movie", err)
+	}
+	if err := oneRow(res); err != nil {
+		return nil, err
+	}
+	if err := s.insertEvent(ctx, tx, catalog.UpsertEvent(&m), now); err != nil {
+		return nil, err
+	}
+	if err := s.insertHistory(ctx, tx, m.ID, m.Version, catalog.ActionUpdated, actor, catalog.Diff(&before, &in), now); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// oneRow checks that a write guarded by a row lock changed its row.
+func oneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("locked write changed %d rows", n)
+	}
+	return nil
+}
+
 // DeleteMovie implements catalog.Store.
-func (s *Store) DeleteMovie(ctx context.Context, id, ifVersion int64) (int64, error) {
+func (s *Store) DeleteMovie(ctx context.Context, actor string, id, ifVersion int64) (int64, error) {
 	var version int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := s.lockMovie(ctx, tx, id, ifVersion)
+		if err != nil {
+			return err
+		}
 		now := s.timestamp()
-		const q = `UPDATE movies SET version = version + 1, updated_at = ?, deleted_at = ?
-		WHERE id = ? AND deleted_at IS NULL AND (? = 0 OR version = ?)`
-		res, err := tx.ExecContext(ctx, q, now, now, id, ifVersion, ifVersion)
+		version = cur.Version + 1
+		// The external ids are freed, so that the movie can be created again.
+		const q = `UPDATE movies SET version = ?, updated_at = ?, deleted_at = ?, tmdb_id = NULL, imdb_id = NULL
+		WHERE id = ? AND version = ?`
+		res, err := tx.ExecContext(ctx, q, version, now, now, id, cur.Version)
 		if err != nil {
 			return fmt.Errorf("delete movie: %w", err)
 		}
-		if err := s.checkChanged(ctx, tx, res, id, ifVersion); err != nil {
+		if err := oneRow(res); err != nil {
 			return err
 		}
-		const qv = `SELECT version FROM movies WHERE id = ?`
-		if err := tx.QueryRowContext(ctx, qv, id).Scan(&version); err != nil {
-			return fmt.Errorf("read tombstone version: %w", err)
+		if err := s.insertEvent(ctx, tx, catalog.DeleteEvent(id, version, now), now); err != nil {
+			return err
 		}
-		return s.insertEvent(ctx, tx, catalog.DeleteEvent(id, version, now), now)
+		return s.insertHistory(ctx, tx, id, version, catalog.ActionDeleted, actor, map[string]catalog.FieldChange{}, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete movie %d: %w", id, err)
 	}
 	return version, nil
-}
-
-// checkChanged turns a guarded write that changed no row into NotFound or PreconditionFailed.
-func (s *Store) checkChanged(ctx context.Context, tx *sql.Tx, res sql.Result, id, ifVersion int64) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("rows affected: %w", err)
-	}
-	if n == 1 {
-		return nil
-	}
-	var deleted bool
-	const q = `SELECT deleted_at IS NOT NULL FROM movies WHERE id = ?`
-	switch err := tx.QueryRowContext(ctx, q, id).Scan(&deleted); {
-	case errors.Is(err, sql.ErrNoRows):
-		return apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
-	case err != nil:
-		return fmt.Errorf("check movie: %w", err)
-	case deleted:
-		return apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
-	case ifVersion != 0:
-		return apperr.Errorf(apperr.PreconditionFailed, "Movie %d is no longer at version %d.", id, ifVersion)
-	default:
-		return fmt.Errorf("guarded write of movie %d changed %d rows", id, n)
-	}
 }
 
 // insertEvent writes a change event to the outbox, in the caller's transaction.
@@ -207,6 +264,63 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, e *events.MovieChan
 		return fmt.Errorf("insert outbox event: %w", err)
 	}
 	return nil
+}
+
+// insertHistory records a change of a movie, in the caller's transaction.
+func (s *Store) insertHistory(ctx context.Context, tx *sql.Tx, id, version int64, action, actor string,
+	changes map[string]catalog.FieldChange, now time.Time) error {
+	data, err := json.Marshal(changes)
+	if err != nil {
+		return fmt.Errorf("encode history: %w", err)
+	}
+	const q = `INSERT INTO movie_history (movie_id, version, action, actor, changes, created_at) VALUES (?, ?, ?, ?, ?, ?)`
+	if _, err := tx.ExecContext(ctx, q, id, version, action, actor, string(data), now); err != nil {
+		return fmt.Errorf("insert history: %w", err)
+	}
+	return nil
+}
+
+// MovieHistory implements catalog.Store.
+func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEntry, error) {
+	const q = `SELECT version, action, actor, changes, created_at FROM movie_history WHERE movie_id = ? ORDER BY version`
+	rows, err := s.db.QueryContext(ctx, q, id)
+	if err != nil {
+		return nil, fmt.Errorf("read history of movie %d: %w", id, err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []catalog.HistoryEntry{}
+	for rows.Next() {
+		var (
+			h       catalog.HistoryEntry
+			changes string
+			at      timeValue
+		)
+		if err := rows.Scan(&h.Version, &h.Action, &h.Actor, &changes, &at); err != nil {
+			return nil, fmt.Errorf("read history of movie %d: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(changes), &h.Changes); err != nil {
+			return nil, fmt.Errorf("decode history of movie %d v%d: %w", id, h.Version, err)
+		}
+		if h.Changes == nil {
+			h.Changes = map[string]catalog.FieldChange{}
+		}
+		h.At = timeOf(at)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history of movie %d: %w", id, err)
+	}
+	if len(out) == 0 { // a movie from before histories were kept has none; one that never existed is missing
+		var one int
+		err := s.db.QueryRowContext(ctx, `SELECT 1 FROM movies WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, apperr.Errorf(apperr.NotFound, "Movie %d never existed.", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read movie %d: %w", id, err)
+		}
+	}
+	return out, nil
 }
 
 // Movie implements catalog.Store.
@@ -240,8 +354,9 @@ func (s *Store) Movies(ctx context.Context, afterID int64, limit int) ([]*catalo
 	return out, nil
 }
 
-const movieColumns = `id, title, year, directors, cast_members, genres, overview, runtime_minutes, rating, votes,
-popularity, version, created_at, updated_at`
+const movieColumns = `id, title, year, directors, cast_members, genres, overview, tagline, keywords, tags,
+runtime_minutes, rating, votes, popularity, original_language, poster_url, tmdb_id, imdb_id, version, created_at,
+updated_at`
 
 type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -259,18 +374,22 @@ func (s *Store) movie(ctx context.Context, db queryRower, id int64) (*catalog.Mo
 	return m, nil
 }
 
-func scanMovie(row interface{ Scan(...any) error }) (*catalog.Movie, error) {
+// scanMovie scans the movieColumns, then any extra destinations.
+func scanMovie(row interface{ Scan(...any) error }, extra ...any) (*catalog.Movie, error) {
 	var (
 		m                       catalog.Movie
 		year, runtime           sql.NullInt64
-		votes                   sql.NullInt64
+		votes, tmdbID           sql.NullInt64
 		rating, popularity      sql.NullFloat64
+		imdbID                  sql.NullString
 		directors, cast, genres string
+		keywords, tags          string
 		createdAt, updatedAt    timeValue
 	)
-	err := row.Scan(&m.ID, &m.Title, &year, &directors, &cast, &genres, &m.Overview, &runtime, &rating, &votes,
-		&popularity, &m.Version, &createdAt, &updatedAt)
-	if err != nil {
+	dest := []any{&m.ID, &m.Title, &year, &directors, &cast, &genres, &m.Overview, &m.Tagline, &keywords, &tags,
+		&runtime, &rating, &votes, &popularity, &m.OriginalLanguage, &m.PosterURL, &tmdbID, &imdbID, &m.Version,
+		&createdAt, &updatedAt}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	if year.Valid {
@@ -284,6 +403,12 @@ func scanMovie(row interface{ Scan(...any) error }) (*catalog.Movie, error) {
 	if votes.Valid {
 		m.Votes = &votes.Int64
 	}
+	if tmdbID.Valid {
+		m.TMDBID = &tmdbID.Int64
+	}
+	if imdbID.Valid {
+		m.IMDbID = &imdbID.String
+	}
 	if rating.Valid {
 		m.Rating = &rating.Float64
 	}
@@ -293,9 +418,11 @@ func scanMovie(row interface{ Scan(...any) error }) (*catalog.Movie, error) {
 	for _, l := range []struct {
 		raw string
 		dst *[]string
-	}{{directors, &m.Directors}, {cast, &m.Cast}, {genres, &m.Genres}} {
-		if err := json.Unmarshal([]byte(l.raw), l.dst); err != nil {
-			return nil, fmt.Errorf("decode list of movie %d: %w", m.ID, err)
+	}{{directors, &m.Directors}, {cast, &m.Cast}, {genres, &m.Genres}, {keywords, &m.Keywords}, {tags, &m.Tags}} {
+		if l.raw != "" {
+			if err := json.Unmarshal([]byte(l.raw), l.dst); err != nil {
+				return nil, fmt.Errorf("decode list of movie %d: %w", m.ID, err)
+			}
 		}
 		if *l.dst == nil {
 			*l.dst = []string{}
@@ -305,19 +432,46 @@ func scanMovie(row interface{ Scan(...any) error }) (*catalog.Movie, error) {
 	return &m, nil
 }
 
-func encodeLists(lists ...[]string) (string, string, string, error) {
-	var out [3]string
-	for i, l := range lists {
+// encodeLists returns the JSON of directors, cast, genres, keywords and tags, nil lists as [].
+func encodeLists(m *catalog.Movie) ([5]string, error) {
+	var out [5]string
+	for i, l := range [][]string{m.Directors, m.Cast, m.Genres, m.Keywords, m.Tags} {
 		if l == nil {
 			l = []string{}
 		}
 		b, err := json.Marshal(l)
 		if err != nil {
-			return "", "", "", fmt.Errorf("encode list: %w", err)
+			return out, fmt.Errorf("encode list: %w", err)
 		}
 		out[i] = string(b)
 	}
-	return out[0], out[1], out[2], nil
+	return out, nil
+}
+
+// nullTime scans a nullable timestamp of either engine.
+type nullTime struct {
+	t     time.Time
+	valid bool
+}
+
+func (n *nullTime) Scan(src any) error {
+	if src == nil {
+		*n = nullTime{}
+		return nil
+	}
+	var t timeValue
+	if err := t.Scan(src); err != nil {
+		return err
+	}
+	*n = nullTime{t: timeOf(t), valid: true}
+	return nil
+}
+
+func (n nullTime) ptr() *time.Time {
+	if !n.valid {
+		return nil
+	}
+	return &n.t
 }
 
 // timeValue scans the timestamps of either engine: time.Time from MySQL (parseTime) and from SQLite
@@ -387,7 +541,7 @@ func (s *Store) Seed(ctx context.Context, inputs []catalog.MovieInput, source st
 			return fmt.Errorf("write seed marker: %w", err)
 		}
 		for _, in := range inputs {
-			if _, err := s.insertMovie(ctx, tx, in); err != nil {
+			if _, err := s.insertMovie(ctx, tx, SeedActor, in); err != nil {
 				return err
 			}
 			inserted++

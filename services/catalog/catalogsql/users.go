@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"marquee/pkg/apperr"
 	"marquee/services/catalog"
@@ -94,6 +95,180 @@ func (s *Store) AddSigningKey(ctx context.Context, k catalog.SigningKey) error {
 	})
 	if err != nil {
 		return fmt.Errorf("add signing key %q: %w", k.Kid, err)
+	}
+	return nil
+}
+
+// CreateUser implements catalog.Store.
+func (s *Store) CreateUser(ctx context.Context, u catalog.User) (*catalog.User, error) {
+	now := s.timestamp()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		const q = `INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`
+		_, err := tx.ExecContext(ctx, q, u.Username, u.PasswordHash, u.Role, now, now)
+		if duplicateKey(err) {
+			return apperr.Errorf(apperr.Conflict, "User %q exists.", u.Username)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	u.CreatedAt = now
+	return &u, nil
+}
+
+// Users implements catalog.Store.
+func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
+	const q = `SELECT username, password_hash, role, created_at FROM users ORDER BY username`
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []catalog.User{}
+	for rows.Next() {
+		var (
+			u  catalog.User
+			at timeValue
+		)
+		if err := rows.Scan(&u.Username, &u.PasswordHash, &u.Role, &at); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		u.CreatedAt = timeOf(at)
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteUser implements catalog.Store. The admins are counted with a locking read, so that two
+// concurrent deletes cannot remove the last two admins.
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var role string
+		q := `SELECT role FROM users WHERE username = ?` + s.d.forUpdate
+		switch err := tx.QueryRowContext(ctx, q, username).Scan(&role); {
+		case errors.Is(err, sql.ErrNoRows):
+			return apperr.Errorf(apperr.NotFound, "User %q not found.", username)
+		case err != nil:
+			return err
+		}
+		if role == catalog.RoleAdmin {
+			var n int
+			qc := `SELECT COUNT(*) FROM users WHERE role = ?` + s.d.forUpdate
+			if err := tx.QueryRowContext(ctx, qc, catalog.RoleAdmin).Scan(&n); err != nil {
+				return err
+			}
+			if n <= 1 {
+				return apperr.Errorf(apperr.Conflict, "User %q is the last admin and cannot be deleted.", username)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", username, err)
+	}
+	return nil
+}
+
+const apiKeyColumns = `id, name, role, key_hash, created_by, created_at, last_used_at, revoked_at`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (*catalog.APIKey, error) {
+	var (
+		k                 catalog.APIKey
+		created           timeValue
+		lastUsed, revoked nullTime
+	)
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &k.CreatedBy, &created, &lastUsed, &revoked); err != nil {
+		return nil, err
+	}
+	k.CreatedAt, k.LastUsedAt, k.RevokedAt = timeOf(created), lastUsed.ptr(), revoked.ptr()
+	return &k, nil
+}
+
+// CreateAPIKey implements catalog.Store.
+func (s *Store) CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.APIKey, error) {
+	k.CreatedAt, k.LastUsedAt, k.RevokedAt = s.timestamp(), nil, nil
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		const q = `INSERT INTO api_keys (name, role, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`
+		res, err := tx.ExecContext(ctx, q, k.Name, k.Role, k.Hash, k.CreatedBy, k.CreatedAt)
+		if err != nil {
+			return err
+		}
+		k.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create api key: %w", err)
+	}
+	return &k, nil
+}
+
+// APIKeys implements catalog.Store.
+func (s *Store) APIKeys(ctx context.Context) ([]catalog.APIKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []catalog.APIKey{}
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		out = append(out, *k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	return out, nil
+}
+
+// APIKeyByHash implements catalog.Store.
+func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "No such API key.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get api key: %w", err)
+	}
+	return k, nil
+}
+
+// TouchAPIKey implements catalog.Store.
+func (s *Store) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
+	const q = `UPDATE api_keys SET last_used_at = ? WHERE id = ?`
+	if _, err := s.db.ExecContext(ctx, q, at.UTC().Truncate(time.Microsecond), id); err != nil {
+		return fmt.Errorf("touch api key %d: %w", id, err)
+	}
+	return nil
+}
+
+// RevokeAPIKey implements catalog.Store.
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.timestamp(), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE id = ?`, id).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return apperr.Errorf(apperr.NotFound, "API key %d not found.", id)
+		default:
+			return err
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("revoke api key %d: %w", id, err)
 	}
 	return nil
 }

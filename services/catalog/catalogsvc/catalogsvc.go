@@ -2,11 +2,8 @@ package catalogsvc
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +17,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/apperr"
-	"marquee/pkg/authn"
 	"marquee/pkg/events"
+	"marquee/pkg/ingest"
 	"marquee/pkg/natsx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogapi"
-	"marquee/services/catalog/catalogseed"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/outbox"
 	"marquee/services/catalog/password"
@@ -74,8 +70,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	store := catalogsql.New(d.DB, dialect, stream)
-	keys, err := ensureSigningKey(ctx, store)
-	if err != nil {
+	if err := ensureSigningKey(ctx, store); err != nil {
 		return nil, err
 	}
 	hasher := password.NewHasher(password.DefaultConcurrency)
@@ -86,20 +81,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if err := s.seed(ctx, cfg.Seed); err != nil {
 		return nil, err
 	}
-	newest := keys[len(keys)-1]
-	jwks := authn.JWKS{Keys: []authn.JWK{}}
-	static := authn.StaticKeys{}
-	for _, k := range keys {
-		pub := k.Private.Public().(ed25519.PublicKey)
-		jwks.Keys = append(jwks.Keys, authn.PublicJWK(k.Kid, pub))
-		static[k.Kid] = pub
-	}
 	s.handler = catalogapi.NewHandler(d.Log, catalogapi.Deps{
 		Store:     store,
 		Passwords: hasher,
-		Signer:    authn.NewSigner(newest.Kid, newest.Private, cfg.TokenTTL),
-		Verifier:  authn.NewVerifier(static),
-		JWKS:      jwks,
+		TokenTTL:  cfg.TokenTTL,
 		Ready:     s.Ready,
 		Changed:   s.relay.Kick,
 	})
@@ -109,8 +94,28 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run relays the outbox to the stream until ctx is done.
-func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
+// Run relays the outbox to the stream until ctx is done, and prunes expired idempotency keys hourly.
+func (s *Service) Run(ctx context.Context) error {
+	go s.pruneKeys(ctx)
+	return s.relay.Run(ctx)
+}
+
+func (s *Service) pruneKeys(ctx context.Context) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := s.store.PruneIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("prune idempotency keys", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned expired idempotency keys", "keys", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
 
 // Ready reports whether the catalog can take traffic: the database answers, the seed is loaded and the
 // relay has published the backlog at least once since start. The error is Unavailable.
@@ -157,31 +162,20 @@ func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream,
 	}
 }
 
-// ensureSigningKey generates the first signing key and returns all keys, oldest first.
-func ensureSigningKey(ctx context.Context, store catalog.Store) ([]catalog.SigningKey, error) {
+// ensureSigningKey generates the first signing key.
+func ensureSigningKey(ctx context.Context, store catalog.Store) error {
 	keys, err := store.SigningKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return err
+	}
+	k, err := catalog.NewSigningKey(time.Now())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(keys) > 0 {
-		return keys, nil
+	if err := store.AddSigningKey(ctx, k); err != nil && !apperr.Is(err, apperr.Conflict) {
+		return err
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
-	}
-	sum := sha256.Sum256(pub)
-	kid := time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:6])
-	if err := store.AddSigningKey(ctx, catalog.SigningKey{Kid: kid, Private: priv}); err != nil {
-		return nil, err
-	}
-	if keys, err = store.SigningKeys(ctx); err != nil {
-		return nil, err
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("signing key vanished after it was stored")
-	}
-	return keys, nil
+	return nil
 }
 
 // ensureAdmin creates or resets the configured admin, or, when none is configured and none exists,
@@ -275,7 +269,7 @@ func (s *Service) seed(ctx context.Context, path string) error {
 }
 
 func (s *Service) loadSeed(ctx context.Context, path string) error {
-	movies, err := catalogseed.ReadFile(path)
+	movies, err := ReadSeed(path)
 	if err != nil {
 		return err
 	}
@@ -286,4 +280,36 @@ func (s *Service) loadSeed(ctx context.Context, path string) error {
 	s.log.Info("seeded the catalog", "file", path, "movies", n)
 	s.relay.Kick()
 	return nil
+}
+
+// ReadSeed reads a seed file in any format pkg/ingest knows (a JSON array or JSON Lines, gzipped or not,
+// of write bodies, imdb.json records or TMDB-like records) into valid movie inputs. A record that cannot be
+// read or is not valid fails the whole seed, naming the record.
+func ReadSeed(path string) ([]catalog.MovieInput, error) {
+	var out []catalog.MovieInput
+	err := ingest.ReadFile(path, func(r ingest.Record) error {
+		if r.Err != nil {
+			return fmt.Errorf("record %d: %w", r.Index, r.Err)
+		}
+		in := FromIngest(r.Movie)
+		if err := in.Validate(); err != nil {
+			return fmt.Errorf("record %d (%q): %s %v", r.Index, in.Title, apperr.MessageOf(err), apperr.FieldsOf(err))
+		}
+		out = append(out, in)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed file: %w", err)
+	}
+	return out, nil
+}
+
+// FromIngest converts a movie read by pkg/ingest to a catalog input (not yet validated).
+func FromIngest(m ingest.Movie) catalog.MovieInput {
+	return catalog.MovieInput{
+		Title: m.Title, Year: m.Year, Directors: m.Directors, Cast: m.Cast, Genres: m.Genres,
+		Overview: m.Overview, Tagline: m.Tagline, Keywords: m.Keywords, Tags: m.Tags,
+		RuntimeMinutes: m.RuntimeMinutes, Rating: m.Rating, Votes: m.Votes, Popularity: m.Popularity,
+		OriginalLanguage: m.OriginalLanguage, PosterURL: m.PosterURL, TMDBID: m.TMDBID, IMDbID: m.IMDbID,
+	}
 }

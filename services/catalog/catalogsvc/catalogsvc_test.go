@@ -205,8 +205,8 @@ func TestNewRejects(t *testing.T) {
 	notArray := filepath.Join(t.TempDir(), "seed.json")
 	_ = os.WriteFile(notArray, []byte(`{"name":"x"}`), 0o600)
 	bad.Seed = notArray
-	if _, err := catalogsvc.New(ctx, bad, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "not a JSON array") {
-		t.Errorf("New with a non-array seed: %v", err)
+	if _, err := catalogsvc.New(ctx, bad, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "record 1") {
+		t.Errorf("New with a bad seed record: %v", err)
 	}
 	if _, err := catalogsvc.New(ctx, cfg, catalogsvc.Deps{DB: db, Dialect: "oracle", JS: js, Stdout: io.Discard}); err == nil {
 		t.Error("New accepted an unknown dialect")

@@ -18,7 +18,7 @@ type Config struct {
 	NATSURL           string        `key:"nats_url" usage:"NATS server URL"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
-	Seed              string        `key:"seed" usage:"seed file (imdb.json format) loaded once per database; empty for none"`
+	Seed              string        `key:"seed" usage:"seed file loaded once per database (JSON array or JSON Lines, optionally gzipped, of write bodies, imdb.json or TMDB-like records); empty for none"`
 	AdminUsername     string        `key:"admin_username" usage:"admin to create or whose password to reset (with admin_password)"`
 	AdminPassword     string        `key:"admin_password" usage:"password of admin_username; empty generates one on first start" secret:"true"`
 	AdminPasswordFile string        `key:"admin_password_file" usage:"file (mode 0600) to also write a generated admin password to; empty for none"`

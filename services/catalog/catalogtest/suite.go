@@ -37,11 +37,25 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"SigningKeys/add and list", testSigningKeys},
 		{"Concurrency/guarded updates: exactly one wins", testConcurrentGuarded},
 		{"Concurrency/unconditional updates: versions and events in order", testConcurrentUnconditional},
+		{"Fields/every field round-trips", testAllFields},
+		{"ExternalIDs/duplicates are a Conflict naming the field; a delete frees them", testExternalIDs},
+		{"History/who changed what, kept after the delete", testHistory},
+		{"Idempotency/CreateMovieOnce replays and refuses another request", testCreateOnce},
+		{"Idempotency/concurrent requests with one key create one movie", testCreateOnceConcurrent},
+		{"Idempotency/claim, complete and release", testClaimKey},
+		{"Import/creates, updates and leaves unchanged", testImport},
+		{"Import/a conflicting record fails alone, across batches", testImportConflicts},
+		{"Users/create, list and delete, never the last admin", testUserAdmin},
+		{"Users/concurrent deletes keep one admin", testLastAdminConcurrent},
+		{"APIKeys/create, look up, touch and revoke", testAPIKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
 	}
 }
+
+// actor is the actor of the suite's changes.
+const actor = "tester"
 
 func ptr[T any](v T) *T { return &v }
 
@@ -60,9 +74,22 @@ func matrix() catalog.MovieInput {
 	}
 }
 
+// full is a movie with every field set, ids included.
+func full() catalog.MovieInput {
+	in := matrix()
+	in.Tagline = "Welcome to the Real World."
+	in.Keywords = []string{"cyberpunk", "simulated reality"}
+	in.Tags = []string{"mind-bending"}
+	in.OriginalLanguage = "en"
+	in.PosterURL = "https://image.tmdb.org/t/p/w500/matrix.jpg"
+	in.TMDBID = ptr(int64(603))
+	in.IMDbID = ptr("tt0133093")
+	return in
+}
+
 func mustCreate(t *testing.T, s catalog.Store, in catalog.MovieInput) *catalog.Movie {
 	t.Helper()
-	m, err := s.CreateMovie(context.Background(), in)
+	m, err := s.CreateMovie(context.Background(), actor, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +187,7 @@ func testUpdate(t *testing.T, s catalog.Store) {
 	m := mustCreate(t, s, matrix())
 	in := matrix()
 	in.Title, in.Rating, in.Cast = "The Matrix (1999)", nil, []string{"Keanu Reeves", "Carrie-Anne Moss"}
-	u, err := s.UpdateMovie(ctx, m.ID, 1, in)
+	u, err := s.UpdateMovie(ctx, actor, m.ID, 1, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +197,7 @@ func testUpdate(t *testing.T, s catalog.Store) {
 	if !u.CreatedAt.Equal(m.CreatedAt) || u.UpdatedAt.Before(m.UpdatedAt) {
 		t.Errorf("times = %v/%v, created %v", u.CreatedAt, u.UpdatedAt, m.CreatedAt)
 	}
-	u3, err := s.UpdateMovie(ctx, m.ID, 0, in) // unconditional
+	u3, err := s.UpdateMovie(ctx, actor, m.ID, 0, in) // unconditional
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,12 +222,12 @@ func testUpdate(t *testing.T, s catalog.Store) {
 func testUpdateStale(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	m := mustCreate(t, s, matrix())
-	if _, err := s.UpdateMovie(ctx, m.ID, 1, matrix()); err != nil {
+	if _, err := s.UpdateMovie(ctx, actor, m.ID, 1, matrix()); err != nil {
 		t.Fatal(err)
 	}
 	in := matrix()
 	in.Title = "Overwritten"
-	_, err := s.UpdateMovie(ctx, m.ID, 1, in)
+	_, err := s.UpdateMovie(ctx, actor, m.ID, 1, in)
 	wantCode(t, err, apperr.PreconditionFailed)
 	got, err := s.Movie(ctx, m.ID)
 	if err != nil {
@@ -216,11 +243,11 @@ func testUpdateStale(t *testing.T, s catalog.Store) {
 
 func testUpdateMissing(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
-	_, err := s.UpdateMovie(ctx, 999, 0, matrix())
+	_, err := s.UpdateMovie(ctx, actor, 999, 0, matrix())
 	wantCode(t, err, apperr.NotFound)
-	_, err = s.UpdateMovie(ctx, 999, 1, matrix())
+	_, err = s.UpdateMovie(ctx, actor, 999, 1, matrix())
 	wantCode(t, err, apperr.NotFound)
-	_, err = s.DeleteMovie(ctx, 999, 0)
+	_, err = s.DeleteMovie(ctx, actor, 999, 0)
 	wantCode(t, err, apperr.NotFound)
 	_, err = s.Movie(ctx, 999)
 	wantCode(t, err, apperr.NotFound)
@@ -232,7 +259,7 @@ func testUpdateMissing(t *testing.T, s catalog.Store) {
 func testDelete(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	m := mustCreate(t, s, matrix())
-	v, err := s.DeleteMovie(ctx, m.ID, 1)
+	v, err := s.DeleteMovie(ctx, actor, m.ID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,11 +268,11 @@ func testDelete(t *testing.T, s catalog.Store) {
 	}
 	_, err = s.Movie(ctx, m.ID)
 	wantCode(t, err, apperr.NotFound)
-	_, err = s.UpdateMovie(ctx, m.ID, 0, matrix())
+	_, err = s.UpdateMovie(ctx, actor, m.ID, 0, matrix())
 	wantCode(t, err, apperr.NotFound)
-	_, err = s.UpdateMovie(ctx, m.ID, 2, matrix())
+	_, err = s.UpdateMovie(ctx, actor, m.ID, 2, matrix())
 	wantCode(t, err, apperr.NotFound)
-	_, err = s.DeleteMovie(ctx, m.ID, 0)
+	_, err = s.DeleteMovie(ctx, actor, m.ID, 0)
 	wantCode(t, err, apperr.NotFound)
 	evs := mustPending(t, s)
 	if len(evs) != 2 {
@@ -257,15 +284,15 @@ func testDelete(t *testing.T, s catalog.Store) {
 func testDeleteStale(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	m := mustCreate(t, s, matrix())
-	if _, err := s.UpdateMovie(ctx, m.ID, 1, matrix()); err != nil {
+	if _, err := s.UpdateMovie(ctx, actor, m.ID, 1, matrix()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.DeleteMovie(ctx, m.ID, 1)
+	_, err := s.DeleteMovie(ctx, actor, m.ID, 1)
 	wantCode(t, err, apperr.PreconditionFailed)
 	if _, err := s.Movie(ctx, m.ID); err != nil {
 		t.Fatalf("movie after stale delete: %v", err)
 	}
-	v, err := s.DeleteMovie(ctx, m.ID, 0)
+	v, err := s.DeleteMovie(ctx, actor, m.ID, 0)
 	if err != nil || v != 3 {
 		t.Fatalf("unconditional delete = %d, %v; want 3", v, err)
 	}
@@ -274,7 +301,7 @@ func testDeleteStale(t *testing.T, s catalog.Store) {
 func testIDsNotReused(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	a := mustCreate(t, s, matrix())
-	if _, err := s.DeleteMovie(ctx, a.ID, 0); err != nil {
+	if _, err := s.DeleteMovie(ctx, actor, a.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	b := mustCreate(t, s, matrix())
@@ -291,7 +318,7 @@ func testMovies(t *testing.T, s catalog.Store) {
 		in.Title = fmt.Sprintf("Movie %d", i)
 		ids = append(ids, mustCreate(t, s, in).ID)
 	}
-	if _, err := s.DeleteMovie(ctx, ids[2], 0); err != nil {
+	if _, err := s.DeleteMovie(ctx, actor, ids[2], 0); err != nil {
 		t.Fatal(err)
 	}
 	var got []int64
@@ -489,7 +516,7 @@ func testConcurrentGuarded(t *testing.T, s catalog.Store) {
 		wg.Go(func() {
 			in := matrix()
 			in.Title = fmt.Sprintf("Writer %d", i)
-			_, errs[i] = s.UpdateMovie(ctx, m.ID, 1, in)
+			_, errs[i] = s.UpdateMovie(ctx, actor, m.ID, 1, in)
 		})
 	}
 	wg.Wait()
@@ -526,7 +553,7 @@ func testConcurrentUnconditional(t *testing.T, s catalog.Store) {
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
 	for i := range writers {
-		wg.Go(func() { _, errs[i] = s.UpdateMovie(ctx, m.ID, 0, matrix()) })
+		wg.Go(func() { _, errs[i] = s.UpdateMovie(ctx, actor, m.ID, 0, matrix()) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -543,5 +570,391 @@ func testConcurrentUnconditional(t *testing.T, s catalog.Store) {
 		if e.Version != int64(i+1) {
 			t.Fatalf("event %d has version %d, want %d", i, e.Version, i+1)
 		}
+	}
+}
+
+func testAllFields(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	m := mustCreate(t, s, full())
+	got, err := s.Movie(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(catalog.EventMovie(got), catalog.EventMovie(m)) {
+		t.Fatalf("read back %+v\nwant %+v", catalog.EventMovie(got), catalog.EventMovie(m))
+	}
+	if *got.TMDBID != 603 || *got.IMDbID != "tt0133093" || got.Tagline == "" || len(got.Keywords) != 2 || len(got.Tags) != 1 ||
+		got.OriginalLanguage != "en" || got.PosterURL == "" {
+		t.Fatalf("fields lost: %+v", got)
+	}
+	in := full()
+	in.Keywords, in.TMDBID, in.IMDbID, in.Tagline = nil, nil, nil, ""
+	u, err := s.UpdateMovie(ctx, actor, m.ID, 1, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Movie(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TMDBID != nil || got.IMDbID != nil || got.Tagline != "" || got.Keywords == nil || len(got.Keywords) != 0 {
+		t.Fatalf("cleared fields = %+v", got)
+	}
+	evs := mustPending(t, s)
+	checkEvent(t, evs[0], m.ID, 1, m)
+	checkEvent(t, evs[1], m.ID, 2, u)
+}
+
+func testExternalIDs(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, full())
+	for _, tc := range []struct {
+		field  string
+		change func(*catalog.MovieInput)
+	}{
+		{"tmdb_id", func(in *catalog.MovieInput) { in.IMDbID = ptr("tt0000001") }},
+		{"imdb_id", func(in *catalog.MovieInput) { in.TMDBID = ptr(int64(1)) }},
+	} {
+		in := full()
+		tc.change(&in)
+		_, err := s.CreateMovie(ctx, actor, in)
+		wantCode(t, err, apperr.Conflict)
+		if f := apperr.FieldsOf(err); f[tc.field] == "" || len(f) != 1 {
+			t.Errorf("create conflict on %s names %v", tc.field, f)
+		}
+	}
+	b := mustCreate(t, s, matrix()) // no ids: NULLs may repeat
+	mustCreate(t, s, matrix())
+	_, err := s.UpdateMovie(ctx, actor, b.ID, 0, full())
+	wantCode(t, err, apperr.Conflict)
+	if f := apperr.FieldsOf(err); f["tmdb_id"] == "" && f["imdb_id"] == "" {
+		t.Errorf("update conflict names %v", f)
+	}
+	if n := len(mustPending(t, s)); n != 3 {
+		t.Errorf("pending = %d events, want 3 (conflicts write none)", n)
+	}
+	if _, err := s.DeleteMovie(ctx, actor, a.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateMovie(ctx, actor, b.ID, 0, full()); err != nil {
+		t.Fatalf("ids of a deleted movie are not free: %v", err)
+	}
+}
+
+func testHistory(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	_, err := s.MovieHistory(ctx, 12345)
+	wantCode(t, err, apperr.NotFound)
+	m := mustCreate(t, s, catalog.MovieInput{Title: "Heat", Year: ptr(1995)})
+	in := catalog.MovieInput{Title: "Heat", Year: ptr(1995), Genres: []string{"Crime"}, Rating: ptr(8.3)}
+	if _, err := s.UpdateMovie(ctx, "ada", m.ID, 1, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteMovie(ctx, "key:7", m.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := s.MovieHistory(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 3 {
+		t.Fatalf("history = %+v", hs)
+	}
+	want := []struct {
+		action, actor string
+		fields        []string
+	}{
+		{catalog.ActionCreated, actor, []string{"title", "year"}},
+		{catalog.ActionUpdated, "ada", []string{"genres", "rating"}},
+		{catalog.ActionDeleted, "key:7", nil},
+	}
+	for i, w := range want {
+		h := hs[i]
+		if h.Version != int64(i+1) || h.Action != w.action || h.Actor != w.actor || h.At.IsZero() || len(h.Changes) != len(w.fields) {
+			t.Errorf("entry %d = %+v, want %+v", i, h, w)
+			continue
+		}
+		for _, f := range w.fields {
+			if _, ok := h.Changes[f]; !ok {
+				t.Errorf("entry %d lacks %s: %v", i, f, h.Changes)
+			}
+		}
+	}
+	if c := hs[0].Changes["title"]; string(c.From) != "null" || string(c.To) != `"Heat"` {
+		t.Errorf("created title change = %s -> %s", c.From, c.To)
+	}
+	if c := hs[1].Changes["genres"]; string(c.From) != "[]" || string(c.To) != `["Crime"]` {
+		t.Errorf("genres change = %s -> %s", c.From, c.To)
+	}
+}
+
+func idemKey(key, body string) catalog.IdempotencyKey {
+	return catalog.IdempotencyKey{Principal: "ada", Key: key, RequestHash: fmt.Sprintf("%064x", len(body)) + body[:0]}
+}
+
+func respondWith(m *catalog.Movie) (catalog.SavedResponse, error) {
+	return catalog.SavedResponse{Status: 201, Location: fmt.Sprintf("/v1/movies/%d", m.ID), ETag: `"1"`, Body: []byte(m.Title)}, nil
+}
+
+func testCreateOnce(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	key := idemKey("k1", "body")
+	first, replayed, err := s.CreateMovieOnce(ctx, actor, matrix(), key, respondWith)
+	if err != nil || replayed || first.Status != 201 || string(first.Body) != "The Matrix" {
+		t.Fatalf("first = %+v, %v, %v", first, replayed, err)
+	}
+	in := matrix()
+	in.Title = "Something else" // a retry re-sends the same body; what counts is the hash
+	again, replayed, err := s.CreateMovieOnce(ctx, actor, in, key, respondWith)
+	if err != nil || !replayed || !reflect.DeepEqual(again, first) {
+		t.Fatalf("retry = %+v, %v, %v; want %+v replayed", again, replayed, err, first)
+	}
+	_, _, err = s.CreateMovieOnce(ctx, actor, matrix(), idemKey("k1", "other body"), respondWith)
+	wantCode(t, err, apperr.Unprocessable)
+	other := key
+	other.Principal = "bob" // keys are per principal
+	if _, replayed, err := s.CreateMovieOnce(ctx, actor, matrix(), other, respondWith); err != nil || replayed {
+		t.Fatalf("another principal's key: %v, %v", replayed, err)
+	}
+	if got := countMovies(t, s); got != 2 {
+		t.Errorf("movies = %d, want 2", got)
+	}
+	// A failed creation does not keep the key.
+	dup := full()
+	mustCreate(t, s, dup)
+	_, _, err = s.CreateMovieOnce(ctx, actor, dup, idemKey("k2", "x"), respondWith)
+	wantCode(t, err, apperr.Conflict)
+	saved, err := s.ClaimIdempotencyKey(ctx, idemKey("k2", "x"))
+	if err != nil || saved != nil {
+		t.Fatalf("key of a failed creation: %+v, %v", saved, err)
+	}
+	if n, err := s.PruneIdempotencyKeys(ctx); err != nil || n != 0 {
+		t.Errorf("PruneIdempotencyKeys = %d, %v; want 0 (nothing expired)", n, err)
+	}
+}
+
+func testCreateOnceConcurrent(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	const clients = 6
+	var wg sync.WaitGroup
+	replays := make([]bool, clients)
+	errs := make([]error, clients)
+	for i := range clients {
+		wg.Go(func() {
+			_, replays[i], errs[i] = s.CreateMovieOnce(ctx, actor, matrix(), idemKey("same", "b"), respondWith)
+		})
+	}
+	wg.Wait()
+	firsts := 0
+	for i := range clients {
+		switch {
+		case errs[i] != nil:
+			wantCode(t, errs[i], apperr.Conflict) // still in progress
+		case !replays[i]:
+			firsts++
+		}
+	}
+	if firsts != 1 {
+		t.Errorf("%d requests created, want 1 (errors %v)", firsts, errs)
+	}
+	if got := countMovies(t, s); got != 1 {
+		t.Errorf("movies = %d, want 1", got)
+	}
+}
+
+func testClaimKey(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	key := idemKey("import-1", "body")
+	if saved, err := s.ClaimIdempotencyKey(ctx, key); err != nil || saved != nil {
+		t.Fatalf("first claim = %+v, %v", saved, err)
+	}
+	_, err := s.ClaimIdempotencyKey(ctx, key)
+	wantCode(t, err, apperr.Conflict)
+	_, err = s.ClaimIdempotencyKey(ctx, idemKey("import-1", "another body"))
+	wantCode(t, err, apperr.Unprocessable)
+	resp := catalog.SavedResponse{Status: 200, Body: []byte(`{"total":1}`)}
+	if err := s.CompleteIdempotencyKey(ctx, key, resp); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := s.ClaimIdempotencyKey(ctx, key)
+	if err != nil || saved == nil || saved.Status != 200 || string(saved.Body) != `{"total":1}` {
+		t.Fatalf("claim after completion = %+v, %v", saved, err)
+	}
+	k2 := idemKey("import-2", "body")
+	if saved, err := s.ClaimIdempotencyKey(ctx, k2); err != nil || saved != nil {
+		t.Fatal(saved, err)
+	}
+	if err := s.ReleaseIdempotencyKey(ctx, k2); err != nil {
+		t.Fatal(err)
+	}
+	if saved, err := s.ClaimIdempotencyKey(ctx, k2); err != nil || saved != nil {
+		t.Fatalf("claim after release = %+v, %v", saved, err)
+	}
+}
+
+func testImport(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	existing := mustCreate(t, s, full())
+	byIMDb := matrix()
+	byIMDb.Title, byIMDb.IMDbID = "Heat", ptr("tt0113277")
+	heat := mustCreate(t, s, byIMDb)
+	changed := full()
+	changed.Rating = ptr(8.2)
+	heatWithTMDB := byIMDb
+	heatWithTMDB.TMDBID = ptr(int64(949)) // matched by imdb_id, gains its tmdb_id
+	newOne := matrix()
+	newOne.Title, newOne.TMDBID = "Ronin", ptr(int64(8195))
+	again := newOne // the same record twice: created, then unchanged
+	inputs := []catalog.MovieInput{full(), changed, heatWithTMDB, newOne, again}
+	for i := range inputs {
+		if err := inputs[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := s.ImportMovies(ctx, "import:ada", inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []catalog.ImportStatus{catalog.ImportUnchanged, catalog.ImportUpdated, catalog.ImportUpdated, catalog.ImportCreated, catalog.ImportUnchanged}
+	for i, w := range want {
+		if rs[i].Status != w || rs[i].Movie == nil || rs[i].Err != nil {
+			t.Fatalf("result %d = %+v, want %s", i, rs[i], w)
+		}
+	}
+	if rs[0].Movie.ID != existing.ID || rs[0].Movie.Version != 1 || rs[1].Movie.Version != 2 || rs[2].Movie.ID != heat.ID ||
+		rs[3].Movie.ID != rs[4].Movie.ID {
+		t.Fatalf("results = %+v %+v %+v %+v", rs[0].Movie, rs[1].Movie, rs[2].Movie, rs[3].Movie)
+	}
+	if got := countMovies(t, s); got != 3 {
+		t.Errorf("movies = %d, want 3", got)
+	}
+	if n := len(mustPending(t, s)); n != 5 {
+		t.Errorf("pending = %d events, want 5 (2 creates, 2 updates, 1 import create)", n)
+	}
+	hs, err := s.MovieHistory(ctx, heat.ID)
+	if err != nil || len(hs) != 2 || hs[1].Actor != "import:ada" || len(hs[1].Changes) != 1 {
+		t.Fatalf("history of the imported update = %+v, %v", hs, err)
+	}
+}
+
+func testImportConflicts(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	owner := mustCreate(t, s, full()) // holds tmdb 603 and tt0133093
+	var inputs []catalog.MovieInput
+	const n = 1200 // more than two batches
+	for i := range n {
+		in := catalog.MovieInput{Title: fmt.Sprintf("Movie %d", i), TMDBID: ptr(int64(100_000 + i))}
+		if i == 700 || i == 1100 {
+			in.IMDbID = ptr("tt0133093") // belongs to another movie: fails
+		}
+		if err := in.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, in)
+	}
+	rs, err := s.ImportMovies(ctx, "import:ada", inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if i == 700 || i == 1100 {
+			if r.Status != catalog.ImportFailed || apperr.FieldsOf(r.Err)["imdb_id"] == "" {
+				t.Fatalf("record %d = %+v, want failed on imdb_id", i, r)
+			}
+			continue
+		}
+		if r.Status != catalog.ImportCreated {
+			t.Fatalf("record %d = %+v, want created", i, r)
+		}
+	}
+	if got := countMovies(t, s); got != n-2+1 {
+		t.Errorf("movies = %d, want %d", got, n-2+1)
+	}
+	if got := len(mustPending(t, s)); got != n-2+1 {
+		t.Errorf("events = %d, want %d (one per change)", got, n-2+1)
+	}
+	if m, err := s.Movie(ctx, owner.ID); err != nil || m.Version != 1 {
+		t.Errorf("owner changed: %+v, %v", m, err)
+	}
+}
+
+func testUserAdmin(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, catalog.User{Username: "ada", Role: catalog.RoleAdmin, PasswordHash: "h"})
+	if err != nil || u.CreatedAt.IsZero() {
+		t.Fatalf("CreateUser = %+v, %v", u, err)
+	}
+	_, err = s.CreateUser(ctx, catalog.User{Username: "ada", Role: catalog.RoleUser, PasswordHash: "h2"})
+	wantCode(t, err, apperr.Conflict)
+	if _, err := s.CreateUser(ctx, catalog.User{Username: "bob", Role: catalog.RoleUser, PasswordHash: "h3"}); err != nil {
+		t.Fatal(err)
+	}
+	us, err := s.Users(ctx)
+	if err != nil || len(us) != 2 || us[0].Username != "ada" || us[1].Username != "bob" || us[0].Role != catalog.RoleAdmin {
+		t.Fatalf("Users = %+v, %v", us, err)
+	}
+	wantCode(t, s.DeleteUser(ctx, "ada"), apperr.Conflict) // the last admin
+	wantCode(t, s.DeleteUser(ctx, "nobody"), apperr.NotFound)
+	if err := s.DeleteUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UserByName(ctx, "bob")
+	wantCode(t, err, apperr.NotFound)
+}
+
+func testLastAdminConcurrent(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	names := []string{"a1", "a2", "a3"}
+	for _, n := range names {
+		if _, err := s.CreateUser(ctx, catalog.User{Username: n, Role: catalog.RoleAdmin, PasswordHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, n := range names {
+		wg.Go(func() { errs[i] = s.DeleteUser(ctx, n) })
+	}
+	wg.Wait()
+	refused := 0
+	for _, err := range errs {
+		if err != nil {
+			wantCode(t, err, apperr.Conflict)
+			refused++
+		}
+	}
+	if n, err := s.CountAdmins(ctx); err != nil || n != 1 || refused != 1 {
+		t.Fatalf("admins left = %d, %v (refused %d); want 1", n, err, refused)
+	}
+}
+
+func testAPIKeys(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	hash := catalog.HashAPIKey("mq_one")
+	k, err := s.CreateAPIKey(ctx, catalog.APIKey{Name: "ci", Role: catalog.RoleUser, Hash: hash, CreatedBy: "ada"})
+	if err != nil || k.ID <= 0 || k.CreatedAt.IsZero() {
+		t.Fatalf("CreateAPIKey = %+v, %v", k, err)
+	}
+	got, err := s.APIKeyByHash(ctx, hash)
+	if err != nil || got.ID != k.ID || got.Name != "ci" || got.Role != catalog.RoleUser || got.CreatedBy != "ada" ||
+		got.LastUsedAt != nil || got.RevokedAt != nil || got.Subject() != fmt.Sprintf("key:%d", k.ID) {
+		t.Fatalf("APIKeyByHash = %+v, %v", got, err)
+	}
+	_, err = s.APIKeyByHash(ctx, catalog.HashAPIKey("mq_two"))
+	wantCode(t, err, apperr.NotFound)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.TouchAPIKey(ctx, k.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeAPIKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeAPIKey(ctx, k.ID); err != nil { // again: no change
+		t.Fatal(err)
+	}
+	wantCode(t, s.RevokeAPIKey(ctx, 999), apperr.NotFound)
+	ks, err := s.APIKeys(ctx)
+	if err != nil || len(ks) != 1 || ks[0].LastUsedAt == nil || !ks[0].LastUsedAt.Equal(at) || ks[0].RevokedAt == nil {
+		t.Fatalf("APIKeys = %+v, %v", ks, err)
 	}
 }

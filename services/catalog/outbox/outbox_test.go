@@ -104,7 +104,7 @@ func (f *fixture) lastMsg(t *testing.T, id int64) *jetstream.RawStreamMsg {
 
 func mustCreate(t *testing.T, f *fixture, title string) *catalog.Movie {
 	t.Helper()
-	m, err := f.store.CreateMovie(context.Background(), catalog.MovieInput{Title: title})
+	m, err := f.store.CreateMovie(context.Background(), "tester", catalog.MovieInput{Title: title})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +118,10 @@ func TestRelayPublishesEveryWriteOnce(t *testing.T) {
 	a := mustCreate(t, f, "A")
 	b := mustCreate(t, f, "B")
 	c := mustCreate(t, f, "C")
-	if _, err := f.store.UpdateMovie(ctx, a.ID, 1, catalog.MovieInput{Title: "A2"}); err != nil {
+	if _, err := f.store.UpdateMovie(ctx, "tester", a.ID, 1, catalog.MovieInput{Title: "A2"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.DeleteMovie(ctx, b.ID, 1); err != nil {
+	if _, err := f.store.DeleteMovie(ctx, "tester", b.ID, 1); err != nil {
 		t.Fatal(err)
 	}
 	f.relay.Kick()

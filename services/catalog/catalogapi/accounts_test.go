@@ -1,0 +1,253 @@
+package catalogapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"marquee/pkg/authn"
+	"marquee/services/catalog/catalogsql"
+	"marquee/services/catalog/catalogsvc"
+)
+
+func TestUsers(t *testing.T) {
+	e := newEnv(t, true)
+	admin := e.token(t, adminName, adminPass)
+	res := e.do(t, "POST", "/v1/users", admin, map[string]string{"username": " Ada ", "password": "twelve-chars-ok", "role": "admin"})
+	var u struct {
+		Username  string    `json:"username"`
+		Role      string    `json:"role"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	if res.status != 201 || res.header.Get("Location") != "/v1/users/ada" {
+		t.Fatalf("create: %d %v %s", res.status, res.header, res.body)
+	}
+	mustJSON(t, res.body, &u)
+	if u.Username != "ada" || u.Role != "admin" || u.CreatedAt.IsZero() {
+		t.Fatalf("created = %s", res.body)
+	}
+	if tok := e.token(t, "ada", "twelve-chars-ok"); tok == "" {
+		t.Fatal("no token for the new user")
+	}
+	for _, tc := range []struct {
+		name   string
+		body   map[string]string
+		status int
+		fields []string
+	}{
+		{"taken", map[string]string{"username": "ada", "password": "twelve-chars-ok", "role": "user"}, 409, nil},
+		{"invalid", map[string]string{"username": "-x", "password": "short", "role": "root"}, 400, []string{"username", "password", "role"}},
+		{"unknown field", map[string]string{"username": "bob", "password": "twelve-chars-ok", "role": "user", "admin": "yes"}, 400, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := wantProblem(t, e.do(t, "POST", "/v1/users", admin, tc.body), tc.status)
+			for _, f := range tc.fields {
+				if p.Errors[f] == "" {
+					t.Errorf("no error for %s: %+v", f, p.Errors)
+				}
+			}
+		})
+	}
+	res = e.do(t, "GET", "/v1/users", admin, nil)
+	var list struct {
+		Users []struct {
+			Username  string    `json:"username"`
+			Role      string    `json:"role"`
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"users"`
+	}
+	mustJSON(t, res.body, &list) // strict: no hashes or other fields
+	if res.status != 200 || len(list.Users) != 3 || list.Users[0].Username != "ada" || strings.Contains(string(res.body), "argon2") {
+		t.Fatalf("list: %d %s", res.status, res.body)
+	}
+	if res := e.do(t, "DELETE", "/v1/users/ada", admin, nil); res.status != 204 {
+		t.Fatalf("delete: %d %s", res.status, res.body)
+	}
+	wantProblem(t, e.do(t, "DELETE", "/v1/users/ada", admin, nil), 404)
+	wantProblem(t, e.do(t, "DELETE", "/v1/users/NOT..valid", admin, nil), 404)
+	p := wantProblem(t, e.do(t, "DELETE", "/v1/users/"+adminName, admin, nil), 409) // the last admin
+	if !strings.Contains(p.Detail, "last admin") {
+		t.Errorf("detail = %q", p.Detail)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	e := newEnv(t, true)
+	admin := e.token(t, adminName, adminPass)
+	userKey, userID := e.apiKey(t, admin, "reader", "user")
+	adminKey, adminID := e.apiKey(t, admin, "writer", "admin")
+	if res := e.do(t, "POST", "/v1/movies", adminKey, map[string]any{"title": "By key"}); res.status != 201 {
+		t.Fatalf("admin key create: %d %s", res.status, res.body)
+	}
+	wantProblem(t, e.do(t, "POST", "/v1/movies", userKey, map[string]any{"title": "No"}), 403)
+	if res := e.do(t, "GET", "/v1/movies/1", userKey, nil); res.status != 200 {
+		t.Fatalf("user key read: %d", res.status)
+	}
+	introspect := func(tok string) map[string]any {
+		t.Helper()
+		res := e.do(t, "POST", "/v1/auth/introspect", "", map[string]string{"token": tok})
+		if res.status != 200 || res.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("introspect: %d %s", res.status, res.body)
+		}
+		var out map[string]any
+		_ = json.Unmarshal(res.body, &out)
+		return out
+	}
+	if got := introspect(userKey); got["active"] != true || got["subject"] != fmt.Sprintf("key:%d", userID) || got["role"] != "user" || len(got) != 3 {
+		t.Fatalf("introspect user key = %v", got)
+	}
+	if got := introspect(admin); got["active"] != true || got["subject"] != adminName || got["role"] != "admin" {
+		t.Fatalf("introspect access token = %v", got)
+	}
+	for _, bad := range []string{"", "mq_x", userKey[:len(userKey)-1] + "x", "mq_" + strings.Repeat("A", 36), "eyJ.x.y"} {
+		if got := introspect(bad); got["active"] != false || len(got) != 1 {
+			t.Fatalf("introspect %q = %v", bad, got)
+		}
+	}
+	// A key exchanged for an access token carries the key's subject and role.
+	res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"api_key": adminKey})
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	if res.status != 200 {
+		t.Fatalf("exchange: %d %s", res.status, res.body)
+	}
+	mustJSON(t, res.body, &tok)
+	if got := introspect(tok.AccessToken); got["subject"] != fmt.Sprintf("key:%d", adminID) || got["role"] != "admin" {
+		t.Fatalf("exchanged token = %v", got)
+	}
+	wantProblem(t, e.do(t, "POST", "/v1/auth/token", "", map[string]string{"api_key": adminKey, "username": "x"}), 400)
+	// The list shows use and never the key.
+	res = e.do(t, "GET", "/v1/keys", admin, nil)
+	var list struct {
+		Keys []struct {
+			ID         int64      `json:"id"`
+			Name       string     `json:"name"`
+			Role       string     `json:"role"`
+			CreatedBy  string     `json:"created_by"`
+			CreatedAt  time.Time  `json:"created_at"`
+			LastUsedAt *time.Time `json:"last_used_at"`
+			RevokedAt  *time.Time `json:"revoked_at"`
+		} `json:"keys"`
+	}
+	mustJSON(t, res.body, &list)
+	if len(list.Keys) != 2 || list.Keys[0].LastUsedAt == nil || list.Keys[0].CreatedBy != adminName || strings.Contains(string(res.body), userKey) {
+		t.Fatalf("list = %s", res.body)
+	}
+	// Revoked: refused everywhere.
+	if res := e.do(t, "DELETE", fmt.Sprintf("/v1/keys/%d", userID), admin, nil); res.status != 204 {
+		t.Fatalf("revoke: %d", res.status)
+	}
+	if res := e.do(t, "DELETE", fmt.Sprintf("/v1/keys/%d", userID), admin, nil); res.status != 204 {
+		t.Fatalf("revoke again: %d", res.status)
+	}
+	wantProblem(t, e.do(t, "DELETE", "/v1/keys/999", admin, nil), 404)
+	wantProblem(t, e.do(t, "DELETE", "/v1/keys/abc", admin, nil), 400)
+	if got := introspect(userKey); got["active"] != false {
+		t.Fatalf("revoked key introspects as %v", got)
+	}
+	wantProblem(t, e.do(t, "GET", "/v1/movies/1", userKey, nil), 401)
+	wantProblem(t, e.do(t, "POST", "/v1/auth/token", "", map[string]string{"api_key": userKey}), 401)
+	for _, body := range []map[string]string{{"name": "", "role": "user"}, {"name": "x", "role": "root"}, {"name": strings.Repeat("n", 101), "role": "user"}} {
+		wantProblem(t, e.do(t, "POST", "/v1/keys", admin, body), 400)
+	}
+}
+
+func kidOf(t *testing.T, tok string) string {
+	t.Helper()
+	h, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(h, &header); err != nil {
+		t.Fatal(err)
+	}
+	return header.Kid
+}
+
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	// A second replica on the same database.
+	svc2, err := catalogsvc.New(ctx, e.cfg, catalogsvc.Deps{DB: e.db, Dialect: catalogsql.SQLite, JS: e.js, Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(svc2.Handler())
+	t.Cleanup(srv2.Close)
+	e2 := &env{db: e.db, srv: srv2, svc: svc2, js: e.js, cfg: e.cfg}
+	before := e.token(t, adminName, adminPass)
+	if res := e2.do(t, "GET", "/v1/movies/1", before, nil); res.status != 404 { // replica 2 knows the first key
+		t.Fatalf("replica 2 with the first key: %d %s", res.status, res.body)
+	}
+	res := e.do(t, "POST", "/v1/auth/rotate", before, nil)
+	var rot struct {
+		Kid       string    `json:"kid"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	if res.status != 201 {
+		t.Fatalf("rotate: %d %s", res.status, res.body)
+	}
+	mustJSON(t, res.body, &rot)
+	after := e.token(t, adminName, adminPass)
+	if kidOf(t, after) != rot.Kid || kidOf(t, before) == rot.Kid {
+		t.Fatalf("kids: before %s, after %s, rotated %s", kidOf(t, before), kidOf(t, after), rot.Kid)
+	}
+	// Both tokens work on both replicas: replica 2 rereads the keys when it meets the new kid.
+	for i, x := range []*env{e, e2} {
+		for _, tok := range []string{before, after} {
+			if res := x.do(t, "GET", "/v1/movies/1", tok, nil); res.status != 404 {
+				t.Fatalf("replica %d, kid %s: %d %s", i+1, kidOf(t, tok), res.status, res.body)
+			}
+		}
+	}
+	var set authn.JWKS
+	mustJSON(t, e.do(t, "GET", "/v1/auth/jwks.json", "", nil).body, &set)
+	if len(set.Keys) != 2 || set.Keys[1].Kid != rot.Kid {
+		t.Fatalf("jwks = %+v", set)
+	}
+	// An unknown kid is refused (and rereads the keys at most once a second).
+	forged := strings.Replace(after, strings.Split(after, ".")[0], base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","kid":"nope","typ":"JWT"}`)), 1)
+	wantProblem(t, e.do(t, "GET", "/v1/movies/1", forged, nil), 401)
+}
+
+func TestLoginLockout(t *testing.T) {
+	e := newEnv(t, true)
+	for _, name := range []string{userName, "ghost"} { // known and unknown users alike
+		t.Run(name, func(t *testing.T) {
+			for i := range 5 {
+				p := wantProblem(t, e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": name, "password": "wrong-password"}), 401)
+				if p.Detail != "The username or password is wrong." {
+					t.Fatalf("failure %d: %q", i+1, p.Detail)
+				}
+			}
+			res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": name, "password": userPass})
+			wantProblem(t, res, 429)
+			if s, err := strconv.Atoi(res.header.Get("Retry-After")); err != nil || s < 1 || s > 300 {
+				t.Fatalf("Retry-After = %q", res.header.Get("Retry-After"))
+			}
+		})
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": userName, "password": userPass}); res.status != http.StatusOK {
+		t.Fatalf("after the lock: %d %s", res.status, res.body)
+	}
+	// The success cleared the count: one more failure does not lock.
+	wantProblem(t, e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": userName, "password": "wrong"}), 401)
+	if res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": userName, "password": userPass}); res.status != http.StatusOK {
+		t.Fatalf("after one failure: %d", res.status)
+	}
+}

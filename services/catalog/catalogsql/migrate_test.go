@@ -1,0 +1,82 @@
+package catalogsql
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"marquee/pkg/events"
+	"marquee/pkg/testenv"
+)
+
+// TestMigrateKeepsMovies migrates a database holding movies of migration 0001 only: they read back with
+// the new fields empty.
+func TestMigrateKeepsMovies(t *testing.T) {
+	for _, dialect := range []string{SQLite, MySQL} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			var dsn string
+			if dialect == MySQL {
+				dsn = freshMySQL(t)
+			} else {
+				dsn = filepath.Join(t.TempDir(), "c.db")
+			}
+			db, err := Open(ctx, dialect, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = db.Close() }()
+			d, _ := DialectOf(dialect)
+			files, err := migrations(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := migrate(ctx, db, files[:1]); err != nil {
+				t.Fatal(err)
+			}
+			const q = `INSERT INTO movies (title, directors, cast_members, genres, overview, version, created_at, updated_at)
+			VALUES ('Old', '[]', '[]', '["Drama"]', '', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')`
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			if err := Migrate(ctx, db, d); err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(db, d, events.DefaultStream).Movie(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Title != "Old" || m.Keywords == nil || len(m.Keywords) != 0 || m.Tags == nil || m.TMDBID != nil || m.Tagline != "" {
+				t.Fatalf("migrated movie = %+v", m)
+			}
+		})
+	}
+}
+
+func freshMySQL(t *testing.T) string {
+	t.Helper()
+	dsn := testenv.MySQLDSN(t)
+	ctx := context.Background()
+	admin, err := Open(ctx, MySQL, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "marquee_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP DATABASE "+name) })
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
