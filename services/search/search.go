@@ -1,73 +1,195 @@
 // Package search is the domain of Marquee's search service: the movie as the read model holds it, a search
 // query, and its result. The subpackages hold the technology: searchindex (Bleve on disk), indexer (the
-// JetStream consumer that keeps the index current), searchapi (HTTP) and searchsvc (wiring).
+// JetStream consumer that keeps the index current), searchapi (HTTP), searchsvc (wiring) and searcheval
+// (relevance evaluation against human judgments).
 package search
 
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"marquee/pkg/apperr"
+	"marquee/pkg/events"
 )
 
 // Limits of a Query.
 const (
-	DefaultPerPage = 20    // hits per page when the query does not say
-	MaxPerPage     = 100   // the largest page a client may ask for
-	MaxTextLen     = 500   // the longest query text, in characters
-	MaxWindow      = 10000 // page × per_page may not reach past this many hits: deep paging costs O(from)
+	DefaultPerPage  = 20    // hits per page when the query does not say
+	MaxPerPage      = 100   // the largest page a client may ask for
+	MaxTextLen      = 500   // the longest query text, in characters
+	MaxTerms        = 32    // the most words (plain, quoted or excluded) in a query text
+	MaxWindow       = 10000 // page × per_page may not reach past this many hits; a cursor pages without limit
+	MaxSortKeys     = 4     // the most keys of a sort
+	MaxFilterValues = 20    // the most values of one repeatable filter
+	MaxCursorLen    = 2048  // the longest cursor a client may send back
 )
 
-// Movie is a movie as the read model returns it: the full state carried by the last applied event. It has
-// exactly the fields (and JSON) of events.Movie, so either converts to the other.
-type Movie struct {
-	ID             int64     `json:"id"`
-	Title          string    `json:"title"`
-	Year           *int      `json:"year"`
-	Directors      []string  `json:"directors"`
-	Cast           []string  `json:"cast"`
-	Genres         []string  `json:"genres"`
-	Overview       string    `json:"overview"`
-	RuntimeMinutes *int      `json:"runtime_minutes"`
-	Rating         *float64  `json:"rating"`
-	Votes          *int64    `json:"votes"`
-	Popularity     *float64  `json:"popularity"`
-	Version        int64     `json:"version"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+// Movie is a movie as the read model returns it: the full state carried by the last applied event. It is the
+// event contract's movie itself, so a hit's JSON is exactly a movie's JSON plus the search extras.
+type Movie = events.Movie
+
+// GenreMode says how several genres of a query combine.
+type GenreMode string
+
+// The genre modes.
+const (
+	GenreAny GenreMode = "any" // a movie matches if it has any of the genres (the default)
+	GenreAll GenreMode = "all" // a movie matches if it has all of them
+)
+
+// Range is an inclusive numeric range; a nil bound is open.
+type Range struct {
+	Min, Max *float64
 }
+
+// IsZero reports whether the range does not restrict anything.
+func (r Range) IsZero() bool { return r.Min == nil && r.Max == nil }
+
+// The fields a query may sort on.
+const (
+	SortRelevance  = "relevance"
+	SortRating     = "rating"
+	SortPopularity = "popularity"
+	SortVotes      = "votes"
+	SortYear       = "year"
+	SortTitle      = "title"
+	SortRuntime    = "runtime"
+)
+
+// SortFields are the fields a sort may name.
+var SortFields = []string{SortRelevance, SortRating, SortPopularity, SortVotes, SortYear, SortTitle, SortRuntime}
+
+// SortKey is one key of a sort: a field, ascending unless Desc. Movies without a value sort last either way.
+type SortKey struct {
+	Field string
+	Desc  bool
+}
+
+// The facets a query may ask for.
+const (
+	FacetGenres     = "genres"     // value counts; always returned
+	FacetDirectors  = "directors"  // value counts
+	FacetCast       = "cast"       // value counts
+	FacetLanguage   = "language"   // value counts of original_language
+	FacetDecade     = "decade"     // year histogram by decade
+	FacetRating     = "rating"     // rating histogram by whole points
+	FacetRuntime    = "runtime"    // runtime bands
+	FacetYear       = "year"       // min and max year
+	FacetPopularity = "popularity" // min and max popularity
+	FacetVotes      = "votes"      // min and max vote count
+)
+
+// FacetNames are the facets a query may ask for.
+var FacetNames = []string{FacetGenres, FacetDirectors, FacetCast, FacetLanguage, FacetDecade, FacetRating, FacetRuntime, FacetYear, FacetPopularity, FacetVotes}
 
 // Query is one search request. An empty Text browses every movie, most popular first.
 type Query struct {
-	Text    string   // free text: typo-tolerant, the last word also as a prefix
-	Genres  []string // exact genre values; a movie matches if it has any of them
-	Page    int      // 1-based; 0 means 1
-	PerPage int      // 0 means DefaultPerPage
+	Text       string    // free text; see ParseText for its syntax
+	Genres     []string  // exact genre values
+	GenreMode  GenreMode // how Genres combine; "" means GenreAny
+	Directors  []string  // director names (any letter case or accents); a movie matches if it has any of them
+	Cast       []string  // cast member names (any letter case or accents); a movie matches if it has all of them
+	Languages  []string  // original languages (ISO 639-1); any of them
+	Year       Range
+	Rating     Range
+	Popularity Range
+	Runtime    Range     // minutes
+	Sort       []SortKey // empty: by relevance with text, by popularity without
+	Facets     []string  // facets to compute besides genres
+	Page       int       // 1-based; 0 means 1
+	PerPage    int       // 0 means DefaultPerPage
+	Cursor     string    // opaque: the next_cursor of the previous page; excludes Page > 1
 }
 
-// Hit is one movie of a result with its relevance score (0 when browsing).
+// Match says how a hit matched the query text.
+type Match string
+
+// The kinds of match, from best to worst.
+const (
+	MatchPhrase  Match = "phrase"  // the quoted phrases of the query, every other word exactly
+	MatchExact   Match = "exact"   // every word exactly
+	MatchPrefix  Match = "prefix"  // every word exactly but the last, which the movie has as a prefix
+	MatchTypo    Match = "typo"    // some word only within its typo tolerance
+	MatchPartial Match = "partial" // not every word: the query was relaxed because too few movies had all of them
+	MatchBrowse  Match = "browse"  // no text: every movie that passes the filters
+)
+
+// Hit is one movie of a result with its relevance score (0 when browsing), how it matched and the matching
+// words of its title and overview marked.
 type Hit struct {
 	Movie
-	Score float64
+	Score      float64
+	Match      Match
+	Highlights map[string]string // field → HTML-escaped text with <mark>…</mark> around matched words
 }
 
-// FacetValue is one value of a facet and the number of matching movies that have it.
+// FacetValue is one value (or bucket) of a facet and the number of matching movies in it. From and To bound
+// a numeric bucket (inclusive); they are nil for a value facet and for an open end.
 type FacetValue struct {
-	Value string `json:"value"`
-	Count int    `json:"count"`
+	Value    string
+	Count    int
+	From, To *float64
 }
 
-// Result is one page of the movies matching a query. Total is exact. Facets always holds "genres", sorted by
-// count (descending) then value, counted over every match, not only the page.
+// FacetStats are the smallest and largest values among the matching movies; nil when none has a value.
+type FacetStats struct {
+	Min, Max *float64
+}
+
+// Facet is one facet of a result: either values (counts, buckets) or stats.
+type Facet struct {
+	Values []FacetValue // sorted by count, then value; buckets in numeric order
+	Stats  *FacetStats  // for min/max facets
+}
+
+// IndexStatus tells how current the index that answered is.
+type IndexStatus struct {
+	Version uint64 // the stream sequence the index has applied up to
+	Lag     uint64 // stream sequences the index is behind (an upper bound on events)
+	Current bool   // whether the index had applied everything the stream held when asked
+}
+
+// Result is one page of the movies matching a query. Total is exact. Facets always holds "genres", counted
+// over every match, not only the page; a facet whose own filter is set counts as if that filter were not
+// (multi-select).
 type Result struct {
-	Total   uint64
-	Page    int
-	PerPage int
-	Hits    []Hit
-	Facets  map[string][]FacetValue
+	Total      uint64
+	Page       int
+	PerPage    int
+	Hits       []Hit
+	Facets     map[string]Facet
+	DidYouMean string // a corrected query text with more matches, when the query had few; "" if none
+	NextCursor string // the cursor of the next page; "" on the last page
+	Index      IndexStatus
+}
+
+// SuggestQuery asks for autocompletions of what a user is typing.
+type SuggestQuery struct {
+	Text  string
+	Limit int // 0 means DefaultSuggestLimit
+}
+
+// Limits of a SuggestQuery.
+const (
+	DefaultSuggestLimit = 8
+	MaxSuggestLimit     = 20
+)
+
+// The kinds of suggestion.
+const (
+	SuggestTitle  = "title"
+	SuggestPerson = "person"
+)
+
+// Suggestion is one autocompletion: a movie title (with the movie's id) or a person's name.
+type Suggestion struct {
+	Text string
+	Kind string
+	ID   int64 // the movie, for a title; 0 for a person
 }
 
 // Searcher answers searches and single-movie reads from the read model.
@@ -75,13 +197,17 @@ type Searcher interface {
 	// Search returns a page of the movies matching q. It returns an apperr.Invalid error if q is out of
 	// bounds (see Query.Normalize).
 	Search(ctx context.Context, q Query) (*Result, error)
+	// Suggest returns autocompletions of titles and people for q. It returns an apperr.Invalid error if q
+	// is out of bounds.
+	Suggest(ctx context.Context, q SuggestQuery) ([]Suggestion, error)
 	// Movie returns the movie with the given id. It returns an apperr.NotFound error if the movie was never
 	// indexed or has been deleted.
 	Movie(ctx context.Context, id int64) (*Movie, error)
 }
 
-// Normalize fills the defaults of q (page 1, DefaultPerPage), trims its text and drops empty genres. It
-// returns an apperr.Invalid error naming every field that is out of bounds.
+// Normalize fills the defaults of q (page 1, DefaultPerPage, GenreAny), trims its text and drops empty
+// filter values. It returns an apperr.Invalid error naming every field that is out of bounds. It is
+// idempotent.
 func (q *Query) Normalize() error {
 	problems := map[string]string{}
 	if q.Page == 0 {
@@ -90,11 +216,16 @@ func (q *Query) Normalize() error {
 	if q.PerPage == 0 {
 		q.PerPage = DefaultPerPage
 	}
+	if q.GenreMode == "" {
+		q.GenreMode = GenreAny
+	}
 	q.Text = strings.TrimSpace(q.Text)
 	if !utf8.ValidString(q.Text) {
 		problems["q"] = "must be valid UTF-8"
 	} else if n := utf8.RuneCountInString(q.Text); n > MaxTextLen {
 		problems["q"] = fmt.Sprintf("must be at most %d characters, not %d", MaxTextLen, n)
+	} else if _, err := ParseText(q.Text); err != nil {
+		problems["q"] = apperr.FieldsOf(err)["q"]
 	}
 	if q.Page < 1 {
 		problems["page"] = "must be at least 1"
@@ -102,18 +233,103 @@ func (q *Query) Normalize() error {
 	if q.PerPage < 1 || q.PerPage > MaxPerPage {
 		problems["per_page"] = fmt.Sprintf("must be between 1 and %d", MaxPerPage)
 	}
-	if len(problems) == 0 && q.Page > MaxWindow/q.PerPage { // division, so a huge page cannot overflow
-		problems["page"] = fmt.Sprintf("page × per_page must be at most %d; narrow the search instead", MaxWindow)
+	if q.Cursor != "" && q.Page > 1 {
+		problems["cursor"] = "cannot be combined with page"
 	}
-	genres := q.Genres[:0:0]
-	for _, g := range q.Genres {
-		if g = strings.TrimSpace(g); g != "" {
-			genres = append(genres, g)
+	if len(q.Cursor) > MaxCursorLen {
+		problems["cursor"] = "is not a cursor this service gave out"
+	}
+	if _, ok := problems["per_page"]; !ok && q.Page > MaxWindow/q.PerPage { // division, so a huge page cannot overflow
+		problems["page"] = fmt.Sprintf("page × per_page must be at most %d; use the cursor to page deeper", MaxWindow)
+	}
+	if q.GenreMode != GenreAny && q.GenreMode != GenreAll {
+		problems["genre_mode"] = "must be any or all"
+	}
+	for name, vals := range map[string]*[]string{"genre": &q.Genres, "director": &q.Directors, "cast": &q.Cast, "language": &q.Languages} {
+		*vals = cleanValues(*vals)
+		if len(*vals) > MaxFilterValues {
+			problems[name] = fmt.Sprintf("at most %d values", MaxFilterValues)
+		}
+		for _, v := range *vals {
+			if !utf8.ValidString(v) || utf8.RuneCountInString(v) > 200 {
+				problems[name] = "values must be valid UTF-8 of at most 200 characters"
+			}
 		}
 	}
-	q.Genres = genres
+	for name, r := range map[string]Range{"year": q.Year, "rating": q.Rating, "popularity": q.Popularity, "runtime": q.Runtime} {
+		for _, b := range []*float64{r.Min, r.Max} {
+			if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+				problems[name+"_min"] = "must be a finite number"
+			}
+		}
+		if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+			problems[name+"_min"] = fmt.Sprintf("must not be above %s_max", name)
+		}
+	}
+	if len(q.Sort) > MaxSortKeys {
+		problems["sort"] = fmt.Sprintf("at most %d keys", MaxSortKeys)
+	}
+	seen := map[string]bool{}
+	for _, k := range q.Sort {
+		switch {
+		case !slices.Contains(SortFields, k.Field):
+			problems["sort"] = fmt.Sprintf("unknown key %q; use %s", k.Field, strings.Join(SortFields, ", "))
+		case seen[k.Field]:
+			problems["sort"] = fmt.Sprintf("key %q given twice", k.Field)
+		}
+		seen[k.Field] = true
+	}
+	facets := q.Facets[:0:0]
+	for _, f := range q.Facets {
+		switch {
+		case !slices.Contains(FacetNames, f):
+			problems["facets"] = fmt.Sprintf("unknown facet %q; use %s", f, strings.Join(FacetNames, ", "))
+		case !slices.Contains(facets, f):
+			facets = append(facets, f)
+		}
+	}
+	q.Facets = facets
 	if len(problems) > 0 {
 		return apperr.InvalidFields("The search parameters are not valid.", problems)
+	}
+	return nil
+}
+
+// Wants reports whether the query asks for the facet (genres always).
+func (q *Query) Wants(facet string) bool {
+	return facet == FacetGenres || slices.Contains(q.Facets, facet)
+}
+
+func cleanValues(vals []string) []string {
+	out := vals[:0:0]
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Normalize fills the default limit and checks the bounds of q.
+func (q *SuggestQuery) Normalize() error {
+	problems := map[string]string{}
+	q.Text = strings.TrimSpace(q.Text)
+	if q.Limit == 0 {
+		q.Limit = DefaultSuggestLimit
+	}
+	switch {
+	case !utf8.ValidString(q.Text):
+		problems["q"] = "must be valid UTF-8"
+	case q.Text == "":
+		problems["q"] = "is required"
+	case utf8.RuneCountInString(q.Text) > 100:
+		problems["q"] = "must be at most 100 characters"
+	}
+	if q.Limit < 1 || q.Limit > MaxSuggestLimit {
+		problems["limit"] = fmt.Sprintf("must be between 1 and %d", MaxSuggestLimit)
+	}
+	if len(problems) > 0 {
+		return apperr.InvalidFields("The suggest parameters are not valid.", problems)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package searchapi
 
 import (
+	"fmt"
+	"math"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
@@ -17,45 +20,112 @@ type statusDTO struct {
 }
 
 type resultDTO struct {
-	Total   uint64                     `json:"total"`
-	Page    int                        `json:"page"`
-	PerPage int                        `json:"per_page"`
-	Hits    []hitDTO                   `json:"hits"`
-	Facets  map[string][]facetValueDTO `json:"facets"`
+	Total      uint64         `json:"total"`
+	Page       int            `json:"page"`
+	PerPage    int            `json:"per_page"`
+	Hits       []hitDTO       `json:"hits"`
+	Facets     map[string]any `json:"facets"` // []facetValueDTO, or facetStatsDTO for min/max facets
+	DidYouMean string         `json:"did_you_mean,omitempty"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+	Index      indexDTO       `json:"index"`
 }
 
 type hitDTO struct {
 	events.Movie
-	Score float64 `json:"score"`
+	Score      float64           `json:"score"`
+	Highlights map[string]string `json:"highlights,omitempty"`
+	Match      search.Match      `json:"match"`
 }
 
 type facetValueDTO struct {
-	Value string `json:"value"`
-	Count int    `json:"count"`
+	Value string   `json:"value"`
+	Count int      `json:"count"`
+	From  *float64 `json:"from,omitempty"`
+	To    *float64 `json:"to,omitempty"`
 }
 
-func fromMovie(m *search.Movie) events.Movie { return events.Movie(*m) }
+type facetStatsDTO struct {
+	Min *float64 `json:"min"`
+	Max *float64 `json:"max"`
+}
+
+type indexDTO struct {
+	Version uint64 `json:"version"`
+	Lag     uint64 `json:"lag"`
+	Current bool   `json:"current"`
+}
+
+type suggestionsDTO struct {
+	Suggestions []suggestionDTO `json:"suggestions"`
+}
+
+type suggestionDTO struct {
+	Text string `json:"text"`
+	Kind string `json:"kind"`
+	ID   int64  `json:"id,omitempty"`
+}
+
+func fromMovie(m *search.Movie) events.Movie { return *m }
 
 func fromResult(r *search.Result) resultDTO {
-	out := resultDTO{Total: r.Total, Page: r.Page, PerPage: r.PerPage, Hits: make([]hitDTO, len(r.Hits)), Facets: map[string][]facetValueDTO{}}
-	for i, h := range r.Hits {
-		out.Hits[i] = hitDTO{Movie: fromMovie(&h.Movie), Score: h.Score}
+	out := resultDTO{
+		Total: r.Total, Page: r.Page, PerPage: r.PerPage, Hits: make([]hitDTO, len(r.Hits)), Facets: map[string]any{},
+		DidYouMean: r.DidYouMean, NextCursor: r.NextCursor,
+		Index: indexDTO{Version: r.Index.Version, Lag: r.Index.Lag, Current: r.Index.Current},
 	}
-	for name, vals := range r.Facets {
-		fv := make([]facetValueDTO, len(vals))
-		for i, v := range vals {
-			fv[i] = facetValueDTO(v)
+	for i, h := range r.Hits {
+		out.Hits[i] = hitDTO{Movie: fromMovie(&h.Movie), Score: h.Score, Highlights: h.Highlights, Match: h.Match}
+	}
+	for name, f := range r.Facets {
+		if f.Stats != nil {
+			out.Facets[name] = facetStatsDTO{Min: f.Stats.Min, Max: f.Stats.Max}
+			continue
+		}
+		fv := make([]facetValueDTO, len(f.Values))
+		for i, v := range f.Values {
+			fv[i] = facetValueDTO{Value: v.Value, Count: v.Count, From: v.From, To: v.To}
 		}
 		out.Facets[name] = fv
 	}
 	return out
 }
 
-// toQuery reads a search from the URL parameters q, genre (repeatable), page and per_page. Present numbers
-// must be positive integers; the bounds are checked by search.Query.Normalize.
+func fromSuggestions(ss []search.Suggestion) suggestionsDTO {
+	out := suggestionsDTO{Suggestions: make([]suggestionDTO, len(ss))}
+	for i, s := range ss {
+		out.Suggestions[i] = suggestionDTO(s)
+	}
+	return out
+}
+
+// searchParams are the parameters GET /v1/movies takes; repeatable ones may be given more than once.
+var searchParams = map[string]bool{
+	"q": false, "genre": true, "genre_mode": false, "director": true, "cast": true, "language": true,
+	"year_min": false, "year_max": false, "rating_min": false, "rating_max": false,
+	"popularity_min": false, "popularity_max": false, "runtime_min": false, "runtime_max": false,
+	"sort": false, "facets": true, "page": false, "per_page": false, "cursor": false,
+}
+
+// toQuery reads a search from the URL parameters (see searchParams). Every problem is reported at once, by
+// parameter name, as an apperr.Invalid error; the bounds are checked by search.Query.Normalize.
 func toQuery(v url.Values) (search.Query, error) {
-	q := search.Query{Text: v.Get("q"), Genres: v["genre"]}
 	problems := map[string]string{}
+	for name, vals := range v {
+		repeatable, known := searchParams[name]
+		switch {
+		case !known:
+			problems[name] = "is not a parameter of this search"
+		case !repeatable && len(vals) > 1:
+			problems[name] = "may be given once"
+		}
+	}
+	q := search.Query{
+		Text: v.Get("q"), Genres: v["genre"], GenreMode: search.GenreMode(v.Get("genre_mode")),
+		Directors: v["director"], Cast: v["cast"], Languages: v["language"], Cursor: v.Get("cursor"),
+	}
+	if _, ok := v["genre_mode"]; ok && q.GenreMode == "" {
+		problems["genre_mode"] = "must be any or all"
+	}
 	for name, dst := range map[string]*int{"page": &q.Page, "per_page": &q.PerPage} {
 		s, ok := v[name]
 		if !ok {
@@ -68,8 +138,114 @@ func toQuery(v url.Values) (search.Query, error) {
 		}
 		*dst = n
 	}
+	if _, ok := v["page"]; ok && q.Cursor != "" {
+		problems["cursor"] = "cannot be combined with page"
+	}
+	if _, ok := v["cursor"]; ok && q.Cursor == "" {
+		problems["cursor"] = "must not be empty"
+	}
+	for name, r := range map[string]struct {
+		dst     *search.Range
+		integer bool
+	}{
+		"year": {&q.Year, true}, "rating": {&q.Rating, false}, "popularity": {&q.Popularity, false}, "runtime": {&q.Runtime, true},
+	} {
+		for _, end := range []string{"_min", "_max"} {
+			s, ok := v[name+end]
+			if !ok {
+				continue
+			}
+			n, err := parseNumber(s[0], r.integer)
+			if err != nil {
+				problems[name+end] = err.Error()
+				continue
+			}
+			if end == "_min" {
+				r.dst.Min = &n
+			} else {
+				r.dst.Max = &n
+			}
+		}
+	}
+	if s, ok := v["sort"]; ok {
+		keys, err := parseSort(s[0])
+		if err != nil {
+			problems["sort"] = err.Error()
+		}
+		q.Sort = keys
+	}
+	for _, s := range v["facets"] {
+		for _, f := range strings.Split(s, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				q.Facets = append(q.Facets, f)
+			}
+		}
+	}
 	if len(problems) > 0 {
 		return q, apperr.InvalidFields("The search parameters are not valid.", problems)
+	}
+	if err := q.Normalize(); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+func parseNumber(s string, integer bool) (float64, error) {
+	if integer {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < -1e6 || n > 1e6 {
+			return 0, fmt.Errorf("must be an integer")
+		}
+		return float64(n), nil
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("must be a number")
+	}
+	return n, nil
+}
+
+// parseSort reads a sort such as "-rating,title": keys separated by commas, each ascending or, with a
+// leading '-', descending.
+func parseSort(s string) ([]search.SortKey, error) {
+	var keys []search.SortKey
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		k := search.SortKey{Field: part}
+		if rest, ok := strings.CutPrefix(part, "-"); ok {
+			k = search.SortKey{Field: rest, Desc: true}
+		} else if rest, ok := strings.CutPrefix(part, "+"); ok {
+			k.Field = rest
+		}
+		if k.Field == "" {
+			return nil, fmt.Errorf("must be keys separated by commas, such as -rating,title")
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// toSuggestQuery reads an autocompletion request from the URL parameters q and limit.
+func toSuggestQuery(v url.Values) (search.SuggestQuery, error) {
+	problems := map[string]string{}
+	for name, vals := range v {
+		switch {
+		case name != "q" && name != "limit":
+			problems[name] = "is not a parameter of suggest"
+		case len(vals) > 1:
+			problems[name] = "may be given once"
+		}
+	}
+	q := search.SuggestQuery{Text: v.Get("q")}
+	if s, ok := v["limit"]; ok {
+		n, err := strconv.Atoi(s[0])
+		if err != nil || n < 1 {
+			problems["limit"] = "must be a positive integer"
+		}
+		q.Limit = n
+	}
+	if len(problems) > 0 {
+		return q, apperr.InvalidFields("The suggest parameters are not valid.", problems)
 	}
 	if err := q.Normalize(); err != nil {
 		return q, err

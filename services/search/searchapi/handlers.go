@@ -35,8 +35,9 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error) gin.Ha
 	}
 }
 
-// handleMovieSearch handles "GET /v1/movies": search with ?q=&genre=&page=&per_page=.
-func handleMovieSearch(idx search.Searcher) gin.HandlerFunc {
+// handleMovieSearch handles "GET /v1/movies": search, filter, sort and facet (parameters in searchParams).
+// Every answer says how current the index is.
+func handleMovieSearch(idx search.Searcher, status StatusFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q, err := toQuery(c.Request.URL.Query())
 		if err != nil {
@@ -48,7 +49,28 @@ func handleMovieSearch(idx search.Searcher) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
+		if status != nil {
+			st := status(c.Request.Context())
+			res.Index.Lag, res.Index.Current = st.Lag, st.Current
+		}
 		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res))
+	}
+}
+
+// handleSuggest handles "GET /v1/suggest": autocompletion of titles and people with ?q=&limit=.
+func handleSuggest(idx search.Searcher) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q, err := toSuggestQuery(c.Request.URL.Query())
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		ss, err := idx.Suggest(c.Request.Context(), q)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, fromSuggestions(ss))
 	}
 }
 

@@ -50,7 +50,8 @@ func MustIndex(tb testing.TB) *searchindex.Index {
 }
 
 func newHandler(tb testing.TB, ready func(context.Context) error) http.Handler {
-	return searchapi.NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), MustIndex(tb), ready)
+	status := func(context.Context) search.IndexStatus { return search.IndexStatus{Lag: 2, Current: false} }
+	return searchapi.NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), MustIndex(tb), ready, status)
 }
 
 func do(h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
@@ -89,6 +90,28 @@ func TestSearch(t *testing.T) {
 		{name: "per_page 0", target: "/v1/movies?per_page=0", status: 400, problem: "per_page"},
 		{name: "too deep", target: "/v1/movies?page=1000&per_page=100", status: 400, problem: "page"},
 		{name: "q too long", target: "/v1/movies?q=" + long, status: 400, problem: "q"},
+		{name: "too many words", target: "/v1/movies?q=" + strings.Repeat("a+", search.MaxTerms+1), status: 400, problem: "q"},
+		{name: "genres all of", target: "/v1/movies?genre=Crime&genre=Drama&genre_mode=all", status: 200, ids: []int64{1, 3}, total: 2, page: 1, perPage: 20},
+		{name: "bad genre mode", target: "/v1/movies?genre_mode=some", status: 400, problem: "genre_mode"},
+		{name: "director any case", target: "/v1/movies?director=francis+ford+COPPOLA", status: 200, ids: []int64{1}, total: 1, page: 1, perPage: 20},
+		{name: "cast without accents", target: "/v1/movies?cast=audrey+tautou", status: 200, ids: []int64{2}, total: 1, page: 1, perPage: 20},
+		{name: "year range", target: "/v1/movies?year_min=1972&year_max=1990", status: 200, ids: []int64{1}, total: 1, page: 1, perPage: 20},
+		{name: "rating range inclusive", target: "/v1/movies?rating_min=9.2", status: 200, ids: []int64{1}, total: 1, page: 1, perPage: 20},
+		{name: "popularity range", target: "/v1/movies?popularity_max=60", status: 200, ids: []int64{2, 3}, total: 2, page: 1, perPage: 20},
+		{name: "runtime range", target: "/v1/movies?runtime_min=100", status: 200, ids: []int64{1}, total: 1, page: 1, perPage: 20},
+		{name: "sort by title", target: "/v1/movies?sort=title", status: 200, ids: []int64{2, 3, 1}, total: 3, page: 1, perPage: 20},
+		{name: "sort by year, missing last", target: "/v1/movies?sort=-year", status: 200, ids: []int64{2, 1, 3}, total: 3, page: 1, perPage: 20},
+		{name: "excluded word", target: "/v1/movies?q=crime+-dynasty", status: 200, ids: []int64{3}, total: 1, page: 1, perPage: 20},
+		{name: "phrase", target: "/v1/movies?q=%22shy+waitress%22", status: 200, ids: []int64{2}, total: 1, page: 1, perPage: 20},
+		{name: "year_min above year_max", target: "/v1/movies?year_min=2000&year_max=1990", status: 400, problem: "year_min"},
+		{name: "rating not a number", target: "/v1/movies?rating_min=good", status: 400, problem: "rating_min"},
+		{name: "unknown sort key", target: "/v1/movies?sort=-budget", status: 400, problem: "sort"},
+		{name: "empty sort key", target: "/v1/movies?sort=rating,,title", status: 400, problem: "sort"},
+		{name: "unknown facet", target: "/v1/movies?facets=genres,budget", status: 400, problem: "facets"},
+		{name: "unknown parameter", target: "/v1/movies?year_from=1990", status: 400, problem: "year_from"},
+		{name: "parameter twice", target: "/v1/movies?page=1&page=2", status: 400, problem: "page"},
+		{name: "page and cursor", target: "/v1/movies?page=1&cursor=abc", status: 400, problem: "cursor"},
+		{name: "bad cursor", target: "/v1/movies?cursor=abc", status: 400, problem: "cursor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,11 +167,124 @@ func TestSearchShape(t *testing.T) {
 		t.Errorf("Content-Type=%q, want %q", got, want)
 	}
 	want := `{"total":1,"page":1,"per_page":20,"hits":[{"id":2,"title":"Amélie","year":2001,"directors":["Jean-Pierre Jeunet"],` +
-		`"cast":["Audrey Tautou"],"genres":["Comedy","Romance"],"overview":"A shy waitress.","runtime_minutes":null,"rating":null,` +
-		`"votes":null,"popularity":60,"version":1,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z","score":0}],` +
-		`"facets":{"genres":[{"value":"Comedy","count":1},{"value":"Romance","count":1}]}}`
+		`"cast":["Audrey Tautou"],"genres":["Comedy","Romance"],"overview":"A shy waitress.","tagline":"","keywords":[],"tags":[],` +
+		`"runtime_minutes":null,"rating":null,"votes":null,"popularity":60,"original_language":"","poster_url":"","tmdb_id":null,` +
+		`"imdb_id":null,"version":1,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z","score":0,"match":"browse"}],` +
+		`"facets":{"genres":[{"value":"Crime","count":2},{"value":"Drama","count":2},{"value":"Comedy","count":1},{"value":"Romance","count":1}]},` +
+		`"index":{"version":5,"lag":2,"current":false}}` // genre counts ignore the genre filter: a UI can tick another
 	if got := strings.TrimSpace(w.Body.String()); got != want {
 		t.Errorf("body\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestSearchExtras pins highlights, match kinds, facets of every kind, did-you-mean and the cursor.
+func TestSearchExtras(t *testing.T) {
+	h := newHandler(t, func(context.Context) error { return nil })
+	var res struct {
+		Total uint64 `json:"total"`
+		Hits  []struct {
+			ID         int64             `json:"id"`
+			Match      string            `json:"match"`
+			Highlights map[string]string `json:"highlights"`
+		} `json:"hits"`
+		Facets     map[string]json.RawMessage `json:"facets"`
+		DidYouMean string                     `json:"did_you_mean"`
+		NextCursor string                     `json:"next_cursor"`
+	}
+	get := func(target string) {
+		t.Helper()
+		res.Hits, res.NextCursor, res.DidYouMean = nil, "", ""
+		w := do(h, target)
+		if w.Code != 200 {
+			t.Fatalf("%s: status=%d: %s", target, w.Code, w.Body)
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	get("/v1/movies?q=godfater")
+	if len(res.Hits) != 1 || res.Hits[0].Match != "typo" || res.Hits[0].Highlights["title"] != "The <mark>Godfather</mark>" {
+		t.Errorf("typo hit: %+v", res.Hits)
+	}
+	if got, want := res.DidYouMean, "godfather"; got != want {
+		t.Errorf("did_you_mean=%q, want %q", got, want)
+	}
+	get("/v1/movies?q=godf")
+	if len(res.Hits) != 1 || res.Hits[0].Match != "prefix" {
+		t.Errorf("prefix hit: %+v", res.Hits)
+	}
+	get("/v1/movies?q=amelie")
+	if len(res.Hits) != 1 || res.Hits[0].Match != "exact" || res.Hits[0].Highlights["title"] != "<mark>Amélie</mark>" {
+		t.Errorf("accent hit: %+v", res.Hits)
+	}
+
+	get("/v1/movies?facets=decade,rating,year,directors,runtime&genre=Crime")
+	for name, want := range map[string]string{
+		"genres":    `[{"value":"Crime","count":2},{"value":"Drama","count":2},{"value":"Comedy","count":1},{"value":"Romance","count":1}]`,
+		"decade":    `[{"value":"1970s","count":1,"from":1970,"to":1979}]`,
+		"rating":    `[{"value":"9-10","count":1,"from":9,"to":10}]`,
+		"year":      `{"min":1972,"max":1972}`,
+		"directors": `[{"value":"Francis Ford Coppola","count":1}]`,
+		"runtime":   `[{"value":"150+","count":1,"from":150}]`,
+	} {
+		if got := string(res.Facets[name]); got != want {
+			t.Errorf("facet %s=%s, want %s", name, got, want)
+		}
+	}
+
+	// A cursor walks every movie, page after page, without repeats.
+	var ids []int64
+	target := "/v1/movies?per_page=1&sort=-rating,title"
+	for range 5 {
+		get(target)
+		for _, h := range res.Hits {
+			ids = append(ids, h.ID)
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		target = "/v1/movies?per_page=1&sort=-rating,title&cursor=" + res.NextCursor
+	}
+	if got, want := ids, []int64{1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("cursor walk=%v, want %v", got, want)
+	}
+	if w := do(h, "/v1/movies?per_page=1&sort=title&cursor="+res.NextCursor); res.NextCursor != "" && w.Code != 400 {
+		t.Errorf("cursor of another sort: status=%d", w.Code)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	h := newHandler(t, func(context.Context) error { return nil })
+	tests := []struct {
+		name   string
+		target string
+		status int
+		want   string
+	}{
+		{name: "title", target: "/v1/suggest?q=god", status: 200, want: `{"suggestions":[{"text":"The Godfather","kind":"title","id":1}]}`},
+		{name: "person", target: "/v1/suggest?q=copp", status: 200, want: `{"suggestions":[{"text":"Francis Ford Coppola","kind":"person"}]}`},
+		{name: "accents", target: "/v1/suggest?q=ame", status: 200, want: `{"suggestions":[{"text":"Amélie","kind":"title","id":2}]}`},
+		{name: "nothing", target: "/v1/suggest?q=zzz", status: 200, want: `{"suggestions":[]}`},
+		{name: "limit", target: "/v1/suggest?q=a&limit=1", status: 200},
+		{name: "empty", target: "/v1/suggest?q=", status: 400},
+		{name: "limit too big", target: "/v1/suggest?q=a&limit=21", status: 400},
+		{name: "unknown parameter", target: "/v1/suggest?q=a&lang=en", status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := do(h, tt.target)
+			if got, want := w.Code, tt.status; got != want {
+				t.Fatalf("status=%d, want %d; body %s", got, want, w.Body)
+			}
+			if tt.status != 200 {
+				MustProblem(t, w)
+				return
+			}
+			if got := strings.TrimSpace(w.Body.String()); tt.want != "" && got != tt.want {
+				t.Errorf("body=%s, want %s", got, tt.want)
+			}
+		})
 	}
 }
 

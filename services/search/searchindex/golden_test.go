@@ -6,7 +6,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"marquee/services/search"
@@ -19,17 +21,72 @@ var (
 	flagUpdate = flag.Bool("update", false, "rewrite the expectations in searches.json from the current results")
 )
 
-// goldenSearch is one request of searches.json and what it must answer.
+// goldenSearch is one request of searches.json and what it must answer. The request fields are named like
+// the API's parameters.
 type goldenSearch struct {
-	Name    string   `json:"name"`
-	Q       string   `json:"q,omitempty"`
-	Genre   []string `json:"genre,omitempty"`
-	Page    int      `json:"page,omitempty"`
-	PerPage int      `json:"per_page,omitempty"`
+	Name       string   `json:"name"`
+	Q          string   `json:"q,omitempty"`
+	Genre      []string `json:"genre,omitempty"`
+	GenreMode  string   `json:"genre_mode,omitempty"`
+	Director   []string `json:"director,omitempty"`
+	Cast       []string `json:"cast,omitempty"`
+	YearMin    *float64 `json:"year_min,omitempty"`
+	YearMax    *float64 `json:"year_max,omitempty"`
+	RatingMin  *float64 `json:"rating_min,omitempty"`
+	RatingMax  *float64 `json:"rating_max,omitempty"`
+	RuntimeMin *float64 `json:"runtime_min,omitempty"`
+	RuntimeMax *float64 `json:"runtime_max,omitempty"`
+	Sort       string   `json:"sort,omitempty"`
+	FacetsReq  []string `json:"facets_req,omitempty"`
+	Page       int      `json:"page,omitempty"`
+	PerPage    int      `json:"per_page,omitempty"`
 
-	IDs    []int64                        `json:"ids"`              // the hits of the page, in order
-	Total  uint64                         `json:"total"`            // all matches
-	Facets map[string][]search.FacetValue `json:"facets,omitempty"` // checked when present
+	IDs        []int64                    `json:"ids"`                    // the hits of the page, in order
+	Total      uint64                     `json:"total"`                  // all matches
+	Matches    []search.Match             `json:"matches,omitempty"`      // how each hit matched, when present
+	DidYouMean *string                    `json:"did_you_mean,omitempty"` // checked when present
+	Facets     map[string]json.RawMessage `json:"facets,omitempty"`       // checked when present
+}
+
+func (s goldenSearch) query() search.Query {
+	q := search.Query{
+		Text: s.Q, Genres: s.Genre, GenreMode: search.GenreMode(s.GenreMode), Directors: s.Director, Cast: s.Cast,
+		Year: search.Range{Min: s.YearMin, Max: s.YearMax}, Rating: search.Range{Min: s.RatingMin, Max: s.RatingMax},
+		Runtime: search.Range{Min: s.RuntimeMin, Max: s.RuntimeMax}, Facets: s.FacetsReq, Page: s.Page, PerPage: s.PerPage,
+	}
+	for _, k := range strings.Split(s.Sort, ",") {
+		if k == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(k, "-"); ok {
+			q.Sort = append(q.Sort, search.SortKey{Field: rest, Desc: true})
+		} else {
+			q.Sort = append(q.Sort, search.SortKey{Field: k})
+		}
+	}
+	return q
+}
+
+// facetJSON is a facet as the API writes it, for comparing with searches.json.
+func facetJSON(f search.Facet) json.RawMessage {
+	var v any
+	if f.Stats != nil {
+		v = map[string]*float64{"min": f.Stats.Min, "max": f.Stats.Max}
+	} else {
+		type value struct {
+			Value string   `json:"value"`
+			Count int      `json:"count"`
+			From  *float64 `json:"from,omitempty"`
+			To    *float64 `json:"to,omitempty"`
+		}
+		vals := []value{}
+		for _, fv := range f.Values {
+			vals = append(vals, value{fv.Value, fv.Count, fv.From, fv.To})
+		}
+		v = vals
+	}
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // TestGolden runs every case of testdata: it indexes movies.json into a new on-disk index and checks each
@@ -64,7 +121,7 @@ func TestGolden(t *testing.T) {
 
 			for i, s := range searches {
 				t.Run(s.Name, func(t *testing.T) {
-					res, err := idx.Search(context.Background(), search.Query{Text: s.Q, Genres: s.Genre, Page: s.Page, PerPage: s.PerPage})
+					res, err := idx.Search(context.Background(), s.query())
 					if err != nil {
 						t.Fatalf("Search: %v", err)
 					}
@@ -72,7 +129,15 @@ func TestGolden(t *testing.T) {
 					if *flagUpdate {
 						searches[i].IDs, searches[i].Total = ids, res.Total
 						if s.Facets != nil {
-							searches[i].Facets = res.Facets
+							for name := range res.Facets {
+								searches[i].Facets[name] = facetJSON(res.Facets[name])
+							}
+						}
+						if s.Matches != nil {
+							searches[i].Matches = hitMatches(res)
+						}
+						if s.DidYouMean != nil {
+							searches[i].DidYouMean = &res.DidYouMean
 						}
 						return
 					}
@@ -83,9 +148,20 @@ func TestGolden(t *testing.T) {
 						t.Errorf("total=%d, want %d", got, want)
 					}
 					for name, want := range s.Facets {
-						if got := res.Facets[name]; !slices.Equal(got, want) {
-							t.Errorf("facet %s=%v, want %v", name, got, want)
+						f, ok := res.Facets[name]
+						if !ok {
+							t.Errorf("no facet %s", name)
+							continue
 						}
+						if got := facetJSON(f); !jsonEqual(got, want) {
+							t.Errorf("facet %s=%s, want %s", name, got, want)
+						}
+					}
+					if s.Matches != nil && !slices.Equal(hitMatches(res), s.Matches) {
+						t.Errorf("matches=%v, want %v", hitMatches(res), s.Matches)
+					}
+					if s.DidYouMean != nil && res.DidYouMean != *s.DidYouMean {
+						t.Errorf("did_you_mean=%q, want %q", res.DidYouMean, *s.DidYouMean)
 					}
 				})
 			}
@@ -117,6 +193,19 @@ func hitIDs(res *search.Result) []int64 {
 		ids = append(ids, h.ID)
 	}
 	return ids
+}
+
+func hitMatches(res *search.Result) []search.Match {
+	ms := make([]search.Match, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		ms = append(ms, h.Match)
+	}
+	return ms
+}
+
+func jsonEqual(a, b []byte) bool {
+	var va, vb any
+	return json.Unmarshal(a, &va) == nil && json.Unmarshal(b, &vb) == nil && reflect.DeepEqual(va, vb)
 }
 
 func describeHits(res *search.Result) string {

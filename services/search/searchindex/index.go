@@ -27,7 +27,10 @@ import (
 const boltTimeout = "2s"
 
 // Internal keys. Version keys are never deleted: a deleted movie's key is its tombstone.
-var checkpointKey = []byte("checkpoint")
+var (
+	checkpointKey     = []byte("checkpoint")
+	mappingVersionKey = []byte("mapping_version")
+)
 
 func versionKey(id int64) []byte { return []byte("v/" + strconv.FormatInt(id, 10)) }
 
@@ -44,15 +47,49 @@ var _ search.Searcher = (*Index)(nil)
 // Index is the on-disk search index. It is safe for concurrent use; Apply calls are serialised.
 type Index struct {
 	bi        bleve.Index
+	rank      Ranking
 	applyMu   sync.Mutex // makes Apply's read-compare-write of versions and checkpoint atomic
 	closeOnce sync.Once  // Bleve's scorch panics on a second Close
 	closeErr  error
 }
 
-// Open opens the index in the folder path, creating it (and the folder) if it does not exist.
-func Open(path string) (*Index, error) {
+// Options tune an index.
+type Options struct {
+	Ranking Ranking // how relevance is scored; the zero value means DefaultRanking
+	Scratch bool    // a throwaway index (evaluation, benchmarks): Apply returns before its batch is on disk
+}
+
+// Open opens the index in the folder path with the default options; see OpenWith.
+func Open(path string) (*Index, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens the index in the folder path, creating it (and the folder) if it does not exist. An index
+// written by another mapping version is removed and created anew: its checkpoint starts at 0, so the
+// indexer rebuilds it from the stream.
+func OpenWith(path string, opts Options) (*Index, error) {
+	if opts.Ranking == (Ranking{}) {
+		opts.Ranking = DefaultRanking()
+	}
+	if err := opts.Ranking.Validate(); err != nil {
+		return nil, err
+	}
 	cfg := map[string]any{"bolt_timeout": boltTimeout}
+	if opts.Scratch {
+		cfg["unsafe_batch"] = true
+	}
 	bi, err := bleve.OpenUsing(path, cfg)
+	if err == nil {
+		v, verr := bi.GetInternal(mappingVersionKey)
+		if verr != nil || string(v) != mappingVersion {
+			// An index of an older shape: its fields and analyzers are not the ones the queries use.
+			if cerr := bi.Close(); cerr != nil {
+				return nil, fmt.Errorf("close outdated search index %s: %w", path, cerr)
+			}
+			if rerr := os.RemoveAll(path); rerr != nil {
+				return nil, fmt.Errorf("remove outdated search index %s: %w", path, rerr)
+			}
+			err = bleve.ErrorIndexPathDoesNotExist
+		}
+	}
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		m, merr := newMapping()
 		if merr != nil {
@@ -62,11 +99,16 @@ func Open(path string) (*Index, error) {
 			return nil, fmt.Errorf("create index folder: %w", err)
 		}
 		bi, err = bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, cfg)
+		if err == nil {
+			if err = bi.SetInternal(mappingVersionKey, []byte(mappingVersion)); err != nil {
+				_ = bi.Close()
+			}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	return &Index{bi: bi}, nil
+	return &Index{bi: bi, rank: opts.Ranking}, nil
 }
 
 // Close flushes and closes the index and releases its lock. Call it after the last Apply returned.
@@ -166,7 +208,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		if c.Deleted {
 			b.Delete(key)
 		} else {
-			d, err := toDoc(c.Movie)
+			d, err := x.toDoc(c.Movie)
 			if err != nil {
 				return 0, err
 			}
@@ -221,6 +263,11 @@ func decodeSource(src []byte) (*search.Movie, error) {
 	var m search.Movie
 	if err := json.Unmarshal(src, &m); err != nil {
 		return nil, fmt.Errorf("decode stored movie: %w", err)
+	}
+	for _, l := range []*[]string{&m.Directors, &m.Cast, &m.Genres, &m.Keywords, &m.Tags} {
+		if *l == nil {
+			*l = []string{} // the contract: lists are never null
+		}
 	}
 	return &m, nil
 }

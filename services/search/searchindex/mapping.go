@@ -8,6 +8,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
 )
 
 // The analyzers of the index. Query text goes through textAnalyzer too, so that a query term and an indexed
@@ -17,27 +18,43 @@ const (
 	sortAnalyzer = "marquee_sortkey" // the whole value as one folded, lower-case term: a sort key
 )
 
-// The indexed fields. The document's JSON keys are these names; genreField is a second, untokenized view of
-// the genres for filters and facets.
+// The indexed fields. Text fields are analyzed for the query text; keyword fields hold whole values for
+// filters and facets; key fields hold a whole value normalized like the text (case, accents, punctuation), so
+// a filter matches however the client writes a name.
 const (
-	fieldTitle      = "title"
-	fieldTitleSort  = "title_sort"
-	fieldDirectors  = "directors"
-	fieldCast       = "cast"
-	fieldGenres     = "genres"
-	fieldGenre      = "genre"
-	fieldOverview   = "overview"
-	fieldYear       = "year"
-	fieldRating     = "rating"
-	fieldPopularity = "popularity"
-	fieldVotes      = "votes"
-	fieldRuntime    = "runtime_minutes"
-	fieldSource     = "source" // the event's movie JSON, stored and not indexed: a hit returns the full movie
+	fieldTitle       = "title"
+	fieldTitleKey    = "title_key" // the normalized title, and again without a leading article: exact-title boost
+	fieldTitleSort   = "title_sort"
+	fieldDirectors   = "directors"
+	fieldDirector    = "director"     // keyword: facet
+	fieldDirectorKey = "director_key" // key: filter
+	fieldCast        = "cast"
+	fieldCastName    = "cast_name" // keyword: facet
+	fieldCastKey     = "cast_key"  // key: filter
+	fieldGenres      = "genres"
+	fieldGenre       = "genre"     // keyword: filter and facet
+	fieldGenreKey    = "genre_key" // key: whole-value boost
+	fieldKeywords    = "keywords"
+	fieldTags        = "tags"
+	fieldTagline     = "tagline"
+	fieldOverview    = "overview"
+	fieldLanguage    = "language" // keyword: filter and facet
+	fieldSpell       = "spell"    // the words of titles, people, genres, keywords and tags: did-you-mean's dictionary
+	fieldYear        = "year"
+	fieldRating      = "rating"
+	fieldPopularity  = "popularity"
+	fieldVotes       = "votes"
+	fieldRuntime     = "runtime_minutes"
+	fieldSource      = "source" // the event's movie JSON, stored and not indexed: a hit returns the full movie
 )
+
+// mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
+// another version (from the stream, which keeps every movie's last state); bump it with every change.
+const mappingVersion = "5"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
-// Changing it requires a rebuild of the index from the stream.
+// Changing it requires a rebuild of the index from the stream (bump mappingVersion).
 func newMapping() (*mapping.IndexMappingImpl, error) {
 	m := bleve.NewIndexMapping()
 	if err := m.AddCustomAnalyzer(textAnalyzer, map[string]any{
@@ -57,6 +74,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		return nil, err
 	}
 	m.DefaultAnalyzer = textAnalyzer
+	m.ScoringModel = index.TFIDFScoring
 	m.IndexDynamic = false
 	m.StoreDynamic = false
 	m.DocValuesDynamic = false
@@ -64,25 +82,26 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	text := func() *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer = textAnalyzer
-		f.Store = false // the source field holds the whole movie
-		f.IncludeTermVectors = false
+		f.Store = false             // the source field holds the whole movie
+		f.IncludeTermVectors = true // phrase queries need positions
 		f.IncludeInAll = false
 		f.DocValues = false
 		return f
 	}
-	keyword := func(name string) *mapping.FieldMapping {
+	keyword := func(name string, docValues bool) *mapping.FieldMapping {
 		f := bleve.NewKeywordFieldMapping()
 		f.Name = name
 		f.Store = false
+		f.IncludeTermVectors = false
 		f.IncludeInAll = false
-		f.DocValues = true // facets read doc values
+		f.DocValues = docValues // facets read doc values
 		return f
 	}
 	numeric := func() *mapping.FieldMapping {
 		f := bleve.NewNumericFieldMapping()
 		f.Store = false
 		f.IncludeInAll = false
-		f.DocValues = true // sorts read doc values
+		f.DocValues = true // sorts and the ranking read doc values
 		return f
 	}
 
@@ -93,6 +112,9 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	titleSort.IncludeInAll = false
 	titleSort.DocValues = true
 
+	spell := text()
+	spell.IncludeTermVectors = false
+
 	source := bleve.NewTextFieldMapping()
 	source.Index = false
 	source.Store = true
@@ -102,11 +124,23 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 
 	doc := bleve.NewDocumentStaticMapping()
 	doc.AddFieldMappingsAt(fieldTitle, text())
+	doc.AddFieldMappingsAt(fieldTitleKey, keyword(fieldTitleKey, false))
 	doc.AddFieldMappingsAt(fieldTitleSort, titleSort)
 	doc.AddFieldMappingsAt(fieldDirectors, text())
+	doc.AddFieldMappingsAt(fieldDirector, keyword(fieldDirector, true))
+	doc.AddFieldMappingsAt(fieldDirectorKey, keyword(fieldDirectorKey, false))
 	doc.AddFieldMappingsAt(fieldCast, text())
-	doc.AddFieldMappingsAt(fieldGenres, text(), keyword(fieldGenre))
+	doc.AddFieldMappingsAt(fieldCastName, keyword(fieldCastName, true))
+	doc.AddFieldMappingsAt(fieldCastKey, keyword(fieldCastKey, false))
+	doc.AddFieldMappingsAt(fieldGenres, text())
+	doc.AddFieldMappingsAt(fieldGenre, keyword(fieldGenre, true))
+	doc.AddFieldMappingsAt(fieldGenreKey, keyword(fieldGenreKey, false))
+	doc.AddFieldMappingsAt(fieldKeywords, text())
+	doc.AddFieldMappingsAt(fieldTags, text())
+	doc.AddFieldMappingsAt(fieldTagline, text())
 	doc.AddFieldMappingsAt(fieldOverview, text())
+	doc.AddFieldMappingsAt(fieldLanguage, keyword(fieldLanguage, true))
+	doc.AddFieldMappingsAt(fieldSpell, spell)
 	for _, f := range []string{fieldYear, fieldRating, fieldPopularity, fieldVotes, fieldRuntime} {
 		doc.AddFieldMappingsAt(f, numeric())
 	}

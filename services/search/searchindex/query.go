@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"math"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
@@ -16,19 +17,35 @@ import (
 
 // toDoc turns a movie into the document the mapping indexes. Missing numbers are left out rather than
 // indexed as zero, so they sort last instead of pretending to be unpopular.
-func toDoc(m *search.Movie) (map[string]any, error) {
+func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 	src, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode movie %d: %w", m.ID, err)
 	}
+	spell := []string{m.Title}
+	spell = append(append(append(append(append(spell, m.Directors...), m.Cast...), m.Genres...), m.Keywords...), m.Tags...)
 	d := map[string]any{
-		fieldTitle:     m.Title,
-		fieldTitleSort: m.Title,
-		fieldDirectors: m.Directors,
-		fieldCast:      m.Cast,
-		fieldGenres:    m.Genres,
-		fieldOverview:  m.Overview,
-		fieldSource:    string(src),
+		fieldTitle:       m.Title,
+		fieldTitleKey:    titleKeys(x.key(m.Title)),
+		fieldTitleSort:   m.Title,
+		fieldDirectors:   m.Directors,
+		fieldDirector:    m.Directors,
+		fieldDirectorKey: x.keys(m.Directors),
+		fieldCast:        m.Cast,
+		fieldCastName:    m.Cast,
+		fieldCastKey:     x.keys(m.Cast),
+		fieldGenres:      m.Genres,
+		fieldGenre:       m.Genres,
+		fieldGenreKey:    x.keys(m.Genres),
+		fieldKeywords:    m.Keywords,
+		fieldTags:        m.Tags,
+		fieldTagline:     m.Tagline,
+		fieldOverview:    m.Overview,
+		fieldSpell:       spell,
+		fieldSource:      string(src),
+	}
+	if m.OriginalLanguage != "" {
+		d[fieldLanguage] = strings.ToLower(m.OriginalLanguage)
 	}
 	if m.Year != nil {
 		d[fieldYear] = float64(*m.Year)
@@ -48,28 +65,43 @@ func toDoc(m *search.Movie) (map[string]any, error) {
 	return d, nil
 }
 
-// Relevance weights. A field's boost says how much a match in it is worth; an exact term is worth more than
-// the same term reached through a typo or a prefix, so exact matches rank first.
-var textFields = []struct {
-	name   string
-	boost  float64
-	prefix bool // whether the last query term is also matched as a prefix here
-}{
-	{fieldTitle, 8, true},
-	{fieldDirectors, 4, true},
-	{fieldCast, 3, true},
-	{fieldGenres, 2, true},
-	{fieldOverview, 1, false}, // long prose: prefixes there are mostly noise
+// titleKeys are the exact-title keys of a normalized title: itself, and without a leading article.
+func titleKeys(key string) []string {
+	keys := []string{key}
+	for _, a := range []string{"the ", "a ", "an "} {
+		if rest, ok := strings.CutPrefix(key, a); ok && rest != "" {
+			keys = append(keys, rest)
+		}
+	}
+	return keys
 }
 
-const (
-	exactBoost  = 4.0
-	prefixBoost = 1.5
-	fuzzyBoost  = 1.0
-	facetSize   = 100 // more genres than any catalog has, so counts are complete
-)
+// analyze runs text through the index's text analyzer: its words lower-cased and ASCII-folded exactly as
+// the indexed words are.
+func (x *Index) analyze(text string) []string {
+	a := x.bi.Mapping().AnalyzerNamed(textAnalyzer)
+	toks := a.Analyze([]byte(text))
+	out := make([]string, 0, len(toks))
+	for _, tok := range toks {
+		out = append(out, string(tok.Term))
+	}
+	return out
+}
 
-// fuzziness is the edit distance a term of n letters tolerates: none under 5, 1 from 5, 2 from 9.
+// key is the normalized form of a whole value (a title, a name): its analyzed words joined by spaces.
+func (x *Index) key(s string) string { return strings.Join(x.analyze(s), " ") }
+
+func (x *Index) keys(vals []string) []string {
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if k := x.key(v); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// fuzziness is the edit distance a term of n letters tolerates: none up to 4, 1 from 5, 2 from 9.
 func fuzziness(n int) int {
 	switch {
 	case n >= 9:
@@ -81,137 +113,671 @@ func fuzziness(n int) int {
 	}
 }
 
-// terms analyzes text with the index's text analyzer: the words of the query, lower-cased and ASCII-folded
-// exactly as the indexed words are, without repeats.
-func (x *Index) terms(text string) []string {
-	a := x.bi.Mapping().AnalyzerNamed(textAnalyzer)
-	var out []string
-	seen := map[string]bool{}
-	for _, tok := range a.Analyze([]byte(text)) {
-		t := string(tok.Term)
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	return out
+// term is one analyzed query word.
+type term struct {
+	text     string
+	variants []string // its other English number (robots → robot), which counts as an exact match
+	prefix   bool     // the last word, maybe still being typed
+	fuzz     int
 }
 
-// termQuery matches one query term in any text field: exactly, within its fuzziness, and (for the last
-// term, as the user may still be typing it) as a prefix.
-func termQuery(term string, last bool) query.Query {
-	var qs []query.Query
-	fuzz := fuzziness(utf8.RuneCountInString(term))
-	for _, f := range textFields {
-		tq := query.NewTermQuery(term)
+func newTerm(text string, prefix bool) term {
+	return term{text: text, variants: numberVariants(text), prefix: prefix, fuzz: fuzziness(utf8.RuneCountInString(text))}
+}
+
+// numberVariants are the singular of an English plural, or the plurals of a singular, by the regular
+// rules: a query for robots finds a robot, and a query for dog finds dogs. Short words and words with
+// digits or non-ASCII letters have none.
+func numberVariants(w string) []string {
+	if len(w) < 3 {
+		return nil
+	}
+	for _, r := range w {
+		if r < 'a' || r > 'z' {
+			return nil
+		}
+	}
+	vowel := func(b byte) bool { return strings.IndexByte("aeiou", b) >= 0 }
+	switch {
+	case strings.HasSuffix(w, "ss") || strings.HasSuffix(w, "us") || strings.HasSuffix(w, "is"):
+		return []string{w + "es"}
+	case strings.HasSuffix(w, "ies") && len(w) > 4:
+		return []string{w[:len(w)-3] + "y"}
+	case strings.HasSuffix(w, "ches") || strings.HasSuffix(w, "shes") || strings.HasSuffix(w, "xes") || strings.HasSuffix(w, "sses"):
+		return []string{w[:len(w)-2]}
+	case strings.HasSuffix(w, "s"):
+		return []string{w[:len(w)-1]}
+	case strings.HasSuffix(w, "y") && !vowel(w[len(w)-2]):
+		return []string{w[:len(w)-1] + "ies"}
+	case strings.HasSuffix(w, "ch") || strings.HasSuffix(w, "sh") || strings.HasSuffix(w, "x") || strings.HasSuffix(w, "z"):
+		return []string{w + "es"}
+	}
+	return []string{w + "s"}
+}
+
+// plan is a query text analyzed for the index.
+type plan struct {
+	terms    []term
+	phrases  [][]string // each at least one word
+	excluded [][]string
+	titleKey string // the positive words, normalized like titleKeys
+	joins    []join // adjacent words that a movie may have as one (war games → wargames)
+}
+
+// join is two adjacent query words written as one.
+type join struct {
+	at   int // the first of the two terms
+	text string
+}
+
+func (p *plan) empty() bool { return len(p.terms) == 0 && len(p.phrases) == 0 && len(p.excluded) == 0 }
+
+// textField is a field the query words are looked for in, with its boost.
+type textField struct {
+	name   string
+	boost  float64
+	prefix bool // whether the last word is also matched as a prefix here (not in long prose)
+}
+
+func (x *Index) textFields() []textField {
+	r := x.rank
+	return []textField{
+		{fieldTitle, r.Title, true},
+		{fieldDirectors, r.Directors, true},
+		{fieldCast, r.Cast, true},
+		{fieldGenres, r.Genres, true},
+		{fieldKeywords, r.Keywords, true},
+		{fieldTags, r.Tags, true},
+		{fieldTagline, r.Tagline, false},
+		{fieldOverview, r.Overview, false},
+	}
+}
+
+// newPlan analyzes a parsed query text.
+func (x *Index) newPlan(t search.Text) plan {
+	var p plan
+	seen := map[string]int{}
+	var positive []string
+	for i, w := range t.Words {
+		toks := x.analyze(w)
+		positive = append(positive, toks...)
+		for j, tok := range toks {
+			last := t.PrefixLast && i == len(t.Words)-1 && j == len(toks)-1
+			if k, ok := seen[tok]; ok {
+				p.terms[k].prefix = p.terms[k].prefix || last
+				continue
+			}
+			seen[tok] = len(p.terms)
+			p.terms = append(p.terms, newTerm(tok, last))
+		}
+	}
+	for _, ph := range t.Phrases {
+		if toks := x.analyze(ph); len(toks) > 0 {
+			p.phrases = append(p.phrases, toks)
+			positive = append(positive, toks...)
+		}
+	}
+	for _, ex := range t.Excluded {
+		if toks := x.analyze(ex); len(toks) > 0 {
+			p.excluded = append(p.excluded, toks)
+		}
+	}
+	p.titleKey = strings.Join(positive, " ")
+	for i := 0; i+1 < len(p.terms); i++ {
+		p.joins = append(p.joins, join{at: i, text: p.terms[i].text + p.terms[i+1].text})
+	}
+	return p
+}
+
+// termQuery matches one query word in the text fields. Per field, the exact word, its typo variants (when
+// typos is set) and, for the last word, its completions are one disjunction: Bleve scales a disjunction by
+// the share of its clauses that match, so an exact match (which is also its own typo variant and prefix)
+// outscores a prefix match, which outscores a typo.
+func (x *Index) termQuery(t term, typos bool) query.Query {
+	var fields []query.Query
+	for _, f := range x.textFields() {
+		if f.boost == 0 {
+			continue
+		}
+		var qs []query.Query
+		var exact query.Query
+		tq := query.NewTermQuery(t.text)
 		tq.SetField(f.name)
-		tq.SetBoost(f.boost * exactBoost)
-		qs = append(qs, tq)
-		if fuzz > 0 {
-			fq := query.NewFuzzyQuery(term)
+		tq.SetBoost(f.boost)
+		exact = tq
+		if len(t.variants) > 0 {
+			alts := []query.Query{tq}
+			for _, v := range t.variants {
+				vq := query.NewTermQuery(v)
+				vq.SetField(f.name)
+				vq.SetBoost(f.boost)
+				alts = append(alts, vq)
+			}
+			exact = query.NewDisjunctionQuery(alts)
+		}
+		qs = append(qs, exact)
+		if typos && t.fuzz > 0 {
+			fq := query.NewFuzzyQuery(t.text)
 			fq.SetField(f.name)
-			fq.SetFuzziness(fuzz)
-			fq.SetBoost(f.boost * fuzzyBoost)
+			fq.SetFuzziness(t.fuzz)
+			fq.SetBoost(f.boost * x.rank.Typo)
 			qs = append(qs, fq)
 		}
-		if last && f.prefix {
-			pq := query.NewPrefixQuery(term)
+		if t.prefix && f.prefix {
+			pq := query.NewPrefixQuery(t.text)
 			pq.SetField(f.name)
-			pq.SetBoost(f.boost * prefixBoost)
+			pq.SetBoost(f.boost * x.rank.Prefix)
 			qs = append(qs, pq)
 		}
+		if len(qs) == 1 {
+			fields = append(fields, exact)
+		} else {
+			fields = append(fields, query.NewDisjunctionQuery(qs))
+		}
+	}
+	return query.NewDisjunctionQuery(fields)
+}
+
+// phraseQuery matches words in this order, next to each other, in any text field.
+func (x *Index) phraseQuery(words []string) query.Query {
+	var qs []query.Query
+	for _, f := range x.textFields() {
+		if f.boost == 0 {
+			continue
+		}
+		var q query.Query
+		if len(words) == 1 {
+			tq := query.NewTermQuery(words[0])
+			tq.SetField(f.name)
+			tq.SetBoost(f.boost)
+			q = tq
+		} else {
+			pq := query.NewPhraseQuery(words, f.name)
+			pq.SetBoost(f.boost)
+			q = pq
+		}
+		qs = append(qs, q)
 	}
 	return query.NewDisjunctionQuery(qs)
 }
 
-// Search answers q. With text, movies that match every term are returned, best first; if none does, the
-// movies that match any term, those matching more terms first. Without text, every movie, most popular
-// first. Either way filtered by the genres, with genre counts over all matches.
+// The ways a plan's words may match. A tier is a set of movies; the tiers of a search are disjoint and
+// ranked in order, whatever the scores.
+type strictness int
+
+const (
+	allExact strictness = iota // every word, exactly (the last also as a prefix)
+	allTypos                   // every word, within its typo tolerance
+	anyWord                    // some word, within its typo tolerance
+)
+
+// words matches the plan's plain words with the given strictness; nil if it has none.
+func (x *Index) words(p *plan, s strictness) query.Query {
+	if len(p.terms) == 0 {
+		return nil
+	}
+	qs := make([]query.Query, len(p.terms))
+	for i, t := range p.terms {
+		qs[i] = x.termQuery(t, s != allExact)
+	}
+	if s == anyWord {
+		return query.NewDisjunctionQuery(qs)
+	}
+	all := query.NewConjunctionQuery(qs)
+	if s == allExact || len(p.joins) == 0 {
+		return all
+	}
+	// Two adjacent words written as one count as a typo (war games finds WarGames).
+	alts := []query.Query{all}
+	for _, j := range p.joins {
+		var js []query.Query
+		for i := range p.terms {
+			switch i {
+			case j.at:
+				js = append(js, x.termQuery(term{text: j.text}, false))
+			case j.at + 1:
+			default:
+				js = append(js, qs[i])
+			}
+		}
+		alts = append(alts, query.NewConjunctionQuery(js))
+	}
+	return query.NewDisjunctionQuery(alts)
+}
+
+// scoring is the scored part of a text query: the words (all or any), the phrases, and the boosts for a
+// whole-title match, a title phrase and a person's name; wrapped so that the popularity and rating priors
+// multiply the score.
+func (x *Index) scoring(p *plan, any bool) query.Query {
+	var must []query.Query
+	if len(p.terms) > 0 {
+		s := allTypos
+		if any {
+			s = anyWord
+		}
+		must = append(must, x.words(p, s))
+	}
+	for _, ph := range p.phrases {
+		must = append(must, x.phraseQuery(ph))
+	}
+	var should []query.Query
+	if p.titleKey != "" && x.rank.TitleExact > 0 {
+		tq := query.NewTermQuery(p.titleKey)
+		tq.SetField(fieldTitleKey)
+		tq.SetBoost(x.rank.TitleExact)
+		should = append(should, tq)
+	}
+	if p.titleKey != "" && x.rank.ValueExact > 0 {
+		// The query is a whole genre or a person's whole name: the user asked for a category.
+		for _, f := range []string{fieldGenreKey, fieldCastKey, fieldDirectorKey} {
+			tq := query.NewTermQuery(p.titleKey)
+			tq.SetField(f)
+			tq.SetBoost(x.rank.ValueExact)
+			should = append(should, tq)
+		}
+	}
+	if words := strings.Fields(p.titleKey); len(words) >= 2 {
+		if x.rank.TitlePhrase > 0 {
+			pq := query.NewPhraseQuery(words, fieldTitle)
+			pq.SetBoost(x.rank.TitlePhrase)
+			should = append(should, pq)
+		}
+		if x.rank.PersonPhrase > 0 {
+			for _, f := range []string{fieldCast, fieldDirectors} {
+				pq := query.NewPhraseQuery(words, f)
+				pq.SetBoost(x.rank.PersonPhrase)
+				should = append(should, pq)
+			}
+		}
+	}
+	if len(must) == 0 {
+		must = append(must, query.NewMatchAllQuery()) // only excluded words: every other movie matches
+	}
+	var inner query.Query
+	if len(should) == 0 && len(must) == 1 {
+		inner = must[0]
+	} else {
+		inner = query.NewBooleanQuery(must, should, nil)
+	}
+	return query.NewCustomScoreQueryWithScorer(inner, x.rank.score, []string{fieldVotes, fieldRating}, nil)
+}
+
+// membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and
+// none of the excluded words.
+func (x *Index) membership(p *plan, s strictness) query.Query {
+	var must []query.Query
+	if w := x.words(p, s); w != nil {
+		must = append(must, w)
+	}
+	for _, ph := range p.phrases {
+		must = append(must, x.phraseQuery(ph))
+	}
+	var mustNot []query.Query
+	for _, ex := range p.excluded {
+		mustNot = append(mustNot, x.phraseQuery(ex))
+	}
+	if len(mustNot) == 0 {
+		if len(must) == 1 {
+			return must[0]
+		}
+		return query.NewConjunctionQuery(must)
+	}
+	return query.NewBooleanQuery(must, nil, mustNot)
+}
+
+// filters are the query's filters by name (the name of the parameter group, which is also how the facets
+// that ignore their own filter find it).
+type filters map[string]query.Query
+
+// Filter group names.
+const (
+	filterGenre      = "genre"
+	filterDirector   = "director"
+	filterCast       = "cast"
+	filterLanguage   = "language"
+	filterYear       = "year"
+	filterRating     = "rating"
+	filterPopularity = "popularity"
+	filterRuntime    = "runtime"
+)
+
+func (x *Index) filters(q *search.Query) filters {
+	fs := filters{}
+	terms := func(field string, vals []string, all bool, norm func(string) string) query.Query {
+		qs := make([]query.Query, 0, len(vals))
+		for _, v := range vals {
+			tq := query.NewTermQuery(norm(v))
+			tq.SetField(field)
+			qs = append(qs, tq)
+		}
+		if all {
+			return query.NewConjunctionQuery(qs)
+		}
+		return query.NewDisjunctionQuery(qs)
+	}
+	same := func(s string) string { return s }
+	if len(q.Genres) > 0 {
+		fs[filterGenre] = terms(fieldGenre, q.Genres, q.GenreMode == search.GenreAll, same)
+	}
+	if len(q.Directors) > 0 {
+		fs[filterDirector] = terms(fieldDirectorKey, q.Directors, false, x.key)
+	}
+	if len(q.Cast) > 0 {
+		fs[filterCast] = terms(fieldCastKey, q.Cast, true, x.key)
+	}
+	if len(q.Languages) > 0 {
+		fs[filterLanguage] = terms(fieldLanguage, q.Languages, false, strings.ToLower)
+	}
+	inclusive := true
+	for name, r := range map[string]struct {
+		field string
+		r     search.Range
+	}{
+		filterYear: {fieldYear, q.Year}, filterRating: {fieldRating, q.Rating},
+		filterPopularity: {fieldPopularity, q.Popularity}, filterRuntime: {fieldRuntime, q.Runtime},
+	} {
+		if r.r.IsZero() {
+			continue
+		}
+		nq := query.NewNumericRangeInclusiveQuery(r.r.Min, r.r.Max, &inclusive, &inclusive)
+		nq.SetField(r.field)
+		fs[name] = nq
+	}
+	return fs
+}
+
+// and joins queries into one (nil queries are skipped); nil if there are none.
+func and(qs ...query.Query) query.Query {
+	var out []query.Query
+	for _, q := range qs {
+		if q != nil {
+			out = append(out, q)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return query.NewConjunctionQuery(out)
+}
+
+// without is the conjunction of the filters except the named one ("" keeps all).
+func (fs filters) without(name string) query.Query {
+	var qs []query.Query
+	for _, k := range []string{filterGenre, filterDirector, filterCast, filterLanguage, filterYear, filterRating, filterPopularity, filterRuntime} {
+		if f, ok := fs[k]; ok && k != name {
+			qs = append(qs, f)
+		}
+	}
+	return and(qs...)
+}
+
+// filtered is q narrowed, without changing its scores, by filter (which may be nil).
+func filtered(q, filter query.Query) query.Query {
+	if filter == nil {
+		return q
+	}
+	bq := query.NewBooleanQuery([]query.Query{q}, nil, nil)
+	bq.AddFilter(filter)
+	return bq
+}
+
+// tier is one ranked group of a text search.
+type tier struct {
+	score  query.Query // scores the movies
+	member query.Query // which movies (unscored)
+	match  search.Match
+}
+
+// sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total.
+func sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
+	var so blevesearch.SortOrder
+	hasScore := false
+	for _, k := range keys {
+		switch k.Field {
+		case search.SortRelevance:
+			so = append(so, &blevesearch.SortScore{Desc: !k.Desc}) // "relevance" is best first; "-relevance" reverses
+			hasScore = true
+		case search.SortTitle:
+			so = append(so, &blevesearch.SortField{Field: fieldTitleSort, Desc: k.Desc, Type: blevesearch.SortFieldAsString, Missing: blevesearch.SortFieldMissingLast})
+		default:
+			field := map[string]string{search.SortRating: fieldRating, search.SortPopularity: fieldPopularity, search.SortVotes: fieldVotes, search.SortYear: fieldYear, search.SortRuntime: fieldRuntime}[k.Field]
+			so = append(so, &blevesearch.SortField{Field: field, Desc: k.Desc, Type: blevesearch.SortFieldAuto, Missing: blevesearch.SortFieldMissingLast})
+		}
+	}
+	if scored && !hasScore {
+		so = append(so, &blevesearch.SortScore{Desc: true})
+	}
+	return append(so, &blevesearch.SortDocID{})
+}
+
+// defaultBrowseSort is the order of a search without text or sort: most popular first, then by title.
+var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
+
+// Search answers q; see search.Searcher. With text, the matches come in tiers, whatever their scores:
+// movies with every word exactly (the last word also as a prefix), then movies with every word within its
+// typo tolerance, then (only if fewer than Ranking.RelaxBelow movies have every word) movies with some of
+// the words. Within a tier the blended relevance decides. A sort replaces the tiers with its keys.
 func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
 	}
-	terms := x.terms(q.Text)
-	var filter query.Query
-	if len(q.Genres) > 0 {
-		var gs []query.Query
-		for _, g := range q.Genres {
-			tq := query.NewTermQuery(g)
-			tq.SetField(fieldGenre)
-			gs = append(gs, tq)
-		}
-		filter = query.NewDisjunctionQuery(gs)
-	}
-
-	if len(terms) == 0 {
-		return x.run(ctx, q, query.NewMatchAllQuery(), filter, false)
-	}
-	clauses := make([]query.Query, len(terms))
-	for i, t := range terms {
-		clauses[i] = termQuery(t, i == len(terms)-1)
-	}
-	res, err := x.run(ctx, q, query.NewConjunctionQuery(clauses), filter, true)
-	if err != nil || res.Total > 0 || len(clauses) == 1 {
-		return res, err
-	}
-	// No movie has every term: fall back to any term. Bleve's disjunction scales a score by the share of
-	// clauses matched, so movies matching more terms still come first.
-	return x.run(ctx, q, query.NewDisjunctionQuery(clauses), filter, true)
-}
-
-func (x *Index) run(ctx context.Context, q search.Query, must, filter query.Query, scored bool) (*search.Result, error) {
-	bq := query.NewBooleanQuery([]query.Query{must}, nil, nil)
-	if filter != nil {
-		bq.AddFilter(filter) // a filter narrows the matches without changing their scores
-	}
-	req := bleve.NewSearchRequestOptions(bq, q.PerPage, (q.Page-1)*q.PerPage, false)
-	req.Fields = []string{fieldSource}
-	req.AddFacet("genres", bleve.NewFacetRequest(fieldGenre, facetSize))
-	popularity := &blevesearch.SortField{Field: fieldPopularity, Desc: true, Type: blevesearch.SortFieldAsNumber, Missing: blevesearch.SortFieldMissingLast}
-	title := &blevesearch.SortField{Field: fieldTitleSort, Type: blevesearch.SortFieldAsString, Missing: blevesearch.SortFieldMissingLast}
-	id := &blevesearch.SortDocID{}
-	if scored {
-		req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortScore{Desc: true}, popularity, title, id})
-	} else {
-		req.SortByCustom(blevesearch.SortOrder{popularity, title, id})
-		req.Score = "none" // browsing needs no scores; skip computing them
-	}
-	sr, err := x.bi.SearchInContext(ctx, req)
+	text, err := search.ParseText(q.Text)
 	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", q.Text, err)
+		return nil, err
 	}
+	p := x.newPlan(text)
+	if p.empty() && len(q.Sort) == 0 {
+		q.Sort = defaultBrowseSort
+	}
+	cur, err := decodeCursor(q.Cursor, q.Sort)
+	if err != nil {
+		return nil, err
+	}
+	fs := x.filters(&q)
+	all := fs.without("")
+	version, err := x.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	res := &search.Result{Page: q.Page, PerPage: q.PerPage, Facets: map[string]search.Facet{}, Index: search.IndexStatus{Version: version, Current: true}}
 
-	res := &search.Result{
-		Total:   sr.Total,
-		Page:    q.Page,
-		PerPage: q.PerPage,
-		Hits:    make([]search.Hit, 0, len(sr.Hits)),
-		Facets:  map[string][]search.FacetValue{"genres": {}},
-	}
-	for _, h := range sr.Hits {
-		src, _ := h.Fields[fieldSource].(string)
-		m, err := decodeSource([]byte(src))
+	// The matches: every movie (browse), or the movies of the text.
+	var member query.Query = query.NewMatchAllQuery()
+	var tiers []tier
+	relaxed := false
+	exactTotal := uint64(0)
+	switch {
+	case p.empty():
+		tiers = []tier{{member: member, match: search.MatchBrowse}}
+	default:
+		member = x.membership(&p, allTypos)
+		n, err := x.count(ctx, and(member, all))
 		if err != nil {
-			return nil, fmt.Errorf("hit %s: %w", h.ID, err)
+			return nil, err
 		}
-		score := h.Score
-		if !scored {
-			score = 0
-		}
-		res.Hits = append(res.Hits, search.Hit{Movie: *m, Score: score})
-	}
-	if fr, ok := sr.Facets["genres"]; ok && fr.Terms != nil {
-		vals := make([]search.FacetValue, 0, fr.Terms.Len())
-		for _, t := range fr.Terms.Terms() {
-			vals = append(vals, search.FacetValue{Value: t.Term, Count: t.Count})
-		}
-		sort.Slice(vals, func(i, j int) bool {
-			if vals[i].Count != vals[j].Count {
-				return vals[i].Count > vals[j].Count
+		if n < uint64(x.rank.RelaxBelow) && len(p.terms) >= 2 {
+			relaxed = true
+			rp, err := x.informative(ctx, p)
+			if err != nil {
+				return nil, err
 			}
-			return vals[i].Value < vals[j].Value
-		})
-		res.Facets["genres"] = vals
+			member = x.membership(&rp, anyWord)
+		}
+		if len(q.Sort) > 0 {
+			tiers = []tier{{score: x.scoring(&p, relaxed), member: member}}
+			break
+		}
+		exact := x.membership(&p, allExact)
+		typos := x.membership(&p, allTypos)
+		tiers = []tier{
+			{score: x.scoring(&p, false), member: exact, match: search.MatchExact},
+			{score: x.scoring(&p, false), member: query.NewBooleanQuery([]query.Query{typos}, nil, []query.Query{exact}), match: search.MatchTypo},
+		}
+		if relaxed {
+			tiers = append(tiers, tier{score: x.scoring(&p, true), member: query.NewBooleanQuery([]query.Query{member}, nil, []query.Query{typos}), match: search.MatchPartial})
+		}
+	}
+	if err := x.page(ctx, &q, &p, tiers, all, cur, res, &exactTotal); err != nil {
+		return nil, err
+	}
+	if err := x.facets(ctx, &q, member, fs, res); err != nil {
+		return nil, err
+	}
+	if len(p.terms) > 0 && len(q.Sort) == 0 && exactTotal < uint64(x.rank.DidYouMeanBelow) {
+		dym, err := x.didYouMean(ctx, text, &p, all, exactTotal)
+		if err != nil {
+			return nil, err
+		}
+		res.DidYouMean = dym
 	}
 	return res, nil
+}
+
+// commonShare is the share of the catalog above which a word is too common to make a movie a partial match
+// on its own (the, of, a, …).
+const commonShare = 0.1
+
+// informative is the plan with only the words that are informative enough to match on their own, for the
+// partial-match tier: "the godfater" relaxed matches movies with godfather, not every movie with "the". If
+// every word is common, all are kept.
+func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
+	docs, err := x.bi.DocCount()
+	if err != nil {
+		return p, fmt.Errorf("count documents: %w", err)
+	}
+	counts := make([]uint64, len(p.terms))
+	least := uint64(math.MaxUint64)
+	for i, t := range p.terms {
+		if counts[i], err = x.count(ctx, x.termQuery(t, true)); err != nil {
+			return p, err
+		}
+		least = min(least, counts[i])
+	}
+	// Common: in more than commonShare of the catalog, and more than twice as common as the rarest word (so
+	// that a small catalog keeps its words).
+	limit := max(commonShare*float64(docs), 2*float64(least))
+	var keep []term
+	for i, t := range p.terms {
+		if float64(counts[i]) <= limit {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) > 0 && len(keep) < len(p.terms) {
+		p.terms, p.joins = keep, nil
+	}
+	return p, nil
+}
+
+// count is the number of movies matching q, unscored.
+func (x *Index) count(ctx context.Context, q query.Query) (uint64, error) {
+	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	req.Score = "none"
+	sr, err := x.bi.SearchInContext(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return sr.Total, nil
+}
+
+// page fills res with the total and the hits of the requested page, walking the tiers in order: each tier
+// is asked for the hits of the page that fall in it (by offset, or after the cursor's position).
+func (x *Index) page(ctx context.Context, q *search.Query, p *plan, tiers []tier, filter query.Query, cur *cursor, res *search.Result, exactTotal *uint64) error {
+	skip := (q.Page - 1) * q.PerPage
+	need := q.PerPage
+	start := 0
+	if cur != nil {
+		skip, start = 0, cur.Tier
+		if start >= len(tiers) {
+			return invalidCursor()
+		}
+	}
+	scored := tiers[0].score != nil
+	order := sortOrder(q.Sort, scored)
+	var last *blevesearch.DocumentMatch
+	lastTier := -1
+	more := false // whether a match follows the last hit
+	for i, t := range tiers {
+		member := and(t.member, filter)
+		if i < start || (need == 0 && more) {
+			// Before the cursor's tier, or after a full page: only the tier's size counts.
+			n, err := x.count(ctx, member)
+			if err != nil {
+				return err
+			}
+			res.Total += n
+			if i == 0 {
+				*exactTotal = n
+			}
+			continue
+		}
+		qq := filtered(t.member, filter)
+		if t.score != nil {
+			qq = filtered(t.score, member)
+		}
+		size := 0
+		if need > 0 {
+			size = need + 1 // one more tells whether the page is the tier's last
+		}
+		req := bleve.NewSearchRequestOptions(qq, size, skip, false)
+		req.SortByCustom(order)
+		req.Fields = []string{fieldSource}
+		if !scored {
+			req.Score = "none"
+		}
+		after := cur != nil && i == start
+		if after {
+			if len(cur.After) != len(order) {
+				return invalidCursor()
+			}
+			vals := make([]string, len(cur.After))
+			for j, a := range cur.After {
+				vals[j] = string(a)
+			}
+			req.SetSearchAfter(vals)
+		}
+		sr, err := x.bi.SearchInContext(ctx, req)
+		if err != nil {
+			if after {
+				return invalidCursor()
+			}
+			return fmt.Errorf("search %q: %w", q.Text, err)
+		}
+		if i == 0 {
+			*exactTotal = sr.Total
+		}
+		res.Total += sr.Total
+		if !after {
+			skip = max(0, skip-int(sr.Total))
+		}
+		hits := sr.Hits
+		if len(hits) > need {
+			hits, more = hits[:need], true
+		}
+		if need == 0 && sr.Total > 0 && lastTier >= 0 {
+			more = true
+		}
+		for _, h := range hits {
+			hit, err := x.hit(h, p, t.match, scored)
+			if err != nil {
+				return err
+			}
+			res.Hits = append(res.Hits, hit)
+			last, lastTier = h, i
+		}
+		need -= len(hits)
+	}
+	if res.Hits == nil {
+		res.Hits = []search.Hit{}
+	}
+	if last != nil && more {
+		c, err := encodeCursor(lastTier, order, last, q.Sort)
+		if err != nil {
+			return err
+		}
+		res.NextCursor = c
+	}
+	return nil
 }

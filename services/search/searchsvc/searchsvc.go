@@ -18,6 +18,7 @@ import (
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
+	"marquee/services/search"
 	"marquee/services/search/indexer"
 	"marquee/services/search/searchapi"
 	"marquee/services/search/searchindex"
@@ -31,6 +32,28 @@ type Config struct {
 	Stream        string `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
 	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
+
+	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
+	RankTitle           float64 `key:"rank_title" usage:"ranking: boost of a word in the title"`
+	RankDirectors       float64 `key:"rank_directors" usage:"ranking: boost of a word in a director's name"`
+	RankCast            float64 `key:"rank_cast" usage:"ranking: boost of a word in a cast member's name"`
+	RankGenres          float64 `key:"rank_genres" usage:"ranking: boost of a word in the genres"`
+	RankKeywords        float64 `key:"rank_keywords" usage:"ranking: boost of a word in the plot keywords"`
+	RankTags            float64 `key:"rank_tags" usage:"ranking: boost of a word in the user tags"`
+	RankTagline         float64 `key:"rank_tagline" usage:"ranking: boost of a word in the tagline"`
+	RankOverview        float64 `key:"rank_overview" usage:"ranking: boost of a word in the overview"`
+	RankTitleExact      float64 `key:"rank_title_exact" usage:"ranking: boost when the query is the whole title"`
+	RankTitlePhrase     float64 `key:"rank_title_phrase" usage:"ranking: boost when the query words are a phrase of the title"`
+	RankPersonPhrase    float64 `key:"rank_person_phrase" usage:"ranking: boost when the query words are a phrase of a person's name"`
+	RankValueExact      float64 `key:"rank_value_exact" usage:"ranking: boost when the query is a whole genre or a person's whole name"`
+	RankPrefix          float64 `key:"rank_prefix" usage:"ranking: weight of a prefix match of the last word (exact = 1)"`
+	RankTypo            float64 `key:"rank_typo" usage:"ranking: weight of a typo match (exact = 1)"`
+	RankVotesWeight     float64 `key:"rank_votes_weight" usage:"ranking: popularity prior, how much log(votes) may multiply a score by (1 + w)"`
+	RankVotesSaturate   float64 `key:"rank_votes_saturate" usage:"ranking: vote count at which the popularity prior is full"`
+	RankRatingWeight    float64 `key:"rank_rating_weight" usage:"ranking: rating prior, how much the rating may move a score (± w)"`
+	RankRatingMinVotes  float64 `key:"rank_rating_min_votes" usage:"ranking: vote count at which a rating is fully trusted"`
+	RankRelaxBelow      int     `key:"rank_relax_below" usage:"ranking: with fewer movies matching every word, add those matching some"`
+	RankDidYouMeanBelow int     `key:"rank_did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
 }
 
 // DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
@@ -42,6 +65,28 @@ func DefaultConfig() Config {
 		Stream:        events.DefaultStream.Name,
 		SubjectPrefix: events.DefaultStream.Prefix,
 		LogLevel:      "info",
+	}.withRanking(searchindex.DefaultRanking())
+}
+
+func (c Config) withRanking(r searchindex.Ranking) Config {
+	c.RankTitle, c.RankDirectors, c.RankCast, c.RankGenres = r.Title, r.Directors, r.Cast, r.Genres
+	c.RankKeywords, c.RankTags, c.RankTagline, c.RankOverview = r.Keywords, r.Tags, r.Tagline, r.Overview
+	c.RankTitleExact, c.RankTitlePhrase, c.RankPersonPhrase, c.RankValueExact = r.TitleExact, r.TitlePhrase, r.PersonPhrase, r.ValueExact
+	c.RankPrefix, c.RankTypo = r.Prefix, r.Typo
+	c.RankVotesWeight, c.RankVotesSaturate, c.RankRatingWeight, c.RankRatingMinVotes = r.VotesWeight, r.VotesSaturate, r.RatingWeight, r.RatingMinVotes
+	c.RankRelaxBelow, c.RankDidYouMeanBelow = r.RelaxBelow, r.DidYouMeanBelow
+	return c
+}
+
+// Ranking is the index's ranking as configured.
+func (c *Config) Ranking() searchindex.Ranking {
+	return searchindex.Ranking{
+		Title: c.RankTitle, Directors: c.RankDirectors, Cast: c.RankCast, Genres: c.RankGenres,
+		Keywords: c.RankKeywords, Tags: c.RankTags, Tagline: c.RankTagline, Overview: c.RankOverview,
+		TitleExact: c.RankTitleExact, TitlePhrase: c.RankTitlePhrase, PersonPhrase: c.RankPersonPhrase, ValueExact: c.RankValueExact,
+		Prefix: c.RankPrefix, Typo: c.RankTypo,
+		VotesWeight: c.RankVotesWeight, VotesSaturate: c.RankVotesSaturate, RatingWeight: c.RankRatingWeight, RatingMinVotes: c.RankRatingMinVotes,
+		RelaxBelow: c.RankRelaxBelow, DidYouMeanBelow: c.RankDidYouMeanBelow,
 	}
 }
 
@@ -62,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, "*> \t") || strings.HasPrefix(c.SubjectPrefix, ".") || strings.HasSuffix(c.SubjectPrefix, ".") {
 		problems = append(problems, fmt.Sprintf("subject_prefix %q must be a subject without wildcards, spaces or leading/trailing '.'", c.SubjectPrefix))
+	}
+	if err := c.Ranking().Validate(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -104,12 +152,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if _, err := natsx.EnsureStream(ctx, deps.JS, stream); err != nil {
 		return nil, err
 	}
-	idx, err := searchindex.Open(cfg.IndexPath())
+	idx, err := searchindex.OpenWith(cfg.IndexPath(), searchindex.Options{Ranking: cfg.Ranking()})
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{log: deps.Log, idx: idx, indexer: indexer.New(deps.Log, deps.JS, stream, idx)}
-	s.handler = searchapi.NewHandler(deps.Log, idx, s.Ready)
+	s.handler = searchapi.NewHandler(deps.Log, idx, s.Ready, s.indexStatus)
 	return s, nil
 }
 
@@ -131,6 +179,16 @@ func (s *Service) Ready(ctx context.Context) error {
 		return apperr.Errorf(apperr.Unavailable, "The search index is catching up: %d events behind.", lag)
 	}
 	return nil
+}
+
+// indexStatus says how far the index is behind the stream, for every search answer. If the stream cannot be
+// asked, the index does not claim to be current.
+func (s *Service) indexStatus(ctx context.Context) search.IndexStatus {
+	ok, lag, err := s.indexer.CaughtUp(ctx)
+	if err != nil {
+		return search.IndexStatus{}
+	}
+	return search.IndexStatus{Lag: lag, Current: ok && lag == 0}
 }
 
 // Stats returns the indexer's counters.

@@ -1,0 +1,215 @@
+package searchindex
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/blevesearch/bleve/v2"
+	blevesearch "github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"golang.org/x/sync/errgroup"
+
+	"marquee/services/search"
+)
+
+// facetSize bounds a value facet: more genres or languages than any catalog has, and the top people.
+var facetSize = map[string]int{search.FacetGenres: 100, search.FacetLanguage: 100, search.FacetDirectors: 30, search.FacetCast: 30}
+
+// facetDef says how a facet is computed and which filter it ignores (multi-select): "" for none.
+type facetDef struct {
+	field  string
+	own    string
+	bucket func() []bucket // numeric buckets; nil for a value facet
+	stats  bool            // min and max
+}
+
+type bucket struct {
+	name     string
+	from, to *float64 // shown bounds, inclusive
+	min, max *float64 // Bleve's range: min inclusive, max exclusive
+}
+
+func f(v float64) *float64 { return &v }
+
+func (x *Index) facetDefs(q *search.Query) map[string]facetDef {
+	genreOwn := filterGenre
+	if q.GenreMode == search.GenreAll {
+		genreOwn = "" // ticking another genre narrows: count within the current matches
+	}
+	return map[string]facetDef{
+		search.FacetGenres:     {field: fieldGenre, own: genreOwn},
+		search.FacetDirectors:  {field: fieldDirector, own: filterDirector},
+		search.FacetCast:       {field: fieldCastName},
+		search.FacetLanguage:   {field: fieldLanguage, own: filterLanguage},
+		search.FacetDecade:     {field: fieldYear, own: filterYear, bucket: decades},
+		search.FacetRating:     {field: fieldRating, own: filterRating, bucket: ratings},
+		search.FacetRuntime:    {field: fieldRuntime, own: filterRuntime, bucket: runtimes},
+		search.FacetYear:       {field: fieldYear, own: filterYear, stats: true},
+		search.FacetPopularity: {field: fieldPopularity, own: filterPopularity, stats: true},
+		search.FacetVotes:      {field: fieldVotes, stats: true},
+	}
+}
+
+func decades() []bucket {
+	var bs []bucket
+	for y := 1870; y <= 2030; y += 10 {
+		bs = append(bs, bucket{name: strconv.Itoa(y) + "s", from: f(float64(y)), to: f(float64(y + 9)), min: f(float64(y)), max: f(float64(y + 10))})
+	}
+	return bs
+}
+
+func ratings() []bucket {
+	var bs []bucket
+	for r := 0; r < 10; r++ {
+		b := bucket{name: fmt.Sprintf("%d-%d", r, r+1), from: f(float64(r)), to: f(float64(r + 1)), min: f(float64(r)), max: f(float64(r + 1))}
+		if r == 9 {
+			b.max = nil // 10 belongs to the top bucket
+		}
+		bs = append(bs, b)
+	}
+	return bs
+}
+
+func runtimes() []bucket {
+	return []bucket{
+		{name: "<90", from: f(0), to: f(89), min: f(0), max: f(90)},
+		{name: "90-119", from: f(90), to: f(119), min: f(90), max: f(120)},
+		{name: "120-149", from: f(120), to: f(149), min: f(120), max: f(150)},
+		{name: "150+", from: f(150), min: f(150)},
+	}
+}
+
+// facets computes the facets q asks for over the matches (member, narrowed by the filters). A facet whose
+// own filter is set is counted without it, in a search of its own; the searches run in parallel.
+func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query, fs filters, res *search.Result) error {
+	defs := x.facetDefs(q)
+	groups := map[string][]string{} // the filter left out → the facets counted that way
+	for _, name := range search.FacetNames {
+		if !q.Wants(name) {
+			continue
+		}
+		own := defs[name].own
+		if _, set := fs[own]; !set {
+			own = ""
+		}
+		groups[own] = append(groups[own], name)
+	}
+	type out struct {
+		name  string
+		facet search.Facet
+	}
+	results := make(chan out, len(search.FacetNames))
+	g, gctx := errgroup.WithContext(ctx)
+	for own, names := range groups {
+		matches := and(member, fs.without(own))
+		g.Go(func() error {
+			req := bleve.NewSearchRequestOptions(matches, 0, 0, false)
+			req.Score = "none"
+			for _, name := range names {
+				d := defs[name]
+				switch {
+				case d.stats:
+					continue
+				case d.bucket != nil:
+					fr := bleve.NewFacetRequest(d.field, 20)
+					for _, b := range d.bucket() {
+						fr.AddNumericRange(b.name, b.min, b.max)
+					}
+					req.AddFacet(name, fr)
+				default:
+					req.AddFacet(name, bleve.NewFacetRequest(d.field, facetSize[name]))
+				}
+			}
+			sr, err := x.bi.SearchInContext(gctx, req)
+			if err != nil {
+				return fmt.Errorf("facets: %w", err)
+			}
+			for _, name := range names {
+				d := defs[name]
+				if d.stats {
+					st, err := x.stats(gctx, matches, d.field)
+					if err != nil {
+						return err
+					}
+					results <- out{name, search.Facet{Stats: st}}
+					continue
+				}
+				results <- out{name, search.Facet{Values: facetValues(sr.Facets[name], d)}}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	close(results)
+	if err != nil {
+		return err
+	}
+	for o := range results {
+		res.Facets[o.name] = o.facet
+	}
+	return nil
+}
+
+// facetValues converts a Bleve facet: values by count (descending) then value; buckets in numeric order,
+// empty ones left out.
+func facetValues(fr *blevesearch.FacetResult, d facetDef) []search.FacetValue {
+	vals := []search.FacetValue{}
+	if fr == nil {
+		return vals
+	}
+	if d.bucket != nil {
+		counts := map[string]int{}
+		for _, r := range fr.NumericRanges {
+			counts[r.Name] = r.Count
+		}
+		for _, b := range d.bucket() {
+			if n := counts[b.name]; n > 0 {
+				vals = append(vals, search.FacetValue{Value: b.name, Count: n, From: b.from, To: b.to})
+			}
+		}
+		return vals
+	}
+	if fr.Terms == nil {
+		return vals
+	}
+	for _, t := range fr.Terms.Terms() {
+		vals = append(vals, search.FacetValue{Value: t.Term, Count: t.Count})
+	}
+	sort.Slice(vals, func(i, j int) bool {
+		if vals[i].Count != vals[j].Count {
+			return vals[i].Count > vals[j].Count
+		}
+		return vals[i].Value < vals[j].Value
+	})
+	return vals
+}
+
+// stats finds the smallest and largest value of a numeric field among the matches: two searches of one
+// hit each, sorted by the field (movies without a value sort last).
+func (x *Index) stats(ctx context.Context, matches query.Query, field string) (*search.FacetStats, error) {
+	st := &search.FacetStats{}
+	for _, desc := range []bool{false, true} {
+		req := bleve.NewSearchRequestOptions(matches, 1, 0, false)
+		req.Score = "none"
+		req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortField{Field: field, Desc: desc, Type: blevesearch.SortFieldAsNumber, Missing: blevesearch.SortFieldMissingLast}})
+		sr, err := x.bi.SearchInContext(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("facet stats of %s: %w", field, err)
+		}
+		if len(sr.Hits) == 0 || len(sr.Hits[0].DecodedSort) == 0 {
+			return st, nil
+		}
+		v, err := strconv.ParseFloat(sr.Hits[0].DecodedSort[0], 64)
+		if err != nil {
+			return st, nil // the best hit has no value: none has
+		}
+		if desc {
+			st.Max = &v
+		} else {
+			st.Min = &v
+		}
+	}
+	return st, nil
+}
