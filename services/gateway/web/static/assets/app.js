@@ -1,0 +1,1176 @@
+// Marquee's search page: search as you type with suggestions, facets, filters, sort and paging, movie
+// details, and, for admins, create / edit / delete / import / history. Plain JavaScript, no build step.
+//
+// Everything the server sends is inserted as text (text nodes; no HTML is ever parsed). The one exception is
+// search highlighting, which arrives as HTML-escaped text with <mark> tags: highlighted() splits on exactly
+// those two tags and inserts the rest as text, so no other markup can ever reach the page.
+'use strict';
+
+(() => {
+  const PER_PAGE = 24;
+  const DEBOUNCE_MS = 120;
+  const GENRES_SHOWN = 10;
+  const SESSION_KEY = 'marquee.session';
+
+  // ---------------------------------------------------------------------------------------------------
+  // Small helpers
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  /** el builds an element: props set attributes (class, text, dataset, on<event>, style vars), kids are nodes or text. */
+  function el(tag, props, ...kids) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') n.className = v;
+      else if (k === 'text') n.textContent = v;
+      else if (k === 'dataset') Object.assign(n.dataset, v);
+      else if (k === 'style') for (const [p, val] of Object.entries(v)) n.style.setProperty(p, val);
+      else if (k.startsWith('on') && typeof v === 'function') n.addEventListener(k.slice(2), v);
+      else n.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of kids.flat(Infinity)) {
+      if (c === null || c === undefined || c === false) continue;
+      n.append(c instanceof Node ? c : String(c));
+    }
+    return n;
+  }
+
+  const ICONS = {
+    star: 'M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3l-5.9 3.3 1.3-6.6-4.9-4.6 6.6-.8z',
+    film: 'M4 4h16v16H4zM8 4v16M16 4v16M4 8h4M4 12h4M4 16h4M16 8h4M16 12h4M16 16h4',
+    person: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0',
+    search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM20 20l-4-4',
+  };
+  function icon(name) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    const p = document.createElementNS(NS, 'path');
+    p.setAttribute('d', ICONS[name]);
+    svg.append(p);
+    return svg;
+  }
+
+  function debounce(fn, ms) {
+    let t = 0;
+    const d = (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+    d.cancel = () => clearTimeout(t);
+    return d;
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  function decodeEntities(s) {
+    return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e) => {
+      if (e[0] === '#') {
+        const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+        return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
+      }
+      return ENTITIES[e.toLowerCase()] ?? m;
+    });
+  }
+
+  /** highlighted turns escaped text with <mark>…</mark> into DOM nodes; any other markup stays literal text. */
+  function highlighted(value) {
+    const s = Array.isArray(value) ? value.join(' … ') : String(value ?? '');
+    const frag = document.createDocumentFragment();
+    let inMark = false;
+    for (const part of s.split(/(<mark>|<\/mark>)/)) {
+      if (part === '<mark>') { inMark = true; continue; }
+      if (part === '</mark>') { inMark = false; continue; }
+      if (!part) continue;
+      const text = decodeEntities(part);
+      frag.append(inMark ? el('mark', null, text) : document.createTextNode(text));
+    }
+    return frag;
+  }
+
+  const numberFmt = new Intl.NumberFormat(undefined);
+  const compactFmt = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+  const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+  function fmtRuntime(min) {
+    if (!min) return '';
+    const h = Math.floor(min / 60), m = min % 60;
+    return h ? `${h} h ${m ? m + ' min' : ''}`.trim() : `${m} min`;
+  }
+  function fmtRating(r) { return typeof r === 'number' ? r.toFixed(1) : ''; }
+  function fmtWhen(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return '';
+    const secs = (d.getTime() - Date.now()) / 1000;
+    const units = [['year', 31536000], ['month', 2592000], ['day', 86400], ['hour', 3600], ['minute', 60]];
+    for (const [unit, size] of units) if (Math.abs(secs) >= size) return relFmt.format(Math.round(secs / size), unit);
+    return 'just now';
+  }
+  function fmtValue(v) {
+    if (v === null || v === undefined || v === '') return '—';
+    if (Array.isArray(v)) return v.length ? v.join(', ') : '—';
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+  function plural(n, one, many) { return `${numberFmt.format(n)} ${n === 1 ? one : many}`; }
+
+  function hashHue(s) {
+    const palette = [4, 18, 32, 150, 172, 192, 208, 224, 244, 262, 280, 318, 338];
+    let h = 2166136261;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+    return palette[(h >>> 0) % palette.length];
+  }
+
+  function randomKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // The API
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || `The server answered ${status}.`);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  let session = null; // {token, username, role, expiresAt}
+
+  async function api(method, path, opts = {}) {
+    const headers = new Headers(opts.headers || {});
+    headers.set('Accept', 'application/json, application/problem+json');
+    let body = opts.body;
+    if (body !== undefined && !(body instanceof Blob)) {
+      headers.set('Content-Type', 'application/json');
+      body = JSON.stringify(body);
+    }
+    if (opts.auth && session) headers.set('Authorization', `Bearer ${session.token}`);
+    let res;
+    try {
+      res = await fetch(path, { method, headers, body, signal: opts.signal, cache: 'no-cache' });
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new ApiError(0, { title: 'Network error', detail: 'The server could not be reached. Check your connection and try again.' });
+    }
+    let data = null;
+    if (res.status !== 204) {
+      const text = await res.text();
+      if (text && (res.headers.get('Content-Type') || '').includes('json')) {
+        try { data = JSON.parse(text); } catch { data = null; }
+      }
+    }
+    if (!res.ok) {
+      const err = new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
+      if (res.status === 401 && opts.auth) sessionExpired();
+      throw err;
+    }
+    return { status: res.status, data, headers: res.headers };
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Search state, kept in the address bar so that a search can be shared and the back button works
+
+  const state = {
+    q: '', genres: [], genreMode: 'all', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '',
+    director: '', cast: '', sort: '', page: 1,
+  };
+  const PARAMS = [
+    ['yearMin', 'year_min'], ['yearMax', 'year_max'], ['ratingMin', 'rating_min'], ['ratingMax', 'rating_max'],
+    ['director', 'director'], ['cast', 'cast'], ['sort', 'sort'],
+  ];
+
+  function readURL() {
+    const p = new URLSearchParams(location.search);
+    state.q = p.get('q') || '';
+    state.genres = p.getAll('genre');
+    state.genreMode = p.get('genre_mode') === 'any' ? 'any' : 'all';
+    for (const [k, name] of PARAMS) state[k] = p.get(name) || '';
+    state.page = Math.max(1, parseInt(p.get('page') || '1', 10) || 1);
+  }
+
+  function toParams(forAPI) {
+    const p = new URLSearchParams();
+    if (state.q.trim()) p.set('q', state.q.trim());
+    for (const g of state.genres) p.append('genre', g);
+    if (state.genres.length > 1 && state.genreMode === 'any') p.set('genre_mode', 'any');
+    for (const [k, name] of PARAMS) if (state[k] !== '') p.set(name, state[k]);
+    if (state.page > 1) p.set('page', String(state.page));
+    if (forAPI) {
+      p.set('per_page', String(PER_PAGE));
+      p.set('facets', 'genres,decade,rating,year');
+    }
+    return p;
+  }
+
+  function writeURL(push) {
+    const qs = toParams(false).toString();
+    const url = location.pathname + (qs ? `?${qs}` : '') + location.hash;
+    if (url !== location.pathname + location.search + location.hash) history[push ? 'pushState' : 'replaceState'](null, '', url);
+  }
+
+  function activeFilterCount() {
+    return state.genres.length + (state.yearMin || state.yearMax ? 1 : 0) + (state.ratingMin || state.ratingMax ? 1 : 0) +
+      (state.director ? 1 : 0) + (state.cast ? 1 : 0);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Elements
+
+  const q = $('#q');
+  const results = $('#results');
+  const statusEl = $('#status');
+  const suggestions = $('#suggestions');
+
+  // ---------------------------------------------------------------------------------------------------
+  // Searching
+
+  let seq = 0;
+  let inflight = null;
+  let last = null;
+  let typing = false; // the person is typing in the search box: keep the suggestions current
+  let lastQ = null; // the query that `last` answers
+  const features = { suggest: true };
+
+  async function search({ push = false } = {}) {
+    writeURL(push);
+    const my = ++seq;
+    if (inflight) inflight.abort();
+    inflight = new AbortController();
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const { data } = await api('GET', `/v1/movies?${toParams(true)}`, { signal: inflight.signal });
+      if (my !== seq) return;
+      last = data || {};
+      render(last);
+    } catch (e) {
+      if (e.name === 'AbortError' || my !== seq) return;
+      renderError(e);
+    } finally {
+      if (my === seq) results.removeAttribute('aria-busy');
+    }
+  }
+
+  function render(res) {
+    const hits = Array.isArray(res.hits) ? res.hits : [];
+    const total = typeof res.total === 'number' ? res.total : hits.length;
+    renderStatus(total, res);
+    renderDidYouMean(res.did_you_mean, total);
+    renderChips();
+    renderFacets(res.facets || {});
+    results.replaceChildren(...hits.map(card));
+    renderEmpty(total, res);
+    renderPager(total, res.per_page || PER_PAGE, res.page || state.page);
+    renderFreshness(res.index);
+    lastQ = state.q.trim();
+    if (typing) mergeSuggestions();
+    document.title = state.q.trim() ? `${state.q.trim()} · Marquee` : 'Marquee · movie search';
+  }
+
+  function renderStatus(total, res) {
+    statusEl.dataset.total = String(total);
+    const parts = [el('strong', null, plural(total, 'movie', 'movies'))];
+    if (state.q.trim()) parts.push(' for ', el('strong', null, `“${state.q.trim()}”`));
+    const perPage = res.per_page || PER_PAGE;
+    const pages = Math.ceil(total / perPage);
+    if (pages > 1) parts.push(` · page ${res.page || state.page} of ${pages}`);
+    statusEl.replaceChildren(...parts);
+  }
+
+  function renderDidYouMean(suggestion, total) {
+    const box = $('#did-you-mean');
+    if (!suggestion || typeof suggestion !== 'string' || suggestion === state.q.trim()) { box.hidden = true; return; }
+    const link = el('a', { href: `?q=${encodeURIComponent(suggestion)}`, onclick: (e) => { e.preventDefault(); setQuery(suggestion); } }, suggestion);
+    box.replaceChildren(total ? 'Did you mean ' : 'No exact matches. Did you mean ', link, '?');
+    box.hidden = false;
+  }
+
+  function renderError(e) {
+    statusEl.dataset.total = '';
+    statusEl.textContent = e.status === 400 ? `This search is not valid: ${e.message}` : `Search is unavailable right now. ${e.message}`;
+    const box = $('#empty');
+    box.replaceChildren(el('h2', null, 'Something went wrong'), el('p', null, e.message),
+      el('button', { type: 'button', class: 'btn', onclick: () => search() }, 'Try again'));
+    box.hidden = false;
+    results.replaceChildren();
+    $('#pager').hidden = true;
+    for (const [field, msg] of Object.entries((e.problem && e.problem.errors) || {})) {
+      const input = { year_min: '#year-min', year_max: '#year-max', rating_min: '#rating-min' }[field];
+      if (input) { $(input).setAttribute('aria-invalid', 'true'); $(input).title = msg; }
+    }
+  }
+
+  function renderEmpty(total) {
+    const box = $('#empty');
+    if (total > 0) { box.hidden = true; return; }
+    const kids = [el('h2', null, state.q.trim() ? `No movies match “${state.q.trim()}”` : 'No movies match these filters')];
+    kids.push(el('p', null, activeFilterCount() ? 'Try removing a filter, or a word or two.' : 'Check the spelling, or try fewer words.'));
+    if (activeFilterCount()) kids.push(el('button', { type: 'button', class: 'btn', onclick: clearFilters }, 'Clear all filters'));
+    box.replaceChildren(...kids);
+    box.hidden = false;
+  }
+
+  function card(hit) {
+    const hl = hit.highlights || {};
+    const title = hl.title ? highlighted(hl.title) : hit.title;
+    const directors = (hit.directors || []).slice(0, 2).join(', ');
+    const sub = [hit.year, directors].filter(Boolean).join(' · ');
+    const genres = (hit.genres || []).slice(0, 3);
+    return el('li', { class: 'card', dataset: { id: hit.id, title: hit.title, genres: (hit.genres || []).join('|') } },
+      el('a', { class: 'card-link', href: `#movie/${hit.id}` },
+        poster(hit),
+        el('div', { class: 'card-meta' },
+          el('h3', { class: 'card-title' }, title,
+            hit.match === 'typo' ? el('span', { class: 'match', title: 'Found despite a typo in the search' }, '≈') : null),
+          sub ? el('p', { class: 'card-sub' }, sub) : null,
+          genres.length ? el('p', { class: 'card-genres' }, genres.map((g) => el('span', { class: state.genres.includes(g) ? 'tag on' : 'tag' }, g))) : null,
+          hl.overview ? el('p', { class: 'card-snippet' }, highlighted(hl.overview)) : null)));
+  }
+
+  function poster(m, big) {
+    const box = el('div', { class: 'poster' });
+    const fallback = () => el('div', { class: 'placeholder', 'aria-hidden': 'true', style: { '--hue': String(hashHue(m.title || '')) } },
+      el('span', { class: 'ph-title' }, m.title || ''),
+      el('span', { class: 'ph-by' }, [m.year, (m.directors || [])[0]].filter(Boolean).join(' · ')));
+    if (/^https?:\/\//i.test(m.poster_url || '')) {
+      const img = el('img', { src: m.poster_url, alt: big ? `Poster of ${m.title}` : '', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' });
+      img.addEventListener('error', () => img.replaceWith(fallback()), { once: true });
+      box.append(img);
+    } else {
+      box.append(fallback());
+    }
+    if (!big && typeof m.rating === 'number') {
+      box.append(el('span', { class: 'badge-rating', 'aria-label': `Rated ${fmtRating(m.rating)} out of 10` }, icon('star'), fmtRating(m.rating)));
+    }
+    return box;
+  }
+
+  function renderPager(total, perPage, page) {
+    const nav = $('#pager');
+    const pages = Math.ceil(total / perPage);
+    if (pages <= 1) { nav.hidden = true; nav.replaceChildren(); return; }
+    const go = (n) => () => { state.page = n; search({ push: true }); results.focus({ preventScroll: true }); window.scrollTo({ top: 0, behavior: 'smooth' }); };
+    const btn = (n, label, aria) => el('button', { type: 'button', class: 'btn', onclick: go(n), 'aria-label': aria || `Page ${n}`, 'aria-current': n === page ? 'page' : null }, label);
+    const kids = [];
+    kids.push(el('button', { type: 'button', class: 'btn', onclick: go(page - 1), disabled: page <= 1, 'aria-label': 'Previous page' }, '‹ Prev'));
+    const shown = new Set([1, pages, page - 1, page, page + 1].filter((n) => n >= 1 && n <= pages));
+    let prev = 0;
+    for (const n of [...shown].sort((a, b) => a - b)) {
+      if (n - prev > 1) kids.push(el('span', { class: 'gap', 'aria-hidden': 'true' }, '…'));
+      kids.push(btn(n, String(n)));
+      prev = n;
+    }
+    kids.push(el('button', { type: 'button', class: 'btn', onclick: go(page + 1), disabled: page >= pages, 'aria-label': 'Next page' }, 'Next ›'));
+    nav.replaceChildren(...kids);
+    nav.hidden = false;
+  }
+
+  function renderFreshness(index) {
+    const box = $('#freshness');
+    if (!index || typeof index !== 'object') { box.hidden = true; return; }
+    const lag = index.lag;
+    const current = index.current === true || lag === 0 || lag === '0s';
+    let text = current ? 'Search index up to date' : 'Search index catching up';
+    if (!current && lag !== undefined && lag !== null) text += typeof lag === 'number' ? ` (${plural(lag, 'change', 'changes')} behind)` : ` (${lag} behind)`;
+    box.replaceChildren(el('span', { class: current ? 'dot' : 'dot lagging', 'aria-hidden': 'true' }), text);
+    box.title = index.version !== undefined ? `Index version ${index.version}` : '';
+    box.hidden = false;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Facets and filters
+
+  let genresExpanded = false;
+
+  function keepFocus(listSel, renderFn) {
+    const active = document.activeElement;
+    const list = $(listSel);
+    const key = active && list.contains(active) ? active.dataset.value : null;
+    renderFn();
+    if (key !== null && key !== undefined) {
+      const again = $$('[data-value]', list).find((n) => n.dataset.value === key);
+      if (again) again.focus();
+    }
+  }
+
+  function renderFacets(f) {
+    const genres = Array.isArray(f.genres) ? f.genres.slice() : [];
+    for (const g of state.genres) if (!genres.some((x) => x.value === g)) genres.push({ value: g, count: 0 });
+    const datalist = $('#genre-options');
+    if (!state.genres.length && !state.q && genres.length) datalist.replaceChildren(...genres.map((g) => el('option', { value: g.value })));
+
+    keepFocus('#genre-list', () => {
+      const list = $('#genre-list');
+      const visible = genresExpanded ? genres : genres.filter((g, i) => i < GENRES_SHOWN || state.genres.includes(g.value));
+      list.replaceChildren(...visible.map((g) => {
+        const id = `genre-${g.value.replace(/[^a-z0-9]+/gi, '-')}`;
+        const box = el('input', { type: 'checkbox', id, dataset: { value: g.value }, checked: state.genres.includes(g.value) });
+        box.addEventListener('change', () => toggleGenre(g.value, box.checked));
+        return el('li', null, el('label', { class: g.count ? 'facet-option' : 'facet-option zero', for: id }, box,
+          el('span', null, g.value), el('span', { class: 'count', 'aria-label': `${g.count} movies` }, numberFmt.format(g.count))));
+      }));
+      const more = $('#genre-more');
+      more.hidden = genres.length <= GENRES_SHOWN;
+      more.textContent = genresExpanded ? 'Show fewer' : `Show all ${genres.length} genres`;
+      more.setAttribute('aria-expanded', String(genresExpanded));
+    });
+    $('#genre-mode').hidden = state.genres.length < 2;
+    $$('#genre-mode input').forEach((r) => { r.checked = r.value === state.genreMode; });
+
+    renderBuckets('#facet-decade', '#decade-list', f.decade, 'yearMin', 'yearMax');
+    renderBuckets('#facet-rating', '#rating-list', f.rating, 'ratingMin', 'ratingMax', (v) => `★ ${v.replace('-', '–')}`);
+
+    const years = f.year && typeof f.year === 'object' && !Array.isArray(f.year) ? f.year : null;
+    if (years && years.min) { $('#year-min').placeholder = String(years.min); $('#year-max').placeholder = String(years.max); }
+
+    const n = activeFilterCount();
+    $('#clear-filters').hidden = n === 0;
+    $('#filters-count').hidden = n === 0;
+    $('#filters-count').textContent = String(n);
+  }
+
+  function renderBuckets(sectionSel, listSel, buckets, minKey, maxKey, label = (v) => v) {
+    const section = $(sectionSel);
+    if (!Array.isArray(buckets) || !buckets.length) { section.hidden = true; return; }
+    section.hidden = false;
+    keepFocus(listSel, () => {
+      $(listSel).replaceChildren(...buckets.map((b) => {
+        const on = String(state[minKey]) === String(b.from ?? '') && String(state[maxKey]) === String(b.to ?? '');
+        return el('li', null, el('button', {
+          type: 'button', class: b.count ? 'facet-option' : 'facet-option zero', 'aria-pressed': String(on), dataset: { value: b.value },
+          onclick: () => {
+            state[minKey] = on ? '' : String(b.from ?? '');
+            state[maxKey] = on ? '' : String(b.to ?? '');
+            filtersChanged();
+          },
+        }, el('span', null, label(String(b.value))), el('span', { class: 'count' }, numberFmt.format(b.count || 0))));
+      }));
+    });
+  }
+
+  function renderChips() {
+    const chips = [];
+    const chip = (label, remove) => el('li', { class: 'chip' }, label,
+      el('button', { type: 'button', 'aria-label': `Remove filter ${label}`, onclick: () => { remove(); filtersChanged(); } }, '×'));
+    for (const g of state.genres) chips.push(chip(`Genre: ${g}`, () => { state.genres = state.genres.filter((x) => x !== g); }));
+    if (state.yearMin || state.yearMax) chips.push(chip(`Years ${state.yearMin || '…'}–${state.yearMax || '…'}`, () => { state.yearMin = state.yearMax = ''; }));
+    if (state.ratingMin || state.ratingMax) {
+      const text = state.ratingMax ? `Rating ${state.ratingMin || 0}–${state.ratingMax}` : `Rating ≥ ${state.ratingMin}`;
+      chips.push(chip(text, () => { state.ratingMin = state.ratingMax = ''; }));
+    }
+    if (state.director) chips.push(chip(`Director: ${state.director}`, () => { state.director = ''; }));
+    if (state.cast) chips.push(chip(`Cast: ${state.cast}`, () => { state.cast = ''; }));
+    $('#chips').replaceChildren(...chips);
+    $('#chips').hidden = chips.length === 0;
+  }
+
+  function syncControls() {
+    q.value = state.q;
+    $('#sort').value = state.sort;
+    if ($('#sort').value !== state.sort) $('#sort').value = '';
+    $('#year-min').value = state.yearMin;
+    $('#year-max').value = state.yearMax;
+    $('#rating-min').value = state.ratingMin || '0';
+    $('#rating-min-out').textContent = state.ratingMin ? `${state.ratingMin}+` : 'Any';
+    for (const id of ['#year-min', '#year-max', '#rating-min']) $(id).removeAttribute('aria-invalid');
+  }
+
+  function filtersChanged() {
+    state.page = 1;
+    syncControls();
+    search({ push: true });
+  }
+
+  function toggleGenre(g, on) {
+    state.genres = on ? [...new Set([...state.genres, g])] : state.genres.filter((x) => x !== g);
+    filtersChanged();
+  }
+
+  function clearFilters() {
+    Object.assign(state, { genres: [], genreMode: 'all', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '', director: '', cast: '' });
+    filtersChanged();
+  }
+
+  function setQuery(text) {
+    state.q = text;
+    state.page = 1;
+    q.value = text;
+    closeSuggestions();
+    search({ push: true });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // The search box: search as you type, suggestions as a combobox (WAI-ARIA 1.2 pattern)
+
+  let suggestCtrl = null;
+  let activeSuggestion = -1;
+  let suggestionItems = [];
+
+  const onType = debounce(() => {
+    state.q = q.value;
+    state.page = 1;
+    search();
+    fetchSuggestions(q.value);
+  }, DEBOUNCE_MS);
+
+  let suggested = { q: null, items: [] }; // the last answer of /v1/suggest
+
+  async function fetchSuggestions(text) {
+    if (!text.trim()) { closeSuggestions(); return; }
+    if (!features.suggest) { mergeSuggestions(); return; }
+    if (suggestCtrl) suggestCtrl.abort();
+    suggestCtrl = new AbortController();
+    try {
+      const { data } = await api('GET', `/v1/suggest?q=${encodeURIComponent(text)}&limit=8`, { signal: suggestCtrl.signal });
+      suggested = { q: text.trim(), items: data && Array.isArray(data.suggestions) ? data.suggestions : [] };
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      if (e.status === 404 || e.status === 405 || e.status === 501) features.suggest = false; // not deployed: hits only
+    }
+    mergeSuggestions();
+  }
+
+  /** mergeSuggestions lists the completions of /v1/suggest, then the top hits of the live (typo-tolerant) search. */
+  function mergeSuggestions() {
+    const text = q.value.trim();
+    if (!typing || !text || document.activeElement !== q) return;
+    const items = [];
+    const seen = new Set();
+    const add = (s) => {
+      const key = s.id ? `id:${s.id}` : `${s.kind}:${s.text}`;
+      if (!s.text || seen.has(key) || seen.has(`${s.kind}:${s.text}`)) return;
+      seen.add(key);
+      seen.add(`${s.kind}:${s.text}`);
+      items.push(s);
+    };
+    if (suggested.q === text) suggested.items.forEach(add);
+    if (last && lastQ === text) (last.hits || []).slice(0, 6).forEach((h) => add({ text: h.title, kind: 'title', id: h.id }));
+    showSuggestions(items.slice(0, 8));
+  }
+
+  function showSuggestions(items) {
+    suggestionItems = items.filter((s) => s && s.text);
+    activeSuggestion = -1;
+    if (!suggestionItems.length) { closeSuggestions(); return; }
+    suggestions.replaceChildren(...suggestionItems.map((s, i) => el('li', {
+      id: `suggestion-${i}`, role: 'option', 'aria-selected': 'false', dataset: { index: i },
+    }, icon(s.kind === 'person' ? 'person' : 'film'), el('span', null, s.text), el('span', { class: 'kind' }, s.kind === 'person' ? 'person' : 'movie'))));
+    suggestions.hidden = false;
+    q.setAttribute('aria-expanded', 'true');
+  }
+
+  function closeSuggestions() {
+    suggestions.hidden = true;
+    suggestions.replaceChildren();
+    suggestionItems = [];
+    activeSuggestion = -1;
+    q.setAttribute('aria-expanded', 'false');
+    q.removeAttribute('aria-activedescendant');
+  }
+
+  function moveSuggestion(delta) {
+    if (!suggestionItems.length) return;
+    const n = suggestionItems.length;
+    activeSuggestion = activeSuggestion < 0 && delta < 0 ? n - 1 : (activeSuggestion + delta + n) % n;
+    $$('li', suggestions).forEach((li, i) => li.setAttribute('aria-selected', String(i === activeSuggestion)));
+    q.setAttribute('aria-activedescendant', `suggestion-${activeSuggestion}`);
+    $(`#suggestion-${activeSuggestion}`).scrollIntoView({ block: 'nearest' });
+  }
+
+  function chooseSuggestion(i) {
+    const s = suggestionItems[i];
+    if (!s) return;
+    onType.cancel();
+    typing = false;
+    setQuery(s.text);
+    if (s.kind !== 'person' && s.id) location.hash = `movie/${s.id}`;
+  }
+
+  q.addEventListener('input', () => { typing = true; onType(); });
+  q.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown') { e.preventDefault(); if (suggestions.hidden) { typing = true; fetchSuggestions(q.value); } else moveSuggestion(1); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); moveSuggestion(-1); }
+    else if (e.key === 'Enter') {
+      e.preventDefault();
+      if (!suggestions.hidden && activeSuggestion >= 0) { chooseSuggestion(activeSuggestion); return; }
+      onType.cancel();
+      closeSuggestions();
+      typing = false;
+      state.q = q.value;
+      state.page = 1;
+      search({ push: true });
+    } else if (e.key === 'Escape' && !suggestions.hidden) { e.preventDefault(); typing = false; closeSuggestions(); }
+    else if (e.key === 'Tab') closeSuggestions();
+  });
+  q.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== q) { closeSuggestions(); typing = false; } }, 120));
+  suggestions.addEventListener('mousedown', (e) => e.preventDefault()); // keep the focus in the box
+  suggestions.addEventListener('click', (e) => {
+    const li = e.target.closest('li[data-index]');
+    if (li) chooseSuggestion(Number(li.dataset.index));
+  });
+  $('#search-form').addEventListener('submit', (e) => e.preventDefault());
+
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t.closest('input, textarea, select, [contenteditable], dialog')) return;
+    e.preventDefault();
+    q.focus();
+    q.select();
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Filter controls
+
+  $('#sort').addEventListener('change', (e) => { state.sort = e.target.value; filtersChanged(); });
+  $$('#genre-mode input').forEach((r) => r.addEventListener('change', () => { state.genreMode = r.value; filtersChanged(); }));
+  $('#genre-more').addEventListener('click', () => { genresExpanded = !genresExpanded; if (last) renderFacets(last.facets || {}); });
+  $('#clear-filters').addEventListener('click', clearFilters);
+
+  function yearChanged() {
+    const lo = $('#year-min').value.trim(), hi = $('#year-max').value.trim();
+    const bad = lo && hi && Number(lo) > Number(hi);
+    $('#year-max').setAttribute('aria-invalid', String(Boolean(bad)));
+    if (bad) return;
+    state.yearMin = lo;
+    state.yearMax = hi;
+    filtersChanged();
+  }
+  const yearTyped = debounce(yearChanged, 500);
+  for (const id of ['#year-min', '#year-max']) {
+    $(id).addEventListener('input', yearTyped);
+    $(id).addEventListener('change', () => { yearTyped.cancel(); yearChanged(); });
+  }
+  const ratingSlid = debounce(() => {
+    const v = $('#rating-min').value;
+    state.ratingMin = v === '0' ? '' : v;
+    state.ratingMax = '';
+    filtersChanged();
+  }, 250);
+  $('#rating-min').addEventListener('input', () => {
+    const v = $('#rating-min').value;
+    $('#rating-min-out').textContent = v === '0' ? 'Any' : `${v}+`;
+    ratingSlid();
+  });
+
+  $('#filters-toggle').addEventListener('click', () => {
+    const aside = $('.filters');
+    const open = aside.classList.toggle('open');
+    $('#filters-toggle').setAttribute('aria-expanded', String(open));
+  });
+
+  let ignorePop = false; // set while the page itself steps back in history (closing the details)
+  window.addEventListener('popstate', () => {
+    if (ignorePop) { // keep what is on screen, which may have changed meanwhile, and say so in the address
+      setTimeout(() => { ignorePop = false; }, 0);
+      writeURL(false);
+      return;
+    }
+    readURL();
+    syncControls();
+    search();
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Toasts
+
+  function toast(text, kind) {
+    const t = el('div', { class: kind === 'error' ? 'toast error' : 'toast' }, text);
+    const box = $('#toasts');
+    box.append(t);
+    if (typeof box.showPopover === 'function') { // the top layer: above an open dialog too
+      if (box.matches(':popover-open')) box.hidePopover();
+      box.showPopover();
+    }
+    setTimeout(() => t.remove(), kind === 'error' ? 7000 : 4000);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Dialogs
+
+  for (const d of $$('dialog')) {
+    d.addEventListener('click', (e) => {
+      if (e.target.closest('[data-close]')) d.close();
+      else if (e.target === d) { // a click on the backdrop
+        const r = d.getBoundingClientRect();
+        if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) d.close();
+      }
+    });
+  }
+
+  function openDialog(d) { if (!d.open) d.showModal(); }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Movie details, routed by the fragment (#movie/12) so the back button closes them
+
+  const movieDialog = $('#movie-dialog');
+  let current = null; // the movie shown in the details dialog
+  let detailPushed = false;
+
+  async function openMovie(id) {
+    current = null;
+    $('#movie-body').replaceChildren(el('div', { class: 'movie' }, el('div', { class: 'poster skeleton' }), el('div', null, el('h2', { id: 'movie-title' }, 'Loading…'))));
+    openDialog(movieDialog);
+    try {
+      const { data } = await api('GET', `/v1/movies/${encodeURIComponent(id)}`);
+      current = data;
+      renderMovie(data);
+    } catch (e) {
+      $('#movie-body').replaceChildren(el('div', { class: 'movie' }, el('div', null,
+        el('h2', { id: 'movie-title' }, e.status === 404 ? 'Movie not found' : 'Could not load this movie'),
+        el('p', { class: 'muted' }, e.status === 404 ? 'It may have been deleted.' : e.message))));
+    }
+  }
+
+  function people(names, filterKey, label) {
+    if (!names || !names.length) return null;
+    return [el('dt', null, label), el('dd', null, names.flatMap((n, i) => [i ? ', ' : null,
+      el('button', { type: 'button', class: 'person', title: `Show movies with ${n}`, onclick: () => { movieDialog.close(); Object.assign(state, { q: '', [filterKey]: n }); filtersChanged(); } }, n)]))];
+  }
+
+  function renderMovie(m) {
+    const facts = [];
+    if (typeof m.rating === 'number') {
+      facts.push(el('span', { class: 'big-rating', 'aria-label': `Rated ${fmtRating(m.rating)} out of 10` }, icon('star'), fmtRating(m.rating),
+        el('span', { class: 'muted', 'aria-hidden': 'true' }, '/10')));
+    }
+    if (typeof m.votes === 'number') facts.push(el('span', null, `${compactFmt.format(m.votes)} votes`));
+    if (m.year) facts.push(el('span', null, String(m.year)));
+    if (m.runtime_minutes) facts.push(el('span', null, fmtRuntime(m.runtime_minutes)));
+    if (m.original_language) facts.push(el('span', null, m.original_language.toUpperCase()));
+    const genreTags = (m.genres || []).map((g) => el('button', {
+      type: 'button', class: 'tag', title: `Show ${g} movies`,
+      onclick: () => { movieDialog.close(); state.genres = [...new Set([...state.genres, g])]; filtersChanged(); },
+    }, g));
+    const admin = isAdmin() ? el('div', { class: 'admin-actions' },
+      el('button', { type: 'button', class: 'btn btn-primary', id: 'edit-movie', onclick: () => openEditor(m) }, 'Edit'),
+      el('button', { type: 'button', class: 'btn', id: 'history-movie', onclick: () => openHistory(m) }, 'History'),
+      el('button', { type: 'button', class: 'btn btn-ghost', id: 'delete-movie', onclick: () => deleteMovie(m) }, 'Delete')) : null;
+    const links = [];
+    if (m.imdb_id) links.push(el('a', { href: `https://www.imdb.com/title/${encodeURIComponent(m.imdb_id)}/`, rel: 'noopener noreferrer', target: '_blank' }, 'IMDb'));
+    if (m.tmdb_id) links.push(el('a', { href: `https://www.themoviedb.org/movie/${encodeURIComponent(m.tmdb_id)}`, rel: 'noopener noreferrer', target: '_blank' }, 'TMDB'));
+    $('#movie-body').replaceChildren(el('article', { class: 'movie', dataset: { id: m.id, version: m.version } },
+      poster(m, true),
+      el('div', null,
+        el('h2', { id: 'movie-title' }, m.title),
+        m.tagline ? el('p', { class: 'tagline' }, m.tagline) : null,
+        facts.length ? el('div', { class: 'facts' }, facts) : null,
+        genreTags.length ? el('div', { class: 'card-genres' }, genreTags) : null,
+        m.overview ? el('p', { class: 'overview' }, m.overview) : el('p', { class: 'overview muted' }, 'No overview yet.'),
+        el('dl', null,
+          people(m.directors, 'director', (m.directors || []).length > 1 ? 'Directors' : 'Director'),
+          people(m.cast, 'cast', 'Cast'),
+          (m.keywords || []).length ? [el('dt', null, 'Keywords'), el('dd', null, m.keywords.join(', '))] : null,
+          links.length ? [el('dt', null, 'Elsewhere'), el('dd', null, links.flatMap((a, i) => [i ? ' · ' : null, a]))] : null),
+        el('p', { class: 'version' }, `Version ${m.version}`, m.updated_at ? ` · updated ${fmtWhen(m.updated_at)}` : ''),
+        admin)));
+  }
+
+  function routeFromHash() {
+    const m = /^#movie\/(\d+)$/.exec(location.hash);
+    if (m) openMovie(m[1]);
+    else if (movieDialog.open) movieDialog.close();
+  }
+  window.addEventListener('hashchange', () => {
+    if (ignorePop) return;
+    detailPushed = true;
+    routeFromHash();
+  });
+  movieDialog.addEventListener('close', () => {
+    if (!/^#movie\//.test(location.hash)) return;
+    if (detailPushed) { // step back over the entry that opened the details; the popstate it causes is ours
+      ignorePop = true;
+      history.back();
+    } else {
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+  });
+  results.addEventListener('click', (e) => { // a card whose details are already in the address opens them again
+    const a = e.target.closest('a.card-link');
+    if (a && a.getAttribute('href') === location.hash) { e.preventDefault(); routeFromHash(); }
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Signing in
+
+  function decodeJWT(token) {
+    try {
+      const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0))));
+    } catch { return {}; }
+  }
+
+  function isAdmin() { return Boolean(session && session.role === 'admin'); }
+
+  let expiryTimer = 0;
+  function setSession(s) {
+    session = s;
+    clearTimeout(expiryTimer);
+    if (s) {
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+      expiryTimer = setTimeout(sessionExpired, Math.max(0, s.expiresAt - Date.now()));
+    } else {
+      sessionStorage.removeItem(SESSION_KEY);
+    }
+    renderAccount();
+  }
+
+  function restoreSession() {
+    try {
+      const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+      if (s && s.token && s.expiresAt > Date.now() + 5000) setSession(s);
+      else setSession(null);
+    } catch { setSession(null); }
+  }
+
+  function sessionExpired() {
+    if (!session) return;
+    setSession(null);
+    toast('Your session has ended. Sign in again to make changes.', 'error');
+  }
+
+  function renderAccount() {
+    $('#login-button').hidden = Boolean(session);
+    $('#admin-bar').hidden = !session;
+    if (session) {
+      $('#who').textContent = session.username;
+      $('#who-avatar').textContent = session.username.slice(0, 1);
+      $('#who-role').textContent = isAdmin() ? 'admin' : 'read-only';
+    }
+    $$('[data-admin]').forEach((b) => { b.hidden = !isAdmin(); });
+    if (current && movieDialog.open) renderMovie(current);
+  }
+
+  $('#login-button').addEventListener('click', () => {
+    $('#login-error').hidden = true;
+    $('#login-form').reset();
+    openDialog($('#login-dialog'));
+    $('#login-username').focus();
+  });
+  $('#logout-button').addEventListener('click', () => { setSession(null); toast('Signed out.'); });
+
+  $('#login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const username = $('#login-username').value.trim();
+    const password = $('#login-password').value;
+    const errBox = $('#login-error');
+    if (!username || !password) { errBox.textContent = 'Enter your username and password.'; errBox.hidden = false; return; }
+    const btn = $('#login-submit');
+    btn.disabled = true;
+    try {
+      const { data } = await api('POST', '/v1/auth/token', { body: { username, password } });
+      const claims = decodeJWT(data.access_token);
+      setSession({
+        token: data.access_token, username: claims.sub || username, role: claims.role || 'user',
+        expiresAt: Date.now() + (Number(data.expires_in) || 3600) * 1000,
+      });
+      $('#login-dialog').close();
+      toast(`Signed in as ${session.username}.`);
+    } catch (err) {
+      errBox.textContent = err.status === 401 ? 'That username and password do not match.' : err.message;
+      errBox.hidden = false;
+      $('#login-password').select();
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Create and edit
+
+  const editDialog = $('#edit-dialog');
+  const editForm = $('#edit-form');
+  let editing = null; // {id, version} when editing, null when creating
+  let idempotencyKey = '';
+  const LIST_FIELDS = ['directors', 'cast', 'genres'];
+  const INT_FIELDS = ['year', 'runtime_minutes', 'votes'];
+  const NUM_FIELDS = ['rating', 'popularity'];
+  const TEXT_FIELDS = ['title', 'overview', 'tagline', 'poster_url'];
+  const OPTIONAL_TEXT = ['tagline', 'poster_url']; // sent only when set, for servers that do not know them yet
+
+  function fillForm(m) {
+    for (const f of TEXT_FIELDS) editForm.elements[f].value = (m && m[f]) || '';
+    for (const f of LIST_FIELDS) editForm.elements[f].value = ((m && m[f]) || []).join(', ');
+    for (const f of [...INT_FIELDS, ...NUM_FIELDS]) editForm.elements[f].value = m && m[f] !== null && m[f] !== undefined ? String(m[f]) : '';
+  }
+
+  function clearErrors() {
+    $('#edit-error').hidden = true;
+    $('#edit-error').replaceChildren();
+    for (const p of $$('.field-error', editForm)) p.textContent = '';
+    for (const i of $$('[aria-invalid]', editForm)) i.removeAttribute('aria-invalid');
+  }
+
+  function fieldError(field, msg) {
+    const input = editForm.elements[field];
+    const p = $(`#e-${field}`);
+    if (!input || !p) return false;
+    input.setAttribute('aria-invalid', 'true');
+    p.textContent = msg;
+    return true;
+  }
+
+  function openEditor(m) {
+    editing = m ? { id: m.id, version: m.version } : null;
+    idempotencyKey = randomKey();
+    $('#edit-title').textContent = m ? `Edit “${m.title}”` : 'New movie';
+    $('#edit-submit').textContent = m ? 'Save changes' : 'Create movie';
+    clearErrors();
+    fillForm(m);
+    openDialog(editDialog);
+    editForm.elements.title.focus();
+  }
+
+  function collect() {
+    const body = {};
+    const problems = {};
+    for (const f of TEXT_FIELDS) {
+      const v = editForm.elements[f].value.trim();
+      if (OPTIONAL_TEXT.includes(f) && !v) continue;
+      body[f] = v;
+    }
+    for (const f of LIST_FIELDS) body[f] = editForm.elements[f].value.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const f of INT_FIELDS) {
+      const raw = editForm.elements[f].value.trim();
+      if (!raw) { body[f] = null; continue; }
+      const n = Number(raw);
+      if (!Number.isInteger(n)) problems[f] = 'must be a whole number';
+      else body[f] = n;
+    }
+    for (const f of NUM_FIELDS) {
+      const raw = editForm.elements[f].value.trim();
+      if (!raw) { body[f] = null; continue; }
+      const n = Number(raw);
+      if (!Number.isFinite(n)) problems[f] = 'must be a number';
+      else body[f] = n;
+    }
+    if (!body.title) problems.title = 'is required';
+    if (typeof body.rating === 'number' && (body.rating < 0 || body.rating > 10)) problems.rating = 'must be between 0 and 10';
+    if (body.poster_url && !/^https?:\/\//i.test(body.poster_url)) problems.poster_url = 'must be an http(s) URL';
+    return { body, problems };
+  }
+
+  function showProblems(problems, summary) {
+    let first = null;
+    const unplaced = [];
+    for (const [field, msg] of Object.entries(problems)) {
+      const name = field.replace(/\[\d+\]$/, '').replace(/\.\d+$/, '');
+      if (fieldError(name, msg)) first = first || editForm.elements[name];
+      else unplaced.push(`${field} ${msg}`);
+    }
+    const box = $('#edit-error');
+    box.replaceChildren(...[el('p', null, summary || 'Please correct the fields marked below.'), unplaced.length ? el('p', null, unplaced.join('; ')) : null].filter(Boolean));
+    box.hidden = false;
+    if (first) first.focus();
+  }
+
+  editForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors();
+    const { body, problems } = collect();
+    if (Object.keys(problems).length) { showProblems(problems); return; }
+    const btn = $('#edit-submit');
+    btn.disabled = true;
+    try {
+      const r = editing
+        ? await api('PUT', `/v1/movies/${editing.id}`, { body, auth: true, headers: { 'If-Match': `"${editing.version}"` } })
+        : await api('POST', '/v1/movies', { body, auth: true, headers: { 'Idempotency-Key': idempotencyKey } });
+      const saved = r.data;
+      editDialog.close();
+      toast(editing ? `Saved “${saved.title}”.` : `Created “${saved.title}”.`);
+      if (movieDialog.open && current && current.id === saved.id) { current = saved; renderMovie(saved); }
+      afterWrite(saved.id, saved.version);
+    } catch (err) {
+      if (err.status === 412) showConflict();
+      else if (err.problem && err.problem.errors && Object.keys(err.problem.errors).length) showProblems(err.problem.errors, err.message);
+      else if (err.status === 401 || err.status === 403) showProblems({}, err.status === 403 ? 'Only admins can change movies.' : 'Your session has ended: sign in again, then save.');
+      else showProblems({}, err.message);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  function showConflict() {
+    const box = $('#edit-error');
+    const reload = el('button', { type: 'button', class: 'btn', id: 'reload-latest' }, 'Load the latest version');
+    box.replaceChildren(
+      el('p', null, el('strong', null, 'Someone else changed this movie after you opened it.'),
+        ` Your copy is version ${editing.version}; saving it would overwrite their changes, so nothing was saved.`),
+      el('p', null, 'Load the latest version, then make your changes again.'),
+      reload);
+    box.hidden = false;
+    reload.focus();
+    reload.addEventListener('click', async () => {
+      reload.disabled = true;
+      const had = editing.version;
+      try {
+        let m = null;
+        for (let i = 0; i < 20; i++) { // the read model may be a moment behind the catalog
+          m = (await api('GET', `/v1/movies/${editing.id}`)).data;
+          if (m.version > had) break;
+          await sleep(150);
+        }
+        editing.version = m.version;
+        clearErrors();
+        fillForm(m);
+        $('#edit-title').textContent = `Edit “${m.title}”`;
+        box.replaceChildren(el('p', null, `Loaded version ${m.version}. Make your changes again and save.`));
+        box.hidden = false;
+        editForm.elements.title.focus();
+        if (current && current.id === m.id) { current = m; renderMovie(m); }
+      } catch (err) {
+        box.replaceChildren(el('p', null, err.status === 404 ? 'This movie has been deleted meanwhile.' : err.message));
+      }
+    });
+  }
+
+  /** afterWrite waits until search has the written version (or the delete), then refreshes what is shown. */
+  async function afterWrite(id, version, deleted) {
+    for (let i = 0; i < 50; i++) {
+      try {
+        const { data } = await api('GET', `/v1/movies/${id}`);
+        if (!deleted && data.version >= version) break;
+      } catch (e) {
+        if (deleted && e.status === 404) break;
+      }
+      await sleep(150);
+    }
+    search();
+  }
+
+  $('#new-button').addEventListener('click', () => openEditor(null));
+
+  // ---------------------------------------------------------------------------------------------------
+  // Delete
+
+  function confirmDialog(title, text, okLabel) {
+    const d = $('#confirm-dialog');
+    $('#confirm-title').textContent = title;
+    $('#confirm-text').textContent = text;
+    $('#confirm-ok').textContent = okLabel;
+    d.returnValue = '';
+    openDialog(d);
+    return new Promise((resolve) => d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true }));
+  }
+
+  async function deleteMovie(m) {
+    const ok = await confirmDialog(`Delete “${m.title}”?`, 'It will be removed from the catalog and from search. This cannot be undone.', 'Delete movie');
+    if (!ok) return;
+    try {
+      await api('DELETE', `/v1/movies/${m.id}`, { auth: true, headers: { 'If-Match': `"${m.version}"` } });
+      movieDialog.close();
+      toast(`Deleted “${m.title}”.`);
+      afterWrite(m.id, m.version, true);
+    } catch (err) {
+      if (err.status === 412) {
+        toast('Someone else changed this movie meanwhile; showing the latest version. Nothing was deleted.', 'error');
+        openMovie(m.id);
+      } else {
+        toast(err.message, 'error');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Import
+
+  const importDialog = $('#import-dialog');
+  $('#import-button').addEventListener('click', () => {
+    $('#import-form').reset();
+    $('#import-error').hidden = true;
+    $('#import-summary').replaceChildren();
+    openDialog(importDialog);
+  });
+
+  $('#import-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const file = $('#import-file').files[0];
+    const errBox = $('#import-error');
+    errBox.hidden = true;
+    if (!file) { errBox.textContent = 'Choose a file to import.'; errBox.hidden = false; return; }
+    const btn = $('#import-submit');
+    btn.disabled = true;
+    btn.textContent = 'Importing…';
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const gz = bytes[0] === 0x1f && bytes[1] === 0x8b;
+      const name = file.name.replace(/\.gz$/i, '');
+      const headers = { 'Content-Type': /\.(jsonl|ndjson)$/i.test(name) ? 'application/x-ndjson' : 'application/json' };
+      if (gz) headers['Content-Encoding'] = 'gzip';
+      const { data } = await api('POST', '/v1/imports', { body: new Blob([bytes]), headers, auth: true });
+      renderImport(data || {});
+      setTimeout(search, 800);
+    } catch (err) {
+      errBox.textContent = err.status === 404 ? 'This server does not accept imports yet.'
+        : err.status === 413 ? `The file is too large. ${err.message}` : err.message;
+      errBox.hidden = false;
+    } finally {
+      btn.disabled = false;
+      btn.textContent = 'Import';
+    }
+  });
+
+  function renderImport(s) {
+    const tiles = ['total', 'created', 'updated', 'unchanged', 'failed'].map((k) =>
+      el('div', null, el('strong', null, numberFmt.format(Number(s[k]) || 0)), el('span', null, k)));
+    const rows = (Array.isArray(s.results) ? s.results : []).slice()
+      .sort((a, b) => (statusOf(b) === 'failed') - (statusOf(a) === 'failed'));
+    const table = rows.length ? el('div', { class: 'table-wrap' }, el('table', null,
+      el('thead', null, el('tr', null, el('th', null, '#'), el('th', null, 'Result'), el('th', null, 'Movie'), el('th', null, 'Details'))),
+      el('tbody', null, rows.map((r, i) => el('tr', null,
+        el('td', null, String(r.index ?? r.line ?? r.record ?? i + 1)),
+        el('td', null, el('span', { class: `status-pill ${statusOf(r)}` }, statusOf(r))),
+        el('td', null, [r.title, r.id ? `#${r.id}` : null].filter(Boolean).join(' ')),
+        el('td', null, importDetail(r))))))) : null;
+    $('#import-summary').replaceChildren(...[el('div', { class: 'summary' }, tiles), table].filter(Boolean));
+  }
+  function statusOf(r) { return String(r.status || r.action || r.result || (r.error || r.errors ? 'failed' : 'ok')); }
+  function importDetail(r) {
+    if (r.errors && typeof r.errors === 'object') return Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join('; ');
+    return r.error || r.detail || (r.version ? `version ${r.version}` : '');
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // History
+
+  async function openHistory(m) {
+    const body = $('#history-body');
+    $('#history-title').textContent = `History of “${m.title}”`;
+    body.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
+    openDialog($('#history-dialog'));
+    try {
+      const { data } = await api('GET', `/v1/movies/${m.id}/history`, { auth: true });
+      const entries = (data && Array.isArray(data.history) ? data.history : []).slice().sort((a, b) => b.version - a.version);
+      if (!entries.length) { body.replaceChildren(el('p', { class: 'muted' }, 'No history recorded.')); return; }
+      body.replaceChildren(el('ol', { class: 'timeline' }, entries.map((h) => el('li', null,
+        el('div', null, el('strong', null, `Version ${h.version}`), ` · ${h.action || 'changed'}`, h.actor ? ` by ${h.actor}` : ''),
+        el('div', { class: 'when', title: h.at || '' }, h.at ? `${fmtWhen(h.at)} · ${new Date(h.at).toLocaleString()}` : ''),
+        h.changes && Object.keys(h.changes).length ? el('table', { class: 'diff' }, el('tbody', null,
+          Object.entries(h.changes).map(([field, c]) => el('tr', null, el('td', null, field),
+            el('td', null, c && 'from' in c && c.from !== null && c.from !== undefined && h.action !== 'created' ? [el('del', null, fmtValue(c.from)), ' → '] : null,
+              el('ins', null, fmtValue(c ? c.to : c))))))) : null))));
+    } catch (err) {
+      body.replaceChildren(el('p', { class: 'muted' }, err.status === 404 ? 'This server does not keep movie history yet.'
+        : err.status === 401 || err.status === 403 ? 'Only admins can see the history.' : err.message));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Start
+
+  function skeleton() {
+    results.replaceChildren(...Array.from({ length: 12 }, () => el('li', { class: 'card skeleton', 'aria-hidden': 'true' },
+      el('div', { class: 'poster' }), el('div', { class: 'line' }), el('div', { class: 'line short' }))));
+  }
+
+  readURL();
+  syncControls();
+  restoreSession();
+  skeleton();
+  search();
+  if (location.hash) routeFromHash();
+})();
