@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -10,56 +10,158 @@ import (
 	"marquee/pkg/httpx"
 )
 
-const principalKey = "marquee.principal"
+const callerKey = "marquee.caller"
 
-// authenticate resolves the caller from a bearer token. No token means an anonymous caller; a token that
-// does not verify is refused outright rather than treated as anonymous, so a client learns its token is bad.
-func authenticate(v *authn.Verifier) gin.HandlerFunc {
+// caller is an authenticated principal and how it proved who it is.
+type caller struct {
+	authn.Principal
+	viaKey bool // an API key rather than an access token
+}
+
+// credentialKind is what an Authorization header carries.
+type credentialKind int
+
+const (
+	noCredential credentialKind = iota
+	accessToken                 // a JWT from POST /v1/auth/token
+	apiKey                      // a long-lived key from POST /v1/keys, "mq_…"
+)
+
+// apiKeyPrefix starts every API key; any other bearer token is an access token.
+const apiKeyPrefix = "mq_"
+
+// maxTokenBytes bounds a bearer token; real ones are a few hundred bytes.
+const maxTokenBytes = 8 << 10
+
+var errBadAuthorization = apperr.Errorf(apperr.Unauthorized, "The Authorization header must be \"Bearer <token>\".")
+
+// parseAuthorization reads the value of an Authorization header. An empty value is no credential; anything
+// but "Bearer <token68>" is an error.
+func parseAuthorization(h string) (credentialKind, string, error) {
+	if h == "" {
+		return noCredential, "", nil
+	}
+	scheme, tok, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return noCredential, "", errBadAuthorization
+	}
+	tok = strings.Trim(tok, " \t")
+	if tok == "" || len(tok) > maxTokenBytes || !isToken68(tok) {
+		return noCredential, "", errBadAuthorization
+	}
+	if strings.HasPrefix(tok, apiKeyPrefix) {
+		return apiKey, tok, nil
+	}
+	return accessToken, tok, nil
+}
+
+// isToken68 reports whether s has the syntax of RFC 9110's token68: the characters of base64 and base64url,
+// dots and tildes, then optional padding.
+func isToken68(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("-._~+/", b) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// authenticator checks both kinds of credential.
+type authenticator struct {
+	tokens *authn.Verifier
+	keys   *keyChecker
+}
+
+// authenticate resolves the caller from a bearer token or API key. No credential means an anonymous caller;
+// a credential that does not verify is refused outright rather than treated as anonymous, so a client learns
+// its credential is bad. Refusals count against the client IP's anonymous rate limit, and so does every API
+// key the catalog must be asked about, so that guessing costs the guesser and not the catalog.
+func authenticate(a *authenticator, l *limiter, ips clientIPs) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		tok, present, err := authn.BearerToken(c.Request)
-		if err != nil {
-			httpx.Error(c, err)
+		values := c.Request.Header.Values("Authorization")
+		if len(values) > 1 {
+			refuse(c, l, ips, errBadAuthorization)
 			return
 		}
-		if !present {
+		var h string
+		if len(values) == 1 {
+			h = values[0]
+		}
+		kind, tok, err := parseAuthorization(h)
+		if err != nil {
+			refuse(c, l, ips, err)
+			return
+		}
+		var who caller
+		switch kind {
+		case noCredential:
 			c.Next()
 			return
+		case accessToken:
+			who.Principal, err = a.tokens.Verify(c.Request.Context(), tok)
+		case apiKey:
+			who.viaKey = true
+			who.Principal, err = a.keys.check(c.Request.Context(), tok, func() error { return chargeIP(c, l, ips) })
 		}
-		p, err := v.Verify(c.Request.Context(), tok)
 		if err != nil {
-			httpx.Error(c, err)
+			refuse(c, l, ips, err)
 			return
 		}
-		c.Set(principalKey, p)
+		c.Set(callerKey, who)
 		c.Next()
 	}
+}
+
+// refuse answers a failed authentication; it answers 429 instead once the client IP has failed too often.
+func refuse(c *gin.Context, l *limiter, ips clientIPs, err error) {
+	if apperr.Is(err, apperr.Unauthorized) {
+		if limited := chargeIP(c, l, ips); limited != nil {
+			err = limited
+		}
+	}
+	httpx.Error(c, err)
+}
+
+// chargeIP takes one request from the client IP's anonymous allowance and returns a RateLimited error,
+// with its headers set, when there is none left.
+func chargeIP(c *gin.Context, l *limiter, ips clientIPs) error {
+	if l.off() {
+		return nil
+	}
+	d := l.take(ipRateKey(ips.of(c.Request)), l.cfg.Anonymous)
+	if d.allowed {
+		return nil
+	}
+	d.setHeaders(c.Writer.Header())
+	return d.err()
+}
+
+// callerOf returns the authenticated caller of c, if any.
+func callerOf(c *gin.Context) (caller, bool) {
+	v, ok := c.Get(callerKey)
+	if !ok {
+		return caller{}, false
+	}
+	who, ok := v.(caller)
+	return who, ok
 }
 
 // requireAdmin lets only admins through: 401 for anonymous callers, 403 for users.
 func requireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, ok := c.Get(principalKey)
+		who, ok := callerOf(c)
 		if !ok {
-			httpx.Error(c, apperr.Errorf(apperr.Unauthorized, "This operation needs an admin's access token (POST /v1/auth/token)."))
+			httpx.Error(c, apperr.Errorf(apperr.Unauthorized, "This operation needs an admin's access token (POST /v1/auth/token) or API key."))
 			return
 		}
-		if !p.(authn.Principal).IsAdmin() {
-			httpx.Error(c, apperr.Errorf(apperr.Forbidden, "Only admins may change the catalog."))
+		if !who.IsAdmin() {
+			httpx.Error(c, apperr.Errorf(apperr.Forbidden, "Only admins may do this."))
 			return
-		}
-		c.Next()
-	}
-}
-
-// limitBody caps request bodies; a handler reading past the limit gets an error it answers with 413.
-func limitBody(limit int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > limit {
-			httpx.Error(c, apperr.Errorf(apperr.TooLarge, "The request body is over %d bytes.", limit))
-			return
-		}
-		if c.Request.Body != nil && c.Request.Body != http.NoBody {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
 	}

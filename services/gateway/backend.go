@@ -46,12 +46,15 @@ func NewProxy(log *slog.Logger, name string, base *url.URL) http.Handler {
 	}
 }
 
-// call makes an internal GET to a backend and returns the status and body. It works the same for an
-// in-process handler and for a proxy.
-func call(ctx context.Context, backend http.Handler, path string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+// call makes an internal request to a backend and returns the status and body; a body is sent as JSON. It
+// works the same for an in-process handler and for a proxy.
+func call(ctx context.Context, backend http.Handler, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	backend.ServeHTTP(rec, req)
@@ -61,7 +64,7 @@ func call(ctx context.Context, backend http.Handler, path string) (int, []byte, 
 func fetchJWKS(ctx context.Context, catalog http.Handler) (authn.JWKS, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	status, body, err := call(ctx, catalog, "/v1/auth/jwks.json")
+	status, body, err := call(ctx, catalog, http.MethodGet, "/v1/auth/jwks.json", nil)
 	if err != nil {
 		return authn.JWKS{}, err
 	}

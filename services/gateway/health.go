@@ -27,7 +27,7 @@ func handleReadyz(b Backends) gin.HandlerFunc {
 			name    string
 			backend http.Handler
 		}{{"catalog", b.Catalog}, {"search", b.Search}} {
-			status, _, err := call(ctx, part.backend, "/readyz")
+			status, _, err := call(ctx, part.backend, http.MethodGet, "/readyz", nil)
 			if err != nil || status != http.StatusOK {
 				httpx.Error(c, apperr.Errorf(apperr.Unavailable, "The %s service is not ready.", part.name))
 				return

@@ -6,25 +6,94 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"marquee/pkg/authn"
 	"marquee/pkg/httpx"
+	"marquee/services/gateway/web"
 )
 
-func newRouter(log *slog.Logger, b Backends, v *authn.Verifier, o Options) *gin.Engine {
+// access says who may call a route.
+type access int
+
+const (
+	public access = iota // anyone, anonymous included
+	admin                // admins only: checked here and again by the catalog
+)
+
+// route is one line of the gateway's routing table.
+type route struct {
+	method, path string
+	access       access
+	read         bool // a public read: browsers on any origin may GET it (see cors)
+	bigBody      bool // takes the import body limit instead of the usual one
+	handler      func(s *services) gin.HandlerFunc
+}
+
+// services are what route handlers hand requests to.
+type services struct {
+	Backends
+	web http.Handler // the search page and its assets
+}
+
+func toSearch(s *services) gin.HandlerFunc  { return forwardRead(s.Search) }
+func toCatalog(s *services) gin.HandlerFunc { return forward(s.Catalog) }
+func toWeb(s *services) gin.HandlerFunc     { return forward(s.web) }
+
+// routes is every operation the gateway answers. POST /v1/auth/introspect is deliberately absent: it is the
+// catalog's internal API-key check, which only the gateway calls.
+var routes = []route{
+	{method: "GET", path: "/v1/movies", access: public, read: true, handler: toSearch},
+	{method: "GET", path: "/v1/movies/:id", access: public, read: true, handler: toSearch},
+	{method: "GET", path: "/v1/suggest", access: public, read: true, handler: toSearch},
+
+	{method: "POST", path: "/v1/movies", access: admin, handler: toCatalog},
+	{method: "PUT", path: "/v1/movies/:id", access: admin, handler: toCatalog},
+	{method: "PATCH", path: "/v1/movies/:id", access: admin, handler: toCatalog},
+	{method: "DELETE", path: "/v1/movies/:id", access: admin, handler: toCatalog},
+	{method: "GET", path: "/v1/movies/:id/history", access: admin, handler: toCatalog},
+	{method: "POST", path: "/v1/imports", access: admin, bigBody: true, handler: toCatalog},
+
+	{method: "POST", path: "/v1/users", access: admin, handler: toCatalog},
+	{method: "GET", path: "/v1/users", access: admin, handler: toCatalog},
+	{method: "DELETE", path: "/v1/users/:username", access: admin, handler: toCatalog},
+	{method: "POST", path: "/v1/keys", access: admin, handler: toCatalog},
+	{method: "GET", path: "/v1/keys", access: admin, handler: toCatalog},
+	{method: "DELETE", path: "/v1/keys/:id", access: admin, handler: toCatalog},
+
+	{method: "POST", path: "/v1/auth/token", access: public, handler: toCatalog},
+	{method: "GET", path: "/v1/auth/jwks.json", access: public, read: true, handler: toCatalog},
+	{method: "POST", path: "/v1/auth/rotate", access: admin, handler: toCatalog},
+
+	{method: "GET", path: "/healthz", access: public, handler: func(*services) gin.HandlerFunc { return handleHealthz() }},
+	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends) }},
+	{method: "GET", path: "/openapi.json", access: public, read: true, handler: func(*services) gin.HandlerFunc { return handleOpenAPI() }},
+	{method: "GET", path: "/docs", access: public, handler: func(*services) gin.HandlerFunc { return handleDocs() }},
+
+	{method: "GET", path: "/", access: public, handler: toWeb},
+	{method: "GET", path: "/assets/*path", access: public, handler: toWeb},
+}
+
+// loginPath is the route limited per client IP more strictly than the rest, against password guessing.
+const loginPath = "/v1/auth/token"
+
+// newRouter builds the gateway. Every request passes, in order: CORS (which answers preflights), the query
+// string limit, authentication, and the rate limit; then its route's body limit, the admin check where the
+// route needs one, and the handler.
+func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gin.Engine {
 	e := httpx.NewEngine(log)
-	e.Use(limitBody(o.MaxBodyBytes), authenticate(v))
-
-	e.GET("/healthz", handleHealthz())
-	e.GET("/readyz", handleReadyz(b))
-	e.GET("/openapi.json", handleOpenAPI())
-
-	e.POST("/v1/auth/token", forward(b.Catalog))
-
-	e.GET("/v1/movies", forwardRead(b.Search))
-	e.GET("/v1/movies/:id", forwardRead(b.Search))
-	e.POST("/v1/movies", requireAdmin(), forward(b.Catalog))
-	e.PUT("/v1/movies/:id", requireAdmin(), forward(b.Catalog))
-	e.DELETE("/v1/movies/:id", requireAdmin(), forward(b.Catalog))
+	s := &services{Backends: b, web: web.Handler()}
+	ips := clientIPs{trusted: o.TrustedProxies}
+	limits := newLimiter(o.RateLimits, o.now)
+	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips), rateLimit(limits, ips))
+	for _, r := range routes {
+		limit := o.MaxBodyBytes
+		if r.bigBody {
+			limit = o.MaxImportBytes
+		}
+		chain := []gin.HandlerFunc{limitBody(limit)}
+		if r.access == admin {
+			chain = append(chain, requireAdmin())
+		}
+		e.Handle(r.method, r.path, append(chain, r.handler(s))...)
+	}
 	return e
 }
 

@@ -15,6 +15,6 @@ func Serve(ctx context.Context, log *slog.Logger, cfg Config) error {
 	h := NewHandler(log, Backends{
 		Catalog: NewProxy(log, "catalog", catalogURL),
 		Search:  NewProxy(log, "search", searchURL),
-	}, Options{MaxBodyBytes: cfg.MaxBodyBytes})
+	}, cfg.Options())
 	return httpx.ListenAndServe(ctx, log, cfg.Addr, h)
 }
