@@ -3,21 +3,40 @@
 # set (see README); .ci/run sets both.
 
 GO      ?= go
-MODULES := pkg services/catalog services/search services/gateway cmd/marquee
+MODULES := pkg services/catalog services/search services/gateway cmd/marquee tools/faults
 BIN     := bin
 
-.PHONY: run test vet unit fmt fmt-check build check-modules clean
+.PHONY: run test vet unit fuzz faults fmt fmt-check build check-modules clean
 
 run:
 	$(GO) run ./cmd/marquee serve
 
-test: fmt-check vet unit
+test: fmt-check vet unit fuzz
 
 vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 unit:
 	@for m in $(MODULES); do echo "go test $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# The full fault-injection suite (about 10 minutes): split mode as processes on its own MariaDB and
+# nats-server, faults injected under a recorded workload, the final state checked. `make unit` runs its
+# short profile.
+faults:
+	$(GO) run ./tools/faults -out docs/reliability-figures.md
+
+# Runs every fuzz target briefly (FUZZTIME each); their seed corpora already run in `make unit`.
+FUZZTIME ?= 2s
+fuzz:
+	@for m in $(MODULES); do \
+		for dir in $$(cd $$m && $(GO) list -f '{{.Dir}}' ./...); do \
+			pkg=$${dir#$(CURDIR)/}; \
+			for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+				echo "fuzz $$pkg $$f"; \
+				(cd $$dir && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) .) >/tmp/marquee-fuzz.log 2>&1 || { cat /tmp/marquee-fuzz.log; exit 1; }; \
+			done; \
+		done; \
+	done
 
 fmt:
 	gofmt -w $(MODULES)

@@ -215,8 +215,14 @@ func (c *client) search(query string) searchResult {
 // waitSearch polls a search until check accepts its result: writes become searchable a moment later.
 func (c *client) waitSearch(what, query string, check func(searchResult) error) searchResult {
 	c.t.Helper()
+	return c.waitSearchFor(15*time.Second, what, query, check)
+}
+
+// waitSearchFor is waitSearch with a deadline, for bulk loads.
+func (c *client) waitSearchFor(timeout time.Duration, what, query string, check func(searchResult) error) searchResult {
+	c.t.Helper()
 	var res searchResult
-	waitFor(c.t, what, 15*time.Second, func() error {
+	waitFor(c.t, what, timeout, func() error {
 		res = c.search(query)
 		return check(res)
 	})

@@ -28,6 +28,8 @@ as underscores) or in a config file (--config).`,
 		newCatalogCommand(getenv, stdout, stderr),
 		newSearchCommand(getenv, stderr),
 		newGatewayCommand(getenv, stderr),
+		newImportCommand(getenv, stdout, stderr),
+		newUserCommand(getenv, stdout),
 		newVersionCommand(stdout),
 	)
 	return root

@@ -27,16 +27,26 @@ import (
 
 // serveConfig configures the all-in-one. It needs no configuration at all: everything lives under data_dir.
 type serveConfig struct {
-	Addr          string `key:"addr" usage:"address to listen on"`
-	DataDir       string `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
-	Seed          string `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
-	AdminUsername string `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
-	AdminPassword string `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
-	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
+	Addr           string   `key:"addr" usage:"address to listen on"`
+	DataDir        string   `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
+	Seed           string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
+	AdminUsername  string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
+	AdminPassword  string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
+	RateLimit      string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
+	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
+	LogLevel       string   `key:"log_level" usage:"log level: debug, info, warn or error"`
 }
 
 func defaultServeConfig() serveConfig {
-	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", LogLevel: "info"}
+	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info"}
+}
+
+// gatewayConfig is the gateway's configuration in the all-in-one: its defaults with the few settings that
+// make sense without a network between the parts.
+func (c serveConfig) gatewayConfig() (gateway.Config, error) {
+	g := gateway.DefaultConfig()
+	g.RateLimit, g.TrustedProxies = c.RateLimit, c.TrustedProxies
+	return g, g.Validate()
 }
 
 func newServeCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -97,7 +107,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	}
 	defer srch.Close()
 
-	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gateway.Options{})
+	gwCfg, err := cfg.gatewayConfig()
+	if err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gwCfg.Options())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

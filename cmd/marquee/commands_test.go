@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"marquee/pkg/testenv"
+)
+
+// runCommand runs a short-lived marquee command to completion and returns its output and error.
+func runCommand(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut syncBuffer
+	err := run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+// startServe runs the all-in-one on a random port with admin root and waits until it is ready.
+func startServe(t *testing.T, dir string, seed string) *client {
+	t.Helper()
+	env := map[string]string{"MARQUEE_ADMIN_USERNAME": "root", "MARQUEE_ADMIN_PASSWORD": "correct horse battery staple", "MARQUEE_RATE_LIMIT": "off"}
+	m := startCommand(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--seed", seed)
+	c := &client{t: t, base: addrOf(t, m.stdout, "serving on")}
+	waitFor(t, "readiness", 60*time.Second, func() error {
+		if r := c.do("GET", "/readyz", nil, nil); r.status != 200 {
+			return fmt.Errorf("readyz %d", r.status)
+		}
+		return nil
+	})
+	return c
+}
+
+func TestImportCommand(t *testing.T) {
+	c := startServe(t, t.TempDir(), "")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "movies.jsonl")
+	body := strings.Join([]string{
+		`{"id":949,"title":"Heat","year":1995,"director":"Michael Mann","vote_average":7.9,"vote_count":6000,"imdb_id":"tt0113277"}`,
+		`{"title":"","year":1995}`,
+		`{"name":"Rocky","director":"John G. Avildsen","genre":["Drama"," Sport"],"imdb_score":8.1,"99popularity":81.0}`,
+		`{broken`,
+	}, "\n")
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "--url", c.base, "--username", "root", "--password", "correct horse battery staple", "--progress=false", file}
+	out, err := runCommand(t, nil, args...)
+	if err == nil || !strings.Contains(err.Error(), "2 of 4 records failed") {
+		t.Fatalf("import with bad records: err %v\n%s", err, out)
+	}
+	for _, want := range []string{"Imported 4 records: 2 created, 0 updated, 0 unchanged, 2 failed.", file + ":2: ", "title is required", file + ":4: "} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	c.waitSearch("the imported movie", "q=heat", firstHit("Heat", 1))
+
+	// Importing again matches by tmdb_id: Heat is unchanged; the seed-format Rocky has no id, so it is new.
+	out, _ = runCommand(t, map[string]string{"MARQUEE_URL": c.base, "MARQUEE_USERNAME": "root", "MARQUEE_PASSWORD": "correct horse battery staple"},
+		"import", "--progress=false", file)
+	if !strings.Contains(out, "Imported 4 records: 1 created, 0 updated, 1 unchanged, 2 failed.") {
+		t.Fatalf("second import:\n%s", out)
+	}
+	if out, err := runCommand(t, nil, "import", "--url", c.base, "--username", "root", "--password", "wrong password!", file); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("import with a wrong password: %v\n%s", err, out)
+	}
+}
+
+// TestImportTMDBCatalog imports the whole shared TMDB-like catalog through the API: every record is valid
+// and must be accepted, keep its source ids, and become searchable.
+func TestImportTMDBCatalog(t *testing.T) {
+	path := testenv.SharedData(t, "movies.jsonl.gz")
+	c := startServe(t, t.TempDir(), "")
+	out, err := runCommand(t, nil, "import", "--url", c.base, "--username", "root", "--password", "correct horse battery staple", "--progress=false", path)
+	if err != nil || !strings.Contains(out, "Imported 15410 records: 15410 created, 0 updated, 0 unchanged, 0 failed.") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	c.waitSearchFor(3*time.Minute, "the whole catalog to be indexed", "per_page=1", func(r searchResult) error {
+		if r.Total != 15410 {
+			return fmt.Errorf("total %d", r.Total)
+		}
+		return nil
+	})
+	var matrix struct {
+		Title  string  `json:"title"`
+		TMDBID *int64  `json:"tmdb_id"`
+		IMDbID *string `json:"imdb_id"`
+	}
+	res := c.search("q=the+matrix&per_page=1")
+	c.must(200, "GET", fmt.Sprintf("/v1/movies/%d", res.Hits[0].ID), nil, nil).json(t, &matrix)
+	if matrix.Title != "The Matrix" || matrix.TMDBID == nil || *matrix.TMDBID != 603 || matrix.IMDbID == nil || *matrix.IMDbID != "tt0133093" {
+		t.Fatalf("The Matrix after import: %+v", matrix)
+	}
+}
+
+func TestUserCommand(t *testing.T) {
+	dir := t.TempDir()
+	user := func(args ...string) (string, error) {
+		return runCommand(t, nil, append([]string{"user", "--data-dir", dir}, args...)...)
+	}
+	if out, err := user("add", "ada", "--role", "admin", "--password", "a long enough password"); err != nil || !strings.Contains(out, "Added ada (admin).") {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	if _, err := user("add", "ada", "--role", "user", "--password", "another long password"); err == nil {
+		t.Fatal("adding ada twice succeeded")
+	}
+	if _, err := user("add", "bob", "--role", "root", "--password", "a long enough password"); err == nil || !strings.Contains(err.Error(), "role") {
+		t.Fatalf("a bad role: %v", err)
+	}
+	if out, err := user("add", "bob", "--password", "a long enough password"); err != nil || !strings.Contains(out, "Added bob (user).") {
+		t.Fatalf("add bob: %v\n%s", err, out)
+	}
+	out, err := user("list")
+	if err != nil || !strings.Contains(out, "ada") || !strings.Contains(out, "admin") || !strings.Contains(out, "bob") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+
+	// The users are the server's: ada logs in as an admin, bob as a user.
+	c := startServe(t, dir, "")
+	c.login("ada", "a long enough password")
+	c.must(201, "POST", "/v1/movies", map[string]any{"title": "Added by Ada"}, nil)
+	c.login("bob", "a long enough password")
+	c.must(403, "POST", "/v1/movies", map[string]any{"title": "Not by Bob"}, nil)
+
+	if out, err := user("remove", "bob"); err != nil || !strings.Contains(out, "Removed bob.") {
+		t.Fatalf("remove: %v\n%s", err, out)
+	}
+	if _, err := user("remove", "bob"); err == nil {
+		t.Fatal("removing bob twice succeeded")
+	}
+}
