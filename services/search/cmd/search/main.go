@@ -4,42 +4,18 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+	"log/slog"
 
-	"github.com/spf13/pflag"
-
-	"marquee/pkg/config"
-	"marquee/pkg/logx"
+	"marquee/pkg/cmdx"
 	"marquee/services/search/searchsvc"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "search:", err)
-		os.Exit(1)
-	}
-}
+func main() { cmdx.Main("search", run) }
 
-// run is the whole program; ctx is done on SIGINT or SIGTERM.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	cfg := searchsvc.DefaultConfig()
-	if err := config.Parse("search", args, &cfg, getenv, stderr); err != nil {
-		return err
-	}
-	log, err := logx.New(stderr, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	log.Info("search starting", "config", config.String(&cfg))
-	return searchsvc.Serve(ctx, log, cfg)
+	return cmdx.Part(ctx, "search", args, getenv, stderr, &cfg, &cfg.LogLevel, func(ctx context.Context, log *slog.Logger) error {
+		return searchsvc.Serve(ctx, log, cfg)
+	})
 }

@@ -28,7 +28,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &out) }()
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &out, &out) }()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -76,7 +76,7 @@ func TestRunRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &out); err == nil {
+			if err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &out, &out); err == nil {
 				t.Errorf("run succeeded, want an error")
 			}
 		})
@@ -85,7 +85,7 @@ func TestRunRejects(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out); !errors.Is(err, pflag.ErrHelp) {
+	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &out); !errors.Is(err, pflag.ErrHelp) {
 		t.Fatalf("run --help: %v", err)
 	}
 	if !strings.Contains(out.String(), "--data-dir") || !strings.Contains(out.String(), "MARQUEE_DATA_DIR") {
