@@ -6,18 +6,22 @@ GO      ?= go
 MODULES := pkg services/catalog services/search services/gateway cmd/marquee tools/faults
 BIN     := bin
 
-.PHONY: run test vet unit fuzz faults fmt fmt-check build check-modules clean
+.PHONY: run test vet unit eval fuzz faults fmt fmt-check build check-modules clean
 
 run:
 	$(GO) run ./cmd/marquee serve
 
-test: fmt-check vet unit fuzz
+test: fmt-check vet unit eval fuzz
 
 vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 unit:
 	@for m in $(MODULES); do echo "go test $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# Search relevance on the dev judgments (needs ../shared/data); without -race, which only slows it down.
+eval:
+	cd services/search && $(GO) test -count=1 -run TestRelevance -v ./searcheval
 
 # The full fault-injection suite (about 10 minutes): split mode as processes on its own MariaDB and
 # nats-server, faults injected under a recorded workload, the final state checked. `make unit` runs its

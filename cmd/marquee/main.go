@@ -5,27 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/spf13/pflag"
+	"marquee/pkg/cmdx"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "marquee:", err)
-		os.Exit(1)
-	}
-}
+func main() { cmdx.Main("marquee", run) }
 
 // run executes one marquee command. It reads no global state: arguments, environment and output streams
 // come in as parameters, so tests run it exactly as main does.

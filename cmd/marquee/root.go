@@ -30,6 +30,8 @@ as underscores) or in a config file (--config).`,
 		newGatewayCommand(getenv, stderr),
 		newImportCommand(getenv, stdout, stderr),
 		newUserCommand(getenv, stdout),
+		newGenCommand(getenv, stdout),
+		newEvalCommand(getenv, stdout),
 		newVersionCommand(stdout),
 	)
 	return root

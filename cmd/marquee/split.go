@@ -7,15 +7,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"marquee/pkg/cmdx"
 	"marquee/pkg/config"
-	"marquee/pkg/logx"
 	"marquee/services/catalog/catalogsvc"
 	"marquee/services/gateway"
 	"marquee/services/search/searchsvc"
 )
 
 // partCommand builds a command whose flags come from cfg (a pointer to a config struct with a log level at
-// level); it loads the config, makes the logger and hands both to start.
+// level); it loads the config and hands the logger to start.
 func partCommand(use, short string, cfg any, level *string, getenv func(string) string, stderr io.Writer,
 	start func(ctx context.Context, log *slog.Logger) error) *cobra.Command {
 	cmd := &cobra.Command{
@@ -26,12 +26,7 @@ func partCommand(use, short string, cfg any, level *string, getenv func(string) 
 			if err := config.Load(cmd.Flags(), cfg, getenv); err != nil {
 				return err
 			}
-			log, err := logx.New(stderr, *level)
-			if err != nil {
-				return err
-			}
-			log.Info(use+" starting", "config", config.String(cfg))
-			return start(cmd.Context(), log)
+			return cmdx.Serve(cmd.Context(), use, cfg, *level, stderr, start)
 		},
 	}
 	config.Flags(cmd.Flags(), cfg)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"marquee/pkg/testenv"
 	"marquee/services/search"
 	"marquee/services/search/searcheval"
 	"marquee/services/search/searchindex"
@@ -20,9 +21,9 @@ var (
 
 // benchIndex builds the catalog's index once for all benchmarks (it lives until the process ends).
 func benchIndex(b *testing.B) *searchindex.Index {
-	dir := SharedData(b)
+	movies := testenv.SharedData(b, "movies.jsonl.gz")
 	benchOnce.Do(func() {
-		benchIdx, benchErr = searcheval.Build(context.Background(), filepath.Join(dir, "movies.jsonl.gz"), filepath.Join(b.TempDir(), "idx"), searcheval.Options{})
+		benchIdx, benchErr = searcheval.Build(context.Background(), movies, filepath.Join(b.TempDir(), "idx"), searcheval.Options{})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -3,35 +3,23 @@ package searcheval_test
 import (
 	"context"
 	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"marquee/pkg/testenv"
 	"marquee/services/search/searcheval"
 )
 
 var flagVerbose = flag.Bool("per-query", false, "log the metrics of every query")
 
-// SharedData finds the shared data folder (MARQUEE_SHARED_DATA, else ../../../../shared/data from this
-// package) or skips the test, saying so.
-func SharedData(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("MARQUEE_SHARED_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "data")
-	}
-	for _, f := range []string{"movies.jsonl.gz", "judgments-dev.tsv"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			tb.Skipf("shared data not found (%v): set MARQUEE_SHARED_DATA to the folder with movies.jsonl.gz and judgments-dev.tsv; relevance evaluation skipped", err)
-		}
-	}
-	return dir
-}
-
 // TestRelevance runs the dev judgments against the default ranking and holds it to the targets.
+// It has no concurrency of its own and takes minutes under the race detector, so `make test` runs it in a
+// step of its own without -race (make eval).
 func TestRelevance(t *testing.T) {
-	dir := SharedData(t)
-	rep, err := searcheval.Run(context.Background(), filepath.Join(dir, "movies.jsonl.gz"), filepath.Join(dir, "judgments-dev.tsv"), searcheval.Options{})
+	if raceEnabled {
+		t.Skip("relevance evaluation skipped under -race; make eval runs it without")
+	}
+	movies, judgments := testenv.SharedData(t, "movies.jsonl.gz"), testenv.SharedData(t, "judgments-dev.tsv")
+	rep, err := searcheval.Run(context.Background(), movies, judgments, searcheval.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

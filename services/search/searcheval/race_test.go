@@ -1,0 +1,5 @@
+//go:build race
+
+package searcheval_test
+
+const raceEnabled = true
