@@ -50,7 +50,7 @@ func TestSplitMode(t *testing.T) {
 	}
 	env := map[string]string{
 		"MARQUEE_NATS_URL": natsURL, "MARQUEE_STREAM": stream, "MARQUEE_SUBJECT_PREFIX": prefix,
-		"MARQUEE_ADMIN_USERNAME": "ops", "MARQUEE_ADMIN_PASSWORD": "split mode secret",
+		"MARQUEE_ADMIN_USERNAME": "ops", "MARQUEE_ADMIN_PASSWORD": "split mode secret", "MARQUEE_RATE_LIMIT": "off",
 	}
 	cat := startCommand(t, env, "catalog", "--addr", "127.0.0.1:0", "--mysql-dsn", dsn, "--seed", seed)
 	catalogURL := addrOf(t, cat.stderr, "listening")
