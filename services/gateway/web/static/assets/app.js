@@ -884,13 +884,13 @@
 
   const editDialog = $('#edit-dialog');
   const editForm = $('#edit-form');
-  let editing = null; // {id, version} when editing, null when creating
+  let editing = null; // {id, version, original} when editing, null when creating
   let idempotencyKey = '';
   const LIST_FIELDS = ['directors', 'cast', 'genres'];
   const INT_FIELDS = ['year', 'runtime_minutes', 'votes'];
   const NUM_FIELDS = ['rating', 'popularity'];
   const TEXT_FIELDS = ['title', 'overview', 'tagline', 'poster_url'];
-  const OPTIONAL_TEXT = ['tagline', 'poster_url']; // sent only when set, for servers that do not know them yet
+  const OPTIONAL_TEXT = ['tagline', 'poster_url']; // left out of a new movie when empty
 
   function fillForm(m) {
     for (const f of TEXT_FIELDS) editForm.elements[f].value = (m && m[f]) || '';
@@ -915,7 +915,7 @@
   }
 
   function openEditor(m) {
-    editing = m ? { id: m.id, version: m.version } : null;
+    editing = m ? { id: m.id, version: m.version, original: m } : null;
     idempotencyKey = randomKey();
     $('#edit-title').textContent = m ? `Edit “${m.title}”` : 'New movie';
     $('#edit-submit').textContent = m ? 'Save changes' : 'Create movie';
@@ -954,6 +954,24 @@
     return { body, problems };
   }
 
+  // changes is the JSON merge patch from the movie as it was opened to the form's values: only what the person
+  // changed, so that fields the form does not show (keywords, tags, source ids…) are never overwritten, and an
+  // emptied optional field is removed (null).
+  function changes(original, body) {
+    const patch = {};
+    const norm = (f, v) => {
+      if (LIST_FIELDS.includes(f)) return v || [];
+      if (OPTIONAL_TEXT.includes(f) || INT_FIELDS.includes(f) || NUM_FIELDS.includes(f)) return v === '' || v === undefined ? null : v;
+      return v === undefined || v === null ? '' : v;
+    };
+    for (const f of [...TEXT_FIELDS, ...LIST_FIELDS, ...INT_FIELDS, ...NUM_FIELDS]) {
+      const had = norm(f, original[f]);
+      const now = norm(f, body[f]);
+      if (JSON.stringify(had) !== JSON.stringify(now)) patch[f] = now;
+    }
+    return patch;
+  }
+
   function showProblems(problems, summary) {
     let first = null;
     const unplaced = [];
@@ -973,11 +991,13 @@
     clearErrors();
     const { body, problems } = collect();
     if (Object.keys(problems).length) { showProblems(problems); return; }
+    const patch = editing ? changes(editing.original, body) : null;
+    if (patch && !Object.keys(patch).length) { editDialog.close(); toast('Nothing to save: no field changed.'); return; }
     const btn = $('#edit-submit');
     btn.disabled = true;
     try {
       const r = editing
-        ? await api('PUT', `/v1/movies/${editing.id}`, { body, auth: true, headers: { 'If-Match': `"${editing.version}"` } })
+        ? await api('PATCH', `/v1/movies/${editing.id}`, { body: patch, auth: true, headers: { 'If-Match': `"${editing.version}"` } })
         : await api('POST', '/v1/movies', { body, auth: true, headers: { 'Idempotency-Key': idempotencyKey } });
       const saved = r.data;
       editDialog.close();
@@ -1015,6 +1035,7 @@
           await sleep(150);
         }
         editing.version = m.version;
+        editing.original = m;
         clearErrors();
         fillForm(m);
         $('#edit-title').textContent = `Edit “${m.title}”`;
