@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -23,7 +25,17 @@ type RunFunc func(ctx context.Context, args []string, getenv func(string) string
 
 // Main runs run with the process's arguments, environment and streams until SIGINT or SIGTERM cancels its
 // context, and exits with status 1 and the error if it fails (0 after --help).
+//
+// `<binary> healthcheck URL` instead exits 0 if URL answers 2xx within three seconds, else 1: container images
+// without a shell or wget use it for their health checks.
 func Main(name string, run RunFunc) {
+	if len(os.Args) == 3 && os.Args[1] == "healthcheck" {
+		if err := Healthcheck(os.Args[2]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s healthcheck: %v\n", name, err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -51,4 +63,18 @@ func Serve(ctx context.Context, name string, cfg any, level string, stderr io.Wr
 	}
 	log.Info(name+" starting", "config", config.String(cfg))
 	return serve(ctx, log)
+}
+
+// Healthcheck asks url and reports an error unless it answers 2xx within three seconds.
+func Healthcheck(url string) error {
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
 }
