@@ -3,10 +3,10 @@
 # set (see README); .ci/run sets both.
 
 GO      ?= go
-MODULES := pkg services/catalog services/search services/gateway cmd/marquee tools/faults
+MODULES := pkg services/catalog services/search services/gateway cmd/marquee tools/faults tools/bench
 BIN     := bin
 
-.PHONY: run test vet unit eval fuzz faults fmt fmt-check build check-modules clean
+.PHONY: run test vet unit eval fuzz faults bench bench-quick fmt fmt-check build check-modules clean
 
 run:
 	$(GO) run ./cmd/marquee serve
@@ -18,6 +18,15 @@ vet:
 
 unit:
 	@for m in $(MODULES); do echo "go test $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# The performance benchmark: builds 100k and 1M-movie catalogs, loads them end to end and measures every
+# target as a ratio against a baseline of the same run (hello-world HTTP, MariaDB FULLTEXT and GROUP BY);
+# writes docs/performance.md. bench-quick is the 100k smoke run; `make unit` runs a tiny one.
+bench:
+	$(GO) run ./tools/bench
+
+bench-quick:
+	$(GO) run ./tools/bench -quick
 
 # Search relevance on the dev judgments (needs ../shared/data); without -race, which only slows it down.
 eval:

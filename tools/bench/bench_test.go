@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuickBench runs the whole bench at a tiny size and checks that every figure was produced; it gates
+// nothing on speed. It needs the real catalog to learn from and, for the MariaDB figures, a MariaDB on
+// 127.0.0.1:3306 (MARQUEE_BENCH_MYSQL overrides the DSN; "off" skips that part).
+func TestQuickBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the all-in-one and loads a catalog")
+	}
+	root, err := findRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(root, "../shared/data/movies.jsonl.gz")
+	if _, err := os.Stat(from); err != nil {
+		t.Skipf("no catalog to learn from at %s", from)
+	}
+	dsn := "root@tcp(127.0.0.1:3306)/"
+	if v := os.Getenv("MARQUEE_BENCH_MYSQL"); v == "off" {
+		dsn = ""
+	} else if v != "" {
+		dsn = v
+	}
+	if dsn != "" && os.Getenv("CI") != "true" {
+		if conn, err := net.DialTimeout("tcp", "127.0.0.1:3306", time.Second); err != nil {
+			t.Logf("no MariaDB on 127.0.0.1:3306 (%v): the MariaDB figures are left out", err)
+			dsn = ""
+		} else {
+			conn.Close()
+		}
+	}
+	o := options{
+		Count: 12_000, Small: 2_000, Quick: true, Seed: 1, From: from, MySQL: dsn, Duration: time.Second, Rounds: 1,
+		Concurrency: 8, ImportClients: 2, WriteRate: 50, PerClass: 20, IngestTimeout: 60 * time.Second,
+	}
+	var log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 85*time.Second)
+	defer cancel()
+	rep, err := runBench(ctx, o, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	want := 9
+	if dsn != "" {
+		want = 10
+	}
+	if len(rep.rows) < want {
+		t.Fatalf("%d rows, want %d:\n%s", len(rep.rows), want, rep.markdown())
+	}
+	for _, r := range rep.rows {
+		if r.measured == "" || strings.Contains(r.measured, "NaN") || strings.Contains(r.measured, "Inf") {
+			t.Errorf("%s: no figure: %q", r.name, r.measured)
+		}
+	}
+	doc := filepath.Join(t.TempDir(), "performance.md")
+	if err := os.WriteFile(doc, []byte("# Title\n\nprose\n\n"+beginMark+"\nold\n"+endMark+"\n\nmore prose\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.writeDoc(doc); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(doc)
+	if s := string(got); !strings.Contains(s, "prose") || !strings.Contains(s, "more prose") || strings.Contains(s, "\nold\n") || !strings.Contains(s, "| target |") {
+		t.Errorf("the document's measured block was not replaced in place:\n%s", s)
+	}
+	t.Log("\n" + rep.markdown())
+}
+
+func TestLatencyQuantiles(t *testing.T) {
+	var l latencies
+	for i := 1; i <= 100; i++ {
+		l.add(time.Duration(i) * time.Millisecond)
+	}
+	if l.quantile(0.5) != 50*time.Millisecond || l.quantile(0.99) != 99*time.Millisecond || l.max() != 100*time.Millisecond {
+		t.Errorf("p50 %s p99 %s max %s", l.quantile(0.5), l.quantile(0.99), l.max())
+	}
+}
+
+func TestCheckLocal(t *testing.T) {
+	if checkLocal("http://127.0.0.1:8080") != nil || checkLocal("http://example.com") == nil {
+		t.Error("only loopback targets may be loaded")
+	}
+}

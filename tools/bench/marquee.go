@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// server is a process the bench started and stops: the all-in-one or the hello-world baseline.
+type server struct {
+	name string
+	cmd  *exec.Cmd
+	base string
+	out  *bytes.Buffer
+	mu   *sync.Mutex
+	done chan struct{} // closed when the process has exited
+}
+
+var listenRE = regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
+
+// start runs bin with args and env and waits for the line that names its address.
+func start(ctx context.Context, name, bin string, env []string, args ...string) (*server, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{name: name, cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			if s.out.Len() < 1<<20 {
+				s.out.WriteString(line + "\n")
+			}
+			s.mu.Unlock()
+			if m := listenRE.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); pw.Close(); close(s.done) }()
+	select {
+	case s.base = <-found:
+		return s, nil
+	case <-time.After(60 * time.Second):
+	case <-ctx.Done():
+	}
+	s.stop()
+	return nil, fmt.Errorf("%s did not start:\n%s", name, s.output())
+}
+
+func (s *server) output() string { s.mu.Lock(); defer s.mu.Unlock(); return s.out.String() }
+
+// stop asks the process to end (SIGTERM) and kills it if it has not within 30 s.
+func (s *server) stop() {
+	if s == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// rss is the process's resident set size, from /proc.
+func (s *server) rss() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %s", s.name)
+}
+
+// cpuSeconds is the process's user + system CPU time so far, from /proc/<pid>/stat.
+func (s *server) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// dirBytes is the disk space the files under dir take (st_blocks, like du).
+func dirBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+					n += st.Blocks * 512
+				}
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// marquee is a running all-in-one and an admin session on it.
+type marquee struct {
+	*server
+	dataDir string
+	token   string
+	http    *http.Client
+}
+
+// startMarquee starts `marquee serve` with no seed, no rate limits and an admin for the bench.
+func startMarquee(ctx context.Context, bin, dataDir string) (*marquee, error) {
+	password := rand.Text()
+	s, err := start(ctx, "marquee serve", bin, []string{
+		"MARQUEE_RATE_LIMIT=off", "MARQUEE_ADMIN_USERNAME=bench", "MARQUEE_ADMIN_PASSWORD=" + password, "MARQUEE_LOG_LEVEL=warn",
+	}, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--seed", "")
+	if err != nil {
+		return nil, err
+	}
+	m := &marquee{server: s, dataDir: dataDir, http: newClient(64)}
+	body, _ := json.Marshal(map[string]string{"username": "bench", "password": password})
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, answer, err := m.do(ctx, http.MethodPost, "/v1/auth/token", body, nil)
+		if err == nil && status == http.StatusOK && json.Unmarshal(answer, &tok) == nil && tok.AccessToken != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("log in to marquee: %d %s %v", status, answer, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m.token = tok.AccessToken
+	return m, nil
+}
+
+func (m *marquee) do(ctx context.Context, method, path string, body []byte, header map[string]string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, m.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if m.token != "" {
+		req.Header.Set("Authorization", "Bearer "+m.token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := m.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, answer, err
+}
+
+// indexed reports how many movies search holds and whether its index has caught up with the stream.
+func (m *marquee) indexed(ctx context.Context) (total uint64, current bool, err error) {
+	status, answer, err := m.do(ctx, http.MethodGet, "/v1/movies?per_page=1", nil, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	if status != http.StatusOK {
+		return 0, false, fmt.Errorf("search: %d %s", status, answer)
+	}
+	var res struct {
+		Total uint64 `json:"total"`
+		Index struct {
+			Lag     uint64 `json:"lag"`
+			Current bool   `json:"current"`
+		} `json:"index"`
+	}
+	err = json.Unmarshal(answer, &res)
+	return res.Total, res.Index.Lag == 0, err
+}
+
+// ingestResult is what an import measured.
+type ingestResult struct {
+	movies   int
+	accepted time.Duration // until the catalog answered every import request
+	indexed  time.Duration // until search held every movie
+}
+
+// importFile sends the JSON Lines file at path through POST /v1/imports in batches of batchSize from
+// clients concurrent clients, then waits until search holds want movies.
+func (m *marquee) importFile(ctx context.Context, path string, batchSize, clients int, want uint64, timeout time.Duration) (*ingestResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	batches := make(chan []byte, clients)
+	errc := make(chan error, clients+1)
+	startAt := time.Now()
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				body, ok := <-batches
+				if !ok {
+					return
+				}
+				key := fmt.Sprintf("bench-%d-%d-%d", startAt.UnixNano(), c, n)
+				for attempt := 1; ; attempt++ {
+					status, answer, err := m.do(ctx, http.MethodPost, "/v1/imports", body,
+						map[string]string{"Content-Type": "application/x-ndjson", "Idempotency-Key": key})
+					if err == nil && status == http.StatusOK {
+						var sum struct{ Failed int }
+						if json.Unmarshal(answer, &sum) == nil && sum.Failed > 0 {
+							errc <- fmt.Errorf("import: %d records failed: %.300s", sum.Failed, answer)
+						}
+						break
+					}
+					if attempt >= 8 || ctx.Err() != nil {
+						errc <- fmt.Errorf("import: %d %.300s %v", status, answer, err)
+						break
+					}
+					time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+				}
+			}
+		})
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var buf bytes.Buffer
+	n, movies := 0, 0
+	for sc.Scan() {
+		buf.Write(sc.Bytes())
+		buf.WriteByte('\n')
+		n++
+		movies++
+		if n == batchSize {
+			batches <- bytes.Clone(buf.Bytes())
+			buf.Reset()
+			n = 0
+		}
+	}
+	if n > 0 {
+		batches <- bytes.Clone(buf.Bytes())
+	}
+	close(batches)
+	wg.Wait()
+	res := &ingestResult{movies: movies, accepted: time.Since(startAt)}
+	select {
+	case err := <-errc:
+		return nil, err
+	default:
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	deadline := startAt.Add(timeout)
+	for {
+		total, current, err := m.indexed(ctx)
+		if err == nil && total >= want && current {
+			res.indexed = time.Since(startAt)
+			return res, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("search holds %d of %d movies after %s (%v)", total, want, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// build compiles the Go package pkg (a path inside the workspace root) to a binary in dir.
+func build(ctx context.Context, root, pkg, dir string) (string, error) {
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./"+pkg)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out, nil
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type classLatency struct {
+	name string
+	lat  *loadResult
+}
+
+// report holds every figure of a run and renders the table of targets.
+type report struct {
+	o                                options
+	root, commit, machine            string
+	date                             time.Time
+	genRate                          float64
+	baseRSS, rssSmall, rssLarge      int64
+	indexBytes, dataBytes            int64
+	ingestSmall, ingestLarge         *ingestResult
+	ingestCPU                        float64
+	mixSmall, mixLarge               *loadResult
+	classes                          []classLatency
+	helloRuns, textRuns, facetRuns   []*loadResult
+	textCPUms, facetCPUms            []float64
+	tailRate                         float64
+	tail                             *loadResult
+	lag                              *lagResult
+	mariaLoad                        time.Duration
+	mqText, dbText, mqFacet, dbFacet latencies
+	mqBrowse, dbBrowse               latencies
+	rows                             []row
+}
+
+// row is one target: its figure and, when gated, whether it passed.
+type row struct {
+	name, target, measured string
+	pass                   *bool
+}
+
+func newReport(o options, root string) *report {
+	r := &report{o: o, root: root, date: time.Now().UTC()}
+	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		r.commit = strings.TrimSpace(string(out))
+		if out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
+			r.commit += " (with uncommitted changes)"
+		}
+	}
+	r.machine = machine()
+	return r
+}
+
+// machine describes the CPU and memory of this machine from /proc.
+func machine() string {
+	model, mem := "unknown CPU", ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %.0f GiB RAM", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("%d × %s%s, %s/%s, %s", runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func (r *ingestResult) rate() float64 { return float64(r.movies) / r.indexed.Seconds() }
+
+func (r *ingestResult) String() string {
+	return fmt.Sprintf("%d movies accepted in %s, searchable in %s: %.0f movies/s end to end",
+		r.movies, r.accepted.Round(time.Millisecond), r.indexed.Round(time.Millisecond), r.rate())
+}
+
+// finish computes the rows of the table.
+func (r *report) finish() {
+	gate := func(ok bool) *bool {
+		if r.o.Quick {
+			return nil
+		}
+		return &ok
+	}
+	size := func(ok bool) *bool { return &ok } // not a timing figure: gated in quick runs too
+	hello := median(qpsOf(r.helloRuns))
+	text, facet := median(qpsOf(r.textRuns)), median(qpsOf(r.facetRuns))
+	n := fmt.Sprintf("%dk", r.o.Count/1000)
+	add := func(name, target, measured string, pass *bool) {
+		r.rows = append(r.rows, row{name, target, measured, pass})
+	}
+	add(fmt.Sprintf("search QPS via gateway, text query, top 10 (%s) ÷ hello-world QPS", n), "≥ 0.015",
+		fmt.Sprintf("%.4f (%.0f ÷ %.0f QPS; %.1f CPU-ms/query)", text/hello, text, hello, median(r.textCPUms)), gate(text/hello >= 0.015))
+	add("faceted search QPS (genre + decade + rating facets) ÷ hello-world QPS", "≥ 0.004",
+		fmt.Sprintf("%.4f (%.0f ÷ %.0f QPS; %.1f CPU-ms/query)", facet/hello, facet, hello, median(r.facetCPUms)), gate(facet/hello >= 0.004))
+	if r.dbText.count() > 0 {
+		mq, db := r.mqText.quantile(0.5), r.dbText.quantile(0.5)
+		add("ranked text query p50, Marquee ÷ MariaDB FULLTEXT", "≤ 0.5",
+			fmt.Sprintf("%.2f (%s ÷ %s)", float64(mq)/float64(db), ms(mq), ms(db)), gate(float64(mq)/float64(db) <= 0.5))
+		mq, db = r.mqBrowse.quantile(0.5), r.dbBrowse.quantile(0.5)
+		add("browse page with facet counts over the whole catalog p50, Marquee ÷ MariaDB GROUP BY", "≤ 0.1",
+			fmt.Sprintf("%.2f (%s ÷ %s)", float64(mq)/float64(db), ms(mq), ms(db)), gate(float64(mq)/float64(db) <= 0.1))
+		mq, db = r.mqFacet.quantile(0.5), r.dbFacet.quantile(0.5)
+		add("text query + facets p50, Marquee ÷ MariaDB MATCH + GROUP BY genre (not a target)", "—",
+			fmt.Sprintf("%.2f (%s ÷ %s)", float64(mq)/float64(db), ms(mq), ms(db)), nil)
+	} else {
+		add("ranked text query p50, Marquee ÷ MariaDB FULLTEXT", "≤ 0.5", "not measured (-mysql '')", nil)
+		add("browse page with facet counts over the whole catalog p50, Marquee ÷ MariaDB GROUP BY", "≤ 0.1", "not measured (-mysql '')", nil)
+	}
+	rate := r.ingestLarge.rate()
+	add(fmt.Sprintf("end-to-end bulk ingest, %s movies (catalog → outbox → NATS → index)", n), "≥ 10,000 movies/s",
+		fmt.Sprintf("%.0f movies/s (accepted in %s, searchable in %s; %.0f at %dk)", rate, r.ingestLarge.accepted.Round(time.Second),
+			r.ingestLarge.indexed.Round(time.Second), r.ingestSmall.rate(), r.o.Small/1000), gate(rate >= 10_000))
+	l := r.lag
+	p50, p99 := l.fromAck.quantile(0.5), l.fromAck.quantile(0.99)
+	add(fmt.Sprintf("write-to-searchable at %.0f writes/s under %.0f QPS of search: p50 / p99 / max, lost", r.o.WriteRate, l.searchQPS),
+		"p50 ≤ 10 ms, p99 ≤ 50 ms, 0 lost",
+		fmt.Sprintf("%s / %s / %s, %d lost and %d later than 10 s of %d (from sending: p50 %s, p99 %s)", ms(p50), ms(p99), ms(l.fromAck.max()), l.lost+l.writeErrors, l.late, l.writes,
+			ms(l.fromSend.quantile(0.5)), ms(l.fromSend.quantile(0.99))),
+		gate(p50 <= 10*time.Millisecond && p99 <= 50*time.Millisecond && l.lost+l.writeErrors+l.late == 0))
+	bpm := float64(r.indexBytes) / float64(r.o.Count)
+	add("index on disk per movie", "≤ 900 bytes", fmt.Sprintf("%.0f bytes (%.0f MB for %s; whole data folder %.0f bytes/movie)",
+		bpm, float64(r.indexBytes)/1e6, n, float64(r.dataBytes)/float64(r.o.Count)), size(bpm <= 900))
+	per100k := float64(r.rssLarge-r.baseRSS) / (float64(r.o.Count) / 100_000) / (1 << 20)
+	add("search process RSS per 100k movies", "≤ 35 MB", fmt.Sprintf("%.1f MB (RSS %.0f MB at %s, %.0f MB at %dk, %.0f MB empty)",
+		per100k, mb(r.rssLarge), n, mb(r.rssSmall), r.o.Small/1000, mb(r.baseRSS)), size(per100k <= 35))
+	ls, ll := r.mixSmall.lat.quantile(0.5), r.mixLarge.lat.quantile(0.5)
+	add(fmt.Sprintf("standard query mix p50 at %s ÷ p50 at %dk", n, r.o.Small/1000), "≤ 3",
+		fmt.Sprintf("%.2f (%s ÷ %s)", float64(ll)/float64(ls), ms(ll), ms(ls)), gate(float64(ll)/float64(ls) <= 3))
+	tp50, tp99 := r.tail.lat.quantile(0.5), r.tail.lat.quantile(0.99)
+	add("p99 ÷ p50 of text search at half of peak QPS (open loop)", "≤ 4",
+		fmt.Sprintf("%.1f (%s ÷ %s at %.0f QPS)", float64(tp99)/float64(tp50), ms(tp99), ms(tp50), r.tailRate), gate(float64(tp99)/float64(tp50) <= 4))
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// markdown renders the run: header, the table of targets, and the details behind it.
+func (r *report) markdown() string {
+	var b strings.Builder
+	mode := "full"
+	if r.o.Quick {
+		mode = "quick (no timing gates)"
+	}
+	fmt.Fprintf(&b, "Run: %s, %s; commit %s; %s; %d movies (small %d), %s runs × %d rounds, %d closed-loop workers.\n\n",
+		r.date.Format("2006-01-02 15:04 UTC"), mode, r.commit, r.machine, r.o.Count, r.o.Small, r.o.Duration, r.o.Rounds, r.o.Concurrency)
+	b.WriteString("| target | goal | measured | verdict |\n| --- | --- | --- | --- |\n")
+	for _, x := range r.rows {
+		verdict := "not gated"
+		if x.pass != nil {
+			verdict = map[bool]string{true: "**pass**", false: "**FAIL**"}[*x.pass]
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.name, x.target, x.measured, verdict)
+	}
+	b.WriteString("\nLatency by query class, one client at a time, " + fmt.Sprintf("%d movies", r.o.Count) + ":\n\n")
+	b.WriteString("| class | queries | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, c := range r.classes {
+		l := &c.lat.lat
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", c.name, l.count(), ms(l.quantile(0.5)), ms(l.quantile(0.9)), ms(l.quantile(0.99)), ms(l.max()))
+	}
+	fmt.Fprintf(&b, "\nThroughput runs (QPS, each round in order hello / text / faceted):")
+	for i := range r.helloRuns {
+		fmt.Fprintf(&b, " round %d: %.0f / %.0f / %.0f;", i+1, r.helloRuns[i].qps(), r.textRuns[i].qps(), r.facetRuns[i].qps())
+	}
+	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s.\n", r.ingestLarge, r.ingestCPU, r.ingestSmall)
+	fmt.Fprintf(&b, "Generator: %.0f movies/s. Tail run: %d requests at %.0f QPS, p50 %s, p99 %s, max %s.\n",
+		r.genRate, r.tail.requests, r.tail.qps(), ms(r.tail.lat.quantile(0.5)), ms(r.tail.lat.quantile(0.99)), ms(r.tail.lat.max()))
+	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d polls, background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)
+	if r.mariaLoad > 0 {
+		fmt.Fprintf(&b, "MariaDB: LOAD DATA + FULLTEXT build %s; %d text, %d text + facet and %d browse samples a side.\n",
+			r.mariaLoad.Round(time.Second), r.dbText.count(), r.dbFacet.count(), r.dbBrowse.count())
+	}
+	return b.String()
+}
+
+const (
+	beginMark = "<!-- bench:begin -->"
+	endMark   = "<!-- bench:end -->"
+)
+
+// writeDoc replaces the measured part of the document at path (between the bench markers), or writes a
+// new document with only that part.
+func (r *report) writeDoc(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		path = r.root + "/" + path
+	}
+	block := beginMark + "\n" + r.markdown() + endMark
+	old, err := os.ReadFile(path)
+	doc := "# Performance\n\n" + block + "\n"
+	if err == nil {
+		s := string(old)
+		i, j := strings.Index(s, beginMark), strings.Index(s, endMark)
+		if i >= 0 && j > i {
+			doc = s[:i] + block + s[j+len(endMark):]
+		} else {
+			doc = s + "\n" + block + "\n"
+		}
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}

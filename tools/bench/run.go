@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runBench runs every measurement of the report in one go.
+func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
+	o.defaults()
+	log := newLog(w)
+	root, err := findRoot()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "marquee-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if o.Keep {
+		log("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	rep := newReport(o, root)
+	from := o.From
+	if !filepath.IsAbs(from) {
+		from = filepath.Join(root, from)
+	}
+
+	// Binaries and catalogs.
+	bin := o.Marquee
+	if bin == "" {
+		log("building marquee")
+		if bin, err = build(ctx, root, "cmd/marquee", tmp); err != nil {
+			return nil, err
+		}
+	}
+	helloBin, err := build(ctx, root, "tools/bench/hello", tmp)
+	if err != nil {
+		return nil, err
+	}
+	smallFile, largeFile := filepath.Join(tmp, "small.jsonl"), filepath.Join(tmp, "large.jsonl")
+	for _, c := range []struct {
+		file  string
+		count int
+	}{{smallFile, o.Small}, {largeFile, o.Count}} {
+		log("generating %d movies", c.count)
+		t0 := time.Now()
+		cmd := exec.CommandContext(ctx, bin, "gen", "--count", strconv.Itoa(c.count), "--seed", strconv.FormatInt(o.Seed, 10),
+			"--from", from, "--out", c.file)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("marquee gen: %v\n%s", err, out)
+		}
+		rep.genRate = float64(c.count) / time.Since(t0).Seconds()
+	}
+	// The small catalog is the first movies of the large one (movie i depends only on the seed and i), so
+	// one query mix, drawn from the small one, finds its movies in both.
+	mix, err := buildQueries(smallFile, uint64(o.Seed), o.PerClass)
+	if err != nil {
+		return nil, err
+	}
+	standard := mix.mixed()
+
+	// The small catalog: ingest, the standard mix's latency, memory.
+	log("small catalog: starting marquee")
+	small, err := startMarquee(ctx, bin, filepath.Join(tmp, "small"))
+	if err != nil {
+		return nil, err
+	}
+	defer small.stop()
+	rep.baseRSS, _ = small.rss()
+	log("small catalog: importing %d movies", o.Small)
+	if rep.ingestSmall, err = small.importFile(ctx, smallFile, 10_000, o.ImportClients, uint64(o.Small), o.IngestTimeout); err != nil {
+		return nil, fmt.Errorf("small catalog: %w", err)
+	}
+	log("small catalog: %s", rep.ingestSmall)
+	if rep.mixSmall, err = sequential(ctx, small.http, small.base, standard, o.mixSamples, o.Duration*4); err != nil {
+		return nil, err
+	}
+	rep.rssSmall, _ = small.rss()
+	small.stop()
+
+	// The large catalog.
+	log("large catalog: starting marquee")
+	large, err := startMarquee(ctx, bin, filepath.Join(tmp, "large"))
+	if err != nil {
+		return nil, err
+	}
+	defer large.stop()
+	rep.baseRSS = min(rep.baseRSS, must(large.rss()))
+	log("large catalog: importing %d movies", o.Count)
+	cpu0 := large.cpuSeconds()
+	if rep.ingestLarge, err = large.importFile(ctx, largeFile, 10_000, o.ImportClients, uint64(o.Count), o.IngestTimeout); err != nil {
+		return nil, fmt.Errorf("large catalog: %w", err)
+	}
+	rep.ingestCPU = large.cpuSeconds() - cpu0
+	log("large catalog: %s", rep.ingestLarge)
+	rep.indexBytes = dirBytes(filepath.Join(large.dataDir, "search"))
+	rep.dataBytes = dirBytes(large.dataDir)
+	if rep.mixLarge, err = sequential(ctx, large.http, large.base, standard, o.mixSamples, o.Duration*4); err != nil {
+		return nil, err
+	}
+	for _, c := range mix.classes() {
+		l, err := sequential(ctx, large.http, large.base, c.URLs, o.mixSamples/8, o.Duration)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		rep.classes = append(rep.classes, classLatency{c.Name, l})
+	}
+
+	// Throughput ratios: hello, text, faceted; interleaved rounds, medians.
+	hello, err := start(ctx, "hello", helloBin, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer hello.stop()
+	client := newClient(o.Concurrency)
+	spec := loadSpec{Concurrency: o.Concurrency, Duration: o.Duration}
+	for round := 1; round <= o.Rounds; round++ {
+		log("throughput round %d of %d", round, o.Rounds)
+		for _, run := range []struct {
+			base string
+			urls []string
+			into *[]*loadResult
+			cpu  *[]float64
+		}{
+			{hello.base, []string{"/"}, &rep.helloRuns, nil},
+			{large.base, mix.Text, &rep.textRuns, &rep.textCPUms},
+			{large.base, mix.Facet, &rep.facetRuns, &rep.facetCPUms},
+		} {
+			c0 := large.cpuSeconds()
+			res, err := runLoad(ctx, client, run.base, run.urls, spec)
+			if err != nil {
+				return nil, err
+			}
+			*run.into = append(*run.into, res)
+			if run.cpu != nil {
+				*run.cpu = append(*run.cpu, 1000*(large.cpuSeconds()-c0)/float64(res.requests))
+			}
+		}
+	}
+	rep.rssLarge, _ = large.rss()
+
+	// Tail at half of peak: open loop, coordinated-omission-safe.
+	peak := median(qpsOf(rep.textRuns))
+	rep.tailRate = peak / 2
+	log("tail: %.0f QPS open loop", rep.tailRate)
+	if rep.tail, err = runLoad(ctx, client, large.base, mix.Text, loadSpec{
+		Concurrency: o.Concurrency * 4, Rate: rep.tailRate, Duration: o.Duration * 2, MaxRequests: o.tailRequestBound,
+	}); err != nil {
+		return nil, err
+	}
+
+	// Write-to-searchable lag under search load.
+	log("lag: %.0f writes/s under %.0f QPS of search", o.WriteRate, rep.tailRate)
+	if rep.lag, err = measureLag(ctx, large, mix.Text, o.WriteRate, rep.tailRate, o.Duration*2, o.lagWrites); err != nil {
+		return nil, err
+	}
+
+	// MariaDB FULLTEXT and GROUP BY on the same catalog.
+	if o.MySQL != "" {
+		if err := compareMariaDB(ctx, o, log, rep, large, largeFile, mix); err != nil {
+			return nil, err
+		}
+	}
+	large.stop()
+	rep.finish()
+	return rep, nil
+}
+
+func must[T any](v T, _ error) T { return v }
+
+// sequential sends urls one at a time (a single closed-loop worker), at most n of them or for d.
+func sequential(ctx context.Context, c *http.Client, base string, urls []string, n int, d time.Duration) (*loadResult, error) {
+	return runLoad(ctx, c, base, urls, loadSpec{Concurrency: 1, Duration: d, MaxRequests: n})
+}
+
+func qpsOf(runs []*loadResult) []float64 {
+	var out []float64
+	for _, r := range runs {
+		out = append(out, r.qps())
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// lagResult is the write-to-searchable run.
+type lagResult struct {
+	writes, lost, late  int // late: visible, but after the 10 s the run waits; lost: not visible within a minute
+	fromAck, fromSend   latencies
+	searchQPS           float64
+	writeErrors, polled int
+}
+
+// measureLag creates movies at rate writes/s through the gateway while search runs at searchRate (open
+// loop), and polls GET /v1/movies/{id} (search's read model) until each is there at the written version.
+// The lag of a write is the time from its 201 answer (fromAck) — and from its sending (fromSend) — until
+// the first poll that sees it. A write not visible after 10 s is lost.
+func measureLag(ctx context.Context, m *marquee, searchURLs []string, rate, searchRate float64, d time.Duration, maxWrites int) (*lagResult, error) {
+	res := &lagResult{}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var bg *loadResult
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		bg, _ = runLoad(loadCtx, newClient(32), m.base, searchURLs, loadSpec{Concurrency: 32, Rate: searchRate, Duration: d + 15*time.Second})
+	}()
+	interval := time.Duration(float64(time.Second) / rate)
+	var wg sync.WaitGroup
+	var lost, werrs, polls atomic.Int64
+	var unseenMu sync.Mutex
+	type probe struct { // a write not visible within 10 s
+		path        string
+		version     int64
+		sent, acked time.Time
+	}
+	var unseenProbes []probe
+	started := time.Now()
+	for n := 0; n < maxWrites && time.Since(started) < d; n++ {
+		if wait := time.Until(started.Add(time.Duration(n) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"title":"Lag probe %d qzx%d","year":2001,"genres":["Drama"],"overview":"A write-to-searchable probe of the benchmark.","rating":6.5}`, n, started.UnixNano()%1e6)
+			sent := time.Now()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.base+"/v1/movies", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+m.token)
+			resp, err := m.http.Do(req)
+			if err != nil {
+				werrs.Add(1)
+				return
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			acked := time.Now()
+			var mv struct {
+				ID      int64 `json:"id"`
+				Version int64 `json:"version"`
+			}
+			if resp.StatusCode != http.StatusCreated || json.Unmarshal(answer, &mv) != nil || mv.ID == 0 {
+				werrs.Add(1)
+				return
+			}
+			if v, err := strconv.ParseInt(strings.Trim(resp.Header.Get("ETag"), `"`), 10, 64); err == nil && v > 0 {
+				mv.Version = v
+			}
+			path := fmt.Sprintf("/v1/movies/%d", mv.ID)
+			for time.Since(acked) < 10*time.Second {
+				polls.Add(1)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.base+path, nil)
+				if resp, err := m.http.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					v, _ := strconv.ParseInt(strings.Trim(resp.Header.Get("ETag"), `"`), 10, 64)
+					if resp.StatusCode == http.StatusOK && v >= max(mv.Version, 1) {
+						seen := time.Now()
+						res.fromAck.add(seen.Sub(acked))
+						res.fromSend.add(seen.Sub(sent))
+						return
+					}
+				}
+				time.Sleep(time.Millisecond)
+			}
+			unseenMu.Lock()
+			unseenProbes = append(unseenProbes, probe{path, max(mv.Version, 1), sent, acked})
+			unseenMu.Unlock()
+		})
+		res.writes++
+	}
+	wg.Wait()
+	stopLoad()
+	<-bgDone
+	// A write not visible within 10 s is late; one still not visible a minute after the run is lost.
+	deadline := time.Now().Add(time.Minute)
+	for _, p := range unseenProbes {
+		for {
+			resp, err := m.http.Get(m.base + p.path)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if v, _ := strconv.ParseInt(strings.Trim(resp.Header.Get("ETag"), `"`), 10, 64); resp.StatusCode == http.StatusOK && v >= p.version {
+					res.late++
+					res.fromAck.add(time.Since(p.acked)) // within the 100 ms of this poll
+					res.fromSend.add(time.Since(p.sent))
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				lost.Add(1)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if bg != nil {
+		res.searchQPS = bg.qps()
+	}
+	res.lost, res.writeErrors, res.polled = int(lost.Load()), int(werrs.Load()), int(polls.Load())
+	if res.fromAck.count() == 0 {
+		return res, fmt.Errorf("lag: no write became visible (%d writes, %d errors)", res.writes, res.writeErrors)
+	}
+	return res, nil
+}
+
+// compareMariaDB loads the large catalog into a fresh MariaDB database and measures, interleaved round by
+// round, the same text searches and browse facet counts on both, each end to end from this client.
+func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *marquee, file string, mix *queryMix) error {
+	db, err := openMariaDB(ctx, o.MySQL)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	log("MariaDB: loading %d movies and building the FULLTEXT index", o.Count)
+	if rep.mariaLoad, err = db.load(ctx, file); err != nil {
+		return err
+	}
+	log("MariaDB: loaded in %s", rep.mariaLoad.Round(time.Second))
+	timed := func(into *latencies, fn func() error) error {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return err
+		}
+		into.add(time.Since(t0))
+		return nil
+	}
+	n := o.latencySamples
+	for round := 1; round <= o.Rounds; round++ {
+		log("MariaDB round %d of %d", round, o.Rounds)
+		for i := range n {
+			k := (round*n + i) % len(mix.TextWords)
+			if err := timed(&rep.mqText, func() error { return get(ctx, m.http, m.base+mix.Text[k]) }); err != nil {
+				return err
+			}
+			if err := timed(&rep.dbText, func() error { return db.text(ctx, mix.TextWords[k]) }); err != nil {
+				return err
+			}
+			if i%4 == 0 {
+				if err := timed(&rep.mqFacet, func() error { return get(ctx, m.http, m.base+mix.Facet[k]) }); err != nil {
+					return err
+				}
+				if err := timed(&rep.dbFacet, func() error { return db.textFacet(ctx, mix.TextWords[k]) }); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range max(n/10, 5) {
+			if err := timed(&rep.mqBrowse, func() error { return get(ctx, m.http, m.base+mix.Browse[i%len(mix.Browse)]) }); err != nil {
+				return err
+			}
+			if err := timed(&rep.dbBrowse, func() error { return db.browse(ctx) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
