@@ -31,9 +31,23 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  map[string]string // field name → what is wrong with it
+	Err     error             // the cause, if any; never shown to a client
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Wrap returns an *Error with a client-safe message that keeps err as its cause.
+func Wrap(err error, code Code, message string) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
 
 // Errorf returns an *Error with a formatted client-safe message.
 func Errorf(code Code, format string, args ...any) *Error {

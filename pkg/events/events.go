@@ -42,6 +42,25 @@ func (s Stream) Subject(id int64) string { return s.Prefix + ".movie." + strconv
 // Subjects is the wildcard that matches every movie's subject.
 func (s Stream) Subjects() string { return s.Prefix + ".movie.*" }
 
+// DeadLetterSubject is where a consumer parks a message about movie id it could not read:
+// <prefix>.deadletter.movie.<id>, outside the stream's <prefix>.movie.* so that it never comes back. id is
+// the last token of the original subject as it was, "unknown" when there is none.
+func (s Stream) DeadLetterSubject(id string) string { return s.Prefix + ".deadletter.movie." + id }
+
+// Dead-letter headers: why a message was parked and where it came from.
+const (
+	HeaderDeadLetterReason   = "Marquee-Dead-Letter-Reason"
+	HeaderDeadLetterStream   = "Marquee-Dead-Letter-Stream"
+	HeaderDeadLetterSequence = "Marquee-Dead-Letter-Sequence"
+	HeaderDeadLetterSubject  = "Marquee-Dead-Letter-Subject"
+)
+
+// RepairMsgID is the message id of a movie's state republished by the reconciler at unix time at: unlike
+// MsgID it is new each time, so the server's duplicate window does not drop the repair.
+func RepairMsgID(id, version, at int64) string {
+	return fmt.Sprintf("movie.%d.v%d.r%d", id, version, at)
+}
+
 // MsgID is the JetStream message id of a movie's version. Deterministic, so the server drops a
 // republished event within the duplicate window.
 func MsgID(id, version int64) string { return fmt.Sprintf("movie.%d.v%d", id, version) }

@@ -13,13 +13,15 @@ import (
 )
 
 // NewEngine returns a gin engine with Marquee's recovery, request logging and problem+json answers for
-// unknown routes and methods. Services add their routes to it and hand it out as an http.Handler.
-func NewEngine(log *slog.Logger) *gin.Engine {
+// unknown routes and methods, then the middleware mw (e.g. Metrics.Middleware) on every route. Services add
+// their routes to it and hand it out as an http.Handler.
+func NewEngine(log *slog.Logger, mw ...gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(RequestLog(log), Recover(log))
+	e.Use(mw...)
 	e.NoRoute(func(c *gin.Context) {
 		Error(c, apperr.Errorf(apperr.NotFound, "No route for %s %s.", c.Request.Method, c.Request.URL.Path))
 	})

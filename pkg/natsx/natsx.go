@@ -98,3 +98,33 @@ func Drain(log *slog.Logger, nc *nats.Conn, timeout time.Duration) {
 		nc.Close()
 	}
 }
+
+// DeadLetterStreamConfig is the stream that keeps the messages a consumer could not read, on
+// <prefix>.deadletter.movie.<id>: outside the movie stream's subjects, kept 30 days (at most 100,000).
+func DeadLetterStreamConfig(s events.Stream) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        s.Name + "_DEADLETTER",
+		Description: "Marquee movie events a consumer could not read, with the reason in headers",
+		Subjects:    []string{s.Prefix + ".deadletter.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      30 * 24 * time.Hour,
+		MaxMsgs:     100_000,
+		Discard:     jetstream.DiscardOld,
+		Replicas:    1,
+	}
+}
+
+// EnsureDeadLetterStream creates the dead-letter stream of s if it is missing.
+func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream, s events.Stream) error {
+	cfg := DeadLetterStreamConfig(s)
+	if _, err := js.Stream(ctx, cfg.Name); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up stream %s: %w", cfg.Name, err)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
