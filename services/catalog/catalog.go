@@ -238,6 +238,13 @@ type SigningKey struct {
 	CreatedAt time.Time
 }
 
+// MovieVersion is what the reconciler compares: a movie's id, version and whether that version deleted it.
+type MovieVersion struct {
+	ID      int64
+	Version int64
+	Deleted bool
+}
+
 // OutboxEvent is a committed change event waiting for (or done with) publication.
 type OutboxEvent struct {
 	ID        int64  // outbox row id: publication order among pending rows
@@ -375,6 +382,14 @@ type Store interface {
 	MarkPublished(ctx context.Context, ids []int64) error
 	// Backlog counts the unpublished events.
 	Backlog(ctx context.Context) (int64, error)
+	// PrunePublished deletes up to limit events published before before and returns how many it deleted.
+	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
+	// MovieVersions returns up to limit movies after afterID in id order, deleted ones included, as
+	// (id, version, deleted): what the reconciler compares with the stream and the index.
+	MovieVersions(ctx context.Context, afterID int64, limit int) ([]MovieVersion, error)
+	// RepublishMovie queues the movie's current state (or tombstone) in the outbox under a new message id,
+	// unless an event of the movie is already waiting there. queued says whether it did.
+	RepublishMovie(ctx context.Context, id int64) (queued bool, version int64, err error)
 
 	// UpsertUser creates a user or replaces its role and password hash.
 	UpsertUser(ctx context.Context, u User) error

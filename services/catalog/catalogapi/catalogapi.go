@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"marquee/pkg/httpx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/password"
 )
@@ -55,6 +56,12 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Changed is called after each committed write (to wake the outbox relay); nil means nothing.
 	Changed func()
+	// Reconcile runs a reconciliation now and returns its report (POST /v1/admin/reconcile); nil: 404.
+	Reconcile func(ctx context.Context) (any, error)
+	// HTTPMetrics observes every request; nil: not measured.
+	HTTPMetrics *httpx.Metrics
+	// Metrics serves GET /metrics; nil: no such route.
+	Metrics http.Handler
 }
 
 // NewHandler returns the API as an http.Handler.

@@ -11,7 +11,11 @@ import (
 )
 
 func newEngine(log *slog.Logger, d Deps) *gin.Engine {
-	e := httpx.NewEngine(log)
+	var mw []gin.HandlerFunc
+	if d.HTTPMetrics != nil {
+		mw = append(mw, d.HTTPMetrics.Middleware("catalog"))
+	}
+	e := httpx.NewEngine(log, mw...)
 	keys := newKeyring(log, d.Store, d.TokenTTL, time.Now)
 	auth := &authenticator{log: log, store: d.Store, jwt: authn.NewVerifier(keys), now: time.Now}
 	addRoutes(e, log, d, keys, auth, newLockout(time.Now))
@@ -21,6 +25,9 @@ func newEngine(log *slog.Logger, d Deps) *gin.Engine {
 func addRoutes(e *gin.Engine, log *slog.Logger, d Deps, keys *keyring, auth *authenticator, guard *lockout) {
 	e.GET("/healthz", handleHealthz())
 	e.GET("/readyz", handleReadyz(d.Ready))
+	if d.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(d.Metrics))
+	}
 
 	e.POST("/v1/auth/token", handleTokenCreate(log, d.Store, d.Passwords, keys, auth, guard))
 	e.GET("/v1/auth/jwks.json", handleJWKS(keys))
@@ -44,4 +51,8 @@ func addRoutes(e *gin.Engine, log *slog.Logger, d Deps, keys *keyring, auth *aut
 	v1.POST("/keys", requireAdmin(), handleAPIKeyCreate(d.Store))
 	v1.GET("/keys", requireAdmin(), handleAPIKeyList(d.Store))
 	v1.DELETE("/keys/:id", requireAdmin(), handleAPIKeyRevoke(d.Store))
+
+	if d.Reconcile != nil {
+		v1.POST("/admin/reconcile", requireAdmin(), handleReconcile(d.Reconcile))
+	}
 }

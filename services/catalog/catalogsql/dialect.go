@@ -4,12 +4,19 @@
 package catalogsql
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/go-sql-driver/mysql"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"marquee/pkg/apperr"
 )
 
 // Dialect names.
@@ -52,6 +59,45 @@ func retryable(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return me.Number == 1213
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return false
+}
+
+// dbErr turns an error that means the database cannot be reached, or cannot serve this request now, into
+// an apperr.Unavailable error (503 with Retry-After) that keeps err as its cause; any other error is
+// returned as it is. Connection-level failures are a state of the deployment, not a bug: the client may
+// retry, and the catalog must never answer 500 for them.
+func dbErr(err error) error {
+	if err == nil || apperr.CodeOf(err) != apperr.Internal || !unreachable(err) {
+		return err
+	}
+	return apperr.Wrap(err, apperr.Unavailable, "The catalog database is unavailable; try again shortly.")
+}
+
+// unreachable reports whether err is a connection-level failure of the database: a bad or lost connection,
+// a refused or timed-out dial, a lock wait timeout (1205), a server gone away (2006, 2013), shutting down
+// (1053), out of connections (1040) or a killed connection (1927).
+func unreachable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1040, 1053, 1205, 1927, 2006, 2013:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true // a dial or read that failed or timed out
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

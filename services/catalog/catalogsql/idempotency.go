@@ -43,7 +43,7 @@ func (s *Store) CreateMovieOnce(ctx context.Context, actor string, in catalog.Mo
 			return resp, false, nil
 		}
 		if !errors.Is(err, errKeyTaken) {
-			return catalog.SavedResponse{}, false, fmt.Errorf("create movie: %w", err)
+			return catalog.SavedResponse{}, false, fmt.Errorf("create movie: %w", dbErr(err))
 		}
 		saved, err := s.savedResponse(ctx, key)
 		if errors.Is(err, errKeyGone) {
@@ -65,7 +65,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, key catalog.Idempotency
 			return nil, nil
 		}
 		if !errors.Is(err, errKeyTaken) {
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
+			return nil, fmt.Errorf("claim idempotency key: %w", dbErr(err))
 		}
 		saved, err := s.savedResponse(ctx, key)
 		if errors.Is(err, errKeyGone) {
@@ -89,7 +89,7 @@ func (s *Store) insertKey(ctx context.Context, tx *sql.Tx, key catalog.Idempoten
 	case errors.As(err, &me) && me.Number == 1205: // lock wait timeout: the first request runs on and on
 		return errInProgress
 	case err != nil:
-		return fmt.Errorf("insert idempotency key: %w", err)
+		return fmt.Errorf("insert idempotency key: %w", dbErr(err))
 	}
 	return nil
 }
@@ -99,7 +99,7 @@ func (s *Store) saveResponse(ctx context.Context, tx *sql.Tx, key catalog.Idempo
 	WHERE principal = ? AND idem_key = ? AND request_hash = ? AND status = 0`
 	res, err := tx.ExecContext(ctx, q, resp.Status, resp.Location, resp.ETag, resp.Body, key.Principal, key.Key, key.RequestHash)
 	if err != nil {
-		return fmt.Errorf("save idempotent response: %w", err)
+		return fmt.Errorf("save idempotent response: %w", dbErr(err))
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("save idempotent response: key not claimed (%d rows, %v)", n, err)
@@ -122,7 +122,7 @@ func (s *Store) savedResponse(ctx context.Context, key catalog.IdempotencyKey) (
 		return nil, errKeyGone
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read idempotency key: %w", err)
+		return nil, fmt.Errorf("read idempotency key: %w", dbErr(err))
 	}
 	now := s.timestamp()
 	expired := !timeOf(expiresAt).After(now)
@@ -130,7 +130,7 @@ func (s *Store) savedResponse(ctx context.Context, key catalog.IdempotencyKey) (
 	if expired || abandoned {
 		const qd = `DELETE FROM idempotency_keys WHERE principal = ? AND idem_key = ? AND created_at = ?`
 		if _, err := s.db.ExecContext(ctx, qd, key.Principal, key.Key, timeOf(createdAt)); err != nil {
-			return nil, fmt.Errorf("delete expired idempotency key: %w", err)
+			return nil, fmt.Errorf("delete expired idempotency key: %w", dbErr(err))
 		}
 		return nil, errKeyGone
 	}
@@ -147,7 +147,7 @@ func (s *Store) savedResponse(ctx context.Context, key catalog.IdempotencyKey) (
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey, resp catalog.SavedResponse) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.saveResponse(ctx, tx, key, resp) })
 	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", err)
+		return fmt.Errorf("complete idempotency key: %w", dbErr(err))
 	}
 	return nil
 }
@@ -156,7 +156,7 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, key catalog.Idempote
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey) error {
 	const q = `DELETE FROM idempotency_keys WHERE principal = ? AND idem_key = ? AND request_hash = ? AND status = 0`
 	if _, err := s.db.ExecContext(ctx, q, key.Principal, key.Key, key.RequestHash); err != nil {
-		return fmt.Errorf("release idempotency key: %w", err)
+		return fmt.Errorf("release idempotency key: %w", dbErr(err))
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, key catalog.Idempoten
 func (s *Store) PruneIdempotencyKeys(ctx context.Context) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at < ?`, s.timestamp())
 	if err != nil {
-		return 0, fmt.Errorf("prune idempotency keys: %w", err)
+		return 0, fmt.Errorf("prune idempotency keys: %w", dbErr(err))
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

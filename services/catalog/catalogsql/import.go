@@ -34,7 +34,7 @@ func (s *Store) ImportMovies(ctx context.Context, actor string, inputs []catalog
 			continue
 		}
 		if !recordError(err) {
-			return nil, fmt.Errorf("import movies: %w", err)
+			return nil, fmt.Errorf("import movies: %w", dbErr(err))
 		}
 		for i, in := range batch {
 			err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -47,7 +47,7 @@ func (s *Store) ImportMovies(ctx context.Context, actor string, inputs []catalog
 			case recordError(err):
 				results[start+i] = catalog.ImportResult{Status: catalog.ImportFailed, Err: err}
 			default:
-				return nil, fmt.Errorf("import movies: %w", err)
+				return nil, fmt.Errorf("import movies: %w", dbErr(err))
 			}
 		}
 	}
@@ -102,7 +102,7 @@ func (s *Store) matchMovie(ctx context.Context, tx *sql.Tx, in catalog.MovieInpu
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("match movie by %s: %w", by.column, err)
+			return nil, fmt.Errorf("match movie by %s: %w", by.column, dbErr(err))
 		}
 		if by.column == "imdb_id" && m.TMDBID != nil && in.TMDBID != nil && *m.TMDBID != *in.TMDBID {
 			return nil, &apperr.Error{

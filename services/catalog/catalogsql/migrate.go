@@ -25,7 +25,7 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	if d.Name == SQLite {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return fmt.Errorf("migrate: %w", dbErr(err))
 		}
 		defer func() { _ = tx.Rollback() }()
 		if err := migrate(ctx, tx, files); err != nil {
@@ -35,12 +35,12 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate: %w", dbErr(err))
 	}
 	defer func() { _ = conn.Close() }()
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK('marquee_catalog_migrate', 60)`).Scan(&got); err != nil {
-		return fmt.Errorf("migrate: take lock: %w", err)
+		return fmt.Errorf("migrate: take lock: %w", dbErr(err))
 	}
 	if got.Int64 != 1 {
 		return fmt.Errorf("migrate: another process holds the migration lock")
@@ -66,7 +66,7 @@ func migrations(d Dialect) ([]migration, error) {
 	dir := "migrations/" + d.Name
 	entries, err := fs.ReadDir(migrationFiles, dir)
 	if err != nil {
-		return nil, fmt.Errorf("read migrations of %s: %w", d.Name, err)
+		return nil, fmt.Errorf("read migrations of %s: %w", d.Name, dbErr(err))
 	}
 	var out []migration
 	for _, e := range entries {
@@ -86,23 +86,23 @@ func migrations(d Dialect) ([]migration, error) {
 func migrate(ctx context.Context, db execQuerier, files []migration) error {
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL PRIMARY KEY, applied_at VARCHAR(64) NOT NULL)`
 	if _, err := db.ExecContext(ctx, create); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return fmt.Errorf("create schema_migrations: %w", dbErr(err))
 	}
 	rows, err := db.QueryContext(ctx, `SELECT name FROM schema_migrations`)
 	if err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+		return fmt.Errorf("read schema_migrations: %w", dbErr(err))
 	}
 	done := map[string]bool{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			_ = rows.Close()
-			return fmt.Errorf("read schema_migrations: %w", err)
+			return fmt.Errorf("read schema_migrations: %w", dbErr(err))
 		}
 		done[name] = true
 	}
 	if err := rows.Close(); err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+		return fmt.Errorf("read schema_migrations: %w", dbErr(err))
 	}
 	for _, m := range files {
 		if done[m.name] {
@@ -110,12 +110,12 @@ func migrate(ctx context.Context, db execQuerier, files []migration) error {
 		}
 		for _, stmt := range statements(m.body) {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+				return fmt.Errorf("migration %s: %w", m.name, dbErr(err))
 			}
 		}
 		const q = `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`
 		if _, err := db.ExecContext(ctx, q, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.name, err)
+			return fmt.Errorf("record migration %s: %w", m.name, dbErr(err))
 		}
 	}
 	return nil

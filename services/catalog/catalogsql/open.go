@@ -35,7 +35,7 @@ func Open(ctx context.Context, dialect, dsn string) (*sql.DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("ping %s database: %w", dialect, err)
+		return nil, fmt.Errorf("ping %s database: %w", dialect, dbErr(err))
 	}
 	return db, nil
 }
@@ -57,7 +57,7 @@ func openSQLite(path string) (*sql.DB, error) {
 	q.Set("_time_format", "sqlite")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite %s: %w", path, dbErr(err))
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
@@ -68,7 +68,7 @@ func openSQLite(path string) (*sql.DB, error) {
 func openMySQL(dsn string) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("parse mysql dsn: %w", err) // ParseDSN errors do not echo the password
+		return nil, fmt.Errorf("parse mysql dsn: %w", dbErr(err)) // ParseDSN errors do not echo the password
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
@@ -77,7 +77,7 @@ func openMySQL(dsn string) (*sql.DB, error) {
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
 	if err := cfg.Apply(mysql.Charset("utf8mb4", "utf8mb4_unicode_ci")); err != nil {
-		return nil, fmt.Errorf("mysql charset: %w", err)
+		return nil, fmt.Errorf("mysql charset: %w", dbErr(err))
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
@@ -90,7 +90,7 @@ func openMySQL(dsn string) (*sql.DB, error) {
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("mysql connector: %w", err)
+		return nil, fmt.Errorf("mysql connector: %w", dbErr(err))
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(20)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"marquee/services/catalog"
 )
@@ -16,7 +17,7 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxE
 	WHERE published_at IS NULL ORDER BY id LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read pending events: %w", err)
+		return nil, fmt.Errorf("read pending events: %w", dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
 	var out []catalog.OutboxEvent
@@ -26,13 +27,13 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxE
 			at timeValue
 		)
 		if err := rows.Scan(&e.ID, &e.EventID, &e.MovieID, &e.Version, &e.Subject, &e.Payload, &at); err != nil {
-			return nil, fmt.Errorf("read pending events: %w", err)
+			return nil, fmt.Errorf("read pending events: %w", dbErr(err))
 		}
 		e.CreatedAt = timeOf(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read pending events: %w", err)
+		return nil, fmt.Errorf("read pending events: %w", dbErr(err))
 	}
 	return out, nil
 }
@@ -66,7 +67,38 @@ func (s *Store) Backlog(ctx context.Context) (int64, error) {
 	var n int64
 	const q = `SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`
 	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count pending events: %w", err)
+		return 0, fmt.Errorf("count pending events: %w", dbErr(err))
 	}
 	return n, nil
+}
+
+// PrunePublished deletes up to limit outbox rows published before before, oldest first, and returns how
+// many it deleted. The ids are read first and deleted by id, which both engines run the same way.
+func (s *Store) PrunePublished(ctx context.Context, before time.Time, limit int) (int, error) {
+	const q = `SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < ? ORDER BY published_at, id LIMIT ?`
+	rows, err := s.db.QueryContext(ctx, q, before.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("find expired outbox rows: %w", dbErr(err))
+	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return 0, fmt.Errorf("find expired outbox rows: %w", dbErr(err))
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("find expired outbox rows: %w", dbErr(err))
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired outbox rows: %w", dbErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

@@ -50,23 +50,23 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		}
 		err = s.tryTx(ctx, fn)
 		if err == nil || !(errors.Is(err, errRetry) || retryable(err)) {
-			return err
+			return dbErr(err)
 		}
 	}
-	return fmt.Errorf("transaction kept losing races after %d attempts: %w", attempts, err)
+	return fmt.Errorf("transaction kept losing races after %d attempts: %w", attempts, dbErr(err))
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", dbErr(err))
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", dbErr(err))
 	}
 	return nil
 }
@@ -83,7 +83,7 @@ func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieI
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create movie: %w", err)
+		return nil, fmt.Errorf("create movie: %w", dbErr(err))
 	}
 	return m, nil
 }
@@ -106,7 +106,7 @@ func (s *Store) insertMovie(ctx context.Context, tx *sql.Tx, actor string, in ca
 		return nil, writeError("insert movie", err)
 	}
 	if m.ID, err = res.LastInsertId(); err != nil {
-		return nil, fmt.Errorf("insert movie: %w", err)
+		return nil, fmt.Errorf("insert movie: %w", dbErr(err))
 	}
 	if err := s.insertEvent(ctx, tx, catalog.UpsertEvent(m), now); err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func writeError(what string, err error) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return fmt.Errorf("%s: %w", what, dbErr(err))
 }
 
 // UpdateMovie implements catalog.Store.
@@ -154,7 +154,7 @@ func (s *Store) UpdateMovie(ctx context.Context, actor string, id, ifVersion int
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("update movie %d: %w", id, err)
+		return nil, fmt.Errorf("update movie %d: %w", id, dbErr(err))
 	}
 	return m, nil
 }
@@ -170,7 +170,7 @@ func (s *Store) lockMovie(ctx context.Context, tx *sql.Tx, id, ifVersion int64) 
 	case errors.Is(err, sql.ErrNoRows) || (err == nil && deleted):
 		return nil, apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
 	case err != nil:
-		return nil, fmt.Errorf("read movie: %w", err)
+		return nil, fmt.Errorf("read movie: %w", dbErr(err))
 	case ifVersion != 0 && m.Version != ifVersion:
 		return nil, apperr.Errorf(apperr.PreconditionFailed, "Movie %d is no longer at version %d.", id, ifVersion)
 	}
@@ -214,7 +214,7 @@ func (s *Store) updateMovie(ctx context.Context, tx *sql.Tx, actor string, cur *
 func oneRow(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("rows affected: %w", err)
+		return fmt.Errorf("rows affected: %w", dbErr(err))
 	}
 	if n != 1 {
 		return fmt.Errorf("locked write changed %d rows", n)
@@ -237,7 +237,7 @@ func (s *Store) DeleteMovie(ctx context.Context, actor string, id, ifVersion int
 		WHERE id = ? AND version = ?`
 		res, err := tx.ExecContext(ctx, q, version, now, now, id, cur.Version)
 		if err != nil {
-			return fmt.Errorf("delete movie: %w", err)
+			return fmt.Errorf("delete movie: %w", dbErr(err))
 		}
 		if err := oneRow(res); err != nil {
 			return err
@@ -248,20 +248,25 @@ func (s *Store) DeleteMovie(ctx context.Context, actor string, id, ifVersion int
 		return s.insertHistory(ctx, tx, id, version, catalog.ActionDeleted, actor, map[string]catalog.FieldChange{}, now)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("delete movie %d: %w", id, err)
+		return 0, fmt.Errorf("delete movie %d: %w", id, dbErr(err))
 	}
 	return version, nil
 }
 
 // insertEvent writes a change event to the outbox, in the caller's transaction.
 func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, e *events.MovieChanged, now time.Time) error {
+	return s.insertEventAs(ctx, tx, e, events.MsgID(e.ID, e.Version), now)
+}
+
+// insertEventAs writes a change event to the outbox under the message id msgID.
+func (s *Store) insertEventAs(ctx context.Context, tx *sql.Tx, e *events.MovieChanged, msgID string, now time.Time) error {
 	payload, err := e.Marshal()
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return fmt.Errorf("encode event: %w", dbErr(err))
 	}
 	const q = `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`
-	if _, err := tx.ExecContext(ctx, q, events.MsgID(e.ID, e.Version), e.ID, e.Version, s.stream.Subject(e.ID), payload, now); err != nil {
-		return fmt.Errorf("insert outbox event: %w", err)
+	if _, err := tx.ExecContext(ctx, q, msgID, e.ID, e.Version, s.stream.Subject(e.ID), payload, now); err != nil {
+		return fmt.Errorf("insert outbox event: %w", dbErr(err))
 	}
 	return nil
 }
@@ -271,11 +276,11 @@ func (s *Store) insertHistory(ctx context.Context, tx *sql.Tx, id, version int64
 	changes map[string]catalog.FieldChange, now time.Time) error {
 	data, err := json.Marshal(changes)
 	if err != nil {
-		return fmt.Errorf("encode history: %w", err)
+		return fmt.Errorf("encode history: %w", dbErr(err))
 	}
 	const q = `INSERT INTO movie_history (movie_id, version, action, actor, changes, created_at) VALUES (?, ?, ?, ?, ?, ?)`
 	if _, err := tx.ExecContext(ctx, q, id, version, action, actor, string(data), now); err != nil {
-		return fmt.Errorf("insert history: %w", err)
+		return fmt.Errorf("insert history: %w", dbErr(err))
 	}
 	return nil
 }
@@ -285,7 +290,7 @@ func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEn
 	const q = `SELECT version, action, actor, changes, created_at FROM movie_history WHERE movie_id = ? ORDER BY version`
 	rows, err := s.db.QueryContext(ctx, q, id)
 	if err != nil {
-		return nil, fmt.Errorf("read history of movie %d: %w", id, err)
+		return nil, fmt.Errorf("read history of movie %d: %w", id, dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
 	out := []catalog.HistoryEntry{}
@@ -296,10 +301,10 @@ func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEn
 			at      timeValue
 		)
 		if err := rows.Scan(&h.Version, &h.Action, &h.Actor, &changes, &at); err != nil {
-			return nil, fmt.Errorf("read history of movie %d: %w", id, err)
+			return nil, fmt.Errorf("read history of movie %d: %w", id, dbErr(err))
 		}
 		if err := json.Unmarshal([]byte(changes), &h.Changes); err != nil {
-			return nil, fmt.Errorf("decode history of movie %d v%d: %w", id, h.Version, err)
+			return nil, fmt.Errorf("decode history of movie %d v%d: %w", id, h.Version, dbErr(err))
 		}
 		if h.Changes == nil {
 			h.Changes = map[string]catalog.FieldChange{}
@@ -308,7 +313,7 @@ func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEn
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read history of movie %d: %w", id, err)
+		return nil, fmt.Errorf("read history of movie %d: %w", id, dbErr(err))
 	}
 	if len(out) == 0 { // a movie from before histories were kept has none; one that never existed is missing
 		var one int
@@ -317,7 +322,7 @@ func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEn
 			return nil, apperr.Errorf(apperr.NotFound, "Movie %d never existed.", id)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read movie %d: %w", id, err)
+			return nil, fmt.Errorf("read movie %d: %w", id, dbErr(err))
 		}
 	}
 	return out, nil
@@ -327,7 +332,7 @@ func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEn
 func (s *Store) Movie(ctx context.Context, id int64) (*catalog.Movie, error) {
 	m, err := s.movie(ctx, s.db, id)
 	if err != nil {
-		return nil, fmt.Errorf("get movie %d: %w", id, err)
+		return nil, fmt.Errorf("get movie %d: %w", id, dbErr(err))
 	}
 	return m, nil
 }
@@ -337,19 +342,19 @@ func (s *Store) Movies(ctx context.Context, afterID int64, limit int) ([]*catalo
 	const q = `SELECT ` + movieColumns + ` FROM movies WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, afterID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list movies: %w", err)
+		return nil, fmt.Errorf("list movies: %w", dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
 	var out []*catalog.Movie
 	for rows.Next() {
 		m, err := scanMovie(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list movies: %w", err)
+			return nil, fmt.Errorf("list movies: %w", dbErr(err))
 		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list movies: %w", err)
+		return nil, fmt.Errorf("list movies: %w", dbErr(err))
 	}
 	return out, nil
 }
@@ -369,7 +374,7 @@ func (s *Store) movie(ctx context.Context, db queryRower, id int64) (*catalog.Mo
 		return nil, apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read movie: %w", err)
+		return nil, fmt.Errorf("read movie: %w", dbErr(err))
 	}
 	return m, nil
 }
@@ -421,7 +426,7 @@ func scanMovie(row interface{ Scan(...any) error }, extra ...any) (*catalog.Movi
 	}{{directors, &m.Directors}, {cast, &m.Cast}, {genres, &m.Genres}, {keywords, &m.Keywords}, {tags, &m.Tags}} {
 		if l.raw != "" {
 			if err := json.Unmarshal([]byte(l.raw), l.dst); err != nil {
-				return nil, fmt.Errorf("decode list of movie %d: %w", m.ID, err)
+				return nil, fmt.Errorf("decode list of movie %d: %w", m.ID, dbErr(err))
 			}
 		}
 		if *l.dst == nil {
@@ -441,7 +446,7 @@ func encodeLists(m *catalog.Movie) ([5]string, error) {
 		}
 		b, err := json.Marshal(l)
 		if err != nil {
-			return out, fmt.Errorf("encode list: %w", err)
+			return out, fmt.Errorf("encode list: %w", dbErr(err))
 		}
 		out[i] = string(b)
 	}
@@ -515,7 +520,7 @@ func (s *Store) Seeded(ctx context.Context) (bool, error) {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	default:
-		return false, fmt.Errorf("read seed marker: %w", err)
+		return false, fmt.Errorf("read seed marker: %w", dbErr(err))
 	}
 }
 
@@ -530,7 +535,7 @@ func (s *Store) Seed(ctx context.Context, inputs []catalog.MovieInput, source st
 		case err == nil:
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("read seed marker: %w", err)
+			return fmt.Errorf("read seed marker: %w", dbErr(err))
 		}
 		value := fmt.Sprintf("%s %d movies from %s", s.timestamp().Format(time.RFC3339), len(inputs), source)
 		const qi = `INSERT INTO meta (name, value) VALUES ('seeded', ?)`
@@ -538,7 +543,7 @@ func (s *Store) Seed(ctx context.Context, inputs []catalog.MovieInput, source st
 			if duplicateKey(err) {
 				return errRetry
 			}
-			return fmt.Errorf("write seed marker: %w", err)
+			return fmt.Errorf("write seed marker: %w", dbErr(err))
 		}
 		for _, in := range inputs {
 			if _, err := s.insertMovie(ctx, tx, SeedActor, in); err != nil {
@@ -549,7 +554,7 @@ func (s *Store) Seed(ctx context.Context, inputs []catalog.MovieInput, source st
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("seed from %s: %w", source, err)
+		return 0, fmt.Errorf("seed from %s: %w", source, dbErr(err))
 	}
 	return inserted, nil
 }

@@ -20,7 +20,7 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("upsert user %q: %w", u.Username, err)
+		return fmt.Errorf("upsert user %q: %w", u.Username, dbErr(err))
 	}
 	return nil
 }
@@ -37,7 +37,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (*catalog.User,
 		return nil, apperr.Errorf(apperr.NotFound, "User %q not found.", username)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get user %q: %w", username, err)
+		return nil, fmt.Errorf("get user %q: %w", username, dbErr(err))
 	}
 	u.CreatedAt = timeOf(at)
 	return &u, nil
@@ -48,7 +48,7 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
 	const q = `SELECT COUNT(*) FROM users WHERE role = ?`
 	if err := s.db.QueryRowContext(ctx, q, catalog.RoleAdmin).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count admins: %w", err)
+		return 0, fmt.Errorf("count admins: %w", dbErr(err))
 	}
 	return n, nil
 }
@@ -58,7 +58,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]catalog.SigningKey, error) {
 	const q = `SELECT kid, private_key, created_at FROM signing_keys ORDER BY created_at, kid`
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("read signing keys: %w", err)
+		return nil, fmt.Errorf("read signing keys: %w", dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
 	var out []catalog.SigningKey
@@ -69,7 +69,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]catalog.SigningKey, error) {
 			at  timeValue
 		)
 		if err := rows.Scan(&k.Kid, &raw, &at); err != nil {
-			return nil, fmt.Errorf("read signing keys: %w", err)
+			return nil, fmt.Errorf("read signing keys: %w", dbErr(err))
 		}
 		if len(raw) != ed25519.PrivateKeySize {
 			return nil, fmt.Errorf("signing key %q has %d bytes, want %d", k.Kid, len(raw), ed25519.PrivateKeySize)
@@ -78,7 +78,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]catalog.SigningKey, error) {
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read signing keys: %w", err)
+		return nil, fmt.Errorf("read signing keys: %w", dbErr(err))
 	}
 	return out, nil
 }
@@ -94,7 +94,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k catalog.SigningKey) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("add signing key %q: %w", k.Kid, err)
+		return fmt.Errorf("add signing key %q: %w", k.Kid, dbErr(err))
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func (s *Store) CreateUser(ctx context.Context, u catalog.User) (*catalog.User, 
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create user %q: %w", u.Username, err)
+		return nil, fmt.Errorf("create user %q: %w", u.Username, dbErr(err))
 	}
 	u.CreatedAt = now
 	return &u, nil
@@ -122,7 +122,7 @@ func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
 	const q = `SELECT username, password_hash, role, created_at FROM users ORDER BY username`
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, fmt.Errorf("list users: %w", dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
 	out := []catalog.User{}
@@ -132,13 +132,13 @@ func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
 			at timeValue
 		)
 		if err := rows.Scan(&u.Username, &u.PasswordHash, &u.Role, &at); err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
+			return nil, fmt.Errorf("list users: %w", dbErr(err))
 		}
 		u.CreatedAt = timeOf(at)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, fmt.Errorf("list users: %w", dbErr(err))
 	}
 	return out, nil
 }
@@ -169,7 +169,7 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("delete user %q: %w", username, err)
+		return fmt.Errorf("delete user %q: %w", username, dbErr(err))
 	}
 	return nil
 }
@@ -202,7 +202,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.AP
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create api key: %w", err)
+		return nil, fmt.Errorf("create api key: %w", dbErr(err))
 	}
 	return &k, nil
 }
@@ -211,19 +211,19 @@ func (s *Store) CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.AP
 func (s *Store) APIKeys(ctx context.Context) ([]catalog.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("list api keys: %w", err)
+		return nil, fmt.Errorf("list api keys: %w", dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
 	out := []catalog.APIKey{}
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list api keys: %w", err)
+			return nil, fmt.Errorf("list api keys: %w", dbErr(err))
 		}
 		out = append(out, *k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list api keys: %w", err)
+		return nil, fmt.Errorf("list api keys: %w", dbErr(err))
 	}
 	return out, nil
 }
@@ -235,7 +235,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey,
 		return nil, apperr.Errorf(apperr.NotFound, "No such API key.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get api key: %w", err)
+		return nil, fmt.Errorf("get api key: %w", dbErr(err))
 	}
 	return k, nil
 }
@@ -244,7 +244,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey,
 func (s *Store) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
 	const q = `UPDATE api_keys SET last_used_at = ? WHERE id = ?`
 	if _, err := s.db.ExecContext(ctx, q, at.UTC().Truncate(time.Microsecond), id); err != nil {
-		return fmt.Errorf("touch api key %d: %w", id, err)
+		return fmt.Errorf("touch api key %d: %w", id, dbErr(err))
 	}
 	return nil
 }
@@ -268,7 +268,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("revoke api key %d: %w", id, err)
+		return fmt.Errorf("revoke api key %d: %w", id, dbErr(err))
 	}
 	return nil
 }

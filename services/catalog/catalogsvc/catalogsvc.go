@@ -11,13 +11,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/httpx"
 	"marquee/pkg/ingest"
 	"marquee/pkg/natsx"
 	"marquee/services/catalog"
@@ -25,6 +29,7 @@ import (
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/outbox"
 	"marquee/services/catalog/password"
+	"marquee/services/catalog/reconcile"
 )
 
 // Deps are the handles the service runs on; the caller opens and closes them.
@@ -34,6 +39,11 @@ type Deps struct {
 	Dialect string // catalogsql.MySQL or catalogsql.SQLite
 	JS      jetstream.JetStream
 	Stdout  io.Writer // where a generated admin password is announced, once
+	// Registry holds the service's metrics; nil: a registry of its own. GET /metrics serves it.
+	Registry *prometheus.Registry
+	// SearchIndex is a search service's handler whose index the reconciler compares (the all-in-one passes
+	// its own); nil: cfg.SearchURL, if set.
+	SearchIndex http.Handler
 }
 
 // Service is a ready-to-run catalog.
@@ -42,8 +52,15 @@ type Service struct {
 	db      *sql.DB
 	store   *catalogsql.Store
 	relay   *outbox.Relay
+	recon   *reconcile.Reconciler
+	cfg     Config
+	nc      *nats.Conn
 	handler http.Handler
 	seeded  atomic.Bool
+
+	mu             sync.Mutex
+	backlogAtLoss  int64 // the backlog when NATS was first seen disconnected; -1 while connected
+	natsLossLogged bool
 }
 
 // New prepares the catalog: it migrates the database, ensures the stream, the signing key and an admin,
@@ -77,26 +94,78 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if err := ensureAdmin(ctx, d.Log, cfg, store, hasher, d.Stdout); err != nil {
 		return nil, err
 	}
-	s := &Service{log: d.Log, db: d.DB, store: store, relay: outbox.New(d.Log, store, d.JS, stream)}
+	if d.Registry == nil {
+		d.Registry = httpx.NewRegistry()
+	}
+	relay := outbox.NewWith(d.Log, store, d.JS, stream, outbox.Options{
+		BatchSize: cfg.OutboxBatchSize, Retention: cfg.OutboxRetention, Metrics: outbox.NewMetrics(d.Registry),
+	})
+	var index reconcile.Index
+	switch {
+	case d.SearchIndex != nil:
+		index = &reconcile.HTTPIndex{Handler: d.SearchIndex}
+	case cfg.SearchURL != "":
+		if index, err = reconcile.NewURLIndex(cfg.SearchURL); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{log: d.Log, db: d.DB, store: store, relay: relay, cfg: cfg, nc: d.JS.Conn(), backlogAtLoss: -1}
+	s.recon = reconcile.New(d.Log, store, d.JS, stream, index, reconcile.NewMetrics(d.Registry), relay.Kick)
 	if err := s.seed(ctx, cfg.Seed); err != nil {
 		return nil, err
 	}
 	s.handler = catalogapi.NewHandler(d.Log, catalogapi.Deps{
-		Store:     store,
-		Passwords: hasher,
-		TokenTTL:  cfg.TokenTTL,
-		Ready:     s.Ready,
-		Changed:   s.relay.Kick,
+		Store:       store,
+		Passwords:   hasher,
+		TokenTTL:    cfg.TokenTTL,
+		Ready:       s.Ready,
+		Changed:     s.relay.Kick,
+		Reconcile:   func(ctx context.Context) (any, error) { return s.Reconcile(ctx) },
+		HTTPMetrics: httpx.NewMetrics(d.Registry),
+		Metrics:     httpx.MetricsHandler(d.Registry),
 	})
 	return s, nil
+}
+
+// repairWait bounds how long Reconcile waits for the relay to publish the repairs it queued.
+const repairWait = 30 * time.Second
+
+// Reconcile compares the database with the stream (and the configured search index) now, republishes what
+// differs, and waits (at most 30 s) until the relay has published the repairs.
+func (s *Service) Reconcile(ctx context.Context) (reconcile.Report, error) {
+	rep, err := s.recon.Reconcile(ctx)
+	if err != nil {
+		return rep, err
+	}
+	deadline := time.Now().Add(repairWait)
+	for {
+		n, err := s.store.Backlog(ctx)
+		if err == nil && n == 0 {
+			rep.RepairsPublished = true // published: the stream holds them
+			return rep, nil
+		}
+		if time.Now().After(deadline) {
+			return rep, nil
+		}
+		s.relay.Kick()
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run relays the outbox to the stream until ctx is done, and prunes expired idempotency keys hourly.
+// Run relays the outbox to the stream until ctx is done, prunes expired idempotency keys hourly and
+// reconciles every ReconcileInterval.
 func (s *Service) Run(ctx context.Context) error {
 	go s.pruneKeys(ctx)
+	if s.cfg.ReconcileInterval > 0 {
+		go s.recon.Run(ctx, s.cfg.ReconcileInterval)
+	}
 	return s.relay.Run(ctx)
 }
 
@@ -131,6 +200,30 @@ func (s *Service) Ready(ctx context.Context) error {
 	}
 	if !s.relay.Drained() {
 		return apperr.Errorf(apperr.Unavailable, "The outbox relay has not yet published the backlog.")
+	}
+	return s.natsHealth()
+}
+
+// natsHealth is not ready while NATS is disconnected and the backlog has grown since the connection was
+// lost: writes still commit, but nothing reaches search. A short disconnection with nothing to publish
+// does not count.
+func (s *Service) natsHealth() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nc == nil || s.nc.IsConnected() {
+		s.backlogAtLoss, s.natsLossLogged = -1, false
+		return nil
+	}
+	backlog := s.relay.LastBacklog()
+	if s.backlogAtLoss < 0 {
+		s.backlogAtLoss = backlog
+	}
+	if backlog > s.backlogAtLoss {
+		if !s.natsLossLogged {
+			s.log.Warn("readiness: NATS disconnected and the outbox backlog grows", "backlog", backlog)
+			s.natsLossLogged = true
+		}
+		return apperr.Errorf(apperr.Unavailable, "NATS is disconnected; %d changes wait in the outbox.", backlog)
 	}
 	return nil
 }

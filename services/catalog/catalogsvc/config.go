@@ -24,6 +24,11 @@ type Config struct {
 	AdminPasswordFile string        `key:"admin_password_file" usage:"file (mode 0600) to also write a generated admin password to; empty for none"`
 	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens"`
 	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
+
+	OutboxRetention   time.Duration `key:"outbox_retention" usage:"how long published outbox rows are kept before they are deleted"`
+	OutboxBatchSize   int           `key:"outbox_batch_size" usage:"outbox rows the relay publishes (asynchronously) and marks at a time"`
+	ReconcileInterval time.Duration `key:"reconcile_interval" usage:"how often the database is compared with the stream (and search_url's index) and differences republished; 0 turns it off"`
+	SearchURL         string        `key:"search_url" usage:"base URL of a search service whose index the reconciler also compares (e.g. http://127.0.0.1:8082); empty: the stream only"`
 }
 
 // DefaultConfig returns the defaults.
@@ -35,6 +40,10 @@ func DefaultConfig() Config {
 		SubjectPrefix: "catalog",
 		TokenTTL:      15 * time.Minute,
 		LogLevel:      "info",
+
+		OutboxRetention:   24 * time.Hour,
+		OutboxBatchSize:   1000,
+		ReconcileInterval: 10 * time.Minute,
 	}
 }
 
@@ -75,6 +84,18 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 24*time.Hour {
 		problems = append(problems, "token_ttl must be between 1m and 24h")
+	}
+	if c.OutboxRetention < time.Minute {
+		problems = append(problems, "outbox_retention must be at least 1m")
+	}
+	if c.OutboxBatchSize < 1 || c.OutboxBatchSize > 10000 {
+		problems = append(problems, "outbox_batch_size must be between 1 and 10000")
+	}
+	if c.ReconcileInterval != 0 && c.ReconcileInterval < 10*time.Second {
+		problems = append(problems, "reconcile_interval must be 0 (off) or at least 10s")
+	}
+	if c.SearchURL != "" && !strings.HasPrefix(c.SearchURL, "http://") && !strings.HasPrefix(c.SearchURL, "https://") {
+		problems = append(problems, "search_url must be an http(s) URL")
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

@@ -1,20 +1,28 @@
 // Package outbox is the relay that publishes the catalog's committed change events to JetStream. It scans
 // the unpublished outbox rows in id order (never a high-water cursor, since ids are assigned at insert and
-// rows commit out of id order), publishes each with its deterministic message id and waits for the stream's
-// acknowledgement, then marks the acknowledged rows published. A row is never skipped: on an error the
-// relay backs off and retries it; a row published twice is dropped by the server's duplicate window.
+// rows commit out of id order), publishes a batch of them asynchronously, each with its deterministic
+// message id, waits for every acknowledgement of the batch, then marks the acknowledged rows published in one
+// statement. A row is never skipped and never marked without an acknowledgement, with one exception: a row
+// whose publication failed while a later row of the same movie in the same batch was acknowledged is
+// superseded (the stream keeps only a movie's last event and already holds a newer one, which republishing
+// the older would replace), and is marked with the batch. On an error the relay publishes the failed rows again, one at a time and in order, and backs off; a row
+// published twice is dropped by the server's duplicate window. Published rows are kept for a retention
+// period (for audits and repairs), then deleted in small batches.
 package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"marquee/pkg/events"
+	"marquee/pkg/httpx"
 	"marquee/services/catalog"
 )
 
@@ -23,15 +31,54 @@ type Store interface {
 	PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxEvent, error)
 	MarkPublished(ctx context.Context, ids []int64) error
 	Backlog(ctx context.Context) (int64, error)
+	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Relay tunables.
 const (
-	BatchSize      = 256
-	PollInterval   = 200 * time.Millisecond
-	PublishTimeout = 10 * time.Second
-	maxBackoff     = 5 * time.Second
+	DefaultBatchSize = 1000
+	DefaultRetention = 24 * time.Hour
+	PollInterval     = 200 * time.Millisecond
+	PublishTimeout   = 10 * time.Second
+	maxBackoff       = 5 * time.Second
+	pruneEvery       = time.Minute
+	pruneBatch       = 500
+	backlogEvery     = time.Second
 )
+
+// Options tune a relay; zero fields take the defaults.
+type Options struct {
+	BatchSize  int           // rows read, published and marked at a time; 0 means DefaultBatchSize
+	Retention  time.Duration // how long published rows are kept; 0 means DefaultRetention
+	PerMessage bool          // publish one message at a time, waiting for each ack (the old path; benchmarks)
+	Metrics    *Metrics      // nil: not measured
+}
+
+// Metrics are the relay's Prometheus metrics.
+type Metrics struct {
+	backlog   prometheus.Gauge
+	published prometheus.Counter
+	errors    prometheus.Counter
+	pruned    prometheus.Counter
+	batch     prometheus.Histogram
+}
+
+// NewMetrics registers the relay's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return &Metrics{
+		backlog: httpx.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "marquee_outbox_backlog", Help: "Committed change events not yet acknowledged by the stream."})),
+		published: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marquee_outbox_published_total", Help: "Change events acknowledged by the stream."})),
+		errors: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marquee_outbox_relay_errors_total", Help: "Relay passes that failed and were retried."})),
+		pruned: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marquee_outbox_pruned_total", Help: "Published outbox rows deleted after the retention period."})),
+		batch: httpx.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "marquee_outbox_publish_batch_seconds", Help: "Time to publish and mark one batch of events.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})),
+	}
+}
 
 // Relay publishes outbox rows to a stream.
 type Relay struct {
@@ -39,15 +86,30 @@ type Relay struct {
 	store  Store
 	js     jetstream.JetStream
 	stream events.Stream
+	opts   Options
 
 	kick      chan struct{}
 	drained   atomic.Bool
 	published atomic.Int64
+	backlog   atomic.Int64
+	backlogAt time.Time
+	prunedAt  time.Time
 }
 
-// New returns a relay from store to the stream via js.
+// New returns a relay from store to the stream via js with the default options.
 func New(log *slog.Logger, store Store, js jetstream.JetStream, stream events.Stream) *Relay {
-	return &Relay{log: log, store: store, js: js, stream: stream, kick: make(chan struct{}, 1)}
+	return NewWith(log, store, js, stream, Options{})
+}
+
+// NewWith returns a relay from store to the stream via js.
+func NewWith(log *slog.Logger, store Store, js jetstream.JetStream, stream events.Stream, opts Options) *Relay {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	return &Relay{log: log, store: store, js: js, stream: stream, opts: opts, kick: make(chan struct{}, 1)}
 }
 
 // Kick wakes the relay after a commit, without waiting; a kick while one is pending is merged with it.
@@ -68,6 +130,9 @@ func (r *Relay) Published() int64 { return r.published.Load() }
 // Backlog counts the unpublished events.
 func (r *Relay) Backlog(ctx context.Context) (int64, error) { return r.store.Backlog(ctx) }
 
+// LastBacklog is the backlog as the relay last counted it (at most a second ago while it runs).
+func (r *Relay) LastBacklog() int64 { return r.backlog.Load() }
+
 // Run relays until ctx is done, then returns nil. Errors are logged and retried with backoff, never
 // returned: the outbox keeps every event until the stream has it.
 func (r *Relay) Run(ctx context.Context) error {
@@ -82,10 +147,14 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-r.kick:
 		}
 		full, err := r.relayBatch(ctx)
+		r.housekeeping(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
+			if r.opts.Metrics != nil {
+				r.opts.Metrics.errors.Inc()
+			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), maxBackoff)
 			r.log.Warn("outbox relay failed; retrying", "err", err, "retry_in", backoff)
 			resetTimer(timer, backoff)
@@ -103,6 +172,44 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// housekeeping counts the backlog (every second) and prunes expired published rows (every minute).
+func (r *Relay) housekeeping(ctx context.Context) {
+	now := time.Now()
+	if now.Sub(r.backlogAt) >= backlogEvery {
+		r.backlogAt = now
+		if n, err := r.store.Backlog(ctx); err == nil {
+			r.backlog.Store(n)
+			if r.opts.Metrics != nil {
+				r.opts.Metrics.backlog.Set(float64(n))
+			}
+		}
+	}
+	if now.Sub(r.prunedAt) >= pruneEvery {
+		r.prunedAt = now
+		if n, err := r.Prune(ctx, now.Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
+			r.log.Warn("prune published outbox rows", "err", err)
+		} else if n > 0 {
+			r.log.Info("pruned published outbox rows", "rows", n, "retention", r.opts.Retention)
+		}
+	}
+}
+
+// Prune deletes the rows published before before, in small batches so that no statement holds many locks.
+func (r *Relay) Prune(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := r.store.PrunePublished(ctx, before, pruneBatch)
+		total += n
+		if r.opts.Metrics != nil {
+			r.opts.Metrics.pruned.Add(float64(n))
+		}
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
+	return total, ctx.Err()
+}
+
 func resetTimer(t *time.Timer, d time.Duration) {
 	t.Stop()
 	select { // drop a stale tick (harmless since Go 1.23 timers, kept for clarity)
@@ -112,20 +219,23 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	t.Reset(d)
 }
 
-// relayBatch publishes one batch of pending rows in order and marks the acknowledged ones. full reports
-// that the batch was full, so more rows may wait.
+// relayBatch publishes one batch of pending rows and marks the acknowledged ones. full reports that the
+// batch was full, so more rows may wait.
 func (r *Relay) relayBatch(ctx context.Context) (full bool, err error) {
-	rows, err := r.store.PendingEvents(ctx, BatchSize)
+	start := time.Now()
+	rows, err := r.store.PendingEvents(ctx, r.opts.BatchSize)
 	if err != nil {
 		return false, err
 	}
-	acked := make([]int64, 0, len(rows))
+	if len(rows) == 0 {
+		return false, nil
+	}
+	var acked []int64
 	var pubErr error
-	for _, row := range rows {
-		if pubErr = r.publish(ctx, row); pubErr != nil {
-			break // stop at the first failure: later rows of the same movie must not overtake it
-		}
-		acked = append(acked, row.ID)
+	if r.opts.PerMessage {
+		acked, pubErr = r.publishInOrder(ctx, rows)
+	} else {
+		acked, pubErr = r.publishAsync(ctx, rows)
 	}
 	if len(acked) > 0 {
 		// Mark even after a context cancel, so that a shutdown does not republish what was acknowledged.
@@ -135,11 +245,111 @@ func (r *Relay) relayBatch(ctx context.Context) (full bool, err error) {
 			return false, err
 		}
 		r.published.Add(int64(len(acked)))
+		if m := r.opts.Metrics; m != nil {
+			m.published.Add(float64(len(acked)))
+			m.batch.Observe(time.Since(start).Seconds())
+		}
 	}
 	if pubErr != nil {
 		return false, pubErr
 	}
-	return len(rows) == BatchSize, nil
+	return len(rows) == r.opts.BatchSize, nil
+}
+
+// publishAsync publishes rows without waiting between them, then waits for every acknowledgement. The
+// server handles one connection's messages in order, so per-movie order is kept. Rows whose publication
+// failed are published again one at a time, in order (publishInOrder). It returns the ids to mark.
+func (r *Relay) publishAsync(ctx context.Context, rows []catalog.OutboxEvent) ([]int64, error) {
+	futures := make([]jetstream.PubAckFuture, len(rows))
+	for i, row := range rows {
+		f, err := r.js.PublishAsync(r.stream.Subject(row.MovieID), row.Payload, jetstream.WithMsgID(row.EventID),
+			jetstream.WithExpectStream(r.stream.Name))
+		if err != nil {
+			break // the rest stay nil: failed, published again below
+		}
+		futures[i] = f
+	}
+	timeout := time.NewTimer(PublishTimeout)
+	defer timeout.Stop()
+	ok := make([]bool, len(rows))
+	var firstErr error
+wait:
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			ok[i] = true
+		case err := <-f.Err():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("publish %s: %w", rows[i].EventID, err)
+			}
+		case <-timeout.C:
+			firstErr = errors.New("publish: timed out waiting for acknowledgements")
+			break wait // the rest count as failed; a late ack only makes the republish a duplicate
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	acked := make([]int64, 0, len(rows))
+	var failed []catalog.OutboxEvent
+	for i, row := range rows {
+		if ok[i] {
+			acked = append(acked, row.ID)
+		} else {
+			failed = append(failed, row)
+		}
+	}
+	if len(failed) == 0 {
+		return acked, nil
+	}
+	if ctx.Err() != nil {
+		return acked, ctx.Err()
+	}
+	r.log.Warn("async publish failed for part of a batch; publishing those rows one by one", "failed", len(failed), "of", len(rows), "err", firstErr)
+	more, err := r.publishInOrder(ctx, superseded(failed, rows, ok))
+	return append(acked, more...), err
+}
+
+// superseded drops from failed the rows of movies of which a later row of the batch was acknowledged: the
+// stream keeps only a movie's last event and already holds a newer one, so publishing the older event again
+// would replace it with a stale state. They stay in the list without an event id, which publishInOrder marks
+// without sending.
+func superseded(failed, rows []catalog.OutboxEvent, ok []bool) []catalog.OutboxEvent {
+	lastAcked := map[int64]int64{} // movie → highest acknowledged outbox id
+	for i, row := range rows {
+		if ok[i] && row.ID > lastAcked[row.MovieID] {
+			lastAcked[row.MovieID] = row.ID
+		}
+	}
+	out := failed[:0:0]
+	for _, row := range failed {
+		if lastAcked[row.MovieID] > row.ID {
+			out = append(out, catalog.OutboxEvent{ID: row.ID, MovieID: row.MovieID, EventID: ""}) // marked, not sent
+			continue
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// publishInOrder publishes rows one at a time, each waiting for its acknowledgement, and stops at the first
+// failure: later rows of the same movie must not overtake it. A row without an event id (superseded) is
+// marked without being sent.
+func (r *Relay) publishInOrder(ctx context.Context, rows []catalog.OutboxEvent) ([]int64, error) {
+	acked := make([]int64, 0, len(rows))
+	for _, row := range rows {
+		if row.EventID == "" {
+			acked = append(acked, row.ID)
+			continue
+		}
+		if err := r.publish(ctx, row); err != nil {
+			return acked, err
+		}
+		acked = append(acked, row.ID)
+	}
+	return acked, nil
 }
 
 func (r *Relay) publish(ctx context.Context, row catalog.OutboxEvent) error {

@@ -1,0 +1,4 @@
+package catalogsql
+
+// DBErr exposes dbErr to the tests.
+var DBErr = dbErr
