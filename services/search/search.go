@@ -157,14 +157,17 @@ type IndexStatus struct {
 // over every match, not only the page; a facet whose own filter is set counts as if that filter were not
 // (multi-select).
 type Result struct {
-	Total      uint64
-	Page       int
-	PerPage    int
-	Hits       []Hit
-	Facets     map[string]Facet
-	DidYouMean string // a corrected query text with more matches, when the query had few; "" if none
-	NextCursor string // the cursor of the next page; "" on the last page
-	Index      IndexStatus
+	Total   uint64
+	Page    int
+	PerPage int
+	Hits    []Hit
+	Facets  map[string]Facet
+	// FacetsApproximate says that the facets were counted on a sample of the matches (there were many),
+	// their counts scaled up: estimates, not exact counts.
+	FacetsApproximate bool
+	DidYouMean        string // a corrected query text with more matches, when the query had few; "" if none
+	NextCursor        string // the cursor of the next page; "" on the last page
+	Index             IndexStatus
 }
 
 // SuggestQuery asks for autocompletions of what a user is typing.

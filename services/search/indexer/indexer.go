@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,11 +25,12 @@ import (
 
 // Tuning of the consumer and the batches.
 const (
-	BatchSize         = 256              // the most messages applied in one index batch
-	maxAckPending     = 1024             // messages in flight between the server and the indexer
+	BatchSize         = 1000             // the most messages applied in one index batch
+	maxAckPending     = 4096             // messages in flight between the server and the indexer
 	ackWait           = 30 * time.Second // above any batch's apply time, or the server redelivers
 	inactiveThreshold = 5 * time.Minute  // the server removes a consumer left behind by a dead process
 	drainWait         = 2 * time.Millisecond
+	pullMaxBytes      = 8 << 20                // messages buffered ahead of the indexer, in bytes
 	infoMaxAge        = 200 * time.Millisecond // how long CaughtUp trusts the stream's last sequence
 	minBackoff        = 100 * time.Millisecond
 	maxBackoff        = 5 * time.Second
@@ -38,7 +41,8 @@ type Stats struct {
 	Received uint64 // messages read from the stream, including redeliveries and bad ones
 	Applied  uint64 // changes that changed the index
 	Stale    uint64 // changes not applied: older than or equal to what the index holds, or superseded in their batch
-	Bad      uint64 // messages that could not be decoded; terminated, never retried
+	Bad      uint64 // messages that could not be decoded; dead-lettered and terminated, never retried
+	Parked   uint64 // bad messages the dead-letter stream acknowledged
 	Batches  uint64 // index batches written
 	Retries  uint64 // failed applies that were retried
 }
@@ -50,7 +54,9 @@ type Indexer struct {
 	stream events.Stream
 	idx    *searchindex.Index
 
-	received, applied, stale, bad, batches, retries atomic.Uint64
+	received, applied, stale, bad, parked, batches, retries atomic.Uint64
+	metrics                                                 *Metrics
+	batchSize                                               int
 
 	mu       sync.Mutex // guards the fields below
 	lastSeq  uint64     // the stream's last sequence, as of infoAt
@@ -60,14 +66,32 @@ type Indexer struct {
 
 // New returns an indexer of stream into idx. It does nothing until Run.
 func New(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx *searchindex.Index) *Indexer {
-	return &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx}
+	return NewWith(log, js, stream, idx, Options{})
 }
+
+// Options tune an indexer; zero fields take the defaults.
+type Options struct {
+	BatchSize int      // the most messages applied in one index batch; 0 means BatchSize
+	Metrics   *Metrics // nil: not measured
+}
+
+// NewWith returns an indexer of stream into idx.
+func NewWith(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx *searchindex.Index, opts Options) *Indexer {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = BatchSize
+	}
+	return &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx,
+		metrics: opts.Metrics, batchSize: opts.BatchSize}
+}
+
+// Index is the index the indexer feeds.
+func (ix *Indexer) Index() *searchindex.Index { return ix.idx }
 
 // Stats returns the counters.
 func (ix *Indexer) Stats() Stats {
 	return Stats{
 		Received: ix.received.Load(), Applied: ix.applied.Load(), Stale: ix.stale.Load(),
-		Bad: ix.bad.Load(), Batches: ix.batches.Load(), Retries: ix.retries.Load(),
+		Bad: ix.bad.Load(), Parked: ix.parked.Load(), Batches: ix.batches.Load(), Retries: ix.retries.Load(),
 	}
 }
 
@@ -134,28 +158,37 @@ func (ix *Indexer) consume(ctx context.Context) error {
 			ix.log.Debug("delete consumer", "consumer", name, "err", err)
 		}
 	}()
-	it, err := cons.Messages(jetstream.PullMaxMessages(2*BatchSize), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	// One batch buffered ahead. A run of large events may still pass what the server sends a slow reader (it
+	// then cuts the connection, losing what was in flight): inOrder notices, and the consumer starts again.
+	it, err := cons.Messages(jetstream.PullMaxMessages(ix.batchSize), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return fmt.Errorf("read consumer %s: %w", name, err)
 	}
 	defer it.Stop() // buffered, unacknowledged messages are dropped: a new consumer redelivers them
 	ix.log.Info("consuming", "consumer", name, "from_seq", cfg.OptStartSeq, "checkpoint", checkpoint)
 
-	batch := make([]jetstream.Msg, 0, BatchSize)
+	batch := make([]jetstream.Msg, 0, ix.batchSize)
+	var delivered uint64 // the consumer sequence of the last message received
 	for {
 		batch = batch[:0]
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			return fmt.Errorf("next message: %w", err)
 		}
+		if err := inOrder(msg, &delivered); err != nil {
+			return err
+		}
 		batch = append(batch, msg)
-		for len(batch) < BatchSize { // take what is already buffered, without waiting for more
+		for len(batch) < ix.batchSize { // take what is already buffered, without waiting for more
 			msg, err := it.Next(jetstream.NextMaxWait(drainWait))
 			if errors.Is(err, nats.ErrTimeout) {
 				break
 			}
 			if err != nil {
 				return fmt.Errorf("next message: %w", err)
+			}
+			if err := inOrder(msg, &delivered); err != nil {
+				return err // the batch is not applied: the next consumer starts from the checkpoint
 			}
 			batch = append(batch, msg)
 		}
@@ -165,16 +198,33 @@ func (ix *Indexer) consume(ctx context.Context) error {
 	}
 }
 
+// inOrder checks that msg is the consumer's next delivery. The server numbers every delivery of a consumer
+// (redeliveries included) 1, 2, 3…; a jump means deliveries were lost in flight (a dropped connection) and
+// would be redelivered only after the ack wait, out of order. The checkpoint must never pass them, so the
+// indexer gives up this consumer, unapplied batch and all, and the next one starts from the checkpoint.
+func inOrder(msg jetstream.Msg, delivered *uint64) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return nil // handle terminates it as bad
+	}
+	if got := meta.Sequence.Consumer; got != *delivered+1 {
+		return fmt.Errorf("delivery %d after %d: deliveries were lost in flight; restarting from the checkpoint", got, *delivered)
+	}
+	*delivered = meta.Sequence.Consumer
+	return nil
+}
+
 // handle applies one batch, retrying until it is applied or ctx is done, then acknowledges it.
 func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 	ix.received.Add(uint64(len(msgs)))
 	changes := make([]searchindex.Change, 0, len(msgs))
 	var lastSeq uint64
-	bad := make([]bool, len(msgs))
+	start := time.Now()
+	bad := make([]error, len(msgs))
 	for i, msg := range msgs {
 		meta, err := msg.Metadata()
 		if err != nil {
-			bad[i] = true
+			bad[i] = fmt.Errorf("no metadata: %w", err)
 			ix.log.Error("bad message: no metadata; terminated", "subject", msg.Subject(), "err", err)
 			continue
 		}
@@ -183,8 +233,8 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 		if err != nil {
 			// A bad event must never block the stream: it is counted, terminated, and its sequence still
 			// moves the checkpoint. The catalog's reconciler republishes the movie's true state.
-			bad[i] = true
-			ix.log.Error("bad event; terminated", "subject", msg.Subject(), "seq", meta.Sequence.Stream, "err", err)
+			bad[i] = err
+			ix.log.Error("bad event; dead-lettered", "subject", msg.Subject(), "seq", meta.Sequence.Stream, "err", err)
 			continue
 		}
 		changes = append(changes, c)
@@ -197,6 +247,12 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 			ix.applied.Add(uint64(n))
 			ix.stale.Add(uint64(len(changes) - n))
 			ix.batches.Add(1)
+			if m := ix.metrics; m != nil {
+				m.applied.Add(float64(n))
+				m.stale.Add(float64(len(changes) - n))
+				m.batchSize.Observe(float64(len(msgs)))
+				m.batchSeconds.Observe(time.Since(start).Seconds())
+			}
 			break
 		}
 		if ctx.Err() != nil {
@@ -215,8 +271,9 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 
 	for i, m := range msgs {
 		var err error
-		if bad[i] {
+		if bad[i] != nil {
 			ix.bad.Add(1)
+			ix.deadLetter(ctx, m, bad[i])
 			err = m.Term()
 		} else {
 			err = m.Ack()
@@ -227,6 +284,45 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 	}
 	return nil
+}
+
+// deadLetter parks a bad message on <prefix>.deadletter.movie.<id> (outside the stream's subjects, in the
+// dead-letter stream) with headers naming the reason, the stream, the sequence and the subject. A failure
+// is logged and counted, never retried: a bad message must not block the rest, and the reconciler
+// republishes the movie's true state anyway.
+func (ix *Indexer) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
+	if ix.metrics != nil {
+		ix.metrics.bad.Inc()
+	}
+	id := "unknown"
+	if subj := m.Subject(); strings.HasPrefix(subj, ix.stream.Prefix+".movie.") {
+		id = subj[strings.LastIndexByte(subj, '.')+1:]
+	}
+	out := nats.NewMsg(ix.stream.DeadLetterSubject(id))
+	out.Data = m.Data()
+	out.Header.Set(events.HeaderDeadLetterReason, truncate(reason.Error(), 1024))
+	out.Header.Set(events.HeaderDeadLetterStream, ix.stream.Name)
+	out.Header.Set(events.HeaderDeadLetterSubject, m.Subject())
+	if meta, err := m.Metadata(); err == nil {
+		out.Header.Set(events.HeaderDeadLetterSequence, strconv.FormatUint(meta.Sequence.Stream, 10))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := ix.js.PublishMsg(pctx, out); err != nil {
+		ix.log.Error("dead-letter publish failed; the bad message is only logged", "subject", m.Subject(), "err", err)
+		return
+	}
+	ix.parked.Add(1)
+	if ix.metrics != nil {
+		ix.metrics.parked.Inc()
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // decode turns a message into a change, checking that it is a valid event about the movie its subject names.

@@ -20,14 +20,16 @@ type statusDTO struct {
 }
 
 type resultDTO struct {
-	Total      uint64         `json:"total"`
-	Page       int            `json:"page"`
-	PerPage    int            `json:"per_page"`
-	Hits       []hitDTO       `json:"hits"`
-	Facets     map[string]any `json:"facets"` // []facetValueDTO, or facetStatsDTO for min/max facets
-	DidYouMean string         `json:"did_you_mean,omitempty"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-	Index      indexDTO       `json:"index"`
+	Total   uint64         `json:"total"`
+	Page    int            `json:"page"`
+	PerPage int            `json:"per_page"`
+	Hits    []hitDTO       `json:"hits"`
+	Facets  map[string]any `json:"facets"` // []facetValueDTO, or facetStatsDTO for min/max facets
+	// FacetsApproximate: the facets were counted on a sample of many matches; their counts are estimates.
+	FacetsApproximate bool     `json:"facets_approximate,omitempty"`
+	DidYouMean        string   `json:"did_you_mean,omitempty"`
+	NextCursor        string   `json:"next_cursor,omitempty"`
+	Index             indexDTO `json:"index"`
 }
 
 type hitDTO struct {
@@ -70,7 +72,7 @@ func fromMovie(m *search.Movie) events.Movie { return *m }
 func fromResult(r *search.Result) resultDTO {
 	out := resultDTO{
 		Total: r.Total, Page: r.Page, PerPage: r.PerPage, Hits: make([]hitDTO, len(r.Hits)), Facets: map[string]any{},
-		DidYouMean: r.DidYouMean, NextCursor: r.NextCursor,
+		DidYouMean: r.DidYouMean, NextCursor: r.NextCursor, FacetsApproximate: r.FacetsApproximate,
 		Index: indexDTO{Version: r.Index.Version, Lag: r.Index.Lag, Current: r.Index.Current},
 	}
 	for i, h := range r.Hits {

@@ -37,11 +37,19 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error) gin.Ha
 
 // handleMovieSearch handles "GET /v1/movies": search, filter, sort and facet (parameters in searchParams).
 // Every answer says how current the index is.
-func handleMovieSearch(idx search.Searcher, status StatusFunc) gin.HandlerFunc {
+// With min_version (<id>:<version>, repeatable or comma-separated) it first waits, up to a bound, for the
+// index to hold those versions, and its index.current and Marquee-Consistent header say whether it does.
+func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		q, err := toQuery(c.Request.URL.Query())
+		params := c.Request.URL.Query()
+		delete(params, "min_version")
+		q, err := toQuery(params)
 		if err != nil {
 			httpx.Error(c, err)
+			return
+		}
+		asked, current, ok := waitFor(c, d, 0)
+		if !ok {
 			return
 		}
 		res, err := idx.Search(c.Request.Context(), q)
@@ -49,9 +57,12 @@ func handleMovieSearch(idx search.Searcher, status StatusFunc) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
-		if status != nil {
-			st := status(c.Request.Context())
+		if d.Status != nil {
+			st := d.Status(c.Request.Context())
 			res.Index.Lag, res.Index.Current = st.Lag, st.Current
+		}
+		if asked {
+			res.Index.Current = current
 		}
 		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res))
 	}
@@ -74,15 +85,31 @@ func handleSuggest(idx search.Searcher) gin.HandlerFunc {
 	}
 }
 
-// handleMovieGet handles "GET /v1/movies/:id": one movie, with its version as ETag.
-func handleMovieGet(idx search.Searcher) gin.HandlerFunc {
+// handleMovieGet handles "GET /v1/movies/:id": one movie, with its version as ETag. With min_version=N it
+// first waits, up to a bound, for the index to hold version N or later, then answers with "index" and the
+// Marquee-Consistent header saying whether it does.
+func handleMovieGet(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 		if err != nil || id <= 0 {
 			httpx.Error(c, apperr.InvalidFields("The movie id is not valid.", map[string]string{"id": "must be a positive integer"}))
 			return
 		}
+		asked, current, ok := waitFor(c, d, id)
+		if !ok {
+			return
+		}
 		m, err := idx.Movie(c.Request.Context(), id)
+		if asked && err == nil {
+			st := search.IndexStatus{Current: true}
+			if d.Status != nil {
+				st = d.Status(c.Request.Context())
+			}
+			c.Header("ETag", `"`+strconv.FormatInt(m.Version, 10)+`"`)
+			httpx.WriteJSON(c.Writer, http.StatusOK, movieReadDTO{Movie: fromMovie(m),
+				Index: &indexDTO{Version: st.Version, Lag: st.Lag, Current: current}})
+			return
+		}
 		if err != nil {
 			httpx.Error(c, err)
 			return

@@ -1,7 +1,6 @@
 package searchapi
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/gin-gonic/gin"
@@ -10,10 +9,20 @@ import (
 )
 
 // addRoutes is the whole URL space of the search API.
-func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, ready func(ctx context.Context) error, status StatusFunc) {
+func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	e.GET("/healthz", handleHealth())
-	e.GET("/readyz", handleReady(log, ready))
-	e.GET("/v1/movies", handleMovieSearch(idx, status))
+	e.GET("/readyz", handleReady(log, d.Ready))
+	e.GET("/v1/movies", handleMovieSearch(idx, d))
 	e.GET("/v1/suggest", handleSuggest(idx))
-	e.GET("/v1/movies/:id", handleMovieGet(idx))
+	e.GET("/v1/movies/:id", handleMovieGet(idx, d))
+	if d.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(d.Metrics))
+	}
+	if d.Versions != nil {
+		e.GET("/v1/index/versions", handleIndexVersions(d))
+	}
+	if d.Rebuild != nil && d.RebuildStatus != nil {
+		e.POST("/v1/index/rebuild", handleRebuildStart(d))
+		e.GET("/v1/index/rebuild", handleRebuildStatus(d))
+	}
 }

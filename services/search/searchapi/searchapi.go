@@ -6,6 +6,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"marquee/pkg/httpx"
 	"marquee/services/search"
@@ -19,7 +22,22 @@ type StatusFunc func(ctx context.Context) search.IndexStatus
 // until it returns nil, GET /readyz answers 503. status (nil: the index counts as current) fills the lag of
 // every search answer.
 func NewHandler(log *slog.Logger, idx search.Searcher, ready func(ctx context.Context) error, status StatusFunc) http.Handler {
-	e := httpx.NewEngine(log)
-	addRoutes(e, log, idx, ready, status)
+	return NewHandlerWith(log, idx, Deps{Ready: ready, Status: status})
+}
+
+// NewHandlerWith returns the search API over idx with the collaborators in d.
+func NewHandlerWith(log *slog.Logger, idx search.Searcher, d Deps) http.Handler {
+	if d.Ready == nil {
+		d.Ready = func(context.Context) error { return nil }
+	}
+	if d.MaxWait <= 0 {
+		d.MaxWait = 2 * time.Second
+	}
+	mw := []gin.HandlerFunc{conditionalSearch(idx)}
+	if d.HTTPMetrics != nil {
+		mw = append([]gin.HandlerFunc{d.HTTPMetrics.Middleware("search")}, mw...)
+	}
+	e := httpx.NewEngine(log, mw...)
+	addRoutes(e, log, idx, &d)
 	return e
 }

@@ -3,8 +3,11 @@ package searchindex
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"sort"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
@@ -81,9 +84,42 @@ func runtimes() []bucket {
 	}
 }
 
-// facets computes the facets q asks for over the matches (member, narrowed by the filters). A facet whose
-// own filter is set is counted without it, in a search of its own; the searches run in parallel.
+// DefaultFacetSampleAbove is the number of matches above which facets are counted on a sample.
+const DefaultFacetSampleAbove = 20000
+
+// sampleBuckets is how many sample buckets the movies are spread over (by a hash of their id, in the sample
+// field); a facet sample is the movies of the first few buckets.
+const sampleBuckets = 256
+
+// sampleKey is the sample bucket of a movie id.
+func sampleKey(id int64) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(strconv.FormatInt(id, 10)))
+	return strconv.Itoa(int(h.Sum32() % sampleBuckets))
+}
+
+// sampleQuery matches the movies of the first m sample buckets: about m/sampleBuckets of them.
+func sampleQuery(m int) query.Query {
+	qs := make([]query.Query, m)
+	for i := range qs {
+		tq := query.NewTermQuery(strconv.Itoa(i))
+		tq.SetField(fieldSample)
+		qs[i] = tq
+	}
+	return query.NewDisjunctionQuery(qs)
+}
+
+// facets computes the facets q asks for over the matches (member, narrowed by the filters). Unless the
+// index counts facets exactly (Options.ExactFacets), the facets of the whole catalog come from the counts
+// Apply keeps, and a group of more than Options.FacetSampleAbove matches is counted on a sample, its counts
+// scaled up and the result marked approximate.
 func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query, fs filters, res *search.Result) error {
+	return x.countFacets(ctx, q, member, fs, res, !x.opts.ExactFacets)
+}
+
+// countFacets computes the facets; bounded allows the kept counts and sampling. A facet whose own filter is
+// set is counted without it, in a search of its own; the searches run in parallel.
+func (x *Index) countFacets(ctx context.Context, q *search.Query, member query.Query, fs filters, res *search.Result, bounded bool) error {
 	defs := x.facetDefs(q)
 	groups := map[string][]string{} // the filter left out → the facets counted that way
 	for _, name := range search.FacetNames {
@@ -101,12 +137,37 @@ func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query,
 		facet search.Facet
 	}
 	results := make(chan out, len(search.FacetNames))
+	_, browse := member.(*query.MatchAllQuery)
+	limit := x.opts.FacetSampleAbove
+	if limit <= 0 {
+		limit = DefaultFacetSampleAbove
+	}
+	var approximate atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
 	for own, names := range groups {
-		matches := and(member, fs.without(own))
+		filter := fs.without(own)
+		matches := and(member, filter)
+		if bounded && browse && filter == nil && x.counts != nil {
+			var rest []string
+			for _, name := range names {
+				if !countedFacets[name] {
+					rest = append(rest, name)
+					continue
+				}
+				f, err := x.catalogFacet(ctx, name)
+				if err != nil {
+					return err
+				}
+				results <- out{name, f}
+			}
+			if names = rest; len(names) == 0 {
+				continue
+			}
+		}
 		g.Go(func() error {
 			req := bleve.NewSearchRequestOptions(matches, 0, 0, false)
 			req.Score = "none"
+			counted := false
 			for _, name := range names {
 				d := defs[name]
 				switch {
@@ -121,10 +182,30 @@ func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query,
 				default:
 					req.AddFacet(name, bleve.NewFacetRequest(d.field, facetSize[name]))
 				}
+				counted = true
 			}
-			sr, err := x.bi.SearchInContext(gctx, req)
-			if err != nil {
-				return fmt.Errorf("facets: %w", err)
+			scale := 1.0
+			if bounded && counted {
+				n := res.Total
+				if own != "" || res.Total == 0 {
+					var err error
+					if n, err = x.count(gctx, matches); err != nil {
+						return err
+					}
+				}
+				if n > uint64(limit) {
+					m := max(1, int(math.Ceil(float64(sampleBuckets)*float64(limit)/float64(n))))
+					req.Query = and(matches, sampleQuery(m))
+					scale = float64(sampleBuckets) / float64(m)
+					approximate.Store(true)
+				}
+			}
+			var sr *bleve.SearchResult
+			if counted {
+				var err error
+				if sr, err = x.bi.SearchInContext(gctx, req); err != nil {
+					return fmt.Errorf("facets: %w", err)
+				}
 			}
 			for _, name := range names {
 				d := defs[name]
@@ -136,7 +217,7 @@ func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query,
 					results <- out{name, search.Facet{Stats: st}}
 					continue
 				}
-				results <- out{name, search.Facet{Values: facetValues(sr.Facets[name], d)}}
+				results <- out{name, search.Facet{Values: scaled(facetValues(sr.Facets[name], d), scale)}}
 			}
 			return nil
 		})
@@ -149,7 +230,19 @@ func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query,
 	for o := range results {
 		res.Facets[o.name] = o.facet
 	}
+	res.FacetsApproximate = approximate.Load()
 	return nil
+}
+
+// scaled multiplies the counts of a sample's facet values up to estimates for all matches.
+func scaled(vals []search.FacetValue, scale float64) []search.FacetValue {
+	if scale == 1 {
+		return vals
+	}
+	for i := range vals {
+		vals[i].Count = int(math.Round(float64(vals[i].Count) * scale))
+	}
+	return vals
 }
 
 // facetValues converts a Bleve facet: values by count (descending) then value; buckets in numeric order,

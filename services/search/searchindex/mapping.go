@@ -45,12 +45,13 @@ const (
 	fieldPopularity  = "popularity"
 	fieldVotes       = "votes"
 	fieldRuntime     = "runtime_minutes"
+	fieldSample      = "sample" // keyword: the movie's sample bucket (sampleKey), for facets counted on a sample
 	fieldSource      = "source" // the event's movie JSON, stored and not indexed: a hit returns the full movie
 )
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "5"
+const mappingVersion = "7"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
@@ -144,6 +145,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	for _, f := range []string{fieldYear, fieldRating, fieldPopularity, fieldVotes, fieldRuntime} {
 		doc.AddFieldMappingsAt(f, numeric())
 	}
+	doc.AddFieldMappingsAt(fieldSample, keyword(fieldSample, false))
 	doc.AddFieldMappingsAt(fieldSource, source)
 	m.DefaultMapping = doc
 	return m, m.Validate()

@@ -42,6 +42,7 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 		fieldTagline:     m.Tagline,
 		fieldOverview:    m.Overview,
 		fieldSpell:       spell,
+		fieldSample:      sampleKey(m.ID),
 		fieldSource:      string(src),
 	}
 	if m.OriginalLanguage != "" {
@@ -556,11 +557,11 @@ func sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
 // defaultBrowseSort is the order of a search without text or sort: most popular first, then by title.
 var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
 
-// Search answers q; see search.Searcher. With text, the matches come in tiers, whatever their scores:
+// search answers q, uncached; see Search. With text, the matches come in tiers, whatever their scores:
 // movies with every word exactly (the last word also as a prefix), then movies with every word within its
 // typo tolerance, then (only if fewer than Ranking.RelaxBelow movies have every word) movies with some of
 // the words. Within a tier the blended relevance decides. A sort replaces the tiers with its keys.
-func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
+func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
 	}
@@ -594,11 +595,11 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, err
 		tiers = []tier{{member: member, match: search.MatchBrowse}}
 	default:
 		member = x.membership(&p, allTypos)
-		n, err := x.count(ctx, and(member, all))
+		few, err := x.fewerThan(ctx, &p, member, all)
 		if err != nil {
 			return nil, err
 		}
-		if n < uint64(x.rank.RelaxBelow) && len(p.terms) >= 2 {
+		if few {
 			relaxed = true
 			rp, err := x.informative(ctx, p)
 			if err != nil {
@@ -669,6 +670,22 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 		p.terms, p.joins = keep, nil
 	}
 	return p, nil
+}
+
+// fewerThan reports whether fewer than Ranking.RelaxBelow movies have every word of a plan of several words
+// (member, its every-word-with-typos set), so that the query is relaxed. The exact words are counted first:
+// when they alone are enough, the costlier typo expansion is never counted.
+func (x *Index) fewerThan(ctx context.Context, p *plan, member, filter query.Query) (bool, error) {
+	if len(p.terms) < 2 {
+		return false, nil // one word is never relaxed
+	}
+	limit := uint64(x.rank.RelaxBelow)
+	n, err := x.count(ctx, and(x.membership(p, allExact), filter))
+	if err != nil || n >= limit {
+		return false, err
+	}
+	n, err = x.count(ctx, and(member, filter))
+	return n < limit, err
 }
 
 // count is the number of movies matching q, unscored.

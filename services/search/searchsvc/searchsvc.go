@@ -12,11 +12,16 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/services/search"
 	"marquee/services/search/indexer"
@@ -32,6 +37,10 @@ type Config struct {
 	Stream        string `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
 	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
+	CacheBytes    int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
+
+	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
+	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
 	RankTitle           float64 `key:"rank_title" usage:"ranking: boost of a word in the title"`
@@ -65,6 +74,10 @@ func DefaultConfig() Config {
 		Stream:        events.DefaultStream.Name,
 		SubjectPrefix: events.DefaultStream.Prefix,
 		LogLevel:      "info",
+		CacheBytes:    32 << 20,
+
+		ConsistencyWait: 2 * time.Second,
+		ReadyMaxLag:     1000,
 	}.withRanking(searchindex.DefaultRanking())
 }
 
@@ -108,6 +121,12 @@ func (c *Config) Validate() error {
 	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, "*> \t") || strings.HasPrefix(c.SubjectPrefix, ".") || strings.HasSuffix(c.SubjectPrefix, ".") {
 		problems = append(problems, fmt.Sprintf("subject_prefix %q must be a subject without wildcards, spaces or leading/trailing '.'", c.SubjectPrefix))
 	}
+	if c.ConsistencyWait < 10*time.Millisecond || c.ConsistencyWait > time.Minute {
+		problems = append(problems, "consistency_wait must be between 10ms and 1m")
+	}
+	if c.ReadyMaxLag < 1 {
+		problems = append(problems, "ready_max_lag must be at least 1")
+	}
 	if err := c.Ranking().Validate(); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -129,14 +148,33 @@ func (c *Config) EventStream() events.Stream {
 type Deps struct {
 	Log *slog.Logger
 	JS  jetstream.JetStream
+	// Registry holds the service's metrics; nil: a registry of its own. GET /metrics serves it.
+	Registry *prometheus.Registry
 }
 
 // Service is a running search service: an index, the indexer that feeds it, and the HTTP API over it.
 type Service struct {
-	log     *slog.Logger
-	idx     *searchindex.Index
-	indexer *indexer.Indexer
-	handler http.Handler
+	log       *slog.Logger
+	cfg       Config
+	js        jetstream.JetStream
+	nc        *nats.Conn
+	stream    events.Stream
+	indexOpts searchindex.Options
+	ixMetrics *indexer.Metrics
+	live      *liveIndex
+	handler   http.Handler
+	resume    chan struct{} // a rebuild tells Run to go on with the (new or old) indexer
+	rebuilds  sync.WaitGroup
+
+	mu          sync.Mutex // guards the fields below
+	indexer     *indexer.Indexer
+	path        string
+	runCtx      context.Context
+	stopIndexer context.CancelFunc
+	indexerDone chan struct{}
+	rebuild     RebuildStatus
+	lagging     bool      // ready's hysteresis: over ReadyMaxLag, until back under half of it
+	lostNATS    time.Time // when NATS was first seen disconnected; zero while connected
 }
 
 // New opens (or creates) the index and makes sure the stream exists, so a search replica can start before
@@ -152,25 +190,76 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if _, err := natsx.EnsureStream(ctx, deps.JS, stream); err != nil {
 		return nil, err
 	}
-	idx, err := searchindex.OpenWith(cfg.IndexPath(), searchindex.Options{Ranking: cfg.Ranking()})
+	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream); err != nil {
+		return nil, err
+	}
+	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes}
+	path := livePath(deps.Log, cfg.DataDir)
+	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{log: deps.Log, idx: idx, indexer: indexer.New(deps.Log, deps.JS, stream, idx)}
-	s.handler = searchapi.NewHandler(deps.Log, idx, s.Ready, s.indexStatus)
+	if deps.Registry == nil {
+		deps.Registry = httpx.NewRegistry()
+	}
+	s := &Service{
+		log: deps.Log, cfg: cfg, js: deps.JS, nc: deps.JS.Conn(), stream: stream, indexOpts: opts,
+		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}),
+		path: path, rebuild: RebuildStatus{State: RebuildIdle},
+	}
+	s.indexer = indexer.NewWith(deps.Log, deps.JS, stream, idx, indexer.Options{Metrics: s.ixMetrics})
+	s.registerMetrics(deps.Registry)
+	s.handler = searchapi.NewHandlerWith(deps.Log, s.live, searchapi.Deps{
+		Ready:         s.Ready,
+		Status:        s.indexStatus,
+		Wait:          s.live.wait,
+		MaxWait:       cfg.ConsistencyWait,
+		Versions:      s.live.versions,
+		Rebuild:       func() (any, error) { return s.StartRebuild() },
+		RebuildStatus: func() any { return s.Rebuild() },
+		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
+		Metrics:       httpx.MetricsHandler(deps.Registry),
+	})
 	return s, nil
 }
 
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run runs the indexer until ctx is done.
-func (s *Service) Run(ctx context.Context) error { return s.indexer.Run(ctx) }
+// Run runs the indexer until ctx is done; it finishes (or abandons, unacknowledged) its batch, and waits for
+// a running rebuild to stop. A rebuild's swap stops the indexer and Run goes on with the new one.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.rebuilds.Wait()
+	for {
+		s.mu.Lock()
+		s.runCtx = ctx // set with stopIndexer, so that a rebuild always finds both
+		ix := s.indexer
+		ictx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		s.stopIndexer, s.indexerDone = stop, done
+		s.mu.Unlock()
+		err := ix.Run(ictx)
+		stop()
+		close(done)
+		if ctx.Err() != nil {
+			return err
+		}
+		select { // stopped by a rebuild: go on once it has swapped (or given up)
+		case <-s.resume:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
 
 // Ready returns nil once the index has caught up with the stream, else an apperr.Unavailable error that
 // says how far behind it is.
+//
+// Once caught up, it stays ready under a small lag: it is not ready while the lag is over ReadyMaxLag (and
+// until it is back under half of it, so that it does not flap), nor while NATS has been disconnected for
+// more than natsGrace.
 func (s *Service) Ready(ctx context.Context) error {
-	ok, lag, err := s.indexer.CaughtUp(ctx)
+	ok, lag, err := s.currentIndexer().CaughtUp(ctx)
 	if err != nil {
 		s.log.Warn("readiness check failed", "err", err)
 		return apperr.Errorf(apperr.Unavailable, "The search index cannot tell whether it is current.")
@@ -178,21 +267,73 @@ func (s *Service) Ready(ctx context.Context) error {
 	if !ok {
 		return apperr.Errorf(apperr.Unavailable, "The search index is catching up: %d events behind.", lag)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nc != nil && !s.nc.IsConnected() {
+		if s.lostNATS.IsZero() {
+			s.lostNATS = time.Now()
+		}
+		if time.Since(s.lostNATS) > natsGrace {
+			return apperr.Errorf(apperr.Unavailable, "NATS is disconnected: the index may fall behind.")
+		}
+	} else {
+		s.lostNATS = time.Time{}
+	}
+	switch {
+	case !s.lagging && lag > uint64(s.cfg.ReadyMaxLag):
+		s.lagging = true
+	case s.lagging && lag <= uint64(s.cfg.ReadyMaxLag/2):
+		s.lagging = false
+	}
+	if s.lagging {
+		return apperr.Errorf(apperr.Unavailable, "The search index is %d events behind.", lag)
+	}
 	return nil
+}
+
+// natsGrace is how long a NATS disconnection is tolerated before the replica stops being ready.
+const natsGrace = 5 * time.Second
+
+func (s *Service) currentIndexer() *indexer.Indexer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.indexer
+}
+
+func (s *Service) registerMetrics(reg *prometheus.Registry) {
+	httpx.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "marquee_index_lag", Help: "Stream sequences the search index is behind (an upper bound on events).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, lag, _ := s.currentIndexer().CaughtUp(ctx)
+		return float64(lag)
+	}))
+	httpx.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "marquee_index_checkpoint", Help: "The stream sequence the search index has applied up to.",
+	}, func() float64 {
+		ck, _ := s.live.Checkpoint()
+		return float64(ck)
+	}))
 }
 
 // indexStatus says how far the index is behind the stream, for every search answer. If the stream cannot be
 // asked, the index does not claim to be current.
 func (s *Service) indexStatus(ctx context.Context) search.IndexStatus {
-	ok, lag, err := s.indexer.CaughtUp(ctx)
+	ok, lag, err := s.currentIndexer().CaughtUp(ctx)
 	if err != nil {
 		return search.IndexStatus{}
 	}
-	return search.IndexStatus{Lag: lag, Current: ok && lag == 0}
+	ck, _ := s.live.Checkpoint()
+	return search.IndexStatus{Version: ck, Lag: lag, Current: ok && lag == 0}
 }
 
 // Stats returns the indexer's counters.
-func (s *Service) Stats() indexer.Stats { return s.indexer.Stats() }
+func (s *Service) Stats() indexer.Stats { return s.currentIndexer().Stats() }
 
 // Close closes the index. Call it after Run has returned.
-func (s *Service) Close() error { return s.idx.Close() }
+func (s *Service) Close() error {
+	x, done := s.live.get()
+	done()
+	return x.Close()
+}

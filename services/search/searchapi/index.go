@@ -1,0 +1,165 @@
+package searchapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"marquee/pkg/apperr"
+	"marquee/pkg/events"
+	"marquee/pkg/httpx"
+	"marquee/services/search/searchindex"
+)
+
+// Deps are the search API's collaborators beyond the index.
+type Deps struct {
+	// Ready reports whether the replica may take traffic (GET /readyz); nil means always.
+	Ready func(ctx context.Context) error
+	// Status fills the lag of every search answer; nil: the index counts as current.
+	Status StatusFunc
+	// Wait blocks until the index holds every movie of want at its version or a later one, or ctx is done,
+	// and reports whether it does (read-your-writes); nil: min_version is refused.
+	Wait func(ctx context.Context, want map[int64]int64) bool
+	// MaxWait bounds Wait; 0 means 2 s.
+	MaxWait time.Duration
+	// Versions pages through the versions the index holds (GET /v1/index/versions); nil: no such route.
+	Versions func(ctx context.Context, afterID, untilID int64, limit int) ([]searchindex.MovieVersion, int64, error)
+	// Rebuild starts a rebuild of the index from the stream (POST /v1/index/rebuild) and RebuildStatus
+	// reports on it (GET /v1/index/rebuild); nil: no such routes.
+	Rebuild       func() (any, error)
+	RebuildStatus func() any
+	// HTTPMetrics observes every request; Metrics serves GET /metrics. nil: none.
+	HTTPMetrics *httpx.Metrics
+	Metrics     http.Handler
+}
+
+// ConsistentHeader says whether a read that asked for min_version saw it.
+const ConsistentHeader = "Marquee-Consistent"
+
+type versionsDTO struct {
+	Versions    []versionDTO `json:"versions"`
+	NextAfterID int64        `json:"next_after_id"`
+}
+
+type versionDTO struct {
+	ID      int64 `json:"id"`
+	Version int64 `json:"version"`
+	Deleted bool  `json:"deleted"`
+}
+
+type movieReadDTO struct {
+	events.Movie
+	Index *indexDTO `json:"index,omitempty"`
+}
+
+// parseMinVersions reads min_version values: "<id>:<version>", repeated or comma-separated. For a read of
+// one movie, id is that movie and a bare "<version>" is allowed.
+func parseMinVersions(vals []string, id int64) (map[int64]int64, error) {
+	want := map[int64]int64{}
+	for _, val := range vals {
+		for part := range strings.SplitSeq(val, ",") {
+			part = strings.TrimSpace(part)
+			idStr, verStr, found := strings.Cut(part, ":")
+			if !found {
+				idStr, verStr = "", part
+			}
+			mid := id
+			if idStr != "" || id == 0 {
+				n, err := strconv.ParseInt(idStr, 10, 64)
+				if err != nil || n <= 0 {
+					return nil, apperr.InvalidFields("min_version is not valid.", map[string]string{"min_version": "must be <id>:<version> (or <version> when reading one movie)"})
+				}
+				mid = n
+			}
+			v, err := strconv.ParseInt(verStr, 10, 64)
+			if err != nil || v <= 0 || (id != 0 && mid != id) {
+				return nil, apperr.InvalidFields("min_version is not valid.", map[string]string{"min_version": "must be <id>:<version> (or <version> when reading one movie) with a positive version"})
+			}
+			want[mid] = max(want[mid], v)
+		}
+	}
+	if len(want) > 100 {
+		return nil, apperr.InvalidFields("min_version is not valid.", map[string]string{"min_version": "names at most 100 movies"})
+	}
+	return want, nil
+}
+
+// waitFor applies a read's min_version: it waits (bounded by d.MaxWait) for the index to hold the versions
+// and sets the Marquee-Consistent header. ok is false when the read must not go on (an error was written).
+func waitFor(c *gin.Context, d *Deps, id int64) (asked, current, ok bool) {
+	vals, asked := c.Request.URL.Query()["min_version"]
+	if !asked {
+		return false, false, true
+	}
+	want, err := parseMinVersions(vals, id)
+	if err != nil {
+		httpx.Error(c, err)
+		return true, false, false
+	}
+	if d.Wait == nil {
+		httpx.Error(c, apperr.Errorf(apperr.Invalid, "This search service cannot wait for versions."))
+		return true, false, false
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), d.MaxWait)
+	defer cancel()
+	current = d.Wait(ctx, want)
+	c.Header(ConsistentHeader, strconv.FormatBool(current))
+	return true, current, true
+}
+
+// handleIndexVersions handles "GET /v1/index/versions": the (id, version, deleted) of every movie the
+// index holds with an id in (after_id, until_id], at most limit of them; next_after_id continues. Internal:
+// the catalog's reconciler compares it with the database.
+func handleIndexVersions(d *Deps) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q := c.Request.URL.Query()
+		num := func(name string, def int64) (int64, bool) {
+			s := q.Get(name)
+			if s == "" {
+				return def, true
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			return n, err == nil && n >= 0
+		}
+		after, ok1 := num("after_id", 0)
+		until, ok2 := num("until_id", 0)
+		limit, ok3 := num("limit", 1000)
+		if !ok1 || !ok2 || !ok3 || limit < 1 || limit > 10000 {
+			httpx.Error(c, apperr.InvalidFields("The page is not valid.", map[string]string{
+				"after_id": "a non-negative integer", "until_id": "a non-negative integer (0: no bound)", "limit": "1 to 10000"}))
+			return
+		}
+		vs, next, err := d.Versions(c.Request.Context(), after, until, int(limit))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		out := versionsDTO{Versions: make([]versionDTO, len(vs)), NextAfterID: next}
+		for i, v := range vs {
+			out.Versions[i] = versionDTO{ID: v.ID, Version: v.Version, Deleted: v.Deleted}
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, out)
+	}
+}
+
+// handleRebuildStart handles "POST /v1/index/rebuild": build a fresh index from the stream beside the live
+// one and swap it in when it has caught up. 202 with the status; 409 while one runs.
+func handleRebuildStart(d *Deps) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st, err := d.Rebuild()
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusAccepted, st)
+	}
+}
+
+// handleRebuildStatus handles "GET /v1/index/rebuild": the state of the last (or running) rebuild.
+func handleRebuildStatus(d *Deps) gin.HandlerFunc {
+	return func(c *gin.Context) { httpx.WriteJSON(c.Writer, http.StatusOK, d.RebuildStatus()) }
+}

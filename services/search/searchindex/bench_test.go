@@ -1,0 +1,96 @@
+package searchindex_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// benchDocs is the size of the synthetic catalog of BenchmarkSynthetic: $MARQUEE_BENCH_DOCS, default 100k.
+func benchDocs() int {
+	if n, err := strconv.Atoi(os.Getenv("MARQUEE_BENCH_DOCS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// timeOf is the mean time of one search of q, over n runs.
+func timeOf(b *testing.B, idx *searchindex.Index, q search.Query, n int) time.Duration {
+	b.Helper()
+	start := time.Now()
+	for range n {
+		if _, err := idx.Search(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start) / time.Duration(n)
+}
+
+// BenchmarkSynthetic times typical searches on a synthetic catalog (benchDocs movies sampled from the real
+// catalog's words and names), on one index. Each case reports x-baseline, its time over a match-all top 10
+// measured in the same run; the cases also run with Options.ExactFacets (every facet counted exactly per
+// request, the behaviour before the maintained counts and sampling) and report x-exact, their time over
+// that. It also reports the index's bytes per movie and the process RSS per 100k movies.
+func BenchmarkSynthetic(b *testing.B) {
+	n := benchDocs()
+	dir := b.TempDir()
+	built := buildSynth(b, dir, n, searchindex.Options{Scratch: true})
+	if err := built.Close(); err != nil { // flushes; reopening measures a settled index and rebuilds the counts
+		b.Fatal(err)
+	}
+	opened := time.Now()
+	idx, err := searchindex.Open(filepath.Join(dir, "idx"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = idx.Close() })
+	b.Logf("%d movies: open with facet counts took %v", n, time.Since(opened))
+	exact := searchindex.WithOptions(idx, searchindex.Options{ExactFacets: true})
+	baseline := timeOf(b, idx, search.Query{PerPage: 10, Sort: []search.SortKey{{Field: search.SortRelevance}}}, 50)
+	ptr := func(v float64) *float64 { return &v }
+	browseFacets := []string{search.FacetLanguage, search.FacetDecade, search.FacetRating, search.FacetYear}
+	cases := []struct {
+		name string
+		q    search.Query
+	}{
+		{"match-all-top10", search.Query{PerPage: 10, Sort: []search.SortKey{{Field: search.SortRelevance}}}},
+		{"typical", search.Query{Text: "love story", PerPage: 10}},
+		{"typical-rare", search.Query{Text: "midnight detective", PerPage: 10}},
+		{"faceted", search.Query{Text: "love", Facets: browseFacets, Genres: []string{"Drama"}, PerPage: 10}},
+		{"browse", search.Query{PerPage: 20, Facets: browseFacets}},
+		{"browse-genre", search.Query{PerPage: 20, Genres: []string{"Comedy"}, Facets: browseFacets}},
+		{"browse-people", search.Query{PerPage: 20, Facets: []string{search.FacetDirectors, search.FacetCast}}},
+		{"filtered", search.Query{Text: "war", Genres: []string{"Drama"}, Year: search.Range{Min: ptr(1990), Max: ptr(1999)}, PerPage: 10}},
+		{"typo", search.Query{Text: "detectve", PerPage: 10}},
+		{"typo-two-words", search.Query{Text: "midnigt strangr", PerPage: 10}},
+		{"prefix", search.Query{Text: "star wa", PerPage: 10}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			before := timeOf(b, exact, c.q, 3)
+			var total time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if _, err := idx.Search(context.Background(), c.q); err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+			}
+			per := float64(total) / float64(b.N)
+			b.ReportMetric(per/float64(baseline), "x-baseline")
+			b.ReportMetric(per/float64(before), "x-exact")
+		})
+	}
+	b.Run("size", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(float64(dirBytes(b, dir))/float64(n), "bytes/movie")
+		b.ReportMetric(float64(rssBytes())/float64(n)*1e5/(1<<20), "RSS-MB/100k")
+	})
+}

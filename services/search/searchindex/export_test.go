@@ -1,0 +1,10 @@
+package searchindex
+
+// WithOptions returns a read-only view of x that searches with other options (the ranking is kept when
+// o.Ranking is zero): benchmarks compare settings on one index. Never Apply to or Close the view.
+func WithOptions(x *Index, o Options) *Index {
+	if o.Ranking == (Ranking{}) {
+		o.Ranking = x.rank
+	}
+	return &Index{bi: x.bi, rank: o.Ranking, opts: o, counts: x.counts, cache: nil}
+}

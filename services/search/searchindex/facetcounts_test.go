@@ -1,0 +1,106 @@
+package searchindex_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// TestCatalogFacetCounts checks that the browse facets kept by Apply (through upserts, updates, deletes and
+// a reopen) equal the facets counted exactly.
+func TestCatalogFacetCounts(t *testing.T) {
+	dir := t.TempDir()
+	idx := buildSynth(t, dir, 3000, searchindex.Options{})
+	v := loadVocab(t)
+	more := synthMovies(v, 3000, 7) // other states of the same ids
+	var changes []searchindex.Change
+	for i := 0; i < 3000; i += 3 {
+		m := more[i]
+		m.Version = 2
+		changes = append(changes, searchindex.Change{ID: m.ID, Version: 2, Movie: &m})
+	}
+	for i := 1; i < 3000; i += 7 {
+		changes = append(changes, searchindex.Change{ID: int64(i + 1), Version: 3, Deleted: true})
+	}
+	cp, _ := idx.Checkpoint()
+	if _, err := idx.Apply(context.Background(), changes, cp+1); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{search.FacetGenres, search.FacetLanguage, search.FacetDecade, search.FacetRating, search.FacetRuntime, search.FacetYear, search.FacetPopularity, search.FacetVotes}
+	exact := searchindex.WithOptions(idx, searchindex.Options{ExactFacets: true})
+	for _, q := range []search.Query{
+		{Facets: all},
+		{Facets: all, Genres: []string{"Drama"}},
+		{Facets: all, Languages: []string{"en"}, Year: search.Range{Min: ptr(1990.0)}},
+	} {
+		got, err := idx.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := exact.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range want.Facets {
+			if g := got.Facets[name]; !reflect.DeepEqual(g, w) {
+				t.Errorf("facet %s of %+v:\nkept  %s\nexact %s", name, q, show(g), show(w))
+			}
+		}
+		if got.FacetsApproximate {
+			t.Errorf("FacetsApproximate on %+v, want exact", q)
+		}
+	}
+}
+
+// TestSampledFacets checks that a large result set is faceted on a sample, marked approximate, with counts
+// near the exact ones.
+func TestSampledFacets(t *testing.T) {
+	idx := buildSynth(t, t.TempDir(), 4000, searchindex.Options{FacetSampleAbove: 500})
+	exact := searchindex.WithOptions(idx, searchindex.Options{ExactFacets: true})
+	q := search.Query{Facets: []string{search.FacetDirectors}, Year: search.Range{Min: ptr(1900.0)}}
+	got, err := idx.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exact.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.FacetsApproximate || want.FacetsApproximate {
+		t.Fatalf("FacetsApproximate = %v (sampled), %v (exact); want true, false", got.FacetsApproximate, want.FacetsApproximate)
+	}
+	if got.Total != want.Total {
+		t.Errorf("Total = %d, want %d: sampling is for facets only", got.Total, want.Total)
+	}
+	sum := func(vs []search.FacetValue) (n int) {
+		for _, v := range vs {
+			n += v.Count
+		}
+		return n
+	}
+	g, w := sum(got.Facets[search.FacetGenres].Values), sum(want.Facets[search.FacetGenres].Values)
+	if g < w*7/10 || g > w*13/10 {
+		t.Errorf("sampled genre counts sum to %d, exact to %d: not within 30%%", g, w)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func show(f search.Facet) string {
+	if f.Stats != nil {
+		s := "min="
+		if f.Stats.Min != nil {
+			s += fmt.Sprint(*f.Stats.Min)
+		}
+		s += " max="
+		if f.Stats.Max != nil {
+			s += fmt.Sprint(*f.Stats.Max)
+		}
+		return s
+	}
+	return fmt.Sprint(f.Values)
+}
