@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"marquee/pkg/authn"
+	"marquee/pkg/httpx"
 )
 
 // Config configures the gateway of split mode.
@@ -156,6 +157,9 @@ type Options struct {
 
 	KeyCacheTTL         time.Duration // how long an active API key is cached; 0 means 10s
 	KeyCacheInactiveTTL time.Duration // how long an inactive API key is cached; 0 means 2s
+
+	HTTPMetrics *httpx.Metrics // observes every request; nil: not measured
+	Metrics     http.Handler   // serves GET /metrics (the all-in-one's shared registry); nil: 404
 
 	now func() time.Time // the clock of rate limits and the key cache; tests set it
 }

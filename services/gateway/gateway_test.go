@@ -246,6 +246,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/auth/jwks.json", "catalog", anyone},
 		{"POST", "/v1/auth/rotate", "catalog", admins},
 		{"POST", "/v1/auth/introspect", "", nobody},
+		{"POST", "/v1/admin/reconcile", "catalog", admins},
+		{"POST", "/v1/index/rebuild", "search", admins},
+		{"GET", "/v1/index/rebuild", "search", admins},
+		{"GET", "/metrics", "", nobody}, // this fixture has no registry: 404 (TestMetrics serves one)
 		{"GET", "/healthz", "", anyone},
 		{"GET", "/readyz", "", anyone},
 		{"GET", "/openapi.json", "", anyone},
@@ -446,4 +450,23 @@ func (f *fixture) doHeader(t testing.TB, method, path, authorization string) *ht
 	w := httptest.NewRecorder()
 	f.gw.ServeHTTP(w, r)
 	return w
+}
+
+func TestMetrics(t *testing.T) {
+	reg := httpx.NewRegistry()
+	o := Options{RateLimits: RateLimits{Off: true}, HTTPMetrics: httpx.NewMetrics(reg), Metrics: httpx.MetricsHandler(reg)}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	gw := NewHandler(slog.New(slog.DiscardHandler), Backends{Catalog: ok, Search: ok}, o)
+	for range 3 {
+		gw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/v1/movies/42", nil))
+	}
+	w := httptest.NewRecorder()
+	gw.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", w.Code, w.Body)
+	}
+	want := `marquee_http_request_duration_seconds_count{code="2xx",method="GET",part="gateway",route="/v1/movies/:id"} 3`
+	if !strings.Contains(w.Body.String(), want) {
+		t.Errorf("metrics lack %s:\n%s", want, w.Body)
+	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"marquee/pkg/apperr"
 	"marquee/pkg/httpx"
 	"marquee/services/gateway/web"
 )
@@ -30,12 +31,26 @@ type route struct {
 // services are what route handlers hand requests to.
 type services struct {
 	Backends
-	web http.Handler // the search page and its assets
+	web     http.Handler // the search page and its assets
+	metrics http.Handler // GET /metrics; nil: 404
 }
 
 func toSearch(s *services) gin.HandlerFunc  { return forwardRead(s.Search) }
 func toCatalog(s *services) gin.HandlerFunc { return forward(s.Catalog) }
 func toWeb(s *services) gin.HandlerFunc     { return forward(s.web) }
+
+// toSearchAdmin forwards an admin operation to search (which has no credentials of its own to check).
+func toSearchAdmin(s *services) gin.HandlerFunc { return forwardRead(s.Search) }
+
+func toMetrics(s *services) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.metrics == nil {
+			httpx.Error(c, apperr.Errorf(apperr.NotFound, "No metrics are served here."))
+			return
+		}
+		s.metrics.ServeHTTP(c.Writer, c.Request)
+	}
+}
 
 // routes is every operation the gateway answers. POST /v1/auth/introspect is deliberately absent: it is the
 // catalog's internal API-key check, which only the gateway calls.
@@ -62,10 +77,15 @@ var routes = []route{
 	{method: "GET", path: "/v1/auth/jwks.json", access: public, read: true, handler: toCatalog},
 	{method: "POST", path: "/v1/auth/rotate", access: admin, handler: toCatalog},
 
+	{method: "POST", path: "/v1/admin/reconcile", access: admin, handler: toCatalog},
+	{method: "POST", path: "/v1/index/rebuild", access: admin, handler: toSearchAdmin},
+	{method: "GET", path: "/v1/index/rebuild", access: admin, handler: toSearchAdmin},
+
 	{method: "GET", path: "/healthz", access: public, handler: func(*services) gin.HandlerFunc { return handleHealthz() }},
 	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends) }},
 	{method: "GET", path: "/openapi.json", access: public, read: true, handler: func(*services) gin.HandlerFunc { return handleOpenAPI() }},
 	{method: "GET", path: "/docs", access: public, handler: func(*services) gin.HandlerFunc { return handleDocs() }},
+	{method: "GET", path: "/metrics", access: public, handler: toMetrics},
 
 	{method: "GET", path: "/", access: public, handler: toWeb},
 	{method: "GET", path: "/assets/*path", access: public, handler: toWeb},
@@ -78,11 +98,16 @@ const loginPath = "/v1/auth/token"
 // string limit, authentication, and the rate limit; then its route's body limit, the admin check where the
 // route needs one, and the handler.
 func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gin.Engine {
-	e := httpx.NewEngine(log)
-	s := &services{Backends: b, web: web.Handler()}
+	var mw []gin.HandlerFunc
+	if o.HTTPMetrics != nil {
+		mw = append(mw, o.HTTPMetrics.Middleware("gateway"))
+	}
+	e := httpx.NewEngine(log, mw...)
+	s := &services{Backends: b, web: web.Handler(), metrics: o.Metrics}
 	ips := clientIPs{trusted: o.TrustedProxies}
 	limits := newLimiter(o.RateLimits, o.now)
 	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips), rateLimit(limits, ips))
+	e.Use(compress(), cacheControl())
 	for _, r := range routes {
 		limit := o.MaxBodyBytes
 		if r.bigBody {

@@ -12,9 +12,12 @@ import (
 func Serve(ctx context.Context, log *slog.Logger, cfg Config) error {
 	catalogURL, _ := url.Parse(cfg.CatalogURL) // checked by Validate
 	searchURL, _ := url.Parse(cfg.SearchURL)
+	reg := httpx.NewRegistry()
+	opts := cfg.Options()
+	opts.HTTPMetrics, opts.Metrics = httpx.NewMetrics(reg), httpx.MetricsHandler(reg)
 	h := NewHandler(log, Backends{
 		Catalog: NewProxy(log, "catalog", catalogURL),
 		Search:  NewProxy(log, "search", searchURL),
-	}, cfg.Options())
+	}, opts)
 	return httpx.ListenAndServe(ctx, log, cfg.Addr, h)
 }

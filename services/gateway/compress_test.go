@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"compress/gzip"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// newSearchOnly is a gateway whose search backend answers every read with body (JSON) and the catalog
+// with 503.
+func newSearchOnly(t *testing.T, body string) http.Handler {
+	t.Helper()
+	search := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", `"1"`)
+		_, _ = io.WriteString(w, body)
+	})
+	catalog := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	return NewHandler(slog.New(slog.DiscardHandler), Backends{Catalog: catalog, Search: search}, noLimits)
+}
+
+func TestCompressAndCacheHeaders(t *testing.T) {
+	big := `{"hits":"` + strings.Repeat("movie ", 500) + `"}`
+	tests := []struct {
+		name, body, accept, ifNoneMatch string
+		wantStatus                      int
+		wantGzip                        bool
+	}{
+		{"big body, gzip accepted", big, "gzip, deflate", "", 200, true},
+		{"big body, gzip refused", big, "gzip;q=0, deflate", "", 200, false},
+		{"big body, no gzip", big, "", "", 200, false},
+		{"tiny body", `{"hits":[]}`, "gzip", "", 200, false},
+		{"not modified", big, "gzip", `"1"`, 304, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := newSearchOnly(t, tt.body)
+			r := httptest.NewRequest("GET", "/v1/movies?q=x", nil)
+			if tt.accept != "" {
+				r.Header.Set("Accept-Encoding", tt.accept)
+			}
+			if tt.ifNoneMatch != "" {
+				r.Header.Set("If-None-Match", tt.ifNoneMatch)
+			}
+			w := httptest.NewRecorder()
+			gw.ServeHTTP(w, r)
+			if got := w.Code; got != tt.wantStatus {
+				t.Fatalf("status=%d, want %d", got, tt.wantStatus)
+			}
+			if got, want := w.Header().Get("Cache-Control"), cachePublic; got != want {
+				t.Errorf("Cache-Control=%q, want %q", got, want)
+			}
+			gzipped := w.Header().Get("Content-Encoding") == "gzip"
+			if gzipped != tt.wantGzip {
+				t.Fatalf("gzip=%v, want %v", gzipped, tt.wantGzip)
+			}
+			if tt.wantStatus != 200 {
+				if w.Body.Len() != 0 {
+					t.Errorf("body of %d bytes on %d", w.Body.Len(), w.Code)
+				}
+				return
+			}
+			got := w.Body.String()
+			if gzipped {
+				zr, err := gzip.NewReader(w.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(zr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(b)
+			}
+			if got != tt.body {
+				t.Errorf("body=%.40q…, want %.40q…", got, tt.body)
+			}
+		})
+	}
+}
+
+func TestCacheControlPrivateAndErrors(t *testing.T) {
+	f := newFixture(t, noLimits)
+	if got, want := f.do(t, "GET", "/v1/movies", f.user, "").Header().Get("Cache-Control"), cachePrivate; got != want {
+		t.Errorf("user read: Cache-Control=%q, want %q", got, want)
+	}
+	if got := f.do(t, "GET", "/v1/movies/1?min_version=3", "", "").Header().Get("Cache-Control"); got != cachePrivate {
+		t.Errorf("read waiting for a version: Cache-Control=%q, want %q", got, cachePrivate)
+	}
+	if got := f.do(t, "GET", "/v1/movies/1", "", "").Header().Get("Cache-Control"); got != cachePublic {
+		t.Errorf("anonymous read: Cache-Control=%q, want %q", got, cachePublic)
+	}
+	if got := f.do(t, "GET", "/v1/movies", "garbage", "").Header().Get("Cache-Control"); got == cachePublic || got == cachePrivate {
+		t.Errorf("refused read: Cache-Control=%q, want no cache policy of a read", got)
+	}
+}
