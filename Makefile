@@ -6,12 +6,12 @@ GO      ?= go
 MODULES := pkg services/catalog services/search services/gateway cmd/marquee tools/faults tools/bench
 BIN     := bin
 
-.PHONY: run test vet unit eval fuzz faults bench bench-quick fmt fmt-check build check-modules clean
+.PHONY: run test vet unit norace eval fuzz faults bench bench-quick fmt fmt-check build check-modules clean
 
 run:
 	$(GO) run ./cmd/marquee serve
 
-test: fmt-check vet unit eval fuzz
+test: fmt-check vet unit norace fuzz
 
 vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
@@ -28,7 +28,12 @@ bench:
 bench-quick:
 	$(GO) run ./tools/bench -quick
 
-# Search relevance on the dev judgments (needs ../shared/data); without -race, which only slows it down.
+# Tests that only the race detector's slowdown keeps from running under -race (they have no concurrency of
+# their own to check): relevance on the dev judgments, and an import of the whole 15,410-movie catalog
+# through the API. Both need ../shared/data.
+norace: eval
+	cd cmd/marquee && $(GO) test -count=1 -run TestImportTMDBCatalog -v .
+
 eval:
 	cd services/search && $(GO) test -count=1 -run TestRelevance -v ./searcheval
 

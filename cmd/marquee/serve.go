@@ -89,29 +89,33 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	}
 	defer db.Close()
 
-	catCfg := catalogsvc.DefaultConfig()
-	catCfg.Seed = cfg.Seed
-	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
-	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
-	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: stdout})
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-
+	reg := httpx.NewRegistry() // one registry for every part, served at the gateway's /metrics
 	searchCfg := searchsvc.DefaultConfig()
 	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
-	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js})
+	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {
 		return err
 	}
 	defer srch.Close()
 
+	catCfg := catalogsvc.DefaultConfig()
+	catCfg.Seed = cfg.Seed
+	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
+	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
+	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: stdout,
+		Registry: reg, SearchIndex: srch.Handler()})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+
 	gwCfg, err := cfg.gatewayConfig()
 	if err != nil {
 		return fmt.Errorf("invalid config: %w", err)
 	}
-	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gwCfg.Options())
+	gwOpts := gwCfg.Options()
+	gwOpts.HTTPMetrics, gwOpts.Metrics = httpx.NewMetrics(reg), httpx.MetricsHandler(reg)
+	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gwOpts)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

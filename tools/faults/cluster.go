@@ -101,7 +101,9 @@ func startCluster(ctx context.Context, dir, marquee string) (*cluster, error) {
 	dsn := fmt.Sprintf("root@tcp(127.0.0.1:%d)/marquee", c.dbPort)
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
 	c.catalog = &proc{name: "catalog", path: marquee, log: filepath.Join(dir, "catalog.log"),
-		env: append(baseEnv(), "MARQUEE_ADMIN_USERNAME="+c.adminUser, "MARQUEE_ADMIN_PASSWORD="+c.adminPass),
+		// The reconciler also compares this search index (an environment variable, which an older -rev ignores).
+		env: append(baseEnv(), "MARQUEE_ADMIN_USERNAME="+c.adminUser, "MARQUEE_ADMIN_PASSWORD="+c.adminPass,
+			"MARQUEE_SEARCH_URL="+c.url(c.searchPort)),
 		args: []string{"catalog", "--addr", c.addr(c.catalogPort), "--mysql-dsn", dsn, "--nats-url", natsURL,
 			"--seed=", "--token-ttl", "2h"}}
 	c.search = c.searchProc("search", filepath.Join(dir, "search"), c.searchPort)
