@@ -1,12 +1,17 @@
-// Package testenv hands tests the external servers they may use: MariaDB/MySQL (MARQUEE_TEST_MYSQL_DSN) and
-// NATS (MARQUEE_TEST_NATS_URL). Without one, a test skips and says how to run it; under CI (CI=true) it fails
-// instead, so that CI can never pass by silently skipping what it must run.
+// Package testenv hands tests the servers and data they use: an embedded JetStream, the shared data sets,
+// and the external MariaDB/MySQL (MARQUEE_TEST_MYSQL_DSN) and NATS (MARQUEE_TEST_NATS_URL). Without an
+// external one, a test skips and says how to run it; under CI (CI=true) it fails instead, so that CI can
+// never pass by silently skipping what it must run.
 package testenv
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/natsx/natsembed"
 )
 
 // The variables that name the external servers.
@@ -70,4 +75,25 @@ func SharedData(tb testing.TB, name string) string {
 	}
 	tb.Skip(msg + "; skipped")
 	return ""
+}
+
+// JetStream starts an embedded NATS server with JetStream in a temporary folder and returns a client on it;
+// both stop when the test ends.
+func JetStream(tb testing.TB) jetstream.JetStream {
+	tb.Helper()
+	srv, err := natsembed.Run(natsembed.Options{StoreDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return js
 }

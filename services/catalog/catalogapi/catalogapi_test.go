@@ -17,6 +17,7 @@ import (
 	"marquee/pkg/authn"
 	"marquee/pkg/events"
 	"marquee/pkg/httpx"
+	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
@@ -47,7 +48,7 @@ func newEnv(t testing.TB, noRelay bool) *env {
 	cfg := catalogsvc.DefaultConfig()
 	cfg.Stream, cfg.SubjectPrefix = "CATALOG_API_TEST", "apitest"
 	cfg.AdminUsername, cfg.AdminPassword = adminName, adminPass
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	db := catalogtest.MustOpenSQLite(t)
 	svc, err := catalogsvc.New(ctx, cfg, catalogsvc.Deps{DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: io.Discard})
 	if err != nil {

@@ -74,6 +74,17 @@ func decodeMovieBody(data []byte) (catalog.MovieInput, error) {
 	return in, nil
 }
 
+// readMovie reads and validates the movie body of a POST or PUT; the raw body comes back for the
+// Idempotency-Key's request hash.
+func readMovie(c *gin.Context) (catalog.MovieInput, []byte, error) {
+	body, err := readBody(c.Request, MaxMovieBodyBytes)
+	if err != nil {
+		return catalog.MovieInput{}, nil, err
+	}
+	in, err := decodeMovieBody(body)
+	return in, body, err
+}
+
 // readBody reads a request body of at most limit bytes.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -175,12 +186,7 @@ func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
-		body, err := readBody(c.Request, MaxMovieBodyBytes)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		in, err := decodeMovieBody(body)
+		in, body, err := readMovie(c)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -220,12 +226,7 @@ func handleMovieUpdate(store Store, changed func()) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
-		body, err := readBody(c.Request, MaxMovieBodyBytes)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		in, err := decodeMovieBody(body)
+		in, _, err := readMovie(c)
 		if err != nil {
 			httpx.Error(c, err)
 			return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"marquee/pkg/testenv"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 	"marquee/services/catalog/catalogtest"
@@ -51,7 +52,7 @@ func login(t *testing.T, svc *catalogsvc.Service, username, pw string) int {
 
 func TestSeedOnce(t *testing.T) {
 	ctx := context.Background()
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	cfg := testConfig()
 	cfg.Seed = seedFile
@@ -76,7 +77,7 @@ func TestSeedOnce(t *testing.T) {
 }
 
 func TestSeedReachesTheStream(t *testing.T) {
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	cfg := testConfig()
 	cfg.Seed = seedFile
 	svc := mustStart(t, cfg, filepath.Join(t.TempDir(), "catalog.db"), js, io.Discard)
@@ -105,7 +106,7 @@ func TestSeedReachesTheStream(t *testing.T) {
 }
 
 func TestGeneratedAdmin(t *testing.T) {
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	dir := t.TempDir()
 	path, pwFile := filepath.Join(dir, "catalog.db"), filepath.Join(dir, "admin-password")
 	if err := os.WriteFile(pwFile, []byte("stale"), 0o644); err != nil { // a leftover must not keep its mode
@@ -153,7 +154,7 @@ func TestGeneratedAdmin(t *testing.T) {
 }
 
 func TestConfiguredAdminIsReset(t *testing.T) {
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	cfg := testConfig()
 	cfg.AdminUsername, cfg.AdminPassword = "boss", "first-password-123"
@@ -176,7 +177,7 @@ func TestConfiguredAdminIsReset(t *testing.T) {
 }
 
 func TestSigningKeySurvivesRestart(t *testing.T) {
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	cfg := testConfig()
 	cfg.AdminUsername, cfg.AdminPassword = "boss", "first-password-123"
@@ -193,7 +194,7 @@ func TestSigningKeySurvivesRestart(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	ctx := context.Background()
 	db := catalogtest.MustOpenSQLite(t)
 	cfg := testConfig()

@@ -14,6 +14,7 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
+	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogtest"
@@ -56,7 +57,7 @@ func relayRate(b *testing.B, n int, opts outbox.Options) float64 {
 		db, dialect = catalogtest.MustOpenMySQL(b), catalogsql.MySQL
 	}
 	store := catalogtest.MustStore(b, db, dialect, stream)
-	js := catalogtest.MustJetStream(b)
+	js := testenv.JetStream(b)
 	if url := os.Getenv("MARQUEE_TEST_NATS_URL"); url != "" { // a nats-server over TCP, as in split mode
 		nc, err := nats.Connect(url)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
+	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogtest"
@@ -31,7 +32,7 @@ type fixture struct {
 func newFixture(t *testing.T, ensureStream bool) *fixture {
 	t.Helper()
 	db := catalogtest.MustOpenSQLite(t)
-	f := &fixture{db: db, store: catalogtest.MustStore(t, db, catalogsql.SQLite, testStream), js: catalogtest.MustJetStream(t)}
+	f := &fixture{db: db, store: catalogtest.MustStore(t, db, catalogsql.SQLite, testStream), js: testenv.JetStream(t)}
 	if ensureStream {
 		if _, err := natsx.EnsureStream(context.Background(), f.js, testStream); err != nil {
 			t.Fatal(err)

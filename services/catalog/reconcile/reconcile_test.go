@@ -15,6 +15,7 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
+	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogtest"
@@ -28,7 +29,7 @@ func TestReconcileRepairsTheStream(t *testing.T) {
 	ctx := context.Background()
 	db := catalogtest.MustOpenSQLite(t)
 	store := catalogtest.MustStore(t, db, catalogsql.SQLite, testStream)
-	js := catalogtest.MustJetStream(t)
+	js := testenv.JetStream(t)
 	if _, err := natsx.EnsureStream(ctx, js, testStream); err != nil {
 		t.Fatal(err)
 	}

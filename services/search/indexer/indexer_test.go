@@ -17,7 +17,6 @@ import (
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
-	"marquee/pkg/natsx/natsembed"
 	"marquee/pkg/testenv"
 	"marquee/services/search/indexer"
 	"marquee/services/search/searchindex"
@@ -25,7 +24,7 @@ import (
 
 // TestIndexer runs the indexer against an embedded NATS server.
 func TestIndexer(t *testing.T) {
-	testIndexer(t, MustEmbeddedJetStream(t))
+	testIndexer(t, testenv.JetStream(t))
 }
 
 // TestIndexerExternal runs the same test against the nats-server at $MARQUEE_TEST_NATS_URL (in CI, the
@@ -112,7 +111,7 @@ func testIndexer(t *testing.T, js jetstream.JetStream) {
 
 func TestCaughtUpLatches(t *testing.T) {
 	ctx := context.Background()
-	js := MustEmbeddedJetStream(t)
+	js := testenv.JetStream(t)
 	stream := MustStream(t, js)
 	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
 	ix := indexer.New(testLog(t), js, stream, idx)
@@ -183,26 +182,6 @@ func MustPublish(tb testing.TB, js jetstream.JetStream, s events.Stream, e *even
 	if _, err := js.Publish(context.Background(), s.Subject(e.ID), b, opts...); err != nil {
 		tb.Fatalf("publish: %v", err)
 	}
-}
-
-// MustEmbeddedJetStream starts an in-process NATS server with JetStream in a temporary folder.
-func MustEmbeddedJetStream(tb testing.TB) jetstream.JetStream {
-	tb.Helper()
-	s, err := natsembed.Run(natsembed.Options{StoreDir: tb.TempDir()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Shutdown)
-	nc, err := s.Connect()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return js
 }
 
 // MustStream creates a stream of its own for the test (so tests can share a server) and deletes it after.
@@ -292,7 +271,7 @@ func testLog(tb testing.TB) *slog.Logger {
 // TestApplyFailureRetries breaks the index under a running indexer: the batch is retried, never acknowledged
 // or skipped, and a new indexer on the repaired index picks it up.
 func TestApplyFailureRetries(t *testing.T) {
-	js := MustEmbeddedJetStream(t)
+	js := testenv.JetStream(t)
 	stream := MustStream(t, js)
 	path := filepath.Join(t.TempDir(), "idx")
 	idx := MustOpen(t, path)
