@@ -74,7 +74,8 @@ func TestAPIKeyCache(t *testing.T) {
 // TestConcurrentCallers runs many callers at once (meaningful under -race): one introspection per key
 // however many requests arrive together, and the rate limiter's map stays consistent.
 func TestConcurrentCallers(t *testing.T) {
-	f := newFixture(t, Options{})
+	// TTLs far longer than the test, so the count below measures caching and single flight, not timing.
+	f := newFixture(t, Options{KeyCacheTTL: time.Hour, KeyCacheInactiveTTL: time.Hour})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
