@@ -98,3 +98,33 @@ func ExampleStream_Subject() {
 	fmt.Println(s.Subject(42), s.Subjects(), events.MsgID(42, 3))
 	// Output: catalog.movie.42 catalog.movie.* movie.42.v3
 }
+
+// FuzzUnmarshal feeds the indexer's decoder arbitrary bytes: it must never panic, and whatever it accepts
+// must be valid and survive a round trip.
+func FuzzUnmarshal(f *testing.F) {
+	for _, name := range []string{"movie_upserted", "movie_deleted"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".golden.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"schema":1,"type":"movie.upserted","id":1,"version":1,"movie":{"id":1,"version":1,"title":"x"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := events.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatalf("accepted an invalid event: %v", err)
+		}
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := events.Unmarshal(b)
+		if err != nil || back.ID != e.ID || back.Version != e.Version || back.Type != e.Type {
+			t.Fatalf("round trip: %v, %+v vs %+v", err, back, e)
+		}
+	})
+}
