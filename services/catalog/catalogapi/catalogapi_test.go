@@ -83,43 +83,22 @@ type response struct {
 	body   []byte
 }
 
+// do sends body as JSON (a string as it is); raw sends bytes with no Content-Type of its own.
 func (e *env) do(t testing.TB, method, path, token string, body any, headers ...string) response {
 	t.Helper()
-	var r io.Reader
+	var data []byte
 	switch b := body.(type) {
 	case nil:
+		return e.raw(t, method, path, token, nil, headers...)
 	case string:
-		r = strings.NewReader(b)
+		data = []byte(b)
 	default:
-		data, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
-		r = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = res.Body.Close() }()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: data}
+	return e.raw(t, method, path, token, data, append([]string{"Content-Type", "application/json"}, headers...)...)
 }
 
 func (e *env) token(t testing.TB, username, pw string) string {

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
-	"marquee/pkg/natsx/natsembed"
+	"marquee/pkg/testenv"
 	"marquee/services/search/searchsvc"
 )
 
@@ -27,20 +27,7 @@ type svcFixture struct {
 
 func newSvc(t *testing.T, wait time.Duration) *svcFixture {
 	t.Helper()
-	ns, err := natsembed.Run(natsembed.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.JetStream(t)
 	cfg := searchsvc.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Stream, cfg.SubjectPrefix = "TREL", "trel"

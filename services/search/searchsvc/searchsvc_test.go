@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
-	"marquee/pkg/natsx/natsembed"
+	"marquee/pkg/testenv"
 	"marquee/services/search/searchsvc"
 )
 
@@ -45,20 +45,7 @@ func TestConfigValidate(t *testing.T) {
 // TestService starts the service before any event exists (so it declares the stream itself), then follows
 // a catalog that publishes a movie.
 func TestService(t *testing.T) {
-	ns, err := natsembed.Run(natsembed.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.JetStream(t)
 
 	cfg := searchsvc.DefaultConfig()
 	cfg.DataDir = t.TempDir()
