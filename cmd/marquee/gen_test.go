@@ -12,10 +12,8 @@ import (
 	"testing"
 
 	"marquee/pkg/ingest"
+	"marquee/pkg/testenv"
 )
-
-// realCatalog is the TMDB catalog the generator learns from in real use; tests that need it skip without it.
-const realCatalog = "../../../shared/data/movies.jsonl.gz"
 
 // fixture writes a small, made-up catalog in the TMDB-like format and returns its path.
 func fixture(t *testing.T) string {
@@ -100,9 +98,7 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 
 // TestGenFollowsSource checks that the generated catalog's distributions are within tolerance of the real one.
 func TestGenFollowsSource(t *testing.T) {
-	if _, err := os.Stat(realCatalog); err != nil {
-		t.Skipf("no real catalog at %s", realCatalog)
-	}
+	realCatalog := testenv.SharedData(t, "movies.jsonl.gz") // the catalog the generator learns from in real use
 	type stats struct {
 		n                                   int
 		genre                               map[string]int

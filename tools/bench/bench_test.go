@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"marquee/pkg/testenv"
 )
 
 // TestQuickBench runs the whole bench at a tiny size and checks that every figure was produced; it gates
@@ -18,14 +20,7 @@ func TestQuickBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the all-in-one and loads a catalog")
 	}
-	root, err := findRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := filepath.Join(root, "../shared/data/movies.jsonl.gz")
-	if _, err := os.Stat(from); err != nil {
-		t.Skipf("no catalog to learn from at %s", from)
-	}
+	from := testenv.SharedData(t, "movies.jsonl.gz")
 	dsn := "root@tcp(127.0.0.1:3306)/"
 	if v := os.Getenv("MARQUEE_BENCH_MYSQL"); v == "off" {
 		dsn = ""
