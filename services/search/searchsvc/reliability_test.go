@@ -146,6 +146,10 @@ func TestDeadLetter(t *testing.T) {
 		msg.Header.Get(events.HeaderDeadLetterSequence) != "1" || msg.Header.Get(events.HeaderDeadLetterReason) == "" {
 		t.Errorf("dead letter %q with headers %v", msg.Data, msg.Header)
 	}
+	// The server stores the dead letter before the indexer has its acknowledgement and counts it.
+	for deadline := time.Now().Add(5 * time.Second); f.svc.Stats().Parked == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := f.svc.Stats().Parked; got != 1 {
 		t.Errorf("Parked = %d, want 1", got)
 	}
