@@ -100,7 +100,7 @@ func TestBrowser(t *testing.T) {
 	// 5. The admin renames a movie in its details, and finds it by the new name.
 	const newTitle = "Metropolis: The Marquee Cut"
 	b.open("/?q=metropolis")
-	b.waitJS("Metropolis first", `document.querySelector('#results .card')?.dataset.title === 'Metropolis'`)
+	b.waitJS("Metropolis first", settled+` && document.querySelector('#results .card')?.dataset.title === 'Metropolis'`)
 	b.do(chromedp.Click(chromedp.CSS(`#results .card a`)))
 	b.waitJS("the movie details with admin actions", `document.getElementById('movie-dialog').open && document.getElementById('edit-movie') !== null`)
 	b.screenshot("05-movie-details")
@@ -115,7 +115,7 @@ func TestBrowser(t *testing.T) {
 	b.waitJS("the details to close", `!document.getElementById('movie-dialog').open`)
 	b.do(chromedp.Click(chromedp.ID("q")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.SendKeys(chromedp.ID("q"), "marquee cut"))
 	b.do(chromedp.KeyEvent(kb.Enter))
-	b.waitJS("the new title to be searchable", fmt.Sprintf(`document.querySelector('#results .card')?.dataset.title === %q && document.getElementById('suggestions').hidden`, newTitle))
+	b.waitJS("the new title to be searchable", fmt.Sprintf(settled+` && document.querySelector('#results .card')?.dataset.title === %q && document.getElementById('suggestions').hidden`, newTitle))
 	b.screenshot("07-renamed-found")
 	if res := c.search("q=" + url.QueryEscape("marquee cut")); len(res.Hits) == 0 || res.Hits[0].Title != newTitle || res.Hits[0].Version != 2 {
 		t.Fatalf("the API does not agree with the page: %+v", res.Hits)
@@ -164,7 +164,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("f-rating"), "7.2"), chromedp.Click(chromedp.ID("edit-submit")))
 	b.waitJS("the form to close", `!document.getElementById('edit-dialog').open`)
 	b.do(chromedp.Click(chromedp.ID("q")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.SendKeys(chromedp.ID("q"), "zyzzyva"), chromedp.KeyEvent(kb.Enter))
-	b.waitJS("the new movie to be searchable", `document.querySelector('#results .card')?.dataset.title === 'Zyzzyva Nights'`)
+	b.waitJS("the new movie to be searchable", settled+` && document.querySelector('#results .card')?.dataset.title === 'Zyzzyva Nights'`)
 	b.do(chromedp.Click(chromedp.CSS(`#results .card a`)))
 	b.waitJS("its details", `document.getElementById('movie-title')?.textContent === 'Zyzzyva Nights' && document.getElementById('history-movie') !== null`)
 	b.do(chromedp.Click(chromedp.ID("history-movie")))
@@ -317,6 +317,10 @@ func (b *browser) open(path string) {
 	b.t.Helper()
 	b.do(chromedp.Navigate(b.base + path))
 }
+
+// settled is true when no search is in flight. A card found while one is (say, the as-you-type search for a
+// prefix, answered just before the Enter) is replaced when it lands, and a click on it then fails.
+const settled = `!document.getElementById('results').hasAttribute('aria-busy')`
 
 // waitJS polls a JavaScript condition until it is true, for up to 15 s.
 func (b *browser) waitJS(what, cond string) {
