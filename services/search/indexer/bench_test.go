@@ -48,6 +48,9 @@ func BenchmarkIndexer(b *testing.B) {
 			b.Fatal(err)
 		}
 		futures = append(futures, f)
+		if id%1000 == 0 { // stay under the client's limit of outstanding async publishes
+			<-js.PublishAsyncComplete()
+		}
 	}
 	for _, f := range futures {
 		select {

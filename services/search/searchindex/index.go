@@ -54,6 +54,7 @@ type Index struct {
 	rank      Ranking
 	opts      Options
 	counts    *facetCounts // browse facets of the whole catalog, kept by Apply; nil until built
+	priors    *priors      // every movie's ranking inputs, kept by Apply
 	cache     *resultCache // answers by query and checkpoint; nil for none
 	applyMu   sync.Mutex   // makes Apply's read-compare-write of versions and checkpoint atomic
 	applied   notifier     // wakes readers waiting for a version after each applied batch
@@ -127,6 +128,10 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	x := &Index{bi: bi, rank: opts.Ranking, opts: opts}
+	if err := x.buildPriors(context.Background()); err != nil {
+		_ = bi.Close()
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
 	if !opts.ExactFacets {
 		if err := x.buildFacetCounts(context.Background()); err != nil {
 			_ = bi.Close()
@@ -239,6 +244,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 	defer x.applyMu.Unlock()
 	b := x.bi.NewBatch()
 	delta := newFacetDelta()
+	rows := make(map[int64]priorRow, len(order))
 	for _, id := range order {
 		c := latest[id]
 		version, deleted, err := x.Version(id)
@@ -252,6 +258,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 			return 0, err
 		}
 		key := strconv.FormatInt(id, 10)
+		rows[id] = missingRow
 		if c.Deleted {
 			b.Delete(key)
 			b.SetInternal(tombstoneKey(id), binary.BigEndian.AppendUint64(nil, uint64(c.Version)))
@@ -260,6 +267,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 			if err != nil {
 				return 0, err
 			}
+			rows[id] = rowOf(c.Movie)
 			if err := b.Index(key, d); err != nil {
 				return 0, fmt.Errorf("apply movie %d: %w", id, err)
 			}
@@ -282,8 +290,11 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 	if err := x.bi.Batch(b); err != nil {
 		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
 	}
-	x.applied.notify()
+	for id, r := range rows {
+		x.priors.set(id, r)
+	}
 	x.counts.commit(delta)
+	x.applied.notify()
 	return applied, nil
 }
 

@@ -346,14 +346,16 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	return query.NewDisjunctionQuery(alts)
 }
 
-// scoring is the scored part of a text query: the words (all or any), the phrases, and the boosts for a
-// whole-title match, a title phrase and a person's name; wrapped so that the popularity and rating priors
-// multiply the score.
-func (x *Index) scoring(p *plan, any bool) query.Query {
+// scoring is the scored part of a text query: the words (all or, relaxed, any) within their typo
+// tolerance, the phrases, and the boosts for a whole-title match, a title phrase and a person's name;
+// wrapped so that the popularity and rating priors multiply the score. Typo variants score even in the
+// exact tier: a movie that also has a near form of a word elsewhere ranks higher, which the relevance
+// judgments confirm.
+func (x *Index) scoring(p *plan, anyWords bool) query.Query {
 	var must []query.Query
 	if len(p.terms) > 0 {
 		s := allTypos
-		if any {
+		if anyWords {
 			s = anyWord
 		}
 		must = append(must, x.words(p, s))
@@ -400,7 +402,7 @@ func (x *Index) scoring(p *plan, any bool) query.Query {
 	} else {
 		inner = query.NewBooleanQuery(must, should, nil)
 	}
-	return query.NewCustomScoreQueryWithScorer(inner, x.rank.score, []string{fieldVotes, fieldRating}, nil)
+	return query.NewCustomScoreQueryWithScorer(inner, x.scorer(x.rank), nil, nil)
 }
 
 // membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and
@@ -558,9 +560,10 @@ func sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
 var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
 
 // search answers q, uncached; see Search. With text, the matches come in tiers, whatever their scores:
-// movies with every word exactly (the last word also as a prefix), then movies with every word within its
-// typo tolerance, then (only if fewer than Ranking.RelaxBelow movies have every word) movies with some of
-// the words. Within a tier the blended relevance decides. A sort replaces the tiers with its keys.
+// movies with every word exactly (the last word also as a prefix), then (only if fewer than
+// Ranking.TypoBelow movies have every word exactly) movies with every word within its typo tolerance, then
+// (only if fewer than Ranking.RelaxBelow movies have every word) movies with some of the words. Within a
+// tier the blended relevance decides. A sort replaces the tiers with its keys.
 func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
@@ -588,37 +591,26 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	// The matches: every movie (browse), or the movies of the text.
 	var member query.Query = query.NewMatchAllQuery()
 	var tiers []tier
-	relaxed := false
 	exactTotal := uint64(0)
-	switch {
-	case p.empty():
+	if p.empty() {
 		tiers = []tier{{member: member, match: search.MatchBrowse}}
-	default:
-		member = x.membership(&p, allTypos)
-		few, err := x.fewerThan(ctx, &p, member, all)
+	} else {
+		m, err := x.matching(ctx, &p, all)
 		if err != nil {
 			return nil, err
 		}
-		if few {
-			relaxed = true
-			rp, err := x.informative(ctx, p)
-			if err != nil {
-				return nil, err
+		member = m.member
+		switch {
+		case len(q.Sort) > 0:
+			tiers = []tier{{score: x.scoring(&p, m.relaxed), member: member}}
+		default:
+			tiers = []tier{{score: x.scoring(&p, false), member: m.exact, match: search.MatchExact}}
+			if m.typos {
+				tiers = append(tiers, tier{score: x.scoring(&p, false), member: except(m.typo, m.exact), match: search.MatchTypo})
 			}
-			member = x.membership(&rp, anyWord)
-		}
-		if len(q.Sort) > 0 {
-			tiers = []tier{{score: x.scoring(&p, relaxed), member: member}}
-			break
-		}
-		exact := x.membership(&p, allExact)
-		typos := x.membership(&p, allTypos)
-		tiers = []tier{
-			{score: x.scoring(&p, false), member: exact, match: search.MatchExact},
-			{score: x.scoring(&p, false), member: query.NewBooleanQuery([]query.Query{typos}, nil, []query.Query{exact}), match: search.MatchTypo},
-		}
-		if relaxed {
-			tiers = append(tiers, tier{score: x.scoring(&p, true), member: query.NewBooleanQuery([]query.Query{member}, nil, []query.Query{typos}), match: search.MatchPartial})
+			if m.relaxed {
+				tiers = append(tiers, tier{score: x.scoring(&p, true), member: except(m.member, m.typo), match: search.MatchPartial})
+			}
 		}
 	}
 	if err := x.page(ctx, &q, &p, tiers, all, cur, res, &exactTotal); err != nil {
@@ -672,20 +664,53 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 	return p, nil
 }
 
-// fewerThan reports whether fewer than Ranking.RelaxBelow movies have every word of a plan of several words
-// (member, its every-word-with-typos set), so that the query is relaxed. The exact words are counted first:
-// when they alone are enough, the costlier typo expansion is never counted.
-func (x *Index) fewerThan(ctx context.Context, p *plan, member, filter query.Query) (bool, error) {
-	if len(p.terms) < 2 {
-		return false, nil // one word is never relaxed
+// matches are the sets of movies a text query's tiers are made of.
+type matches struct {
+	exact   query.Query // every word exactly (the last also as a prefix)
+	typo    query.Query // every word within its typo tolerance; exact when typos are off
+	member  query.Query // every movie the search returns: typo, or the partial matches when relaxed
+	typos   bool        // whether typo matches are looked for
+	relaxed bool        // whether movies with only some of the words follow
+}
+
+// matching decides which tiers a text query needs, counting the cheapest sets first. Typos are looked for
+// only when fewer than Ranking.TypoBelow movies have every word exactly: a fuzzy expansion of every word in
+// every field is the costliest part of a search, and when the words match as typed, their typo variants
+// are noise below them. A query of several words is relaxed to some of its words only when fewer than
+// Ranking.RelaxBelow movies have all of them (within the typo tolerance).
+func (x *Index) matching(ctx context.Context, p *plan, filter query.Query) (matches, error) {
+	m := matches{exact: x.membership(p, allExact)}
+	m.typo, m.member = m.exact, m.exact
+	if len(p.terms) == 0 {
+		return m, nil // phrases only: no typos, nothing to relax
 	}
-	limit := uint64(x.rank.RelaxBelow)
-	n, err := x.count(ctx, and(x.membership(p, allExact), filter))
-	if err != nil || n >= limit {
-		return false, err
+	n, err := x.count(ctx, and(m.exact, filter))
+	if err != nil {
+		return m, err
 	}
-	n, err = x.count(ctx, and(member, filter))
-	return n < limit, err
+	if n < uint64(x.rank.TypoBelow) {
+		m.typos = true
+		m.typo = x.membership(p, allTypos)
+		m.member = m.typo
+		if n, err = x.count(ctx, and(m.typo, filter)); err != nil {
+			return m, err
+		}
+	}
+	if len(p.terms) < 2 || n >= uint64(x.rank.RelaxBelow) {
+		return m, nil // one word is never relaxed
+	}
+	m.relaxed = true
+	rp, err := x.informative(ctx, *p)
+	if err != nil {
+		return m, err
+	}
+	m.member = x.membership(&rp, anyWord)
+	return m, nil
+}
+
+// except is the movies of q that are not in not.
+func except(q, not query.Query) query.Query {
+	return query.NewBooleanQuery([]query.Query{q}, nil, []query.Query{not})
 }
 
 // count is the number of movies matching q, unscored.

@@ -1,13 +1,10 @@
 package searchindex
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
-
-	blevesearch "github.com/blevesearch/bleve/v2/search"
 )
 
 // Ranking is how relevance is scored. A movie's text score is the BM25 score of the query words in its
@@ -31,6 +28,7 @@ type Ranking struct {
 	RatingWeight   float64 // how much the rating prior can move a score by (± RatingWeight)
 	RatingMinVotes float64 // the vote count at which a rating is fully trusted
 
+	TypoBelow       int // with fewer movies matching every word exactly, movies matching with typos follow them
 	RelaxBelow      int // with fewer movies matching every word, movies matching some words follow them
 	DidYouMeanBelow int // with fewer movies matching every word exactly, look for a corrected query
 }
@@ -42,7 +40,7 @@ func DefaultRanking() Ranking {
 		TitleExact: 15, TitlePhrase: 4, PersonPhrase: 4, ValueExact: 5,
 		Prefix: 0.6, Typo: 0.4,
 		VotesWeight: 3, VotesSaturate: 20000, RatingWeight: 0.3, RatingMinVotes: 200,
-		RelaxBelow: 10, DidYouMeanBelow: 3,
+		TypoBelow: 20, RelaxBelow: 10, DidYouMeanBelow: 3,
 	}
 }
 
@@ -68,8 +66,8 @@ func (r Ranking) Validate() error {
 	if r.Title == 0 {
 		problems = append(problems, "title must be above 0")
 	}
-	if r.RelaxBelow < 0 || r.DidYouMeanBelow < 0 {
-		problems = append(problems, "relax_below and did_you_mean_below must be ≥ 0")
+	if r.TypoBelow < 0 || r.RelaxBelow < 0 || r.DidYouMeanBelow < 0 {
+		problems = append(problems, "typo_below, relax_below and did_you_mean_below must be ≥ 0")
 	}
 	if len(problems) > 0 {
 		return errors.New("invalid ranking: " + strings.Join(problems, "; "))
@@ -89,11 +87,4 @@ func (r Ranking) prior(votes, rating float64, hasVotes, hasRating bool) float64 
 		f *= 1 + r.RatingWeight*trust*max(-1, min(1, (rating-6)/3))
 	}
 	return f
-}
-
-// score is the custom-score callback: the text score times the prior.
-func (r Ranking) score(_ context.Context, d *blevesearch.DocumentMatch) (float64, error) {
-	votes, hasVotes := d.Fields[fieldVotes].(float64)
-	rating, hasRating := d.Fields[fieldRating].(float64)
-	return d.Score * r.prior(votes, rating, hasVotes, hasRating), nil
 }

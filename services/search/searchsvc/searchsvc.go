@@ -61,6 +61,7 @@ type Config struct {
 	RankVotesSaturate   float64 `key:"rank_votes_saturate" usage:"ranking: vote count at which the popularity prior is full"`
 	RankRatingWeight    float64 `key:"rank_rating_weight" usage:"ranking: rating prior, how much the rating may move a score (± w)"`
 	RankRatingMinVotes  float64 `key:"rank_rating_min_votes" usage:"ranking: vote count at which a rating is fully trusted"`
+	RankTypoBelow       int     `key:"rank_typo_below" usage:"ranking: with fewer movies matching every word exactly, add those matching with typos"`
 	RankRelaxBelow      int     `key:"rank_relax_below" usage:"ranking: with fewer movies matching every word, add those matching some"`
 	RankDidYouMeanBelow int     `key:"rank_did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
 }
@@ -87,7 +88,7 @@ func (c Config) withRanking(r searchindex.Ranking) Config {
 	c.RankTitleExact, c.RankTitlePhrase, c.RankPersonPhrase, c.RankValueExact = r.TitleExact, r.TitlePhrase, r.PersonPhrase, r.ValueExact
 	c.RankPrefix, c.RankTypo = r.Prefix, r.Typo
 	c.RankVotesWeight, c.RankVotesSaturate, c.RankRatingWeight, c.RankRatingMinVotes = r.VotesWeight, r.VotesSaturate, r.RatingWeight, r.RatingMinVotes
-	c.RankRelaxBelow, c.RankDidYouMeanBelow = r.RelaxBelow, r.DidYouMeanBelow
+	c.RankTypoBelow, c.RankRelaxBelow, c.RankDidYouMeanBelow = r.TypoBelow, r.RelaxBelow, r.DidYouMeanBelow
 	return c
 }
 
@@ -99,7 +100,7 @@ func (c *Config) Ranking() searchindex.Ranking {
 		TitleExact: c.RankTitleExact, TitlePhrase: c.RankTitlePhrase, PersonPhrase: c.RankPersonPhrase, ValueExact: c.RankValueExact,
 		Prefix: c.RankPrefix, Typo: c.RankTypo,
 		VotesWeight: c.RankVotesWeight, VotesSaturate: c.RankVotesSaturate, RatingWeight: c.RankRatingWeight, RatingMinVotes: c.RankRatingMinVotes,
-		RelaxBelow: c.RankRelaxBelow, DidYouMeanBelow: c.RankDidYouMeanBelow,
+		TypoBelow: c.RankTypoBelow, RelaxBelow: c.RankRelaxBelow, DidYouMeanBelow: c.RankDidYouMeanBelow,
 	}
 }
 

@@ -1,0 +1,99 @@
+package searchindex_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// TestTyposOnlyWhenFewExact checks that typo matches join a search only while fewer than
+// Ranking.TypoBelow movies match every word exactly, and then come after the exact ones.
+func TestTyposOnlyWhenFewExact(t *testing.T) {
+	r := searchindex.DefaultRanking()
+	r.TypoBelow = 5
+	idx, err := searchindex.OpenWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{Ranking: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	var movies []search.Movie
+	for i := range 6 {
+		movies = append(movies, search.Movie{ID: int64(i + 1), Version: 1, Title: fmt.Sprintf("Harbor %d", i+1)})
+	}
+	typo := search.Movie{ID: 100, Version: 1, Title: "Harbour Lights"} // "harbour" is one edit from "harbor"
+	MustIndex(t, idx, append(movies, typo)...)
+
+	search := func() *search.Result {
+		t.Helper()
+		res, err := idx.Search(context.Background(), search.Query{Text: "harbor", PerPage: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := search()
+	if res.Total != 6 {
+		t.Errorf("6 exact matches, TypoBelow 5: total %d, want the 6 exact ones only", res.Total)
+	}
+	for _, h := range res.Hits {
+		if h.ID == typo.ID {
+			t.Errorf("the typo match %q is in the results although enough movies match exactly", h.Title)
+		}
+	}
+
+	// Two exact matches leave: four are fewer than TypoBelow, and the typo match follows them.
+	cp, _ := idx.Checkpoint()
+	if _, err := idx.Apply(context.Background(), []searchindex.Change{{ID: 1, Version: 2, Deleted: true}, {ID: 2, Version: 2, Deleted: true}}, cp+1); err != nil {
+		t.Fatal(err)
+	}
+	res = search()
+	if res.Total != 5 || len(res.Hits) != 5 {
+		t.Fatalf("4 exact matches and a typo: total %d, %d hits, want 5", res.Total, len(res.Hits))
+	}
+	if last := res.Hits[4]; last.ID != typo.ID || last.Match != "typo" {
+		t.Errorf("the last hit is %q (%s), want the typo match %q after the exact ones", last.Title, last.Match, typo.Title)
+	}
+}
+
+// TestPriorsFollowChanges checks that the popularity prior, kept in memory, follows each applied change and
+// survives a reopen: of two movies with the same text, the one with more votes ranks first.
+func TestPriorsFollowChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idx")
+	idx, err := searchindex.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	movie := func(id, version, votes int64) search.Movie {
+		return search.Movie{ID: id, Version: version, Title: "The Lighthouse Keeper", Votes: ptr(votes), Rating: ptr(7.0)}
+	}
+	first := func(idx *searchindex.Index) int64 {
+		t.Helper()
+		res, err := idx.Search(context.Background(), search.Query{Text: "lighthouse keeper"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) != 2 {
+			t.Fatalf("%d hits, want 2", len(res.Hits))
+		}
+		return res.Hits[0].ID
+	}
+	MustIndex(t, idx, movie(1, 1, 50), movie(2, 1, 90000))
+	if got := first(idx); got != 2 {
+		t.Errorf("movie %d first, want 2 (90,000 votes against 50)", got)
+	}
+	MustIndex(t, idx, movie(1, 2, 500000))
+	if got := first(idx); got != 1 {
+		t.Errorf("after movie 1 got 500,000 votes: movie %d first, want 1", got)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened := MustOpen(t, path)
+	if got := first(reopened); got != 1 {
+		t.Errorf("after a reopen: movie %d first, want 1 (the priors are read back from the index)", got)
+	}
+}
