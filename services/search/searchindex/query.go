@@ -780,7 +780,17 @@ func (x *Index) page(ctx context.Context, q *search.Query, p *plan, tiers []tier
 			}
 			req.SetSearchAfter(vals)
 		}
-		sr, err := x.bi.SearchInContext(ctx, req)
+		var sr *bleve.SearchResult
+		var err error
+		narrowed := false
+		if t.match == search.MatchBrowse && !after && size > 0 && byPopularity(q.Sort) {
+			if sr, narrowed, err = x.browseTop(ctx, member, req); err != nil {
+				return err
+			}
+		}
+		if !narrowed {
+			sr, err = x.bi.SearchInContext(ctx, req)
+		}
 		if err != nil {
 			if after {
 				return invalidCursor()
