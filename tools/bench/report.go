@@ -173,7 +173,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s.\n", r.ingestLarge, r.ingestCPU, r.ingestSmall)
 	fmt.Fprintf(&b, "Generator: %.0f movies/s. Tail run: %d requests at %.0f QPS, p50 %s, p99 %s, max %s.\n",
 		r.genRate, r.tail.requests, r.tail.qps(), ms(r.tail.lat.quantile(0.5)), ms(r.tail.lat.quantile(0.99)), ms(r.tail.lat.max()))
-	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d polls, background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)
+	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d reads (each waits on the server for its version), background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)
 	if r.mariaLoad > 0 {
 		fmt.Fprintf(&b, "MariaDB: LOAD DATA + FULLTEXT build %s; %d text, %d text + facet and %d browse samples a side.\n",
 			r.mariaLoad.Round(time.Second), r.dbText.count(), r.dbFacet.count(), r.dbBrowse.count())

@@ -218,9 +218,10 @@ type lagResult struct {
 }
 
 // measureLag creates movies at rate writes/s through the gateway while search runs at searchRate (open
-// loop), and polls GET /v1/movies/{id} (search's read model) until each is there at the written version.
-// The lag of a write is the time from its 201 answer (fromAck) — and from its sending (fromSend) — until
-// the first poll that sees it. A write not visible after 10 s is lost.
+// loop), and reads each back with GET /v1/movies/{id}?min_version=V (search's read model), which waits on
+// the server until the index holds the version (read-your-writes), so the probe adds no polling load. The
+// lag of a write is the time from its 201 answer (fromAck) — and from its sending (fromSend) — until the
+// read that sees it answers. A write not visible after 10 s is late; after a further minute, lost.
 func measureLag(ctx context.Context, m *marquee, searchURLs []string, rate, searchRate float64, d time.Duration, maxWrites int) (*lagResult, error) {
 	res := &lagResult{}
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -274,7 +275,7 @@ func measureLag(ctx context.Context, m *marquee, searchURLs []string, rate, sear
 			path := fmt.Sprintf("/v1/movies/%d", mv.ID)
 			for time.Since(acked) < 10*time.Second {
 				polls.Add(1)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.base+path, nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s%s?min_version=%d", m.base, path, max(mv.Version, 1)), nil)
 				if resp, err := m.http.Do(req); err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()

@@ -1,6 +1,6 @@
 // Package indexer keeps the search index current: it reads the movie change stream from the sequence after
-// the index's checkpoint, applies each batch of changes to the index in one durable write, and only then
-// acknowledges the batch. The checkpoint lives in the index itself, so the indexer needs no durable consumer:
+// the index's checkpoint, applies each batch of changes to the index in one write (searchable at once), and
+// acknowledges the batch only once the index has it on disk, while it applies the next ones. The checkpoint lives in the index itself, so the indexer needs no durable consumer:
 // after a restart, a crash or the loss of its consumer it starts a new one where the index stands.
 package indexer
 
@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,6 +166,12 @@ func (ix *Indexer) consume(ctx context.Context) error {
 		return fmt.Errorf("read consumer %s: %w", name, err)
 	}
 	defer it.Stop() // buffered, unacknowledged messages are dropped: a new consumer redelivers them
+	// Applied batches wait here until the index has them on disk; the indexer meanwhile applies the next.
+	queue := make(chan applied, maxAckPending/ix.batchSize+1)
+	actx, cancel := context.WithCancel(ctx)
+	acked := make(chan struct{})
+	go func() { defer close(acked); ix.acknowledge(actx, queue) }()
+	defer func() { cancel(); <-acked }()
 	ix.log.Info("consuming", "consumer", name, "from_seq", cfg.OptStartSeq, "checkpoint", checkpoint)
 
 	batch := make([]jetstream.Msg, 0, ix.batchSize)
@@ -192,7 +199,7 @@ func (ix *Indexer) consume(ctx context.Context) error {
 			}
 			batch = append(batch, msg)
 		}
-		if err := ix.handle(ctx, batch); err != nil {
+		if err := ix.handle(ctx, batch, queue); err != nil {
 			return err
 		}
 	}
@@ -214,8 +221,33 @@ func inOrder(msg jetstream.Msg, delivered *uint64) error {
 	return nil
 }
 
-// handle applies one batch, retrying until it is applied or ctx is done, then acknowledges it.
-func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
+// applied is a batch applied to the index, to acknowledge once the index has it on disk.
+type applied struct {
+	msgs    []jetstream.Msg
+	bad     []error // per message: why it could not be decoded, nil if it was
+	written uint64  // the index's mark of the batches written up to this one
+}
+
+// acknowledge acknowledges each applied batch once the index has it (and every batch before) on disk, in order,
+// until ctx is done. What it leaves unacknowledged is harmless: the next consumer starts from the index's
+// checkpoint anyway.
+func (ix *Indexer) acknowledge(ctx context.Context, queue <-chan applied) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-queue:
+			if ix.idx.WaitDurable(ctx, a.written) != nil {
+				return
+			}
+			ix.ack(ctx, a)
+		}
+	}
+}
+
+// handle applies one batch, retrying until it is applied or ctx is done, then queues it to be
+// acknowledged once durable.
+func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg, queue chan<- applied) error {
 	ix.received.Add(uint64(len(msgs)))
 	changes := make([]searchindex.Change, 0, len(msgs))
 	var lastSeq uint64
@@ -269,11 +301,21 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 
-	for i, m := range msgs {
+	select {
+	case queue <- applied{msgs: slices.Clone(msgs), bad: bad, written: ix.idx.Written()}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ack acknowledges a durable batch: each good message, and each bad one after parking it.
+func (ix *Indexer) ack(ctx context.Context, a applied) {
+	for i, m := range a.msgs {
 		var err error
-		if bad[i] != nil {
+		if a.bad[i] != nil {
 			ix.bad.Add(1)
-			ix.deadLetter(ctx, m, bad[i])
+			ix.deadLetter(ctx, m, a.bad[i])
 			err = m.Term()
 		} else {
 			err = m.Ack()
@@ -283,7 +325,6 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg) error {
 			ix.log.Debug("ack", "subject", m.Subject(), "err", err)
 		}
 	}
-	return nil
 }
 
 // deadLetter parks a bad message on <prefix>.deadletter.movie.<id> (outside the stream's subjects, in the

@@ -1,7 +1,8 @@
 // Package searchindex is the search read model: a Bleve (scorch) index on local disk, kept by Apply and
 // queried by Search. Next to the documents it keeps, as Bleve internal keys written in the same batch, the
 // version (and deleted flag) of every movie it has seen and the stream sequence it has applied up to, so the
-// index and its checkpoint are always durable together.
+// index and its checkpoint are always durable together. A batch is searchable when Apply returns and durable
+// soon after (see durable.go).
 package searchindex
 
 import (
@@ -58,6 +59,7 @@ type Index struct {
 	cache     *resultCache // answers by query and checkpoint; nil for none
 	applyMu   sync.Mutex   // makes Apply's read-compare-write of versions and checkpoint atomic
 	applied   notifier     // wakes readers waiting for a version after each applied batch
+	durable   durability   // how far the index is on disk
 	closeOnce sync.Once    // Bleve's scorch panics on a second Close
 	closeErr  error
 }
@@ -65,7 +67,7 @@ type Index struct {
 // Options tune an index.
 type Options struct {
 	Ranking Ranking // how relevance is scored; the zero value means DefaultRanking
-	Scratch bool    // a throwaway index (evaluation, benchmarks): Apply returns before its batch is on disk
+	Scratch bool    // a throwaway index (evaluation, benchmarks): Close does not wait for the disk
 
 	// ExactFacets counts every facet over every match on each search, as if the catalog were small: no
 	// maintained counts for the whole catalog and no sampling of large result sets. Benchmarks compare.
@@ -91,10 +93,8 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err := opts.Ranking.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := map[string]any{"bolt_timeout": boltTimeout}
-	if opts.Scratch {
-		cfg["unsafe_batch"] = true
-	}
+	// Batch returns once the batch is searchable; each batch's persisted callback says when it is on disk.
+	cfg := map[string]any{"bolt_timeout": boltTimeout, "unsafe_batch": true}
 	bi, err := bleve.OpenUsing(path, cfg)
 	if err == nil {
 		v, verr := bi.GetInternal(mappingVersionKey)
@@ -128,6 +128,10 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	x := &Index{bi: bi, rank: opts.Ranking, opts: opts}
+	if x.durable.seq, err = x.Checkpoint(); err != nil {
+		_ = bi.Close()
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
 	if err := x.buildPriors(context.Background()); err != nil {
 		_ = bi.Close()
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
@@ -144,10 +148,15 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	return x, nil
 }
 
-// Close flushes and closes the index and releases its lock. Call it after the last Apply returned.
-// Closing twice is harmless.
+// Close waits (up to closeWait; not for a Scratch index) until every applied batch is on disk, then
+// closes the index and releases its lock. Call it after the last Apply returned. Closing twice is harmless.
 func (x *Index) Close() error {
 	x.closeOnce.Do(func() {
+		if !x.opts.Scratch {
+			ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+			defer cancel()
+			_ = x.WaitDurable(ctx, x.Written()) // past the wait, a reopen replays the rest from the stream
+		}
 		if err := x.bi.Close(); err != nil {
 			x.closeErr = fmt.Errorf("close search index: %w", err)
 		}
@@ -219,7 +228,8 @@ func (x *Index) source(id int64) ([]byte, error) {
 // if it is newer than the version the index holds, so duplicates and any delivery order give the same index,
 // and a late, older update never resurrects a deleted movie. The documents, the new versions and the
 // checkpoint (which never moves backwards) are written in one Bleve batch: when Apply returns nil they are
-// durable together, and the caller may acknowledge the messages.
+// searchable together, and once WaitDurable(Written()) returns they are on disk together and the caller
+// may acknowledge the messages.
 func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) (applied int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -285,8 +295,9 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		b.SetInternal(checkpointKey, binary.BigEndian.AppendUint64(nil, checkpoint))
 	}
 	if b.Size() == 0 {
-		return 0, nil
+		return 0, nil // durable once the batches before it are
 	}
+	b.SetPersistedCallback(x.durable.next(max(checkpoint, have)))
 	if err := x.bi.Batch(b); err != nil {
 		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
 	}

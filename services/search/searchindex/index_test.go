@@ -2,6 +2,7 @@ package searchindex_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -241,6 +242,55 @@ func TestCheckpoint(t *testing.T) {
 	}
 	if got, want := MustState(t, idx, 1), (state{1, false, "One"}); got != want {
 		t.Errorf("after reopen: movie 1: %+v, want %+v", got, want)
+	}
+}
+
+// TestDurable checks that the durable checkpoint follows the applied one: a batch is searchable when Apply
+// returns and on disk once WaitDurable returns, and a reopened index starts durable where it stands.
+func TestDurable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idx")
+	idx, err := searchindex.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for seq := uint64(1); seq <= 20; seq++ {
+		if _, err := idx.Apply(ctx, []searchindex.Change{upsert(int64(seq), 1, fmt.Sprintf("Movie %d", seq))}, seq); err != nil {
+			t.Fatal(err)
+		}
+		if got := MustState(t, idx, int64(seq)); got.version != 1 {
+			t.Fatalf("movie %d not searchable when Apply returned: %+v", seq, got)
+		}
+	}
+	if err := idx.WaitDurable(ctx, idx.Written()); err != nil {
+		t.Fatalf("WaitDurable: %v (durable at %d)", err, idx.Durable())
+	}
+	if got := idx.Durable(); got != 20 {
+		t.Errorf("Durable = %d after waiting for every batch, want 20", got)
+	}
+	// A batch of a replay from before the checkpoint (a recreated stream) moves no checkpoint, but its new
+	// movie must reach the disk too before it is acknowledged, and before Close returns.
+	if _, err := idx.Apply(ctx, []searchindex.Change{upsert(99, 1, "Movie 99")}, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.WaitDurable(ctx, idx.Written()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idx.Apply(ctx, []searchindex.Change{upsert(98, 1, "Movie 98")}, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened := MustOpen(t, path)
+	if cp, _ := reopened.Checkpoint(); cp != 20 || reopened.Durable() != 20 {
+		t.Errorf("reopened: checkpoint %d, durable %d, want 20 and 20", cp, reopened.Durable())
+	}
+	for _, id := range []int64{98, 99} {
+		if got := MustState(t, reopened, id); got.version != 1 {
+			t.Errorf("reopened: movie %d %+v, want version 1", id, got)
+		}
 	}
 }
 

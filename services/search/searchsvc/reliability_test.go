@@ -3,6 +3,7 @@ package searchsvc_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -138,7 +139,12 @@ func TestDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The indexer parks it once the batch that skipped it is on disk, soon after it is searchable.
 	msg, err := st.GetLastMsgForSubject(ctx, "trel.deadletter.movie.5")
+	for deadline := time.Now().Add(5 * time.Second); errors.Is(err, jetstream.ErrMsgNotFound) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		msg, err = st.GetLastMsgForSubject(ctx, "trel.deadletter.movie.5")
+	}
 	if err != nil {
 		t.Fatalf("dead letter: %v", err)
 	}
