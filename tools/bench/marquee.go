@@ -140,11 +140,11 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
-// marquee is a running all-in-one and an admin session on it.
+// marquee is a running all-in-one and an admin API key for it.
 type marquee struct {
 	*server
 	dataDir string
-	token   string
+	token   string // an admin API key, sent as the bearer token
 	http    *http.Client
 }
 
@@ -175,6 +175,16 @@ func startMarquee(ctx context.Context, bin, dataDir string) (*marquee, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	m.token = tok.AccessToken
+	// An access token expires long before a 1M-movie run ends; an API key does not.
+	status, answer, err := m.do(ctx, http.MethodPost, "/v1/keys", []byte(`{"name":"bench","role":"admin"}`), nil)
+	var key struct {
+		Key string `json:"key"`
+	}
+	if err != nil || status != http.StatusCreated || json.Unmarshal(answer, &key) != nil || key.Key == "" {
+		s.stop()
+		return nil, fmt.Errorf("create an API key: %d %s %v", status, answer, err)
+	}
+	m.token = key.Key
 	return m, nil
 }
 
