@@ -174,7 +174,10 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	// MariaDB FULLTEXT and GROUP BY on the same catalog.
 	if o.MySQL != "" {
 		if err := compareMariaDB(ctx, o, log, rep, large, largeFile, mix); err != nil {
-			return nil, err
+			// Everything before it was measured: print it (the document is not updated).
+			large.stop()
+			rep.finish()
+			return rep, fmt.Errorf("MariaDB comparison: %w", err)
 		}
 	}
 	large.stop()
