@@ -8,8 +8,8 @@ import (
 
 // A batch is searchable as soon as Apply returns, and durable a little later, when Bleve's persister has
 // written it (with the checkpoint it carries) to disk. Waiting for the disk inside Apply, as Bleve does by
-// default, kept the indexer idle for a whole fsync per batch: at 100 writes/s every write waited for the
-// ones before it to reach the disk, so it was searchable only after tens to hundreds of milliseconds.
+// default, kept the indexer idle for a whole fsync per batch, so each write also waited for the persists
+// of the batches queued before it.
 // Searchable-then-durable loses nothing: the indexer acknowledges a batch's messages only once it is
 // durable, and an index that crashed before that reopens at its last durable checkpoint and reads the
 // rest from the stream again.
