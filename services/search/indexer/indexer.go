@@ -1,6 +1,7 @@
 // Package indexer keeps the search index current: it reads the movie change stream from the sequence after
 // the index's checkpoint, applies each batch of changes to the index in one write (searchable at once), and
-// acknowledges the batch only once the index has it on disk, while it applies the next ones. The checkpoint lives in the index itself, so the indexer needs no durable consumer:
+// acknowledges the batch only once the index has it on disk, while it applies the next ones. The checkpoint
+// lives in the index itself, so the indexer needs no durable consumer:
 // after a restart, a crash or the loss of its consumer it starts a new one where the index stands.
 package indexer
 
@@ -228,8 +229,8 @@ type applied struct {
 	written uint64  // the index's mark of the batches written up to this one
 }
 
-// acknowledge acknowledges each applied batch once the index has it (and every batch before) on disk, in order,
-// until ctx is done. What it leaves unacknowledged is harmless: the next consumer starts from the index's
+// acknowledge acknowledges each applied batch once the index has it (and every batch before) on disk, in
+// order, until ctx is done. What it leaves unacknowledged is harmless: the next consumer starts from the index's
 // checkpoint anyway.
 func (ix *Indexer) acknowledge(ctx context.Context, queue <-chan applied) {
 	for {
