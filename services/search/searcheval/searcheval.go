@@ -27,6 +27,7 @@ type Options struct {
 	K         int                 // the cut-off of the metrics; 0 means 10
 	BatchSize int                 // movies per index batch; 0 means 500
 	IndexDir  string              // where to build the index; "" means a temporary folder, removed after the run
+	Shards    int                 // the index's shards (searchindex.Options.Shards); 0 means 1
 }
 
 // QueryReport is the outcome of one judged query.
@@ -93,7 +94,7 @@ func Run(ctx context.Context, moviesPath, judgmentsPath string, opts Options) (R
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "idx")
 	}
-	idx, err := searchindex.OpenWith(dir, searchindex.Options{Ranking: opts.Ranking, Scratch: opts.IndexDir == ""})
+	idx, err := searchindex.OpenWith(dir, searchindex.Options{Ranking: opts.Ranking, Scratch: opts.IndexDir == "", Shards: opts.Shards})
 	if err != nil {
 		return Report{}, err
 	}
@@ -142,7 +143,7 @@ func Build(ctx context.Context, moviesPath, dir string, opts Options) (*searchin
 	if opts.BatchSize == 0 {
 		opts.BatchSize = 500
 	}
-	idx, err := searchindex.OpenWith(dir, searchindex.Options{Ranking: opts.Ranking})
+	idx, err := searchindex.OpenWith(dir, searchindex.Options{Ranking: opts.Ranking, Shards: opts.Shards})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package searcheval_test
 import (
 	"context"
 	"flag"
+	"math"
+	"slices"
 	"testing"
 
 	"marquee/pkg/testenv"
@@ -37,5 +39,55 @@ func TestRelevance(t *testing.T) {
 	}
 	if got, want := rep.MRR, 0.72; got < want {
 		t.Errorf("MRR=%.4f, want ≥ %.2f", got, want)
+	}
+}
+
+// TestShardedRelevance runs the judged queries on the whole catalog split into 3 shards and compares every
+// answer with the unsharded index's. A shard weighs words by its own document frequencies (Bleve's alias
+// has no global term statistics for TF-IDF), so scores differ a little; what a user sees must not: the
+// same totals, the same relevance, and the same top 10 but for near-ties.
+func TestShardedRelevance(t *testing.T) {
+	if raceEnabled {
+		t.Skip("relevance evaluation skipped under -race; make eval runs it without")
+	}
+	movies, judgments := testenv.SharedData(t, "movies.jsonl.gz"), testenv.SharedData(t, "judgments-dev.tsv")
+	one, err := searcheval.Run(context.Background(), movies, judgments, searcheval.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	three, err := searcheval.Run(context.Background(), movies, judgments, searcheval.Options{Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("1 shard: %s; indexed in %v, searched in %v", one, one.Index, one.Search)
+	t.Logf("3 shards: %s; indexed in %v, searched in %v", three, three.Index, three.Search)
+	if len(one.Queries) != len(three.Queries) || len(one.Queries) == 0 {
+		t.Fatalf("%d and %d queries", len(one.Queries), len(three.Queries))
+	}
+	sameTop, sameSet, overlap := 0, 0, 0
+	for i, a := range one.Queries {
+		b := three.Queries[i]
+		if a.Total != b.Total {
+			t.Errorf("%s %q: total %d on 1 shard, %d on 3", a.ID, a.Text, a.Total, b.Total)
+		}
+		if slices.Equal(a.Top, b.Top) {
+			sameTop++
+		}
+		if slices.Equal(slices.Sorted(slices.Values(a.Top)), slices.Sorted(slices.Values(b.Top))) {
+			sameSet++
+		}
+		for _, id := range b.Top {
+			if slices.Contains(a.Top, id) {
+				overlap++
+			}
+		}
+		if *flagVerbose && !slices.Equal(a.Top, b.Top) {
+			t.Logf("%-12s %-40q 1 shard %v\n%55s 3 shards %v", a.ID, a.Text, a.Top, "", b.Top)
+		}
+	}
+	n := len(one.Queries)
+	t.Logf("top 10 identical in %d of %d queries, same ten in %d; %d of %d hits shared", sameTop, n, sameSet, overlap, 10*n)
+	if d := math.Abs(one.NDCG - three.NDCG); d > 0.01 {
+		t.Errorf("nDCG@10 %.4f on 3 shards, %.4f on 1", three.NDCG, one.NDCG)
 	}
 }

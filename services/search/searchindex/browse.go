@@ -55,7 +55,7 @@ func (x *Index) browseTop(ctx context.Context, member query.Query, req *bleve.Se
 	if !all {
 		narrowed.Query = query.NewConjunctionQuery([]query.Query{req.Query, popular})
 	}
-	sr, err = x.bi.SearchInContext(ctx, &narrowed)
+	sr, err = x.query(ctx, &narrowed)
 	if err != nil || sr.Total < uint64(depth) {
 		return nil, false, err
 	}

@@ -12,7 +12,7 @@ import (
 // TestResultCacheFollowsCheckpoint checks that cached answers are the searched ones, that a caller's change
 // to an answer does not reach the cache, and that an applied change is seen at once.
 func TestResultCacheFollowsCheckpoint(t *testing.T) {
-	idx, err := searchindex.OpenWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{CacheBytes: 1 << 20})
+	idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,13 +17,15 @@ import (
 // closeWait bounds how long Close waits for the last batches to reach the disk.
 const closeWait = 30 * time.Second
 
-// durability tracks which batches are on disk. Batches are numbered as Apply writes them; Bleve persists
-// them in order.
+// durability tracks which batches are on disk. Batches are numbered as Apply writes them. A shard persists
+// its batches in order, but the shards of an index persist at their own pace, so an Apply's batches may be
+// on disk before an earlier Apply's: a batch counts as durable once it and every batch before it are.
 type durability struct {
 	mu        sync.Mutex
-	written   uint64 // the number of the last batch written
-	persisted uint64 // the number of the last batch on disk
-	seq       uint64 // the checkpoint on disk
+	written   uint64            // the number of the last batch written
+	persisted uint64            // every batch up to this number is on disk
+	done      map[uint64]uint64 // batches on disk beyond persisted, with their checkpoints
+	seq       uint64            // the checkpoint on disk
 	changed   notifier
 }
 
@@ -39,8 +41,23 @@ func (d *durability) next(seq uint64) func(error) {
 			return // the persister retries, and calls again with the outcome
 		}
 		d.mu.Lock()
-		d.persisted = max(d.persisted, n)
-		d.seq = max(d.seq, seq)
+		if n <= d.persisted {
+			d.mu.Unlock()
+			return // told twice
+		}
+		if d.done == nil {
+			d.done = map[uint64]uint64{}
+		}
+		d.done[n] = seq
+		for {
+			s, ok := d.done[d.persisted+1]
+			if !ok {
+				break
+			}
+			delete(d.done, d.persisted+1)
+			d.persisted++
+			d.seq = max(d.seq, s)
+		}
 		d.mu.Unlock()
 		d.changed.notify()
 	}
@@ -75,6 +92,28 @@ func (x *Index) WaitDurable(ctx context.Context, mark uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-wake:
+		}
+	}
+}
+
+// allPersisted calls persisted once n batches (one Apply's batches of n shards) have each called it without
+// an error.
+func allPersisted(n int, persisted func(error)) func(error) {
+	if n == 1 {
+		return persisted
+	}
+	var mu sync.Mutex
+	left := n
+	return func(err error) {
+		if err != nil {
+			return // the persister retries, and calls again with the outcome
+		}
+		mu.Lock()
+		left--
+		done := left == 0
+		mu.Unlock()
+		if done {
+			persisted(nil)
 		}
 	}
 }

@@ -6,5 +6,5 @@ func WithOptions(x *Index, o Options) *Index {
 	if o.Ranking == (Ranking{}) {
 		o.Ranking = x.rank
 	}
-	return &Index{bi: x.bi, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil}
+	return &Index{shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil}
 }

@@ -203,7 +203,7 @@ func (x *Index) countFacets(ctx context.Context, q *search.Query, member query.Q
 			var sr *bleve.SearchResult
 			if counted {
 				var err error
-				if sr, err = x.bi.SearchInContext(gctx, req); err != nil {
+				if sr, err = x.query(gctx, req); err != nil {
 					return fmt.Errorf("facets: %w", err)
 				}
 			}
@@ -287,7 +287,7 @@ func (x *Index) stats(ctx context.Context, matches query.Query, field string) (*
 		req := bleve.NewSearchRequestOptions(matches, 1, 0, false)
 		req.Score = "none"
 		req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortField{Field: field, Desc: desc, Type: blevesearch.SortFieldAsNumber, Missing: blevesearch.SortFieldMissingLast}})
-		sr, err := x.bi.SearchInContext(ctx, req)
+		sr, err := x.query(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("facet stats of %s: %w", field, err)
 		}

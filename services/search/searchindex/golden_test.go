@@ -141,7 +141,7 @@ func TestGolden(t *testing.T) {
 						}
 						return
 					}
-					if !slices.Equal(ids, s.IDs) {
+					if !slices.Equal(ids, s.IDs) && !(testShards() > 1 && sameSet(ids, s.IDs)) {
 						t.Errorf("ids=%v, want %v%s", ids, s.IDs, describeHits(res))
 					}
 					if got, want := res.Total, s.Total; got != want {
@@ -215,4 +215,11 @@ func describeHits(res *search.Result) string {
 		s += "\n  " + string(b)
 	}
 	return s
+}
+
+// sameSet reports whether a and b hold the same ids in any order. On a sharded index the order of hits may
+// differ from the golden one: each shard weighs a word by its own document frequencies (Bleve keeps no
+// global term statistics), which on these ten movies differ much more than on a real catalog.
+func sameSet(a, b []int64) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }

@@ -4,16 +4,32 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strconv"
 	"testing"
 
 	"marquee/services/search"
 	"marquee/services/search/searchindex"
 )
 
+// testShards is the number of shards the tests' indexes have: $MARQUEE_TEST_SHARDS, default 1. `make unit`
+// runs this package's tests once more with 3, so every behaviour is checked on a sharded index too.
+func testShards() int {
+	n, _ := strconv.Atoi(os.Getenv("MARQUEE_TEST_SHARDS"))
+	return max(n, 1)
+}
+
+// openWith opens the index at path with opts, split into testShards shards unless opts says otherwise.
+func openWith(path string, opts searchindex.Options) (*searchindex.Index, error) {
+	if opts.Shards == 0 {
+		opts.Shards = testShards()
+	}
+	return searchindex.OpenWith(path, opts)
+}
+
 // MustOpen opens (or creates) the index at path and closes it when the test ends.
 func MustOpen(tb testing.TB, path string) *searchindex.Index {
 	tb.Helper()
-	idx, err := searchindex.Open(path)
+	idx, err := openWith(path, searchindex.Options{})
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

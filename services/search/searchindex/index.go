@@ -11,12 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
 	"marquee/pkg/apperr"
@@ -51,7 +53,9 @@ var _ search.Searcher = (*Index)(nil)
 
 // Index is the on-disk search index. It is safe for concurrent use; Apply calls are serialised.
 type Index struct {
-	bi        bleve.Index
+	shards    []bleve.Index // the movies, by id modulo len(shards) (see Options.Shards)
+	bi        bleve.Index   // searches every shard: the one shard itself, or an alias of them all
+	mapping   mapping.IndexMapping
 	rank      Ranking
 	opts      Options
 	counts    *facetCounts // browse facets of the whole catalog, kept by Apply; nil until built
@@ -78,14 +82,21 @@ type Options struct {
 	// CacheBytes bounds the cache of search answers (keyed by the query and the index checkpoint); 0
 	// means no cache.
 	CacheBytes int64
+	// Shards splits the index into that many Bleve indexes (movie id modulo Shards), written in parallel
+	// and searched in parallel through an alias; 0 means 1. An index on disk with another number of shards
+	// is removed and rebuilt from the stream, like one of another mapping version.
+	Shards int
 }
+
+// MaxShards bounds Options.Shards.
+const MaxShards = 64
 
 // Open opens the index in the folder path with the default options; see OpenWith.
 func Open(path string) (*Index, error) { return OpenWith(path, Options{}) }
 
 // OpenWith opens the index in the folder path, creating it (and the folder) if it does not exist. An index
-// written by another mapping version is removed and created anew: its checkpoint starts at 0, so the
-// indexer rebuilds it from the stream.
+// written by another mapping version, or split into another number of shards, is removed and created anew:
+// its checkpoint starts at 0, so the indexer rebuilds it from the stream.
 func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.Ranking == (Ranking{}) {
 		opts.Ranking = DefaultRanking()
@@ -93,6 +104,90 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err := opts.Ranking.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Shards == 0 {
+		opts.Shards = 1
+	}
+	if opts.Shards < 1 || opts.Shards > MaxShards {
+		return nil, fmt.Errorf("open search index %s: %d shards, want 1 to %d", path, opts.Shards, MaxShards)
+	}
+	paths, err := shardPaths(path, opts.Shards)
+	if err != nil {
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	x := &Index{rank: opts.Ranking, opts: opts}
+	for _, p := range paths {
+		bi, err := openShard(p)
+		if err != nil {
+			_ = x.closeShards()
+			return nil, err
+		}
+		x.shards = append(x.shards, bi)
+	}
+	x.bi, x.mapping = x.shards[0], x.shards[0].Mapping()
+	if len(x.shards) > 1 {
+		alias := bleve.NewIndexAlias(x.shards...)
+		if err := alias.SetIndexMapping(x.mapping); err != nil {
+			_ = x.closeShards()
+			return nil, fmt.Errorf("open search index %s: %w", path, err)
+		}
+		x.bi = alias
+	}
+	if x.durable.seq, err = x.Checkpoint(); err != nil {
+		_ = x.closeShards()
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	if err := x.buildPriors(context.Background()); err != nil {
+		_ = x.closeShards()
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	if !opts.ExactFacets {
+		if err := x.buildFacetCounts(context.Background()); err != nil {
+			_ = x.closeShards()
+			return nil, fmt.Errorf("open search index %s: %w", path, err)
+		}
+	}
+	if opts.CacheBytes > 0 {
+		x.cache = newResultCache(opts.CacheBytes)
+	}
+	return x, nil
+}
+
+// shardPaths are the folders of an index of n shards under path: path itself for one, path/shard-i-of-n
+// for more. Whatever else path holds (an index split another way) is removed.
+func shardPaths(path string, n int) ([]string, error) {
+	if n == 1 {
+		if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err != nil {
+			if entries, _ := os.ReadDir(path); len(entries) > 0 { // shards, not an index
+				if err := os.RemoveAll(path); err != nil {
+					return nil, fmt.Errorf("remove index of another shape: %w", err)
+				}
+			}
+		}
+		return []string{path}, nil
+	}
+	paths := make([]string, n)
+	want := map[string]bool{}
+	for i := range paths {
+		name := fmt.Sprintf("shard-%d-of-%d", i, n)
+		paths[i], want[name] = filepath.Join(path, name), true
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			if err := os.RemoveAll(path); err != nil {
+				return nil, fmt.Errorf("remove index of another shape: %w", err)
+			}
+			break
+		}
+	}
+	return paths, nil
+}
+
+// openShard opens (or creates) one Bleve index of the current mapping version at path.
+func openShard(path string) (bleve.Index, error) {
 	// Batch returns once the batch is searchable; each batch's persisted callback says when it is on disk.
 	cfg := map[string]any{"bolt_timeout": boltTimeout, "unsafe_batch": true}
 	bi, err := bleve.OpenUsing(path, cfg)
@@ -127,26 +222,11 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	x := &Index{bi: bi, rank: opts.Ranking, opts: opts}
-	if x.durable.seq, err = x.Checkpoint(); err != nil {
-		_ = bi.Close()
-		return nil, fmt.Errorf("open search index %s: %w", path, err)
-	}
-	if err := x.buildPriors(context.Background()); err != nil {
-		_ = bi.Close()
-		return nil, fmt.Errorf("open search index %s: %w", path, err)
-	}
-	if !opts.ExactFacets {
-		if err := x.buildFacetCounts(context.Background()); err != nil {
-			_ = bi.Close()
-			return nil, fmt.Errorf("open search index %s: %w", path, err)
-		}
-	}
-	if opts.CacheBytes > 0 {
-		x.cache = newResultCache(opts.CacheBytes)
-	}
-	return x, nil
+	return bi, nil
 }
+
+// shard is the index holding the movie id.
+func (x *Index) shard(id int64) bleve.Index { return x.shards[id%int64(len(x.shards))] }
 
 // Close waits (up to closeWait; not for a Scratch index) until every applied batch is on disk, then
 // closes the index and releases its lock. Call it after the last Apply returned. Closing twice is harmless.
@@ -157,16 +237,41 @@ func (x *Index) Close() error {
 			defer cancel()
 			_ = x.WaitDurable(ctx, x.Written()) // past the wait, a reopen replays the rest from the stream
 		}
-		if err := x.bi.Close(); err != nil {
-			x.closeErr = fmt.Errorf("close search index: %w", err)
-		}
+		x.closeErr = x.closeShards()
 	})
 	return x.closeErr
 }
 
-// Checkpoint returns the last stream sequence applied to the index, 0 for a new index.
+func (x *Index) closeShards() error {
+	var errs []error
+	for _, bi := range x.shards {
+		if err := bi.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close search index: %w", err)
+	}
+	return nil
+}
+
+// Checkpoint returns the last stream sequence applied to the index, 0 for a new index. Each shard keeps its
+// own; the index's is the least of them (a shard may have written a batch its siblings had not when the
+// process stopped): from there, a replay brings every shard up to date.
 func (x *Index) Checkpoint() (uint64, error) {
-	b, err := x.bi.GetInternal(checkpointKey)
+	least := uint64(math.MaxUint64)
+	for _, bi := range x.shards {
+		cp, err := shardCheckpoint(bi)
+		if err != nil {
+			return 0, err
+		}
+		least = min(least, cp)
+	}
+	return least, nil
+}
+
+func shardCheckpoint(bi bleve.Index) (uint64, error) {
+	b, err := bi.GetInternal(checkpointKey)
 	if err != nil {
 		return 0, fmt.Errorf("read checkpoint: %w", err)
 	}
@@ -182,7 +287,7 @@ func (x *Index) Checkpoint() (uint64, error) {
 // Version returns the version of the movie the index holds and whether that version is a delete. A movie the
 // index has never seen has version 0.
 func (x *Index) Version(id int64) (version int64, deleted bool, err error) {
-	b, err := x.bi.GetInternal(tombstoneKey(id))
+	b, err := x.shard(id).GetInternal(tombstoneKey(id))
 	if err != nil {
 		return 0, false, fmt.Errorf("read tombstone of movie %d: %w", id, err)
 	}
@@ -207,7 +312,7 @@ func (x *Index) Version(id int64) (version int64, deleted bool, err error) {
 
 // source returns the stored JSON of a movie's document, nil if the index has no document for it.
 func (x *Index) source(id int64) ([]byte, error) {
-	doc, err := x.bi.Document(strconv.FormatInt(id, 10))
+	doc, err := x.shard(id).Document(strconv.FormatInt(id, 10))
 	if err != nil {
 		return nil, fmt.Errorf("read movie %d: %w", id, err)
 	}
@@ -252,61 +357,109 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 
 	x.applyMu.Lock()
 	defer x.applyMu.Unlock()
-	b := x.bi.NewBatch()
-	delta := newFacetDelta()
-	rows := make(map[int64]priorRow, len(order))
+	writes := make([]*shardWrite, len(x.shards))
+	for i, bi := range x.shards {
+		writes[i] = &shardWrite{bi: bi, delta: newFacetDelta(), rows: map[int64]priorRow{}}
+	}
 	for _, id := range order {
-		c := latest[id]
-		version, deleted, err := x.Version(id)
+		w := writes[id%int64(len(writes))]
+		w.changes = append(w.changes, latest[id])
+	}
+	// Each shard prepares and writes its batch in a goroutine of its own: on a sharded index the version
+	// reads, the documents' encoding and analysis and the segment building of the shards run in parallel.
+	// The batches carry one durability mark, reached when every shard that wrote has its part on disk.
+	persisted := allPersisted(len(writes), x.durable.next(checkpoint))
+	var wg sync.WaitGroup
+	for _, w := range writes {
+		wg.Go(func() { w.applied, w.written, w.err = x.applyShard(w, checkpoint, persisted) })
+	}
+	wg.Wait()
+	var errs []error
+	for _, w := range writes {
+		if !w.written {
+			persisted(nil) // nothing of it was written: nothing to wait for
+		}
+		if w.err != nil {
+			errs = append(errs, w.err)
+			continue
+		}
+		// What a shard holds counts, even when a sibling failed: a retry of the batch skips the movies
+		// this shard already has.
+		for id, r := range w.rows {
+			x.priors.set(id, r)
+		}
+		x.counts.commit(w.delta)
+		applied += w.applied
+	}
+	x.applied.notify()
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
+	}
+	return applied, nil
+}
+
+// shardWrite is one shard's part of an Apply: its changes, and what its batch changes in the in-memory
+// priors and facet counts, kept once the batch is written.
+type shardWrite struct {
+	bi      bleve.Index
+	changes []Change
+	delta   *facetDelta
+	rows    map[int64]priorRow
+	applied int
+	written bool // whether the batch was handed to Bleve (its persisted callback will be called)
+	err     error
+}
+
+// applyShard writes the changes of w that are newer than the shard holds, and the checkpoint if it is
+// ahead of the shard's, in one Bleve batch.
+func (x *Index) applyShard(w *shardWrite, checkpoint uint64, persisted func(error)) (applied int, written bool, err error) {
+	b := w.bi.NewBatch()
+	for _, c := range w.changes {
+		version, deleted, err := x.Version(c.ID)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if c.Version <= version {
 			continue
 		}
-		if err := x.noteChange(delta, c, version > 0 && !deleted); err != nil {
-			return 0, err
+		if err := x.noteChange(w.delta, c, version > 0 && !deleted); err != nil {
+			return 0, false, err
 		}
-		key := strconv.FormatInt(id, 10)
-		rows[id] = missingRow
+		key := strconv.FormatInt(c.ID, 10)
+		w.rows[c.ID] = missingRow
 		if c.Deleted {
 			b.Delete(key)
-			b.SetInternal(tombstoneKey(id), binary.BigEndian.AppendUint64(nil, uint64(c.Version)))
+			b.SetInternal(tombstoneKey(c.ID), binary.BigEndian.AppendUint64(nil, uint64(c.Version)))
 		} else {
 			d, err := x.toDoc(c.Movie)
 			if err != nil {
-				return 0, err
+				return 0, false, err
 			}
-			rows[id] = rowOf(c.Movie)
+			w.rows[c.ID] = rowOf(c.Movie)
 			if err := b.Index(key, d); err != nil {
-				return 0, fmt.Errorf("apply movie %d: %w", id, err)
+				return 0, false, fmt.Errorf("apply movie %d: %w", c.ID, err)
 			}
 			if deleted { // a newer version brings a deleted movie back; its version now lives in the document
-				b.DeleteInternal(tombstoneKey(id))
+				b.DeleteInternal(tombstoneKey(c.ID))
 			}
 		}
 		applied++
 	}
-	have, err := x.Checkpoint()
+	have, err := shardCheckpoint(w.bi)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if checkpoint > have {
+	if checkpoint > have { // a shard's checkpoint only moves forwards
 		b.SetInternal(checkpointKey, binary.BigEndian.AppendUint64(nil, checkpoint))
 	}
 	if b.Size() == 0 {
-		return 0, nil // durable once the batches before it are
+		return 0, false, nil
 	}
-	b.SetPersistedCallback(x.durable.next(max(checkpoint, have)))
-	if err := x.bi.Batch(b); err != nil {
-		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
+	b.SetPersistedCallback(persisted)
+	if err := w.bi.Batch(b); err != nil {
+		return 0, false, err
 	}
-	for id, r := range rows {
-		x.priors.set(id, r)
-	}
-	x.counts.commit(delta)
-	x.applied.notify()
-	return applied, nil
+	return applied, true, nil
 }
 
 // Movie returns the movie with the given id; an apperr.NotFound error if the index does not hold it.
@@ -335,4 +488,25 @@ func decodeSource(src []byte) (*search.Movie, error) {
 		}
 	}
 	return &m, nil
+}
+
+// query runs a Bleve search over every shard. An alias reports a shard's failure in the result's status,
+// not as an error, and merges what the other shards found: here that failure is the search's error, since
+// an answer without a shard's movies would look complete and be wrong.
+func (x *Index) query(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
+	sr, err := x.bi.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if sr.Status != nil && sr.Status.Failed > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		errs := make([]error, 0, len(sr.Status.Errors))
+		for _, e := range sr.Status.Errors {
+			errs = append(errs, e)
+		}
+		return nil, fmt.Errorf("%d of %d shards failed: %w", sr.Status.Failed, len(x.shards), errors.Join(errs...))
+	}
+	return sr, nil
 }

@@ -198,7 +198,7 @@ func TestApplyAnyOrder(t *testing.T) {
 
 func TestCheckpoint(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idx")
-	idx, err := searchindex.Open(path)
+	idx, err := openWith(path, searchindex.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestCheckpoint(t *testing.T) {
 // returns and on disk once WaitDurable returns, and a reopened index starts durable where it stands.
 func TestDurable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idx")
-	idx, err := searchindex.Open(path)
+	idx, err := openWith(path, searchindex.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestOpenLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idx")
 	MustOpen(t, path)
 	start := time.Now()
-	if _, err := searchindex.Open(path); err == nil {
+	if _, err := openWith(path, searchindex.Options{}); err == nil {
 		t.Fatal("a second Open of the same index succeeded, want an error")
 	}
 	if took := time.Since(start); took > 10*time.Second {

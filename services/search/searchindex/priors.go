@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/numeric"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
 
@@ -126,7 +127,19 @@ func (x *Index) scorer(r Ranking) func(context.Context, *blevesearch.DocumentMat
 
 // buildPriors reads every movie's votes and rating from the index's doc values. Call it before any Apply.
 func (x *Index) buildPriors(ctx context.Context) error {
-	adv, err := x.bi.Advanced()
+	p := &priors{}
+	for _, bi := range x.shards {
+		if err := p.read(ctx, bi); err != nil {
+			return err
+		}
+	}
+	x.priors = p
+	return nil
+}
+
+// read adds the rows of every movie of one shard.
+func (p *priors) read(ctx context.Context, bi bleve.Index) error {
+	adv, err := bi.Advanced()
 	if err != nil {
 		return fmt.Errorf("priors: %w", err)
 	}
@@ -144,7 +157,6 @@ func (x *Index) buildPriors(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("priors: %w", err)
 	}
-	p := &priors{}
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -187,6 +199,5 @@ func (x *Index) buildPriors(ctx context.Context) error {
 		}
 		p.set(id, row)
 	}
-	x.priors = p
 	return nil
 }

@@ -80,7 +80,7 @@ func titleKeys(key string) []string {
 // analyze runs text through the index's text analyzer: its words lower-cased and ASCII-folded exactly as
 // the indexed words are.
 func (x *Index) analyze(text string) []string {
-	a := x.bi.Mapping().AnalyzerNamed(textAnalyzer)
+	a := x.mapping.AnalyzerNamed(textAnalyzer)
 	toks := a.Analyze([]byte(text))
 	out := make([]string, 0, len(toks))
 	for _, tok := range toks {
@@ -717,7 +717,7 @@ func except(q, not query.Query) query.Query {
 func (x *Index) count(ctx context.Context, q query.Query) (uint64, error) {
 	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
 	req.Score = "none"
-	sr, err := x.bi.SearchInContext(ctx, req)
+	sr, err := x.query(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("count: %w", err)
 	}
@@ -789,7 +789,7 @@ func (x *Index) page(ctx context.Context, q *search.Query, p *plan, tiers []tier
 			}
 		}
 		if !narrowed {
-			sr, err = x.bi.SearchInContext(ctx, req)
+			sr, err = x.query(ctx, req)
 		}
 		if err != nil {
 			if after {

@@ -73,72 +73,99 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 	return strings.Join(parts, " "), nil
 }
 
-// dictReader reads the term dictionaries of one index snapshot.
+// dictReader reads the term dictionaries of one snapshot of every shard: a word's count is the sum of its
+// counts in the shards.
 type dictReader struct {
-	r index.IndexReader
+	rs []index.IndexReader
 }
 
 // reader opens a snapshot of the index for dictionary reads; close it after use.
 func (x *Index) reader() (*dictReader, error) {
-	ai, err := x.bi.Advanced()
-	if err != nil {
-		return nil, fmt.Errorf("open index reader: %w", err)
+	ir := &dictReader{}
+	for _, bi := range x.shards {
+		ai, err := bi.Advanced()
+		if err != nil {
+			ir.close()
+			return nil, fmt.Errorf("open index reader: %w", err)
+		}
+		r, err := ai.Reader()
+		if err != nil {
+			ir.close()
+			return nil, fmt.Errorf("open index reader: %w", err)
+		}
+		ir.rs = append(ir.rs, r)
 	}
-	r, err := ai.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("open index reader: %w", err)
-	}
-	return &dictReader{r: r}, nil
+	return ir, nil
 }
 
-func (ir *dictReader) close() { _ = ir.r.Close() }
+func (ir *dictReader) close() {
+	for _, r := range ir.rs {
+		_ = r.Close()
+	}
+}
 
 func (ir *dictReader) docFreq(field, t string) (uint64, error) {
-	d, err := ir.r.FieldDictRange(field, []byte(t), []byte(t))
-	if err != nil {
-		return 0, fmt.Errorf("read dictionary of %s: %w", field, err)
+	var n uint64
+	for _, r := range ir.rs {
+		err := visitDict(func() (index.FieldDict, error) { return r.FieldDictRange(field, []byte(t), []byte(t)) },
+			func(e *index.DictEntry) { n += e.Count })
+		if err != nil {
+			return 0, fmt.Errorf("read dictionary of %s: %w", field, err)
+		}
 	}
-	defer func() { _ = d.Close() }()
-	e, err := d.Next()
-	if err != nil || e == nil {
-		return 0, err
-	}
-	return e.Count, nil
+	return n, nil
 }
 
 func (ir *dictReader) hasPrefix(field, prefix string) bool {
-	d, err := ir.r.FieldDictPrefix(field, []byte(prefix))
+	for _, r := range ir.rs {
+		d, err := r.FieldDictPrefix(field, []byte(prefix))
+		if err != nil {
+			continue
+		}
+		e, err := d.Next()
+		_ = d.Close()
+		if err == nil && e != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// visitDict calls visit with each entry of the dictionary open opens, and closes it.
+func visitDict(open func() (index.FieldDict, error), visit func(*index.DictEntry)) error {
+	d, err := open()
 	if err != nil {
-		return false
+		return err
 	}
 	defer func() { _ = d.Close() }()
-	e, err := d.Next()
-	return err == nil && e != nil
+	for {
+		e, err := d.Next()
+		if err != nil || e == nil {
+			return err
+		}
+		visit(e)
+	}
 }
 
 // closest is the word of the field's dictionary within fuzz edits of t: fewest edits, then most movies.
 func (ir *dictReader) closest(field, t string, fuzz int) (string, error) {
-	fr, ok := ir.r.(index.IndexReaderFuzzy)
-	if !ok {
-		return "", nil
-	}
-	d, err := fr.FieldDictFuzzy(field, t, fuzz, "")
-	if err != nil {
-		return "", fmt.Errorf("read dictionary of %s: %w", field, err)
-	}
-	defer func() { _ = d.Close() }()
-	best, bestDist, bestCount := "", fuzz+1, uint64(0)
-	for {
-		e, err := d.Next()
+	counts := map[string]uint64{}
+	for _, r := range ir.rs {
+		fr, ok := r.(index.IndexReaderFuzzy)
+		if !ok {
+			return "", nil
+		}
+		err := visitDict(func() (index.FieldDict, error) { return fr.FieldDictFuzzy(field, t, fuzz, "") },
+			func(e *index.DictEntry) { counts[e.Term] += e.Count })
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("read dictionary of %s: %w", field, err)
 		}
-		if e == nil {
-			break
-		}
-		dist := levenshtein(t, e.Term, fuzz)
-		if dist < bestDist || (dist == bestDist && e.Count > bestCount) {
-			best, bestDist, bestCount = e.Term, dist, e.Count
+	}
+	best, bestDist, bestCount := "", fuzz+1, uint64(0)
+	for term, count := range counts {
+		dist := levenshtein(t, term, fuzz)
+		if dist < bestDist || (dist == bestDist && (count > bestCount || (count == bestCount && term < best))) {
+			best, bestDist, bestCount = term, dist, count
 		}
 	}
 	return best, nil

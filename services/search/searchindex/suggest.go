@@ -56,7 +56,7 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	req := bleve.NewSearchRequestOptions(scored, suggestPool, 0, false)
 	req.Fields = []string{fieldSource}
 	req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortScore{Desc: true}, &blevesearch.SortDocID{}})
-	sr, err := x.bi.SearchInContext(ctx, req)
+	sr, err := x.query(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("suggest %q: %w", q.Text, err)
 	}

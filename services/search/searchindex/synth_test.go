@@ -115,9 +115,14 @@ func synthMovies(v *vocab, n int, seed uint64) []search.Movie {
 // buildSynth indexes n synthetic movies into a new index under dir, in batches of 1,000.
 func buildSynth(tb testing.TB, dir string, n int, opts searchindex.Options) *searchindex.Index {
 	tb.Helper()
-	v := loadVocab(tb)
-	movies := synthMovies(v, n, 42)
-	idx, err := searchindex.OpenWith(filepath.Join(dir, "idx"), opts)
+	return applySynthWith(tb, dir, synthMovies(loadVocab(tb), n, 42), opts)
+}
+
+// applySynthWith indexes movies into a new index under dir, in batches of 1,000.
+func applySynthWith(tb testing.TB, dir string, movies []search.Movie, opts searchindex.Options) *searchindex.Index {
+	tb.Helper()
+	n := len(movies)
+	idx, err := openWith(filepath.Join(dir, "idx"), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 func TestTyposOnlyWhenFewExact(t *testing.T) {
 	r := searchindex.DefaultRanking()
 	r.TypoBelow = 5
-	idx, err := searchindex.OpenWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{Ranking: r})
+	idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{Ranking: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestTyposOnlyWhenFewExact(t *testing.T) {
 // survives a reopen: of two movies with the same text, the one with more votes ranks first.
 func TestPriorsFollowChanges(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idx")
-	idx, err := searchindex.Open(path)
+	idx, err := openWith(path, searchindex.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
