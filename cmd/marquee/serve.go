@@ -35,10 +35,11 @@ type serveConfig struct {
 	RateLimit      string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
 	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
 	LogLevel       string   `key:"log_level" usage:"log level: debug, info, warn or error"`
+	IndexShards    int      `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
 }
 
 func defaultServeConfig() serveConfig {
-	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info"}
+	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info", IndexShards: 1}
 }
 
 // gatewayConfig is the gateway's configuration in the all-in-one: its defaults with the few settings that
@@ -92,6 +93,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	reg := httpx.NewRegistry() // one registry for every part, served at the gateway's /metrics
 	searchCfg := searchsvc.DefaultConfig()
 	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
+	searchCfg.IndexShards = cfg.IndexShards
 	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {
 		return err

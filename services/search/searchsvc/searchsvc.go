@@ -38,6 +38,7 @@ type Config struct {
 	SubjectPrefix string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
 	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
 	CacheBytes    int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
+	IndexShards   int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
@@ -76,6 +77,7 @@ func DefaultConfig() Config {
 		SubjectPrefix: events.DefaultStream.Prefix,
 		LogLevel:      "info",
 		CacheBytes:    32 << 20,
+		IndexShards:   1,
 
 		ConsistencyWait: 2 * time.Second,
 		ReadyMaxLag:     1000,
@@ -124,6 +126,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ConsistencyWait < 10*time.Millisecond || c.ConsistencyWait > time.Minute {
 		problems = append(problems, "consistency_wait must be between 10ms and 1m")
+	}
+	if c.IndexShards < 1 || c.IndexShards > searchindex.MaxShards {
+		problems = append(problems, fmt.Sprintf("index_shards must be between 1 and %d", searchindex.MaxShards))
 	}
 	if c.ReadyMaxLag < 1 {
 		problems = append(problems, "ready_max_lag must be at least 1")
@@ -194,7 +199,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream); err != nil {
 		return nil, err
 	}
-	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes}
+	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {

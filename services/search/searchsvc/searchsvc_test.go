@@ -30,6 +30,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no data dir", change: func(c *searchsvc.Config) { c.DataDir = " " }},
 		{name: "stream with a dot", change: func(c *searchsvc.Config) { c.Stream = "CAT.ALOG" }},
 		{name: "prefix with a wildcard", change: func(c *searchsvc.Config) { c.SubjectPrefix = "catalog.*" }},
+		{name: "four shards", change: func(c *searchsvc.Config) { c.IndexShards = 4 }, valid: true},
+		{name: "no shards", change: func(c *searchsvc.Config) { c.IndexShards = 0 }},
+		{name: "too many shards", change: func(c *searchsvc.Config) { c.IndexShards = 65 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
