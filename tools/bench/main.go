@@ -38,6 +38,7 @@ type options struct {
 	PerClass         int           // queries per class in the query mix
 	Keep             bool          // keep the temporary folder
 	IngestTimeout    time.Duration // longest wait for the index to hold a catalog
+	Shards           int           // shards of the search index
 	latencySamples   int           // queries per side and round of the latency comparisons
 	mixSamples       int           // queries of the standard mix per catalog size
 	lagWrites        int           // writes of the lag run
@@ -61,6 +62,7 @@ func main() {
 	flag.Float64Var(&o.WriteRate, "write-rate", 100, "writes per second of the write-to-searchable run")
 	flag.IntVar(&o.PerClass, "per-class", 100, "queries per class in the query mix")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary folder (catalogs, data folders)")
+	flag.IntVar(&o.Shards, "shards", 1, "shards of the search index (marquee serve --index-shards)")
 	flag.DurationVar(&o.IngestTimeout, "ingest-timeout", 0, "longest wait for the index to hold a catalog (default 45m, quick 10m)")
 	quickCount := false
 	flag.Parse()
@@ -87,6 +89,7 @@ func main() {
 
 // defaults fills in what the flags left to the mode.
 func (o *options) defaults() {
+	o.Shards = max(o.Shards, 1)
 	if o.Small <= 0 {
 		o.Small = max(o.Count/10, 1000)
 	}

@@ -149,10 +149,11 @@ type marquee struct {
 }
 
 // startMarquee starts `marquee serve` with no seed, no rate limits and an admin for the bench.
-func startMarquee(ctx context.Context, bin, dataDir string) (*marquee, error) {
+func startMarquee(ctx context.Context, bin, dataDir string, shards int) (*marquee, error) {
 	password := rand.Text()
 	s, err := start(ctx, "marquee serve", bin, []string{
 		"MARQUEE_RATE_LIMIT=off", "MARQUEE_ADMIN_USERNAME=bench", "MARQUEE_ADMIN_PASSWORD=" + password, "MARQUEE_LOG_LEVEL=warn",
+		"MARQUEE_INDEX_SHARDS=" + strconv.Itoa(shards),
 	}, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--seed", "")
 	if err != nil {
 		return nil, err

@@ -150,8 +150,8 @@ func (r *report) markdown() string {
 	if r.o.Quick {
 		mode = "quick (no timing gates)"
 	}
-	fmt.Fprintf(&b, "Run: %s, %s; commit %s; %s; %d movies (small %d), %s runs × %d rounds, %d closed-loop workers.\n\n",
-		r.date.Format("2006-01-02 15:04 UTC"), mode, r.commit, r.machine, r.o.Count, r.o.Small, r.o.Duration, r.o.Rounds, r.o.Concurrency)
+	fmt.Fprintf(&b, "Run: %s, %s; commit %s; %s; %d movies (small %d), %s runs × %d rounds, %d closed-loop workers; search index in %d shard(s).\n\n",
+		r.date.Format("2006-01-02 15:04 UTC"), mode, r.commit, r.machine, r.o.Count, r.o.Small, r.o.Duration, r.o.Rounds, r.o.Concurrency, r.o.Shards)
 	b.WriteString("| target | goal | measured | verdict |\n| --- | --- | --- | --- |\n")
 	for _, x := range r.rows {
 		verdict := "not gated"
