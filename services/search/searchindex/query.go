@@ -161,8 +161,9 @@ type plan struct {
 	terms    []term
 	phrases  [][]string // each at least one word
 	excluded [][]string
-	titleKey string // the positive words, normalized like titleKeys
-	joins    []join // adjacent words that a movie may have as one (war games → wargames)
+	titleKey string      // the positive words, normalized like titleKeys
+	joins    []join      // adjacent words that a movie may have as one (war games → wargames)
+	exp      *expansions // the words' typo variants and completions; nil: Bleve's fuzzy and prefix queries
 }
 
 // join is two adjacent query words written as one.
@@ -234,7 +235,7 @@ func (x *Index) newPlan(t search.Text) plan {
 // typos is set) and, for the last word, its completions are one disjunction: Bleve scales a disjunction by
 // the share of its clauses that match, so an exact match (which is also its own typo variant and prefix)
 // outscores a prefix match, which outscores a typo.
-func (x *Index) termQuery(t term, typos bool) query.Query {
+func (x *Index) termQuery(p *plan, t term, typos bool) query.Query {
 	var fields []query.Query
 	for _, f := range x.textFields() {
 		if f.boost == 0 {
@@ -258,17 +259,10 @@ func (x *Index) termQuery(t term, typos bool) query.Query {
 		}
 		qs = append(qs, exact)
 		if typos && t.fuzz > 0 {
-			fq := query.NewFuzzyQuery(t.text)
-			fq.SetField(f.name)
-			fq.SetFuzziness(t.fuzz)
-			fq.SetBoost(f.boost * x.rank.Typo)
-			qs = append(qs, fq)
+			qs = append(qs, p.exp.fuzzyQuery(f.name, t.text, t.fuzz, f.boost*x.rank.Typo))
 		}
 		if t.prefix && f.prefix {
-			pq := query.NewPrefixQuery(t.text)
-			pq.SetField(f.name)
-			pq.SetBoost(f.boost * x.rank.Prefix)
-			qs = append(qs, pq)
+			qs = append(qs, p.exp.prefixQuery(f.name, t.text, f.boost*x.rank.Prefix))
 		}
 		if len(qs) == 1 {
 			fields = append(fields, exact)
@@ -319,7 +313,7 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	}
 	qs := make([]query.Query, len(p.terms))
 	for i, t := range p.terms {
-		qs[i] = x.termQuery(t, s != allExact)
+		qs[i] = x.termQuery(p, t, s != allExact)
 	}
 	if s == anyWord {
 		return query.NewDisjunctionQuery(qs)
@@ -335,7 +329,7 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 		for i := range p.terms {
 			switch i {
 			case j.at:
-				js = append(js, x.termQuery(term{text: j.text}, false))
+				js = append(js, x.termQuery(p, term{text: j.text}, false))
 			case j.at + 1:
 			default:
 				js = append(js, qs[i])
@@ -573,6 +567,8 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 		return nil, err
 	}
 	p := x.newPlan(text)
+	p.exp = x.newExpansions()
+	defer p.exp.close()
 	if p.empty() && len(q.Sort) == 0 {
 		q.Sort = defaultBrowseSort
 	}
@@ -644,7 +640,7 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 	counts := make([]uint64, len(p.terms))
 	least := uint64(math.MaxUint64)
 	for i, t := range p.terms {
-		if counts[i], err = x.count(ctx, x.termQuery(t, true)); err != nil {
+		if counts[i], err = x.count(ctx, x.termQuery(&p, t, true)); err != nil {
 			return p, err
 		}
 		least = min(least, counts[i])

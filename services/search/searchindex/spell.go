@@ -3,6 +3,8 @@ package searchindex
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -148,25 +150,61 @@ func visitDict(open func() (index.FieldDict, error), visit func(*index.DictEntry
 }
 
 // closest is the word of the field's dictionary within fuzz edits of t: fewest edits, then most movies.
+// Bleve's fuzzy dictionary walk does not count the movies of each word, so the closest words are counted
+// afterwards, only they.
 func (ir *dictReader) closest(field, t string, fuzz int) (string, error) {
-	counts := map[string]uint64{}
-	for _, r := range ir.rs {
-		fr, ok := r.(index.IndexReaderFuzzy)
-		if !ok {
-			return "", nil
-		}
-		err := visitDict(func() (index.FieldDict, error) { return fr.FieldDictFuzzy(field, t, fuzz, "") },
-			func(e *index.DictEntry) { counts[e.Term] += e.Count })
-		if err != nil {
-			return "", fmt.Errorf("read dictionary of %s: %w", field, err)
-		}
+	cands, err := ir.fuzzy(field, t, fuzz)
+	if err != nil {
+		return "", err
 	}
 	best, bestDist, bestCount := "", fuzz+1, uint64(0)
-	for term, count := range counts {
-		dist := levenshtein(t, term, fuzz)
-		if dist < bestDist || (dist == bestDist && (count > bestCount || (count == bestCount && term < best))) {
-			best, bestDist, bestCount = term, dist, count
+	for _, c := range cands { // in dictionary order: on a tie, the first word wins
+		dist := levenshtein(t, c.Term, fuzz)
+		if dist > bestDist {
+			continue
+		}
+		count, err := ir.docFreq(field, c.Term)
+		if err != nil {
+			return "", err
+		}
+		if dist < bestDist || count > bestCount {
+			best, bestDist, bestCount = c.Term, dist, count
 		}
 	}
 	return best, nil
+}
+
+// fuzzy is the words of the field within fuzz edits of t, in dictionary order, each with its distance.
+func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error) {
+	seen := map[string]uint8{}
+	for _, r := range ir.rs {
+		fr, ok := r.(index.IndexReaderFuzzy)
+		if !ok {
+			return nil, fmt.Errorf("read dictionary of %s: no fuzzy reader", field)
+		}
+		err := visitDict(func() (index.FieldDict, error) { return fr.FieldDictFuzzy(field, t, fuzz, "") },
+			func(e *index.DictEntry) { seen[e.Term] = e.EditDistance })
+		if err != nil {
+			return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
+		}
+	}
+	out := make([]index.DictEntry, 0, len(seen))
+	for term, d := range seen {
+		out = append(out, index.DictEntry{Term: term, EditDistance: d})
+	}
+	slices.SortFunc(out, func(a, b index.DictEntry) int { return strings.Compare(a.Term, b.Term) })
+	return out, nil
+}
+
+// withPrefix is the words of the field that start with prefix, in dictionary order.
+func (ir *dictReader) withPrefix(field, prefix string) ([]string, error) {
+	seen := map[string]bool{}
+	for _, r := range ir.rs {
+		err := visitDict(func() (index.FieldDict, error) { return r.FieldDictPrefix(field, []byte(prefix)) },
+			func(e *index.DictEntry) { seen[e.Term] = true })
+		if err != nil {
+			return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }
