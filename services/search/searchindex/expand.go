@@ -1,6 +1,7 @@
 package searchindex
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -16,18 +17,20 @@ import (
 // A word or completion written to the index during the search is not among them: it is found from the next
 // search on.
 type expansions struct {
-	x      *Index
-	mu     sync.Mutex // facet counts build their queries concurrently
-	r      *dictReader
-	err    error // opening the reader failed: the queries fall back to Bleve's own
-	fuzzy  map[fieldWord][]index.DictEntry
-	prefix map[fieldWord][]string
+	x     *Index
+	mu    sync.Mutex // facet counts build their queries concurrently
+	r     *dictReader
+	err   error                // opening the reader failed: the queries fall back to Bleve's own
+	words map[expansionKey]any // []index.DictEntry for typo variants, []string for completions
 }
 
-type fieldWord struct{ field, word string }
+type expansionKey struct {
+	completions bool
+	field, word string
+}
 
 func (x *Index) newExpansions() *expansions {
-	return &expansions{x: x, fuzzy: map[fieldWord][]index.DictEntry{}, prefix: map[fieldWord][]string{}}
+	return &expansions{x: x, words: map[expansionKey]any{}}
 }
 
 // close releases the snapshot; the queries built stay valid.
@@ -41,35 +44,21 @@ func (e *expansions) close() {
 		e.r.close()
 		e.r = nil
 	}
+	e.err = errClosed // a query built later falls back to Bleve's own rather than reopen a snapshot
 }
 
-// reader opens the snapshot on first use. Call with mu held.
-func (e *expansions) reader() *dictReader {
-	if e.r == nil && e.err == nil {
-		e.r, e.err = e.x.reader()
-	}
-	return e.r
-}
+var errClosed = errors.New("expansions closed")
 
 // fuzzyQuery matches word in field within fuzz edits, as query.NewFuzzyQuery would.
 func (e *expansions) fuzzyQuery(field, word string, fuzz int, boost float64) query.Query {
-	if e == nil {
-		return bleveFuzzy(field, word, fuzz, boost)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := fieldWord{field, word}
-	cands, ok := e.fuzzy[key]
+	v, ok := e.lookup(expansionKey{false, field, word}, func(r *dictReader) (any, error) { return r.fuzzy(field, word, fuzz) })
+	cands, _ := v.([]index.DictEntry)
 	if !ok {
-		r := e.reader()
-		if r == nil {
-			return bleveFuzzy(field, word, fuzz, boost)
-		}
-		var err error
-		if cands, err = r.fuzzy(field, word, fuzz); err != nil {
-			return bleveFuzzy(field, word, fuzz, boost)
-		}
-		e.fuzzy[key] = cands
+		q := query.NewFuzzyQuery(word)
+		q.SetField(field)
+		q.SetFuzziness(fuzz)
+		q.SetBoost(boost)
+		return q
 	}
 	if len(cands) == 0 || (len(cands) == 1 && cands[0].Term == word) {
 		return wordQuery(field, word, boost)
@@ -83,23 +72,13 @@ func (e *expansions) fuzzyQuery(field, word string, fuzz int, boost float64) que
 
 // prefixQuery matches the words of field that start with prefix, as query.NewPrefixQuery would.
 func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Query {
-	if e == nil {
-		return blevePrefix(field, prefix, boost)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := fieldWord{field, prefix}
-	words, ok := e.prefix[key]
+	v, ok := e.lookup(expansionKey{true, field, prefix}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix) })
+	words, _ := v.([]string)
 	if !ok {
-		r := e.reader()
-		if r == nil {
-			return blevePrefix(field, prefix, boost)
-		}
-		var err error
-		if words, err = r.withPrefix(field, prefix); err != nil {
-			return blevePrefix(field, prefix, boost)
-		}
-		e.prefix[key] = words
+		q := query.NewPrefixQuery(prefix)
+		q.SetField(field)
+		q.SetBoost(boost)
+		return q
 	}
 	if len(words) == 0 || (len(words) == 1 && words[0] == prefix) {
 		return wordQuery(field, prefix, boost)
@@ -111,23 +90,33 @@ func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Quer
 	return query.NewDisjunctionQuery(qs)
 }
 
+// lookup returns the expansion of key, read with read on first use. It returns false when there are no
+// expansions or the dictionaries cannot be read: the caller falls back to Bleve's own query.
+func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error)) (any, bool) {
+	if e == nil {
+		return nil, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.words[key]; ok {
+		return v, true
+	}
+	if e.r == nil && e.err == nil {
+		e.r, e.err = e.x.reader()
+	}
+	if e.r == nil {
+		return nil, false
+	}
+	v, err := read(e.r)
+	if err != nil {
+		return nil, false
+	}
+	e.words[key] = v
+	return v, true
+}
+
 func wordQuery(field, word string, boost float64) query.Query {
 	q := query.NewTermQuery(word)
-	q.SetField(field)
-	q.SetBoost(boost)
-	return q
-}
-
-func bleveFuzzy(field, word string, fuzz int, boost float64) query.Query {
-	q := query.NewFuzzyQuery(word)
-	q.SetField(field)
-	q.SetFuzziness(fuzz)
-	q.SetBoost(boost)
-	return q
-}
-
-func blevePrefix(field, prefix string, boost float64) query.Query {
-	q := query.NewPrefixQuery(prefix)
 	q.SetField(field)
 	q.SetBoost(boost)
 	return q
