@@ -168,7 +168,11 @@ func (ix *Indexer) consume(ctx context.Context) error {
 	}
 	defer it.Stop() // buffered, unacknowledged messages are dropped: a new consumer redelivers them
 	// Applied batches wait here until the index has them on disk; the indexer meanwhile applies the next.
-	queue := make(chan applied, maxAckPending/ix.batchSize+1)
+	// Under a trickle of writes a batch is one message, so the queue holds as many batches as the server
+	// lets messages go unacknowledged: sized in batches of batchSize, it filled within five writes whenever
+	// a persist took long (merges of a large index), and the applying, so what is searchable, waited for
+	// the disk.
+	queue := make(chan applied, maxAckPending)
 	actx, cancel := context.WithCancel(ctx)
 	acked := make(chan struct{})
 	go func() { defer close(acked); ix.acknowledge(actx, queue) }()
