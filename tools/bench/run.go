@@ -114,7 +114,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if rep.mixLarge, err = sequential(ctx, large.http, large.base, standard, o.mixSamples, o.Duration*4); err != nil {
 		return nil, err
 	}
-	for _, c := range mix.classes() {
+	for _, c := range mix.classes(1) {
 		l, err := sequential(ctx, large.http, large.base, c.URLs, o.mixSamples/8, o.Duration)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
@@ -130,23 +130,27 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	defer hello.stop()
 	client := newClient(o.Concurrency)
 	spec := loadSpec{Concurrency: o.Concurrency, Duration: o.Duration}
+	// Every run goes on where the one before stopped in the text and facet queries, so no run is answered
+	// from the result cache by the queries of an earlier one.
+	text, facet := &unsent{urls: mix.Text}, &unsent{urls: mix.Facet}
 	for round := 1; round <= o.Rounds; round++ {
 		log("throughput round %d of %d", round, o.Rounds)
 		for _, run := range []struct {
 			base string
-			urls []string
+			urls *unsent
 			into *[]*loadResult
 			cpu  *[]float64
 		}{
-			{hello.base, []string{"/"}, &rep.helloRuns, nil},
-			{large.base, mix.Text, &rep.textRuns, &rep.textCPUms},
-			{large.base, mix.Facet, &rep.facetRuns, &rep.facetCPUms},
+			{hello.base, &unsent{urls: []string{"/"}}, &rep.helloRuns, nil},
+			{large.base, text, &rep.textRuns, &rep.textCPUms},
+			{large.base, facet, &rep.facetRuns, &rep.facetCPUms},
 		} {
 			c0 := large.cpuSeconds()
-			res, err := runLoad(ctx, client, run.base, run.urls, spec)
+			res, err := runLoad(ctx, client, run.base, run.urls.next(), spec)
 			if err != nil {
 				return nil, err
 			}
+			run.urls.sent(res.requests)
 			*run.into = append(*run.into, res)
 			if run.cpu != nil {
 				*run.cpu = append(*run.cpu, 1000*(large.cpuSeconds()-c0)/float64(res.requests))
@@ -159,21 +163,23 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	peak := median(qpsOf(rep.textRuns))
 	rep.tailRate = peak / 2
 	log("tail: %.0f QPS open loop", rep.tailRate)
-	if rep.tail, err = runLoad(ctx, client, large.base, mix.Text, loadSpec{
+	if rep.tail, err = runLoad(ctx, client, large.base, text.next(), loadSpec{
 		Concurrency: o.Concurrency * 4, Rate: rep.tailRate, Duration: o.Duration * 2, MaxRequests: o.tailRequestBound,
 	}); err != nil {
 		return nil, err
 	}
+	text.sent(rep.tail.requests)
 
 	// Write-to-searchable lag under search load.
 	log("lag: %.0f writes/s under %.0f QPS of search", o.WriteRate, rep.tailRate)
-	if rep.lag, err = measureLag(ctx, large, mix.Text, o.WriteRate, rep.tailRate, o.Duration*2, o.lagWrites); err != nil {
+	if rep.lag, err = measureLag(ctx, large, text.next(), o.WriteRate, rep.tailRate, o.Duration*2, o.lagWrites); err != nil {
 		return nil, err
 	}
+	text.sent(rep.lag.searches)
 
 	// MariaDB FULLTEXT and GROUP BY on the same catalog.
 	if o.MySQL != "" {
-		if err := compareMariaDB(ctx, o, log, rep, large, largeFile, mix); err != nil {
+		if err := compareMariaDB(ctx, o, log, rep, large, largeFile, mix, text.at); err != nil {
 			// Everything before it was measured: print it (the document is not updated).
 			large.stop()
 			rep.finish()
@@ -186,6 +192,22 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 }
 
 func must[T any](v T, _ error) T { return v }
+
+// unsent walks a list of queries across runs: each run starts at the first query the runs before it did not
+// send (runLoad sends urls[i % len] in order).
+type unsent struct {
+	urls []string
+	at   int
+}
+
+// next is the list rotated to start at the first unsent query.
+func (u *unsent) next() []string {
+	at := u.at % len(u.urls)
+	return append(slices.Clip(u.urls[at:]), u.urls[:at]...)
+}
+
+// sent records that a run sent n more queries.
+func (u *unsent) sent(n int) { u.at += n }
 
 // sequential sends urls one at a time (a single closed-loop worker), at most n of them or for d.
 func sequential(ctx context.Context, c *http.Client, base string, urls []string, n int, d time.Duration) (*loadResult, error) {
@@ -217,6 +239,7 @@ type lagResult struct {
 	writes, lost, late  int // late: visible, but after the 10 s the run waits; lost: not visible within a minute
 	fromAck, fromSend   latencies
 	searchQPS           float64
+	searches            int // background searches sent
 	writeErrors, polled int
 }
 
@@ -324,7 +347,7 @@ func measureLag(ctx context.Context, m *marquee, searchURLs []string, rate, sear
 		}
 	}
 	if bg != nil {
-		res.searchQPS = bg.qps()
+		res.searchQPS, res.searches = bg.qps(), bg.requests
 	}
 	res.lost, res.writeErrors, res.polled = int(lost.Load()), int(werrs.Load()), int(polls.Load())
 	if res.fromAck.count() == 0 {
@@ -335,7 +358,7 @@ func measureLag(ctx context.Context, m *marquee, searchURLs []string, rate, sear
 
 // compareMariaDB loads the large catalog into a fresh MariaDB database and measures, interleaved round by
 // round, the same text searches and browse facet counts on both, each end to end from this client.
-func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *marquee, file string, mix *queryMix) error {
+func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *marquee, file string, mix *queryMix, from int) error {
 	db, err := openMariaDB(ctx, o.MySQL)
 	if err != nil {
 		return err
@@ -366,7 +389,7 @@ func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *ma
 			if i >= minSamples && time.Since(started) > textBudget {
 				break
 			}
-			k := (round*n + i) % len(mix.TextWords)
+			k := (from + (round-1)*n + i) % len(mix.TextWords) // from: the first query no earlier run sent
 			if err := timed(&rep.mqText, func() error { return get(ctx, m.http, m.base+mix.Text[k]) }); err != nil {
 				return err
 			}
