@@ -29,9 +29,10 @@ type durability struct {
 	changed   notifier
 }
 
-// next numbers a batch carrying checkpoint seq and returns its persisted-callback. Apply calls it under
-// applyMu, just before writing the batch.
-func (d *durability) next(seq uint64) func(error) {
+// next numbers a batch and returns its persisted-callback; seq is the checkpoint the batch makes durable,
+// read when the batch is on disk (0 when it makes none). Apply calls it under applyMu, just before writing
+// the batch.
+func (d *durability) next(seq func() uint64) func(error) {
 	d.mu.Lock()
 	d.written++
 	n := d.written
@@ -48,7 +49,7 @@ func (d *durability) next(seq uint64) func(error) {
 		if d.done == nil {
 			d.done = map[uint64]uint64{}
 		}
-		d.done[n] = seq
+		d.done[n] = seq()
 		for {
 			s, ok := d.done[d.persisted+1]
 			if !ok {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -368,12 +369,23 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 	// Each shard prepares and writes its batch in a goroutine of its own: on a sharded index the version
 	// reads, the documents' encoding and analysis and the segment building of the shards run in parallel.
 	// The batches carry one durability mark, reached when every shard that wrote has its part on disk.
-	persisted := allPersisted(len(writes), x.durable.next(checkpoint))
+	var failed atomic.Bool // a shard could not write: the batch does not make the checkpoint durable
+	persisted := allPersisted(len(writes), x.durable.next(func() uint64 {
+		if failed.Load() {
+			return 0
+		}
+		return checkpoint
+	}))
 	var wg sync.WaitGroup
 	for _, w := range writes {
 		wg.Go(func() { w.applied, w.written, w.err = x.applyShard(w, checkpoint, persisted) })
 	}
 	wg.Wait()
+	for _, w := range writes {
+		if w.err != nil {
+			failed.Store(true) // before the last persisted call below, which may complete the mark
+		}
+	}
 	var errs []error
 	for _, w := range writes {
 		if !w.written {
