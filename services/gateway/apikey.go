@@ -57,6 +57,14 @@ func (k *keyChecker) check(ctx context.Context, key string, beforeAsk func() err
 			return authn.Principal{}, err
 		}
 		v, err, _ := k.flight.Do(string(sum[:]), func() (any, error) {
+			// A caller that missed the cache just before another's flight stored the answer starts a
+			// flight of its own once that one is over: the cache has the answer by then.
+			k.mu.Lock()
+			a, ok := k.cache.get(sum, k.now())
+			k.mu.Unlock()
+			if ok {
+				return a, nil
+			}
 			a, err := k.introspect(context.WithoutCancel(ctx), key)
 			if err != nil {
 				return keyAnswer{}, err
