@@ -31,13 +31,13 @@ bench-quick:
 	$(GO) run ./tools/bench -quick
 
 # Tests that only the race detector's slowdown keeps from running under -race (they have no concurrency of
-# their own to check): relevance on the dev judgments, and an import of the whole 15,410-movie catalog
-# through the API. Both need ../shared/data.
+# their own to check): relevance on the dev judgments (one index, and 3 shards against it), and an import
+# of the whole 15,410-movie catalog through the API. Both need ../shared/data.
 norace: eval
 	cd cmd/marquee && $(GO) test -count=1 -run TestImportTMDBCatalog -v .
 
 eval:
-	cd services/search && $(GO) test -count=1 -run TestRelevance -v ./searcheval
+	cd services/search && $(GO) test -count=1 -run 'TestRelevance|TestShardedRelevance' -v ./searcheval
 
 # The full fault-injection suite (about 10 minutes): split mode as processes on its own MariaDB and
 # nats-server, faults injected under a recorded workload, the final state checked. `make unit` runs its
