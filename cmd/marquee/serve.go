@@ -27,15 +27,16 @@ import (
 
 // serveConfig configures the all-in-one. It needs no configuration at all: everything lives under data_dir.
 type serveConfig struct {
-	Addr           string   `key:"addr" usage:"address to listen on"`
-	DataDir        string   `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
-	Seed           string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
-	AdminUsername  string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
-	AdminPassword  string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
-	RateLimit      string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
-	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
-	LogLevel       string   `key:"log_level" usage:"log level: debug, info, warn or error"`
-	IndexShards    int      `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
+	Addr              string   `key:"addr" usage:"address to listen on"`
+	DataDir           string   `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
+	Seed              string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
+	AdminUsername     string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
+	AdminPassword     string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
+	RateLimit         string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
+	TrustedProxies    []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
+	LogLevel          string   `key:"log_level" usage:"log level: debug, info, warn or error"`
+	IndexShards       int      `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
+	SearchConcurrency int      `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -94,6 +95,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	searchCfg := searchsvc.DefaultConfig()
 	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
 	searchCfg.IndexShards = cfg.IndexShards
+	searchCfg.SearchConcurrency = cfg.SearchConcurrency
 	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {
 		return err

@@ -6,5 +6,14 @@ func WithOptions(x *Index, o Options) *Index {
 	if o.Ranking == (Ranking{}) {
 		o.Ranking = x.rank
 	}
-	return &Index{shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil}
+	return &Index{shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil,
+		slots: newSlots(o.SearchConcurrency)}
+}
+
+// HoldSearchSlots takes n of x's search slots, as n running searches would, until release is called.
+func HoldSearchSlots(x *Index, n int) (release func()) {
+	if !x.slots.TryAcquire(int64(n)) {
+		panic("HoldSearchSlots: the slots are taken")
+	}
+	return func() { x.slots.Release(int64(n)) }
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+	"golang.org/x/sync/semaphore"
 
 	"marquee/pkg/apperr"
 	"marquee/services/search"
@@ -59,13 +60,14 @@ type Index struct {
 	mapping   mapping.IndexMapping
 	rank      Ranking
 	opts      Options
-	counts    *facetCounts // browse facets of the whole catalog, kept by Apply; nil until built
-	priors    *priors      // every movie's ranking inputs, kept by Apply
-	cache     *resultCache // answers by query and checkpoint; nil for none
-	applyMu   sync.Mutex   // makes Apply's read-compare-write of versions and checkpoint atomic
-	applied   notifier     // wakes readers waiting for a version after each applied batch
-	durable   durability   // how far the index is on disk
-	closeOnce sync.Once    // Bleve's scorch panics on a second Close
+	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
+	priors    *priors             // every movie's ranking inputs, kept by Apply
+	cache     *resultCache        // answers by query and checkpoint; nil for none
+	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
+	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic
+	applied   notifier            // wakes readers waiting for a version after each applied batch
+	durable   durability          // how far the index is on disk
+	closeOnce sync.Once           // Bleve's scorch panics on a second Close
 	closeErr  error
 }
 
@@ -87,6 +89,9 @@ type Options struct {
 	// and searched in parallel through an alias; 0 means 1. An index on disk with another number of shards
 	// is removed and rebuilt from the stream, like one of another mapping version.
 	Shards int
+	// SearchConcurrency is how many searches (and suggestions) run at once; the others wait their turn,
+	// first come first served (see admission.go). Answers from the cache do not wait. 0 means GOMAXPROCS.
+	SearchConcurrency int
 }
 
 // MaxShards bounds Options.Shards.
@@ -115,7 +120,10 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	x := &Index{rank: opts.Ranking, opts: opts}
+	if opts.SearchConcurrency < 0 {
+		return nil, fmt.Errorf("open search index %s: search concurrency %d, want 0 or more", path, opts.SearchConcurrency)
+	}
+	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency)}
 	for _, p := range paths {
 		bi, err := openShard(p)
 		if err != nil {

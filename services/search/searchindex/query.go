@@ -566,6 +566,11 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	if err != nil {
 		return nil, err
 	}
+	release, err := x.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	p := x.newPlan(text)
 	p.exp = x.newExpansions()
 	defer p.exp.close()

@@ -28,6 +28,11 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	if len(words) == 0 {
 		return out, nil
 	}
+	release, err := x.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	fields := []struct {
 		name  string
 		boost float64

@@ -31,14 +31,15 @@ import (
 
 // Config is the search service's configuration (see pkg/config for how it is loaded).
 type Config struct {
-	Addr          string `key:"addr" usage:"HTTP listen address"`
-	NATSURL       string `key:"nats_url" usage:"NATS server URL"`
-	DataDir       string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
-	Stream        string `key:"stream" usage:"JetStream stream of movie changes"`
-	SubjectPrefix string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
-	LogLevel      string `key:"log_level" usage:"log level: debug, info, warn or error"`
-	CacheBytes    int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
-	IndexShards   int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
+	Addr              string `key:"addr" usage:"HTTP listen address"`
+	NATSURL           string `key:"nats_url" usage:"NATS server URL"`
+	DataDir           string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
+	Stream            string `key:"stream" usage:"JetStream stream of movie changes"`
+	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
+	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
+	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
+	IndexShards       int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
+	SearchConcurrency int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
@@ -130,6 +131,9 @@ func (c *Config) Validate() error {
 	if c.IndexShards < 1 || c.IndexShards > searchindex.MaxShards {
 		problems = append(problems, fmt.Sprintf("index_shards must be between 1 and %d", searchindex.MaxShards))
 	}
+	if c.SearchConcurrency < 0 {
+		problems = append(problems, "search_concurrency must be 0 (one per core) or more")
+	}
 	if c.ReadyMaxLag < 1 {
 		problems = append(problems, "ready_max_lag must be at least 1")
 	}
@@ -199,7 +203,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream); err != nil {
 		return nil, err
 	}
-	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards}
+	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards,
+		SearchConcurrency: cfg.SearchConcurrency}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {

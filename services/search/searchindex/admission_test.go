@@ -1,0 +1,70 @@
+package searchindex_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// TestSearchesWaitForASlot checks that with every search slot taken a search and a suggestion wait (and
+// give up when their context ends), that an answer from the cache does not wait, and that a freed slot
+// lets the next search run.
+func TestSearchesWaitForASlot(t *testing.T) {
+	idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{CacheBytes: 1 << 20, SearchConcurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	MustIndex(t, idx,
+		search.Movie{ID: 1, Version: 1, Title: "The Matrix"},
+		search.Movie{ID: 2, Version: 1, Title: "Alien"})
+	cached := search.Query{Text: "matrix"}
+	if _, err := idx.Search(context.Background(), cached); err != nil {
+		t.Fatal(err)
+	}
+
+	release := searchindex.HoldSearchSlots(idx, 2)
+	waiting := func(what string, call func(ctx context.Context) error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if err := call(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s with every slot taken: err=%v, want it to wait until its deadline", what, err)
+		}
+	}
+	waiting("search", func(ctx context.Context) error {
+		_, err := idx.Search(ctx, search.Query{Text: "alien"})
+		return err
+	})
+	waiting("suggestion", func(ctx context.Context) error {
+		_, err := idx.Suggest(ctx, search.SuggestQuery{Text: "ali"})
+		return err
+	})
+	if res, err := idx.Search(context.Background(), cached); err != nil || res.Total != 1 {
+		t.Errorf("cached search with every slot taken: total=%v err=%v, want 1 movie at once", res, err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		res, err := idx.Search(context.Background(), search.Query{Text: "alien"})
+		if err == nil && res.Total != 1 {
+			err = errors.New("want 1 movie")
+		}
+		done <- err
+	}()
+	release()
+	if err := <-done; err != nil {
+		t.Errorf("search once a slot is free: %v", err)
+	}
+}
+
+func TestSearchConcurrencyOutOfRange(t *testing.T) {
+	if _, err := searchindex.OpenWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{SearchConcurrency: -1}); err == nil {
+		t.Error("OpenWith with SearchConcurrency -1: no error")
+	}
+}
