@@ -64,6 +64,7 @@ func BenchmarkSynthetic(b *testing.B) {
 		{"match-all-top10", search.Query{PerPage: 10, Sort: []search.SortKey{{Field: search.SortRelevance}}}},
 		{"typical", search.Query{Text: "love story", PerPage: 10}},
 		{"typical-rare", search.Query{Text: "midnight detective", PerPage: 10}},
+		{"title-common-words", search.Query{Text: "the return of the king", PerPage: 10}},
 		{"faceted", search.Query{Text: "love", Facets: browseFacets, Genres: []string{"Drama"}, PerPage: 10}},
 		{"browse", search.Query{PerPage: 20, Facets: browseFacets}},
 		{"browse-genre", search.Query{PerPage: 20, Genres: []string{"Comedy"}, Facets: browseFacets}},

@@ -9,8 +9,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"marquee/services/search"
 )
@@ -344,8 +346,9 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 // tolerance, the phrases, and the boosts for a whole-title match, a title phrase and a person's name;
 // wrapped so that the popularity and rating priors multiply the score. Typo variants score even in the
 // exact tier: a movie that also has a near form of a word elsewhere ranks higher, which the relevance
-// judgments confirm.
-func (x *Index) scoring(p *plan, anyWords bool) query.Query {
+// judgments confirm. Only the movies of within are scored: it joins the words as a clause that narrows
+// without scoring (see unscored), so the conjunction of the words and within leapfrogs.
+func (x *Index) scoring(p *plan, anyWords bool, within query.Query) query.Query {
 	var must []query.Query
 	if len(p.terms) > 0 {
 		s := allTypos
@@ -390,13 +393,10 @@ func (x *Index) scoring(p *plan, anyWords bool) query.Query {
 	if len(must) == 0 {
 		must = append(must, query.NewMatchAllQuery()) // only excluded words: every other movie matches
 	}
-	var inner query.Query
-	if len(should) == 0 && len(must) == 1 {
-		inner = must[0]
-	} else {
-		inner = query.NewBooleanQuery(must, should, nil)
+	if within != nil {
+		must = append(must, unscored{within})
 	}
-	return query.NewCustomScoreQueryWithScorer(inner, x.scorer(x.rank), nil, nil)
+	return query.NewCustomScoreQueryWithScorer(query.NewBooleanQuery(must, should, nil), x.scorer(x.rank), nil, nil)
 }
 
 // membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and
@@ -521,11 +521,35 @@ func filtered(q, filter query.Query) query.Query {
 	return bq
 }
 
+// unscored is a clause that narrows a conjunction and adds nothing to its scores: it matches q's movies
+// without scoring them (score 0), and its weight of 0 leaves the query norm, hence the scores of the other
+// clauses, exactly as they were without it. Unlike a Bleve filter, which walks every match of the scored
+// query, scoring each, and then looks it up in the filter, a conjunction leapfrogs: its smallest clause
+// leads and the others skip ahead to it. (A partial-match tier of a title with "the" in it scored every
+// movie of the catalog to keep the few with its rarer words.)
+type unscored struct{ q query.Query }
+
+func (u unscored) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, options blevesearch.SearcherOptions) (blevesearch.Searcher, error) {
+	options.Score, options.Explain, options.IncludeTermVectors = "none", false, false
+	s, err := u.q.Searcher(ctx, r, m, options)
+	if err != nil {
+		return nil, err
+	}
+	return weightless{s}, nil
+}
+
+// weightless is a searcher that takes no part in the query norm.
+type weightless struct{ blevesearch.Searcher }
+
+func (weightless) Weight() float64      { return 0 }
+func (weightless) SetQueryNorm(float64) {}
+
 // tier is one ranked group of a text search.
 type tier struct {
-	score  query.Query // scores the movies
-	member query.Query // which movies (unscored)
-	match  search.Match
+	member   query.Query // which movies (unscored)
+	scored   bool        // ranked by relevance: scored by the words (all, or any when anyWords)
+	anyWords bool
+	match    search.Match
 }
 
 // sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total.
@@ -603,14 +627,14 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 		member = m.member
 		switch {
 		case len(q.Sort) > 0:
-			tiers = []tier{{score: x.scoring(&p, m.relaxed), member: member}}
+			tiers = []tier{{scored: true, anyWords: m.relaxed, member: member}}
 		default:
-			tiers = []tier{{score: x.scoring(&p, false), member: m.exact, match: search.MatchExact}}
+			tiers = []tier{{scored: true, member: m.exact, match: search.MatchExact}}
 			if m.typos {
-				tiers = append(tiers, tier{score: x.scoring(&p, false), member: except(m.typo, m.exact), match: search.MatchTypo})
+				tiers = append(tiers, tier{scored: true, member: except(m.typo, m.exact), match: search.MatchTypo})
 			}
 			if m.relaxed {
-				tiers = append(tiers, tier{score: x.scoring(&p, true), member: except(m.member, m.typo), match: search.MatchPartial})
+				tiers = append(tiers, tier{scored: true, anyWords: true, member: except(m.member, m.typo), match: search.MatchPartial})
 			}
 		}
 	}
@@ -737,7 +761,7 @@ func (x *Index) page(ctx context.Context, q *search.Query, p *plan, tiers []tier
 			return invalidCursor()
 		}
 	}
-	scored := tiers[0].score != nil
+	scored := tiers[0].scored
 	order := sortOrder(q.Sort, scored)
 	var last *blevesearch.DocumentMatch
 	lastTier := -1
@@ -757,8 +781,8 @@ func (x *Index) page(ctx context.Context, q *search.Query, p *plan, tiers []tier
 			continue
 		}
 		qq := filtered(t.member, filter)
-		if t.score != nil {
-			qq = filtered(t.score, member)
+		if t.scored {
+			qq = x.scoring(p, t.anyWords, member)
 		}
 		size := 0
 		if need > 0 {

@@ -97,3 +97,59 @@ func TestPriorsFollowChanges(t *testing.T) {
 		t.Errorf("after a reopen: movie %d first, want 1 (the priors are read back from the index)", got)
 	}
 }
+
+// TestFiltersKeepScores checks that a filter narrows a search without changing the score of a movie it
+// keeps (with the whole-title and title-phrase boosts), also when the filtered movies are few and lead the
+// search's conjunction.
+func TestFiltersKeepScores(t *testing.T) {
+	idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	votes := func(v int64) *int64 { return &v }
+	MustIndex(t, idx,
+		search.Movie{ID: 1, Version: 1, Title: "The Dark Knight", Genres: []string{"Action"}, Votes: votes(30000)},
+		search.Movie{ID: 2, Version: 1, Title: "The Dark Knight Rises", Genres: []string{"Action"}, Votes: votes(20000)},
+		search.Movie{ID: 3, Version: 1, Title: "Knight of the Dark", Genres: []string{"Drama"}, Votes: votes(50)},
+		search.Movie{ID: 4, Version: 1, Title: "A Dark Night", Genres: []string{"Action"}, Overview: "A knigt falls.", Votes: votes(10)},
+		search.Movie{ID: 5, Version: 1, Title: "Knight Moves", Genres: []string{"Action"}, Votes: votes(900)},
+		search.Movie{ID: 6, Version: 1, Title: "Dark Water", Genres: []string{"Horror"}, Votes: votes(4000)})
+	// Many more dramas with the words: the filtered set is the smaller side of the search, which then leads.
+	var dramas []search.Movie
+	for i := range 30 {
+		dramas = append(dramas, search.Movie{ID: int64(100 + i), Version: 1, Title: fmt.Sprintf("Dark Knight Chronicles %d", i), Genres: []string{"Drama"}})
+	}
+	MustIndex(t, idx, dramas...)
+	for _, text := range []string{"the dark knight", "dark knight", "dark knigt"} {
+		all, err := idx.Search(context.Background(), search.Query{Text: text, PerPage: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores := map[int64]float64{}
+		for _, h := range all.Hits {
+			scores[h.ID] = h.Score
+		}
+		action, err := idx.Search(context.Background(), search.Query{Text: text, Genres: []string{"Action"}, PerPage: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(action.Hits) == 0 || len(action.Hits) >= len(all.Hits) {
+			t.Fatalf("%q: %d hits, %d of them Action: want the filter to keep some and drop some", text, len(all.Hits), len(action.Hits))
+		}
+		compared := 0
+		for _, h := range action.Hits {
+			want, ok := scores[h.ID]
+			if !ok {
+				continue // a tier the filter opened: with fewer exact matches, typo and partial ones join
+			}
+			compared++
+			if h.Score != want {
+				t.Errorf("%q in Action: %q (%s) scores %v, %v without the filter", text, h.Title, h.Match, h.Score, want)
+			}
+		}
+		if compared < 2 {
+			t.Errorf("%q: %d movies in both answers, want at least 2 to compare", text, compared)
+		}
+	}
+}
