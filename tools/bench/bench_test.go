@@ -58,6 +58,11 @@ func TestQuickBench(t *testing.T) {
 			t.Errorf("%s: no figure: %q", r.name, r.measured)
 		}
 	}
+	for name, m := range map[string]memory{"empty": rep.memBase, "small": rep.memSmall, "large": rep.memLarge} {
+		if m.anon <= 0 || m.file <= 0 || m.anon+m.file > m.rss {
+			t.Errorf("memory of the %s server: %+v, want anonymous and file parts that add up to at most the RSS", name, m)
+		}
+	}
 	doc := filepath.Join(t.TempDir(), "performance.md")
 	if err := os.WriteFile(doc, []byte("# Title\n\nprose\n\n"+beginMark+"\nold\n"+endMark+"\n\nmore prose\n"), 0o600); err != nil {
 		t.Fatal(err)

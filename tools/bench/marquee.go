@@ -94,19 +94,35 @@ func (s *server) stop() {
 	}
 }
 
-// rss is the process's resident set size, from /proc.
-func (s *server) rss() (int64, error) {
+// memory is a process's resident set: all of it, and its two parts: anonymous memory (the heap, the
+// stacks: what the process needs) and pages of mapped files (the memory-mapped index segments: page cache
+// that the kernel may drop and read back).
+type memory struct{ rss, anon, file int64 }
+
+// memory reads the process's resident set from /proc.
+func (s *server) memory() (memory, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
-		return 0, err
+		return memory{}, err
 	}
+	var m memory
+	fields := map[string]*int64{"VmRSS:": &m.rss, "RssAnon:": &m.anon, "RssFile:": &m.file}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
+		for name, dst := range fields {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err != nil {
+					return memory{}, fmt.Errorf("%s of %s: %w", name, s.name, err)
+				}
+				*dst = kb << 10
+				delete(fields, name)
+			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for %s", s.name)
+	if len(fields) > 0 {
+		return memory{}, fmt.Errorf("no VmRSS, RssAnon or RssFile for %s", s.name)
+	}
+	return m, nil
 }
 
 // cpuSeconds is the process's user + system CPU time so far, from /proc/<pid>/stat.

@@ -82,7 +82,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer small.stop()
-	rep.baseRSS, _ = small.rss()
+	rep.memBase, _ = small.memory()
 	log("small catalog: importing %d movies", o.Small)
 	if rep.ingestSmall, err = small.importFile(ctx, smallFile, 10_000, o.ImportClients, uint64(o.Small), o.IngestTimeout); err != nil {
 		return nil, fmt.Errorf("small catalog: %w", err)
@@ -91,7 +91,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if rep.mixSmall, err = sequential(ctx, small.http, small.base, standard, o.mixSamples, o.Duration*4); err != nil {
 		return nil, err
 	}
-	rep.rssSmall, _ = small.rss()
+	rep.memSmall, _ = small.memory()
 	small.stop()
 
 	// The large catalog.
@@ -101,7 +101,9 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer large.stop()
-	rep.baseRSS = min(rep.baseRSS, must(large.rss()))
+	if m, err := large.memory(); err == nil && m.rss < rep.memBase.rss {
+		rep.memBase = m
+	}
 	log("large catalog: importing %d movies", o.Count)
 	cpu0 := large.cpuSeconds()
 	if rep.ingestLarge, err = large.importFile(ctx, largeFile, 10_000, o.ImportClients, uint64(o.Count), o.IngestTimeout); err != nil {
@@ -157,7 +159,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 			}
 		}
 	}
-	rep.rssLarge, _ = large.rss()
+	rep.memLarge, _ = large.memory()
 
 	// Tail at half of peak: open loop, coordinated-omission-safe.
 	peak := median(qpsOf(rep.textRuns))
@@ -190,8 +192,6 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	rep.finish()
 	return rep, nil
 }
-
-func must[T any](v T, _ error) T { return v }
 
 // unsent walks a list of queries across runs: each run starts at the first query the runs before it did not
 // send (runLoad sends urls[i % len] in order).
