@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"golang.org/x/sync/semaphore"
+
+	"marquee/pkg/apperr"
 )
 
 // Searches are CPU-bound. Running more of them at once than there are cores only interleaves them: each
@@ -21,11 +23,11 @@ func newSlots(concurrency int) *semaphore.Weighted {
 	return semaphore.NewWeighted(int64(concurrency))
 }
 
-// admit waits for a search slot and returns its release; it gives up with ctx's error when ctx is done
-// first (the client went away, or its deadline passed while it waited).
+// admit waits for a search slot and returns its release. When ctx is done first (the client went away, or
+// its deadline passed while it waited) the error is Unavailable (503): the server is busy, not broken.
 func (x *Index) admit(ctx context.Context) (release func(), err error) {
 	if err := x.slots.Acquire(ctx, 1); err != nil {
-		return nil, err
+		return nil, apperr.Wrap(err, apperr.Unavailable, "Search is busy; try again in a moment.")
 	}
 	return func() { x.slots.Release(1) }, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"marquee/pkg/apperr"
 	"marquee/services/search"
 	"marquee/services/search/searchindex"
 )
@@ -33,8 +34,12 @@ func TestSearchesWaitForASlot(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if err := call(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		err := call(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s with every slot taken: err=%v, want it to wait until its deadline", what, err)
+		}
+		if !apperr.Is(err, apperr.Unavailable) {
+			t.Errorf("%s that gave up waiting: err=%v, want Unavailable (503)", what, err)
 		}
 	}
 	waiting("search", func(ctx context.Context) error {
