@@ -68,8 +68,28 @@ func TestSearchesWaitForASlot(t *testing.T) {
 	}
 }
 
+// TestSearchConcurrencyOutOfRange checks that an invalid SearchConcurrency is refused before the index on
+// disk is touched: with another number of shards, a valid open would have removed it for a rebuild.
 func TestSearchConcurrencyOutOfRange(t *testing.T) {
-	if _, err := searchindex.OpenWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{SearchConcurrency: -1}); err == nil {
-		t.Error("OpenWith with SearchConcurrency -1: no error")
+	path := filepath.Join(t.TempDir(), "idx")
+	idx, err := searchindex.OpenWith(path, searchindex.Options{Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustIndex(t, idx, search.Movie{ID: 1, Version: 1, Title: "The Matrix"})
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if idx, err := searchindex.OpenWith(path, searchindex.Options{Shards: 1, SearchConcurrency: -1}); err == nil {
+		_ = idx.Close()
+		t.Fatal("OpenWith with SearchConcurrency -1: no error")
+	}
+	idx, err = searchindex.OpenWith(path, searchindex.Options{Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	if cp, err := idx.Checkpoint(); err != nil || cp == 0 {
+		t.Errorf("checkpoint after a refused open: %d, %v; want the index as it was", cp, err)
 	}
 }

@@ -116,12 +116,12 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.Shards < 1 || opts.Shards > MaxShards {
 		return nil, fmt.Errorf("open search index %s: %d shards, want 1 to %d", path, opts.Shards, MaxShards)
 	}
+	if opts.SearchConcurrency < 0 {
+		return nil, fmt.Errorf("open search index %s: search concurrency %d, want 0 or more", path, opts.SearchConcurrency)
+	}
 	paths, err := shardPaths(path, opts.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
-	}
-	if opts.SearchConcurrency < 0 {
-		return nil, fmt.Errorf("open search index %s: search concurrency %d, want 0 or more", path, opts.SearchConcurrency)
 	}
 	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency)}
 	for _, p := range paths {
