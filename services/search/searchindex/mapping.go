@@ -51,7 +51,7 @@ const (
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "8"
+const mappingVersion = "9"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
@@ -105,6 +105,12 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		f.DocValues = true // sorts and the ranking read doc values
 		return f
 	}
+	// A number held as one term, its shift-0 prefix code (see exactNumber): what Bleve's sorts, numeric
+	// facets and our priors read. A numeric field indexes 15 more terms, one per 4-bit precision step, which
+	// only range queries over many distinct values need; year, rating and runtime have few distinct values
+	// (their ranges walk them in the dictionary) and votes are never a range. Those 60 terms were a quarter
+	// of a movie's index terms.
+	exact := func(name string) *mapping.FieldMapping { return keyword(name, true) }
 
 	titleSort := bleve.NewTextFieldMapping()
 	titleSort.Analyzer = sortAnalyzer
@@ -142,9 +148,10 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	doc.AddFieldMappingsAt(fieldOverview, text())
 	doc.AddFieldMappingsAt(fieldLanguage, keyword(fieldLanguage, true))
 	doc.AddFieldMappingsAt(fieldSpell, spell)
-	for _, f := range []string{fieldYear, fieldRating, fieldPopularity, fieldVotes, fieldRuntime} {
-		doc.AddFieldMappingsAt(f, numeric())
+	for _, f := range []string{fieldYear, fieldRating, fieldVotes, fieldRuntime} {
+		doc.AddFieldMappingsAt(f, exact(f))
 	}
+	doc.AddFieldMappingsAt(fieldPopularity, numeric()) // many distinct values, and range-filtered
 	doc.AddFieldMappingsAt(fieldSample, keyword(fieldSample, false))
 	doc.AddFieldMappingsAt(fieldSource, source)
 	// No composite "_all" field: every query names its fields, and composing one from every field of every

@@ -10,6 +10,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
@@ -51,16 +52,16 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 		d[fieldLanguage] = strings.ToLower(m.OriginalLanguage)
 	}
 	if m.Year != nil {
-		d[fieldYear] = float64(*m.Year)
+		d[fieldYear] = exactNumber(float64(*m.Year))
 	}
 	if m.RuntimeMinutes != nil {
-		d[fieldRuntime] = float64(*m.RuntimeMinutes)
+		d[fieldRuntime] = exactNumber(float64(*m.RuntimeMinutes))
 	}
 	if m.Rating != nil {
-		d[fieldRating] = *m.Rating
+		d[fieldRating] = exactNumber(*m.Rating)
 	}
 	if m.Votes != nil {
-		d[fieldVotes] = float64(*m.Votes)
+		d[fieldVotes] = exactNumber(float64(*m.Votes))
 	}
 	if m.Popularity != nil {
 		d[fieldPopularity] = *m.Popularity
@@ -465,7 +466,6 @@ func (x *Index) filters(q *search.Query) filters {
 	if len(q.Languages) > 0 {
 		fs[filterLanguage] = terms(fieldLanguage, q.Languages, false, strings.ToLower)
 	}
-	inclusive := true
 	for name, r := range map[string]struct {
 		field string
 		r     search.Range
@@ -476,11 +476,36 @@ func (x *Index) filters(q *search.Query) filters {
 		if r.r.IsZero() {
 			continue
 		}
-		nq := query.NewNumericRangeInclusiveQuery(r.r.Min, r.r.Max, &inclusive, &inclusive)
-		nq.SetField(r.field)
-		fs[name] = nq
+		fs[name] = numberRange(r.field, r.r)
 	}
 	return fs
+}
+
+// numberRange matches the movies whose number in field is within r, bounds included. Popularity is a Bleve
+// numeric field; the others hold one term per number (see exactNumber), whose order is the numbers'.
+func numberRange(field string, r search.Range) query.Query {
+	inclusive := true
+	if field == fieldPopularity {
+		nq := query.NewNumericRangeInclusiveQuery(r.Min, r.Max, &inclusive, &inclusive)
+		nq.SetField(field)
+		return nq
+	}
+	var lo, hi string // "" is an open end
+	if r.Min != nil {
+		lo = exactNumber(*r.Min)
+	}
+	if r.Max != nil {
+		hi = exactNumber(*r.Max)
+	}
+	tq := query.NewTermRangeInclusiveQuery(lo, hi, &inclusive, &inclusive)
+	tq.SetField(field)
+	return tq
+}
+
+// exactNumber is a number as one indexed term: its shift-0 prefix code, which is the term Bleve's numeric
+// sorts and facets read, and which orders as the numbers do.
+func exactNumber(v float64) string {
+	return string(numeric.MustNewPrefixCodedInt64(numeric.Float64ToInt64(v), 0))
 }
 
 // and joins queries into one (nil queries are skipped); nil if there are none.
