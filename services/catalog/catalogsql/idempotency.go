@@ -26,7 +26,7 @@ func (s *Store) CreateMovieOnce(ctx context.Context, actor string, in catalog.Mo
 	respond func(*catalog.Movie) (catalog.SavedResponse, error)) (catalog.SavedResponse, bool, error) {
 	for range 3 {
 		var resp catalog.SavedResponse
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.inTx(ctx, func(tx *txn) error {
 			if err := s.insertKey(ctx, tx, key); err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ func (s *Store) CreateMovieOnce(ctx context.Context, actor string, in catalog.Mo
 // ClaimIdempotencyKey implements catalog.Store.
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey) (*catalog.SavedResponse, error) {
 	for range 3 {
-		err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertKey(ctx, tx, key) })
+		err := s.inTx(ctx, func(tx *txn) error { return s.insertKey(ctx, tx, key) })
 		if err == nil {
 			return nil, nil
 		}
@@ -77,7 +77,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, key catalog.Idempotency
 }
 
 // insertKey inserts the key's row, marked in flight.
-func (s *Store) insertKey(ctx context.Context, tx *sql.Tx, key catalog.IdempotencyKey) error {
+func (s *Store) insertKey(ctx context.Context, tx *txn, key catalog.IdempotencyKey) error {
 	now := s.timestamp()
 	const q = `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, created_at, expires_at)
 	VALUES (?, ?, ?, 0, ?, ?)`
@@ -94,7 +94,7 @@ func (s *Store) insertKey(ctx context.Context, tx *sql.Tx, key catalog.Idempoten
 	return nil
 }
 
-func (s *Store) saveResponse(ctx context.Context, tx *sql.Tx, key catalog.IdempotencyKey, resp catalog.SavedResponse) error {
+func (s *Store) saveResponse(ctx context.Context, tx *txn, key catalog.IdempotencyKey, resp catalog.SavedResponse) error {
 	const q = `UPDATE idempotency_keys SET status = ?, location = ?, etag = ?, body = ?
 	WHERE principal = ? AND idem_key = ? AND request_hash = ? AND status = 0`
 	res, err := tx.ExecContext(ctx, q, resp.Status, resp.Location, resp.ETag, resp.Body, key.Principal, key.Key, key.RequestHash)
@@ -145,7 +145,7 @@ func (s *Store) savedResponse(ctx context.Context, key catalog.IdempotencyKey) (
 
 // CompleteIdempotencyKey implements catalog.Store.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey, resp catalog.SavedResponse) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.saveResponse(ctx, tx, key, resp) })
+	err := s.inTx(ctx, func(tx *txn) error { return s.saveResponse(ctx, tx, key, resp) })
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", dbErr(err))
 	}

@@ -20,7 +20,7 @@ func (s *Store) ImportMovies(ctx context.Context, actor string, inputs []catalog
 	results := make([]catalog.ImportResult, len(inputs))
 	for start := 0; start < len(inputs); start += ImportBatch {
 		batch := inputs[start:min(start+ImportBatch, len(inputs))]
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.inTx(ctx, func(tx *txn) error {
 			for i, in := range batch {
 				r, err := s.importOne(ctx, tx, actor, in)
 				if err != nil {
@@ -37,7 +37,7 @@ func (s *Store) ImportMovies(ctx context.Context, actor string, inputs []catalog
 			return nil, fmt.Errorf("import movies: %w", dbErr(err))
 		}
 		for i, in := range batch {
-			err := s.inTx(ctx, func(tx *sql.Tx) error {
+			err := s.inTx(ctx, func(tx *txn) error {
 				r, err := s.importOne(ctx, tx, actor, in)
 				results[start+i] = r
 				return err
@@ -62,7 +62,7 @@ func recordError(err error) bool {
 
 // importOne writes one record: an update of the live movie with its tmdb_id, else its imdb_id, or a
 // creation.
-func (s *Store) importOne(ctx context.Context, tx *sql.Tx, actor string, in catalog.MovieInput) (catalog.ImportResult, error) {
+func (s *Store) importOne(ctx context.Context, tx *txn, actor string, in catalog.MovieInput) (catalog.ImportResult, error) {
 	cur, err := s.matchMovie(ctx, tx, in)
 	if err != nil {
 		return catalog.ImportResult{}, err
@@ -87,7 +87,7 @@ func (s *Store) importOne(ctx context.Context, tx *sql.Tx, actor string, in cata
 
 // matchMovie finds, and locks, the live movie an import record updates; nil if none. A movie found by
 // imdb_id that has another tmdb_id is a Conflict: the two ids disagree about which movie this is.
-func (s *Store) matchMovie(ctx context.Context, tx *sql.Tx, in catalog.MovieInput) (*catalog.Movie, error) {
+func (s *Store) matchMovie(ctx context.Context, tx *txn, in catalog.MovieInput) (*catalog.Movie, error) {
 	for _, by := range []struct {
 		column string
 		value  any

@@ -2,7 +2,6 @@ package catalogsql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -43,7 +42,7 @@ func (s *Store) MarkPublished(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		args := make([]any, 0, len(ids)+1)
 		args = append(args, s.timestamp())
 		for _, id := range ids {

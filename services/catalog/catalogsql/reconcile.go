@@ -38,7 +38,7 @@ func (s *Store) MovieVersions(ctx context.Context, afterID int64, limit int) ([]
 // still waiting in the outbox (the relay will publish the current state anyway), queues the movie's current
 // state (or tombstone) under the message id events.RepairMsgID, which the duplicate window never drops.
 func (s *Store) RepublishMovie(ctx context.Context, id int64) (queued bool, version int64, err error) {
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		q := `SELECT ` + movieColumns + `, deleted_at IS NOT NULL FROM movies WHERE id = ?` + s.d.forUpdate
 		var deleted bool
 		m, err := scanMovie(tx.QueryRowContext(ctx, q, id), &deleted)

@@ -14,7 +14,7 @@ import (
 
 // UpsertUser implements catalog.Store.
 func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		now := s.timestamp()
 		_, err := tx.ExecContext(ctx, s.d.upsert, u.Username, u.PasswordHash, u.Role, now, now)
 		return err
@@ -85,7 +85,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]catalog.SigningKey, error) {
 
 // AddSigningKey implements catalog.Store.
 func (s *Store) AddSigningKey(ctx context.Context, k catalog.SigningKey) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		const q = `INSERT INTO signing_keys (kid, private_key, created_at) VALUES (?, ?, ?)`
 		_, err := tx.ExecContext(ctx, q, k.Kid, []byte(k.Private), s.timestamp())
 		if duplicateKey(err) {
@@ -102,7 +102,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k catalog.SigningKey) error {
 // CreateUser implements catalog.Store.
 func (s *Store) CreateUser(ctx context.Context, u catalog.User) (*catalog.User, error) {
 	now := s.timestamp()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		const q = `INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`
 		_, err := tx.ExecContext(ctx, q, u.Username, u.PasswordHash, u.Role, now, now)
 		if duplicateKey(err) {
@@ -146,7 +146,7 @@ func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
 // DeleteUser implements catalog.Store. The admins are counted with a locking read, so that two
 // concurrent deletes cannot remove the last two admins.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var role string
 		q := `SELECT role FROM users WHERE username = ?` + s.d.forUpdate
 		switch err := tx.QueryRowContext(ctx, q, username).Scan(&role); {
@@ -192,7 +192,7 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*catalog.APIKey, error) {
 // CreateAPIKey implements catalog.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.APIKey, error) {
 	k.CreatedAt, k.LastUsedAt, k.RevokedAt = s.timestamp(), nil, nil
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		const q = `INSERT INTO api_keys (name, role, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`
 		res, err := tx.ExecContext(ctx, q, k.Name, k.Role, k.Hash, k.CreatedBy, k.CreatedAt)
 		if err != nil {
@@ -251,7 +251,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
 
 // RevokeAPIKey implements catalog.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.timestamp(), id)
 		if err != nil {
 			return err
