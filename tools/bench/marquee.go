@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -205,7 +206,14 @@ func startMarquee(ctx context.Context, bin, dataDir string, shards int) (*marque
 	return m, nil
 }
 
+// importRequestTimeout bounds one import request (the bench's other requests have the client's 30 s).
+const importRequestTimeout = 5 * time.Minute
+
 func (m *marquee) do(ctx context.Context, method, path string, body []byte, header map[string]string) (int, []byte, error) {
+	return m.doWith(ctx, m.http, method, path, body, header)
+}
+
+func (m *marquee) doWith(ctx context.Context, client *http.Client, method, path string, body []byte, header map[string]string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, m.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
@@ -217,13 +225,19 @@ func (m *marquee) do(ctx context.Context, method, path string, body []byte, head
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := m.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, answer, err
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // indexed reports how many movies search holds and whether its index has caught up with the stream.
@@ -250,7 +264,9 @@ func (m *marquee) indexed(ctx context.Context) (total uint64, current bool, err 
 type ingestResult struct {
 	movies   int
 	accepted time.Duration // until the catalog answered every import request
-	indexed  time.Duration // until search held every movie
+	// slowestRequest is the longest an import request took to be answered
+	slowestRequest time.Duration
+	indexed        time.Duration // until search held every movie
 }
 
 // importFile sends the JSON Lines file at path through POST /v1/imports in batches of batchSize from
@@ -264,7 +280,14 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 	batches := make(chan []byte, clients)
 	errc := make(chan error, clients+1)
 	startAt := time.Now()
+	// An import request of batchSize records waits behind the other clients' for the catalog's one writer,
+	// and shares the cores with the indexer: it may take far longer than a search. A client that gave up
+	// on it while the catalog went on would find the retry refused (409: its Idempotency-Key still in
+	// progress) until the first attempt ends.
+	client := *m.http
+	client.Timeout = importRequestTimeout
 	var wg sync.WaitGroup
+	var slowest atomic.Int64 // nanoseconds, of a successful request
 	for c := range clients {
 		wg.Go(func() {
 			for n := 0; ; n++ {
@@ -273,18 +296,29 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 					return
 				}
 				key := fmt.Sprintf("bench-%d-%d-%d", startAt.UnixNano(), c, n)
+				var failures []string
 				for attempt := 1; ; attempt++ {
-					status, answer, err := m.do(ctx, http.MethodPost, "/v1/imports", body,
+					sent := time.Now()
+					status, answer, err := m.doWith(ctx, &client, http.MethodPost, "/v1/imports", body,
 						map[string]string{"Content-Type": "application/x-ndjson", "Idempotency-Key": key})
+					took := time.Since(sent)
 					if err == nil && status == http.StatusOK {
 						var sum struct{ Failed int }
 						if json.Unmarshal(answer, &sum) == nil && sum.Failed > 0 {
 							errc <- fmt.Errorf("import: %d records failed: %.300s", sum.Failed, answer)
 						}
+						for {
+							old := slowest.Load()
+							if int64(took) <= old || slowest.CompareAndSwap(old, int64(took)) {
+								break
+							}
+						}
 						break
 					}
+					failures = append(failures, fmt.Sprintf("attempt %d after %s: %d %.300s %v", attempt, took.Round(time.Millisecond), status, answer, err))
 					if attempt >= 8 || ctx.Err() != nil {
-						errc <- fmt.Errorf("import: %d %.300s %v", status, answer, err)
+						errc <- fmt.Errorf("import of batch %d of client %d failed:\n%s\nmarquee's last output:\n%s",
+							n, c, strings.Join(failures, "\n"), lastLines(m.output(), 20))
 						break
 					}
 					time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
@@ -312,7 +346,7 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 	}
 	close(batches)
 	wg.Wait()
-	res := &ingestResult{movies: movies, accepted: time.Since(startAt)}
+	res := &ingestResult{movies: movies, accepted: time.Since(startAt), slowestRequest: time.Duration(slowest.Load())}
 	select {
 	case err := <-errc:
 		return nil, err

@@ -79,8 +79,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float
 func (r *ingestResult) rate() float64 { return float64(r.movies) / r.indexed.Seconds() }
 
 func (r *ingestResult) String() string {
-	return fmt.Sprintf("%d movies accepted in %s, searchable in %s: %.0f movies/s end to end",
-		r.movies, r.accepted.Round(time.Millisecond), r.indexed.Round(time.Millisecond), r.rate())
+	return fmt.Sprintf("%d movies accepted in %s (slowest request %s), searchable in %s: %.0f movies/s end to end",
+		r.movies, r.accepted.Round(time.Millisecond), r.slowestRequest.Round(time.Millisecond), r.indexed.Round(time.Millisecond), r.rate())
 }
 
 // finish computes the rows of the table.
