@@ -41,10 +41,7 @@ func TestBrowseByPopularity(t *testing.T) {
 		changes = append(changes, searchindex.Change{ID: m.ID, Version: 9, Movie: &m})
 		movies[i] = m
 	}
-	cp, _ := idx.Checkpoint()
-	if _, err := idx.Apply(context.Background(), changes, cp+1); err != nil {
-		t.Fatal(err)
-	}
+	MustApply(t, idx, changes...)
 
 	for _, c := range []struct {
 		genre         string

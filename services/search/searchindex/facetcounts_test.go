@@ -26,10 +26,7 @@ func TestCatalogFacetCounts(t *testing.T) {
 	for i := 1; i < 3000; i += 7 {
 		changes = append(changes, searchindex.Change{ID: int64(i + 1), Version: 3, Deleted: true})
 	}
-	cp, _ := idx.Checkpoint()
-	if _, err := idx.Apply(context.Background(), changes, cp+1); err != nil {
-		t.Fatal(err)
-	}
+	MustApply(t, idx, changes...)
 	all := []string{search.FacetGenres, search.FacetLanguage, search.FacetDecade, search.FacetRating, search.FacetRuntime, search.FacetYear, search.FacetPopularity, search.FacetVotes}
 	exact := searchindex.WithOptions(idx, searchindex.Options{ExactFacets: true})
 	for _, q := range []search.Query{

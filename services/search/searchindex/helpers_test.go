@@ -58,6 +58,18 @@ func MustIndex(tb testing.TB, idx *searchindex.Index, movies ...search.Movie) {
 	}
 }
 
+// MustApply applies changes as one batch, the next of the stream.
+func MustApply(tb testing.TB, idx *searchindex.Index, changes ...searchindex.Change) {
+	tb.Helper()
+	cp, err := idx.Checkpoint()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := idx.Apply(context.Background(), changes, cp+1); err != nil {
+		tb.Fatalf("Apply: %v", err)
+	}
+}
+
 // MustReadJSON decodes the JSON file at path into v.
 func MustReadJSON(tb testing.TB, path string, v any) {
 	tb.Helper()

@@ -1,7 +1,6 @@
 package searchindex_test
 
 import (
-	"context"
 	"math"
 	"strings"
 	"testing"
@@ -28,10 +27,7 @@ func TestPriorScoresMatchBleve(t *testing.T) {
 	for i := 3; i < n; i += 50 {
 		changes = append(changes, searchindex.Change{ID: movies[i].ID, Version: 3, Deleted: true})
 	}
-	cp, _ := idx.Checkpoint()
-	if _, err := idx.Apply(context.Background(), changes, cp+1); err != nil {
-		t.Fatal(err)
-	}
+	MustApply(t, idx, changes...)
 
 	texts := []string{
 		strings.Fields(movies[0].Title)[0],

@@ -24,10 +24,7 @@ func TestNumberRanges(t *testing.T) {
 		changes = append(changes, searchindex.Change{ID: m.ID, Version: 2, Movie: &m})
 		movies[i] = m
 	}
-	cp, _ := idx.Checkpoint()
-	if _, err := idx.Apply(context.Background(), changes, cp+1); err != nil {
-		t.Fatal(err)
-	}
+	MustApply(t, idx, changes...)
 
 	fields := []struct {
 		name  string

@@ -46,10 +46,7 @@ func TestTyposOnlyWhenFewExact(t *testing.T) {
 	}
 
 	// Two exact matches leave: four are fewer than TypoBelow, and the typo match follows them.
-	cp, _ := idx.Checkpoint()
-	if _, err := idx.Apply(context.Background(), []searchindex.Change{{ID: 1, Version: 2, Deleted: true}, {ID: 2, Version: 2, Deleted: true}}, cp+1); err != nil {
-		t.Fatal(err)
-	}
+	MustApply(t, idx, searchindex.Change{ID: 1, Version: 2, Deleted: true}, searchindex.Change{ID: 2, Version: 2, Deleted: true})
 	res = search()
 	if res.Total != 5 || len(res.Hits) != 5 {
 		t.Fatalf("4 exact matches and a typo: total %d, %d hits, want 5", res.Total, len(res.Hits))
