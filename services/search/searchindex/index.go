@@ -62,7 +62,6 @@ type Index struct {
 	opts      Options
 	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
 	priors    *priors             // every movie's ranking inputs, kept by Apply
-	segIDs    segmentIDs          // the movie ids of each segment's documents, for the scoring
 	cache     *resultCache        // answers by query and checkpoint; nil for none
 	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
 	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic

@@ -9,6 +9,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/numeric"
+	blevesearch "github.com/blevesearch/bleve/v2/search"
 
 	"marquee/services/search"
 )
@@ -108,6 +109,20 @@ func (p *priors) get(id int64) priorRow {
 		return missingRow
 	}
 	return p.rows[id]
+}
+
+// scorer is the custom-score callback of ranking r: the text score times the movie's prior. Bleve resolves
+// the hit's id before calling it.
+func (x *Index) scorer(r Ranking) func(context.Context, *blevesearch.DocumentMatch) (float64, error) {
+	return func(_ context.Context, d *blevesearch.DocumentMatch) (float64, error) {
+		id, err := strconv.ParseInt(d.ID, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("score: document id %q: %w", d.ID, err)
+		}
+		row := x.priors.get(id)
+		votes, rating := float64(row.votes), float64(row.rating)
+		return d.Score * r.prior(votes, rating, !math.IsNaN(votes), !math.IsNaN(rating)), nil
+	}
 }
 
 // buildPriors reads every movie's votes and rating from the index's doc values. Call it before any Apply.

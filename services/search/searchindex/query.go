@@ -397,7 +397,7 @@ func (x *Index) scoring(p *plan, anyWords bool, within query.Query) query.Query 
 	if within != nil {
 		must = append(must, unscored{within})
 	}
-	return priorScored{q: query.NewBooleanQuery(must, should, nil), x: x, rank: x.rank}
+	return query.NewCustomScoreQueryWithScorer(query.NewBooleanQuery(must, should, nil), x.scorer(x.rank), nil, nil)
 }
 
 // membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and

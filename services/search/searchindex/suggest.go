@@ -57,7 +57,7 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		cq.SetBoost(f.boost)
 		perField = append(perField, cq)
 	}
-	scored := priorScored{q: query.NewDisjunctionQuery(perField), x: x, rank: x.suggestRanking()}
+	scored := query.NewCustomScoreQueryWithScorer(query.NewDisjunctionQuery(perField), x.suggestScorer(), nil, nil)
 	req := bleve.NewSearchRequestOptions(scored, suggestPool, 0, false)
 	req.Fields = []string{fieldSource}
 	req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortScore{Desc: true}, &blevesearch.SortDocID{}})
@@ -93,11 +93,11 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	return out, nil
 }
 
-// suggestRanking favours well-known movies strongly: a suggestion list is short.
-func (x *Index) suggestRanking() Ranking {
+// suggestScorer favours well-known movies strongly: a suggestion list is short.
+func (x *Index) suggestScorer() func(context.Context, *blevesearch.DocumentMatch) (float64, error) {
 	r := x.rank
 	r.VotesWeight *= 4
-	return r
+	return x.scorer(r)
 }
 
 // completes reports whether text has every typed word, the last as a prefix of one of its words.
