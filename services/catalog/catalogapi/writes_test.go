@@ -336,6 +336,55 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
 }
 
+// BenchmarkImportConcurrent measures imports from four clients at once on SQLite, which has one writer:
+// records/s, and the slowest request, which shows whether a writer waits its turn or behind many others.
+func BenchmarkImportConcurrent(b *testing.B) {
+	const n, clients = 1000, 4
+	e := newEnv(b, true)
+	admin := e.token(b, adminName, adminPass)
+	var (
+		mu      sync.Mutex
+		slowest time.Duration
+		failed  error
+		next    int
+	)
+	post := func() {
+		mu.Lock()
+		first := next * n
+		next++
+		mu.Unlock()
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/imports", bytes.NewReader(importBodyFrom(first, n)))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		start := time.Now()
+		res, err := e.srv.Client().Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				err = fmt.Errorf("import: %d", res.StatusCode)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		slowest = max(slowest, time.Since(start))
+		if err != nil {
+			failed = err
+		}
+	}
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(post)
+		}
+		wg.Wait()
+	}
+	if failed != nil {
+		b.Fatal(failed)
+	}
+	b.ReportMetric(float64(b.N*n*clients)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(slowest.Milliseconds()), "slowest-ms")
+}
+
 func importBody(n int) []byte { return importBodyFrom(0, n) }
 
 // importBodyFrom is n JSON Lines records with tmdb ids from first+1 on.
