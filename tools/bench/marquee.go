@@ -286,6 +286,12 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 	// progress) until the first attempt ends.
 	client := *m.http
 	client.Timeout = importRequestTimeout
+	report := func(err error) { // the first few errors are enough, and a full channel must not stall a client
+		select {
+		case errc <- err:
+		default:
+		}
+	}
 	var wg sync.WaitGroup
 	var slowest atomic.Int64 // nanoseconds, of a successful request
 	for c := range clients {
@@ -305,7 +311,7 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 					if err == nil && status == http.StatusOK {
 						var sum struct{ Failed int }
 						if json.Unmarshal(answer, &sum) == nil && sum.Failed > 0 {
-							errc <- fmt.Errorf("import: %d records failed: %.300s", sum.Failed, answer)
+							report(fmt.Errorf("import: %d records failed: %.300s", sum.Failed, answer))
 						}
 						for {
 							old := slowest.Load()
@@ -317,8 +323,8 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 					}
 					failures = append(failures, fmt.Sprintf("attempt %d after %s: %d %.300s %v", attempt, took.Round(time.Millisecond), status, answer, err))
 					if attempt >= 8 || ctx.Err() != nil {
-						errc <- fmt.Errorf("import of batch %d of client %d failed:\n%s\nmarquee's last output:\n%s",
-							n, c, strings.Join(failures, "\n"), lastLines(m.output(), 20))
+						report(fmt.Errorf("import of batch %d of client %d failed:\n%s\nmarquee's last output:\n%s",
+							n, c, strings.Join(failures, "\n"), lastLines(m.output(), 20)))
 						break
 					}
 					time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
