@@ -602,11 +602,8 @@ func sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
 // defaultBrowseSort is the order of a search without text or sort: most popular first, then by title.
 var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
 
-// search answers q, uncached; see Search. With text, the matches come in tiers, whatever their scores:
-// movies with every word exactly (the last word also as a prefix), then (only if fewer than
-// Ranking.TypoBelow movies have every word exactly) movies with every word within its typo tolerance, then
-// (only if fewer than Ranking.RelaxBelow movies have every word) movies with some of the words. Within a
-// tier the blended relevance decides. A sort replaces the tiers with its keys.
+// search answers q, uncached; see Search. With text, the matches come in tiers (see tiers), whatever their
+// scores; within a tier the blended relevance decides. A sort replaces the tiers with its keys.
 func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
@@ -638,34 +635,32 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	}
 	res := &search.Result{Page: q.Page, PerPage: q.PerPage, Facets: map[string]search.Facet{}, Index: search.IndexStatus{Version: version, Current: true}}
 
-	// The matches: every movie (browse), or the movies of the text.
+	// The matches: every movie (browse), or the movies of the text, in tiers unless a sort replaces them.
+	pg := x.newPager(ctx, &q, &p, !p.empty(), all, cur, res)
 	var member query.Query = query.NewMatchAllQuery()
-	var tiers []tier
-	exactTotal := uint64(0)
-	if p.empty() {
-		tiers = []tier{{member: member, match: search.MatchBrowse}}
-	} else {
-		m, err := x.matching(ctx, &p, all)
-		if err != nil {
+	switch {
+	case p.empty():
+		if _, err := pg.add(tier{member: member, match: search.MatchBrowse}); err != nil {
 			return nil, err
 		}
-		member = m.member
-		switch {
-		case len(q.Sort) > 0:
-			tiers = []tier{{scored: true, anyWords: m.relaxed, member: member}}
-		default:
-			tiers = []tier{{scored: true, member: m.exact, match: search.MatchExact}}
-			if m.typos {
-				tiers = append(tiers, tier{scored: true, member: except(m.typo, m.exact), match: search.MatchTypo})
-			}
-			if m.relaxed {
-				tiers = append(tiers, tier{scored: true, anyWords: true, member: except(m.member, m.typo), match: search.MatchPartial})
-			}
+	case len(q.Sort) > 0:
+		size := func(t tier) (uint64, error) { return x.count(ctx, and(t.member, all)) }
+		var relaxed bool
+		if member, relaxed, err = x.tiers(ctx, &p, size); err != nil {
+			return nil, err
+		}
+		if _, err := pg.add(tier{scored: true, anyWords: relaxed, member: member}); err != nil {
+			return nil, err
+		}
+	default:
+		if member, _, err = x.tiers(ctx, &p, pg.add); err != nil {
+			return nil, err
 		}
 	}
-	if err := x.page(ctx, &q, &p, tiers, all, cur, res, &exactTotal); err != nil {
+	if err := pg.finish(); err != nil {
 		return nil, err
 	}
+	exactTotal := pg.exactTotal
 	if err := x.facets(ctx, &q, member, fs, res); err != nil {
 		return nil, err
 	}
@@ -714,48 +709,40 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 	return p, nil
 }
 
-// matches are the sets of movies a text query's tiers are made of.
-type matches struct {
-	exact   query.Query // every word exactly (the last also as a prefix)
-	typo    query.Query // every word within its typo tolerance; exact when typos are off
-	member  query.Query // every movie the search returns: typo, or the partial matches when relaxed
-	typos   bool        // whether typo matches are looked for
-	relaxed bool        // whether movies with only some of the words follow
-}
-
-// matching decides which tiers a text query needs, counting the cheapest sets first. Typos are looked for
-// only when fewer than Ranking.TypoBelow movies have every word exactly: a fuzzy expansion of every word in
-// every field is the costliest part of a search, and when the words match as typed, their typo variants
-// are noise below them. A query of several words is relaxed to some of its words only when fewer than
-// Ranking.RelaxBelow movies have all of them (within the typo tolerance).
-func (x *Index) matching(ctx context.Context, p *plan, filter query.Query) (matches, error) {
-	m := matches{exact: x.membership(p, allExact)}
-	m.typo, m.member = m.exact, m.exact
-	if len(p.terms) == 0 {
-		return m, nil // phrases only: no typos, nothing to relax
+// tiers decides the tiers of a text search in rank order, each from the sizes of those before it, and hands
+// each to add, which returns its number of movies: movies with every word exactly (the last word also as a
+// prefix); then, only if fewer than Ranking.TypoBelow movies have every word exactly, movies with every word
+// within its typo tolerance; then, only if fewer than Ranking.RelaxBelow movies have every word (within the
+// tolerance), movies with some of the words. A fuzzy expansion of every word in every field is the costliest
+// part of a search, and when the words match as typed, their typo variants are noise below them. It returns
+// every movie the search matches, and whether the words were relaxed to some of them.
+func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error)) (member query.Query, relaxed bool, err error) {
+	exact := x.membership(p, allExact)
+	n, err := add(tier{scored: true, member: exact, match: search.MatchExact})
+	if err != nil || len(p.terms) == 0 {
+		return exact, false, err // phrases only: no typos, nothing to relax
 	}
-	n, err := x.count(ctx, and(m.exact, filter))
-	if err != nil {
-		return m, err
-	}
+	typo := exact
 	if n < uint64(x.rank.TypoBelow) {
-		m.typos = true
-		m.typo = x.membership(p, allTypos)
-		m.member = m.typo
-		if n, err = x.count(ctx, and(m.typo, filter)); err != nil {
-			return m, err
+		typo = x.membership(p, allTypos)
+		k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})
+		if err != nil {
+			return nil, false, err
 		}
+		n += k
 	}
 	if len(p.terms) < 2 || n >= uint64(x.rank.RelaxBelow) {
-		return m, nil // one word is never relaxed
+		return typo, false, nil // one word is never relaxed
 	}
-	m.relaxed = true
 	rp, err := x.informative(ctx, *p)
 	if err != nil {
-		return m, err
+		return nil, false, err
 	}
-	m.member = x.membership(&rp, anyWord)
-	return m, nil
+	member = x.membership(&rp, anyWord)
+	if _, err := add(tier{scored: true, anyWords: true, member: except(member, typo), match: search.MatchPartial}); err != nil {
+		return nil, false, err
+	}
+	return member, true, nil
 }
 
 // except is the movies of q that are not in not.
@@ -772,114 +759,4 @@ func (x *Index) count(ctx context.Context, q query.Query) (uint64, error) {
 		return 0, fmt.Errorf("count: %w", err)
 	}
 	return sr.Total, nil
-}
-
-// page fills res with the total and the hits of the requested page, walking the tiers in order: each tier
-// is asked for the hits of the page that fall in it (by offset, or after the cursor's position).
-func (x *Index) page(ctx context.Context, q *search.Query, p *plan, tiers []tier, filter query.Query, cur *cursor, res *search.Result, exactTotal *uint64) error {
-	skip := (q.Page - 1) * q.PerPage
-	need := q.PerPage
-	start := 0
-	if cur != nil {
-		skip, start = 0, cur.Tier
-		if start >= len(tiers) {
-			return invalidCursor()
-		}
-	}
-	scored := tiers[0].scored
-	order := sortOrder(q.Sort, scored)
-	var last *blevesearch.DocumentMatch
-	lastTier := -1
-	more := false // whether a match follows the last hit
-	for i, t := range tiers {
-		member := and(t.member, filter)
-		if i < start || (need == 0 && more) {
-			// Before the cursor's tier, or after a full page: only the tier's size counts.
-			n, err := x.count(ctx, member)
-			if err != nil {
-				return err
-			}
-			res.Total += n
-			if i == 0 {
-				*exactTotal = n
-			}
-			continue
-		}
-		qq := filtered(t.member, filter)
-		if t.scored {
-			qq = x.scoring(p, t.anyWords, member)
-		}
-		size := 0
-		if need > 0 {
-			size = need + 1 // one more tells whether the page is the tier's last
-		}
-		req := bleve.NewSearchRequestOptions(qq, size, skip, false)
-		req.SortByCustom(order)
-		req.Fields = []string{fieldSource}
-		if !scored {
-			req.Score = "none"
-		}
-		after := cur != nil && i == start
-		if after {
-			if len(cur.After) != len(order) {
-				return invalidCursor()
-			}
-			vals := make([]string, len(cur.After))
-			for j, a := range cur.After {
-				vals[j] = string(a)
-			}
-			req.SetSearchAfter(vals)
-		}
-		var sr *bleve.SearchResult
-		var err error
-		narrowed := false
-		if t.match == search.MatchBrowse && !after && size > 0 && byPopularity(q.Sort) {
-			if sr, narrowed, err = x.browseTop(ctx, member, req); err != nil {
-				return err
-			}
-		}
-		if !narrowed {
-			sr, err = x.query(ctx, req)
-		}
-		if err != nil {
-			if after {
-				return invalidCursor()
-			}
-			return fmt.Errorf("search %q: %w", q.Text, err)
-		}
-		if i == 0 {
-			*exactTotal = sr.Total
-		}
-		res.Total += sr.Total
-		if !after {
-			skip = max(0, skip-int(sr.Total))
-		}
-		hits := sr.Hits
-		if len(hits) > need {
-			hits, more = hits[:need], true
-		}
-		if need == 0 && sr.Total > 0 && lastTier >= 0 {
-			more = true
-		}
-		for _, h := range hits {
-			hit, err := x.hit(h, p, t.match, scored)
-			if err != nil {
-				return err
-			}
-			res.Hits = append(res.Hits, hit)
-			last, lastTier = h, i
-		}
-		need -= len(hits)
-	}
-	if res.Hits == nil {
-		res.Hits = []search.Hit{}
-	}
-	if last != nil && more {
-		c, err := encodeCursor(lastTier, order, last, q.Sort)
-		if err != nil {
-			return err
-		}
-		res.NextCursor = c
-	}
-	return nil
 }

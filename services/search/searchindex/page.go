@@ -1,0 +1,153 @@
+package searchindex
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/blevesearch/bleve/v2"
+	blevesearch "github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"marquee/services/search"
+)
+
+// pager fills a result with the total and the hits of the requested page from the tiers of a search, added
+// one at a time in rank order: each tier is asked for the hits of the page that fall in it (by offset, or
+// after the cursor's position). Adding a tier returns its size, so the search decides the next tier from
+// the query that paged this one instead of counting the same movies again.
+type pager struct {
+	x      *Index
+	ctx    context.Context
+	q      *search.Query
+	p      *plan
+	filter query.Query
+	cur    *cursor
+	res    *search.Result
+	order  blevesearch.SortOrder
+	scored bool
+
+	skip, need int // hits still to skip and to fill
+	start      int // the first tier with hits: the cursor's
+	added      int // tiers added so far
+	more       bool
+	last       *blevesearch.DocumentMatch
+	lastTier   int
+	exactTotal uint64 // the first tier's size
+}
+
+func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
+	pg := &pager{
+		x: x, ctx: ctx, q: q, p: p, filter: filter, cur: cur, res: res,
+		order: sortOrder(q.Sort, scored), scored: scored,
+		skip: (q.Page - 1) * q.PerPage, need: q.PerPage, lastTier: -1,
+	}
+	if cur != nil {
+		pg.skip, pg.start = 0, cur.Tier
+	}
+	return pg
+}
+
+// add pages the next tier and returns how many movies it holds.
+func (pg *pager) add(t tier) (uint64, error) {
+	x, q := pg.x, pg.q
+	i := pg.added
+	pg.added++
+	member := and(t.member, pg.filter)
+	if i < pg.start || (pg.need == 0 && pg.more) {
+		// Before the cursor's tier, or after a full page: only the tier's size counts.
+		n, err := x.count(pg.ctx, member)
+		if err != nil {
+			return 0, err
+		}
+		pg.counted(i, n)
+		return n, nil
+	}
+	qq := filtered(t.member, pg.filter)
+	if t.scored {
+		qq = x.scoring(pg.p, t.anyWords, member)
+	}
+	size := 0
+	if pg.need > 0 {
+		size = pg.need + 1 // one more tells whether the page is the tier's last
+	}
+	req := bleve.NewSearchRequestOptions(qq, size, pg.skip, false)
+	req.SortByCustom(pg.order)
+	req.Fields = []string{fieldSource}
+	if !pg.scored {
+		req.Score = "none"
+	}
+	after := pg.cur != nil && i == pg.start
+	if after {
+		if len(pg.cur.After) != len(pg.order) {
+			return 0, invalidCursor()
+		}
+		vals := make([]string, len(pg.cur.After))
+		for j, a := range pg.cur.After {
+			vals[j] = string(a)
+		}
+		req.SetSearchAfter(vals)
+	}
+	var sr *bleve.SearchResult
+	var err error
+	narrowed := false
+	if t.match == search.MatchBrowse && !after && size > 0 && byPopularity(q.Sort) {
+		if sr, narrowed, err = x.browseTop(pg.ctx, member, req); err != nil {
+			return 0, err
+		}
+	}
+	if !narrowed {
+		sr, err = x.query(pg.ctx, req)
+	}
+	if err != nil {
+		if after {
+			return 0, invalidCursor()
+		}
+		return 0, fmt.Errorf("search %q: %w", q.Text, err)
+	}
+	pg.counted(i, sr.Total)
+	if !after {
+		pg.skip = max(0, pg.skip-int(sr.Total))
+	}
+	hits := sr.Hits
+	if len(hits) > pg.need {
+		hits, pg.more = hits[:pg.need], true
+	}
+	if pg.need == 0 && sr.Total > 0 && pg.lastTier >= 0 {
+		pg.more = true
+	}
+	for _, h := range hits {
+		hit, err := x.hit(h, pg.p, t.match, pg.scored)
+		if err != nil {
+			return 0, err
+		}
+		pg.res.Hits = append(pg.res.Hits, hit)
+		pg.last, pg.lastTier = h, i
+	}
+	pg.need -= len(hits)
+	return sr.Total, nil
+}
+
+func (pg *pager) counted(tier int, n uint64) {
+	pg.res.Total += n
+	if tier == 0 {
+		pg.exactTotal = n
+	}
+}
+
+// finish completes the result once every tier is added: the cursor to the next page, if one follows.
+func (pg *pager) finish() error {
+	if pg.start >= pg.added {
+		return invalidCursor() // the cursor names a tier this search does not have
+	}
+	if pg.res.Hits == nil {
+		pg.res.Hits = []search.Hit{}
+	}
+	if pg.last != nil && pg.more {
+		c, err := encodeCursor(pg.lastTier, pg.order, pg.last, pg.q.Sort)
+		if err != nil {
+			return err
+		}
+		pg.res.NextCursor = c
+	}
+	return nil
+}
