@@ -43,6 +43,7 @@ type options struct {
 	mixSamples       int           // queries of the standard mix per catalog size
 	lagWrites        int           // writes of the lag run
 	tailRequestBound int           // requests of the tail run
+	settleLimit      time.Duration // longest wait for the server to go idle after an import
 }
 
 func main() {
@@ -93,6 +94,7 @@ func (o *options) defaults() {
 	if o.Small <= 0 {
 		o.Small = max(o.Count/10, 1000)
 	}
+	o.Small = min(o.Small, o.Count)
 	if o.Duration <= 0 {
 		o.Duration = 8 * time.Second
 		if o.Quick {
@@ -100,7 +102,7 @@ func (o *options) defaults() {
 		}
 	}
 	if o.IngestTimeout <= 0 {
-		// The 1M-movie import takes about 21 minutes end to end today (docs/performance.md).
+		// The 1M-movie import takes about 26 minutes end to end today (docs/performance.md).
 		o.IngestTimeout = 45 * time.Minute
 		if o.Quick {
 			o.IngestTimeout = 10 * time.Minute
@@ -113,8 +115,9 @@ func (o *options) defaults() {
 		}
 	}
 	o.latencySamples, o.mixSamples, o.lagWrites, o.tailRequestBound = 200, 800, int(o.WriteRate*o.Duration.Seconds()*2), 1_000_000
+	o.settleLimit = 5 * time.Minute
 	if o.Quick {
-		o.latencySamples, o.mixSamples = 60, 240
+		o.latencySamples, o.mixSamples, o.settleLimit = 60, 240, time.Minute
 	}
 }
 

@@ -141,6 +141,27 @@ func (s *server) cpuSeconds() float64 {
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
 
+// settle waits until the server is idle: below a tenth of a core over a second, which an index still
+// merging the segments of an import is not. It gives up after limit, and returns how long it waited and
+// whether the server settled.
+func (s *server) settle(ctx context.Context, limit time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	last := s.cpuSeconds()
+	for time.Since(start) < limit {
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false
+		case <-time.After(time.Second):
+		}
+		now := s.cpuSeconds()
+		if now-last < 0.1 {
+			return time.Since(start), true
+		}
+		last = now
+	}
+	return time.Since(start), false
+}
+
 // dirBytes is the disk space the files under dir take (st_blocks, like du).
 func dirBytes(dir string) int64 {
 	var n int64
@@ -269,9 +290,10 @@ type ingestResult struct {
 	indexed        time.Duration // until search held every movie
 }
 
-// importFile sends the JSON Lines file at path through POST /v1/imports in batches of batchSize from
-// clients concurrent clients, then waits until search holds want movies.
-func (m *marquee) importFile(ctx context.Context, path string, batchSize, clients int, want uint64, timeout time.Duration) (*ingestResult, error) {
+// importFile sends records [from, to) of the JSON Lines file at path through POST /v1/imports in batches
+// of batchSize from clients concurrent clients, then waits until search holds to movies (the server holds
+// the first from already).
+func (m *marquee) importFile(ctx context.Context, path string, from, to, batchSize, clients int, timeout time.Duration) (*ingestResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -336,7 +358,10 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var buf bytes.Buffer
 	n, movies := 0, 0
-	for sc.Scan() {
+	for line := 0; line < to && sc.Scan(); line++ {
+		if line < from {
+			continue
+		}
 		buf.Write(sc.Bytes())
 		buf.WriteByte('\n')
 		n++
@@ -364,12 +389,12 @@ func (m *marquee) importFile(ctx context.Context, path string, batchSize, client
 	deadline := startAt.Add(timeout)
 	for {
 		total, current, err := m.indexed(ctx)
-		if err == nil && total >= want && current {
+		if err == nil && total >= uint64(to) && current {
 			res.indexed = time.Since(startAt)
 			return res, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("search holds %d of %d movies after %s (%v)", total, want, timeout, err)
+			return nil, fmt.Errorf("search holds %d of %d movies after %s (%v)", total, to, timeout, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

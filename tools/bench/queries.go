@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -61,15 +62,21 @@ func words(text string) []string {
 	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 
-// buildQueries reads the catalog at path and draws perClass queries of each class.
-func buildQueries(path string, seed uint64, perClass int) (*queryMix, error) {
+// buildQueries draws perClass queries of each class from the first movies of the catalog at path (at most
+// first, and 50,000).
+func buildQueries(path string, first int, seed uint64, perClass int) (*queryMix, error) {
 	var movies []ingest.Movie
+	enough := errors.New("enough movies")
+	read := 0
 	if err := ingest.ReadFile(path, func(r ingest.Record) error {
-		if r.Err == nil && len(movies) < 50_000 {
+		if read++; read > min(first, 50_000) {
+			return enough
+		}
+		if r.Err == nil {
 			movies = append(movies, r.Movie)
 		}
 		return nil
-	}); err != nil {
+	}); err != nil && !errors.Is(err, enough) {
 		return nil, err
 	}
 	if len(movies) == 0 {

@@ -23,7 +23,8 @@ type report struct {
 	memBase, memSmall, memLarge      memory // the empty server's, and after each catalog's query mix
 	indexBytes, dataBytes            int64
 	ingestSmall, ingestLarge         *ingestResult
-	ingestCPU                        float64
+	ingestCPU                        float64       // of both imports
+	settleSmall, settleLarge         time.Duration // how long the server merged on after each import
 	mixSmall, mixLarge               *loadResult
 	classes                          []classLatency
 	helloRuns, textRuns, facetRuns   []*loadResult
@@ -77,6 +78,16 @@ func machine() string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
 func (r *ingestResult) rate() float64 { return float64(r.movies) / r.indexed.Seconds() }
+
+// then is an import followed by next into the same server: their movies, and their times added up.
+func (r *ingestResult) then(next *ingestResult) *ingestResult {
+	return &ingestResult{
+		movies:         r.movies + next.movies,
+		accepted:       r.accepted + next.accepted,
+		slowestRequest: max(r.slowestRequest, next.slowestRequest),
+		indexed:        r.indexed + next.indexed,
+	}
+}
 
 func (r *ingestResult) String() string {
 	return fmt.Sprintf("%d movies accepted in %s (slowest request %s), searchable in %s: %.0f movies/s end to end",
@@ -172,7 +183,8 @@ func (r *report) markdown() string {
 	for i := range r.helloRuns {
 		fmt.Fprintf(&b, " round %d: %.0f / %.0f / %.0f;", i+1, r.helloRuns[i].qps(), r.textRuns[i].qps(), r.facetRuns[i].qps())
 	}
-	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s.\n", r.ingestLarge, r.ingestCPU, r.ingestSmall)
+	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s. The server went idle %s after the small and %s after the large import (the index merging its segments); the measurements wait for it.\n",
+		r.ingestLarge, r.ingestCPU, r.ingestSmall, r.settleSmall.Round(time.Second), r.settleLarge.Round(time.Second))
 	fmt.Fprintf(&b, "Generator: %.0f movies/s. Tail run: %d requests at %.0f QPS, p50 %s, p99 %s, max %s.\n",
 		r.genRate, r.tail.requests, r.tail.qps(), ms(r.tail.lat.quantile(0.5)), ms(r.tail.lat.quantile(0.99)), ms(r.tail.lat.max()))
 	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d reads (each waits on the server for its version), background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)

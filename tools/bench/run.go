@@ -53,72 +53,67 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	smallFile, largeFile := filepath.Join(tmp, "small.jsonl"), filepath.Join(tmp, "large.jsonl")
-	for _, c := range []struct {
-		file  string
-		count int
-	}{{smallFile, o.Small}, {largeFile, o.Count}} {
-		log("generating %d movies", c.count)
-		t0 := time.Now()
-		cmd := exec.CommandContext(ctx, bin, "gen", "--count", strconv.Itoa(c.count), "--seed", strconv.FormatInt(o.Seed, 10),
-			"--from", from, "--out", c.file)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("marquee gen: %v\n%s", err, out)
-		}
-		rep.genRate = float64(c.count) / time.Since(t0).Seconds()
+	// One catalog file: movie i depends only on the seed and i, so the small catalog is its first o.Small
+	// movies, and one query mix, drawn from those, finds its movies at both sizes.
+	catalog := filepath.Join(tmp, "catalog.jsonl")
+	log("generating %d movies", o.Count)
+	t0 := time.Now()
+	cmd := exec.CommandContext(ctx, bin, "gen", "--count", strconv.Itoa(o.Count), "--seed", strconv.FormatInt(o.Seed, 10),
+		"--from", from, "--out", catalog)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("marquee gen: %v\n%s", err, out)
 	}
-	// The small catalog is the first movies of the large one (movie i depends only on the seed and i), so
-	// one query mix, drawn from the small one, finds its movies in both.
-	mix, err := buildQueries(smallFile, uint64(o.Seed), o.PerClass)
+	rep.genRate = float64(o.Count) / time.Since(t0).Seconds()
+	mix, err := buildQueries(catalog, o.Small, uint64(o.Seed), o.PerClass)
 	if err != nil {
 		return nil, err
 	}
 	standard := mix.mixed()
 
-	// The small catalog: ingest, the standard mix's latency, memory.
-	log("small catalog: starting marquee")
-	small, err := startMarquee(ctx, bin, filepath.Join(tmp, "small"), o.Shards)
+	// One server takes both catalogs: the small one first (ingest, the standard mix's latency, memory), then
+	// the rest of the large one, whose first movies the small one is. Before each measurement the server
+	// settles: the index merges the segments of an import for a while after it is searchable, and the
+	// measurements compare the two sizes at rest.
+	log("starting marquee")
+	srv, err := startMarquee(ctx, bin, filepath.Join(tmp, "data"), o.Shards)
 	if err != nil {
 		return nil, err
 	}
-	defer small.stop()
-	rep.memBase, _ = small.memory()
+	defer srv.stop()
+	rep.memBase, _ = srv.memory()
 	log("small catalog: importing %d movies", o.Small)
-	if rep.ingestSmall, err = small.importFile(ctx, smallFile, 10_000, o.ImportClients, uint64(o.Small), o.IngestTimeout); err != nil {
+	cpu0 := srv.cpuSeconds()
+	if rep.ingestSmall, err = srv.importFile(ctx, catalog, 0, o.Small, 10_000, o.ImportClients, o.IngestTimeout); err != nil {
 		return nil, fmt.Errorf("small catalog: %w", err)
 	}
+	rep.ingestCPU = srv.cpuSeconds() - cpu0
 	log("small catalog: %s", rep.ingestSmall)
-	if rep.mixSmall, err = sequential(ctx, small.http, small.base, standard, o.mixSamples, o.Duration*4); err != nil {
+	rep.settleSmall, _ = srv.settle(ctx, o.settleLimit)
+	if rep.mixSmall, err = sequential(ctx, srv.http, srv.base, standard, o.mixSamples, o.Duration*4); err != nil {
 		return nil, err
 	}
-	rep.memSmall, _ = small.memory()
-	small.stop()
+	rep.memSmall, _ = srv.memory()
 
-	// The large catalog.
-	log("large catalog: starting marquee")
-	large, err := startMarquee(ctx, bin, filepath.Join(tmp, "large"), o.Shards)
+	log("large catalog: importing the other %d movies", o.Count-o.Small)
+	cpu0 = srv.cpuSeconds()
+	rest, err := srv.importFile(ctx, catalog, o.Small, o.Count, 10_000, o.ImportClients, o.IngestTimeout)
 	if err != nil {
-		return nil, err
-	}
-	defer large.stop()
-	// The empty server's memory is the lesser of its two reads; a failed first read counts as none.
-	if m, err := large.memory(); err == nil && (rep.memBase.rss == 0 || m.rss < rep.memBase.rss) {
-		rep.memBase = m
-	}
-	log("large catalog: importing %d movies", o.Count)
-	cpu0 := large.cpuSeconds()
-	if rep.ingestLarge, err = large.importFile(ctx, largeFile, 10_000, o.ImportClients, uint64(o.Count), o.IngestTimeout); err != nil {
 		return nil, fmt.Errorf("large catalog: %w", err)
 	}
-	rep.ingestCPU = large.cpuSeconds() - cpu0
+	rep.ingestCPU += srv.cpuSeconds() - cpu0
+	rep.ingestLarge = rep.ingestSmall.then(rest)
 	log("large catalog: %s", rep.ingestLarge)
-	rep.indexBytes = dirBytes(filepath.Join(large.dataDir, "search"))
-	rep.dataBytes = dirBytes(large.dataDir)
-	if rep.mixLarge, err = sequential(ctx, large.http, large.base, standard, o.mixSamples, o.Duration*4); err != nil {
+	var settled bool
+	if rep.settleLarge, settled = srv.settle(ctx, o.settleLimit); !settled {
+		log("large catalog: still busy after %s; measuring anyway", rep.settleLarge.Round(time.Second))
+	}
+	rep.indexBytes = dirBytes(filepath.Join(srv.dataDir, "search"))
+	rep.dataBytes = dirBytes(srv.dataDir)
+	if rep.mixLarge, err = sequential(ctx, srv.http, srv.base, standard, o.mixSamples, o.Duration*4); err != nil {
 		return nil, err
 	}
 	for _, c := range mix.classes(1) {
-		l, err := sequential(ctx, large.http, large.base, c.URLs, o.mixSamples/8, o.Duration)
+		l, err := sequential(ctx, srv.http, srv.base, c.URLs, o.mixSamples/8, o.Duration)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
@@ -145,10 +140,10 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 			cpu  *[]float64
 		}{
 			{hello.base, &unsent{urls: []string{"/"}}, &rep.helloRuns, nil},
-			{large.base, text, &rep.textRuns, &rep.textCPUms},
-			{large.base, facet, &rep.facetRuns, &rep.facetCPUms},
+			{srv.base, text, &rep.textRuns, &rep.textCPUms},
+			{srv.base, facet, &rep.facetRuns, &rep.facetCPUms},
 		} {
-			c0 := large.cpuSeconds()
+			c0 := srv.cpuSeconds()
 			res, err := runLoad(ctx, client, run.base, run.urls.next(), spec)
 			if err != nil {
 				return nil, err
@@ -156,17 +151,17 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 			run.urls.sent(res.requests)
 			*run.into = append(*run.into, res)
 			if run.cpu != nil {
-				*run.cpu = append(*run.cpu, 1000*(large.cpuSeconds()-c0)/float64(res.requests))
+				*run.cpu = append(*run.cpu, 1000*(srv.cpuSeconds()-c0)/float64(res.requests))
 			}
 		}
 	}
-	rep.memLarge, _ = large.memory()
+	rep.memLarge, _ = srv.memory()
 
 	// Tail at half of peak: open loop, coordinated-omission-safe.
 	peak := median(qpsOf(rep.textRuns))
 	rep.tailRate = peak / 2
 	log("tail: %.0f QPS open loop", rep.tailRate)
-	if rep.tail, err = runLoad(ctx, client, large.base, text.next(), loadSpec{
+	if rep.tail, err = runLoad(ctx, client, srv.base, text.next(), loadSpec{
 		Concurrency: o.Concurrency * 4, Rate: rep.tailRate, Duration: o.Duration * 2, MaxRequests: o.tailRequestBound,
 	}); err != nil {
 		return nil, err
@@ -175,21 +170,21 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 
 	// Write-to-searchable lag under search load.
 	log("lag: %.0f writes/s under %.0f QPS of search", o.WriteRate, rep.tailRate)
-	if rep.lag, err = measureLag(ctx, large, text.next(), o.WriteRate, rep.tailRate, o.Duration*2, o.lagWrites); err != nil {
+	if rep.lag, err = measureLag(ctx, srv, text.next(), o.WriteRate, rep.tailRate, o.Duration*2, o.lagWrites); err != nil {
 		return nil, err
 	}
 	text.sent(rep.lag.searches)
 
 	// MariaDB FULLTEXT and GROUP BY on the same catalog.
 	if o.MySQL != "" {
-		if err := compareMariaDB(ctx, o, log, rep, large, largeFile, mix, text.at); err != nil {
+		if err := compareMariaDB(ctx, o, log, rep, srv, catalog, mix, text.at); err != nil {
 			// Everything before it was measured: print it (the document is not updated).
-			large.stop()
+			srv.stop()
 			rep.finish()
 			return rep, fmt.Errorf("MariaDB comparison: %w", err)
 		}
 	}
-	large.stop()
+	srv.stop()
 	rep.finish()
 	return rep, nil
 }
