@@ -1,6 +1,7 @@
 package searchindex
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -196,15 +197,22 @@ func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error
 	return out, nil
 }
 
-// withPrefix is the words of the field that start with prefix, in dictionary order.
-func (ir *dictReader) withPrefix(field, prefix string) ([]string, error) {
-	seen := map[string]bool{}
+// withPrefix is the words of the field that start with prefix, in dictionary order: at most limit of them,
+// the ones the most movies have (on a tie, the first in dictionary order).
+func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, error) {
+	movies := map[string]uint64{}
 	for _, r := range ir.rs {
 		err := visitDict(func() (index.FieldDict, error) { return r.FieldDictPrefix(field, []byte(prefix)) },
-			func(e *index.DictEntry) { seen[e.Term] = true })
+			func(e *index.DictEntry) { movies[e.Term] += e.Count })
 		if err != nil {
 			return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 		}
 	}
-	return slices.Sorted(maps.Keys(seen)), nil
+	words := slices.Sorted(maps.Keys(movies))
+	if len(words) > limit {
+		slices.SortStableFunc(words, func(a, b string) int { return cmp.Compare(movies[b], movies[a]) })
+		words = words[:limit]
+		slices.Sort(words)
+	}
+	return words, nil
 }
