@@ -39,19 +39,32 @@ func timeOf(b *testing.B, idx *searchindex.Index, q search.Query, n int) time.Du
 // measured in the same run; the cases also run with Options.ExactFacets (every facet counted exactly per
 // request, the behaviour before the maintained counts and sampling) and report x-exact, their time over
 // that. It also reports the index's bytes per movie and the process RSS per 100k movies.
+//
+// With $MARQUEE_BENCH_INDEX set to an index folder (the search folder of a data folder, such as the one
+// `go run ./tools/bench -keep` leaves with 1M movies), it times the same searches on that index instead.
 func BenchmarkSynthetic(b *testing.B) {
 	n := benchDocs()
-	dir := b.TempDir()
-	built := buildSynth(b, dir, n, searchindex.Options{Scratch: true})
-	if err := built.Close(); err != nil { // flushes; reopening measures a settled index and rebuilds the counts
-		b.Fatal(err)
+	path := os.Getenv("MARQUEE_BENCH_INDEX")
+	dir := path
+	if path == "" {
+		dir = b.TempDir()
+		path = filepath.Join(dir, "idx")
+		built := buildSynth(b, dir, n, searchindex.Options{Scratch: true})
+		if err := built.Close(); err != nil { // flushes; reopening measures a settled index and rebuilds the counts
+			b.Fatal(err)
+		}
 	}
 	opened := time.Now()
-	idx, err := openWith(filepath.Join(dir, "idx"), searchindex.Options{})
+	idx, err := openWith(path, searchindex.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = idx.Close() })
+	docs, err := idx.DocCount()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n = int(docs)
 	b.Logf("%d movies: open with facet counts took %v", n, time.Since(opened))
 	exact := searchindex.WithOptions(idx, searchindex.Options{ExactFacets: true})
 	baseline := timeOf(b, idx, search.Query{PerPage: 10, Sort: []search.SortKey{{Field: search.SortRelevance}}}, 50)

@@ -67,3 +67,53 @@ func sortName(keys []search.SortKey) string {
 	}
 	return s
 }
+
+// TestTiesInIDOrder: movies of the same score come in the order of their ids (compared as Bleve compares
+// ids, as text), whether a page is asked by number or by cursor, and whatever the order they were indexed
+// in: pages cut through ties and between them.
+func TestTiesInIDOrder(t *testing.T) {
+	movie := func(id, votes int64) search.Movie {
+		m := search.Movie{ID: id, Version: 1, Title: "Zephyr Quokka"}
+		if votes > 0 {
+			m.Votes = &votes
+		}
+		return m
+	}
+	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
+	// The vote counts make four scores; the higher ids of a tie go in first.
+	MustIndex(t, idx, movie(5, 50_000), movie(30, 500), movie(12, 500), movie(7, 50), movie(40, 5),
+		movie(9, 0), movie(3, 0), movie(21, 0), movie(17, 0))
+	want := []int64{5, 12, 30, 7, 40, 17, 21, 3, 9}
+	ctx := context.Background()
+	full, err := idx.Search(ctx, search.Query{Text: "zephyr quokka", PerPage: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hitIDs(full); !slices.Equal(got, want) {
+		t.Fatalf("all hits %v, want %v", got, want)
+	}
+	for perPage := 1; perPage <= 5; perPage++ {
+		var byNumber, byCursor []int64
+		for page := 1; (page-1)*perPage < len(want); page++ {
+			res, err := idx.Search(ctx, search.Query{Text: "zephyr quokka", PerPage: perPage, Page: page})
+			if err != nil {
+				t.Fatal(err)
+			}
+			byNumber = append(byNumber, hitIDs(res)...)
+		}
+		q := search.Query{Text: "zephyr quokka", PerPage: perPage}
+		for range len(want) {
+			res, err := idx.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byCursor = append(byCursor, hitIDs(res)...)
+			if q.Cursor = res.NextCursor; q.Cursor == "" {
+				break
+			}
+		}
+		if !slices.Equal(byNumber, want) || !slices.Equal(byCursor, want) {
+			t.Errorf("%d a page: by page number %v, by cursor %v, want %v", perPage, byNumber, byCursor, want)
+		}
+	}
+}
