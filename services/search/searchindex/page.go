@@ -26,13 +26,13 @@ type pager struct {
 	order  blevesearch.SortOrder
 	scored bool
 
-	skip, need int // hits still to skip and to fill
-	start      int // the first tier with hits: the cursor's
-	added      int // tiers added so far
-	more       bool
-	last       *blevesearch.DocumentMatch
-	lastTier   int
-	exactTotal uint64 // the first tier's size
+	skip, need int                        // hits still to skip and to fill
+	start      int                        // the first tier with hits: the cursor's
+	added      int                        // tiers added so far
+	more       bool                       // whether a match follows the last hit
+	last       *blevesearch.DocumentMatch // the last hit, where the next page's cursor starts
+	lastTier   int                        // its tier
+	exactTotal uint64                     // the first tier's size
 }
 
 func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
