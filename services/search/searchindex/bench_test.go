@@ -42,6 +42,8 @@ func timeOf(b *testing.B, idx *searchindex.Index, q search.Query, n int) time.Du
 //
 // With $MARQUEE_BENCH_INDEX set to an index folder (the search folder of a data folder, such as the one
 // `go run ./tools/bench -keep` leaves with 1M movies), it times the same searches on that index instead.
+// The index is opened as the service opens it: one of another mapping version or shard count
+// ($MARQUEE_TEST_SHARDS) is emptied for a rebuild, so point it at a copy.
 func BenchmarkSynthetic(b *testing.B) {
 	n := benchDocs()
 	path := os.Getenv("MARQUEE_BENCH_INDEX")
