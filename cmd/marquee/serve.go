@@ -64,6 +64,11 @@ MARQUEE_ADMIN_PASSWORD, or "admin" with a generated password it prints once).`
 	return cmd
 }
 
+// republishWindow is how far back the catalog's relay publishes again, when it starts, the events it had
+// published: ten of the embedded server's sync intervals, within its duplicate window, which drops those the
+// stream kept.
+const republishWindow = 10 * natsembed.SyncInterval
+
 // serve runs the all-in-one until ctx is done. Only this function knows that the parts share a process:
 // they get the same kind of handles as in split mode, an in-process NATS connection instead of a TCP one
 // and each other's handlers instead of reverse proxies.
@@ -107,7 +112,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
 	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
 	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: stdout,
-		Registry: reg, SearchIndex: srch.Handler()})
+		Registry: reg, SearchIndex: srch.Handler(), Republish: republishWindow})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package catalogsql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,48 @@ func (s *Store) MarkPublished(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("mark %d events published: %w", len(ids), err)
 	}
 	return nil
+}
+
+// UnmarkPublished implements catalog.Store. Of the events published since since, it unmarks only each movie's
+// last one: the stream keeps a movie's last message, and one of the superseded events published again after
+// a restart of the stream's server, which forgets the ids of the messages it no longer holds, would become
+// it. A movie's later event is published after the earlier ones, so it is published since since or pending.
+func (s *Store) UnmarkPublished(ctx context.Context, since time.Time) (int64, error) {
+	var unmarked int64
+	err := s.inTx(ctx, func(tx *txn) error {
+		unmarked = 0
+		const q = `SELECT MAX(id) FROM outbox WHERE published_at >= ? OR published_at IS NULL GROUP BY movie_id`
+		rows, err := tx.QueryContext(ctx, q, since.UTC())
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(ids, 500) {
+			res, err := tx.ExecContext(ctx, `UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL AND id IN (?`+
+				strings.Repeat(", ?", len(chunk)-1)+`)`, chunk...)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			unmarked += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("unmark events published since %s: %w", since.UTC().Format(time.RFC3339), err)
+	}
+	return unmarked, nil
 }
 
 // Backlog implements catalog.Store.

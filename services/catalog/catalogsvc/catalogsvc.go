@@ -44,6 +44,10 @@ type Deps struct {
 	// SearchIndex is a search service's handler whose index the reconciler compares (the all-in-one passes
 	// its own); nil: cfg.SearchURL, if set.
 	SearchIndex http.Handler
+	// Republish is how far back the relay publishes again, when it starts, what it had published: the
+	// all-in-one's embedded stream server syncs to disk on an interval (outbox.Options.Republish). 0: the
+	// stream's server syncs every write.
+	Republish time.Duration
 }
 
 // Service is a ready-to-run catalog.
@@ -98,7 +102,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		d.Registry = httpx.NewRegistry()
 	}
 	relay := outbox.NewWith(d.Log, store, d.JS, stream, outbox.Options{
-		BatchSize: cfg.OutboxBatchSize, Retention: cfg.OutboxRetention, Metrics: outbox.NewMetrics(d.Registry),
+		BatchSize: cfg.OutboxBatchSize, Retention: cfg.OutboxRetention, Republish: d.Republish, Metrics: outbox.NewMetrics(d.Registry),
 	})
 	var index reconcile.Index
 	switch {

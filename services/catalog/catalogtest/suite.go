@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"DeleteMovie/ids are never reused", testIDsNotReused},
 		{"Movies/pages in id order without deleted movies", testMovies},
 		{"Outbox/pending in id order and MarkPublished", testPending},
+		{"Outbox/UnmarkPublished unmarks each movie's last event since a time", testUnmarkPublished},
 		{"Seed/is idempotent and keeps duplicate titles", testSeed},
 		{"Seed/concurrent seeders store the movies once", testSeedConcurrent},
 		{"Users/upsert, lookup and count admins", testUsers},
@@ -371,6 +372,35 @@ func testPending(t *testing.T, s catalog.Store) {
 	}
 	if err := s.MarkPublished(ctx, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testUnmarkPublished(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	a, b := mustCreate(t, s, matrix()), mustCreate(t, s, matrix())
+	if _, err := s.UpdateMovie(ctx, "tester", a.ID, 1, catalog.MovieInput{Title: "A2"}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, e := range mustPending(t, s) {
+		ids = append(ids, e.ID)
+	}
+	if err := s.MarkPublished(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.UnmarkPublished(ctx, time.Now().Add(time.Minute)); err != nil || n != 0 {
+		t.Fatalf("UnmarkPublished(in a minute) = %d, %v; want 0", n, err)
+	}
+	n, err := s.UnmarkPublished(ctx, time.Now().Add(-time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("UnmarkPublished(a minute ago) = %d, %v; want 2: A's last event and B's", n, err)
+	}
+	got := map[int64]int64{}
+	for _, e := range mustPending(t, s) {
+		got[e.MovieID] = e.Version
+	}
+	if want := map[int64]int64{a.ID: 2, b.ID: 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pending movie versions %v, want %v", got, want)
 	}
 }
 

@@ -7,7 +7,9 @@
 // superseded (the stream keeps only a movie's last event and already holds a newer one, which republishing
 // the older would replace), and is marked with the batch. On an error the relay publishes the failed rows again, one at a time and in order, and backs off; a row
 // published twice is dropped by the server's duplicate window. Published rows are kept for a retention
-// period (for audits and repairs), then deleted in small batches.
+// period (for audits and repairs), then deleted in small batches. A relay whose stream server syncs to disk on
+// an interval rather than on every write publishes the rows of that last interval again when it starts
+// (Options.Republish): a crash of the machine may have taken them from the stream after it acknowledged them.
 package outbox
 
 import (
@@ -32,6 +34,7 @@ type Store interface {
 	MarkPublished(ctx context.Context, ids []int64) error
 	Backlog(ctx context.Context) (int64, error)
 	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
+	UnmarkPublished(ctx context.Context, since time.Time) (int64, error)
 }
 
 // Relay tunables.
@@ -51,7 +54,11 @@ type Options struct {
 	BatchSize  int           // rows read, published and marked at a time; 0 means DefaultBatchSize
 	Retention  time.Duration // how long published rows are kept; 0 means DefaultRetention
 	PerMessage bool          // publish one message at a time, waiting for each ack (the old path; benchmarks)
-	Metrics    *Metrics      // nil: not measured
+	// Republish is how far back, when it starts, the relay publishes again what it had published: at least
+	// what the stream's server may acknowledge without having it on disk (its sync interval), and less
+	// than its duplicate window, which drops the events it kept. 0: nothing (a server that syncs every write).
+	Republish time.Duration
+	Metrics   *Metrics // nil: not measured
 }
 
 // Metrics are the relay's Prometheus metrics.
@@ -139,6 +146,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	var backoff time.Duration
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	republishSince, republished := time.Now().Add(-r.opts.Republish), r.opts.Republish <= 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,7 +154,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-r.kick:
 		}
-		full, err := r.relayBatch(ctx)
+		var full bool
+		err := r.republish(ctx, republishSince, &republished)
+		if err == nil {
+			full, err = r.relayBatch(ctx)
+		}
 		r.housekeeping(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -170,6 +182,23 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		resetTimer(timer, PollInterval)
 	}
+}
+
+// republish marks the rows published since since unpublished once, before the relay publishes anything: they
+// go out again first, in id order, so each movie's last message in the stream stays its latest event.
+func (r *Relay) republish(ctx context.Context, since time.Time, done *bool) error {
+	if *done {
+		return nil
+	}
+	n, err := r.store.UnmarkPublished(ctx, since)
+	if err != nil {
+		return err
+	}
+	*done = true
+	if n > 0 {
+		r.log.Info("publishing again the events of the stream's unsynced interval", "events", n, "since", since.UTC())
+	}
+	return nil
 }
 
 // housekeeping counts the backlog (every second) and prunes expired published rows (every minute).

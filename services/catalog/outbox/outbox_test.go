@@ -224,3 +224,70 @@ func (f *fixture) lastMsgErr(id int64) (*jetstream.RawStreamMsg, error) {
 	}
 	return st.GetLastMsgForSubject(context.Background(), testStream.Subject(id))
 }
+
+// A stream server that syncs on an interval may lose, in a crash of the machine, messages it acknowledged.
+// A relay started with Republish publishes again each movie's last event of that interval, and nothing
+// older: not an event published before it, and not an event a later one of the same movie supersedes, which
+// would become the movie's last message.
+func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, true)
+	runFor := func(relay *outbox.Relay, until func() bool) {
+		t.Helper()
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- relay.Run(rctx) }()
+		relay.Kick()
+		waitFor(t, "the relay to drain", until)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	drained := func(r *outbox.Relay) func() bool {
+		return func() bool { n, err := f.store.Backlog(ctx); return err == nil && n == 0 && r.Drained() }
+	}
+	old := mustCreate(t, f, "published an hour ago")
+	a := mustCreate(t, f, "A")
+	b := mustCreate(t, f, "B")
+	if _, err := f.store.UpdateMovie(ctx, "tester", a.ID, 1, catalog.MovieInput{Title: "A2"}); err != nil {
+		t.Fatal(err)
+	}
+	runFor(f.relay, drained(f.relay))
+	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ? WHERE movie_id = ?`, time.Now().UTC().Add(-time.Hour), old.ID); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	restarted := func() *outbox.Relay {
+		return outbox.NewWith(log, f.store, f.js, testStream, outbox.Options{Republish: time.Minute})
+	}
+
+	// The server kept everything: the republished events are duplicates, and it drops them.
+	r := restarted()
+	runFor(r, func() bool { return drained(r)() && r.Published() == 2 })
+	if state := f.streamState(t); state.LastSeq != 4 {
+		t.Errorf("stream last seq %d after a restart with nothing lost, want 4", state.LastSeq)
+	}
+
+	// The server lost its stream (a new stream remembers no message ids): the restart publishes A's last
+	// event and B's again, not A's first nor the hour-old one.
+	if err := f.js.DeleteStream(ctx, testStream.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := natsx.EnsureStream(ctx, f.js, testStream); err != nil {
+		t.Fatal(err)
+	}
+	r = restarted()
+	runFor(r, func() bool { return drained(r)() && r.Published() == 2 })
+	if state := f.streamState(t); state.LastSeq != 2 || state.Msgs != 2 {
+		t.Errorf("stream last seq %d, msgs %d; want 2 and 2: A's and B's last events", state.LastSeq, state.Msgs)
+	}
+	for _, want := range []struct{ id, version int64 }{{a.ID, 2}, {b.ID, 1}} {
+		if got := f.lastMsg(t, want.id).Header.Get(jetstream.MsgIDHeader); got != events.MsgID(want.id, want.version) {
+			t.Errorf("movie %d: last message %q, want version %d", want.id, got, want.version)
+		}
+	}
+	if _, err := f.lastMsgErr(old.ID); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("the movie published an hour ago was published again (err %v)", err)
+	}
+}
