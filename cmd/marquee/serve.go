@@ -76,6 +76,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	searchsvc.TuneGC()
 	ns, err := natsembed.Run(natsembed.Options{StoreDir: filepath.Join(cfg.DataDir, "nats")})
 	if err != nil {
 		return err
