@@ -44,6 +44,7 @@ type options struct {
 	lagWrites        int           // writes of the lag run
 	tailRequestBound int           // requests of the tail run
 	settleLimit      time.Duration // longest wait for the server to go idle after an import
+	tailDuration     time.Duration // the open-loop tail run: long enough for a p99 of some hundred requests
 }
 
 func main() {
@@ -56,7 +57,7 @@ func main() {
 	flag.StringVar(&o.Marquee, "marquee", "", "marquee binary to run (default: build ./cmd/marquee)")
 	flag.StringVar(&o.MySQL, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB DSN for the FULLTEXT comparison; '' skips it")
 	flag.StringVar(&o.Out, "out", "docs/performance.md", "document whose measured table to replace; '' for none")
-	flag.DurationVar(&o.Duration, "duration", 0, "length of each throughput and latency run (default 8s, quick 2s)")
+	flag.DurationVar(&o.Duration, "duration", 0, "length of each throughput and latency run (default 6s, quick 2s)")
 	flag.IntVar(&o.Rounds, "rounds", 0, "interleaved rounds of each ratio (default 3, quick 1)")
 	flag.IntVar(&o.Concurrency, "c", 16, "closed-loop workers of the throughput runs")
 	flag.IntVar(&o.ImportClients, "import-clients", 4, "concurrent import clients")
@@ -96,7 +97,7 @@ func (o *options) defaults() {
 	}
 	o.Small = min(o.Small, o.Count)
 	if o.Duration <= 0 {
-		o.Duration = 8 * time.Second
+		o.Duration = 6 * time.Second
 		if o.Quick {
 			o.Duration = 2 * time.Second
 		}
@@ -115,9 +116,9 @@ func (o *options) defaults() {
 		}
 	}
 	o.latencySamples, o.mixSamples, o.lagWrites, o.tailRequestBound = 200, 800, int(o.WriteRate*o.Duration.Seconds()*2), 1_000_000
-	o.settleLimit = 5 * time.Minute
+	o.settleLimit, o.tailDuration = 5*time.Minute, max(2*o.Duration, 16*time.Second)
 	if o.Quick {
-		o.latencySamples, o.mixSamples, o.settleLimit = 60, 240, time.Minute
+		o.latencySamples, o.mixSamples, o.settleLimit, o.tailDuration = 60, 240, time.Minute, 2*o.Duration
 	}
 }
 
