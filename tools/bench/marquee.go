@@ -142,45 +142,24 @@ func (s *server) cpuSeconds() float64 {
 }
 
 // settle waits until the server is idle: below a tenth of a core over a second, which an index still
-// merging the segments of an import is not; with machine, also every process together below a quarter of a
-// core (MariaDB loading meanwhile). It gives up after limit, and returns how long it waited and whether it
-// settled.
-func (s *server) settle(ctx context.Context, limit time.Duration, machine bool) (time.Duration, bool) {
+// merging the segments of an import is not. It gives up after limit, and returns how long it waited and
+// whether the server settled.
+func (s *server) settle(ctx context.Context, limit time.Duration) (time.Duration, bool) {
 	start := time.Now()
-	last, lastMachine := s.cpuSeconds(), machineCPUSeconds()
+	last := s.cpuSeconds()
 	for time.Since(start) < limit {
 		select {
 		case <-ctx.Done():
 			return time.Since(start), false
 		case <-time.After(time.Second):
 		}
-		now, all := s.cpuSeconds(), machineCPUSeconds()
-		if now-last < 0.1 && (!machine || all-lastMachine < 0.25) {
+		now := s.cpuSeconds()
+		if now-last < 0.1 {
 			return time.Since(start), true
 		}
-		last, lastMachine = now, all
+		last = now
 	}
 	return time.Since(start), false
-}
-
-// machineCPUSeconds is the CPU time every process of the machine has used (user, nice, system, irq and
-// softirq time), from /proc/stat.
-func machineCPUSeconds() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var ticks float64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		v, _ := strconv.ParseFloat(f[i], 64)
-		ticks += v
-	}
-	return ticks / 100 // USER_HZ
 }
 
 // dirBytes is the disk space the files under dir take (st_blocks, like du).

@@ -189,17 +189,13 @@ func (r *report) markdown() string {
 		}
 		return fmt.Sprintf("went idle %s", d.Round(time.Second))
 	}
-	meanwhile := ""
-	if r.mariaLoad > 0 {
-		meanwhile = ", and MariaDB loading the catalog meanwhile"
-	}
-	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s. The server %s after the small and %s after the large import (the index merging its segments%s); the measurements wait for it.\n",
-		r.ingestLarge, r.ingestCPU, r.ingestSmall, idle(r.settleSmall), idle(r.settleLarge), meanwhile)
+	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s. The server %s after the small and %s after the large import (the index merging its segments); the measurements wait for it.\n",
+		r.ingestLarge, r.ingestCPU, r.ingestSmall, idle(r.settleSmall), idle(r.settleLarge))
 	fmt.Fprintf(&b, "Generator: %.0f movies/s. Tail run: %d requests at %.0f QPS, p50 %s, p99 %s, max %s.\n",
 		r.genRate, r.tail.requests, r.tail.qps(), ms(r.tail.lat.quantile(0.5)), ms(r.tail.lat.quantile(0.99)), ms(r.tail.lat.max()))
 	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d reads (each waits on the server for its version), background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)
 	if r.mariaLoad > 0 {
-		fmt.Fprintf(&b, "MariaDB: LOAD DATA + FULLTEXT build %s (while the index merged); %d text, %d text + facet and %d browse samples a side.\n",
+		fmt.Fprintf(&b, "MariaDB: LOAD DATA + FULLTEXT build %s; %d text, %d text + facet and %d browse samples a side.\n",
 			r.mariaLoad.Round(time.Second), r.dbText.count(), r.dbFacet.count(), r.dbBrowse.count())
 	}
 	return b.String()

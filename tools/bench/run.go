@@ -88,7 +88,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	}
 	rep.ingestCPU = srv.cpuSeconds() - cpu0
 	log("small catalog: %s", rep.ingestSmall)
-	rep.settleSmall, _ = srv.settle(ctx, o.settleLimit, false)
+	rep.settleSmall, _ = srv.settle(ctx, o.settleLimit)
 	if rep.mixSmall, err = sequential(ctx, srv.http, srv.base, standard, o.mixSamples, o.Duration*4); err != nil {
 		return nil, err
 	}
@@ -103,34 +103,9 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	rep.ingestCPU += srv.cpuSeconds() - cpu0
 	rep.ingestLarge = rep.ingestSmall.then(rest)
 	log("large catalog: %s", rep.ingestLarge)
-	// MariaDB loads the same catalog while the index merges the import's segments, each on a core; the
-	// settle waits for the whole machine to be idle, so neither runs when the measurements start (the quick
-	// run waits for the load, and not for other processes: it runs beside other tests).
-	var db *mariaDB
-	var mariaErr error
-	mariaLoaded := make(chan error, 1)
-	if o.MySQL != "" {
-		if db, mariaErr = openMariaDB(ctx, o.MySQL); mariaErr == nil {
-			defer db.close()
-			log("MariaDB: loading %d movies and building the FULLTEXT index while the index settles", o.Count)
-			go func() {
-				var err error
-				rep.mariaLoad, err = db.load(ctx, catalog)
-				mariaLoaded <- err
-			}()
-		}
-	}
 	var settled bool
-	if rep.settleLarge, settled = srv.settle(ctx, o.settleLimit, db != nil && !o.Quick); !settled {
+	if rep.settleLarge, settled = srv.settle(ctx, o.settleLimit); !settled {
 		log("large catalog: still busy after %s; measuring anyway", rep.settleLarge.Round(time.Second))
-	}
-	if db != nil {
-		if mariaErr = <-mariaLoaded; mariaErr == nil {
-			log("MariaDB: loaded in %s", rep.mariaLoad.Round(time.Second))
-			if !settled {
-				rep.settleLarge, _ = srv.settle(ctx, o.settleLimit, !o.Quick) // the load ran longer than the settle
-			}
-		}
 	}
 	rep.indexBytes = dirBytes(filepath.Join(srv.dataDir, "search"))
 	rep.dataBytes = dirBytes(srv.dataDir)
@@ -201,15 +176,16 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	text.sent(rep.lag.searches)
 
 	// MariaDB FULLTEXT and GROUP BY on the same catalog.
-	if db != nil && mariaErr == nil {
-		mariaErr = compareMariaDB(ctx, o, log, rep, srv, db, mix, text.at)
+	if o.MySQL != "" {
+		if err := compareMariaDB(ctx, o, log, rep, srv, catalog, mix, text.at); err != nil {
+			// Everything before it was measured: print it (the document is not updated).
+			srv.stop()
+			rep.finish()
+			return rep, fmt.Errorf("MariaDB comparison: %w", err)
+		}
 	}
 	srv.stop()
 	rep.finish()
-	if mariaErr != nil {
-		// Everything else was measured: print it (the document is not updated).
-		return rep, fmt.Errorf("MariaDB comparison: %w", mariaErr)
-	}
 	return rep, nil
 }
 
@@ -376,9 +352,19 @@ func measureLag(ctx context.Context, m *marquee, searchURLs []string, rate, sear
 	return res, nil
 }
 
-// compareMariaDB measures, interleaved round by round, the same text searches and browse facet counts on
-// Marquee and on db, which holds the large catalog, each end to end from this client.
-func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *marquee, db *mariaDB, mix *queryMix, from int) error {
+// compareMariaDB loads the large catalog into a fresh MariaDB database and measures, interleaved round by
+// round, the same text searches and browse facet counts on both, each end to end from this client.
+func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *marquee, file string, mix *queryMix, from int) error {
+	db, err := openMariaDB(ctx, o.MySQL)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	log("MariaDB: loading %d movies and building the FULLTEXT index", o.Count)
+	if rep.mariaLoad, err = db.load(ctx, file); err != nil {
+		return err
+	}
+	log("MariaDB: loaded in %s", rep.mariaLoad.Round(time.Second))
 	timed := func(into *latencies, fn func() error) error {
 		t0 := time.Now()
 		if err := fn(); err != nil {
