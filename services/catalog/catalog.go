@@ -384,8 +384,9 @@ type Store interface {
 	Backlog(ctx context.Context) (int64, error)
 	// PrunePublished deletes up to limit events published before before and returns how many it deleted.
 	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
-	// UnmarkPublished makes the events published at or after since unpublished again, so that the relay
-	// publishes them again, and returns how many it changed.
+	// UnmarkPublished makes each movie's last event published at or after since unpublished again (not the
+	// events a later one of the movie supersedes), so that the relay publishes them again, and returns how
+	// many it changed.
 	UnmarkPublished(ctx context.Context, since time.Time) (int64, error)
 	// MovieVersions returns up to limit movies after afterID in id order, deleted ones included, as
 	// (id, version, deleted): what the reconciler compares with the stream and the index.

@@ -184,8 +184,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// republish marks the rows published since since unpublished once, before the relay publishes anything: they
-// go out again first, in id order, so each movie's last message in the stream stays its latest event.
+// republish marks each movie's last row published since since unpublished, once, before the relay publishes
+// anything: they go out again first, in id order, before any newer row of the same movie.
 func (r *Relay) republish(ctx context.Context, since time.Time, done *bool) error {
 	if *done {
 		return nil
