@@ -376,8 +376,8 @@ func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *ma
 		return nil
 	}
 	// MariaDB's FULLTEXT takes seconds for a common word at 1M movies: a round stops at its time budget
-	// once it has a few samples, so that the whole bench stays bounded. At 1M a round's budgets give about
-	// 15 text and 4 browse samples a side; the medians they compare differ twentyfold and more.
+	// once it has a few samples, so that the whole bench stays bounded. At 1M a round ends with its 10 text
+	// and 3-4 browse samples a side; the medians they compare differ tenfold and more.
 	n := o.latencySamples
 	textBudget, browseBudget := 3*o.Duration, o.Duration
 	const minSamples = 10
