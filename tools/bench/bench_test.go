@@ -92,3 +92,23 @@ func TestCheckLocal(t *testing.T) {
 		t.Error("only loopback targets may be loaded")
 	}
 }
+
+func TestByClass(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	class := []int{0, 1, 0, 1}
+	small := &loadResult{each: []time.Duration{ms(1), ms(2), ms(3), ms(4)}}
+	large := &loadResult{each: []time.Duration{ms(10), 0, ms(30)}} // the second failed, the fourth was not sent
+	got := byClass(class, small, large)
+	if len(got) != len(classNames) || got[0].name != classNames[0] {
+		t.Fatalf("got %d classes, first %q; want one per class name", len(got), got[0].name)
+	}
+	if got[0].small.count() != 2 || got[0].large.count() != 2 || got[0].large.max() != ms(30) {
+		t.Errorf("class 0: %d small, %d large samples, large max %s; want 2, 2, 30ms", got[0].small.count(), got[0].large.count(), got[0].large.max())
+	}
+	if got[1].small.count() != 2 || got[1].large.count() != 0 {
+		t.Errorf("class 1: %d small, %d large samples; want 2 and 0", got[1].small.count(), got[1].large.count())
+	}
+	if got[2].small.count() != 0 {
+		t.Errorf("class 2 has no query in the mix but %d samples", got[2].small.count())
+	}
+}

@@ -51,6 +51,7 @@ type loadResult struct {
 	requests, errors int
 	elapsed          time.Duration
 	lat              latencies
+	each             []time.Duration // with loadSpec.Each: request i's latency, 0 if it did not succeed
 }
 
 func (r *loadResult) qps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -61,6 +62,7 @@ type loadSpec struct {
 	Rate        float64       // open loop: requests per second, scheduled on a fixed timetable
 	Duration    time.Duration // stop after this long
 	MaxRequests int           // and after this many requests (0: no bound but time)
+	Each        bool          // keep each request's latency by its number (needs MaxRequests)
 }
 
 // newClient returns an HTTP client that keeps one idle connection per worker, like a load generator should.
@@ -123,6 +125,9 @@ func runLoad(ctx context.Context, c *http.Client, base string, urls []string, sp
 	ctx, cancel := context.WithTimeout(ctx, spec.Duration)
 	defer cancel()
 	res := &loadResult{}
+	if spec.Each && spec.MaxRequests > 0 {
+		res.each = make([]time.Duration, spec.MaxRequests)
+	}
 	var next, done, errs atomic.Int64
 	max := int64(spec.MaxRequests)
 	take := func() (int64, bool) {
@@ -138,7 +143,11 @@ func runLoad(ctx context.Context, c *http.Client, base string, urls []string, sp
 			errs.Add(1)
 			return
 		}
-		res.lat.add(time.Since(due))
+		took := time.Since(due)
+		res.lat.add(took)
+		if i < int64(len(res.each)) {
+			res.each[i] = took // each request has its own i: no two workers write one element
+		}
 		done.Add(1)
 	}
 	start := time.Now()

@@ -41,7 +41,6 @@ type options struct {
 	Shards           int           // shards of the search index
 	latencySamples   int           // queries per side and round of the latency comparisons
 	mixSamples       int           // queries of the standard mix at the small size; the large size sends the same
-	classSamples     int           // queries of each class's latency run
 	lagWrites        int           // writes of the lag run
 	tailRequestBound int           // requests of the tail run
 	settleLimit      time.Duration // longest wait for the server to go idle after an import
@@ -116,11 +115,11 @@ func (o *options) defaults() {
 			o.Rounds = 1
 		}
 	}
-	o.latencySamples, o.mixSamples, o.classSamples = 200, 400, 100
+	o.latencySamples, o.mixSamples = 200, 400
 	o.lagWrites, o.tailRequestBound = int(o.WriteRate*o.Duration.Seconds()*2), 1_000_000
 	o.settleLimit, o.tailDuration = 5*time.Minute, max(2*o.Duration, 16*time.Second)
 	if o.Quick {
-		o.latencySamples, o.mixSamples, o.classSamples, o.settleLimit, o.tailDuration = 60, 240, 30, time.Minute, 2*o.Duration
+		o.latencySamples, o.mixSamples, o.settleLimit, o.tailDuration = 60, 240, time.Minute, 2*o.Duration
 	}
 }
 

@@ -20,39 +20,29 @@ type queryMix struct {
 	perClass  int
 }
 
-// classes names the query classes in a fixed order, for tables.
-func (q *queryMix) classes(part int) []struct {
-	Name string
-	URLs []string
-} {
-	cut := func(urls []string) []string {
-		return urls[min(part*q.perClass, len(urls)):min((part+1)*q.perClass, len(urls))]
-	}
-	return []struct {
-		Name string
-		URLs []string
-	}{
-		{"title", cut(q.Title)}, {"free text", cut(q.Text)}, {"typo", cut(q.Typo)}, {"prefix", cut(q.Prefix)}, {"person", cut(q.Person)},
-		{"text + filters", cut(q.Filter)}, {"text + facets", cut(q.Facet)}, {"browse + facets", cut(q.Browse)},
-	}
+// classNames are the query classes in the order of classes, for tables.
+var classNames = []string{"title", "free text", "typo", "prefix", "person", "text + filters", "text + facets", "browse + facets"}
+
+// classes is the first perClass queries of each class, in the order of classNames.
+func (q *queryMix) classes() [][]string {
+	cut := func(urls []string) []string { return urls[:min(q.perClass, len(urls))] }
+	return [][]string{cut(q.Title), cut(q.Text), cut(q.Typo), cut(q.Prefix), cut(q.Person), cut(q.Filter), cut(q.Facet), cut(q.Browse)}
 }
 
-// mixed interleaves every class: the standard query mix. It sends the first part of each class; the
-// latency by class is measured on the second, which no earlier run sent, so that neither is answered from
-// the result cache.
-func (q *queryMix) mixed() []string {
-	var out []string
-	cs := q.classes(0)
+// mixed interleaves every class: the standard query mix, and the class (an index into classNames) of each
+// of its queries. The latency by class is read off the mix's runs, so the classes cost no run of their own.
+func (q *queryMix) mixed() (urls []string, class []int) {
+	cs := q.classes()
 	for i := 0; ; i++ {
 		added := false
-		for _, c := range cs {
-			if i < len(c.URLs) {
-				out = append(out, c.URLs[i])
+		for c, cu := range cs {
+			if i < len(cu) {
+				urls, class = append(urls, cu[i]), append(class, c)
 				added = true
 			}
 		}
 		if !added {
-			return out
+			return urls, class
 		}
 	}
 }
@@ -122,12 +112,12 @@ func buildQueries(path string, first int, seed uint64, perClass int) (*queryMix,
 		}
 		q.Filter = append(q.Filter, filter)
 	}
-	for tries := 0; len(q.Title) < 2*perClass && tries < perClass*200; tries++ {
+	for tries := 0; len(q.Title) < perClass && tries < perClass*200; tries++ {
 		if m := pick(); len(strings.Fields(m.Title)) <= 5 {
 			q.Title = append(q.Title, "/v1/movies?per_page=10&q="+enc(m.Title))
 		}
 	}
-	for tries := 0; len(q.Typo) < 2*perClass && tries < perClass*200; tries++ {
+	for tries := 0; len(q.Typo) < perClass && tries < perClass*200; tries++ {
 		for _, w := range words(pick().Title) {
 			rs := []rune(w)
 			if len(rs) < 5 {
@@ -143,19 +133,19 @@ func buildQueries(path string, first int, seed uint64, perClass int) (*queryMix,
 			break
 		}
 	}
-	for tries := 0; len(q.Prefix) < 2*perClass && tries < perClass*200; tries++ {
+	for tries := 0; len(q.Prefix) < perClass && tries < perClass*200; tries++ {
 		ws := words(pick().Title)
 		if len(ws) >= 2 && len(ws[1]) >= 4 {
 			q.Prefix = append(q.Prefix, "/v1/movies?per_page=10&q="+enc(ws[0]+" "+ws[1][:3]))
 		}
 	}
-	for tries := 0; len(q.Person) < 2*perClass && tries < perClass*200; tries++ {
+	for tries := 0; len(q.Person) < perClass && tries < perClass*200; tries++ {
 		if m := pick(); len(m.Cast) > 0 {
 			q.Person = append(q.Person, "/v1/movies?per_page=10&q="+enc(m.Cast[r.IntN(len(m.Cast))]))
 		}
 	}
-	for i := range 2 * perClass {
-		q.Browse = append(q.Browse, fmt.Sprintf("/v1/movies?per_page=20&facets=decade&facets=rating&page=%d", 1+i%5+5*(i/perClass)))
+	for i := range perClass {
+		q.Browse = append(q.Browse, fmt.Sprintf("/v1/movies?per_page=20&facets=decade&facets=rating&page=%d", 1+i%5))
 	}
 	return q, nil
 }

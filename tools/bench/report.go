@@ -9,9 +9,29 @@ import (
 	"time"
 )
 
+// classLatency is one query class's part of the standard mix, at the small and at the large size.
 type classLatency struct {
-	name string
-	lat  *loadResult
+	name         string
+	small, large *latencies
+}
+
+// byClass splits the latencies of the standard mix's runs at both sizes by the class of each query.
+func byClass(class []int, small, large *loadResult) []classLatency {
+	out := make([]classLatency, len(classNames))
+	for c, name := range classNames {
+		out[c] = classLatency{name, &latencies{}, &latencies{}}
+	}
+	for i, c := range class {
+		for _, run := range []struct {
+			res  *loadResult
+			into *latencies
+		}{{small, out[c].small}, {large, out[c].large}} {
+			if i < len(run.res.each) && run.res.each[i] > 0 {
+				run.into.add(run.res.each[i])
+			}
+		}
+	}
+	return out
 }
 
 // report holds every figure of a run and renders the table of targets.
@@ -174,11 +194,18 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.name, x.target, x.measured, verdict)
 	}
-	b.WriteString("\nLatency by query class, one client at a time, " + fmt.Sprintf("%d movies", r.o.Count) + ":\n\n")
-	b.WriteString("| class | queries | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
+	small, large := fmt.Sprintf("%dk", r.o.Small/1000), fmt.Sprintf("%dk", r.o.Count/1000)
+	b.WriteString("\nLatency by query class: the standard mix's queries of each class, one client at a time, the same queries at both sizes:\n\n")
+	fmt.Fprintf(&b, "| class | queries | p50 at %s | p50 at %s | ÷ | p90 at %s | p99 at %s | max at %s |\n", small, large, large, large, large)
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, c := range r.classes {
-		l := &c.lat.lat
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", c.name, l.count(), ms(l.quantile(0.5)), ms(l.quantile(0.9)), ms(l.quantile(0.99)), ms(l.max()))
+		s, l := c.small.quantile(0.5), c.large
+		ratio := "—"
+		if s > 0 && l.count() > 0 {
+			ratio = fmt.Sprintf("%.2f", float64(l.quantile(0.5))/float64(s))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", c.name, l.count(), ms(s), ms(l.quantile(0.5)), ratio,
+			ms(l.quantile(0.9)), ms(l.quantile(0.99)), ms(l.max()))
 	}
 	fmt.Fprintf(&b, "\nThroughput runs (QPS, each round in order hello / text / faceted):")
 	for i := range r.helloRuns {

@@ -68,7 +68,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	standard := mix.mixed()
+	standard, standardClass := mix.mixed()
 
 	// One server takes both catalogs: the small one first (ingest, the standard mix's latency, memory), then
 	// the rest of the large one, whose first movies the small one is. Before each measurement the server
@@ -114,13 +114,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if rep.mixLarge, err = sequential(ctx, srv.http, srv.base, standard, rep.mixSmall.requests, o.Duration*8); err != nil {
 		return nil, err
 	}
-	for _, c := range mix.classes(1) {
-		l, err := sequential(ctx, srv.http, srv.base, c.URLs, o.classSamples, o.Duration)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Name, err)
-		}
-		rep.classes = append(rep.classes, classLatency{c.Name, l})
-	}
+	rep.classes = byClass(standardClass, rep.mixSmall, rep.mixLarge)
 
 	// Throughput ratios: hello, text, faceted; interleaved rounds, medians.
 	hello, err := start(ctx, "hello", helloBin, nil)
@@ -207,9 +201,10 @@ func (u *unsent) next() []string {
 // sent records that a run sent n more queries.
 func (u *unsent) sent(n int) { u.at += n }
 
-// sequential sends urls one at a time (a single closed-loop worker), at most n of them or for d.
+// sequential sends urls one at a time (a single closed-loop worker), at most n of them or for d, and keeps
+// each one's latency.
 func sequential(ctx context.Context, c *http.Client, base string, urls []string, n int, d time.Duration) (*loadResult, error) {
-	return runLoad(ctx, c, base, urls, loadSpec{Concurrency: 1, Duration: d, MaxRequests: n})
+	return runLoad(ctx, c, base, urls, loadSpec{Concurrency: 1, Duration: d, MaxRequests: n, Each: true})
 }
 
 func qpsOf(runs []*loadResult) []float64 {
@@ -376,11 +371,12 @@ func compareMariaDB(ctx context.Context, o options, log logf, rep *report, m *ma
 		return nil
 	}
 	// MariaDB's FULLTEXT takes seconds for a common word at 1M movies: a round stops at its time budget
-	// once it has a few samples, so that the whole bench stays bounded. At 1M a round ends with its 10 text
-	// and 3-4 browse samples a side; the medians they compare differ tenfold and more.
+	// once it has a few samples, so that the whole bench stays bounded. At 1M a round ends with its 5-8 text
+	// and 3-4 browse samples a side, 15-25 and 9-12 over the three rounds; the medians they compare differ
+	// tenfold and more.
 	n := o.latencySamples
-	textBudget, browseBudget := 3*o.Duration, o.Duration
-	const minSamples = 10
+	textBudget, browseBudget := 2*o.Duration, o.Duration
+	const minSamples = 5
 	for round := 1; round <= o.Rounds; round++ {
 		log("MariaDB round %d of %d", round, o.Rounds)
 		started := time.Now()
