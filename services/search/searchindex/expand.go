@@ -28,6 +28,7 @@ type expansions struct {
 type expansionKey struct {
 	completions bool
 	field, word string
+	fuzz        int // of typo variants
 }
 
 func (x *Index) newExpansions() *expansions {
@@ -50,10 +51,17 @@ func (e *expansions) close() {
 
 var errClosed = errors.New("expansions closed")
 
+// variants is the words of field within fuzz edits of word, in dictionary order; false if the dictionaries
+// cannot be read.
+func (e *expansions) variants(field, word string, fuzz int) ([]index.DictEntry, bool) {
+	v, ok := e.lookup(expansionKey{false, field, word, fuzz}, func(r *dictReader) (any, error) { return r.fuzzy(field, word, fuzz) })
+	cands, _ := v.([]index.DictEntry)
+	return cands, ok
+}
+
 // fuzzyQuery matches word in field within fuzz edits, as query.NewFuzzyQuery would.
 func (e *expansions) fuzzyQuery(field, word string, fuzz int, boost float64) query.Query {
-	v, ok := e.lookup(expansionKey{false, field, word}, func(r *dictReader) (any, error) { return r.fuzzy(field, word, fuzz) })
-	cands, _ := v.([]index.DictEntry)
+	cands, ok := e.variants(field, word, fuzz)
 	if !ok {
 		q := query.NewFuzzyQuery(word)
 		q.SetField(field)
@@ -81,7 +89,7 @@ const maxCompletions = 50
 // prefixQuery matches the words of field that start with prefix, as query.NewPrefixQuery would, but only
 // the maxCompletions most common.
 func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Query {
-	v, ok := e.lookup(expansionKey{true, field, prefix}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
+	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
 	words, _ := v.([]string)
 	if !ok {
 		q := query.NewPrefixQuery(prefix)

@@ -39,7 +39,6 @@ const (
 	fieldTagline     = "tagline"
 	fieldOverview    = "overview"
 	fieldLanguage    = "language" // keyword: filter and facet
-	fieldSpell       = "spell"    // the words of titles, people, genres, keywords and tags: did-you-mean's dictionary
 	fieldYear        = "year"
 	fieldRating      = "rating"
 	fieldPopularity  = "popularity"
@@ -51,7 +50,7 @@ const (
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "9"
+const mappingVersion = "10"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
@@ -119,9 +118,6 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	titleSort.IncludeInAll = false
 	titleSort.DocValues = true
 
-	spell := text()
-	spell.IncludeTermVectors = false
-
 	source := bleve.NewTextFieldMapping()
 	source.Index = false
 	source.Store = true
@@ -147,7 +143,6 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	doc.AddFieldMappingsAt(fieldTagline, text())
 	doc.AddFieldMappingsAt(fieldOverview, text())
 	doc.AddFieldMappingsAt(fieldLanguage, keyword(fieldLanguage, true))
-	doc.AddFieldMappingsAt(fieldSpell, spell)
 	for _, f := range []string{fieldYear, fieldRating, fieldVotes, fieldRuntime} {
 		doc.AddFieldMappingsAt(f, exact(f))
 	}

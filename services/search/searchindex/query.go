@@ -25,8 +25,6 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode movie %d: %w", m.ID, err)
 	}
-	spell := []string{m.Title}
-	spell = append(append(append(append(append(spell, m.Directors...), m.Cast...), m.Genres...), m.Keywords...), m.Tags...)
 	d := map[string]any{
 		fieldTitle:       m.Title,
 		fieldTitleKey:    titleKeys(x.key(m.Title)),
@@ -44,7 +42,6 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 		fieldTags:        m.Tags,
 		fieldTagline:     m.Tagline,
 		fieldOverview:    m.Overview,
-		fieldSpell:       spell,
 		fieldSample:      sampleKey(m.ID),
 		fieldSource:      string(src),
 	}
