@@ -22,10 +22,11 @@ var facetSize = map[string]int{search.FacetGenres: 100, search.FacetLanguage: 10
 
 // facetDef says how a facet is computed and which filter it ignores (multi-select): "" for none.
 type facetDef struct {
-	field  string
-	own    string
-	bucket func() []bucket // numeric buckets; nil for a value facet
-	stats  bool            // min and max
+	field    string
+	labelled bool // the field's terms are labelled values: the facet shows their labels
+	own      string
+	bucket   func() []bucket // numeric buckets; nil for a value facet
+	stats    bool            // min and max
 }
 
 type bucket struct {
@@ -43,8 +44,8 @@ func (x *Index) facetDefs(q *search.Query) map[string]facetDef {
 	}
 	return map[string]facetDef{
 		search.FacetGenres:     {field: fieldGenre, own: genreOwn},
-		search.FacetDirectors:  {field: fieldDirector, own: filterDirector},
-		search.FacetCast:       {field: fieldCastName},
+		search.FacetDirectors:  {field: fieldDirector, labelled: true, own: filterDirector},
+		search.FacetCast:       {field: fieldCastName, labelled: true},
 		search.FacetLanguage:   {field: fieldLanguage, own: filterLanguage},
 		search.FacetDecade:     {field: fieldYear, own: filterYear, bucket: decades},
 		search.FacetRating:     {field: fieldRating, own: filterRating, bucket: ratings},
@@ -268,7 +269,11 @@ func facetValues(fr *blevesearch.FacetResult, d facetDef) []search.FacetValue {
 		return vals
 	}
 	for _, t := range fr.Terms.Terms() {
-		vals = append(vals, search.FacetValue{Value: t.Term, Count: t.Count})
+		v := t.Term
+		if d.labelled {
+			v = labelOf(v)
+		}
+		vals = append(vals, search.FacetValue{Value: v, Count: t.Count})
 	}
 	sort.Slice(vals, func(i, j int) bool {
 		if vals[i].Count != vals[j].Count {

@@ -20,37 +20,35 @@ const (
 
 // The indexed fields. Text fields are analyzed for the query text; keyword fields hold whole values for
 // filters and facets; key fields hold a whole value normalized like the text (case, accents, punctuation), so
-// a filter matches however the client writes a name.
+// a filter matches however the client writes a name; labelled fields hold both (see labelled).
 const (
-	fieldTitle       = "title"
-	fieldTitleKey    = "title_key" // the normalized title, and again without a leading article: exact-title boost
-	fieldTitleSort   = "title_sort"
-	fieldDirectors   = "directors"
-	fieldDirector    = "director"     // keyword: facet
-	fieldDirectorKey = "director_key" // key: filter
-	fieldCast        = "cast"
-	fieldCastName    = "cast_name" // keyword: facet
-	fieldCastKey     = "cast_key"  // key: filter
-	fieldGenres      = "genres"
-	fieldGenre       = "genre"     // keyword: filter and facet
-	fieldGenreKey    = "genre_key" // key: whole-value boost
-	fieldKeywords    = "keywords"
-	fieldTags        = "tags"
-	fieldTagline     = "tagline"
-	fieldOverview    = "overview"
-	fieldLanguage    = "language" // keyword: filter and facet
-	fieldYear        = "year"
-	fieldRating      = "rating"
-	fieldPopularity  = "popularity"
-	fieldVotes       = "votes"
-	fieldRuntime     = "runtime_minutes"
-	fieldSample      = "sample" // keyword: the movie's sample bucket (sampleKey), for facets counted on a sample
-	fieldSource      = "source" // the event's movie JSON, stored and not indexed: a hit returns the full movie
+	fieldTitle      = "title"
+	fieldTitleKey   = "title_key" // the normalized title, and again without a leading article: exact-title boost
+	fieldTitleSort  = "title_sort"
+	fieldDirectors  = "directors"
+	fieldDirector   = "director" // labelled: filter and facet
+	fieldCast       = "cast"
+	fieldCastName   = "cast_name" // labelled: filter and facet
+	fieldGenres     = "genres"
+	fieldGenre      = "genre"     // keyword: filter and facet
+	fieldGenreKey   = "genre_key" // key: whole-value boost
+	fieldKeywords   = "keywords"
+	fieldTags       = "tags"
+	fieldTagline    = "tagline"
+	fieldOverview   = "overview"
+	fieldLanguage   = "language" // keyword: filter and facet
+	fieldYear       = "year"
+	fieldRating     = "rating"
+	fieldPopularity = "popularity"
+	fieldVotes      = "votes"
+	fieldRuntime    = "runtime_minutes"
+	fieldSample     = "sample" // keyword: the movie's sample bucket (sampleKey), for facets counted on a sample
+	fieldSource     = "source" // the event's movie JSON, stored and not indexed: a hit returns the full movie
 )
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "10"
+const mappingVersion = "11"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
@@ -131,10 +129,8 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	doc.AddFieldMappingsAt(fieldTitleSort, titleSort)
 	doc.AddFieldMappingsAt(fieldDirectors, text())
 	doc.AddFieldMappingsAt(fieldDirector, keyword(fieldDirector, true))
-	doc.AddFieldMappingsAt(fieldDirectorKey, keyword(fieldDirectorKey, false))
 	doc.AddFieldMappingsAt(fieldCast, text())
 	doc.AddFieldMappingsAt(fieldCastName, keyword(fieldCastName, true))
-	doc.AddFieldMappingsAt(fieldCastKey, keyword(fieldCastKey, false))
 	doc.AddFieldMappingsAt(fieldGenres, text())
 	doc.AddFieldMappingsAt(fieldGenre, keyword(fieldGenre, true))
 	doc.AddFieldMappingsAt(fieldGenreKey, keyword(fieldGenreKey, false))

@@ -22,3 +22,21 @@ func TestDidYouMeanPrefersTheCommonWord(t *testing.T) {
 		t.Errorf("did_you_mean=%q, want catman", res.DidYouMean)
 	}
 }
+
+// Did-you-mean knows the words of every field it corrects from, not only titles: a misspelled name is
+// corrected from the cast, a misspelled keyword from the keywords.
+func TestDidYouMeanReadsPeopleAndKeywords(t *testing.T) {
+	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
+	a, b := movie(1, 1, "Speed"), movie(2, 1, "Point Break")
+	a.Cast, b.Keywords = []string{"Keanu Reeves"}, []string{"surfing"}
+	MustIndex(t, idx, *a, *b)
+	for q, want := range map[string]string{"keanu reevs": "keanu reeves", "surfng": "surfing"} {
+		res, err := idx.Search(context.Background(), search.Query{Text: q, PerPage: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.DidYouMean != want {
+			t.Errorf("%q: did_you_mean=%q, want %q", q, res.DidYouMean, want)
+		}
+	}
+}
