@@ -102,13 +102,19 @@ func TestByClass(t *testing.T) {
 	if len(got) != len(classNames) || got[0].name != classNames[0] {
 		t.Fatalf("got %d classes, first %q; want one per class name", len(got), got[0].name)
 	}
-	if got[0].small.count() != 2 || got[0].large.count() != 2 || got[0].large.max() != ms(30) {
-		t.Errorf("class 0: %d small, %d large samples, large max %s; want 2, 2, 30ms", got[0].small.count(), got[0].large.count(), got[0].large.max())
+	if got[0].small.count() != 2 || got[0].large.count() != 2 || got[0].large.max() != ms(30) || got[0].small.max() != ms(3) {
+		t.Errorf("class 0: %d small, %d large samples, maxima %s and %s; want 2, 2, 3ms and 30ms",
+			got[0].small.count(), got[0].large.count(), got[0].small.max(), got[0].large.max())
 	}
-	if got[1].small.count() != 2 || got[1].large.count() != 0 {
-		t.Errorf("class 1: %d small, %d large samples; want 2 and 0", got[1].small.count(), got[1].large.count())
+	// Class 1's queries were answered at the small size only: the sizes compare the same queries.
+	if got[1].small.count() != 0 || got[1].large.count() != 0 {
+		t.Errorf("class 1: %d small, %d large samples; want none", got[1].small.count(), got[1].large.count())
 	}
 	if got[2].small.count() != 0 {
 		t.Errorf("class 2 has no query in the mix but %d samples", got[2].small.count())
+	}
+	s, l := bothSizes(small, large)
+	if s.count() != 2 || l.count() != 2 || s.quantile(0.5) != ms(1) || l.quantile(0.5) != ms(10) {
+		t.Errorf("both sizes: %d and %d samples, medians %s and %s; want 2, 2, 1ms and 10ms", s.count(), l.count(), s.quantile(0.5), l.quantile(0.5))
 	}
 }

@@ -107,8 +107,9 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if rep.settleLarge, settled = srv.settle(ctx, o.settleLimit); !settled {
 		log("large catalog: still busy after %s; measuring anyway", rep.settleLarge.Round(time.Second))
 	}
-	// The same queries as at the small size, in the same order, so that the two medians compare alike (a run
-	// stopped by its time bound at 1M sent only the first part of the small size's queries).
+	// The same queries as at the small size, in the same order, so that the two medians compare alike. A run
+	// stopped by its time bound at 1M sends only the first part of them: the medians and the class table
+	// compare the queries answered at both sizes (bothSizes, byClass).
 	if rep.mixLarge, err = sequential(ctx, srv.http, srv.base, standard, rep.mixSmall.requests, o.Duration*8); err != nil {
 		return nil, err
 	}
