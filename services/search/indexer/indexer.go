@@ -27,11 +27,11 @@ import (
 
 // Tuning of the consumer and the batches.
 const (
-	BatchSize         = 1000             // the most messages applied in one index batch
-	maxAckPending     = 4096             // messages in flight between the server and the indexer
-	ackWait           = 30 * time.Second // above any batch's apply time, or the server redelivers
-	inactiveThreshold = 5 * time.Minute  // the server removes a consumer left behind by a dead process
-	drainWait         = 2 * time.Millisecond
+	BatchSize         = 1000                   // the most messages applied in one index batch
+	maxAckPending     = 4096                   // messages in flight between the server and the indexer
+	ackWait           = 30 * time.Second       // above any batch's apply time, or the server redelivers
+	inactiveThreshold = 5 * time.Minute        // the server removes a consumer left behind by a dead process
+	drainWait         = 100 * time.Microsecond // for one more message once none is buffered: a trickle of writes waits it out each time
 	pullMaxBytes      = 8 << 20                // messages buffered ahead of the indexer, in bytes
 	infoMaxAge        = 200 * time.Millisecond // how long CaughtUp trusts the stream's last sequence
 	minBackoff        = 100 * time.Millisecond
