@@ -3,7 +3,7 @@
 // all-in-one (catalog → outbox → NATS → index), and measures search against a Go hello-world server and
 // MariaDB FULLTEXT with the same load tool, interleaved. See docs/performance.md.
 //
-//	go run ./tools/bench                 # the full run: 1M movies (and 100k), 26 minutes on the latest machine, 18-19 on one twice as fast (target 15)
+//	go run ./tools/bench                 # the full run: 1M movies (and 100k), 11-12 minutes on the latest machine, 26 on one 2.5× slower (target 15)
 //	go run ./tools/bench -quick          # 100k movies, short runs, no timing gates: a smoke test
 //	go run ./tools/bench -count 20000 -out ''
 package main
@@ -103,7 +103,7 @@ func (o *options) defaults() {
 		}
 	}
 	if o.IngestTimeout <= 0 {
-		// The 1M-movie import took 10-11 minutes end to end on one machine, 16 and 26 on slower ones (docs/performance.md).
+		// The 1M-movie import took 6-7 minutes end to end on the latest machine, 16 on one 2.5× slower (docs/performance.md).
 		o.IngestTimeout = 45 * time.Minute
 		if o.Quick {
 			o.IngestTimeout = 10 * time.Minute
