@@ -19,8 +19,9 @@ const (
 )
 
 // The indexed fields. Text fields are analyzed for the query text; keyword fields hold whole values for
-// filters and facets; key fields hold a whole value normalized like the text (case, accents, punctuation), so
-// a filter matches however the client writes a name; labelled fields hold both (see labelled).
+// filters and facets; key fields hold a whole value normalized like the text (case, accents, punctuation), for
+// the boost of a query that is that whole value; labelled fields hold a person's key and name as written in
+// one term, so a filter matches however the client writes the name and a facet shows it (see labelled).
 const (
 	fieldTitle      = "title"
 	fieldTitleKey   = "title_key" // the normalized title, and again without a leading article: exact-title boost

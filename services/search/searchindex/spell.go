@@ -166,8 +166,8 @@ func visitDict(open func() (index.FieldDict, error), visit func(*index.DictEntry
 }
 
 // spellVariants is the words of the spell fields within fuzz edits of t, in dictionary order. The search's
-// typo tier expands the same words in the same fields: exp holds those expansions, and the fields it lacks
-// are read from ir.
+// typo tier expands the same words in the same fields: exp holds those expansions and reads the ones it
+// lacks; ir reads a field only if exp cannot.
 func spellVariants(ir *dictReader, exp *expansions, t string, fuzz int) ([]index.DictEntry, error) {
 	seen := map[string]bool{}
 	var out []index.DictEntry
