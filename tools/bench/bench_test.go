@@ -118,3 +118,22 @@ func TestByClass(t *testing.T) {
 		t.Errorf("both sizes: %d and %d samples, medians %s and %s; want 2, 2, 1ms and 10ms", s.count(), l.count(), s.quantile(0.5), l.quantile(0.5))
 	}
 }
+
+// The browse queries are pages of their own: the result cache answers a page asked again at the same index
+// checkpoint, so a repeated page would measure the cache, not the browse path.
+func TestBrowseQueriesAreDistinct(t *testing.T) {
+	mix, err := buildQueries(filepath.Join("..", "..", "data", "imdb.json"), 248, 1, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mix.Browse) != 20 {
+		t.Fatalf("%d browse queries, want 20", len(mix.Browse))
+	}
+	seen := map[string]bool{}
+	for _, u := range mix.Browse {
+		if seen[u] {
+			t.Errorf("browse query %s is drawn twice", u)
+		}
+		seen[u] = true
+	}
+}
