@@ -62,6 +62,7 @@ type Index struct {
 	opts      Options
 	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
 	priors    *priors             // every movie's ranking inputs, kept by Apply
+	segPriors *priorsBySegment    // the executor's priors by segment-local document number
 	cache     *resultCache        // answers by query and checkpoint; nil for none
 	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
 	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic
@@ -89,6 +90,9 @@ type Options struct {
 	// and searched in parallel through an alias; 0 means 1. An index on disk with another number of shards
 	// is removed and rebuilt from the stream, like one of another mapping version.
 	Shards int
+	// BleveExecutor answers every search with Bleve's own searchers instead of the executor (exec.go): the
+	// exhaustive reference that the tests compare the executor with.
+	BleveExecutor bool
 	// SearchConcurrency is how many searches (and suggestions) run at once; the others wait their turn,
 	// first come first served (see admission.go). Answers from the cache do not wait. 0 means GOMAXPROCS.
 	SearchConcurrency int
@@ -123,7 +127,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency)}
+	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), segPriors: newPriorsBySegment()}
 	for _, p := range paths {
 		bi, err := openShard(p)
 		if err != nil {

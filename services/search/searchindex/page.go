@@ -2,6 +2,7 @@ package searchindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/blevesearch/bleve/v2"
@@ -55,7 +56,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 	member := and(t.member, pg.filter)
 	if i < pg.start || (pg.need == 0 && pg.more) {
 		// Before the cursor's tier, or after a full page: only the tier's size counts.
-		n, err := x.count(pg.ctx, member)
+		n, err := x.countWith(pg.ctx, pg.p.exec, member)
 		if err != nil {
 			return 0, err
 		}
@@ -89,13 +90,30 @@ func (pg *pager) add(t tier) (uint64, error) {
 	}
 	var sr *bleve.SearchResult
 	var err error
-	narrowed := false
-	if t.match == search.MatchBrowse && !after && size > 0 && byPopularity(q.Sort) {
-		if sr, narrowed, err = x.browseTop(pg.ctx, member, req); err != nil {
+	done := false
+	switch {
+	case t.match == search.MatchBrowse && !after && size > 0 && byPopularity(q.Sort):
+		if sr, done, err = x.browseTop(pg.ctx, member, req); err != nil {
 			return 0, err
 		}
+	case t.scored && len(q.Sort) == 0:
+		// Ranked by relevance alone, which the executor scores as Bleve would (but for the last bits of a
+		// sum: so it pages after a cursor too, which holds the score it computed).
+		var from *ranked
+		if after {
+			if from, err = scoreCursor(pg.cur); err != nil {
+				return 0, err
+			}
+		}
+		total, hits, err := pg.p.exec.top(x.relevance(pg.p, t.anyWords, member), from, pg.skip, size)
+		if err != nil && !errors.Is(err, errUnsupported) {
+			return 0, fmt.Errorf("search %q: %w", q.Text, err)
+		}
+		if err == nil {
+			sr, done = &bleve.SearchResult{Total: total, Hits: hits}, true
+		}
 	}
-	if !narrowed {
+	if !done {
 		sr, err = x.query(pg.ctx, req)
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package searchindex
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -195,6 +196,7 @@ type plan struct {
 	titleKey string      // the positive words, normalized like titleKeys
 	joins    []join      // adjacent words that a movie may have as one (war games → wargames)
 	exp      *expansions // the words' typo variants and completions; nil: Bleve's fuzzy and prefix queries
+	exec     *executor   // the search's snapshot for ranked tiers and counts; nil: Bleve answers them
 }
 
 // join is two adjacent query words written as one.
@@ -371,13 +373,14 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	return query.NewDisjunctionQuery(alts)
 }
 
-// scoring is the scored part of a text query: the words (all or, relaxed, any) within their typo
+// relevance is the scored part of a text query: the words (all or, relaxed, any) within their typo
 // tolerance, the phrases, and the boosts for a whole-title match, a title phrase and a person's name;
 // wrapped so that the popularity and rating priors multiply the score. Typo variants score even in the
 // exact tier: a movie that also has a near form of a word elsewhere ranks higher, which the relevance
 // judgments confirm. Only the movies of within are scored: it joins the words as a clause that narrows
-// without scoring (see unscored), so the conjunction of the words and within leapfrogs.
-func (x *Index) scoring(p *plan, anyWords bool, within query.Query) query.Query {
+// without scoring (see unscored), so the conjunction of the words and within leapfrogs. It holds no prior
+// (see scoring).
+func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Query {
 	var must []query.Query
 	if len(p.terms) > 0 {
 		s := allTypos
@@ -421,7 +424,12 @@ func (x *Index) scoring(p *plan, anyWords bool, within query.Query) query.Query 
 	if within != nil {
 		must = append(must, unscored{within})
 	}
-	return query.NewCustomScoreQueryWithScorer(query.NewBooleanQuery(must, should, nil), x.scorer(x.rank), nil, nil)
+	return query.NewBooleanQuery(must, should, nil)
+}
+
+// scoring is relevance with the priors: Bleve's custom score multiplies each match's text score by them.
+func (x *Index) scoring(p *plan, anyWords bool, within query.Query) query.Query {
+	return query.NewCustomScoreQueryWithScorer(x.relevance(p, anyWords, within), x.scorer(x.rank), nil, nil)
 }
 
 // membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and
@@ -645,6 +653,8 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	p := x.newPlan(text)
 	p.exp = x.newExpansions()
 	defer p.exp.close()
+	p.exec = x.newExecutor(ctx)
+	defer p.exec.close()
 	if p.empty() && len(q.Sort) == 0 {
 		q.Sort = defaultBrowseSort
 	}
@@ -669,7 +679,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 			return nil, err
 		}
 	case len(q.Sort) > 0:
-		size := func(t tier) (uint64, error) { return x.count(ctx, and(t.member, all)) }
+		size := func(t tier) (uint64, error) { return x.countWith(ctx, p.exec, and(t.member, all)) }
 		var relaxed bool
 		if member, relaxed, err = x.tiers(ctx, &p, size); err != nil {
 			return nil, err
@@ -714,7 +724,7 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 	counts := make([]uint64, len(p.terms))
 	least := uint64(math.MaxUint64)
 	for i, t := range p.terms {
-		if counts[i], err = x.count(ctx, x.termQuery(&p, t, true)); err != nil {
+		if counts[i], err = x.countWith(ctx, p.exec, x.termQuery(&p, t, true)); err != nil {
 			return p, err
 		}
 		least = min(least, counts[i])
@@ -773,6 +783,15 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 // except is the movies of q that are not in not.
 func except(q, not query.Query) query.Query {
 	return query.NewBooleanQuery([]query.Query{q}, nil, []query.Query{not})
+}
+
+// countWith counts the movies matching q with the search's executor, or with Bleve where it has none.
+func (x *Index) countWith(ctx context.Context, e *executor, q query.Query) (uint64, error) {
+	n, err := e.count(q)
+	if errors.Is(err, errUnsupported) {
+		return x.count(ctx, q)
+	}
+	return n, err
 }
 
 // count is the number of movies matching q, unscored.

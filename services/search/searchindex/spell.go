@@ -62,7 +62,7 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 	}
 	cp := *p
 	cp.terms = corrected
-	n, err := x.count(ctx, and(x.membership(&cp, allExact), filter))
+	n, err := x.countWith(ctx, p.exec, and(x.membership(&cp, allExact), filter))
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,581 @@
+package searchindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	blevesearch "github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// The executor answers the ranked tiers and the counts of a text search straight from the index's segments:
+// their dictionaries, their postings as roaring bitmaps, and their frequencies and norms. Bleve's searchers
+// build a tree of iterators per query (one per term, field and segment, for every tier, count and
+// expansion), then walk every match through it, resolving its external id for the prior. Here a count is
+// a bitmap's cardinality, a tier's matches are a bitmap, and only those matches are scored, each by the
+// same formula Bleve's searchers apply (TF-IDF, the query norm, the coordination factor of a disjunction)
+// with the prior read by segment-local document number. Bleve's own path stays as the reference the
+// tests compare with, and answers what the executor does not take (a cursor, a sort, a query shape it
+// does not know).
+
+// errUnsupported says that the executor does not take a query: the caller asks Bleve instead.
+var errUnsupported = errors.New("executor: unsupported query")
+
+// executor is one search's view of the index: a snapshot of every shard, opened on first use, with the
+// dictionaries and postings lists it has read.
+type executor struct {
+	x      *Index
+	ctx    context.Context
+	shards []*execShard
+	err    error // opening failed: every query goes to Bleve
+}
+
+func (x *Index) newExecutor(ctx context.Context) *executor {
+	if x.opts.BleveExecutor {
+		return nil
+	}
+	return &executor{x: x, ctx: ctx}
+}
+
+// open takes the snapshots; it reports errUnsupported when an index is not a scorch index.
+func (e *executor) open() error {
+	if e == nil {
+		return errUnsupported
+	}
+	if e.shards != nil || e.err != nil {
+		return e.err
+	}
+	for _, bi := range e.x.shards {
+		s, err := openExecShard(e.x, bi)
+		if err != nil {
+			e.close()
+			e.err = err
+			return err
+		}
+		e.shards = append(e.shards, s)
+	}
+	return nil
+}
+
+func (e *executor) close() {
+	if e == nil {
+		return
+	}
+	for _, s := range e.shards {
+		_ = s.r.Close()
+	}
+	e.shards = nil
+}
+
+// execShard is one shard's snapshot.
+type execShard struct {
+	x        *Index
+	r        index.IndexReader
+	snap     *scorch.IndexSnapshot
+	segs     []execSegment
+	docTotal uint64                    // live documents, the N of the idf
+	dicts    map[string][]segment.TermDictionary // by field, per segment
+	lists    map[fieldTerm][]segment.PostingsList
+	freqs    map[fieldTerm]uint64
+}
+
+type fieldTerm struct{ field, term string }
+
+type execSegment struct {
+	ss     *scorch.SegmentSnapshot
+	offset uint64 // the segment's first global document number
+	live   *roaring.Bitmap // its live documents, once read
+	priors *segmentPriors
+}
+
+func openExecShard(x *Index, bi interface {
+	Advanced() (index.Index, error)
+}) (*execShard, error) {
+	adv, err := bi.Advanced()
+	if err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		_ = r.Close()
+		return nil, errUnsupported
+	}
+	n, err := snap.DocCount()
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	s := &execShard{x: x, r: r, snap: snap, docTotal: n, dicts: map[string][]segment.TermDictionary{},
+		lists: map[fieldTerm][]segment.PostingsList{}, freqs: map[fieldTerm]uint64{}}
+	var offset uint64
+	for _, ss := range snap.Segments() {
+		s.segs = append(s.segs, execSegment{ss: ss, offset: offset, priors: x.segPriors.of(ss.Segment())})
+		offset += ss.Segment().Count()
+	}
+	return s, nil
+}
+
+// postings is the postings list of term in field in every segment (nil where it has none), deleted
+// documents excepted.
+func (s *execShard) postings(field, term string) ([]segment.PostingsList, error) {
+	key := fieldTerm{field, term}
+	if pls, ok := s.lists[key]; ok {
+		return pls, nil
+	}
+	dicts, ok := s.dicts[field]
+	if !ok {
+		dicts = make([]segment.TermDictionary, len(s.segs))
+		for i, sg := range s.segs {
+			d, err := sg.ss.Segment().Dictionary(field)
+			if err != nil {
+				return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+			}
+			dicts[i] = d
+		}
+		s.dicts[field] = dicts
+	}
+	pls := make([]segment.PostingsList, len(s.segs))
+	var freq uint64
+	for i, d := range dicts {
+		if d == nil {
+			continue
+		}
+		pl, err := d.PostingsList([]byte(term), s.segs[i].ss.Deleted(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("executor: postings of %s:%s: %w", field, term, err)
+		}
+		if pl != nil && pl.Count() > 0 {
+			pls[i] = pl
+			freq += pl.Count()
+		}
+	}
+	s.lists[key], s.freqs[key] = pls, freq
+	return pls, nil
+}
+
+// nodeKind is what a node of a compiled query does.
+type nodeKind uint8
+
+const (
+	nodeTerm    nodeKind = iota // a word in a field: scored by TF-IDF
+	nodePhrase                  // words next to each other in a field: scored as the sum of its words
+	nodeAny                     // a disjunction: the sum of the matching children times their share
+	nodeAll                     // a conjunction: the sum of the children
+	nodeBool                    // must, should, must not and filter
+	nodeFilter                  // matches without scoring and without weight
+	nodeEvery                   // every movie (not scored here)
+	nodeNone                    // no movie: Bleve's MatchNone, which still counts as a child of a disjunction
+	nodeOpaque                  // a query the executor leaves to Bleve's searcher, for its matches only
+)
+
+// node is a query compiled against one shard's snapshot.
+type node struct {
+	kind        nodeKind
+	field, term string
+	boost       float64
+	idf         float64 // of a term
+	weight      float64 // of a term: boost × idf × query norm, once normalized
+	lists       []segment.PostingsList
+	kids        []*node // of any, all, and phrase (its words)
+	must        *node   // of bool; nil ones are absent
+	should      *node
+	mustNot     *node
+	filter      *node
+	q           query.Query           // of opaque
+	opaque      []*roaring.Bitmap     // of opaque: its matches per segment, once read
+	withLocs    bool                  // a phrase's word: its postings are read with positions
+	min         int                   // of any: how many children must match (0 and 1 alike)
+	scorable    bool                  // the node's score is computed here
+}
+
+// compile turns a Bleve query built by this package into a node tree for the shard. Query shapes the
+// executor does not know become opaque nodes, whose matches Bleve's searcher finds; such a node cannot be
+// scored.
+func (s *execShard) compile(q query.Query) (*node, error) {
+	switch q := q.(type) {
+	case *query.TermQuery:
+		if q.FieldVal == "" {
+			return &node{kind: nodeOpaque, q: q}, nil
+		}
+		return s.termNode(q.FieldVal, q.Term, q.BoostVal.Value())
+	case *query.DisjunctionQuery:
+		if q.Min > 1 {
+			return &node{kind: nodeOpaque, q: q}, nil
+		}
+		kids, err := s.compileAll(q.Disjuncts)
+		if err != nil || len(kids) == 0 {
+			return &node{kind: nodeNone}, err
+		}
+		return &node{kind: nodeAny, kids: kids, scorable: allScorable(kids)}, nil
+	case *query.ConjunctionQuery:
+		kids, err := s.compileAll(q.Conjuncts)
+		if err != nil || len(kids) == 0 {
+			return &node{kind: nodeNone}, err
+		}
+		return &node{kind: nodeAll, kids: kids, scorable: allScorable(kids)}, nil
+	case *query.BooleanQuery:
+		return s.compileBool(q)
+	case *query.PhraseQuery:
+		if q.FieldVal == "" || q.Fuzziness != 0 || len(q.Terms) == 0 {
+			return &node{kind: nodeOpaque, q: q}, nil
+		}
+		n := &node{kind: nodePhrase, field: q.FieldVal, scorable: true}
+		for _, t := range q.Terms {
+			if t == "" {
+				return &node{kind: nodeOpaque, q: q}, nil
+			}
+			k, err := s.termNode(q.FieldVal, t, q.BoostVal.Value())
+			if err != nil {
+				return nil, err
+			}
+			k.withLocs = true
+			n.kids = append(n.kids, k)
+		}
+		return n, nil
+	case *query.PrefixQuery:
+		if q.FieldVal == "" {
+			return &node{kind: nodeOpaque, q: q}, nil
+		}
+		return s.prefixNode(q.FieldVal, q.Prefix, q.BoostVal.Value())
+	case *query.MatchAllQuery:
+		return &node{kind: nodeEvery}, nil
+	case *query.MatchNoneQuery:
+		return &node{kind: nodeNone}, nil
+	case unscored:
+		k, err := s.compile(q.q)
+		if err != nil {
+			return nil, err
+		}
+		return &node{kind: nodeFilter, kids: []*node{k}, scorable: true}, nil
+	}
+	return &node{kind: nodeOpaque, q: q}, nil
+}
+
+func (s *execShard) compileAll(qs []query.Query) ([]*node, error) {
+	kids := make([]*node, 0, len(qs))
+	for _, q := range qs {
+		k, err := s.compile(q)
+		if err != nil {
+			return nil, err
+		}
+		kids = append(kids, k)
+	}
+	return kids, nil
+}
+
+// compileBool follows BooleanQuery.Searcher: a part that matches nothing is dropped, and a lone must or
+// should stands for the whole.
+func (s *execShard) compileBool(q *query.BooleanQuery) (*node, error) {
+	part := func(q query.Query) (*node, error) {
+		if q == nil {
+			return nil, nil
+		}
+		n, err := s.compile(q)
+		if err != nil || n.kind == nodeNone {
+			return nil, err
+		}
+		return n, nil
+	}
+	must, err := part(q.Must)
+	if err != nil {
+		return nil, err
+	}
+	should, err := part(q.Should)
+	if err != nil {
+		return nil, err
+	}
+	mustNot, err := part(q.MustNot)
+	if err != nil {
+		return nil, err
+	}
+	var filter *node
+	if q.Filter != nil {
+		if filter, err = s.compile(q.Filter); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case must == nil && should == nil && mustNot == nil && filter == nil:
+		return &node{kind: nodeNone}, nil
+	case must != nil && should == nil && mustNot == nil && filter == nil:
+		return must, nil
+	case must == nil && should != nil && mustNot == nil && filter == nil:
+		return should, nil
+	case must == nil && should == nil:
+		must = &node{kind: nodeEvery}
+	}
+	n := &node{kind: nodeBool, must: must, should: should, mustNot: mustNot, filter: filter}
+	n.scorable = (must == nil || must.scorable) && (should == nil || should.scorable)
+	return n, nil
+}
+
+func allScorable(ns []*node) bool {
+	for _, n := range ns {
+		if !n.scorable && n.kind != nodeNone {
+			return false
+		}
+	}
+	return true
+}
+
+// termNode is a word in a field, with Bleve's TF-IDF idf over the shard's live documents.
+func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
+	lists, err := s.postings(field, term)
+	if err != nil {
+		return nil, err
+	}
+	idf := 1.0 + math.Log(float64(s.docTotal)/float64(s.freqs[fieldTerm{field, term}]+1.0))
+	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, lists: lists, scorable: true}, nil
+}
+
+// prefixNode follows NewTermPrefixSearcher: the words of the shard's dictionary that start with prefix,
+// as a disjunction; the prefix itself as a word when none or only it does.
+func (s *execShard) prefixNode(field, prefix string, boost float64) (*node, error) {
+	d, err := s.snap.FieldDictPrefix(field, []byte(prefix))
+	if err != nil {
+		return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+	}
+	var terms []string
+	seen := map[string]bool{}
+	for {
+		e, err := d.Next()
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+		}
+		if e == nil {
+			break
+		}
+		if !seen[e.Term] {
+			seen[e.Term] = true
+			terms = append(terms, e.Term)
+		}
+	}
+	_ = d.Close()
+	if len(terms) == 0 || (len(terms) == 1 && terms[0] == prefix) {
+		return s.termNode(field, prefix, boost)
+	}
+	n := &node{kind: nodeAny, scorable: true}
+	for _, t := range terms {
+		k, err := s.termNode(field, t, boost)
+		if err != nil {
+			return nil, err
+		}
+		n.kids = append(n.kids, k)
+	}
+	return n, nil
+}
+
+// sumOfSquares is the node's part of the query norm, as the searchers' Weight methods add it up.
+func (n *node) sumOfSquares() float64 {
+	switch n.kind {
+	case nodeTerm:
+		w := n.boost * n.idf
+		return w * w
+	case nodePhrase, nodeAny, nodeAll:
+		var sum float64
+		for _, k := range n.kids {
+			sum += k.sumOfSquares()
+		}
+		return sum
+	case nodeBool:
+		var sum float64
+		if n.must != nil {
+			sum += n.must.sumOfSquares()
+		}
+		if n.should != nil {
+			sum += n.should.sumOfSquares()
+		}
+		return sum
+	}
+	return 0
+}
+
+// normalize sets every term's weight from the query norm, as the top searcher's SetQueryNorm does.
+func (n *node) normalize(norm float64) {
+	switch n.kind {
+	case nodeTerm:
+		n.weight = n.boost * n.idf * norm
+	case nodePhrase, nodeAny, nodeAll:
+		for _, k := range n.kids {
+			k.normalize(norm)
+		}
+	case nodeBool:
+		for _, k := range []*node{n.must, n.should} {
+			if k != nil {
+				k.normalize(norm)
+			}
+		}
+	}
+}
+
+// matches is the set of live documents of segment i that n matches.
+func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) {
+	sg := &s.segs[i]
+	switch n.kind {
+	case nodeTerm:
+		return listBitmap(n.lists[i], sg.ss.Deleted()), nil
+	case nodeAny:
+		out := roaring.New()
+		for _, k := range n.kids {
+			b, err := s.matches(k, i)
+			if err != nil {
+				return nil, err
+			}
+			out.Or(b)
+		}
+		return out, nil
+	case nodeAll, nodePhrase:
+		var out *roaring.Bitmap
+		for _, k := range n.kids {
+			b, err := s.matches(k, i)
+			if err != nil {
+				return nil, err
+			}
+			if out == nil {
+				out = b.Clone()
+			} else {
+				out.And(b)
+			}
+			if out.IsEmpty() {
+				return out, nil
+			}
+		}
+		if n.kind == nodePhrase {
+			return s.phraseMatches(n, i, out)
+		}
+		return out, nil
+	case nodeBool:
+		var out *roaring.Bitmap
+		for _, k := range []*node{n.must, n.filter} {
+			if k == nil {
+				continue
+			}
+			b, err := s.matches(k, i)
+			if err != nil {
+				return nil, err
+			}
+			if out == nil {
+				out = b.Clone()
+			} else {
+				out.And(b)
+			}
+		}
+		if out == nil { // should alone, with a must not or a filter
+			b, err := s.matches(n.should, i)
+			if err != nil {
+				return nil, err
+			}
+			out = b.Clone()
+		}
+		if n.mustNot != nil && !out.IsEmpty() {
+			b, err := s.matches(n.mustNot, i)
+			if err != nil {
+				return nil, err
+			}
+			out.AndNot(b)
+		}
+		return out, nil
+	case nodeFilter:
+		return s.matches(n.kids[0], i)
+	case nodeEvery:
+		if sg.live == nil {
+			sg.live = sg.ss.DocNumbersLive()
+		}
+		return sg.live, nil
+	case nodeNone:
+		return roaring.New(), nil
+	case nodeOpaque:
+		if err := s.readOpaque(n); err != nil {
+			return nil, err
+		}
+		return n.opaque[i], nil
+	}
+	return nil, fmt.Errorf("executor: node kind %d", n.kind)
+}
+
+// listBitmap is the live documents of a postings list.
+func listBitmap(pl segment.PostingsList, deleted *roaring.Bitmap) *roaring.Bitmap {
+	out := roaring.New()
+	if pl == nil {
+		return out
+	}
+	if o, ok := pl.(interface{ OrInto(*roaring.Bitmap) }); ok {
+		o.OrInto(out)
+		if deleted != nil {
+			out.AndNot(deleted)
+		}
+		return out
+	}
+	it := pl.Iterator(false, false, false, nil)
+	for p, err := it.Next(); err == nil && p != nil; p, err = it.Next() {
+		out.Add(uint32(p.Number()))
+	}
+	return out
+}
+
+// readOpaque finds an opaque node's matches with Bleve's own searcher over the shard's snapshot, unscored,
+// and files them by segment.
+func (s *execShard) readOpaque(n *node) error {
+	if n.opaque != nil {
+		return nil
+	}
+	sr, err := n.q.Searcher(context.Background(), s.snap, s.x.mapping, blevesearch.SearcherOptions{Score: "none"})
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	defer func() { _ = sr.Close() }()
+	n.opaque = make([]*roaring.Bitmap, len(s.segs))
+	for i := range n.opaque {
+		n.opaque[i] = roaring.New()
+	}
+	sctx := &blevesearch.SearchContext{DocumentMatchPool: blevesearch.NewDocumentMatchPool(sr.DocumentMatchPoolSize(), 0)}
+	seg := 0
+	for {
+		d, err := sr.Next(sctx)
+		if err != nil {
+			return fmt.Errorf("executor: %w", err)
+		}
+		if d == nil {
+			return nil
+		}
+		num := d.IndexInternalID.Value()
+		for seg+1 < len(s.segs) && num >= s.segs[seg+1].offset {
+			seg++
+		}
+		n.opaque[seg].Add(uint32(num - s.segs[seg].offset))
+		sctx.DocumentMatchPool.Put(d)
+	}
+}
+
+// count is the number of movies q matches in every shard.
+func (e *executor) count(q query.Query) (uint64, error) {
+	if err := e.open(); err != nil {
+		return 0, err
+	}
+	var total uint64
+	for _, s := range e.shards {
+		n, err := s.compile(q)
+		if err != nil {
+			return 0, err
+		}
+		for i := range s.segs {
+			b, err := s.matches(n, i)
+			if err != nil {
+				return 0, err
+			}
+			total += b.GetCardinality()
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,66 @@
+package searchindex
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// segmentPriors are the ranking priors of one segment's documents by local number, filled as searches
+// score them: a match's prior costs one read of its id the first time, then an array load. Zero marks a
+// prior not read yet (a prior is never below 1 - RatingWeight > 0).
+type segmentPriors struct {
+	vals []atomic.Uint64 // math.Float64bits
+	used atomic.Uint64   // the registry's generation when last opened
+}
+
+func (sp *segmentPriors) get(d uint64) float64 {
+	if d >= uint64(len(sp.vals)) {
+		return 0
+	}
+	return math.Float64frombits(sp.vals[d].Load())
+}
+
+func (sp *segmentPriors) set(d uint64, v float64) {
+	if d < uint64(len(sp.vals)) {
+		sp.vals[d].Store(math.Float64bits(v))
+	}
+}
+
+// priorsBySegment holds the segmentPriors of the segments searches open. Merges replace segments; the
+// ones no search has opened in a while are dropped.
+type priorsBySegment struct {
+	mu   sync.Mutex
+	gen  uint64
+	segs map[segment.Segment]*segmentPriors
+}
+
+// dropAfter is how many snapshot openings a segment's priors outlive its last use.
+const dropAfter = 256
+
+func newPriorsBySegment() *priorsBySegment {
+	return &priorsBySegment{segs: map[segment.Segment]*segmentPriors{}}
+}
+
+// of returns the priors of seg, empty at first.
+func (p *priorsBySegment) of(seg segment.Segment) *segmentPriors {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen++
+	sp, ok := p.segs[seg]
+	if !ok {
+		sp = &segmentPriors{vals: make([]atomic.Uint64, seg.Count())}
+		p.segs[seg] = sp
+	}
+	sp.used.Store(p.gen)
+	if p.gen%dropAfter == 0 {
+		for s, old := range p.segs {
+			if p.gen-old.used.Load() > dropAfter {
+				delete(p.segs, s)
+			}
+		}
+	}
+	return sp
+}
