@@ -79,7 +79,7 @@ type execShard struct {
 	r        index.IndexReader
 	snap     *scorch.IndexSnapshot
 	segs     []execSegment
-	docTotal uint64                    // live documents, the N of the idf
+	docTotal uint64                              // live documents, the N of the idf
 	dicts    map[string][]segment.TermDictionary // by field, per segment
 	lists    map[fieldTerm][]segment.PostingsList
 	freqs    map[fieldTerm]uint64
@@ -89,7 +89,7 @@ type fieldTerm struct{ field, term string }
 
 type execSegment struct {
 	ss     *scorch.SegmentSnapshot
-	offset uint64 // the segment's first global document number
+	offset uint64          // the segment's first global document number
 	live   *roaring.Bitmap // its live documents, once read
 	priors *segmentPriors
 }
@@ -167,15 +167,15 @@ func (s *execShard) postings(field, term string) ([]segment.PostingsList, error)
 type nodeKind uint8
 
 const (
-	nodeTerm    nodeKind = iota // a word in a field: scored by TF-IDF
-	nodePhrase                  // words next to each other in a field: scored as the sum of its words
-	nodeAny                     // a disjunction: the sum of the matching children times their share
-	nodeAll                     // a conjunction: the sum of the children
-	nodeBool                    // must, should, must not and filter
-	nodeFilter                  // matches without scoring and without weight
-	nodeEvery                   // every movie (not scored here)
-	nodeNone                    // no movie: Bleve's MatchNone, which still counts as a child of a disjunction
-	nodeOpaque                  // a query the executor leaves to Bleve's searcher, for its matches only
+	nodeTerm   nodeKind = iota // a word in a field: scored by TF-IDF
+	nodePhrase                 // words next to each other in a field: scored as the sum of its words
+	nodeAny                    // a disjunction: the sum of the matching children times their share
+	nodeAll                    // a conjunction: the sum of the children
+	nodeBool                   // must, should, must not and filter
+	nodeFilter                 // matches without scoring and without weight
+	nodeEvery                  // every movie (not scored here)
+	nodeNone                   // no movie: Bleve's MatchNone, which still counts as a child of a disjunction
+	nodeOpaque                 // a query the executor leaves to Bleve's searcher, for its matches only
 )
 
 // node is a query compiled against one shard's snapshot.
@@ -191,11 +191,11 @@ type node struct {
 	should      *node
 	mustNot     *node
 	filter      *node
-	q           query.Query           // of opaque
-	opaque      []*roaring.Bitmap     // of opaque: its matches per segment, once read
-	withLocs    bool                  // a phrase's word: its postings are read with positions
-	min         int                   // of any: how many children must match (0 and 1 alike)
-	scorable    bool                  // the node's score is computed here
+	q           query.Query       // of opaque
+	opaque      []*roaring.Bitmap // of opaque: its matches per segment, once read
+	withLocs    bool              // a phrase's word: its postings are read with positions
+	min         int               // of any: how many children must match (0 and 1 alike)
+	scorable    bool              // the node's score is computed here
 }
 
 // compile turns a Bleve query built by this package into a node tree for the shard. Query shapes the
