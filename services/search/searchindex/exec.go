@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -30,6 +31,7 @@ var errUnsupported = errors.New("executor: unsupported query")
 // executor is one search's view of the index: a snapshot of every shard, opened on first use, with the
 // dictionaries and postings lists it has read.
 type executor struct {
+	mu     sync.Mutex // the facet groups of a search count in parallel: count, top and facet take it
 	x      *Index
 	ctx    context.Context
 	shards []*execShard
@@ -560,6 +562,11 @@ func (s *execShard) readOpaque(n *node) error {
 
 // count is the number of movies q matches in every shard.
 func (e *executor) count(q query.Query) (uint64, error) {
+	if e == nil {
+		return 0, errUnsupported
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err := e.open(); err != nil {
 		return 0, err
 	}

@@ -308,6 +308,11 @@ func (e *executor) better(a, b *ranked, errp *error) bool {
 // the position after, if given (a cursor's). It returns errUnsupported for a query it cannot score as
 // Bleve would.
 func (e *executor) top(q query.Query, after *ranked, from, size int) (uint64, []*blevesearch.DocumentMatch, error) {
+	if e == nil {
+		return 0, nil, errUnsupported
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err := e.open(); err != nil {
 		return 0, nil, err
 	}

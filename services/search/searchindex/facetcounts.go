@@ -197,7 +197,7 @@ func (x *Index) buildFacetCounts(ctx context.Context) error {
 		}
 	}
 	res := &search.Result{Facets: map[string]search.Facet{}}
-	if err := x.countFacets(ctx, &q, query.NewMatchAllQuery(), filters{}, res, false); err != nil {
+	if err := x.countFacets(ctx, nil, &q, query.NewMatchAllQuery(), filters{}, res, false); err != nil {
 		return err
 	}
 	for name := range countedFacets {

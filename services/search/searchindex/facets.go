@@ -2,9 +2,11 @@ package searchindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -114,13 +116,13 @@ func sampleQuery(m int) query.Query {
 // index counts facets exactly (Options.ExactFacets), the facets of the whole catalog come from the counts
 // Apply keeps, and a group of more than Options.FacetSampleAbove matches is counted on a sample, its counts
 // scaled up and the result marked approximate.
-func (x *Index) facets(ctx context.Context, q *search.Query, member query.Query, fs filters, res *search.Result) error {
-	return x.countFacets(ctx, q, member, fs, res, !x.opts.ExactFacets)
+func (x *Index) facets(ctx context.Context, e *executor, q *search.Query, member query.Query, fs filters, res *search.Result) error {
+	return x.countFacets(ctx, e, q, member, fs, res, !x.opts.ExactFacets)
 }
 
 // countFacets computes the facets; bounded allows the kept counts and sampling. A facet whose own filter is
 // set is counted without it, in a search of its own; the searches run in parallel.
-func (x *Index) countFacets(ctx context.Context, q *search.Query, member query.Query, fs filters, res *search.Result, bounded bool) error {
+func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, member query.Query, fs filters, res *search.Result, bounded bool) error {
 	defs := x.facetDefs(q)
 	groups := map[string][]string{} // the filter left out → the facets counted that way
 	for _, name := range search.FacetNames {
@@ -168,29 +170,13 @@ func (x *Index) countFacets(ctx context.Context, q *search.Query, member query.Q
 		g.Go(func() error {
 			req := bleve.NewSearchRequestOptions(matches, 0, 0, false)
 			req.Score = "none"
-			counted := false
-			for _, name := range names {
-				d := defs[name]
-				switch {
-				case d.stats:
-					continue
-				case d.bucket != nil:
-					fr := bleve.NewFacetRequest(d.field, 20)
-					for _, b := range d.bucket() {
-						fr.AddNumericRange(b.name, b.min, b.max)
-					}
-					req.AddFacet(name, fr)
-				default:
-					req.AddFacet(name, bleve.NewFacetRequest(d.field, facetSize[name]))
-				}
-				counted = true
-			}
+			counted := slices.ContainsFunc(names, func(name string) bool { return !defs[name].stats })
 			scale := 1.0
 			if bounded && counted {
 				n := res.Total
 				if own != "" || res.Total == 0 {
 					var err error
-					if n, err = x.count(gctx, matches); err != nil {
+					if n, err = x.countWith(gctx, e, matches); err != nil {
 						return err
 					}
 				}
@@ -201,8 +187,37 @@ func (x *Index) countFacets(ctx context.Context, q *search.Query, member query.Q
 					approximate.Store(true)
 				}
 			}
+			byBleve := false
+			for _, name := range names {
+				d := defs[name]
+				size := facetSize[name]
+				if d.bucket != nil {
+					size = 20
+				}
+				if d.stats {
+					continue
+				}
+				if facetByBitmaps(d) && e != nil {
+					vals, err := e.facet(req.Query, d, size)
+					if err == nil {
+						results <- out{name, search.Facet{Values: scaled(vals, scale)}}
+						continue
+					}
+					if !errors.Is(err, errUnsupported) {
+						return fmt.Errorf("facets: %w", err)
+					}
+				}
+				fr := bleve.NewFacetRequest(d.field, size)
+				if d.bucket != nil {
+					for _, b := range d.bucket() {
+						fr.AddNumericRange(b.name, b.min, b.max)
+					}
+				}
+				req.AddFacet(name, fr)
+				byBleve = true
+			}
 			var sr *bleve.SearchResult
-			if counted {
+			if byBleve {
 				var err error
 				if sr, err = x.query(gctx, req); err != nil {
 					return fmt.Errorf("facets: %w", err)
@@ -210,15 +225,16 @@ func (x *Index) countFacets(ctx context.Context, q *search.Query, member query.Q
 			}
 			for _, name := range names {
 				d := defs[name]
-				if d.stats {
+				switch {
+				case d.stats:
 					st, err := x.stats(gctx, matches, d.field)
 					if err != nil {
 						return err
 					}
 					results <- out{name, search.Facet{Stats: st}}
-					continue
+				case sr != nil && sr.Facets[name] != nil:
+					results <- out{name, search.Facet{Values: scaled(facetValues(sr.Facets[name], d), scale)}}
 				}
-				results <- out{name, search.Facet{Values: scaled(facetValues(sr.Facets[name], d), scale)}}
 			}
 			return nil
 		})

@@ -696,7 +696,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 		return nil, err
 	}
 	exactTotal := pg.exactTotal
-	if err := x.facets(ctx, &q, member, fs, res); err != nil {
+	if err := x.facets(ctx, p.exec, &q, member, fs, res); err != nil {
 		return nil, err
 	}
 	if len(p.terms) > 0 && len(q.Sort) == 0 && exactTotal < uint64(x.rank.DidYouMeanBelow) {

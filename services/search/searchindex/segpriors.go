@@ -2,18 +2,66 @@ package searchindex
 
 import (
 	"math"
+
+	"github.com/RoaringBitmap/roaring/v2"
 	"sync"
 	"sync/atomic"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
-// segmentPriors are the ranking priors of one segment's documents by local number, filled as searches
-// score them: a match's prior costs one read of its id the first time, then an array load. Zero marks a
-// prior not read yet (a prior is never below 1 - RatingWeight > 0).
+// segmentPriors is what the executor keeps of one segment, which never changes once written: the ranking
+// priors of its documents by local number, filled as searches score them (a match's prior costs one read
+// of its id the first time, then an array load; zero marks a prior not read yet, as a prior is never below
+// 1 - RatingWeight > 0), and the postings of the facet fields of few values, as bitmaps.
 type segmentPriors struct {
 	vals []atomic.Uint64 // math.Float64bits
 	used atomic.Uint64   // the registry's generation when last opened
+
+	mu     sync.Mutex
+	facets map[string][]termBitmap // by field, once read
+}
+
+// termBitmap is a term of a facet field and its live and deleted documents in the segment.
+type termBitmap struct {
+	term string
+	docs *roaring.Bitmap
+}
+
+// facetTerms is every term of field in the segment with its documents, read once.
+func (sp *segmentPriors) facetTerms(seg segment.Segment, field string) ([]termBitmap, error) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if ts, ok := sp.facets[field]; ok {
+		return ts, nil
+	}
+	d, err := seg.Dictionary(field)
+	if err != nil {
+		return nil, err
+	}
+	var ts []termBitmap
+	if d != nil {
+		it := d.AutomatonIterator(nil, nil, nil)
+		for {
+			e, err := it.Next()
+			if err != nil {
+				return nil, err
+			}
+			if e == nil {
+				break
+			}
+			pl, err := d.PostingsList([]byte(e.Term), nil, nil)
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, termBitmap{term: e.Term, docs: listBitmap(pl, nil)})
+		}
+	}
+	if sp.facets == nil {
+		sp.facets = map[string][]termBitmap{}
+	}
+	sp.facets[field] = ts
+	return ts, nil
 }
 
 func (sp *segmentPriors) get(d uint64) float64 {
