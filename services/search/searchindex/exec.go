@@ -84,6 +84,7 @@ type execShard struct {
 	docTotal uint64                              // live documents, the N of the idf
 	dicts    map[string][]segment.TermDictionary // by field, per segment
 	lists    map[fieldTerm][]segment.PostingsList
+	raws     map[fieldTerm][]*roaring.Bitmap
 	freqs    map[fieldTerm]uint64
 }
 
@@ -118,7 +119,7 @@ func openExecShard(x *Index, bi interface {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
 	s := &execShard{x: x, r: r, snap: snap, docTotal: n, dicts: map[string][]segment.TermDictionary{},
-		lists: map[fieldTerm][]segment.PostingsList{}, freqs: map[fieldTerm]uint64{}}
+		lists: map[fieldTerm][]segment.PostingsList{}, raws: map[fieldTerm][]*roaring.Bitmap{}, freqs: map[fieldTerm]uint64{}}
 	var offset uint64
 	for _, ss := range snap.Segments() {
 		s.segs = append(s.segs, execSegment{ss: ss, offset: offset, priors: x.segPriors.of(ss.Segment())})
@@ -127,12 +128,13 @@ func openExecShard(x *Index, bi interface {
 	return s, nil
 }
 
-// postings is the postings list of term in field in every segment (nil where it has none), deleted
-// documents excepted.
-func (s *execShard) postings(field, term string) ([]segment.PostingsList, error) {
+// postings is the postings list of term in field in every segment (nil where it has none), with its
+// documents as a bitmap, deleted ones included: the lists are read without exceptions, so that a bitmap
+// is the segment's own and an intersection with a set of live documents costs no copy of it.
+func (s *execShard) postings(field, term string) ([]segment.PostingsList, []*roaring.Bitmap, error) {
 	key := fieldTerm{field, term}
 	if pls, ok := s.lists[key]; ok {
-		return pls, nil
+		return pls, s.raws[key], nil
 	}
 	dicts, ok := s.dicts[field]
 	if !ok {
@@ -140,29 +142,52 @@ func (s *execShard) postings(field, term string) ([]segment.PostingsList, error)
 		for i, sg := range s.segs {
 			d, err := sg.ss.Segment().Dictionary(field)
 			if err != nil {
-				return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+				return nil, nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
 			}
 			dicts[i] = d
 		}
 		s.dicts[field] = dicts
 	}
 	pls := make([]segment.PostingsList, len(s.segs))
-	var freq uint64
+	raws := make([]*roaring.Bitmap, len(s.segs))
+	var live uint64
 	for i, d := range dicts {
 		if d == nil {
 			continue
 		}
-		pl, err := d.PostingsList([]byte(term), s.segs[i].ss.Deleted(), nil)
+		pl, err := d.PostingsList([]byte(term), nil, nil)
 		if err != nil {
-			return nil, fmt.Errorf("executor: postings of %s:%s: %w", field, term, err)
+			return nil, nil, fmt.Errorf("executor: postings of %s:%s: %w", field, term, err)
 		}
-		if pl != nil && pl.Count() > 0 {
-			pls[i] = pl
-			freq += pl.Count()
+		if pl == nil || pl.Count() == 0 {
+			continue
+		}
+		raw := rawBitmap(pl)
+		n := raw.GetCardinality()
+		if del := s.segs[i].ss.Deleted(); del != nil {
+			n -= raw.AndCardinality(del)
+		}
+		if n > 0 {
+			pls[i], raws[i] = pl, raw
+			live += n
 		}
 	}
-	s.lists[key], s.freqs[key] = pls, freq
-	return pls, nil
+	s.lists[key], s.raws[key], s.freqs[key] = pls, raws, live
+	return pls, raws, nil
+}
+
+// rawBitmap is the documents of a postings list read without exceptions: the segment's own bitmap, not
+// to be changed, or a new one for a list of one posting.
+func rawBitmap(pl segment.PostingsList) *roaring.Bitmap {
+	it := pl.Iterator(false, false, false, nil)
+	if o, ok := it.(segment.OptimizablePostingsIterator); ok && o.ActualBitmap() != nil {
+		return o.ActualBitmap()
+	}
+	out := roaring.New()
+	for p, err := it.Next(); err == nil && p != nil; p, err = it.Next() {
+		out.Add(uint32(p.Number()))
+	}
+	return out
 }
 
 // nodeKind is what a node of a compiled query does.
@@ -187,7 +212,9 @@ type node struct {
 	boost       float64
 	idf         float64 // of a term
 	weight      float64 // of a term: boost × idf × query norm, once normalized
-	lists       []segment.PostingsList
+	lists       []segment.PostingsList // of a term, per segment, read without exceptions
+	raws        []*roaring.Bitmap      // their documents, deleted ones included
+	memo        []*roaring.Bitmap      // the node's matches per segment, once computed
 	kids        []*node // of any, all, and phrase (its words)
 	must        *node   // of bool; nil ones are absent
 	should      *node
@@ -332,12 +359,12 @@ func allScorable(ns []*node) bool {
 
 // termNode is a word in a field, with Bleve's TF-IDF idf over the shard's live documents.
 func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
-	lists, err := s.postings(field, term)
+	lists, raws, err := s.postings(field, term)
 	if err != nil {
 		return nil, err
 	}
 	idf := 1.0 + math.Log(float64(s.docTotal)/float64(s.freqs[fieldTerm{field, term}]+1.0))
-	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, lists: lists, scorable: true}, nil
+	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, lists: lists, raws: raws, scorable: true}, nil
 }
 
 // prefixNode follows NewTermPrefixSearcher: the words of the shard's dictionary that start with prefix,
@@ -421,76 +448,106 @@ func (n *node) normalize(norm float64) {
 	}
 }
 
-// matches is the set of live documents of segment i that n matches.
-func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) {
+// matches is the set of live documents of segment i that n matches. The sets it returns are shared:
+// never change one.
+func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) { return s.matchesIn(n, i, nil) }
+
+// matchesIn is the part of within (live documents of segment i; nil for all of them) that n matches: a
+// conjunction narrows its set part by part, so the words of a query are intersected with a tier's few
+// movies instead of being united over the whole catalog first.
+func (s *execShard) matchesIn(n *node, i int, within *roaring.Bitmap) (*roaring.Bitmap, error) {
+	if within == nil && n.memo != nil && n.memo[i] != nil {
+		return n.memo[i], nil
+	}
+	out, err := s.evalMatches(n, i, within)
+	if err == nil && within == nil {
+		if n.memo == nil {
+			n.memo = make([]*roaring.Bitmap, len(s.segs))
+		}
+		n.memo[i] = out
+	}
+	return out, err
+}
+
+func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roaring.Bitmap, error) {
 	sg := &s.segs[i]
 	switch n.kind {
 	case nodeTerm:
-		return listBitmap(n.lists[i], sg.ss.Deleted()), nil
-	case nodeAny:
-		out := roaring.New()
-		for _, k := range n.kids {
-			b, err := s.matches(k, i)
-			if err != nil {
-				return nil, err
-			}
-			out.Or(b)
+		raw := n.raws[i]
+		switch {
+		case raw == nil:
+			return roaring.New(), nil
+		case within != nil:
+			return roaring.And(raw, within), nil
+		case sg.ss.Deleted() != nil:
+			return roaring.AndNot(raw, sg.ss.Deleted()), nil
 		}
-		return out, nil
-	case nodeAll, nodePhrase:
-		var out *roaring.Bitmap
+		return raw, nil
+	case nodeAny:
+		parts := make([]*roaring.Bitmap, 0, len(n.kids))
 		for _, k := range n.kids {
-			b, err := s.matches(k, i)
+			b, err := s.matchesIn(k, i, within)
 			if err != nil {
 				return nil, err
 			}
-			if out == nil {
-				out = b.Clone()
-			} else {
-				out.And(b)
+			if !b.IsEmpty() {
+				parts = append(parts, b)
 			}
-			if out.IsEmpty() {
-				return out, nil
+		}
+		return roaring.FastOr(parts...), nil
+	case nodeAll, nodePhrase:
+		cur := within
+		for _, filters := range []bool{true, false} { // the unscored parts first: a tier's movies are few
+			for _, k := range n.kids {
+				if (k.kind == nodeFilter) != filters {
+					continue
+				}
+				b, err := s.matchesIn(k, i, cur)
+				if err != nil {
+					return nil, err
+				}
+				if cur = b; cur.IsEmpty() {
+					return cur, nil
+				}
 			}
 		}
 		if n.kind == nodePhrase {
-			return s.phraseMatches(n, i, out)
+			return s.phraseMatches(n, i, cur)
 		}
-		return out, nil
+		return cur, nil
 	case nodeBool:
-		var out *roaring.Bitmap
-		for _, k := range []*node{n.must, n.filter} {
+		cur := within
+		for _, k := range []*node{n.filter, n.must} {
 			if k == nil {
 				continue
 			}
-			b, err := s.matches(k, i)
+			b, err := s.matchesIn(k, i, cur)
 			if err != nil {
 				return nil, err
 			}
-			if out == nil {
-				out = b.Clone()
-			} else {
-				out.And(b)
-			}
+			cur = b
 		}
-		if out == nil { // should alone, with a must not or a filter
-			b, err := s.matches(n.should, i)
+		if n.must == nil { // should alone, with a must not or a filter
+			b, err := s.matchesIn(n.should, i, cur)
 			if err != nil {
 				return nil, err
 			}
-			out = b.Clone()
+			cur = b
 		}
-		if n.mustNot != nil && !out.IsEmpty() {
-			b, err := s.matches(n.mustNot, i)
+		if n.mustNot != nil && !cur.IsEmpty() {
+			b, err := s.matchesIn(n.mustNot, i, cur)
 			if err != nil {
 				return nil, err
 			}
-			out.AndNot(b)
+			cur = roaring.AndNot(cur, b)
 		}
-		return out, nil
+		return cur, nil
 	case nodeFilter:
-		return s.matches(n.kids[0], i)
+		return s.matchesIn(n.kids[0], i, within)
 	case nodeEvery:
+		if within != nil {
+			return within, nil
+		}
 		if sg.live == nil {
 			sg.live = sg.ss.DocNumbersLive()
 		}
@@ -500,6 +557,9 @@ func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) {
 	case nodeOpaque:
 		if err := s.readOpaque(n); err != nil {
 			return nil, err
+		}
+		if within != nil {
+			return roaring.And(n.opaque[i], within), nil
 		}
 		return n.opaque[i], nil
 	}

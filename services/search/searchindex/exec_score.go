@@ -343,25 +343,26 @@ func (e *executor) top(q query.Query, after *ranked, from, size int) (uint64, []
 			if keep == 0 || cands.IsEmpty() {
 				continue
 			}
-			sc, err := s.bind(roots[si], i, cands)
+			f, err := s.flatten(roots[si], i, cands)
 			if err != nil {
 				return 0, nil, err
 			}
-			if sc == nil {
+			if f == nil {
 				continue
 			}
-			it := cands.Iterator()
-			for it.HasNext() {
-				d := uint64(it.Next())
+			for {
+				d, v, ok, more, err := f.next()
+				if err != nil {
+					return 0, nil, err
+				}
+				if !more {
+					break
+				}
 				if scored++; scored%yieldEvery == 0 {
 					runtime.Gosched()
 					if err := e.ctx.Err(); err != nil {
 						return 0, nil, err
 					}
-				}
-				v, ok, err := sc.score(d)
-				if err != nil {
-					return 0, nil, err
 				}
 				if !ok {
 					continue

@@ -1,0 +1,315 @@
+package searchindex
+
+import (
+	"container/heap"
+	"math"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// flat scores a segment's matches bottom-up: the terms' postings, each narrowed to the matches, are merged
+// in document order, and only the terms a document has, and the nodes above them, are computed for it. A
+// query of several words has hundreds of terms (every field, typo variant and completion), of which a
+// document has a few: walking the whole tree for every document spent most of the scoring in the nodes
+// that did not match.
+type flat struct {
+	nodes   []flatNode
+	leaves  []int32   // the term nodes
+	queue   leafQueue // the leaves by their next document
+	touched [][]int32 // the nodes reached for the current document, by depth
+	doc     uint64    // the current document
+	locs    [][]segment.Location
+}
+
+type flatNode struct {
+	kind    nodeKind
+	parent  int32 // -1 for the root
+	slot    uint8 // under a bool: 0 must, 1 should
+	depth   int
+	total   int // of any: every child, for the coordination factor
+	need    int // of all and phrase: the children that must match
+	kids    []int32
+	cur     *postingCursor
+	idf, w  float64
+	notIn   *roaring.Bitmap
+	in      *roaring.Bitmap
+	hasMust bool
+
+	// for the current document
+	stamp              uint64 // doc+1 when reached
+	acc                float64
+	cnt                int
+	mustVal, shouldVal float64
+	mustOK, shouldOK   bool
+	val                float64
+	ok                 bool
+}
+
+// flatten binds n to segment i's matches cands; nil when no match can score (it cannot happen for a tier's
+// own matches), errUnsupported for a shape it does not take.
+func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error) {
+	f := &flat{}
+	root, err := f.add(s, n, i, cands, -1, 0, 0)
+	if err != nil || root < 0 {
+		return nil, err
+	}
+	f.queue.f = f
+	for _, l := range f.leaves {
+		c := f.nodes[l].cur
+		p, err := c.it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			c.p, c.num = p, p.Number()
+			f.queue.items = append(f.queue.items, l)
+		}
+	}
+	heap.Init(&f.queue)
+	return f, nil
+}
+
+// add appends the flat node of n (and its children) and returns its index; -1 if n can match none of
+// cands.
+func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent int32, slot uint8, depth int) (int32, error) {
+	at := int32(len(f.nodes))
+	f.nodes = append(f.nodes, flatNode{kind: n.kind, parent: parent, slot: slot, depth: depth})
+	if depth >= len(f.touched) {
+		f.touched = append(f.touched, nil)
+	}
+	drop := func() (int32, error) { // n and what was added under it
+		f.nodes = f.nodes[:at]
+		for len(f.leaves) > 0 && f.leaves[len(f.leaves)-1] >= at {
+			f.leaves = f.leaves[:len(f.leaves)-1]
+		}
+		return -1, nil
+	}
+	switch n.kind {
+	case nodeTerm:
+		pl := n.lists[i]
+		if pl == nil {
+			return drop()
+		}
+		it := pl.Iterator(true, true, n.withLocs, nil)
+		o, ok := it.(segment.OptimizablePostingsIterator)
+		if ok && o.ActualBitmap() != nil {
+			narrowed := roaring.And(o.ActualBitmap(), cands)
+			if narrowed.IsEmpty() {
+				return drop()
+			}
+			o.ReplaceActual(narrowed)
+		} else if !ok {
+			return -1, errUnsupported
+		} else if !cands.Contains(uint32(firstDoc(pl))) { // one posting
+			return drop()
+		}
+		f.nodes[at].cur, f.nodes[at].idf, f.nodes[at].w = &postingCursor{it: it}, n.idf, n.weight
+		f.leaves = append(f.leaves, at)
+		return at, nil
+	case nodeAny, nodeAll, nodePhrase:
+		f.nodes[at].total = len(n.kids)
+		var kids []int32
+		need := 0
+		for _, k := range n.kids {
+			if k.kind == nodeFilter {
+				// A tier's membership: every match is in it, so it is met and scores nothing.
+				set, err := s.matches(k.kids[0], i)
+				if err != nil {
+					return -1, err
+				}
+				if n.kind != nodeAll || set.AndCardinality(cands) != cands.GetCardinality() {
+					return -1, errUnsupported
+				}
+				continue
+			}
+			ki, err := f.add(s, k, i, cands, at, 0, depth+1)
+			if err != nil {
+				return -1, err
+			}
+			if ki < 0 {
+				if n.kind != nodeAny {
+					return drop()
+				}
+				continue
+			}
+			kids = append(kids, ki)
+			need++
+		}
+		if len(kids) == 0 {
+			return drop()
+		}
+		f.nodes[at].kids, f.nodes[at].need = kids, need
+		return at, nil
+	case nodeBool:
+		nd := flatNode{kind: nodeBool, parent: parent, slot: slot, depth: depth, hasMust: n.must != nil}
+		if n.mustNot != nil {
+			set, err := s.matches(n.mustNot, i)
+			if err != nil {
+				return -1, err
+			}
+			nd.notIn = set
+		}
+		if n.filter != nil {
+			set, err := s.matches(n.filter, i)
+			if err != nil {
+				return -1, err
+			}
+			nd.in = set
+		}
+		f.nodes[at] = nd
+		if n.must != nil {
+			ki, err := f.add(s, n.must, i, cands, at, 0, depth+1)
+			if err != nil || ki < 0 {
+				if err == nil {
+					_, err = drop()
+				}
+				return -1, err
+			}
+		}
+		if n.should != nil {
+			ki, err := f.add(s, n.should, i, cands, at, 1, depth+1)
+			if err != nil {
+				return -1, err
+			}
+			if ki < 0 && n.must == nil {
+				return drop()
+			}
+		}
+		return at, nil
+	case nodeNone:
+		return drop()
+	}
+	return -1, errUnsupported
+}
+
+// firstDoc is the one document of a one-posting list.
+func firstDoc(pl segment.PostingsList) uint64 {
+	p, err := pl.Iterator(false, false, false, nil).Next()
+	if err != nil || p == nil {
+		return math.MaxUint32
+	}
+	return p.Number()
+}
+
+// next scores the next document that a term of the query is in: its number, score and whether it matches
+// the whole query; false when none is left.
+func (f *flat) next() (doc uint64, score float64, matched, more bool, err error) {
+	if len(f.queue.items) == 0 {
+		return 0, 0, false, false, nil
+	}
+	d := f.nodes[f.queue.items[0]].cur.num
+	f.doc = d
+	stamp := d + 1
+	// The terms at d: deliver their scores upwards, then move them on.
+	var at []int32
+	for len(f.queue.items) > 0 && f.nodes[f.queue.items[0]].cur.num == d {
+		at = append(at, heap.Pop(&f.queue).(int32))
+	}
+	for _, l := range at {
+		nd := &f.nodes[l]
+		p := nd.cur.p
+		tf := math.Sqrt(float64(p.Frequency()))
+		nd.val, nd.ok, nd.stamp = tf*p.Norm()*nd.idf*nd.w, true, stamp
+		f.deliver(l, stamp)
+	}
+	var root *flatNode
+	for depth := len(f.touched) - 1; depth >= 0; depth-- {
+		for _, t := range f.touched[depth] {
+			nd := &f.nodes[t]
+			nd.ok = false
+			switch nd.kind {
+			case nodeAny:
+				if nd.cnt > 0 {
+					nd.val, nd.ok = nd.acc*(float64(nd.cnt)/float64(nd.total)), true
+				}
+			case nodeAll:
+				nd.val, nd.ok = nd.acc, nd.cnt == nd.need
+			case nodePhrase:
+				if nd.cnt == nd.need {
+					nd.ok = f.phraseAt(nd)
+					nd.val = nd.acc
+				}
+			case nodeBool:
+				nd.ok = (nd.mustOK || (!nd.hasMust && nd.shouldOK)) &&
+					(nd.notIn == nil || !nd.notIn.Contains(uint32(d))) && (nd.in == nil || nd.in.Contains(uint32(d)))
+				nd.val = nd.mustVal
+				if nd.shouldOK {
+					nd.val += nd.shouldVal
+				}
+			}
+			if nd.ok {
+				if nd.parent < 0 {
+					root = nd
+				} else {
+					f.deliver(t, stamp)
+				}
+			}
+		}
+		f.touched[depth] = f.touched[depth][:0]
+	}
+	for _, l := range at {
+		c := f.nodes[l].cur
+		p, err := c.it.Next()
+		if err != nil {
+			return 0, 0, false, false, err
+		}
+		if p != nil {
+			c.p, c.num = p, p.Number()
+			heap.Push(&f.queue, l)
+		}
+	}
+	if root == nil {
+		return d, 0, false, true, nil
+	}
+	return d, root.val, true, true, nil
+}
+
+// deliver hands node c's value to its parent, which it marks reached for the document.
+func (f *flat) deliver(c int32, stamp uint64) {
+	cn := &f.nodes[c]
+	if cn.parent < 0 {
+		return
+	}
+	p := &f.nodes[cn.parent]
+	if p.stamp != stamp {
+		p.stamp, p.acc, p.cnt, p.mustOK, p.shouldOK = stamp, 0, 0, false, false
+		f.touched[p.depth] = append(f.touched[p.depth], cn.parent)
+	}
+	switch {
+	case p.kind == nodeBool && cn.slot == 0:
+		p.mustVal, p.mustOK = cn.val, true
+	case p.kind == nodeBool:
+		p.shouldVal, p.shouldOK = cn.val, true
+	default:
+		p.acc += cn.val
+		p.cnt++
+	}
+}
+
+// phraseAt says whether the phrase's words are in sequence in the current document.
+func (f *flat) phraseAt(nd *flatNode) bool {
+	f.locs = f.locs[:0]
+	for _, k := range nd.kids {
+		f.locs = append(f.locs, f.nodes[k].cur.p.Locations())
+	}
+	return inSequence(f.locs)
+}
+
+// leafQueue orders the leaves by their current document.
+type leafQueue struct {
+	f     *flat
+	items []int32
+}
+
+func (q *leafQueue) Len() int { return len(q.items) }
+func (q *leafQueue) Less(i, j int) bool {
+	return q.f.nodes[q.items[i]].cur.num < q.f.nodes[q.items[j]].cur.num
+}
+func (q *leafQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *leafQueue) Push(v any)    { q.items = append(q.items, v.(int32)) }
+func (q *leafQueue) Pop() any {
+	v := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return v
+}
