@@ -94,7 +94,7 @@ type execSegment struct {
 	ss     *scorch.SegmentSnapshot
 	offset uint64          // the segment's first global document number
 	live   *roaring.Bitmap // its live documents, once read
-	priors *segmentPriors
+	cache  *segmentCache
 }
 
 func openExecShard(x *Index, bi interface {
@@ -122,7 +122,7 @@ func openExecShard(x *Index, bi interface {
 		lists: map[fieldTerm][]segment.PostingsList{}, raws: map[fieldTerm][]*roaring.Bitmap{}, freqs: map[fieldTerm]uint64{}}
 	var offset uint64
 	for _, ss := range snap.Segments() {
-		s.segs = append(s.segs, execSegment{ss: ss, offset: offset, priors: x.segPriors.of(ss.Segment())})
+		s.segs = append(s.segs, execSegment{ss: ss, offset: offset, cache: x.segCaches.of(ss.Segment())})
 		offset += ss.Segment().Count()
 	}
 	return s, nil

@@ -53,7 +53,7 @@ func (e *executor) facet(q query.Query, d facetDef, size int) ([]search.FacetVal
 			if matches[i].IsEmpty() {
 				continue
 			}
-			terms, err := sg.priors.facetTerms(sg.ss.Segment(), d.field)
+			terms, err := sg.cache.facetTerms(sg.ss.Segment(), d.field)
 			if err != nil {
 				return nil, fmt.Errorf("executor: facet %s: %w", d.field, err)
 			}

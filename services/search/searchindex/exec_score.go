@@ -435,7 +435,7 @@ func (e *executor) load(r *ranked) (*blevesearch.DocumentMatch, error) {
 // prior is the ranking prior of document d of segment i: read once per document by its id, then kept by
 // segment-local number (a document's fields never change; a new version is a new document).
 func (s *execShard) prior(i int, d uint64) (float64, error) {
-	sp := s.segs[i].priors
+	sp := s.segs[i].cache
 	if v := sp.get(d); v != 0 {
 		return v, nil
 	}

@@ -62,7 +62,7 @@ type Index struct {
 	opts      Options
 	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
 	priors    *priors             // every movie's ranking inputs, kept by Apply
-	segPriors *priorsBySegment    // the executor's priors by segment-local document number
+	segCaches *segmentCaches    // what searches keep of each segment (priors, facet bitmaps, expansions)
 	cache     *resultCache        // answers by query and checkpoint; nil for none
 	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
 	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic
@@ -127,7 +127,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), segPriors: newPriorsBySegment()}
+	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), segCaches: newSegmentCaches()}
 	for _, p := range paths {
 		bi, err := openShard(p)
 		if err != nil {

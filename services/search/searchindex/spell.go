@@ -7,10 +7,15 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+	"github.com/blevesearch/vellum"
+	lev "github.com/blevesearch/vellum/levenshtein"
 
 	"marquee/services/search"
 )
@@ -88,12 +93,13 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 // dictReader reads the term dictionaries of one snapshot of every shard: a word's count is the sum of its
 // counts in the shards.
 type dictReader struct {
-	rs []index.IndexReader
+	rs    []index.IndexReader
+	cache *segmentCaches // each segment's expansions, kept across searches
 }
 
 // reader opens a snapshot of the index for dictionary reads; close it after use.
 func (x *Index) reader() (*dictReader, error) {
-	ir := &dictReader{}
+	ir := &dictReader{cache: x.segCaches}
 	for _, bi := range x.shards {
 		ai, err := bi.Advanced()
 		if err != nil {
@@ -214,16 +220,18 @@ func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index
 // fuzzy is the words of the field within fuzz edits of t, in dictionary order, each with its distance.
 func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error) {
 	seen := map[string]uint8{}
-	for _, r := range ir.rs {
-		fr, ok := r.(index.IndexReaderFuzzy)
-		if !ok {
-			return nil, fmt.Errorf("read dictionary of %s: no fuzzy reader", field)
+	var dfa vellum.Automaton // built once for every field and segment
+	err := ir.eachSegment(field, wordsKey{field, t, fuzz}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
+		if dfa == nil {
+			var err error
+			if dfa, err = levenshteinDFA(t, fuzz); err != nil {
+				return nil, err
+			}
 		}
-		err := visitDict(func() (index.FieldDict, error) { return fr.FieldDictFuzzy(field, t, fuzz, "") },
-			func(e *index.DictEntry) { seen[e.Term] = e.EditDistance })
-		if err != nil {
-			return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
-		}
+		return dictEntries(d, dfa, nil, nil)
+	}, func(e index.DictEntry) { seen[e.Term] = e.EditDistance })
+	if err != nil {
+		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 	}
 	out := make([]index.DictEntry, 0, len(seen))
 	for term, d := range seen {
@@ -237,12 +245,11 @@ func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error
 // the ones the most movies have (on a tie, the first in dictionary order).
 func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, error) {
 	movies := map[string]uint64{}
-	for _, r := range ir.rs {
-		err := visitDict(func() (index.FieldDict, error) { return r.FieldDictPrefix(field, []byte(prefix)) },
-			func(e *index.DictEntry) { movies[e.Term] += e.Count })
-		if err != nil {
-			return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
-		}
+	err := ir.eachSegment(field, wordsKey{field, prefix, -1}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
+		return dictEntries(d, nil, []byte(prefix), prefixEnd(prefix))
+	}, func(e index.DictEntry) { movies[e.Term] += e.Count })
+	if err != nil {
+		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 	}
 	words := slices.Sorted(maps.Keys(movies))
 	if len(words) > limit {
@@ -251,4 +258,98 @@ func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, err
 		slices.Sort(words)
 	}
 	return words, nil
+}
+
+// eachSegment visits the entries of an expansion in every segment of every shard: from the segment's
+// cache, or read from its dictionary of field (and kept).
+func (ir *dictReader) eachSegment(field string, k wordsKey, read func(segment.TermDictionary) ([]index.DictEntry, error), visit func(index.DictEntry)) error {
+	for _, r := range ir.rs {
+		snap, ok := r.(*scorch.IndexSnapshot)
+		if !ok {
+			return fmt.Errorf("not a scorch index")
+		}
+		for _, ss := range snap.Segments() {
+			seg := ss.Segment()
+			es, err := ir.cache.of(seg).expansion(k, func() ([]index.DictEntry, error) {
+				d, err := seg.Dictionary(field)
+				if err != nil || d == nil {
+					return nil, err
+				}
+				return read(d)
+			})
+			if err != nil {
+				return err
+			}
+			for _, e := range es {
+				visit(e)
+			}
+		}
+	}
+	return nil
+}
+
+// dictEntries is the words of a segment's dictionary that a (nil: any) accepts between start and end
+// (nil: unbounded), with their postings' counts (deleted documents included, as Bleve counts them), or
+// their edit distances for a Levenshtein automaton.
+func dictEntries(d segment.TermDictionary, a vellum.Automaton, start, end []byte) ([]index.DictEntry, error) {
+	var it segment.DictionaryIterator
+	if a != nil {
+		if o, ok := d.(interface {
+			AutomatonIteratorOmitCount(segment.Automaton, []byte, []byte) segment.DictionaryIterator
+		}); ok {
+			it = o.AutomatonIteratorOmitCount(a, start, end)
+		}
+	}
+	if it == nil {
+		it = d.AutomatonIterator(a, start, end)
+	}
+	var out []index.DictEntry
+	for {
+		e, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return out, nil
+		}
+		out = append(out, index.DictEntry{Term: e.Term, Count: e.Count, EditDistance: e.EditDistance})
+	}
+}
+
+// prefixEnd is the first key after every key that starts with prefix; nil if there is none.
+func prefixEnd(prefix string) []byte {
+	end := []byte(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// The Levenshtein automaton builders of edit distances 1 and 2 (with transpositions, as Bleve's fuzzy
+// queries): building one takes a while, a DFA from it per word is quick.
+var levBuilders = sync.OnceValues(func() ([2]*lev.LevenshteinAutomatonBuilder, error) {
+	var bs [2]*lev.LevenshteinAutomatonBuilder
+	for i := range bs {
+		b, err := lev.NewLevenshteinAutomatonBuilder(uint8(i+1), true)
+		if err != nil {
+			return bs, err
+		}
+		bs[i] = b
+	}
+	return bs, nil
+})
+
+// levenshteinDFA accepts the words within fuzz (1 or 2) edits of t.
+func levenshteinDFA(t string, fuzz int) (vellum.Automaton, error) {
+	bs, err := levBuilders()
+	if err != nil {
+		return nil, err
+	}
+	if fuzz < 1 || fuzz > len(bs) {
+		return nil, fmt.Errorf("fuzziness %d: want 1 or 2", fuzz)
+	}
+	return bs[fuzz-1].BuildDfa(t, uint8(fuzz))
 }

@@ -4,22 +4,57 @@ import (
 	"math"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	index "github.com/blevesearch/bleve_index_api"
 	"sync"
 	"sync/atomic"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
-// segmentPriors is what the executor keeps of one segment, which never changes once written: the ranking
+// segmentCache is what searches keep of one segment, which never changes once written: the ranking
 // priors of its documents by local number, filled as searches score them (a match's prior costs one read
 // of its id the first time, then an array load; zero marks a prior not read yet, as a prior is never below
-// 1 - RatingWeight > 0), and the postings of the facet fields of few values, as bitmaps.
-type segmentPriors struct {
+// 1 - RatingWeight > 0); the postings of the facet fields of few values, as bitmaps; and the dictionary
+// words that query words expand to (typo variants, completions), which a search would otherwise find by
+// walking each field's dictionary in every segment again.
+type segmentCache struct {
 	vals []atomic.Uint64 // math.Float64bits
 	used atomic.Uint64   // the registry's generation when last opened
 
 	mu     sync.Mutex
 	facets map[string][]termBitmap // by field, once read
+	words  map[wordsKey][]index.DictEntry
+}
+
+// wordsKey names a dictionary expansion: the typo variants of word within fuzz edits, or (fuzz -1) the
+// words that start with it, with their counts.
+type wordsKey struct {
+	field, word string
+	fuzz        int
+}
+
+// maxCachedExpansions bounds a segment's cached expansions; past it they are dropped and read again.
+const maxCachedExpansions = 8192
+
+// expansion returns the cached expansion of k, or reads it with read and keeps it.
+func (sc *segmentCache) expansion(k wordsKey, read func() ([]index.DictEntry, error)) ([]index.DictEntry, error) {
+	sc.mu.Lock()
+	if es, ok := sc.words[k]; ok {
+		sc.mu.Unlock()
+		return es, nil
+	}
+	sc.mu.Unlock()
+	es, err := read()
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.words == nil || len(sc.words) >= maxCachedExpansions {
+		sc.words = map[wordsKey][]index.DictEntry{}
+	}
+	sc.words[k] = es
+	return es, nil
 }
 
 // termBitmap is a term of a facet field and its live and deleted documents in the segment.
@@ -29,7 +64,7 @@ type termBitmap struct {
 }
 
 // facetTerms is every term of field in the segment with its documents, read once.
-func (sp *segmentPriors) facetTerms(seg segment.Segment, field string) ([]termBitmap, error) {
+func (sp *segmentCache) facetTerms(seg segment.Segment, field string) ([]termBitmap, error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if ts, ok := sp.facets[field]; ok {
@@ -64,42 +99,42 @@ func (sp *segmentPriors) facetTerms(seg segment.Segment, field string) ([]termBi
 	return ts, nil
 }
 
-func (sp *segmentPriors) get(d uint64) float64 {
+func (sp *segmentCache) get(d uint64) float64 {
 	if d >= uint64(len(sp.vals)) {
 		return 0
 	}
 	return math.Float64frombits(sp.vals[d].Load())
 }
 
-func (sp *segmentPriors) set(d uint64, v float64) {
+func (sp *segmentCache) set(d uint64, v float64) {
 	if d < uint64(len(sp.vals)) {
 		sp.vals[d].Store(math.Float64bits(v))
 	}
 }
 
-// priorsBySegment holds the segmentPriors of the segments searches open. Merges replace segments; the
+// segmentCaches holds the segmentCache of the segments searches open. Merges replace segments; the
 // ones no search has opened in a while are dropped.
-type priorsBySegment struct {
+type segmentCaches struct {
 	mu   sync.Mutex
 	gen  uint64
-	segs map[segment.Segment]*segmentPriors
+	segs map[segment.Segment]*segmentCache
 }
 
 // dropAfter is how many snapshot openings a segment's priors outlive its last use.
 const dropAfter = 256
 
-func newPriorsBySegment() *priorsBySegment {
-	return &priorsBySegment{segs: map[segment.Segment]*segmentPriors{}}
+func newSegmentCaches() *segmentCaches {
+	return &segmentCaches{segs: map[segment.Segment]*segmentCache{}}
 }
 
 // of returns the priors of seg, empty at first.
-func (p *priorsBySegment) of(seg segment.Segment) *segmentPriors {
+func (p *segmentCaches) of(seg segment.Segment) *segmentCache {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen++
 	sp, ok := p.segs[seg]
 	if !ok {
-		sp = &segmentPriors{vals: make([]atomic.Uint64, seg.Count())}
+		sp = &segmentCache{vals: make([]atomic.Uint64, seg.Count())}
 		p.segs[seg] = sp
 	}
 	sp.used.Store(p.gen)
