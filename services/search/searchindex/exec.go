@@ -1,10 +1,12 @@
 package searchindex
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -210,13 +212,16 @@ type node struct {
 	kind        nodeKind
 	field, term string
 	boost       float64
-	idf         float64 // of a term
-	weight      float64 // of a term: boost × idf × query norm, once normalized
+	idf         float64                // of a term
+	freq        uint64                 // of a term: its live documents in the shard
+	weight      float64                // of a term: boost × idf × query norm, once normalized
 	lists       []segment.PostingsList // of a term, per segment, read without exceptions
 	raws        []*roaring.Bitmap      // their documents, deleted ones included
 	memo        []*roaring.Bitmap      // the node's matches per segment, once computed
-	kids        []*node // of any, all, and phrase (its words)
-	must        *node   // of bool; nil ones are absent
+	est         uint64                 // at most how many movies it matches (a bound, for ordering)
+	byEst       []*node                // of all and phrase: the kids, least est first
+	kids        []*node                // of any, all, and phrase (its words)
+	must        *node                  // of bool; nil ones are absent
 	should      *node
 	mustNot     *node
 	filter      *node
@@ -364,7 +369,7 @@ func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
 		return nil, err
 	}
 	idf := 1.0 + math.Log(float64(s.docTotal)/float64(s.freqs[fieldTerm{field, term}]+1.0))
-	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, lists: lists, raws: raws, scorable: true}, nil
+	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, freq: s.freqs[fieldTerm{field, term}], lists: lists, raws: raws, scorable: true}, nil
 }
 
 // prefixNode follows NewTermPrefixSearcher: the words of the shard's dictionary that start with prefix,
@@ -496,19 +501,18 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		}
 		return roaring.FastOr(parts...), nil
 	case nodeAll, nodePhrase:
+		if n.byEst == nil {
+			n.byEst = slices.Clone(n.kids)
+			slices.SortStableFunc(n.byEst, func(a, b *node) int { return cmp.Compare(a.estimate(), b.estimate()) })
+		}
 		cur := within
-		for _, filters := range []bool{true, false} { // the unscored parts first: a tier's movies are few
-			for _, k := range n.kids {
-				if (k.kind == nodeFilter) != filters {
-					continue
-				}
-				b, err := s.matchesIn(k, i, cur)
-				if err != nil {
-					return nil, err
-				}
-				if cur = b; cur.IsEmpty() {
-					return cur, nil
-				}
+		for _, k := range n.byEst { // the rarest part first: a tier's movies are few, a common word many
+			b, err := s.matchesIn(k, i, cur)
+			if err != nil {
+				return nil, err
+			}
+			if cur = b; cur.IsEmpty() {
+				return cur, nil
 			}
 		}
 		if n.kind == nodePhrase {
@@ -564,6 +568,48 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		return n.opaque[i], nil
 	}
 	return nil, fmt.Errorf("executor: node kind %d", n.kind)
+}
+
+// estimate is a bound of how many movies n matches in the shard: a term's document frequency, a
+// disjunction's sum, a conjunction's least part; every movie for what it cannot tell.
+func (n *node) estimate() uint64 {
+	if n.est != 0 {
+		return n.est
+	}
+	var e uint64
+	switch n.kind {
+	case nodeTerm:
+		e = n.freq
+	case nodeAny:
+		for _, k := range n.kids {
+			if e += k.estimate(); e < k.estimate() {
+				e = math.MaxUint64 // saturated
+			}
+		}
+	case nodeAll, nodePhrase:
+		e = math.MaxUint64
+		for _, k := range n.kids {
+			e = min(e, k.estimate())
+		}
+	case nodeBool:
+		e = math.MaxUint64
+		for _, k := range []*node{n.must, n.filter} {
+			if k != nil {
+				e = min(e, k.estimate())
+			}
+		}
+		if n.must == nil {
+			e = min(e, n.should.estimate())
+		}
+	case nodeFilter:
+		e = n.kids[0].estimate()
+	case nodeNone:
+		e = 0
+	default:
+		e = math.MaxUint64 - 1
+	}
+	n.est = min(e, math.MaxUint64-1) + 1 // 0 marks "not computed"
+	return n.est
 }
 
 // listBitmap is the live documents of a postings list.

@@ -12,6 +12,10 @@ import (
 	"marquee/services/search"
 )
 
+// sparseMatches: matches fewer than one in sparseMatches of a segment's documents are counted one by
+// one through each document's values; more, by intersecting each value's documents with them.
+const sparseMatches = 16
+
 // facetByBitmaps says whether the executor counts facet d: a field of few values (genres, languages,
 // years, ratings, runtimes), each counted as its postings' intersection with the matches. The people
 // facets have a value per person and stay with Bleve's walk of the matches' doc values; min-max stats too.
@@ -53,15 +57,30 @@ func (e *executor) facet(q query.Query, d facetDef, size int) ([]search.FacetVal
 			if matches[i].IsEmpty() {
 				continue
 			}
-			terms, err := sg.cache.facetTerms(sg.ss.Segment(), d.field)
+			ff, err := sg.cache.facetTerms(sg.ss.Segment(), d.field)
 			if err != nil {
 				return nil, fmt.Errorf("executor: facet %s: %w", d.field, err)
 			}
-			for _, t := range terms {
-				c := int(t.docs.AndCardinality(matches[i]))
+			perTerm := make([]int, len(ff.terms))
+			docs := sg.ss.Segment().Count()
+			if m := matches[i]; m.GetCardinality()*sparseMatches < docs && ff.byDocument(docs) {
+				it := m.Iterator()
+				for it.HasNext() {
+					d := it.Next()
+					for _, j := range ff.ords[ff.offs[d]:ff.offs[d+1]] {
+						perTerm[j]++
+					}
+				}
+			} else {
+				for j, t := range ff.terms {
+					perTerm[j] = int(t.docs.AndCardinality(m))
+				}
+			}
+			for j, c := range perTerm {
 				if c == 0 {
 					continue
 				}
+				t := ff.terms[j]
 				if buckets == nil {
 					counts[t.term] += c
 					continue

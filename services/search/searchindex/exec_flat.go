@@ -1,7 +1,6 @@
 package searchindex
 
 import (
-	"container/heap"
 	"math"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -19,6 +18,7 @@ type flat struct {
 	queue   leafQueue // the leaves by their next document
 	touched [][]int32 // the nodes reached for the current document, by depth
 	doc     uint64    // the current document
+	at      []int32   // the leaves at it
 	locs    [][]segment.Location
 }
 
@@ -54,7 +54,6 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 	if err != nil || root < 0 {
 		return nil, err
 	}
-	f.queue.f = f
 	for _, l := range f.leaves {
 		c := f.nodes[l].cur
 		p, err := c.it.Next()
@@ -63,10 +62,10 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 		}
 		if p != nil {
 			c.p, c.num = p, p.Number()
-			f.queue.items = append(f.queue.items, l)
+			f.queue.items = append(f.queue.items, queued{c.num, l})
 		}
 	}
-	heap.Init(&f.queue)
+	f.queue.init()
 	return f, nil
 }
 
@@ -198,14 +197,15 @@ func (f *flat) next() (doc uint64, score float64, matched, more bool, err error)
 	if len(f.queue.items) == 0 {
 		return 0, 0, false, false, nil
 	}
-	d := f.nodes[f.queue.items[0]].cur.num
+	d := f.queue.items[0].num
 	f.doc = d
 	stamp := d + 1
 	// The terms at d: deliver their scores upwards, then move them on.
-	var at []int32
-	for len(f.queue.items) > 0 && f.nodes[f.queue.items[0]].cur.num == d {
-		at = append(at, heap.Pop(&f.queue).(int32))
+	at := f.at[:0]
+	for len(f.queue.items) > 0 && f.queue.items[0].num == d {
+		at = append(at, f.queue.pop().leaf)
 	}
+	f.at = at
 	for _, l := range at {
 		nd := &f.nodes[l]
 		p := nd.cur.p
@@ -256,7 +256,7 @@ func (f *flat) next() (doc uint64, score float64, matched, more bool, err error)
 		}
 		if p != nil {
 			c.p, c.num = p, p.Number()
-			heap.Push(&f.queue, l)
+			f.queue.push(queued{c.num, l})
 		}
 	}
 	if root == nil {
@@ -296,20 +296,61 @@ func (f *flat) phraseAt(nd *flatNode) bool {
 	return inSequence(f.locs)
 }
 
-// leafQueue orders the leaves by their current document.
+// leafQueue is a binary min-heap of the leaves by their current document, which it holds next to each
+// leaf's index so that comparing two reads no node.
 type leafQueue struct {
-	f     *flat
-	items []int32
+	items []queued
 }
 
-func (q *leafQueue) Len() int { return len(q.items) }
-func (q *leafQueue) Less(i, j int) bool {
-	return q.f.nodes[q.items[i]].cur.num < q.f.nodes[q.items[j]].cur.num
+type queued struct {
+	num  uint64
+	leaf int32
 }
-func (q *leafQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *leafQueue) Push(v any)    { q.items = append(q.items, v.(int32)) }
-func (q *leafQueue) Pop() any {
-	v := q.items[len(q.items)-1]
-	q.items = q.items[:len(q.items)-1]
-	return v
+
+func (q *leafQueue) init() {
+	for i := len(q.items)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+func (q *leafQueue) push(it queued) {
+	q.items = append(q.items, it)
+	for i := len(q.items) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q.items[p].num <= q.items[i].num {
+			break
+		}
+		q.items[p], q.items[i] = q.items[i], q.items[p]
+		i = p
+	}
+}
+
+func (q *leafQueue) pop() queued {
+	top := q.items[0]
+	last := len(q.items) - 1
+	q.items[0] = q.items[last]
+	q.items = q.items[:last]
+	if last > 0 {
+		q.down(0)
+	}
+	return top
+}
+
+func (q *leafQueue) down(i int) {
+	n := len(q.items)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.items[r].num < q.items[l].num {
+			m = r
+		}
+		if q.items[i].num <= q.items[m].num {
+			return
+		}
+		q.items[i], q.items[m] = q.items[m], q.items[i]
+		i = m
+	}
 }

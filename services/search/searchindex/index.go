@@ -62,7 +62,7 @@ type Index struct {
 	opts      Options
 	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
 	priors    *priors             // every movie's ranking inputs, kept by Apply
-	segCaches *segmentCaches    // what searches keep of each segment (priors, facet bitmaps, expansions)
+	segCaches *segmentCaches      // what searches keep of each segment (priors, facet bitmaps, expansions)
 	cache     *resultCache        // answers by query and checkpoint; nil for none
 	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
 	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic

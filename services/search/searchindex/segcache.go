@@ -2,6 +2,7 @@ package searchindex
 
 import (
 	"math"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	index "github.com/blevesearch/bleve_index_api"
@@ -22,7 +23,7 @@ type segmentCache struct {
 	used atomic.Uint64   // the registry's generation when last opened
 
 	mu     sync.Mutex
-	facets map[string][]termBitmap // by field, once read
+	facets map[string]*facetField // by field, once read
 	words  map[wordsKey][]index.DictEntry
 }
 
@@ -63,18 +64,29 @@ type termBitmap struct {
 	docs *roaring.Bitmap
 }
 
-// facetTerms is every term of field in the segment with its documents, read once.
-func (sp *segmentCache) facetTerms(seg segment.Segment, field string) ([]termBitmap, error) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if ts, ok := sp.facets[field]; ok {
-		return ts, nil
+// facetField is a facet field of the segment: its terms with their documents, and, once asked for, the
+// other way round: each document's terms (indexes into terms, from offs[d] to offs[d+1]), for counting a
+// few matches one by one rather than intersecting every term's documents with them.
+type facetField struct {
+	terms   []termBitmap
+	once    sync.Once
+	offs    []uint32
+	ords    []uint16
+	forward bool // offs and ords are built
+}
+
+// facetTerms is the facet field of the segment, read once.
+func (sc *segmentCache) facetTerms(seg segment.Segment, field string) (*facetField, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if ff, ok := sc.facets[field]; ok {
+		return ff, nil
 	}
 	d, err := seg.Dictionary(field)
 	if err != nil {
 		return nil, err
 	}
-	var ts []termBitmap
+	ff := &facetField{}
 	if d != nil {
 		it := d.AutomatonIterator(nil, nil, nil)
 		for {
@@ -89,14 +101,48 @@ func (sp *segmentCache) facetTerms(seg segment.Segment, field string) ([]termBit
 			if err != nil {
 				return nil, err
 			}
-			ts = append(ts, termBitmap{term: e.Term, docs: listBitmap(pl, nil)})
+			ff.terms = append(ff.terms, termBitmap{term: e.Term, docs: listBitmap(pl, nil)})
 		}
 	}
-	if sp.facets == nil {
-		sp.facets = map[string][]termBitmap{}
+	if sc.facets == nil {
+		sc.facets = map[string]*facetField{}
 	}
-	sp.facets[field] = ts
-	return ts, nil
+	sc.facets[field] = ff
+	return ff, nil
+}
+
+// byDocument builds the documents' terms once; false if the field has too many terms for them.
+func (ff *facetField) byDocument(docs uint64) bool {
+	ff.once.Do(func() {
+		if len(ff.terms) > math.MaxUint16 || docs > math.MaxUint32 {
+			return
+		}
+		offs := make([]uint32, docs+1)
+		for _, t := range ff.terms {
+			it := t.docs.Iterator()
+			for it.HasNext() {
+				if d := it.Next(); uint64(d) < docs {
+					offs[d+1]++
+				}
+			}
+		}
+		for d := uint64(1); d <= docs; d++ {
+			offs[d] += offs[d-1]
+		}
+		ords := make([]uint16, offs[docs])
+		next := slices.Clone(offs[:docs])
+		for j, t := range ff.terms {
+			it := t.docs.Iterator()
+			for it.HasNext() {
+				if d := it.Next(); uint64(d) < docs {
+					ords[next[d]] = uint16(j)
+					next[d]++
+				}
+			}
+		}
+		ff.offs, ff.ords, ff.forward = offs, ords, true
+	})
+	return ff.forward
 }
 
 func (sp *segmentCache) get(d uint64) float64 {
