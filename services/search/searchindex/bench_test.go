@@ -179,3 +179,52 @@ func naiveIndex(b *testing.B, dir string, movies []search.Movie) {
 		}
 	}
 }
+
+// BenchmarkExecutor times each query class through the executor and through Bleve's own searchers (the
+// search path before the executor, kept as its reference) on one index, and reports the executor's CPU-ms
+// a query (the whole process's CPU, with the facet goroutines and the collector) and x-bleve, its CPU over
+// Bleve's in the same run. The index is the synthetic catalog (benchDocs movies) or $MARQUEE_BENCH_INDEX
+// (as in BenchmarkSynthetic). Every query is sent once per path: a first pass of other queries warms what
+// searches keep across queries (each segment's priors, expansions and facet values), as a running server
+// has them, without answering the measured queries from it.
+func BenchmarkExecutor(b *testing.B) {
+	path := os.Getenv("MARQUEE_BENCH_INDEX")
+	if path == "" {
+		dir := b.TempDir()
+		path = filepath.Join(dir, "idx")
+		if err := buildSynth(b, dir, benchDocs(), searchindex.Options{Scratch: true}).Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	idx, err := openWith(path, searchindex.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = idx.Close() })
+	bleveRef := searchindex.WithOptions(idx, searchindex.Options{BleveExecutor: true})
+	exec := searchindex.WithOptions(idx, searchindex.Options{})
+	movies := synthMovies(loadVocab(b), 20_000, 42)
+	run := func(x *searchindex.Index, qs []search.Query) float64 {
+		cpu0 := cpuTime()
+		for _, q := range qs {
+			if _, err := x.Search(context.Background(), q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return float64(cpuTime()-cpu0) / float64(time.Millisecond) / float64(len(qs))
+	}
+	for _, c := range queryClasses(movies, 20, 5) {
+		run(exec, c.queries)
+	}
+	for _, c := range queryClasses(movies, 50, 7) {
+		b.Run(c.name, func(b *testing.B) {
+			var ms, ref float64
+			for b.Loop() {
+				ms, ref = run(exec, c.queries), run(bleveRef, c.queries)
+			}
+			b.ReportMetric(ms, "CPU-ms/query")
+			b.ReportMetric(ms/ref, "x-bleve")
+		})
+	}
+}
+

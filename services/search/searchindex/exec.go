@@ -204,6 +204,7 @@ const (
 	nodeFilter                 // matches without scoring and without weight
 	nodeEvery                  // every movie (not scored here)
 	nodeNone                   // no movie: Bleve's MatchNone, which still counts as a child of a disjunction
+	nodeRange                  // the words of a field between two bounds, for its matches only
 	nodeOpaque                 // a query the executor leaves to Bleve's searcher, for its matches only
 )
 
@@ -281,6 +282,11 @@ func (s *execShard) compile(q query.Query) (*node, error) {
 			return &node{kind: nodeOpaque, q: q}, nil
 		}
 		return s.prefixNode(q.FieldVal, q.Prefix, q.BoostVal.Value())
+	case *query.TermRangeQuery:
+		if q.FieldVal == "" {
+			return &node{kind: nodeOpaque, q: q}, nil
+		}
+		return &node{kind: nodeRange, field: q.FieldVal, q: q}, nil
 	case *query.MatchAllQuery:
 		return &node{kind: nodeEvery}, nil
 	case *query.MatchNoneQuery:
@@ -558,6 +564,8 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		return sg.live, nil
 	case nodeNone:
 		return roaring.New(), nil
+	case nodeRange:
+		return s.rangeMatches(n.q.(*query.TermRangeQuery), i, within)
 	case nodeOpaque:
 		if err := s.readOpaque(n); err != nil {
 			return nil, err
@@ -568,6 +576,59 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		return n.opaque[i], nil
 	}
 	return nil, fmt.Errorf("executor: node kind %d", n.kind)
+}
+
+// rangeMatches is the part of within (nil: the live documents) of segment i that has a word of q's field
+// between its bounds, as NewTermRangeSearcher reads them (an empty bound is open; inclusive by default
+// at the minimum, exclusive at the maximum).
+func (s *execShard) rangeMatches(q *query.TermRangeQuery, i int, within *roaring.Bitmap) (*roaring.Bitmap, error) {
+	sg := &s.segs[i]
+	d, err := sg.ss.Segment().Dictionary(q.FieldVal)
+	if err != nil {
+		return nil, fmt.Errorf("executor: dictionary of %s: %w", q.FieldVal, err)
+	}
+	if d == nil {
+		return roaring.New(), nil
+	}
+	inclMin, inclMax := q.InclusiveMin == nil || *q.InclusiveMin, q.InclusiveMax != nil && *q.InclusiveMax
+	var start, end []byte
+	if q.Min != "" {
+		start = []byte(q.Min)
+	}
+	if q.Max != "" {
+		end = append([]byte(q.Max), 0) // just after the maximum
+	}
+	var parts []*roaring.Bitmap
+	it := d.AutomatonIterator(nil, start, end)
+	for {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("executor: dictionary of %s: %w", q.FieldVal, err)
+		}
+		if e == nil {
+			break
+		}
+		if (!inclMin && e.Term == q.Min) || (!inclMax && q.Max != "" && e.Term == q.Max) {
+			continue
+		}
+		pl, err := d.PostingsList([]byte(e.Term), nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("executor: postings of %s:%s: %w", q.FieldVal, e.Term, err)
+		}
+		if pl == nil {
+			continue
+		}
+		raw := rawBitmap(pl)
+		if within != nil {
+			raw = roaring.And(raw, within)
+		}
+		parts = append(parts, raw)
+	}
+	out := roaring.FastOr(parts...)
+	if within == nil && sg.ss.Deleted() != nil {
+		out.AndNot(sg.ss.Deleted())
+	}
+	return out, nil
 }
 
 // estimate is a bound of how many movies n matches in the shard: a term's document frequency, a

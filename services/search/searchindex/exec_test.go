@@ -185,10 +185,25 @@ func judgedQueries(t *testing.T, path string) []string {
 	return out
 }
 
-// generatedQueries draws perClass queries of every class from the movies, as the bench draws its mix, and
-// adds the shapes the bench does not send: phrases, excluded words, deep pages, single common words.
+// generatedQueries draws perClass queries of every class from the movies (see queryClasses), in one list.
 func generatedQueries(movies []search.Movie, perClass int) []search.Query {
-	r := rand.New(rand.NewPCG(11, 13))
+	var qs []search.Query
+	for _, c := range queryClasses(movies, perClass, 11) {
+		qs = append(qs, c.queries...)
+	}
+	return qs
+}
+
+// queryClass is a kind of query and its queries.
+type queryClass struct {
+	name    string
+	queries []search.Query
+}
+
+// queryClasses draws perClass queries of every class from the movies (seed picks them), as the bench draws its mix, and adds
+// the shapes the bench does not send: phrases, excluded words, deep pages, single common words.
+func queryClasses(movies []search.Movie, perClass int, seed uint64) []queryClass {
+	r := rand.New(rand.NewPCG(seed, 13))
 	pick := func() *search.Movie { return &movies[r.IntN(len(movies))] }
 	content := func(text string) []string {
 		var out []string
@@ -208,41 +223,46 @@ func generatedQueries(movies []search.Movie, perClass int) []search.Query {
 			}
 		}
 	}
-	var qs []search.Query
-	add := func(q search.Query) {
+	names := []string{"free text", "title", "text + facets", "text + filters", "person", "typo", "prefix", "phrase", "excluded", "deep page", "common words"}
+	byName := map[string][]search.Query{}
+	add := func(class string, q search.Query) {
 		if q.PerPage == 0 {
 			q.PerPage = 10
 		}
-		qs = append(qs, q)
+		byName[class] = append(byName[class], q)
 	}
 	for range perClass {
 		a, b, m := pair()
-		add(search.Query{Text: a + " " + b})                                                           // free text
-		add(search.Query{Text: pick().Title})                                                          // title
-		add(search.Query{Text: a + " " + b, Facets: []string{search.FacetDecade, search.FacetRating}}) // text + facets
+		add("free text", search.Query{Text: a + " " + b})
+		add("title", search.Query{Text: pick().Title})
+		add("text + facets", search.Query{Text: a + " " + b, Facets: []string{search.FacetDecade, search.FacetRating}})
 		decade := float64(*m.Year / 10 * 10)
-		add(search.Query{Text: a + " " + b, Genres: m.Genres[:1], Year: search.Range{Min: &decade, Max: new(decade + 9)}}) // text + filters
+		add("text + filters", search.Query{Text: a + " " + b, Genres: m.Genres[:1], Year: search.Range{Min: &decade, Max: new(decade + 9)}})
 		if c := pick().Cast; len(c) > 0 {
-			add(search.Query{Text: c[r.IntN(len(c))]}) // person
+			add("person", search.Query{Text: c[r.IntN(len(c))]})
 		}
-		if ws := content(pick().Title); len(ws) > 0 { // typo: one letter changed, never the first
+		if ws := content(pick().Title); len(ws) > 0 { // one letter changed, never the first
 			rs := []rune(ws[0])
 			if len(rs) >= 5 {
 				i := 1 + r.IntN(len(rs)-1)
 				rs[i] = 'a' + rune(r.IntN(26))
-				add(search.Query{Text: string(rs)})
+				add("typo", search.Query{Text: string(rs)})
 			}
 		}
-		if ws := strings.Fields(strings.ToLower(pick().Title)); len(ws) >= 2 && len(ws[1]) >= 4 { // prefix
-			add(search.Query{Text: ws[0] + " " + ws[1][:3]})
+		if ws := strings.Fields(strings.ToLower(pick().Title)); len(ws) >= 2 && len(ws[1]) >= 4 {
+			add("prefix", search.Query{Text: ws[0] + " " + ws[1][:3]})
 		}
-		add(search.Query{Text: `"` + a + " " + b + `"`})                      // phrase
-		add(search.Query{Text: a + " -" + b})                                 // excluded word
-		add(search.Query{Text: a + " " + b, Page: 2 + r.IntN(3), PerPage: 5}) // deep page
+		add("phrase", search.Query{Text: `"` + a + " " + b + `"`})
+		add("excluded", search.Query{Text: a + " -" + b})
+		add("deep page", search.Query{Text: a + " " + b, Page: 2 + r.IntN(3), PerPage: 5})
 	}
 	for _, w := range []string{"the", "of", "love", "man", "the man", "a"} {
-		add(search.Query{Text: w})
-		add(search.Query{Text: w, Page: 3})
+		add("common words", search.Query{Text: w})
+		add("common words", search.Query{Text: w, Page: 3})
 	}
-	return qs
+	var out []queryClass
+	for _, n := range names {
+		out = append(out, queryClass{n, byName[n]})
+	}
+	return out
 }
