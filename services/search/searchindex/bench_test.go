@@ -227,4 +227,3 @@ func BenchmarkExecutor(b *testing.B) {
 		})
 	}
 }
-

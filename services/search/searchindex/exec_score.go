@@ -14,209 +14,11 @@ import (
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
-// scorer is a compiled node bound to one segment's matches: only the parts that can match one of them,
-// each term with a postings iterator narrowed to them.
-type scorer struct {
-	n     *node
-	kids  []*scorer // the kids that can match; n.kids counts them all for the coordination factor
-	cur   *postingCursor
-	set   *roaring.Bitmap // of a filter, or a bool's must-not
-	must  *scorer
-	shd   *scorer
-	notIn *roaring.Bitmap
-	in    *roaring.Bitmap
-}
-
-// postingCursor walks a postings iterator forwards to the documents asked for, in increasing order.
+// postingCursor is a term's postings iterator and the posting it is on.
 type postingCursor struct {
-	it   segment.PostingsIterator
-	p    segment.Posting
-	num  uint64
-	done bool
-}
-
-// at is the posting of document d, or nil if the term is not in it. d never decreases between calls.
-func (c *postingCursor) at(d uint64) (segment.Posting, error) {
-	if c.done {
-		return nil, nil
-	}
-	if c.p == nil || c.num < d {
-		p, err := c.it.Advance(d)
-		if err != nil {
-			return nil, err
-		}
-		if p == nil {
-			c.done, c.p = true, nil
-			return nil, nil
-		}
-		c.p, c.num = p, p.Number()
-	}
-	if c.num == d {
-		return c.p, nil
-	}
-	return nil, nil
-}
-
-// bind makes the scorer of n for segment i, whose documents to score are cands; nil if n can match none.
-func (s *execShard) bind(n *node, i int, cands *roaring.Bitmap) (*scorer, error) {
-	switch n.kind {
-	case nodeTerm:
-		pl := n.lists[i]
-		if pl == nil {
-			return nil, nil
-		}
-		it := pl.Iterator(true, true, n.withLocs, nil)
-		if o, ok := it.(segment.OptimizablePostingsIterator); ok && o.ActualBitmap() != nil {
-			narrowed := roaring.And(o.ActualBitmap(), cands)
-			if narrowed.IsEmpty() {
-				return nil, nil
-			}
-			o.ReplaceActual(narrowed)
-		}
-		return &scorer{n: n, cur: &postingCursor{it: it}}, nil
-	case nodeAny, nodeAll, nodePhrase:
-		sc := &scorer{n: n}
-		for _, k := range n.kids {
-			ks, err := s.bind(k, i, cands)
-			if err != nil {
-				return nil, err
-			}
-			if ks == nil {
-				if n.kind != nodeAny {
-					return nil, nil // a conjunction with a part that matches none of them
-				}
-				continue
-			}
-			sc.kids = append(sc.kids, ks)
-		}
-		if len(sc.kids) == 0 {
-			return nil, nil
-		}
-		return sc, nil
-	case nodeBool:
-		sc := &scorer{n: n}
-		var err error
-		if n.must != nil {
-			if sc.must, err = s.bind(n.must, i, cands); err != nil || sc.must == nil {
-				return nil, err
-			}
-		}
-		if n.should != nil {
-			if sc.shd, err = s.bind(n.should, i, cands); err != nil {
-				return nil, err
-			}
-			if sc.shd == nil && n.must == nil {
-				return nil, nil
-			}
-		}
-		if n.mustNot != nil {
-			if sc.notIn, err = s.matches(n.mustNot, i); err != nil {
-				return nil, err
-			}
-		}
-		if n.filter != nil {
-			if sc.in, err = s.matches(n.filter, i); err != nil {
-				return nil, err
-			}
-		}
-		return sc, nil
-	case nodeFilter:
-		set, err := s.matches(n.kids[0], i)
-		if err != nil {
-			return nil, err
-		}
-		return &scorer{n: n, set: set}, nil
-	case nodeNone:
-		return nil, nil
-	}
-	return nil, errUnsupported
-}
-
-// score is document d's score, as Bleve's searchers compute it, and whether it matches.
-func (sc *scorer) score(d uint64) (float64, bool, error) {
-	n := sc.n
-	switch n.kind {
-	case nodeTerm:
-		p, err := sc.cur.at(d)
-		if p == nil || err != nil {
-			return 0, false, err
-		}
-		tf := math.Sqrt(float64(p.Frequency()))
-		return tf * p.Norm() * n.idf * n.weight, true, nil
-	case nodeAny:
-		var sum float64
-		matched := 0
-		for _, k := range sc.kids {
-			v, ok, err := k.score(d)
-			if err != nil {
-				return 0, false, err
-			}
-			if ok {
-				sum += v
-				matched++
-			}
-		}
-		if matched == 0 {
-			return 0, false, nil
-		}
-		return sum * (float64(matched) / float64(len(n.kids))), true, nil
-	case nodeAll:
-		var sum float64
-		for _, k := range sc.kids {
-			v, ok, err := k.score(d)
-			if !ok || err != nil {
-				return 0, false, err
-			}
-			sum += v
-		}
-		return sum, true, nil
-	case nodePhrase:
-		var sum float64
-		locs := make([][]segment.Location, len(sc.kids))
-		for j, k := range sc.kids {
-			v, ok, err := k.score(d)
-			if !ok || err != nil {
-				return 0, false, err
-			}
-			sum += v
-			locs[j] = k.cur.p.Locations()
-		}
-		if !inSequence(locs) {
-			return 0, false, nil
-		}
-		return sum, true, nil
-	case nodeBool:
-		if sc.notIn != nil && sc.notIn.Contains(uint32(d)) {
-			return 0, false, nil
-		}
-		if sc.in != nil && !sc.in.Contains(uint32(d)) {
-			return 0, false, nil
-		}
-		var sum float64
-		if sc.must != nil {
-			v, ok, err := sc.must.score(d)
-			if !ok || err != nil {
-				return 0, false, err
-			}
-			sum = v
-		}
-		if sc.shd != nil {
-			v, ok, err := sc.shd.score(d)
-			if err != nil {
-				return 0, false, err
-			}
-			if !ok && sc.must == nil {
-				return 0, false, nil
-			}
-			if ok {
-				sum += v
-			}
-		}
-		return sum, true, nil
-	case nodeFilter:
-		return 0, sc.set.Contains(uint32(d)), nil
-	}
-	return 0, false, errUnsupported
+	it  segment.PostingsIterator
+	p   segment.Posting
+	num uint64
 }
 
 // inSequence reports whether the words' locations hold them next to each other, in order, in one value of
@@ -244,20 +46,19 @@ func inSequence(locs [][]segment.Location) bool {
 // phraseMatches is the documents of cands in which the phrase's words are in sequence.
 func (s *execShard) phraseMatches(n *node, i int, cands *roaring.Bitmap) (*roaring.Bitmap, error) {
 	out := roaring.New()
-	sc, err := s.bind(n, i, cands)
-	if err != nil || sc == nil {
+	f, err := s.flatten(n, i, cands)
+	if err != nil || f == nil {
 		return out, err
 	}
-	it := cands.Iterator()
-	for it.HasNext() {
-		d := uint64(it.Next())
-		if _, ok, err := sc.score(d); err != nil {
-			return nil, err
-		} else if ok {
+	for {
+		d, _, ok, more, err := f.next()
+		if err != nil || !more {
+			return out, err
+		}
+		if ok {
 			out.Add(uint32(d))
 		}
 	}
-	return out, nil
 }
 
 // ranked is a scored match: where it is, its blended score, and its id once read.
