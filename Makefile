@@ -31,10 +31,12 @@ bench-quick:
 	$(GO) run ./tools/bench -quick
 
 # Tests that only the race detector's slowdown keeps from running under -race (they have no concurrency of
-# their own to check): relevance on the dev judgments (one index, and 3 shards against it), and an import
-# of the whole 15,410-movie catalog through the API. Both need ../shared/data.
+# their own to check): relevance on the dev judgments (one index, and 3 shards against it), an import of
+# the whole 15,410-movie catalog through the API, and the executor against Bleve's searchers on the judged
+# queries and 250 generated queries of each class (30 under -race in `unit`). All need ../shared/data.
 norace: eval
 	cd cmd/marquee && $(GO) test -count=1 -run TestImportTMDBCatalog -v .
+	cd services/search && $(GO) test -count=1 -run TestExecutorMatchesBleve -v ./searchindex
 
 eval:
 	cd services/search && $(GO) test -count=1 -run 'TestRelevance|TestShardedRelevance' -v ./searcheval

@@ -1,7 +1,9 @@
 package searchindex
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -19,7 +21,19 @@ type flat struct {
 	touched [][]int32 // the nodes reached for the current document, by depth
 	doc     uint64    // the current document
 	at      []int32   // the leaves at it
-	locs    [][]segment.Location
+
+	// Pruning (MaxScore). A term's part of a score is at most ub, its idf times its weight (a field's
+	// tf × norm is at most 1), and every node adds up its children's parts or less, so a document's score is
+	// at most its terms' ub added up, times the largest prior. The terms whose ub, added up and times that
+	// prior, stays below the page's threshold cannot bring a document onto the page on their own: they leave
+	// the merge ("lazy") and are looked up only for the documents the others bring whose bound reaches it.
+	ub       []float64 // by node: of a term
+	byUB     []int32   // the terms, least ub first
+	lazy     int       // byUB[:lazy] have left the merge
+	lazyUB   float64   // their ub added up
+	isLazy   []bool    // by node
+	maxPrior float64
+	locs     [][]segment.Location
 }
 
 type flatNode struct {
@@ -66,7 +80,40 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 		}
 	}
 	f.queue.init()
+	f.ub, f.isLazy = make([]float64, len(f.nodes)), make([]bool, len(f.nodes))
+	for _, l := range f.leaves {
+		f.ub[l] = f.nodes[l].idf * f.nodes[l].w * (1 + 1e-6) // tf × norm ≤ 1, but for float32 rounding
+	}
+	f.byUB = slices.Clone(f.leaves)
+	slices.SortFunc(f.byUB, func(a, b int32) int { return cmp.Compare(f.ub[a], f.ub[b]) })
+	r := s.x.rank
+	f.maxPrior = (1 + r.VotesWeight) * (1 + r.RatingWeight) * (1 + 1e-6)
 	return f, nil
+}
+
+// prune moves the terms that can no longer bring a document over theta out of the merge.
+func (f *flat) prune(theta float64) {
+	moved := false
+	for f.lazy < len(f.byUB) {
+		l := f.byUB[f.lazy]
+		if (f.lazyUB+f.ub[l])*f.maxPrior >= theta {
+			break
+		}
+		f.lazyUB += f.ub[l]
+		f.isLazy[l] = true
+		f.lazy++
+		moved = true
+	}
+	if moved {
+		items := f.queue.items[:0]
+		for _, it := range f.queue.items {
+			if !f.isLazy[it.leaf] {
+				items = append(items, it)
+			}
+		}
+		f.queue.items = items
+		f.queue.init()
+	}
 }
 
 // add appends the flat node of n (and its children) and returns its index; -1 if n can match none of
@@ -193,7 +240,14 @@ func firstDoc(pl segment.PostingsList) uint64 {
 
 // next scores the next document that a term of the query is in: its number, score and whether it matches
 // the whole query; false when none is left.
-func (f *flat) next() (doc uint64, score float64, matched, more bool, err error) {
+//
+// theta is the score a document must reach to enter the page (0: any), and prior a bound of a document's
+// prior: a document whose bound stays below theta is passed over (matched false) without its lazy terms
+// being looked up or its score computed.
+func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, score float64, matched, more bool, err error) {
+	if theta > 0 {
+		f.prune(theta)
+	}
 	if len(f.queue.items) == 0 {
 		return 0, 0, false, false, nil
 	}
@@ -206,6 +260,34 @@ func (f *flat) next() (doc uint64, score float64, matched, more bool, err error)
 		at = append(at, f.queue.pop().leaf)
 	}
 	f.at = at
+	essential := len(at)
+	if f.lazy > 0 {
+		bound := f.lazyUB
+		for _, l := range at {
+			bound += f.ub[l]
+		}
+		if bound*prior(d) < theta {
+			return d, 0, false, true, f.moveOn(at)
+		}
+		for _, l := range f.byUB[:f.lazy] {
+			c := f.nodes[l].cur
+			if c.num < d {
+				p, err := c.it.Advance(d)
+				if err != nil {
+					return 0, 0, false, false, err
+				}
+				if p == nil {
+					c.p, c.num = nil, math.MaxUint64
+				} else {
+					c.p, c.num = p, p.Number()
+				}
+			}
+			if c.num == d {
+				at = append(at, l)
+			}
+		}
+		f.at = at
+	}
 	for _, l := range at {
 		nd := &f.nodes[l]
 		p := nd.cur.p
@@ -248,21 +330,29 @@ func (f *flat) next() (doc uint64, score float64, matched, more bool, err error)
 		}
 		f.touched[depth] = f.touched[depth][:0]
 	}
+	if err := f.moveOn(at[:essential]); err != nil {
+		return 0, 0, false, false, err
+	}
+	if root == nil {
+		return d, 0, false, true, nil
+	}
+	return d, root.val, true, true, nil
+}
+
+// moveOn advances the merge's terms past the current document.
+func (f *flat) moveOn(at []int32) error {
 	for _, l := range at {
 		c := f.nodes[l].cur
 		p, err := c.it.Next()
 		if err != nil {
-			return 0, 0, false, false, err
+			return err
 		}
 		if p != nil {
 			c.p, c.num = p, p.Number()
 			f.queue.push(queued{c.num, l})
 		}
 	}
-	if root == nil {
-		return d, 0, false, true, nil
-	}
-	return d, root.val, true, true, nil
+	return nil
 }
 
 // deliver hands node c's value to its parent, which it marks reached for the document.

@@ -51,7 +51,7 @@ func (s *execShard) phraseMatches(n *node, i int, cands *roaring.Bitmap) (*roari
 		return out, err
 	}
 	for {
-		d, _, ok, more, err := f.next()
+		d, _, ok, more, err := f.next(0, nil)
 		if err != nil || !more {
 			return out, err
 		}
@@ -151,8 +151,19 @@ func (e *executor) top(q query.Query, after *ranked, from, size int) (uint64, []
 			if f == nil {
 				continue
 			}
+			sp := s.segs[i].cache
+			priorBound := func(d uint64) float64 {
+				if v := sp.get(d); v != 0 {
+					return v
+				}
+				return f.maxPrior
+			}
 			for {
-				d, v, ok, more, err := f.next()
+				theta := 0.0
+				if keep > 0 && page.Len() >= keep {
+					theta = page.hits[0].score
+				}
+				d, v, ok, more, err := f.next(theta, priorBound)
 				if err != nil {
 					return 0, nil, err
 				}
