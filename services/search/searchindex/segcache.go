@@ -166,14 +166,16 @@ type segmentCaches struct {
 	segs map[segment.Segment]*segmentCache
 }
 
-// dropAfter is how many snapshot openings a segment's priors outlive its last use.
+// dropAfter is how many look-ups (of any segment) a segment's cache outlives its own last one. Every search
+// looks up each segment of its snapshot, so the cache of a segment that a merge replaced goes within a few
+// searches.
 const dropAfter = 256
 
 func newSegmentCaches() *segmentCaches {
 	return &segmentCaches{segs: map[segment.Segment]*segmentCache{}}
 }
 
-// of returns the priors of seg, empty at first.
+// of returns the cache of seg, empty at first.
 func (p *segmentCaches) of(seg segment.Segment) *segmentCache {
 	p.mu.Lock()
 	defer p.mu.Unlock()
