@@ -19,7 +19,6 @@ type flat struct {
 	leaves  []int32   // the term nodes
 	queue   leafQueue // the leaves by their next document
 	touched [][]int32 // the nodes reached for the current document, by depth
-	doc     uint64    // the current document
 	at      []int32   // the leaves at it
 
 	// Pruning (MaxScore). A term's part of a score is at most ub, its idf times its weight (a field's
@@ -252,7 +251,7 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		return 0, 0, false, false, nil
 	}
 	d := f.queue.items[0].num
-	f.doc = d
+
 	stamp := d + 1
 	// The terms at d: deliver their scores upwards, then move them on.
 	at := f.at[:0]
