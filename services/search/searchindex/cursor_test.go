@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"marquee/services/search"
@@ -116,6 +118,81 @@ func TestTiesInIDOrder(t *testing.T) {
 		}
 		if !slices.Equal(byNumber, want) || !slices.Equal(byCursor, want) {
 			t.Errorf("%d a page: by page number %v, by cursor %v, want %v", perPage, byNumber, byCursor, want)
+		}
+	}
+}
+
+// TestTiesAcrossFieldsInIDOrder: movies alike in every field tie exactly, however many fields and
+// variants of the words score them and however the page is cut, so their order is the order of their ids
+// on every page. A score is a sum of many parts: added up in an order that depended on the page being built
+// (the threshold it had reached), the same movie scored a last bit apart on two pages, and a cursor walk
+// repeated or dropped one.
+func TestTiesAcrossFieldsInIDOrder(t *testing.T) {
+	ptr := func(v int64) *int64 { return &v }
+	rating := 7.1
+	var movies []search.Movie
+	var tied []int64
+	for k := range 24 {
+		id := int64(6 * (k + 1)) // one shard when the tests shard the index (see TestTiesInIDOrder)
+		tied = append(tied, id)
+		movies = append(movies, search.Movie{
+			ID: id, Version: 1, Title: "Zephyr Quokka Nights", Overview: "A zephyr carries Marlowe to the quokka island.",
+			Tagline: "Zephyr returns", Directors: []string{"Ada Marlowe"}, Cast: []string{"Quokka Jones", "Eli Marlowe"},
+			Keywords: []string{"zephyr", "island"}, Genres: []string{"Drama"}, Votes: ptr(300), Rating: &rating,
+		})
+	}
+	// Movies that score above and below the tied ones, so that the threshold moves while a page is built.
+	for k := range 24 {
+		id := int64(6*(k+1) + 1000)
+		m := search.Movie{ID: id, Version: 1, Title: "Zephyr Story", Overview: "Quokka and zephyr.", Votes: ptr(int64(10 + 400*(k%3)))}
+		if k%2 == 0 {
+			m.Cast = []string{"Ann Marlowe"}
+		}
+		movies = append(movies, m)
+	}
+	// Ties go in the order Bleve compares ids: as text.
+	slices.SortFunc(tied, func(a, b int64) int { return strings.Compare(strconv.FormatInt(a, 10), strconv.FormatInt(b, 10)) })
+	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
+	MustIndex(t, idx, movies...)
+	ctx := context.Background()
+	for _, text := range []string{"zephyr quokka marlowe", "zephir quoka marlow", "zephyr quokka nig"} {
+		full, err := idx.Search(ctx, search.Query{Text: text, PerPage: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := hitIDs(full)
+		var inFull []int64
+		for _, id := range want {
+			if id < 1000 {
+				inFull = append(inFull, id)
+			}
+		}
+		if !slices.Equal(inFull, tied) {
+			t.Errorf("%q: the tied movies come as %v, want in id order %v", text, inFull, tied)
+		}
+		for perPage := 1; perPage <= 7; perPage++ {
+			var byNumber, byCursor []int64
+			for page := 1; (page-1)*perPage < len(want); page++ {
+				res, err := idx.Search(ctx, search.Query{Text: text, PerPage: perPage, Page: page})
+				if err != nil {
+					t.Fatal(err)
+				}
+				byNumber = append(byNumber, hitIDs(res)...)
+			}
+			q := search.Query{Text: text, PerPage: perPage}
+			for range len(want) {
+				res, err := idx.Search(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				byCursor = append(byCursor, hitIDs(res)...)
+				if q.Cursor = res.NextCursor; q.Cursor == "" {
+					break
+				}
+			}
+			if !slices.Equal(byNumber, want) || !slices.Equal(byCursor, want) {
+				t.Errorf("%q, %d a page:\nby page number %v\nby cursor      %v\nwant           %v", text, perPage, byNumber, byCursor, want)
+			}
 		}
 	}
 }

@@ -259,7 +259,6 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		at = append(at, f.queue.pop().leaf)
 	}
 	f.at = at
-	essential := len(at)
 	if f.lazy > 0 {
 		bound := f.lazyUB
 		for _, l := range at {
@@ -287,6 +286,11 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		}
 		f.at = at
 	}
+	// A score is a sum of many parts, and floating-point addition is not associative: the parts are added
+	// in the order of the nodes (the query's own order), not the order the merge delivers them in, which
+	// depends on the page's threshold. Otherwise one movie scores a last bit apart on two pages, and a
+	// cursor repeats or drops it.
+	slices.Sort(at)
 	for _, l := range at {
 		nd := &f.nodes[l]
 		p := nd.cur.p
@@ -296,6 +300,7 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 	}
 	var root *flatNode
 	for depth := len(f.touched) - 1; depth >= 0; depth-- {
+		slices.Sort(f.touched[depth])
 		for _, t := range f.touched[depth] {
 			nd := &f.nodes[t]
 			nd.ok = false
@@ -329,7 +334,7 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		}
 		f.touched[depth] = f.touched[depth][:0]
 	}
-	if err := f.moveOn(at[:essential]); err != nil {
+	if err := f.moveOn(at); err != nil {
 		return 0, 0, false, false, err
 	}
 	if root == nil {
@@ -338,9 +343,12 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 	return d, root.val, true, true, nil
 }
 
-// moveOn advances the merge's terms past the current document.
+// moveOn advances the merge's terms at the current document past it; the lazy ones stay for Advance.
 func (f *flat) moveOn(at []int32) error {
 	for _, l := range at {
+		if f.isLazy[l] {
+			continue
+		}
 		c := f.nodes[l].cur
 		p, err := c.it.Next()
 		if err != nil {
