@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
@@ -269,4 +271,41 @@ func queryClasses(movies []search.Movie, perClass int, seed uint64) []queryClass
 		out = append(out, queryClass{n, byName[n]})
 	}
 	return out
+}
+
+// TestPriorOfANewVersion: a new version of a movie ranks by its new votes, even when a search runs the
+// moment its document becomes searchable. The executor keeps each document's prior for the life of its
+// segment; the priors were set after the batch was searchable, so a search in between kept the old votes
+// for the new document until its segment was merged away.
+func TestPriorOfANewVersion(t *testing.T) {
+	votes := func(v int64) *int64 { return &v }
+	movie := func(id int64, version int64, v int64) search.Movie {
+		return search.Movie{ID: id, Version: version, Title: "Quokka Harbour", Votes: votes(v)}
+	}
+	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
+	ctx := context.Background()
+	q := search.Query{Text: "quokka harbour", PerPage: 10}
+	MustIndex(t, idx, movie(6, 1, 10), movie(12, 1, 1000)) // one shard when the tests shard the index
+	if res, err := idx.Search(ctx, q); err != nil || !slices.Equal(hitIDs(res), []int64{12, 6}) {
+		t.Fatalf("before: %v, %v; want [12 6]", res, err)
+	}
+	var searched atomic.Int32
+	searchindex.AfterBatch(idx, func() {
+		if _, err := idx.Search(ctx, q); err != nil {
+			t.Error(err)
+		}
+		searched.Add(1)
+	})
+	MustIndex(t, idx, movie(6, 2, 1_000_000))
+	searchindex.AfterBatch(idx, nil)
+	if searched.Load() == 0 {
+		t.Fatal("no search ran while the batch was applied")
+	}
+	res, err := idx.Search(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hitIDs(res); !slices.Equal(got, []int64{6, 12}) {
+		t.Errorf("after movie 6 got a million votes: %v, want [6 12]", got)
+	}
 }

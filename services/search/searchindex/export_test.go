@@ -17,3 +17,7 @@ func HoldSearchSlots(x *Index, n int) (release func()) {
 	}
 	return func() { x.slots.Release(int64(n)) }
 }
+
+// AfterBatch makes f run each time a shard's batch has become searchable, before Apply returns (and
+// before Apply's own bookkeeping of the batch). f may run on several shards' goroutines at once.
+func AfterBatch(x *Index, f func()) { x.afterBatch = f }

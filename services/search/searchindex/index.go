@@ -70,6 +70,8 @@ type Index struct {
 	durable   durability          // how far the index is on disk
 	closeOnce sync.Once           // Bleve's scorch panics on a second Close
 	closeErr  error
+
+	afterBatch func() // for tests: runs once a shard's batch is searchable, before Apply returns
 }
 
 // Options tune an index.
@@ -409,9 +411,6 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		}
 		// What a shard holds counts, even when a sibling failed: a retry of the batch skips the movies
 		// this shard already has.
-		for id, r := range w.rows {
-			x.priors.set(id, r)
-		}
 		x.counts.commit(w.delta)
 		applied += w.applied
 	}
@@ -423,7 +422,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 }
 
 // shardWrite is one shard's part of an Apply: its changes, and what its batch changes in the in-memory
-// priors and facet counts, kept once the batch is written.
+// priors (set as the batch is written) and facet counts (kept once it is).
 type shardWrite struct {
 	bi      bleve.Index
 	changes []Change
@@ -479,9 +478,19 @@ func (x *Index) applyShard(w *shardWrite, checkpoint uint64, persisted func(erro
 	if b.Size() == 0 {
 		return 0, false, nil
 	}
+	// The priors go in before the batch is searchable: the executor keeps a document's prior for the life
+	// of its segment, so a search between the two would keep the old one for the new document. Until then
+	// the old documents score with the new priors, which are the catalog's. A batch that fails keeps them
+	// too: the stream delivers its changes again.
+	for id, r := range w.rows {
+		x.priors.set(id, r)
+	}
 	b.SetPersistedCallback(persisted)
 	if err := w.bi.Batch(b); err != nil {
 		return 0, false, err
+	}
+	if x.afterBatch != nil {
+		x.afterBatch()
 	}
 	return applied, true, nil
 }
