@@ -30,6 +30,10 @@ import (
 // errUnsupported says that the executor does not take a query: the caller asks Bleve instead.
 var errUnsupported = errors.New("executor: unsupported query")
 
+// errClosed says that a search's executor or expansions are used after the search ended: their snapshots
+// are released.
+var errClosed = errors.New("used after its search ended")
+
 // executor is one search's view of the index: a snapshot of every shard, opened on first use, with the
 // dictionaries and postings lists it has read.
 type executor struct {
@@ -56,7 +60,7 @@ func (e *executor) open() error {
 		return e.err
 	}
 	for _, bi := range e.x.shards {
-		s, err := openExecShard(e.x, bi)
+		s, err := openExecShard(e.ctx, e.x, bi)
 		if err != nil {
 			e.close()
 			e.err = err
@@ -67,6 +71,7 @@ func (e *executor) open() error {
 	return nil
 }
 
+// close releases the snapshots; a later use reports errClosed rather than take snapshots nobody closes.
 func (e *executor) close() {
 	if e == nil {
 		return
@@ -74,12 +79,13 @@ func (e *executor) close() {
 	for _, s := range e.shards {
 		_ = s.r.Close()
 	}
-	e.shards = nil
+	e.shards, e.err = nil, errClosed
 }
 
 // execShard is one shard's snapshot.
 type execShard struct {
 	x        *Index
+	ctx      context.Context // the search's
 	r        index.IndexReader
 	snap     *scorch.IndexSnapshot
 	segs     []execSegment
@@ -99,7 +105,7 @@ type execSegment struct {
 	cache  *segmentCache
 }
 
-func openExecShard(x *Index, bi interface {
+func openExecShard(ctx context.Context, x *Index, bi interface {
 	Advanced() (index.Index, error)
 }) (*execShard, error) {
 	adv, err := bi.Advanced()
@@ -120,7 +126,7 @@ func openExecShard(x *Index, bi interface {
 		_ = r.Close()
 		return nil, fmt.Errorf("executor: %w", err)
 	}
-	s := &execShard{x: x, r: r, snap: snap, docTotal: n, dicts: map[string][]segment.TermDictionary{},
+	s := &execShard{x: x, ctx: ctx, r: r, snap: snap, docTotal: n, dicts: map[string][]segment.TermDictionary{},
 		lists: map[fieldTerm][]segment.PostingsList{}, raws: map[fieldTerm][]*roaring.Bitmap{}, freqs: map[fieldTerm]uint64{}}
 	var offset uint64
 	for _, ss := range snap.Segments() {
@@ -699,7 +705,7 @@ func (s *execShard) readOpaque(n *node) error {
 	if n.opaque != nil {
 		return nil
 	}
-	sr, err := n.q.Searcher(context.Background(), s.snap, s.x.mapping, blevesearch.SearcherOptions{Score: "none"})
+	sr, err := n.q.Searcher(s.ctx, s.snap, s.x.mapping, blevesearch.SearcherOptions{Score: "none"})
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
@@ -744,6 +750,9 @@ func (e *executor) count(q query.Query) (uint64, error) {
 			return 0, err
 		}
 		for i := range s.segs {
+			if err := e.ctx.Err(); err != nil {
+				return 0, err
+			}
 			b, err := s.matches(n, i)
 			if err != nil {
 				return 0, err

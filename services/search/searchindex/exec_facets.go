@@ -45,6 +45,9 @@ func (e *executor) facet(q query.Query, d facetDef, size int) ([]search.FacetVal
 		matches := make([]*roaring.Bitmap, len(s.segs))
 		empty := true
 		for i := range s.segs {
+			if err := e.ctx.Err(); err != nil {
+				return nil, err
+			}
 			if matches[i], err = s.matches(n, i); err != nil {
 				return nil, err
 			}

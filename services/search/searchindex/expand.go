@@ -1,7 +1,6 @@
 package searchindex
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -48,8 +47,6 @@ func (e *expansions) close() {
 	}
 	e.err = errClosed // a query built later falls back to Bleve's own rather than reopen a snapshot
 }
-
-var errClosed = errors.New("expansions closed")
 
 // variants is the words of field within fuzz edits of word, in dictionary order; false if the dictionaries
 // cannot be read.
