@@ -1,5 +1,7 @@
 package searchindex
 
+import "github.com/blevesearch/bleve/v2/index/scorch"
+
 // WithOptions returns a read-only view of x that searches with other options (the ranking is kept when
 // o.Ranking is zero): benchmarks compare settings on one index. Never Apply to or Close the view.
 func WithOptions(x *Index, o Options) *Index {
@@ -21,3 +23,32 @@ func HoldSearchSlots(x *Index, n int) (release func()) {
 // AfterBatch makes f run each time a shard's batch has become searchable, before Apply returns (and
 // before Apply's own bookkeeping of the batch). f may run on several shards' goroutines at once.
 func AfterBatch(x *Index, f func()) { x.afterBatch = f }
+
+// SegmentSizes is the number of documents (deleted ones included) of each segment of each shard.
+func SegmentSizes(x *Index) [][]uint64 {
+	out := make([][]uint64, len(x.shards))
+	for i, bi := range x.shards {
+		adv, err := bi.Advanced()
+		if err != nil {
+			panic(err)
+		}
+		r, err := adv.Reader()
+		if err != nil {
+			panic(err)
+		}
+		for _, ss := range r.(*scorch.IndexSnapshot).Segments() {
+			out[i] = append(out[i], uint64(ss.FullSize()))
+		}
+		_ = r.Close()
+	}
+	return out
+}
+
+// WithoutMerges is o with Bleve's merge policy turned off: each batch stays a segment of its own until
+// Compact.
+func WithoutMerges(o Options) Options {
+	// The planner merges while there are more segments than its budget, about the documents over the
+	// smallest segment's (no less than the floor): the floor at one document leaves one for each.
+	o.mergePlan = map[string]any{"MaxSegmentsPerTier": 1 << 20, "FloorSegmentSize": 1, "FloorSegmentFileSize": 0}
+	return o
+}

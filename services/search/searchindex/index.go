@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -71,6 +72,8 @@ type Index struct {
 	closeOnce sync.Once           // Bleve's scorch panics on a second Close
 	closeErr  error
 
+	lastChange atomic.Int64 // when Apply last took a batch, in Unix nanoseconds (see LastChange)
+
 	afterBatch func() // for tests: runs once a shard's batch is searchable, before Apply returns
 }
 
@@ -92,6 +95,9 @@ type Options struct {
 	// and searched in parallel through an alias; 0 means 1. An index on disk with another number of shards
 	// is removed and rebuilt from the stream, like one of another mapping version.
 	Shards int
+	// mergePlan overrides fields of Bleve's merge policy (mergeplan.MergePlanOptions, by field name); tests
+	// keep segments as written with it.
+	mergePlan map[string]any
 	// BleveExecutor answers every search with Bleve's own searchers instead of the executor (exec.go): the
 	// exhaustive reference that the tests compare the executor with.
 	BleveExecutor bool
@@ -130,8 +136,9 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), segCaches: newSegmentCaches()}
+	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {
-		bi, err := openShard(p)
+		bi, err := openShard(p, opts.mergePlan)
 		if err != nil {
 			_ = x.closeShards()
 			return nil, err
@@ -202,9 +209,12 @@ func shardPaths(path string, n int) ([]string, error) {
 }
 
 // openShard opens (or creates) one Bleve index of the current mapping version at path.
-func openShard(path string) (bleve.Index, error) {
+func openShard(path string, mergePlan map[string]any) (bleve.Index, error) {
 	// Batch returns once the batch is searchable; each batch's persisted callback says when it is on disk.
 	cfg := map[string]any{"bolt_timeout": boltTimeout, "unsafe_batch": true}
+	if mergePlan != nil {
+		cfg["scorchMergePlanOptions"] = mergePlan
+	}
 	bi, err := bleve.OpenUsing(path, cfg)
 	if err == nil {
 		v, verr := bi.GetInternal(mappingVersionKey)
@@ -415,6 +425,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		applied += w.applied
 	}
 	x.applied.notify()
+	x.lastChange.Store(time.Now().UnixNano())
 	if err := errors.Join(errs...); err != nil {
 		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
 	}

@@ -43,6 +43,7 @@ type Config struct {
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
+	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
 	RankTitle           float64 `key:"rank_title" usage:"ranking: boost of a word in the title"`
@@ -82,6 +83,7 @@ func DefaultConfig() Config {
 
 		ConsistencyWait: 2 * time.Second,
 		ReadyMaxLag:     1000,
+		CompactAfter:    2 * time.Second,
 	}.withRanking(searchindex.DefaultRanking())
 }
 
@@ -133,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SearchConcurrency < 0 {
 		problems = append(problems, "search_concurrency must be 0 (one per core) or more")
+	}
+	if c.CompactAfter < 0 {
+		problems = append(problems, "compact_after must be 0 (never) or more")
 	}
 	if c.ReadyMaxLag < 1 {
 		problems = append(problems, "ready_max_lag must be at least 1")
@@ -241,6 +246,7 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // a running rebuild to stop. A rebuild's swap stops the indexer and Run goes on with the new one.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.rebuilds.Wait()
+	go s.compactWhenIdle(ctx)
 	for {
 		s.mu.Lock()
 		s.runCtx = ctx // set with stopIndexer, so that a rebuild always finds both
@@ -319,6 +325,18 @@ func (s *Service) registerMetrics(reg *prometheus.Registry) {
 		defer cancel()
 		_, lag, _ := s.currentIndexer().CaughtUp(ctx)
 		return float64(lag)
+	}))
+	httpx.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "marquee_index_segments", Help: "Segments of the search index, every shard's (a search pays for each; see compact_after).",
+	}, func() float64 {
+		x, done := s.live.get()
+		defer done()
+		segs, _ := x.Segments()
+		n := 0
+		for _, k := range segs {
+			n += k
+		}
+		return float64(n)
 	}))
 	httpx.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "marquee_index_checkpoint", Help: "The stream sequence the search index has applied up to.",

@@ -33,6 +33,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "four shards", change: func(c *searchsvc.Config) { c.IndexShards = 4 }, valid: true},
 		{name: "no shards", change: func(c *searchsvc.Config) { c.IndexShards = 0 }},
 		{name: "too many shards", change: func(c *searchsvc.Config) { c.IndexShards = 65 }},
+		{name: "never compact", change: func(c *searchsvc.Config) { c.CompactAfter = 0 }, valid: true},
+		{name: "negative compact_after", change: func(c *searchsvc.Config) { c.CompactAfter = -time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,123 @@
+package searchindex
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
+)
+
+// A search pays for every segment of every shard: it looks each word's typo variants and completions up in
+// every field's dictionary of each segment, and each term's postings. Bleve's merge policy keeps up to ten
+// segments a size tier, which after an import of 1M movies is 25 segments a shard; the same searches on
+// the same movies merged into one segment cost a third as much CPU. So once the index has taken no change
+// for a while (the search service's compact_after), each shard's segments are merged down to at most restSegments: the
+// smaller ones into one while the largest holds at least half of the shard's movies and few replaced or
+// deleted ones (the cost is then that of the smaller ones), else all of them into one. Writes go on
+// meanwhile, into segments of their own.
+const restSegments = 2
+
+// Compact merges each shard's segments down to at most restSegments, as described above. It returns once
+// the merges are done (or ctx ends); searches and writes go on meanwhile.
+func (x *Index) Compact(ctx context.Context) error {
+	for i, bi := range x.shards {
+		if err := compactShard(ctx, bi); err != nil {
+			return fmt.Errorf("compact shard %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Segments is the number of segments of each shard; Compact leaves at most two.
+func (x *Index) Segments() ([]int, error) {
+	out := make([]int, len(x.shards))
+	for i, bi := range x.shards {
+		live, _, err := segmentSizes(bi)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = len(live)
+	}
+	return out, nil
+}
+
+func compactShard(ctx context.Context, bi bleve.Index) error {
+	adv, err := bi.Advanced()
+	if err != nil {
+		return err
+	}
+	sc, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return nil
+	}
+	// A merge plan may leave a few segments instead of one (Bleve picks the rosters); a second or third
+	// round finishes.
+	for range 3 {
+		live, full, err := segmentSizes(bi)
+		if err != nil || len(live) <= restSegments {
+			return err
+		}
+		plan := compactPlan(live, full)
+		if err := sc.ForceMerge(ctx, &plan); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compactPlan is the merge plan for segments of these live and full sizes (documents, and documents
+// deleted ones included): every segment into one, or, when the largest holds at least half the live
+// documents, no other is as large, and a tenth of it at most is deleted, every other one into one.
+func compactPlan(live, full []int64) mergeplan.MergePlanOptions {
+	plan := mergeplan.SingleSegmentMergePlanOptions
+	plan.SegmentsPerMergeTask = len(live)
+	big := 0
+	for i := range live {
+		if live[i] > live[big] {
+			big = i
+		}
+	}
+	largest, others, alike := live[big], int64(0), false
+	for i, n := range live {
+		if i != big {
+			others += n
+			alike = alike || n == largest
+		}
+	}
+	if largest >= others && !alike && 10*(full[big]-largest) <= full[big] {
+		// Only a segment of fewer than MaxSegmentSize/2 live documents takes part: the largest stays.
+		plan.MaxSegmentSize = 2 * largest
+	}
+	return plan
+}
+
+// segmentSizes is the number of live documents of each segment of a shard, and of documents deleted ones
+// included.
+func segmentSizes(bi bleve.Index) (live, full []int64, err error) {
+	adv, err := bi.Advanced()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { _ = r.Close() }()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, nil, nil
+	}
+	for _, ss := range snap.Segments() {
+		live, full = append(live, ss.LiveSize()), append(full, ss.FullSize())
+	}
+	return live, full, nil
+}
+
+// LastChange is when Apply last took a batch (or when the index was opened).
+func (x *Index) LastChange() time.Time { return time.Unix(0, x.lastChange.Load()) }
