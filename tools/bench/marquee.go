@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -184,6 +185,43 @@ type marquee struct {
 	dataDir string
 	token   string // an admin API key, sent as the bearer token
 	http    *http.Client
+	shards  int
+}
+
+// settle waits until the server is idle (see server.settle) with its index at rest: at most two segments a
+// shard. The search service merges an index's segments once no change has come for a couple of seconds,
+// which the first idle second after an import can precede; the measurements wait for that merge too.
+func (m *marquee) settle(ctx context.Context, limit time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	for {
+		if _, ok := m.server.settle(ctx, limit-time.Since(start)); !ok {
+			return time.Since(start), false
+		}
+		if n, err := m.segments(ctx); err != nil || n <= 2*m.shards {
+			return time.Since(start), true
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// segments is the number of segments of the search index, every shard's (the marquee_index_segments
+// metric).
+func (m *marquee) segments(ctx context.Context) (int, error) {
+	status, body, err := m.do(ctx, http.MethodGet, "/metrics", nil, nil)
+	if err != nil || status != http.StatusOK {
+		return 0, fmt.Errorf("metrics: %d %v", status, err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "marquee_index_segments "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(n), err
+		}
+	}
+	return 0, errors.New("metrics: no marquee_index_segments")
 }
 
 // startMarquee starts `marquee serve` with no seed, no rate limits and an admin for the bench.
@@ -196,7 +234,7 @@ func startMarquee(ctx context.Context, bin, dataDir string, shards int) (*marque
 	if err != nil {
 		return nil, err
 	}
-	m := &marquee{server: s, dataDir: dataDir, http: newClient(64)}
+	m := &marquee{server: s, dataDir: dataDir, http: newClient(64), shards: shards}
 	body, _ := json.Marshal(map[string]string{"username": "bench", "password": password})
 	var tok struct {
 		AccessToken string `json:"access_token"`
