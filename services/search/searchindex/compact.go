@@ -2,6 +2,7 @@ package searchindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -117,6 +118,43 @@ func segmentSizes(bi bleve.Index) (live, full []int64, err error) {
 		live, full = append(live, ss.LiveSize()), append(full, ss.FullSize())
 	}
 	return live, full, nil
+}
+
+// WarmPriors reads the ranking prior of every document of the index that has none kept yet (see
+// segmentCache): a search then reads no movie id to rank a match. A merge leaves a large segment whose
+// documents have none; about a quarter of a microsecond a document.
+func (x *Index) WarmPriors(ctx context.Context) error {
+	for _, bi := range x.shards {
+		s, err := openExecShard(ctx, x, bi)
+		if errors.Is(err, errUnsupported) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = s.warmPriors(ctx)
+		_ = s.r.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *execShard) warmPriors(ctx context.Context) error {
+	for i, sg := range s.segs {
+		for d := range sg.ss.Segment().Count() {
+			if d%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if _, err := s.prior(i, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // LastChange is when Apply last took a batch (or when the index was opened).

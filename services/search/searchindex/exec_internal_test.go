@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -51,5 +52,52 @@ func TestExecutorLifetime(t *testing.T) {
 	}
 	if _, err := e.facet(all, genres, 10); !errors.Is(err, context.Canceled) {
 		t.Errorf("facet of a cancelled search: %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestWarmPriors: after WarmPriors every document of every segment has its prior kept, the one its
+// movie's votes and rating give, so no search reads a movie id to rank a match.
+func TestWarmPriors(t *testing.T) {
+	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), Options{Scratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for batch := range 3 { // a segment each, at least until merged
+		var changes []Change
+		for k := range 40 {
+			id := int64(batch*40 + k + 1)
+			votes, rating := id*37, float64(id%10)
+			changes = append(changes, Change{ID: id, Version: 1, Movie: &search.Movie{ID: id, Title: "Quokka", Votes: &votes, Rating: &rating}})
+		}
+		if _, err := x.Apply(context.Background(), changes, uint64(batch+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.WarmPriors(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openExecShard(context.Background(), x, x.shards[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.r.Close()
+	seen := 0
+	for i, sg := range s.segs {
+		for d := range sg.ss.Segment().Count() {
+			id, err := sg.ss.DocID(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := strconv.ParseInt(string(id), 10, 64)
+			votes, rating := float64(n*37), float64(n%10)
+			if got, want := sg.cache.get(d), x.rank.prior(votes, rating, true, true); got != want {
+				t.Errorf("segment %d document %d (movie %d): prior %v kept, want %v", i, d, n, got, want)
+			}
+			seen++
+		}
+	}
+	if seen < 120 {
+		t.Errorf("%d documents seen, want the 120 movies", seen)
 	}
 }

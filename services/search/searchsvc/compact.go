@@ -4,12 +4,16 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"marquee/services/search/searchindex"
 )
 
 // compactWhenIdle merges the live index's segments (searchindex.Index.Compact: fewer segments make every
 // search cheaper) each time it has taken no change for cfg.CompactAfter and a shard has more than two;
-// until ctx is done. Writes that come meanwhile go into segments of their own.
+// until ctx is done. Writes that come meanwhile go into segments of their own. It reads the priors of the
+// index's documents first and after each compaction (searchindex.Index.WarmPriors).
 func (s *Service) compactWhenIdle(ctx context.Context) {
+	s.warmPriors(ctx)
 	idle := s.cfg.CompactAfter
 	if idle <= 0 {
 		return
@@ -34,9 +38,7 @@ func (s *Service) compactWhenIdle(ctx context.Context) {
 		start := time.Now()
 		s.log.Info("compacting the search index", "segments", before)
 		if err := x.Compact(ctx); err != nil {
-			cur, done := s.live.get()
-			done()
-			if cur == x && ctx.Err() == nil { // else closed by a rebuild or by shutting down
+			if ctx.Err() == nil && s.isLive(x) { // else closed by a rebuild or by shutting down
 				s.log.Warn("compacting the search index failed; retrying in a minute", "err", err)
 				select {
 				case <-ctx.Done():
@@ -48,5 +50,21 @@ func (s *Service) compactWhenIdle(ctx context.Context) {
 		}
 		after, _ := x.Segments()
 		s.log.Info("compacted the search index", "segments", after, "took", time.Since(start).Round(time.Millisecond))
+		s.warmPriors(ctx)
 	}
+}
+
+func (s *Service) warmPriors(ctx context.Context) {
+	x, done := s.live.get()
+	done()
+	if err := x.WarmPriors(ctx); err != nil && ctx.Err() == nil && s.isLive(x) {
+		s.log.Warn("reading the index's ranking priors failed; searches read them as they go", "err", err)
+	}
+}
+
+// isLive says whether x is still the index searches use (not swapped out by a rebuild).
+func (s *Service) isLive(x *searchindex.Index) bool {
+	cur, done := s.live.get()
+	done()
+	return cur == x
 }
