@@ -23,16 +23,23 @@ type flat struct {
 
 	// Pruning (MaxScore). A term's part of a score is at most ub, its idf times its weight (a field's
 	// tf × norm is at most 1), and every node adds up its children's parts or less, so a document's score is
-	// at most its terms' ub added up, times the largest prior. The terms whose ub, added up and times that
-	// prior, stays below the page's threshold cannot bring a document onto the page on their own: they leave
-	// the merge ("lazy") and are looked up only for the documents the others bring whose bound reaches it.
+	// at most its terms' ub added up, times the largest prior. A set of terms that cannot bring a document
+	// onto the page on their own leaves the merge ("lazy"): they are looked up only for the documents the
+	// others bring whose bound reaches the page's threshold. What a document with lazy terms only can score
+	// is bounded through the query's tree (lazyBound): a disjunction scales by the share of its children that
+	// can match, a conjunction needs every child, a boolean its must part. That bound is often far below the
+	// plain sum of the terms' ub, which, times the prior's 5× range, let few terms leave.
 	ub       []float64 // by node: of a term
-	byUB     []int32   // the terms, least ub first
-	lazy     int       // byUB[:lazy] have left the merge
+	byUB     []int32   // the terms, least ub first: the order they are tried in
+	lazy     []int32   // the terms that have left the merge
 	lazyUB   float64   // their ub added up
 	isLazy   []bool    // by node
 	maxPrior float64
-	locs     [][]segment.Location
+	prunedAt float64 // the threshold prune last tried
+	// lazyBound's scratch, by node
+	bSum, bMust, bShould []float64
+	bCnt                 []int
+	locs                 [][]segment.Location
 }
 
 type flatNode struct {
@@ -85,22 +92,79 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 	}
 	f.byUB = slices.Clone(f.leaves)
 	slices.SortFunc(f.byUB, func(a, b int32) int { return cmp.Compare(f.ub[a], f.ub[b]) })
+	f.bSum, f.bMust, f.bShould, f.bCnt = make([]float64, len(f.nodes)), make([]float64, len(f.nodes)), make([]float64, len(f.nodes)), make([]int, len(f.nodes))
 	r := s.x.rank
 	f.maxPrior = (1 + r.VotesWeight) * (1 + r.RatingWeight) * (1 + 1e-6)
 	return f, nil
 }
 
-// prune moves the terms that can no longer bring a document over theta out of the merge.
-func (f *flat) prune(theta float64) {
-	moved := false
-	for f.lazy < len(f.byUB) {
-		l := f.byUB[f.lazy]
-		if (f.lazyUB+f.ub[l])*f.maxPrior >= theta {
-			break
+// lazyBound is the most a document in which only lazy terms are can score before its prior, through the
+// query's tree; 0 when such a document cannot match.
+func (f *flat) lazyBound() float64 {
+	clear(f.bSum)
+	clear(f.bMust)
+	clear(f.bShould)
+	clear(f.bCnt)
+	for i := len(f.nodes) - 1; i >= 0; i-- {
+		nd := &f.nodes[i]
+		v := 0.0
+		switch nd.kind {
+		case nodeTerm:
+			if f.isLazy[i] {
+				v = f.ub[i]
+			}
+		case nodeAny:
+			v = f.bSum[i] * float64(f.bCnt[i]) / float64(nd.total)
+		case nodeAll, nodePhrase:
+			if f.bCnt[i] == nd.need {
+				v = f.bSum[i]
+			}
+		case nodeBool:
+			if f.bMust[i] > 0 || !nd.hasMust {
+				v = f.bMust[i] + f.bShould[i]
+			}
 		}
-		f.lazyUB += f.ub[l]
+		switch {
+		case v <= 0:
+		case nd.parent < 0:
+			return v
+		case f.nodes[nd.parent].kind != nodeBool:
+			f.bSum[nd.parent] += v
+			f.bCnt[nd.parent]++
+		case nd.slot == 0:
+			f.bMust[nd.parent] = v
+		default:
+			f.bShould[nd.parent] = v
+		}
+	}
+	return 0
+}
+
+// pruneMisses is how many terms prune tries past one that cannot leave: one that can, further on, may sit
+// where the tree's bound does not grow (another word's field, a boost).
+const pruneMisses = 4
+
+// prune moves the terms that can no longer bring a document over theta out of the merge, least ub first.
+func (f *flat) prune(theta float64) {
+	if theta <= f.prunedAt {
+		return
+	}
+	f.prunedAt = theta
+	moved, misses := false, 0
+	for _, l := range f.byUB {
+		if f.isLazy[l] {
+			continue
+		}
 		f.isLazy[l] = true
-		f.lazy++
+		if f.lazyBound()*f.maxPrior >= theta {
+			f.isLazy[l] = false
+			if misses++; misses == pruneMisses {
+				break
+			}
+			continue
+		}
+		f.lazy = append(f.lazy, l)
+		f.lazyUB += f.ub[l]
 		moved = true
 	}
 	if moved {
@@ -259,7 +323,7 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		at = append(at, f.queue.pop().leaf)
 	}
 	f.at = at
-	if f.lazy > 0 {
+	if len(f.lazy) > 0 {
 		bound := f.lazyUB
 		for _, l := range at {
 			bound += f.ub[l]
@@ -267,7 +331,7 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		if bound*prior(d) < theta {
 			return d, 0, false, true, f.moveOn(at)
 		}
-		for _, l := range f.byUB[:f.lazy] {
+		for _, l := range f.lazy {
 			c := f.nodes[l].cur
 			if c.num < d {
 				p, err := c.it.Advance(d)
