@@ -53,6 +53,10 @@ func TestQuickBench(t *testing.T) {
 	if len(rep.rows) < want {
 		t.Fatalf("%d rows, want %d:\n%s", len(rep.rows), want, rep.markdown())
 	}
+	// The search service compacts the index once the imports are done: at most two segments a shard.
+	if rep.segmentsSmall < 0 || rep.segmentsSmall > 2 || rep.segmentsLarge < 0 || rep.segmentsLarge > 2 {
+		t.Errorf("index segments at rest: %d after the small import, %d after the large; want 0-2", rep.segmentsSmall, rep.segmentsLarge)
+	}
 	for _, r := range rep.rows {
 		if r.measured == "" || strings.Contains(r.measured, "NaN") || strings.Contains(r.measured, "Inf") {
 			t.Errorf("%s: no figure: %q", r.name, r.measured)

@@ -224,6 +224,15 @@ func (m *marquee) segments(ctx context.Context) (int, error) {
 	return 0, errors.New("metrics: no marquee_index_segments")
 }
 
+// segmentsOrUnknown is segments, or -1 if the server does not say.
+func (m *marquee) segmentsOrUnknown(ctx context.Context) int {
+	n, err := m.segments(ctx)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // startMarquee starts `marquee serve` with no seed, no rate limits and an admin for the bench.
 func startMarquee(ctx context.Context, bin, dataDir string, shards int) (*marquee, error) {
 	password := rand.Text()

@@ -62,6 +62,7 @@ type report struct {
 	ingestSmall, ingestLarge         *ingestResult
 	ingestCPU                        float64       // of both imports
 	settleSmall, settleLarge         time.Duration // how long the server merged on after each import
+	segmentsSmall, segmentsLarge     int           // the index's segments once settled (-1: unknown)
 	mixSmall, mixLarge               *loadResult
 	classes                          []classLatency
 	helloRuns, textRuns, facetRuns   []*loadResult
@@ -236,8 +237,8 @@ func (r *report) markdown() string {
 		}
 		return fmt.Sprintf("went idle %s", d.Round(time.Second))
 	}
-	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s. The server %s after the small and %s after the large import (the index merging its segments); the measurements wait for it.\n",
-		r.ingestLarge, r.ingestCPU, r.ingestSmall, idle(r.settleSmall), idle(r.settleLarge))
+	fmt.Fprintf(&b, "\nIngest: %s (catalog + indexer CPU %.0f s); small catalog: %s. The server %s after the small and %s after the large import (the index merging its segments, then compacting them: %d and %d segments at rest); the measurements wait for it.\n",
+		r.ingestLarge, r.ingestCPU, r.ingestSmall, idle(r.settleSmall), idle(r.settleLarge), r.segmentsSmall, r.segmentsLarge)
 	fmt.Fprintf(&b, "Generator: %.0f movies/s. Tail run: %d requests at %.0f QPS, p50 %s, p99 %s, max %s.\n",
 		r.genRate, r.tail.requests, r.tail.qps(), ms(r.tail.lat.quantile(0.5)), ms(r.tail.lat.quantile(0.99)), ms(r.tail.lat.max()))
 	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d reads (each waits on the server for its version), background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)

@@ -89,6 +89,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	rep.ingestCPU = srv.cpuSeconds() - cpu0
 	log("small catalog: %s", rep.ingestSmall)
 	rep.settleSmall, _ = srv.settle(ctx, o.settleLimit)
+	rep.segmentsSmall = srv.segmentsOrUnknown(ctx)
 	if rep.mixSmall, err = sequential(ctx, srv.http, srv.base, standard, o.mixSamples, o.Duration*4); err != nil {
 		return nil, err
 	}
@@ -107,6 +108,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	if rep.settleLarge, settled = srv.settle(ctx, o.settleLimit); !settled {
 		log("large catalog: still busy after %s; measuring anyway", rep.settleLarge.Round(time.Second))
 	}
+	rep.segmentsLarge = srv.segmentsOrUnknown(ctx)
 	// The same queries as at the small size, in the same order, so that the two medians compare alike. A run
 	// stopped by its time bound at 1M sends only the first part of them: the medians and the class table
 	// compare the queries answered at both sizes (bothSizes, byClass).
