@@ -15,10 +15,10 @@ import (
 // every field's dictionary of each segment, and each term's postings. Bleve's merge policy keeps up to ten
 // segments a size tier, which after an import of 1M movies is 25 segments a shard; the same searches on
 // the same movies merged into one segment cost a third as much CPU. So once the index has taken no change
-// for a while (the search service's compact_after), each shard's segments are merged down to at most restSegments: the
-// smaller ones into one while the largest holds at least half of the shard's movies and few replaced or
-// deleted ones (the cost is then that of the smaller ones), else all of them into one. Writes go on
-// meanwhile, into segments of their own.
+// for a while (the search service's compact_after), each shard's segments are merged down to at most
+// restSegments: the smaller ones into one while the largest holds at least half of the shard's movies and
+// few replaced or deleted ones (the cost is then that of the smaller ones), else all of them into one.
+// Writes go on meanwhile, into segments of their own.
 const restSegments = 2
 
 // Compact merges each shard's segments down to at most restSegments, as described above. It returns once

@@ -10,8 +10,10 @@ import (
 
 // compactWhenIdle merges the live index's segments (searchindex.Index.Compact: fewer segments make every
 // search cheaper) each time it has taken no change for cfg.CompactAfter and a shard has more than two;
-// until ctx is done. Writes that come meanwhile go into segments of their own. It reads the priors of the
-// index's documents first and after each compaction (searchindex.Index.WarmPriors).
+// until ctx is done. Writes that come meanwhile go into segments of their own. It tries once per state of
+// the index: one that a compaction could not bring down to two segments a shard waits for its next change.
+// It reads the priors of the index's documents first and after each compaction
+// (searchindex.Index.WarmPriors).
 func (s *Service) compactWhenIdle(ctx context.Context) {
 	s.warmPriors(ctx)
 	idle := s.cfg.CompactAfter
@@ -20,6 +22,7 @@ func (s *Service) compactWhenIdle(ctx context.Context) {
 	}
 	tick := time.NewTicker(max(idle/4, 50*time.Millisecond))
 	defer tick.Stop()
+	var tried time.Time // the LastChange of the index last compacted
 	for {
 		select {
 		case <-ctx.Done():
@@ -28,18 +31,21 @@ func (s *Service) compactWhenIdle(ctx context.Context) {
 		}
 		x, done := s.live.get()
 		done() // a compaction takes minutes at millions of movies: a rebuild's swap must not wait for it
-		if time.Since(x.LastChange()) < idle {
+		changed := x.LastChange()
+		if time.Since(changed) < idle || changed.Equal(tried) {
 			continue
 		}
 		before, err := x.Segments()
 		if err != nil || slices.Max(before) <= 2 {
 			continue
 		}
+		tried = changed
 		start := time.Now()
 		s.log.Info("compacting the search index", "segments", before)
 		if err := x.Compact(ctx); err != nil {
 			if ctx.Err() == nil && s.isLive(x) { // else closed by a rebuild or by shutting down
 				s.log.Warn("compacting the search index failed; retrying in a minute", "err", err)
+				tried = time.Time{}
 				select {
 				case <-ctx.Done():
 					return
