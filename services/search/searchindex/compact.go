@@ -62,8 +62,16 @@ func compactShard(ctx context.Context, bi bleve.Index) error {
 			return err
 		}
 		plan := compactPlan(live, full)
-		if err := sc.ForceMerge(ctx, &plan); err != nil {
-			return err
+		// ForceMerge waits for the merger to take the request, which ctx does not interrupt (a merge of the
+		// policy's own may be running): wait for ctx too, and let the call end with the merge or the index.
+		done := make(chan error, 1)
+		go func() { done <- sc.ForceMerge(ctx, &plan) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -109,11 +117,15 @@ func segmentSizes(bi bleve.Index) (live, full []int64, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer func() { _ = r.Close() }()
 	snap, ok := r.(*scorch.IndexSnapshot)
 	if !ok {
+		_ = r.Close()
 		return nil, nil, nil
 	}
+	if snap == nil {
+		return nil, nil, errIndexClosed
+	}
+	defer func() { _ = snap.Close() }()
 	for _, ss := range snap.Segments() {
 		live, full = append(live, ss.LiveSize()), append(full, ss.FullSize())
 	}
@@ -157,5 +169,6 @@ func (s *execShard) warmPriors(ctx context.Context) error {
 	return nil
 }
 
-// LastChange is when Apply last took a batch (or when the index was opened).
+// LastChange is when Apply last changed a movie (or when the index was opened): changes it skipped as
+// stale do not count.
 func (x *Index) LastChange() time.Time { return time.Unix(0, x.lastChange.Load()) }

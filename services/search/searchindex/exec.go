@@ -34,6 +34,10 @@ var errUnsupported = errors.New("executor: unsupported query")
 // are released.
 var errClosed = errors.New("used after its search ended")
 
+// errIndexClosed says that the index was closed: a closed scorch index hands out a nil snapshot. Only the
+// background work (compaction, reading priors) can meet it; searches hold the index open.
+var errIndexClosed = errors.New("search index closed")
+
 // executor is one search's view of the index: a snapshot of every shard, opened on first use, with the
 // dictionaries and postings lists it has read.
 type executor struct {
@@ -120,6 +124,9 @@ func openExecShard(ctx context.Context, x *Index, bi interface {
 	if !ok {
 		_ = r.Close()
 		return nil, errUnsupported
+	}
+	if snap == nil {
+		return nil, errIndexClosed
 	}
 	n, err := snap.DocCount()
 	if err != nil {

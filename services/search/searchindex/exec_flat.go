@@ -39,6 +39,7 @@ type flat struct {
 	// lazyBound's scratch, by node
 	bSum, bMust, bShould []float64
 	bCnt                 []int
+	bMustOK, bShouldOK   []bool
 	locs                 [][]segment.Location
 }
 
@@ -92,49 +93,49 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 	}
 	f.byUB = slices.Clone(f.leaves)
 	slices.SortFunc(f.byUB, func(a, b int32) int { return cmp.Compare(f.ub[a], f.ub[b]) })
-	f.bSum, f.bMust, f.bShould, f.bCnt = make([]float64, len(f.nodes)), make([]float64, len(f.nodes)), make([]float64, len(f.nodes)), make([]int, len(f.nodes))
+	k := len(f.nodes)
+	f.bSum, f.bMust, f.bShould, f.bCnt = make([]float64, k), make([]float64, k), make([]float64, k), make([]int, k)
+	f.bMustOK, f.bShouldOK = make([]bool, k), make([]bool, k)
 	r := s.x.rank
 	f.maxPrior = (1 + r.VotesWeight) * (1 + r.RatingWeight) * (1 + 1e-6)
 	return f, nil
 }
 
 // lazyBound is the most a document in which only lazy terms are can score before its prior, through the
-// query's tree; 0 when such a document cannot match.
+// query's tree; 0 when such a document cannot match. Whether a node can match is kept apart from its
+// bound: a term of weight 0 (a typo or prefix weight set to 0) bounds nothing but still matches, and a
+// conjunction over it still scores its other parts.
 func (f *flat) lazyBound() float64 {
 	clear(f.bSum)
 	clear(f.bMust)
 	clear(f.bShould)
 	clear(f.bCnt)
+	clear(f.bMustOK)
+	clear(f.bShouldOK)
 	for i := len(f.nodes) - 1; i >= 0; i-- {
 		nd := &f.nodes[i]
-		v := 0.0
+		v, ok := 0.0, false
 		switch nd.kind {
 		case nodeTerm:
-			if f.isLazy[i] {
-				v = f.ub[i]
-			}
+			v, ok = f.ub[i], f.isLazy[i]
 		case nodeAny:
-			v = f.bSum[i] * float64(f.bCnt[i]) / float64(nd.total)
+			v, ok = f.bSum[i]*float64(f.bCnt[i])/float64(nd.total), f.bCnt[i] > 0
 		case nodeAll, nodePhrase:
-			if f.bCnt[i] == nd.need {
-				v = f.bSum[i]
-			}
+			v, ok = f.bSum[i], f.bCnt[i] == nd.need
 		case nodeBool:
-			if f.bMust[i] > 0 || !nd.hasMust {
-				v = f.bMust[i] + f.bShould[i]
-			}
+			v, ok = f.bMust[i]+f.bShould[i], f.bMustOK[i] || (!nd.hasMust && f.bShouldOK[i])
 		}
 		switch {
-		case v <= 0:
+		case !ok:
 		case nd.parent < 0:
 			return v
 		case f.nodes[nd.parent].kind != nodeBool:
 			f.bSum[nd.parent] += v
 			f.bCnt[nd.parent]++
 		case nd.slot == 0:
-			f.bMust[nd.parent] = v
+			f.bMust[nd.parent], f.bMustOK[nd.parent] = v, true
 		default:
-			f.bShould[nd.parent] = v
+			f.bShould[nd.parent], f.bShouldOK[nd.parent] = v, true
 		}
 	}
 	return 0
@@ -351,8 +352,8 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		f.at = at
 	}
 	// A score is a sum of many parts, and floating-point addition is not associative: the parts are added
-	// in the order of the nodes (the query's own order), not the order the merge delivers them in, which
-	// depends on the page's threshold. Otherwise one movie scores a last bit apart on two pages, and a
+	// in an order the query fixes (a node's terms by index, then its inner nodes by index), not the order
+	// the merge delivers them in, which depends on the page's threshold. Otherwise one movie scores a last bit apart on two pages, and a
 	// cursor repeats or drops it.
 	slices.Sort(at)
 	for _, l := range at {

@@ -101,3 +101,29 @@ func TestWarmPriors(t *testing.T) {
 		t.Errorf("%d documents seen, want the 120 movies", seen)
 	}
 }
+
+// TestBackgroundWorkOnAClosedIndex: a rebuild closes the old index while its compaction or priors may
+// still run; they then fail with errIndexClosed instead of panicking on the nil snapshot a closed scorch
+// index hands out.
+func TestBackgroundWorkOnAClosedIndex(t *testing.T) {
+	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), Options{Scratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &search.Movie{ID: 1, Title: "Quokka"}
+	if _, err := x.Apply(context.Background(), []Change{{ID: 1, Version: 1, Movie: m}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Segments(); !errors.Is(err, errIndexClosed) {
+		t.Errorf("Segments: %v, want %v", err, errIndexClosed)
+	}
+	if err := x.Compact(context.Background()); !errors.Is(err, errIndexClosed) {
+		t.Errorf("Compact: %v, want %v", err, errIndexClosed)
+	}
+	if err := x.WarmPriors(context.Background()); !errors.Is(err, errIndexClosed) {
+		t.Errorf("WarmPriors: %v, want %v", err, errIndexClosed)
+	}
+}

@@ -309,3 +309,21 @@ func TestPriorOfANewVersion(t *testing.T) {
 		t.Errorf("after movie 6 got a million votes: %v, want [6 12]", got)
 	}
 }
+
+// TestExecutorZeroWeights: with the typo and prefix weights at 0 (a valid ranking), a word matched only
+// through a variant scores nothing yet still matches, and the executor's skipping must still find every
+// match a page needs: it once took such a word for one that cannot match, and skipped the rest of a
+// segment.
+func TestExecutorZeroWeights(t *testing.T) {
+	movies := synthMovies(loadVocab(t), 3000, 17)
+	r := searchindex.DefaultRanking()
+	r.Typo, r.Prefix = 0, 0
+	idx := applySynthWith(t, t.TempDir(), movies, searchindex.Options{Ranking: r, Scratch: true})
+	var qs []search.Query
+	for _, c := range queryClasses(movies, 25, 23) {
+		if c.name == "typo" || c.name == "prefix" || c.name == "free text" || c.name == "title" {
+			qs = append(qs, c.queries...)
+		}
+	}
+	compareExecutor(t, idx, qs)
+}

@@ -72,7 +72,7 @@ type Index struct {
 	closeOnce sync.Once           // Bleve's scorch panics on a second Close
 	closeErr  error
 
-	lastChange atomic.Int64 // when Apply last took a batch, in Unix nanoseconds (see LastChange)
+	lastChange atomic.Int64 // when Apply last changed a movie, in Unix nanoseconds (see LastChange)
 
 	afterBatch func() // for tests: runs once a shard's batch is searchable, before Apply returns
 }
@@ -425,7 +425,9 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		applied += w.applied
 	}
 	x.applied.notify()
-	x.lastChange.Store(time.Now().UnixNano())
+	if applied > 0 {
+		x.lastChange.Store(time.Now().UnixNano())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return 0, fmt.Errorf("apply batch of %d changes: %w", len(changes), err)
 	}

@@ -246,7 +246,9 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // a running rebuild to stop. A rebuild's swap stops the indexer and Run goes on with the new one.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.rebuilds.Wait()
-	go s.compactWhenIdle(ctx)
+	var compactor sync.WaitGroup // done before Run returns: Close follows Run
+	defer compactor.Wait()
+	compactor.Go(func() { s.compactWhenIdle(ctx) })
 	for {
 		s.mu.Lock()
 		s.runCtx = ctx // set with stopIndexer, so that a rebuild always finds both
