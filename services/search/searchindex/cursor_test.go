@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"marquee/services/search"
+	"marquee/services/search/searchindex"
 )
 
 // TestCursorWalk: following next_cursor gives the same movies, in the same order, as paging, across the
@@ -97,25 +98,7 @@ func TestTiesInIDOrder(t *testing.T) {
 		t.Fatalf("all hits %v, want %v", got, want)
 	}
 	for perPage := 1; perPage <= 5; perPage++ {
-		var byNumber, byCursor []int64
-		for page := 1; (page-1)*perPage < len(want); page++ {
-			res, err := idx.Search(ctx, search.Query{Text: "zephyr quokka", PerPage: perPage, Page: page})
-			if err != nil {
-				t.Fatal(err)
-			}
-			byNumber = append(byNumber, hitIDs(res)...)
-		}
-		q := search.Query{Text: "zephyr quokka", PerPage: perPage}
-		for range len(want) {
-			res, err := idx.Search(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			byCursor = append(byCursor, hitIDs(res)...)
-			if q.Cursor = res.NextCursor; q.Cursor == "" {
-				break
-			}
-		}
+		byNumber, byCursor := walkPages(t, idx, "zephyr quokka", perPage, len(want))
 		if !slices.Equal(byNumber, want) || !slices.Equal(byCursor, want) {
 			t.Errorf("%d a page: by page number %v, by cursor %v, want %v", perPage, byNumber, byCursor, want)
 		}
@@ -171,28 +154,36 @@ func TestTiesAcrossFieldsInIDOrder(t *testing.T) {
 			t.Errorf("%q: the tied movies come as %v, want in id order %v", text, inFull, tied)
 		}
 		for perPage := 1; perPage <= 7; perPage++ {
-			var byNumber, byCursor []int64
-			for page := 1; (page-1)*perPage < len(want); page++ {
-				res, err := idx.Search(ctx, search.Query{Text: text, PerPage: perPage, Page: page})
-				if err != nil {
-					t.Fatal(err)
-				}
-				byNumber = append(byNumber, hitIDs(res)...)
-			}
-			q := search.Query{Text: text, PerPage: perPage}
-			for range len(want) {
-				res, err := idx.Search(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				byCursor = append(byCursor, hitIDs(res)...)
-				if q.Cursor = res.NextCursor; q.Cursor == "" {
-					break
-				}
-			}
+			byNumber, byCursor := walkPages(t, idx, text, perPage, len(want))
 			if !slices.Equal(byNumber, want) || !slices.Equal(byCursor, want) {
 				t.Errorf("%q, %d a page:\nby page number %v\nby cursor      %v\nwant           %v", text, perPage, byNumber, byCursor, want)
 			}
 		}
 	}
+}
+
+// walkPages reads the first n hits of a search for text, perPage a page, twice: by page number and by
+// following next_cursor.
+func walkPages(t *testing.T, idx *searchindex.Index, text string, perPage, n int) (byNumber, byCursor []int64) {
+	t.Helper()
+	ctx := context.Background()
+	for page := 1; (page-1)*perPage < n; page++ {
+		res, err := idx.Search(ctx, search.Query{Text: text, PerPage: perPage, Page: page})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byNumber = append(byNumber, hitIDs(res)...)
+	}
+	q := search.Query{Text: text, PerPage: perPage}
+	for range n {
+		res, err := idx.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byCursor = append(byCursor, hitIDs(res)...)
+		if q.Cursor = res.NextCursor; q.Cursor == "" {
+			break
+		}
+	}
+	return byNumber, byCursor
 }

@@ -1,7 +1,5 @@
 package searchindex
 
-import "github.com/blevesearch/bleve/v2/index/scorch"
-
 // WithOptions returns a read-only view of x that searches with other options (the ranking is kept when
 // o.Ranking is zero): benchmarks compare settings on one index. Never Apply to or Close the view.
 func WithOptions(x *Index, o Options) *Index {
@@ -28,18 +26,13 @@ func AfterBatch(x *Index, f func()) { x.afterBatch = f }
 func SegmentSizes(x *Index) [][]uint64 {
 	out := make([][]uint64, len(x.shards))
 	for i, bi := range x.shards {
-		adv, err := bi.Advanced()
+		_, full, err := segmentSizes(bi)
 		if err != nil {
 			panic(err)
 		}
-		r, err := adv.Reader()
-		if err != nil {
-			panic(err)
+		for _, n := range full {
+			out[i] = append(out[i], uint64(n))
 		}
-		for _, ss := range r.(*scorch.IndexSnapshot).Segments() {
-			out[i] = append(out[i], uint64(ss.FullSize()))
-		}
-		_ = r.Close()
 	}
 	return out
 }
