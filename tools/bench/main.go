@@ -1,7 +1,8 @@
 // Command bench measures Marquee end to end on this machine and reports every performance target of the
 // project as a ratio or figure from one run: it generates a catalog with `marquee gen`, loads it through the
 // all-in-one (catalog → outbox → NATS → index), and measures search against a Go hello-world server and
-// MariaDB FULLTEXT with the same load tool, interleaved. See docs/performance.md.
+// MariaDB FULLTEXT with the same load tool, interleaved, and against Xapian and Sphinx on the same catalog
+// and queries (CPU-ms a query by class). See docs/performance.md.
 //
 //	go run ./tools/bench                 # the full run: 1M movies (and 100k), 11-12 minutes on the latest machine, 26 on one 2.5× slower (target 15)
 //	go run ./tools/bench -quick          # 100k movies, short runs, no timing gates: a smoke test
@@ -29,6 +30,7 @@ type options struct {
 	From             string        // real catalog the generator learns from
 	Marquee          string        // marquee binary; "" builds ./cmd/marquee
 	MySQL            string        // MariaDB DSN; "" skips the MariaDB comparison
+	Peers            string        // engines to compare with, comma-separated: xapian, sphinx; "" none
 	Out              string        // performance document to update; "" for none
 	Duration         time.Duration // each throughput or latency run
 	Rounds           int           // interleaved rounds of the ratios
@@ -56,6 +58,7 @@ func main() {
 	flag.StringVar(&o.From, "from", "../shared/data/movies.jsonl.gz", "real catalog whose distributions the generator follows")
 	flag.StringVar(&o.Marquee, "marquee", "", "marquee binary to run (default: build ./cmd/marquee)")
 	flag.StringVar(&o.MySQL, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB DSN for the FULLTEXT comparison; '' skips it")
+	flag.StringVar(&o.Peers, "peers", "xapian,sphinx", "engines measured on the same catalog and queries (installed with apt-get if missing); '' for none")
 	flag.StringVar(&o.Out, "out", "docs/performance.md", "document whose measured table to replace; '' for none")
 	flag.DurationVar(&o.Duration, "duration", 0, "length of each throughput and latency run (default 6s, quick 2s)")
 	flag.IntVar(&o.Rounds, "rounds", 0, "interleaved rounds of each ratio (default 3, quick 1)")

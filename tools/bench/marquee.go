@@ -127,9 +127,12 @@ func (s *server) memory() (memory, error) {
 	return m, nil
 }
 
-// cpuSeconds is the process's user + system CPU time so far, from /proc/<pid>/stat.
-func (s *server) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+// cpuSeconds is the process's user + system CPU time so far.
+func (s *server) cpuSeconds() float64 { return processCPU(s.cmd.Process.Pid) }
+
+// processCPU is a process's user + system CPU time so far, all its threads, from /proc/<pid>/stat.
+func processCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

@@ -73,6 +73,7 @@ type report struct {
 	mariaLoad                        time.Duration
 	mqText, dbText, mqFacet, dbFacet latencies
 	mqBrowse, dbBrowse               latencies
+	peers                            *peerResult
 	rows                             []row
 }
 
@@ -190,6 +191,30 @@ func (r *report) finish() {
 		fmt.Sprintf("%.2f (%s ÷ %s; the %d queries answered at both sizes, of %d sent at %dk)", float64(ll)/float64(ls), ms(ll), ms(ls),
 			atLarge.count(), r.mixSmall.requests, r.o.Small/1000),
 		gate(float64(ll)/float64(ls) <= 3))
+	if p := r.peers; p != nil {
+		text := p.cost["marquee"][1].cpuMs // the free-text class
+		measured := fmt.Sprintf("%.1f CPU-ms (Sphinx not measured)", text)
+		ok := text <= 5
+		if sphinx, found := p.cost["sphinx"]; found {
+			measured = fmt.Sprintf("%.1f CPU-ms, %.1f× Sphinx's %.2f", text, text/sphinx[1].cpuMs, sphinx[1].cpuMs)
+			ok = ok || text <= 1.5*sphinx[1].cpuMs
+		}
+		add(fmt.Sprintf("free-text query CPU-ms of the search process, %s, one client", n), "≤ 5, or ≤ 1.5× Sphinx's", measured, gate(ok))
+		for _, peer := range []struct {
+			name   string
+			target float64
+		}{{"xapian", 1}, {"sphinx", 2}} {
+			name := title(peer.name)
+			worst, class, ok := p.worstRatio(peer.name)
+			if !ok {
+				add(fmt.Sprintf("Marquee CPU-ms ÷ %s's, every class (both with a prior)", name), fmt.Sprintf("≤ %g", peer.target),
+					"not measured: "+p.skipped[peer.name], nil)
+				continue
+			}
+			add(fmt.Sprintf("Marquee CPU-ms ÷ %s's, every class (both with a prior)", name), fmt.Sprintf("≤ %g", peer.target),
+				fmt.Sprintf("%.1f at worst (%s; classes below)", worst, class), gate(worst <= peer.target))
+		}
+	}
 	tp50, tp99 := r.tail.lat.quantile(0.5), r.tail.lat.quantile(0.99)
 	add("p99 ÷ p50 of text search at half of peak QPS (open loop)", "≤ 4",
 		fmt.Sprintf("%.1f (%s ÷ %s at %.0f QPS)", float64(tp99)/float64(tp50), ms(tp99), ms(tp50), r.tailRate), gate(float64(tp99)/float64(tp50) <= 4))
@@ -242,6 +267,9 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Generator: %.0f movies/s. Tail run: %d requests at %.0f QPS, p50 %s, p99 %s, max %s.\n",
 		r.genRate, r.tail.requests, r.tail.qps(), ms(r.tail.lat.quantile(0.5)), ms(r.tail.lat.quantile(0.99)), ms(r.tail.lat.max()))
 	fmt.Fprintf(&b, "Lag run: %d writes, %d write errors, %d reads (each waits on the server for its version), background search %.0f QPS.\n", r.lag.writes, r.lag.writeErrors, r.lag.polled, r.lag.searchQPS)
+	if p := r.peers; p != nil {
+		b.WriteString(p.markdown())
+	}
 	if r.mariaLoad > 0 {
 		fmt.Fprintf(&b, "MariaDB: LOAD DATA + FULLTEXT build %s; %d text, %d text + facet and %d browse samples a side.\n",
 			r.mariaLoad.Round(time.Second), r.dbText.count(), r.dbFacet.count(), r.dbBrowse.count())

@@ -187,6 +187,18 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 			return rep, fmt.Errorf("MariaDB comparison: %w", err)
 		}
 	}
+	// Xapian and Sphinx on the same catalog and queries; Marquee first, then stopped for the peers' turn.
+	if len(o.peers()) > 0 {
+		peerMix, err := buildQueries(catalog, o.Small, uint64(o.Seed)+1, o.PerClass)
+		if err == nil {
+			rep.peers, err = comparePeers(ctx, o, log, srv, catalog, peerMix, tmp)
+		}
+		if err != nil {
+			srv.stop()
+			rep.finish()
+			return rep, fmt.Errorf("peers: %w", err)
+		}
+	}
 	srv.stop()
 	rep.finish()
 	return rep, nil
