@@ -95,6 +95,34 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 type dictReader struct {
 	rs    []index.IndexReader
 	cache *segmentCaches // each segment's expansions, kept across searches
+
+	dfaMu sync.Mutex
+	dfas  map[dfaKey]vellum.Automaton // Levenshtein DFAs built so far, shared by every field's walk
+}
+
+type dfaKey struct {
+	word string
+	fuzz int
+}
+
+// levenshtein is the DFA of the words within fuzz edits of t. A search walks up to eight fields'
+// dictionaries for a word's typo variants, and building the DFA costs more than a walk.
+func (ir *dictReader) levenshtein(t string, fuzz int) (vellum.Automaton, error) {
+	ir.dfaMu.Lock()
+	defer ir.dfaMu.Unlock()
+	k := dfaKey{t, fuzz}
+	if dfa, ok := ir.dfas[k]; ok {
+		return dfa, nil
+	}
+	dfa, err := levenshteinDFA(t, fuzz)
+	if err != nil {
+		return nil, err
+	}
+	if ir.dfas == nil {
+		ir.dfas = map[dfaKey]vellum.Automaton{}
+	}
+	ir.dfas[k] = dfa
+	return dfa, nil
 }
 
 // reader opens a snapshot of the index for dictionary reads; close it after use.
@@ -220,13 +248,10 @@ func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index
 // fuzzy is the words of the field within fuzz edits of t, in dictionary order, each with its distance.
 func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error) {
 	seen := map[string]uint8{}
-	var dfa vellum.Automaton // built once for every field and segment
 	err := ir.eachSegment(field, wordsKey{field, t, fuzz}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
-		if dfa == nil {
-			var err error
-			if dfa, err = levenshteinDFA(t, fuzz); err != nil {
-				return nil, err
-			}
+		dfa, err := ir.levenshtein(t, fuzz) // only when a segment has not cached this word's variants
+		if err != nil {
+			return nil, err
 		}
 		return dictEntries(d, dfa, nil, nil)
 	}, func(e index.DictEntry) { seen[e.Term] = e.EditDistance })
