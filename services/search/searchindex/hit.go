@@ -153,13 +153,10 @@ func (x *Index) mark(text string, p *plan, snippet int) (string, bool) {
 	}
 	// The unicode tokenizer gives byte offsets into the original text; each token is then folded and
 	// lower-cased like the index does, so "Amélie" is marked for "amelie".
-	tok := x.mapping.AnalyzerNamed(textAnalyzer)
 	var spans [][2]int
 	for _, t := range tokenize(text) {
-		folded := tok.Analyze(t.Term)
 		hit := false
-		for _, f := range folded {
-			w := string(f.Term)
+		for _, w := range x.analyzeToken(t.Term) {
 			if phraseWords[w] {
 				hit = true
 			}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
@@ -79,13 +80,46 @@ func titleKeys(key string) []string {
 // analyze runs text through the index's text analyzer: its words lower-cased and ASCII-folded exactly as
 // the indexed words are.
 func (x *Index) analyze(text string) []string {
-	a := x.mapping.AnalyzerNamed(textAnalyzer)
-	toks := a.Analyze([]byte(text))
+	var toks analysis.TokenStream
+	if isASCII(text) {
+		toks = tokenize(text) // ASCII folding changes nothing: the analyzer's tokens, but for lower case
+	} else {
+		toks = x.mapping.AnalyzerNamed(textAnalyzer).Analyze([]byte(text))
+	}
 	out := make([]string, 0, len(toks))
 	for _, tok := range toks {
-		out = append(out, string(tok.Term))
+		out = append(out, lowerASCII(tok.Term))
 	}
 	return out
+}
+
+// analyzeToken is the index's words for one word of the unicode tokenizer: itself in lower case when it is
+// ASCII (one word), else what the text analyzer makes of it. Highlighting analyzes each word of a hit's
+// text alone, to keep its offsets; the analyzer's pipeline cost more than the rest of a hit.
+func (x *Index) analyzeToken(tok []byte) []string {
+	if isASCII(string(tok)) {
+		return []string{lowerASCII(tok)}
+	}
+	return x.analyze(string(tok))
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII is b as a string with A-Z lower-cased (the text analyzer's tokens are lower case already).
+func lowerASCII(b []byte) string {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			return strings.ToLower(string(b))
+		}
+	}
+	return string(b)
 }
 
 // key is the normalized form of a whole value (a title, a name): its analyzed words joined by spaces.

@@ -1,0 +1,72 @@
+package searchindex
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The search analyzes hits' text (match kinds, highlights) and queries with a fast path for ASCII text;
+// it must give exactly the words the index's analyzer gives, or a highlight or a query word would miss.
+func TestAnalyzeAsTheIndexDoes(t *testing.T) {
+	m, err := newMapping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &Index{mapping: m}
+	texts := []string{"", "   ", "Don't LOOK up", "U.S.A.", "3.14 and 2,000", "R2-D2 & C-3PO", "e-mail@example.com",
+		"C++ #1 x_y 'quoted' (paren)", "HELLO World", "Amélie", "naïve café ÆON straße", "Mötley Crüe", "日本の映画",
+		"tab\tnew\nline", "ALL-CAPS-TITLE: PART II", "l'amour", "rock'n'roll", "Ocean's Eleven", "$100,000.00"}
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "data", "imdb.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seed []map[string]any
+	if err := json.Unmarshal(b, &seed); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range seed {
+		for _, v := range mv {
+			switch v := v.(type) {
+			case string:
+				texts = append(texts, v)
+			case []any:
+				for _, s := range v {
+					if s, ok := s.(string); ok {
+						texts = append(texts, s)
+					}
+				}
+			}
+		}
+	}
+	analyzer := m.AnalyzerNamed(textAnalyzer)
+	ascii := 0
+	for _, text := range texts {
+		var want []string
+		for _, tok := range analyzer.Analyze([]byte(text)) {
+			want = append(want, string(tok.Term))
+		}
+		if got := x.analyze(text); !slices.Equal(got, want) && len(got)+len(want) > 0 {
+			t.Errorf("analyze(%q) = %q, the analyzer gives %q", text, got, want)
+		}
+		// Word by word, as highlighting does: each word of the tokenizer, analyzed alone.
+		for _, tok := range tokenize(text) {
+			var alone []string
+			for _, a := range analyzer.Analyze(tok.Term) {
+				alone = append(alone, string(a.Term))
+			}
+			if got := x.analyzeToken(tok.Term); !slices.Equal(got, alone) && len(got)+len(alone) > 0 {
+				t.Errorf("analyzeToken(%q) = %q, the analyzer gives %q", tok.Term, got, alone)
+			}
+		}
+		if isASCII(text) && strings.TrimSpace(text) != "" {
+			ascii++
+		}
+	}
+	if ascii < 500 {
+		t.Errorf("only %d ASCII texts checked: the seed catalog was not read", ascii)
+	}
+}
