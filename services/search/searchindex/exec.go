@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -98,6 +99,7 @@ type execShard struct {
 	lists    map[fieldTerm][]segment.PostingsList
 	raws     map[fieldTerm][]*roaring.Bitmap
 	freqs    map[fieldTerm]uint64
+	memos    map[query.Query][]*roaring.Bitmap // matches per segment, by the query object compiled (see compile)
 }
 
 type fieldTerm struct{ field, term string }
@@ -249,7 +251,30 @@ type node struct {
 // compile turns a Bleve query built by this package into a node tree for the shard. Query shapes the
 // executor does not know become opaque nodes, whose matches Bleve's searcher finds; such a node cannot be
 // scored.
+//
+// A search compiles the same query objects more than once: a tier's movies in its count, its scored
+// query and the next tier's exclusion, and all of them again for each group of facets. Their matches
+// depend on nothing but the query and the snapshot, so every node compiled from one query object shares
+// one memo of them: a word's postings in eight fields are united once a search, not once a use (a node's
+// weights, which depend on the whole query, stay its own).
 func (s *execShard) compile(q query.Query) (*node, error) {
+	n, err := s.compileQuery(q)
+	if err != nil || n == nil || q == nil || reflect.TypeOf(q).Kind() != reflect.Pointer {
+		return n, err
+	}
+	memo, ok := s.memos[q]
+	if !ok {
+		if s.memos == nil {
+			s.memos = map[query.Query][]*roaring.Bitmap{}
+		}
+		memo = make([]*roaring.Bitmap, len(s.segs))
+		s.memos[q] = memo
+	}
+	n.memo = memo
+	return n, nil
+}
+
+func (s *execShard) compileQuery(q query.Query) (*node, error) {
 	switch q := q.(type) {
 	case *query.TermQuery:
 		if q.FieldVal == "" {
