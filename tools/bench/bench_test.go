@@ -48,7 +48,7 @@ func TestQuickBench(t *testing.T) {
 		Peers: strings.Join(peers, ","),
 	}
 	var log bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	rep, err := runBench(ctx, o, &log)
 	if err != nil {

@@ -4,7 +4,7 @@
 // MariaDB FULLTEXT with the same load tool, interleaved, and against Xapian and Sphinx on the same catalog
 // and queries (CPU-ms a query by class). See docs/performance.md.
 //
-//	go run ./tools/bench                 # the full run: 1M movies (and 100k), 11-12 minutes on the latest machine, 26 on one 2.5× slower (target 15)
+//	go run ./tools/bench                 # the full run: 1M movies (and 100k), then the peers: about 19 minutes on the latest machine (12 with -peers '')
 //	go run ./tools/bench -quick          # 100k movies, short runs, no timing gates: a smoke test
 //	go run ./tools/bench -count 20000 -out ''
 package main
