@@ -521,6 +521,7 @@ func startSphinx(ctx context.Context, tsvPath, dir string) (*sphinxEngine, error
 		}
 		select {
 		case <-e.done:
+			e.db.Close()
 			return nil, fmt.Errorf("searchd exited: %v (see %s)", err, log.Name())
 		case <-time.After(100 * time.Millisecond):
 		}
