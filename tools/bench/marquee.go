@@ -88,11 +88,16 @@ func (s *server) stop() {
 	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	waitOrKill(s.cmd.Process, s.done, 30*time.Second)
+}
+
+// waitOrKill waits for a process asked to end to be done, and kills it if it is not within grace.
+func waitOrKill(p *os.Process, done <-chan struct{}, grace time.Duration) {
 	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
 	}
 }
 

@@ -428,12 +428,7 @@ func (e *xapianEngine) close() {
 	e.in.Close()
 	done := make(chan struct{})
 	go func() { _ = e.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-done
-	}
+	waitOrKill(e.cmd.Process, done, 5*time.Second) // the script ends at the end of its input
 }
 
 // sphinxEngine is searchd serving the Sphinx index, queried over SphinxQL (the MySQL protocol).
@@ -576,12 +571,7 @@ func (e *sphinxEngine) close() {
 		e.db.Close()
 	}
 	_ = e.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-e.done:
-	case <-time.After(10 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.done
-	}
+	waitOrKill(e.cmd.Process, e.done, 10*time.Second)
 }
 
 // freePort is a TCP port free on the loopback interface a moment ago.
