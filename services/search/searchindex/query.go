@@ -97,13 +97,13 @@ func (x *Index) analyze(text string) []string {
 // ASCII (one word), else what the text analyzer makes of it. Highlighting analyzes each word of a hit's
 // text alone, to keep its offsets; the analyzer's pipeline cost more than the rest of a hit.
 func (x *Index) analyzeToken(tok []byte) []string {
-	if isASCII(string(tok)) {
+	if isASCII(tok) {
 		return []string{lowerASCII(tok)}
 	}
 	return x.analyze(string(tok))
 }
 
-func isASCII(s string) bool {
+func isASCII[T string | []byte](s T) bool {
 	for i := range len(s) {
 		if s[i] >= utf8.RuneSelf {
 			return false
