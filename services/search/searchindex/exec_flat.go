@@ -77,12 +77,10 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 	}
 	for _, l := range f.leaves {
 		c := f.nodes[l].cur
-		p, err := c.it.Next()
-		if err != nil {
+		if err := c.next(); err != nil {
 			return nil, err
 		}
-		if p != nil {
-			c.p, c.num = p, p.Number()
+		if c.num != math.MaxUint64 {
 			f.queue.items = append(f.queue.items, queued{c.num, l})
 		}
 	}
@@ -200,6 +198,23 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 		pl := n.lists[i]
 		if pl == nil {
 			return drop()
+		}
+		var dec *decodedPostings
+		if !n.withLocs {
+			var err error
+			if dec, err = s.x.decoded.get(postingsKey{s.segs[i].cache, n.field, n.term}, pl); err != nil {
+				return -1, err
+			}
+		}
+		if dec != nil {
+			narrowed := roaring.And(n.raws[i], cands)
+			if narrowed.IsEmpty() {
+				return drop()
+			}
+			f.nodes[at].cur = &postingCursor{dec: dec, in: narrowed.Iterator()}
+			f.nodes[at].idf, f.nodes[at].w = n.idf, n.weight
+			f.leaves = append(f.leaves, at)
+			return at, nil
 		}
 		it := pl.Iterator(true, true, n.withLocs, nil)
 		o, ok := it.(segment.OptimizablePostingsIterator)
@@ -335,14 +350,8 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		for _, l := range f.lazy {
 			c := f.nodes[l].cur
 			if c.num < d {
-				p, err := c.it.Advance(d)
-				if err != nil {
+				if err := c.advance(d); err != nil {
 					return 0, 0, false, false, err
-				}
-				if p == nil {
-					c.p, c.num = nil, math.MaxUint64
-				} else {
-					c.p, c.num = p, p.Number()
 				}
 			}
 			if c.num == d {
@@ -358,9 +367,7 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 	slices.Sort(at)
 	for _, l := range at {
 		nd := &f.nodes[l]
-		p := nd.cur.p
-		tf := math.Sqrt(float64(p.Frequency()))
-		nd.val, nd.ok, nd.stamp = tf*p.Norm()*nd.idf*nd.w, true, stamp
+		nd.val, nd.ok, nd.stamp = nd.cur.tfNorm()*nd.idf*nd.w, true, stamp
 		f.deliver(l, stamp)
 	}
 	var root *flatNode
@@ -415,12 +422,10 @@ func (f *flat) moveOn(at []int32) error {
 			continue
 		}
 		c := f.nodes[l].cur
-		p, err := c.it.Next()
-		if err != nil {
+		if err := c.next(); err != nil {
 			return err
 		}
-		if p != nil {
-			c.p, c.num = p, p.Number()
+		if c.num != math.MaxUint64 {
 			f.queue.push(queued{c.num, l})
 		}
 	}

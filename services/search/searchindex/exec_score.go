@@ -14,13 +14,6 @@ import (
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
-// postingCursor is a term's postings iterator and the posting it is on.
-type postingCursor struct {
-	it  segment.PostingsIterator
-	p   segment.Posting
-	num uint64
-}
-
 // inSequence reports whether the words' locations hold them next to each other, in order, in one value of
 // the field: the test of Bleve's phrase searcher with no slop.
 func inSequence(locs [][]segment.Location) bool {

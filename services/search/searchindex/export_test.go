@@ -6,7 +6,7 @@ func WithOptions(x *Index, o Options) *Index {
 	if o.Ranking == (Ranking{}) {
 		o.Ranking = x.rank
 	}
-	return &Index{shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, segCaches: newSegmentCaches(), cache: nil,
+	return &Index{shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, segCaches: newSegmentCaches(), cache: nil, decoded: newPostingsCache(o.PostingsCacheBytes),
 		slots: newSlots(o.SearchConcurrency)}
 }
 

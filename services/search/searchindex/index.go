@@ -64,6 +64,7 @@ type Index struct {
 	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
 	priors    *priors             // every movie's ranking inputs, kept by Apply
 	segCaches *segmentCaches      // what searches keep of each segment (priors, facet bitmaps, expansions)
+	decoded   *postingsCache      // long postings lists searches walk, decoded; nil without Options.PostingsCacheBytes
 	cache     *resultCache        // answers by query and checkpoint; nil for none
 	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
 	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic
@@ -101,6 +102,9 @@ type Options struct {
 	// BleveExecutor answers every search with Bleve's own searchers instead of the executor (exec.go): the
 	// exhaustive reference that the tests compare the executor with.
 	BleveExecutor bool
+	// PostingsCacheBytes bounds the memory of the long postings lists that searches keep decoded across
+	// searches (see exec_postings.go); 0 means none are kept, and every list is walked in its segment.
+	PostingsCacheBytes int64
 	// SearchConcurrency is how many searches (and suggestions) run at once; the others wait their turn,
 	// first come first served (see admission.go). Answers from the cache do not wait. 0 means GOMAXPROCS.
 	SearchConcurrency int
@@ -171,6 +175,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.CacheBytes > 0 {
 		x.cache = newResultCache(opts.CacheBytes)
 	}
+	x.decoded = newPostingsCache(opts.PostingsCacheBytes)
 	return x, nil
 }
 

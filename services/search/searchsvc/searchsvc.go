@@ -31,15 +31,16 @@ import (
 
 // Config is the search service's configuration (see pkg/config for how it is loaded).
 type Config struct {
-	Addr              string `key:"addr" usage:"HTTP listen address"`
-	NATSURL           string `key:"nats_url" usage:"NATS server URL"`
-	DataDir           string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
-	Stream            string `key:"stream" usage:"JetStream stream of movie changes"`
-	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
-	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
-	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
-	IndexShards       int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
-	SearchConcurrency int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
+	Addr               string `key:"addr" usage:"HTTP listen address"`
+	NATSURL            string `key:"nats_url" usage:"NATS server URL"`
+	DataDir            string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
+	Stream             string `key:"stream" usage:"JetStream stream of movie changes"`
+	SubjectPrefix      string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
+	LogLevel           string `key:"log_level" usage:"log level: debug, info, warn or error"`
+	CacheBytes         int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
+	PostingsCacheBytes int64  `key:"postings_cache_bytes" usage:"memory for the long postings lists searches keep decoded (a common word's list is walked from its start in the index), in bytes; 0 keeps none"`
+	IndexShards        int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
+	SearchConcurrency  int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
@@ -72,14 +73,15 @@ type Config struct {
 // DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
 func DefaultConfig() Config {
 	return Config{
-		Addr:          "127.0.0.1:8082",
-		NATSURL:       "nats://127.0.0.1:4222",
-		DataDir:       "./var/search",
-		Stream:        events.DefaultStream.Name,
-		SubjectPrefix: events.DefaultStream.Prefix,
-		LogLevel:      "info",
-		CacheBytes:    32 << 20,
-		IndexShards:   1,
+		Addr:               "127.0.0.1:8082",
+		NATSURL:            "nats://127.0.0.1:4222",
+		DataDir:            "./var/search",
+		Stream:             events.DefaultStream.Name,
+		SubjectPrefix:      events.DefaultStream.Prefix,
+		LogLevel:           "info",
+		CacheBytes:         32 << 20,
+		PostingsCacheBytes: 64 << 20,
+		IndexShards:        1,
 
 		ConsistencyWait: 2 * time.Second,
 		ReadyMaxLag:     1000,
@@ -209,7 +211,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards,
-		SearchConcurrency: cfg.SearchConcurrency}
+		SearchConcurrency: cfg.SearchConcurrency, PostingsCacheBytes: cfg.PostingsCacheBytes}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {

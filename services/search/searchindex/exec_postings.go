@@ -1,0 +1,184 @@
+package searchindex
+
+import (
+	"container/list"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// Zap's postings iterator walks a list from its start whatever it is asked for: narrowed to a few
+// candidates, or advanced past most of the list, it still steps through every posting of the term (and
+// decodes the frequency and norm of every one in the chunks it stops in). A title word such as "the"
+// holds a third of a large catalog, and each search that scored it walked all of them. The long lists
+// searches use are therefore kept decoded (document numbers, frequencies, norms), within a budget of
+// memory, the least recently used dropped first; a cursor over one finds a document by galloping search.
+
+// minDecoded is the length below which a list is walked with zap's iterator: short lists cost little to
+// walk and would fill the cache with lists few searches share.
+const minDecoded = 2048
+
+// decodedPostings is a term's postings in one segment, deleted documents included (the candidates a
+// cursor is given are live): by position, the document, its frequency and its field norm.
+type decodedPostings struct {
+	docs  []uint32
+	freqs []uint16
+	norms []float32 // as zap's Posting.Norm returns them: a float32 widened, so kept without loss
+}
+
+func (dp *decodedPostings) bytes() int64 { return int64(len(dp.docs)) * (4 + 2 + 4) }
+
+// decodePostings reads a whole list; nil if a frequency does not fit (such a list stays with zap's iterator).
+func decodePostings(pl segment.PostingsList) (*decodedPostings, error) {
+	n := pl.Count()
+	dp := &decodedPostings{docs: make([]uint32, 0, n), freqs: make([]uint16, 0, n), norms: make([]float32, 0, n)}
+	it := pl.Iterator(true, true, false, nil)
+	for {
+		p, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return dp, nil
+		}
+		if p.Frequency() > math.MaxUint16 || p.Number() > math.MaxUint32 {
+			return nil, nil
+		}
+		dp.docs = append(dp.docs, uint32(p.Number()))
+		dp.freqs = append(dp.freqs, uint16(p.Frequency()))
+		dp.norms = append(dp.norms, float32(p.Norm()))
+	}
+}
+
+// postingsCache keeps decoded postings lists across searches and segments, within budget bytes.
+type postingsCache struct {
+	mu     sync.Mutex
+	budget int64
+	bytes  int64
+	lru    list.List // of *postingsEntry, the most recently used first
+	byKey  map[postingsKey]*list.Element
+}
+
+// postingsKey names a list: a segment (by its cache, one per segment) and a term of a field.
+type postingsKey struct {
+	seg         *segmentCache
+	field, term string
+}
+
+type postingsEntry struct {
+	key postingsKey
+	dp  *decodedPostings
+}
+
+// newPostingsCache returns a cache of budget bytes; nil (no cache) for a budget of 0 or less.
+func newPostingsCache(budget int64) *postingsCache {
+	if budget <= 0 {
+		return nil
+	}
+	return &postingsCache{budget: budget, byKey: map[postingsKey]*list.Element{}}
+}
+
+// get returns the decoded list of key, decoding pl on a miss; nil when the list is not to be decoded (too
+// short, too large for the budget, or a frequency out of range) or there is no cache.
+func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedPostings, error) {
+	if c == nil || pl.Count() < minDecoded || int64(pl.Count())*(4+2+4) > c.budget/4 {
+		return nil, nil
+	}
+	c.mu.Lock()
+	if el, ok := c.byKey[key]; ok {
+		c.lru.MoveToFront(el)
+		c.mu.Unlock()
+		return el.Value.(*postingsEntry).dp, nil
+	}
+	c.mu.Unlock()
+	dp, err := decodePostings(pl) // outside the lock: two searches may decode one list, and keep one
+	if err != nil || dp == nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		c.lru.MoveToFront(el)
+		return el.Value.(*postingsEntry).dp, nil
+	}
+	c.byKey[key] = c.lru.PushFront(&postingsEntry{key, dp})
+	c.bytes += dp.bytes()
+	for c.bytes > c.budget {
+		last := c.lru.Back()
+		e := last.Value.(*postingsEntry)
+		c.lru.Remove(last)
+		delete(c.byKey, e.key)
+		c.bytes -= e.dp.bytes()
+	}
+	return dp, nil
+}
+
+// postingCursor is a term's postings in the merge of a segment's matches and the posting it is on: zap's
+// iterator, or a decoded list with the candidates it is narrowed to. num is math.MaxUint64 past the last.
+type postingCursor struct {
+	it segment.PostingsIterator
+	p  segment.Posting
+
+	dec *decodedPostings
+	in  roaring.IntPeekable // the candidates in the list, of a decoded one
+	pos int                 // in dec, of the current posting
+
+	num uint64
+}
+
+// next moves to the next posting.
+func (c *postingCursor) next() error {
+	if c.dec != nil {
+		if !c.in.HasNext() {
+			c.num = math.MaxUint64
+			return nil
+		}
+		c.seek(c.in.Next())
+		return nil
+	}
+	p, err := c.it.Next()
+	c.at(p)
+	return err
+}
+
+// advance moves to the first posting at or after document d.
+func (c *postingCursor) advance(d uint64) error {
+	if c.dec != nil {
+		c.in.AdvanceIfNeeded(uint32(min(d, math.MaxUint32)))
+		return c.next()
+	}
+	p, err := c.it.Advance(d)
+	c.at(p)
+	return err
+}
+
+func (c *postingCursor) at(p segment.Posting) {
+	if p == nil {
+		c.p, c.num = nil, math.MaxUint64
+		return
+	}
+	c.p, c.num = p, p.Number()
+}
+
+// seek moves pos forwards to document d, which the list holds (the candidates are in it): exponential
+// steps, then a binary search among the last.
+func (c *postingCursor) seek(d uint32) {
+	docs, lo, step := c.dec.docs, c.pos, 1
+	for lo+step < len(docs) && docs[lo+step] < d {
+		lo += step
+		step *= 2
+	}
+	k, _ := slices.BinarySearch(docs[lo:min(lo+step+1, len(docs))], d)
+	c.pos, c.num = lo+k, uint64(d)
+}
+
+// tfNorm is the current posting's √tf × norm, computed as the scoring of zap's postings computes it.
+func (c *postingCursor) tfNorm() float64 {
+	if c.dec != nil {
+		return math.Sqrt(float64(c.dec.freqs[c.pos])) * float64(c.dec.norms[c.pos])
+	}
+	return math.Sqrt(float64(c.p.Frequency())) * c.p.Norm()
+}
