@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
+	"github.com/blevesearch/vellum"
 )
 
 // segmentCache is what searches keep of one segment, which never changes once written: the ranking
@@ -25,6 +26,11 @@ type segmentCache struct {
 	mu     sync.Mutex
 	facets map[string]*facetField // by field, once read
 	words  map[wordsKey][]index.DictEntry
+	typos  map[wordsKey][]typoVariant // by word and fuzz, in every text field (see wordfields.go)
+
+	wordFieldsOnce sync.Once
+	wordFields     *vellum.FST // every text field's words, each with the fields that hold it
+	wordFieldsErr  error
 }
 
 // wordsKey names a dictionary expansion: the typo variants of word within fuzz edits, or (fuzz -1) the

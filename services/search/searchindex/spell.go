@@ -246,15 +246,28 @@ func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index
 }
 
 // fuzzy is the words of the field within fuzz edits of t, in dictionary order, each with its distance.
+// A text field's are read from each segment's dictionary of every text field's words (see wordfields.go).
 func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error) {
 	seen := map[string]uint8{}
-	err := ir.eachSegment(field, wordsKey{field, t, fuzz}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
-		dfa, err := ir.levenshtein(t, fuzz) // only when a segment has not cached this word's variants
-		if err != nil {
-			return nil, err
-		}
-		return dictEntries(d, dfa, nil, nil)
-	}, func(e index.DictEntry) { seen[e.Term] = e.EditDistance })
+	dfa := func() (vellum.Automaton, error) { return ir.levenshtein(t, fuzz) } // only on a segment's first look-up
+	var err error
+	if bit := wordFieldBit(field); bit >= 0 {
+		err = ir.eachSegmentOf(func(seg segment.Segment, sc *segmentCache) error {
+			vs, err := sc.typoVariants(seg, t, fuzz, dfa)
+			for _, e := range fieldEntries(vs, bit) {
+				seen[e.Term] = e.EditDistance
+			}
+			return err
+		})
+	} else {
+		err = ir.eachSegment(field, wordsKey{field, t, fuzz}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
+			a, err := dfa()
+			if err != nil {
+				return nil, err
+			}
+			return dictEntries(d, a, nil, nil)
+		}, func(e index.DictEntry) { seen[e.Term] = e.EditDistance })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 	}
@@ -288,6 +301,23 @@ func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, err
 // eachSegment visits the entries of an expansion in every segment of every shard: from the segment's
 // cache, or read from its dictionary of field (and kept).
 func (ir *dictReader) eachSegment(field string, k wordsKey, read func(segment.TermDictionary) ([]index.DictEntry, error), visit func(index.DictEntry)) error {
+	return ir.eachSegmentOf(func(seg segment.Segment, sc *segmentCache) error {
+		es, err := sc.expansion(k, func() ([]index.DictEntry, error) {
+			d, err := seg.Dictionary(field)
+			if err != nil || d == nil {
+				return nil, err
+			}
+			return read(d)
+		})
+		for _, e := range es {
+			visit(e)
+		}
+		return err
+	})
+}
+
+// eachSegmentOf calls f with every segment of every shard and its cache.
+func (ir *dictReader) eachSegmentOf(f func(segment.Segment, *segmentCache) error) error {
 	for _, r := range ir.rs {
 		snap, ok := r.(*scorch.IndexSnapshot)
 		if !ok {
@@ -295,18 +325,8 @@ func (ir *dictReader) eachSegment(field string, k wordsKey, read func(segment.Te
 		}
 		for _, ss := range snap.Segments() {
 			seg := ss.Segment()
-			es, err := ir.cache.of(seg).expansion(k, func() ([]index.DictEntry, error) {
-				d, err := seg.Dictionary(field)
-				if err != nil || d == nil {
-					return nil, err
-				}
-				return read(d)
-			})
-			if err != nil {
+			if err := f(seg, ir.cache.of(seg)); err != nil {
 				return err
-			}
-			for _, e := range es {
-				visit(e)
 			}
 		}
 	}

@@ -1,0 +1,188 @@
+package searchindex
+
+import (
+	"bytes"
+	"container/heap"
+	"errors"
+	"fmt"
+
+	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+	"github.com/blevesearch/vellum"
+)
+
+// A word's typo variants are looked up in every text field, and each field has a dictionary of its own in
+// every segment: walking eight dictionaries with a word's Levenshtein automaton was a tenth of a free-text
+// query. Each segment therefore also gets one dictionary of every text field's words, each with the set of
+// fields that hold it, built in memory the first time a search needs it: one walk finds a word's variants
+// in every field.
+
+// wordFieldNames are the fields of the segment's words dictionary: the text fields (see textFields), each
+// a bit of a word's value, in this order. Typo variants in another field are looked up in its own dictionary.
+var wordFieldNames = []string{fieldTitle, fieldDirectors, fieldCast, fieldGenres, fieldKeywords, fieldTags, fieldTagline, fieldOverview}
+
+// wordFieldBit is the bit of field in a word's value, or -1 for a field the words dictionary leaves out.
+func wordFieldBit(field string) int {
+	for i, f := range wordFieldNames {
+		if f == field {
+			return i
+		}
+	}
+	return -1
+}
+
+// typoVariant is a word of the segment within some edits of a query word: its distance, and the fields
+// that hold it (a bit per wordFieldNames).
+type typoVariant struct {
+	term   string
+	dist   uint8
+	fields uint64
+}
+
+// buildWordFields merges the text fields' dictionaries of seg into one FST whose value for a word is the
+// set of fields that hold it.
+func buildWordFields(seg segment.Segment) (*vellum.FST, error) {
+	var its wordHeap
+	for bit, field := range wordFieldNames {
+		d, err := seg.Dictionary(field)
+		if err != nil {
+			return nil, fmt.Errorf("dictionary of %s: %w", field, err)
+		}
+		if d == nil {
+			continue
+		}
+		var it segment.DictionaryIterator
+		if o, ok := d.(interface {
+			AutomatonIteratorOmitCount(segment.Automaton, []byte, []byte) segment.DictionaryIterator
+		}); ok {
+			it = o.AutomatonIteratorOmitCount(nil, nil, nil)
+		} else {
+			it = d.AutomatonIterator(nil, nil, nil)
+		}
+		w := &wordCursor{it: it, bit: uint64(1) << bit}
+		if err := w.next(); err != nil {
+			return nil, err
+		}
+		if w.term != "" || w.more {
+			its = append(its, w)
+		}
+	}
+	heap.Init(&its)
+	var buf bytes.Buffer
+	b, err := vellum.New(&buf, nil)
+	if err != nil {
+		return nil, err
+	}
+	for len(its) > 0 {
+		term, fields := its[0].term, uint64(0)
+		for len(its) > 0 && its[0].term == term {
+			w := its[0]
+			fields |= w.bit
+			if err := w.next(); err != nil {
+				return nil, err
+			}
+			if w.more {
+				heap.Fix(&its, 0)
+			} else {
+				heap.Pop(&its)
+			}
+		}
+		if err := b.Insert([]byte(term), fields); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.Close(); err != nil {
+		return nil, err
+	}
+	return vellum.Load(buf.Bytes())
+}
+
+// wordCursor is a field's dictionary in the merge, on its current word.
+type wordCursor struct {
+	it   segment.DictionaryIterator
+	bit  uint64
+	term string
+	more bool
+}
+
+func (w *wordCursor) next() error {
+	e, err := w.it.Next()
+	if err != nil {
+		return err
+	}
+	w.more = e != nil
+	if e != nil {
+		w.term = e.Term
+	}
+	return nil
+}
+
+type wordHeap []*wordCursor
+
+func (h wordHeap) Len() int           { return len(h) }
+func (h wordHeap) Less(i, j int) bool { return h[i].term < h[j].term }
+func (h wordHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *wordHeap) Push(v any)        { *h = append(*h, v.(*wordCursor)) }
+func (h *wordHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
+}
+
+// wordVariants is the words of fst that dfa accepts, with their edit distances and fields.
+func wordVariants(fst *vellum.FST, dfa vellum.Automaton) ([]typoVariant, error) {
+	it, err := fst.Search(dfa, nil, nil)
+	var out []typoVariant
+	for err == nil {
+		term, fields := it.Current()
+		out = append(out, typoVariant{term: string(term), dist: it.EditDistance(), fields: fields})
+		err = it.Next()
+	}
+	if !errors.Is(err, vellum.ErrIteratorDone) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fieldEntries is the variants in the field of the given bit, as the field's own dictionary walk lists them.
+func fieldEntries(vs []typoVariant, bit int) []index.DictEntry {
+	var out []index.DictEntry
+	for _, v := range vs {
+		if bit >= 0 && bit < 64 && v.fields&(uint64(1)<<bit) != 0 {
+			out = append(out, index.DictEntry{Term: v.term, EditDistance: v.dist})
+		}
+	}
+	return out
+}
+
+// typoVariants is the words of every text field of seg within fuzz edits of word, from the cache or found
+// with dfa in the segment's words dictionary (built on first use), and kept.
+func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int, dfa func() (vellum.Automaton, error)) ([]typoVariant, error) {
+	k := wordsKey{"", word, fuzz}
+	sc.mu.Lock()
+	if vs, ok := sc.typos[k]; ok {
+		sc.mu.Unlock()
+		return vs, nil
+	}
+	sc.mu.Unlock()
+	sc.wordFieldsOnce.Do(func() { sc.wordFields, sc.wordFieldsErr = buildWordFields(seg) })
+	if sc.wordFieldsErr != nil {
+		return nil, sc.wordFieldsErr
+	}
+	a, err := dfa()
+	if err != nil {
+		return nil, err
+	}
+	vs, err := wordVariants(sc.wordFields, a)
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.typos == nil || len(sc.typos) >= maxCachedExpansions {
+		sc.typos = map[wordsKey][]typoVariant{}
+	}
+	sc.typos[k] = vs
+	return vs, nil
+}
