@@ -132,10 +132,12 @@ func segmentSizes(bi bleve.Index) (live, full []int64, err error) {
 	return live, full, nil
 }
 
-// WarmPriors reads the ranking prior of every document of the index that has none kept yet (see
-// segmentCache): a search then reads no movie id to rank a match. A merge leaves a large segment whose
-// documents have none; about a quarter of a microsecond a document.
-func (x *Index) WarmPriors(ctx context.Context) error {
+// Warm prepares every segment of the index for searches, as they would prepare it themselves on first
+// use: it reads the ranking prior of every document that has none kept yet (see segmentCache), so that a
+// search reads no movie id to rank a match (about a quarter of a microsecond a document), and builds the
+// segment's dictionary of every text field's words (see wordfields.go). A merge leaves a large segment with
+// neither.
+func (x *Index) Warm(ctx context.Context) error {
 	for _, bi := range x.shards {
 		s, err := openExecShard(ctx, x, bi)
 		if errors.Is(err, errUnsupported) {
@@ -144,7 +146,7 @@ func (x *Index) WarmPriors(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.warmPriors(ctx)
+		err = s.warm(ctx)
 		_ = s.r.Close()
 		if err != nil {
 			return err
@@ -153,8 +155,11 @@ func (x *Index) WarmPriors(ctx context.Context) error {
 	return nil
 }
 
-func (s *execShard) warmPriors(ctx context.Context) error {
+func (s *execShard) warm(ctx context.Context) error {
 	for i, sg := range s.segs {
+		if err := sg.cache.buildWordFields(sg.ss.Segment()); err != nil {
+			return err
+		}
 		for d := range sg.ss.Segment().Count() {
 			if d%4096 == 0 {
 				if err := ctx.Err(); err != nil {

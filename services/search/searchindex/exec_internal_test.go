@@ -55,10 +55,10 @@ func TestExecutorLifetime(t *testing.T) {
 	}
 }
 
-// TestWarmPriors: after WarmPriors every document of every segment has its prior kept, the one its
+// TestWarm: after Warm every document of every segment has its prior kept, the one its
 // movie's votes and rating give, so no search reads a movie id to rank a match.
-func TestWarmPriors(t *testing.T) {
-	// Without merges: a merge finishing between WarmPriors and the check would bring a segment no one
+func TestWarm(t *testing.T) {
+	// Without merges: a merge finishing between Warm and the check would bring a segment no one
 	// warmed, as any segment written after a warm-up starts cold.
 	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), WithoutMerges(Options{Scratch: true}))
 	if err != nil {
@@ -76,7 +76,7 @@ func TestWarmPriors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := x.WarmPriors(context.Background()); err != nil {
+	if err := x.Warm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s, err := openExecShard(context.Background(), x, x.shards[0])
@@ -89,6 +89,11 @@ func TestWarmPriors(t *testing.T) {
 	}
 	seen := 0
 	for i, sg := range s.segs {
+		if sg.cache.wordFields == nil {
+			t.Errorf("segment %d has no words dictionary", i)
+		} else if ok, _ := sg.cache.wordFields.Contains([]byte("quokka")); !ok {
+			t.Errorf("segment %d: the words dictionary lacks the title's word", i)
+		}
 		for d := range sg.ss.Segment().Count() {
 			id, err := sg.ss.DocID(d)
 			if err != nil {
@@ -128,7 +133,7 @@ func TestBackgroundWorkOnAClosedIndex(t *testing.T) {
 	if err := x.Compact(context.Background()); !errors.Is(err, errIndexClosed) {
 		t.Errorf("Compact: %v, want %v", err, errIndexClosed)
 	}
-	if err := x.WarmPriors(context.Background()); !errors.Is(err, errIndexClosed) {
-		t.Errorf("WarmPriors: %v, want %v", err, errIndexClosed)
+	if err := x.Warm(context.Background()); !errors.Is(err, errIndexClosed) {
+		t.Errorf("Warm: %v, want %v", err, errIndexClosed)
 	}
 }

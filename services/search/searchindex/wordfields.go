@@ -166,9 +166,8 @@ func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int,
 		return vs, nil
 	}
 	sc.mu.Unlock()
-	sc.wordFieldsOnce.Do(func() { sc.wordFields, sc.wordFieldsErr = buildWordFields(seg) })
-	if sc.wordFieldsErr != nil {
-		return nil, sc.wordFieldsErr
+	if err := sc.buildWordFields(seg); err != nil {
+		return nil, err
 	}
 	a, err := dfa()
 	if err != nil {
@@ -185,4 +184,10 @@ func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int,
 	}
 	sc.typos[k] = vs
 	return vs, nil
+}
+
+// buildWordFields builds the words dictionary of seg once.
+func (sc *segmentCache) buildWordFields(seg segment.Segment) error {
+	sc.wordFieldsOnce.Do(func() { sc.wordFields, sc.wordFieldsErr = buildWordFields(seg) })
+	return sc.wordFieldsErr
 }

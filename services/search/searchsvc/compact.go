@@ -12,10 +12,10 @@ import (
 // search cheaper) each time it has taken no change for cfg.CompactAfter and a shard has more than two;
 // until ctx is done. Writes that come meanwhile go into segments of their own. It tries once per state of
 // the index: one that a compaction could not bring down to two segments a shard waits for its next change.
-// It reads the priors of the index's documents first and after each compaction
-// (searchindex.Index.WarmPriors).
+// It prepares the index's segments for searches first and after each compaction
+// (searchindex.Index.Warm).
 func (s *Service) compactWhenIdle(ctx context.Context) {
-	s.warmPriors(ctx)
+	s.warm(ctx)
 	idle := s.cfg.CompactAfter
 	if idle <= 0 {
 		return
@@ -56,15 +56,15 @@ func (s *Service) compactWhenIdle(ctx context.Context) {
 		}
 		after, _ := x.Segments()
 		s.log.Info("compacted the search index", "segments", after, "took", time.Since(start).Round(time.Millisecond))
-		s.warmPriors(ctx)
+		s.warm(ctx)
 	}
 }
 
-func (s *Service) warmPriors(ctx context.Context) {
+func (s *Service) warm(ctx context.Context) {
 	x, done := s.live.get()
 	done()
-	if err := x.WarmPriors(ctx); err != nil && ctx.Err() == nil && s.isLive(x) {
-		s.log.Warn("reading the index's ranking priors failed; searches read them as they go", "err", err)
+	if err := x.Warm(ctx); err != nil && ctx.Err() == nil && s.isLive(x) {
+		s.log.Warn("preparing the index's segments for searches failed; searches prepare them as they go", "err", err)
 	}
 }
 
