@@ -29,11 +29,11 @@ func (x *Index) hit(h *blevesearch.DocumentMatch, p *plan, tierMatch search.Matc
 		return hit, nil
 	}
 	hit.Score = h.Score
-	hit.Match = x.classify(m, p)
-	switch {
-	case tierMatch == search.MatchPartial:
-		hit.Match = search.MatchPartial
-	case tierMatch == search.MatchTypo && hit.Match == search.MatchPartial:
+	hit.Match = search.MatchPartial // the partial tier's movies lack a word whatever else they have
+	if tierMatch != search.MatchPartial {
+		hit.Match = x.classify(m, p)
+	}
+	if tierMatch == search.MatchTypo && hit.Match == search.MatchPartial {
 		hit.Match = search.MatchTypo // two words written as one
 	}
 	hit.Highlights = x.highlights(m, p)
@@ -205,6 +205,9 @@ var unicodeTokenizer = unicode.NewUnicodeTokenizer()
 
 // tokenize splits text into words with their byte offsets, without changing them.
 func tokenize(text string) analysis.TokenStream {
+	if isASCII(text) {
+		return asciiWords([]byte(text))
+	}
 	return unicodeTokenizer.Tokenize([]byte(text))
 }
 
