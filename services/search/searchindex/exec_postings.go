@@ -116,6 +116,24 @@ func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedP
 	return dp, nil
 }
 
+// dropSegment forgets the lists of a segment whose cache was dropped (a merge replaced it).
+func (c *postingsCache) dropSegment(sc *segmentCache) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for el := c.lru.Front(); el != nil; {
+		next := el.Next()
+		if e := el.Value.(*postingsEntry); e.key.seg == sc {
+			c.lru.Remove(el)
+			delete(c.byKey, e.key)
+			c.bytes -= e.dp.bytes()
+		}
+		el = next
+	}
+}
+
 // postingCursor is a term's postings in the merge of a segment's matches and the posting it is on: zap's
 // iterator, or a decoded list with the candidates it is narrowed to. num is math.MaxUint64 past the last.
 type postingCursor struct {

@@ -161,4 +161,14 @@ func TestDecodedPostings(t *testing.T) {
 	if _, ok := cache.byKey[key("w7")]; !ok {
 		t.Error("the list decoded last was dropped")
 	}
+
+	// A segment that a merge replaced takes its lists along.
+	other := postingsKey{&segmentCache{}, fieldTitle, "w3"}
+	if _, err := cache.get(other, list("w3")); err != nil {
+		t.Fatal(err)
+	}
+	cache.dropSegment(s.segs[0].cache)
+	if len(cache.byKey) != 1 || cache.lru.Len() != 1 || cache.bytes != int64(list("w3").Count())*10 {
+		t.Errorf("after dropping a segment: %d lists (%d in the LRU order), %d bytes; want the other segment's one", len(cache.byKey), cache.lru.Len(), cache.bytes)
+	}
 }

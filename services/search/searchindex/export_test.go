@@ -6,7 +6,8 @@ func WithOptions(x *Index, o Options) *Index {
 	if o.Ranking == (Ranking{}) {
 		o.Ranking = x.rank
 	}
-	return &Index{shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, segCaches: newSegmentCaches(), cache: nil, decoded: newPostingsCache(o.PostingsCacheBytes),
+	decoded := newPostingsCache(o.PostingsCacheBytes)
+	return &Index{decoded: decoded, segCaches: newSegmentCaches(decoded.dropSegment), shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil,
 		slots: newSlots(o.SearchConcurrency)}
 }
 

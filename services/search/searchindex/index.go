@@ -139,7 +139,9 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), segCaches: newSegmentCaches()}
+	decoded := newPostingsCache(opts.PostingsCacheBytes)
+	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), decoded: decoded,
+		segCaches: newSegmentCaches(decoded.dropSegment)}
 	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {
 		bi, err := openShard(p, opts.mergePlan)
@@ -175,7 +177,6 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.CacheBytes > 0 {
 		x.cache = newResultCache(opts.CacheBytes)
 	}
-	x.decoded = newPostingsCache(opts.PostingsCacheBytes)
 	return x, nil
 }
 

@@ -167,9 +167,10 @@ func (sp *segmentCache) set(d uint64, v float64) {
 // segmentCaches holds the segmentCache of the segments searches open. Merges replace segments; the
 // ones no search has opened in a while are dropped.
 type segmentCaches struct {
-	mu   sync.Mutex
-	gen  uint64
-	segs map[segment.Segment]*segmentCache
+	mu      sync.Mutex
+	gen     uint64
+	segs    map[segment.Segment]*segmentCache
+	dropped func(*segmentCache) // told of each cache dropped, so that what else is kept of its segment goes too
 }
 
 // dropAfter is how many look-ups (of any segment) a segment's cache outlives its own last one. Every search
@@ -177,8 +178,8 @@ type segmentCaches struct {
 // searches.
 const dropAfter = 256
 
-func newSegmentCaches() *segmentCaches {
-	return &segmentCaches{segs: map[segment.Segment]*segmentCache{}}
+func newSegmentCaches(dropped func(*segmentCache)) *segmentCaches {
+	return &segmentCaches{segs: map[segment.Segment]*segmentCache{}, dropped: dropped}
 }
 
 // of returns the cache of seg, empty at first.
@@ -196,6 +197,7 @@ func (p *segmentCaches) of(seg segment.Segment) *segmentCache {
 		for s, old := range p.segs {
 			if p.gen-old.used.Load() > dropAfter {
 				delete(p.segs, s)
+				p.dropped(old)
 			}
 		}
 	}
