@@ -505,8 +505,11 @@ func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) { return s.
 // conjunction narrows its set part by part, so the words of a query are intersected with a tier's few
 // movies instead of being united over the whole catalog first.
 func (s *execShard) matchesIn(n *node, i int, within *roaring.Bitmap) (*roaring.Bitmap, error) {
-	if within == nil && n.memo != nil && n.memo[i] != nil {
-		return n.memo[i], nil
+	if n.memo != nil && n.memo[i] != nil {
+		if within == nil {
+			return n.memo[i], nil
+		}
+		return roaring.And(n.memo[i], within), nil // one intersection, not one a part
 	}
 	out, err := s.evalMatches(n, i, within)
 	if err == nil && within == nil {

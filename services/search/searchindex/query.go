@@ -231,6 +231,17 @@ type plan struct {
 	joins    []join      // adjacent words that a movie may have as one (war games → wargames)
 	exp      *expansions // the words' typo variants and completions; nil: Bleve's fuzzy and prefix queries
 	exec     *executor   // the search's snapshot for ranked tiers and counts; nil: Bleve answers them
+	// Each word's query, built once a search: the tiers, their counts, the scored queries and the facets
+	// then share one object a word, and with it the executor's memo of its matches (see execShard.compile).
+	// Shared by the copies of the plan; nil: built anew each time.
+	wordQueries map[wordQueryKey]query.Query
+}
+
+type wordQueryKey struct {
+	text, variants string
+	prefix         bool
+	fuzz           int
+	typos          bool
 }
 
 // join is two adjacent query words written as one.
@@ -301,8 +312,21 @@ func (x *Index) newPlan(t search.Text) plan {
 // termQuery matches one query word in the text fields. Per field, the exact word, its typo variants (when
 // typos is set) and, for the last word, its completions are one disjunction: Bleve scales a disjunction by
 // the share of its clauses that match, so an exact match (which is also its own typo variant and prefix)
-// outscores a prefix match, which outscores a typo.
+// outscores a prefix match, which outscores a typo. A search builds each once (plan.wordQueries).
 func (x *Index) termQuery(p *plan, t term, typos bool) query.Query {
+	k := wordQueryKey{t.text, strings.Join(t.variants, " "), t.prefix, t.fuzz, typos}
+	if q, ok := p.wordQueries[k]; ok {
+		return q
+	}
+	q := x.newTermQuery(p, t, typos)
+	if p.wordQueries != nil {
+		p.wordQueries[k] = q
+	}
+	return q
+}
+
+// newTermQuery builds the query termQuery returns.
+func (x *Index) newTermQuery(p *plan, t term, typos bool) query.Query {
 	var fields []query.Query
 	for _, f := range x.textFields() {
 		if f.boost == 0 {
@@ -685,7 +709,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	}
 	defer release()
 	p := x.newPlan(text)
-	p.exp = x.newExpansions()
+	p.exp, p.wordQueries = x.newExpansions(), map[wordQueryKey]query.Query{}
 	defer p.exp.close()
 	p.exec = x.newExecutor(ctx)
 	defer p.exec.close()
