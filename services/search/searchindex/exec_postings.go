@@ -53,14 +53,20 @@ func decodePostings(pl segment.PostingsList) (*decodedPostings, error) {
 	}
 }
 
-// postingsCache keeps decoded postings lists across searches and segments, within budget bytes.
+// postingsCache keeps decoded postings lists across searches and segments, within budget bytes. A list
+// is decoded the second time it is asked for: decoding costs a few walks of it, which a list that one
+// search uses (a rare word's) would never pay back, and such lists would push out the ones many share.
 type postingsCache struct {
 	mu     sync.Mutex
 	budget int64
 	bytes  int64
 	lru    list.List // of *postingsEntry, the most recently used first
 	byKey  map[postingsKey]*list.Element
+	asked  map[postingsKey]struct{} // lists asked for once and not decoded; forgotten past maxAsked
 }
+
+// maxAsked bounds the lists the cache remembers having been asked for once.
+const maxAsked = 1 << 16
 
 // postingsKey names a list: a segment (by its cache, one per segment) and a term of a field.
 type postingsKey struct {
@@ -78,11 +84,12 @@ func newPostingsCache(budget int64) *postingsCache {
 	if budget <= 0 {
 		return nil
 	}
-	return &postingsCache{budget: budget, byKey: map[postingsKey]*list.Element{}}
+	return &postingsCache{budget: budget, byKey: map[postingsKey]*list.Element{}, asked: map[postingsKey]struct{}{}}
 }
 
-// get returns the decoded list of key, decoding pl on a miss; nil when the list is not to be decoded (too
-// short, too large for the budget, or a frequency out of range) or there is no cache.
+// get returns the decoded list of key, decoding pl when it is asked for the second time; nil when it is
+// not decoded (yet, or at all: too short, too large for the budget, or a frequency out of range) or there
+// is no cache.
 func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedPostings, error) {
 	if c == nil || pl.Count() < minDecoded || int64(pl.Count())*(4+2+4) > c.budget/4 {
 		return nil, nil
@@ -93,6 +100,15 @@ func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedP
 		c.mu.Unlock()
 		return el.Value.(*postingsEntry).dp, nil
 	}
+	if _, ok := c.asked[key]; !ok {
+		if len(c.asked) >= maxAsked {
+			clear(c.asked)
+		}
+		c.asked[key] = struct{}{}
+		c.mu.Unlock()
+		return nil, nil
+	}
+	delete(c.asked, key)
 	c.mu.Unlock()
 	dp, err := decodePostings(pl) // outside the lock: two searches may decode one list, and keep one
 	if err != nil || dp == nil {
@@ -123,6 +139,11 @@ func (c *postingsCache) dropSegment(sc *segmentCache) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for k := range c.asked {
+		if k.seg == sc {
+			delete(c.asked, k)
+		}
+	}
 	for el := c.lru.Front(); el != nil; {
 		next := el.Next()
 		if e := el.Value.(*postingsEntry); e.key.seg == sc {

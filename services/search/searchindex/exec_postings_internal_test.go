@@ -134,8 +134,23 @@ func TestDecodedPostings(t *testing.T) {
 		return pls[0]
 	}
 	cache := newPostingsCache(1 << 30)
-	if dp, err := cache.get(key("dawn"), list("dawn")); dp != nil || err != nil {
-		t.Errorf("a list of %d postings was decoded (%v)", list("dawn").Count(), err)
+	for range 2 {
+		if dp, err := cache.get(key("dawn"), list("dawn")); dp != nil || err != nil {
+			t.Errorf("a list of %d postings was decoded (%v)", list("dawn").Count(), err)
+		}
+	}
+	// A list is decoded the second time it is asked for.
+	for i, want := range []bool{false, true, true} {
+		if dp, err := cache.get(key("night"), list("night")); (dp != nil) != want || err != nil {
+			t.Errorf("ask %d: decoded %v (%v), want %v", i+1, dp != nil, err, want)
+		}
+	}
+	// get asks until the list is decoded.
+	get := func(key postingsKey, pl segment.PostingsList) (*decodedPostings, error) {
+		if dp, err := cache.get(key, pl); dp != nil || err != nil {
+			return dp, err
+		}
+		return cache.get(key, pl)
 	}
 	largest := uint64(0)
 	for k := range 8 {
@@ -144,7 +159,7 @@ func TestDecodedPostings(t *testing.T) {
 	cache = newPostingsCache(int64(largest) * 10 * 4) // any list fits (a quarter at most), four or five at once
 	for k := range 8 {
 		for _, w := range []string{"w" + strconv.Itoa(k), "w0"} { // w0 used after every other
-			if dp, err := cache.get(key(w), list(w)); dp == nil || err != nil {
+			if dp, err := get(key(w), list(w)); dp == nil || err != nil {
 				t.Fatalf("%s not decoded: %v", w, err)
 			}
 			if cache.bytes > cache.budget {
@@ -164,11 +179,19 @@ func TestDecodedPostings(t *testing.T) {
 
 	// A segment that a merge replaced takes its lists along.
 	other := postingsKey{&segmentCache{}, fieldTitle, "w3"}
-	if _, err := cache.get(other, list("w3")); err != nil {
+	if _, err := get(other, list("w3")); err != nil {
 		t.Fatal(err)
+	}
+	if dp, err := cache.get(key("quokka"), list("quokka")); dp != nil || err != nil { // asked once: remembered
+		t.Fatalf("quokka decoded on its first ask (%v)", err)
 	}
 	cache.dropSegment(s.segs[0].cache)
 	if len(cache.byKey) != 1 || cache.lru.Len() != 1 || cache.bytes != int64(list("w3").Count())*10 {
 		t.Errorf("after dropping a segment: %d lists (%d in the LRU order), %d bytes; want the other segment's one", len(cache.byKey), cache.lru.Len(), cache.bytes)
+	}
+	for k := range cache.asked {
+		if k.seg == s.segs[0].cache {
+			t.Errorf("after dropping its segment, %s is remembered as asked for", k.term)
+		}
 	}
 }
