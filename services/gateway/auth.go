@@ -33,6 +33,9 @@ const apiKeyPrefix = "mq_"
 // maxTokenBytes bounds a bearer token; real ones are a few hundred bytes.
 const maxTokenBytes = 8 << 10
 
+// maxAPIKeyBytes bounds an API key: the catalog's are 39 bytes, so a longer one is refused without asking.
+const maxAPIKeyBytes = 64
+
 var errBadAuthorization = apperr.Errorf(apperr.Unauthorized, "The Authorization header must be \"Bearer <token>\".")
 
 // parseAuthorization reads the value of an Authorization header. An empty value is no credential; anything
@@ -50,6 +53,9 @@ func parseAuthorization(h string) (credentialKind, string, error) {
 		return noCredential, "", errBadAuthorization
 	}
 	if strings.HasPrefix(tok, apiKeyPrefix) {
+		if len(tok) > maxAPIKeyBytes {
+			return noCredential, "", errBadKey
+		}
 		return apiKey, tok, nil
 	}
 	return accessToken, tok, nil

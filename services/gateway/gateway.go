@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"marquee/pkg/authn"
 	"marquee/pkg/httpx"
 )
@@ -191,13 +193,27 @@ func (o Options) withDefaults() Options {
 // NewHandler returns the gateway's HTTP handler over b.
 func NewHandler(log *slog.Logger, b Backends, o Options) http.Handler {
 	o = o.withDefaults()
-	keys := authn.NewRemoteKeys(func(ctx context.Context) (authn.JWKS, error) { return fetchJWKS(ctx, b.Catalog) }, 10*time.Second)
+	keys := authn.NewRemoteKeys(func(ctx context.Context) (authn.JWKS, error) { return fetchJWKS(ctx, b.Catalog) }, jwksMinRefresh)
 	auth := &authenticator{
 		tokens: authn.NewVerifier(keys),
 		keys:   newKeyChecker(b.Catalog, o.KeyCacheTTL, o.KeyCacheInactiveTTL, o.now),
 	}
-	return newRouter(log, b, auth, o)
+	e := newRouter(log, b, auth, o)
+	return handler{Handler: httpx.ServeHEAD(e), engine: e}
 }
+
+// handler is the gateway's http.Handler; Routes lists what it serves (HEAD is answered wherever GET is).
+type handler struct {
+	http.Handler
+	engine *gin.Engine
+}
+
+// Routes returns the routes of the gateway's engine.
+func (h handler) Routes() gin.RoutesInfo { return h.engine.Routes() }
+
+// jwksMinRefresh spaces the fetches of the catalog's signing keys: a token naming a key not seen yet (one
+// just rotated in) waits at most this long for it, and forged key ids cost the catalog one fetch per period.
+const jwksMinRefresh = time.Second
 
 func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix

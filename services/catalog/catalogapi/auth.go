@@ -232,7 +232,7 @@ type introspectResponse struct {
 func handleIntrospect(auth *authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req introspectRequest
-		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
+		if err := httpx.DecodeJSON(c.Request, 16<<10, &req); err != nil { // room for any bearer the gateway passes
 			httpx.Error(c, err)
 			return
 		}

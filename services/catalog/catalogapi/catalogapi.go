@@ -73,5 +73,5 @@ func NewHandler(log *slog.Logger, d Deps) http.Handler {
 		d.Changed = func() {}
 	}
 	e := newEngine(log, d)
-	return e
+	return httpx.ServeHEAD(e)
 }

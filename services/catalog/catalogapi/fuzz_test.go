@@ -19,7 +19,7 @@ func clientError(t *testing.T, err error) {
 		return
 	}
 	switch c := apperr.CodeOf(err); c {
-	case apperr.Invalid, apperr.TooLarge:
+	case apperr.Invalid, apperr.TooLarge, apperr.PreconditionFailed:
 	default:
 		t.Fatalf("error %v has code %q, want a client error", err, c)
 	}

@@ -46,7 +46,9 @@ func login(t *testing.T, svc *catalogsvc.Service, username, pw string) int {
 	t.Helper()
 	body := `{"username":"` + username + `","password":"` + pw + `"}`
 	rec := httptest.NewRecorder()
-	svc.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(body)))
+	req := httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	svc.Handler().ServeHTTP(rec, req)
 	return rec.Code
 }
 

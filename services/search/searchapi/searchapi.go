@@ -39,5 +39,5 @@ func NewHandlerWith(log *slog.Logger, idx search.Searcher, d Deps) http.Handler 
 	}
 	e := httpx.NewEngine(log, mw...)
 	addRoutes(e, log, idx, &d)
-	return e
+	return httpx.ServeHEAD(e)
 }
