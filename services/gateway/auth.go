@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/subtle"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -10,7 +11,10 @@ import (
 	"marquee/pkg/httpx"
 )
 
-const callerKey = "marquee.caller"
+const (
+	callerKey   = "marquee.caller"
+	operatorKey = "marquee.operator" // set when the request carries the metrics token
+)
 
 // caller is an authenticated principal and how it proved who it is.
 type caller struct {
@@ -87,7 +91,9 @@ type authenticator struct {
 // a credential that does not verify is refused outright rather than treated as anonymous, so a client learns
 // its credential is bad. Refusals count against the client IP's anonymous rate limit, and so does every API
 // key the catalog must be asked about, so that guessing costs the guesser and not the catalog.
-func authenticate(a *authenticator, l *limiter, ips clientIPs) gin.HandlerFunc {
+//
+// On GET /metrics, the metrics token (if one is set) is a credential too, compared in constant time.
+func authenticate(a *authenticator, l *limiter, ips clientIPs, metricsToken string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		values := c.Request.Header.Values("Authorization")
 		if len(values) > 1 {
@@ -97,6 +103,13 @@ func authenticate(a *authenticator, l *limiter, ips clientIPs) gin.HandlerFunc {
 		var h string
 		if len(values) == 1 {
 			h = values[0]
+		}
+		if metricsToken != "" && c.FullPath() == metricsPath {
+			if tok, ok := strings.CutPrefix(h, "Bearer "); ok && subtle.ConstantTimeCompare([]byte(tok), []byte(metricsToken)) == 1 {
+				c.Set(operatorKey, true)
+				c.Next()
+				return
+			}
 		}
 		kind, tok, err := parseAuthorization(h)
 		if err != nil {
@@ -155,6 +168,19 @@ func callerOf(c *gin.Context) (caller, bool) {
 	}
 	who, ok := v.(caller)
 	return who, ok
+}
+
+// requireOperator lets admins and holders of the metrics token through: 401 for anonymous callers, 403
+// for users.
+func requireOperator() gin.HandlerFunc {
+	admins := requireAdmin()
+	return func(c *gin.Context) {
+		if c.GetBool(operatorKey) {
+			c.Next()
+			return
+		}
+		admins(c)
+	}
 }
 
 // requireAdmin lets only admins through: 401 for anonymous callers, 403 for users.

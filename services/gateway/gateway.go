@@ -48,6 +48,8 @@ type Config struct {
 	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For is believed (comma-separated)"`
 	CORSOrigins    []string `key:"cors_origins" usage:"origins allowed to call write routes from a browser (comma-separated); reads allow any"`
 
+	MetricsToken string `key:"metrics_token" secret:"true" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only"`
+
 	KeyCacheTTL         time.Duration `key:"key_cache_ttl" usage:"how long an API key the catalog vouched for is trusted without asking again"`
 	KeyCacheInactiveTTL time.Duration `key:"key_cache_inactive_ttl" usage:"how long an unknown or revoked API key is remembered as such"`
 }
@@ -106,6 +108,9 @@ func (c *Config) Validate() error {
 	positive("rate_limit_entries", float64(c.RateLimitEntries))
 	positive("key_cache_ttl", float64(c.KeyCacheTTL))
 	positive("key_cache_inactive_ttl", float64(c.KeyCacheInactiveTTL))
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("metrics_token must be at least 16 characters"))
+	}
 	if c.RateLimit != "on" && c.RateLimit != "off" {
 		errs = append(errs, fmt.Errorf("rate_limit %q must be on or off", c.RateLimit))
 	}
@@ -139,6 +144,7 @@ func (c *Config) Options() Options {
 		CORSOrigins:         c.CORSOrigins,
 		KeyCacheTTL:         c.KeyCacheTTL,
 		KeyCacheInactiveTTL: c.KeyCacheInactiveTTL,
+		MetricsToken:        c.MetricsToken,
 	}
 }
 
@@ -160,8 +166,9 @@ type Options struct {
 	KeyCacheTTL         time.Duration // how long an active API key is cached; 0 means 10s
 	KeyCacheInactiveTTL time.Duration // how long an inactive API key is cached; 0 means 2s
 
-	HTTPMetrics *httpx.Metrics // observes every request; nil: not measured
-	Metrics     http.Handler   // serves GET /metrics (the all-in-one's shared registry); nil: 404
+	HTTPMetrics  *httpx.Metrics // observes every request; nil: not measured
+	Metrics      http.Handler   // serves GET /metrics to operators (the all-in-one's shared registry); nil: 404
+	MetricsToken string         // a bearer token that may read /metrics besides admins; "": admins only
 
 	now func() time.Time // the clock of rate limits and the key cache; tests set it
 }

@@ -15,8 +15,9 @@ import (
 type access int
 
 const (
-	public access = iota // anyone, anonymous included
-	admin                // admins only: checked here and again by the catalog
+	public   access = iota // anyone, anonymous included
+	admin                  // admins only: checked here and again by the catalog
+	operator               // admins, and callers with the metrics token
 )
 
 // route is one line of the gateway's routing table.
@@ -85,11 +86,14 @@ var routes = []route{
 	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends) }},
 	{method: "GET", path: "/openapi.json", access: public, read: true, handler: func(*services) gin.HandlerFunc { return handleOpenAPI() }},
 	{method: "GET", path: "/docs", access: public, handler: func(*services) gin.HandlerFunc { return handleDocs() }},
-	{method: "GET", path: "/metrics", access: public, handler: toMetrics},
+	{method: "GET", path: metricsPath, access: operator, handler: toMetrics},
 
 	{method: "GET", path: "/", access: public, handler: toWeb},
 	{method: "GET", path: "/assets/*path", access: public, handler: toWeb},
 }
+
+// metricsPath serves the Prometheus metrics, to operators only.
+const metricsPath = "/metrics"
 
 // loginPath is the route limited per client IP more strictly than the rest, against password guessing.
 const loginPath = "/v1/auth/token"
@@ -106,7 +110,7 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 	s := &services{Backends: b, web: web.Handler(), metrics: o.Metrics}
 	ips := clientIPs{trusted: o.TrustedProxies}
 	limits := newLimiter(o.RateLimits, o.now)
-	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips), rateLimit(limits, ips))
+	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips, o.MetricsToken), rateLimit(limits, ips))
 	e.Use(compress(), cacheControl())
 	for _, r := range routes {
 		limit := o.MaxBodyBytes
@@ -114,8 +118,11 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 			limit = o.MaxImportBytes
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
-		if r.access == admin {
+		switch r.access {
+		case admin:
 			chain = append(chain, requireAdmin())
+		case operator:
+			chain = append(chain, requireOperator())
 		}
 		e.Handle(r.method, r.path, append(chain, r.handler(s))...)
 	}
