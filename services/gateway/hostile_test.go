@@ -111,3 +111,21 @@ func TestTokenOfAJustRotatedKey(t *testing.T) {
 		t.Fatalf("token of an unpublished key: %d, want 401", code)
 	}
 }
+
+// The catalog learns the client's address from the gateway, never from the client: a client cannot pose
+// as another to dodge or aim the login throttling.
+func TestClientIPHeaderIsTheGateways(t *testing.T) {
+	var seen []string
+	catalog := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get(clientIPHeader))
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{})
+	})
+	gw := NewHandler(slog.New(slog.DiscardHandler), Backends{Catalog: catalog, Search: catalog}, noLimits)
+	r := httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(`{}`))
+	r.RemoteAddr = "203.0.113.5:4321"
+	r.Header.Set(clientIPHeader, "198.51.100.7")
+	gw.ServeHTTP(httptest.NewRecorder(), r)
+	if len(seen) != 1 || seen[0] != "203.0.113.5" {
+		t.Fatalf("the catalog saw client %q, want 203.0.113.5", seen)
+	}
+}

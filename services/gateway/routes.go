@@ -111,6 +111,7 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 	ips := clientIPs{trusted: o.TrustedProxies}
 	limits := newLimiter(o.RateLimits, o.now)
 	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips, o.MetricsToken), rateLimit(limits, ips))
+	e.Use(nameClient(ips))
 	e.Use(compress(), cacheControl())
 	for _, r := range routes {
 		limit := o.MaxBodyBytes
@@ -127,6 +128,17 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 		e.Handle(r.method, r.path, append(chain, r.handler(s))...)
 	}
 	return e
+}
+
+// clientIPHeader tells the backends who the client is (as trusted proxies say), for the catalog's login
+// throttling; a value sent by the client is replaced.
+const clientIPHeader = "Marquee-Client-IP"
+
+func nameClient(ips clientIPs) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Header.Set(clientIPHeader, ips.of(c.Request).String())
+		c.Next()
+	}
 }
 
 // forward hands the request to a backend as it is, credentials included: the catalog checks them again.

@@ -255,3 +255,36 @@ func TestLoginLockout(t *testing.T) {
 		t.Fatalf("after one failure: %d", res.status)
 	}
 }
+
+// TestLockoutCannotLockOutTheOwner: an attacker failing on and on, also each time its wait is over, holds
+// up only itself; the owner, from another client, logs in at once. A client spraying one password over many
+// usernames is slowed down.
+func TestLockoutCannotLockOutTheOwner(t *testing.T) {
+	e := newEnv(t, true)
+	login := func(client, name, pw string) response {
+		return e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": name, "password": pw}, "Marquee-Client-IP", client)
+	}
+	const attacker, owner = "192.0.2.66", "198.51.100.7"
+	for i := range 12 {
+		res := login(attacker, adminName, "wrong-password")
+		if res.status != 401 && res.status != 429 {
+			t.Fatalf("attacker's try %d: %d", i+1, res.status)
+		}
+		if res := login(owner, adminName, adminPass); res.status != 200 {
+			t.Fatalf("the owner after %d failures of an attacker: %d %s", i+1, res.status, res.body)
+		}
+	}
+	wantProblem(t, login(attacker, adminName, adminPass), 429) // the attacker is held up, even with the password
+
+	const sprayer, clientFree = "192.0.2.99", 20 // the per-client budget
+	codes := map[int]int{}
+	for i := range clientFree + 5 {
+		codes[login(sprayer, fmt.Sprintf("victim%d", i), "Summer2026!").status]++
+	}
+	if codes[401] != clientFree || codes[429] != 5 {
+		t.Fatalf("spraying %d usernames from one client: %v, want %d failures then 429s", clientFree+5, codes, clientFree)
+	}
+	if res := login(owner, userName, userPass); res.status != 200 {
+		t.Fatalf("another client during the spray: %d", res.status)
+	}
+}

@@ -109,7 +109,7 @@ func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher
 			p = authn.Principal{Subject: k.Subject(), Role: k.Role}
 		default:
 			var err error
-			if p, err = login(ctx, log, store, passwords, guard, req); err != nil {
+			if p, err = login(ctx, log, store, passwords, guard, clientOf(c.Request), req); err != nil {
 				if wait, ok := retryAfter(err); ok {
 					c.Header("Retry-After", strconv.Itoa(wait))
 				}
@@ -150,17 +150,18 @@ func retryAfter(err error) (int, bool) {
 	return 0, false
 }
 
-// login checks a username and password. Unknown users cost a hash too and get the same answer, and the
-// lockout applies to every username, known or not, so that nothing tells which users exist.
-func login(ctx context.Context, log *slog.Logger, store Store, passwords *password.Hasher, guard *lockout, req tokenRequest) (authn.Principal, error) {
+// login checks a username and password from client. Unknown users cost a hash too and get the same
+// answer, and the throttling applies to every username, known or not, so that nothing tells which users
+// exist.
+func login(ctx context.Context, log *slog.Logger, store Store, passwords *password.Hasher, guard *lockout, client string, req tokenRequest) (authn.Principal, error) {
 	name := strings.ToLower(strings.TrimSpace(req.Username))
-	if wait := guard.wait(name); wait > 0 {
+	if wait := guard.wait(name, client); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return authn.Principal{}, lockedError{err: apperr.Errorf(apperr.RateLimited,
-			"Too many failed logins for this username; retry in %d seconds.", secs), wait: secs}
+			"Too many failed logins from this client; retry in %d seconds.", secs), wait: secs}
 	}
 	if name == "" || req.Password == "" || len(req.Password) > catalog.MaxPasswordLen {
-		guard.fail(name)
+		guard.fail(name, client)
 		return authn.Principal{}, errBadLogin
 	}
 	hash := dummyHash
@@ -179,10 +180,10 @@ func login(ctx context.Context, log *slog.Logger, store Store, passwords *passwo
 		return authn.Principal{}, errBadLogin
 	}
 	if !ok || user == nil {
-		guard.fail(name)
+		guard.fail(name, client)
 		return authn.Principal{}, errBadLogin
 	}
-	guard.succeed(name)
+	guard.succeed(name, client)
 	return authn.Principal{Subject: user.Username, Role: user.Role}, nil
 }
 
