@@ -256,6 +256,7 @@ type User struct {
 	Role         string // RoleAdmin or RoleUser
 	PasswordHash string // PHC-formatted argon2id hash
 	CreatedAt    time.Time
+	UpdatedAt    time.Time // of the last change of role or password; tokens issued before it are revoked
 }
 
 // SigningKey is a private key that signs access tokens; its public half is published as a JWK under Kid.
@@ -446,6 +447,8 @@ type Store interface {
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	// APIKeyByHash returns the key with this hash, revoked or not. Returns NotFound if there is none.
 	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// APIKeyByID returns the key with this id, revoked or not. Returns NotFound if there is none.
+	APIKeyByID(ctx context.Context, id int64) (*APIKey, error)
 	// TouchAPIKey records that a key was used at.
 	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
 	// RevokeAPIKey revokes a key; revoking a revoked key changes nothing. Returns NotFound if there is none.

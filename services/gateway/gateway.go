@@ -75,7 +75,7 @@ func DefaultConfig() Config {
 		RateLoginPerMinute:  rl.Login.PerSecond * 60,
 		RateLoginBurst:      rl.Login.Burst,
 		RateLimitEntries:    rl.MaxEntries,
-		KeyCacheTTL:         10 * time.Second,
+		KeyCacheTTL:         time.Second,
 		KeyCacheInactiveTTL: 2 * time.Second,
 	}
 }
@@ -163,7 +163,7 @@ type Options struct {
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For names the client
 	CORSOrigins    []string       // origins allowed to call write routes from a browser
 
-	KeyCacheTTL         time.Duration // how long an active API key is cached; 0 means 10s
+	KeyCacheTTL         time.Duration // how long an active API key is cached; 0 means 1s
 	KeyCacheInactiveTTL time.Duration // how long an inactive API key is cached; 0 means 2s
 
 	HTTPMetrics  *httpx.Metrics // observes every request; nil: not measured

@@ -83,6 +83,7 @@ type fixture struct {
 	catalogReady   bool
 	introspections int
 	introspectFail bool
+	revoked        map[string]bool // tokens the stand-in catalog says are no longer active
 }
 
 func newFixture(t testing.TB, o Options) *fixture {
@@ -152,7 +153,18 @@ func (f *fixture) introspect(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	f.mu.Lock()
+	revoked := f.revoked[req.Token]
+	f.mu.Unlock()
+	if revoked {
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
 	switch req.Token {
+	case f.admin:
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": true, "subject": "admin-1", "role": "admin"})
+	case f.user:
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": true, "subject": "user-1", "role": "user"})
 	case userKey:
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": true, "subject": "key:u1", "role": "user"})
 	case adminKey:

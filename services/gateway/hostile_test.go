@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"marquee/pkg/authn"
 	"marquee/pkg/httpx"
@@ -127,5 +128,28 @@ func TestClientIPHeaderIsTheGateways(t *testing.T) {
 	gw.ServeHTTP(httptest.NewRecorder(), r)
 	if len(seen) != 1 || seen[0] != "203.0.113.5" {
 		t.Fatalf("the catalog saw client %q, want 203.0.113.5", seen)
+	}
+}
+
+// A revoked admin token or key loses the admin routes whose backend checks no credential (search's index
+// rebuild) once the gateway's short cache of the catalog's answer expires.
+func TestRevokedCredentialOnSearchAdminRoutes(t *testing.T) {
+	f := newFixture(t, noLimits)
+	for _, cred := range []string{f.admin, adminKey} {
+		if w := f.do(t, "GET", "/v1/index/rebuild", cred, ""); w.Code != http.StatusOK {
+			t.Fatalf("before the revocation: %d %s", w.Code, w.Body)
+		}
+	}
+	f.mu.Lock()
+	f.revoked = map[string]bool{f.admin: true, adminKey: true}
+	f.mu.Unlock()
+	f.clock.advance(DefaultConfig().KeyCacheTTL + time.Millisecond)
+	for _, cred := range []string{f.admin, adminKey} {
+		if w := f.do(t, "GET", "/v1/index/rebuild", cred, ""); w.Code != http.StatusUnauthorized {
+			t.Fatalf("after the revocation: %d %s", w.Code, w.Body)
+		}
+	}
+	if got := DefaultConfig().KeyCacheTTL; got > time.Second {
+		t.Fatalf("key_cache_ttl defaults to %v: a revocation would take longer than a second", got)
 	}
 }

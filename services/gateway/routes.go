@@ -26,6 +26,7 @@ type route struct {
 	access       access
 	read         bool // a public read: browsers on any origin may GET it (see cors)
 	bigBody      bool // takes the import body limit instead of the usual one
+	confirm      bool // an admin route whose backend checks no credential: the catalog confirms tokens
 	handler      func(s *services) gin.HandlerFunc
 }
 
@@ -79,8 +80,8 @@ var routes = []route{
 	{method: "POST", path: "/v1/auth/rotate", access: admin, handler: toCatalog},
 
 	{method: "POST", path: "/v1/admin/reconcile", access: admin, handler: toCatalog},
-	{method: "POST", path: "/v1/index/rebuild", access: admin, handler: toSearchAdmin},
-	{method: "GET", path: "/v1/index/rebuild", access: admin, handler: toSearchAdmin},
+	{method: "POST", path: "/v1/index/rebuild", access: admin, confirm: true, handler: toSearchAdmin},
+	{method: "GET", path: "/v1/index/rebuild", access: admin, confirm: true, handler: toSearchAdmin},
 
 	{method: "GET", path: "/healthz", access: public, handler: func(*services) gin.HandlerFunc { return handleHealthz() }},
 	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends) }},
@@ -102,6 +103,7 @@ const loginPath = "/v1/auth/token"
 // string limit, authentication, and the rate limit; then its route's body limit, the admin check where the
 // route needs one, and the handler.
 func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gin.Engine {
+	confirmed := confirm(auth)
 	var mw []gin.HandlerFunc
 	if o.HTTPMetrics != nil {
 		mw = append(mw, o.HTTPMetrics.Middleware("gateway"))
@@ -122,6 +124,9 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 		switch r.access {
 		case admin:
 			chain = append(chain, requireAdmin())
+			if r.confirm {
+				chain = append(chain, confirmed)
+			}
 		case operator:
 			chain = append(chain, requireOperator())
 		}

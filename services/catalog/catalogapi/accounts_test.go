@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"marquee/pkg/authn"
+	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 )
@@ -298,3 +300,69 @@ func TestLockoutCannotLockOutTheOwner(t *testing.T) {
 	}
 }
 
+// TestDeletedAdminLosesEverything: deleting a user revokes its API keys (GET /v1/keys says so) and its
+// access tokens, those exchanged for its keys too, at once; re-creating the name with a lower role does
+// not bring the old token's rights back; demoting or resetting the password of a user does the same.
+func TestDeletedAdminLosesEverything(t *testing.T) {
+	e := newEnv(t, true)
+	root := e.token(t, adminName, adminPass)
+	const bobPass = "bob's long passphrase"
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": bobPass, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create bob: %d %s", res.status, res.body)
+	}
+	bob := e.token(t, "bob", bobPass)
+	bobKey, bobKeyID := e.apiKey(t, bob, "bob's key", "admin")
+	res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"api_key": bobKey})
+	var exchanged struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(res.body, &exchanged); err != nil || exchanged.AccessToken == "" {
+		t.Fatalf("exchange bob's key: %d %s", res.status, res.body)
+	}
+	for name, cred := range map[string]string{"token": bob, "key": bobKey, "token of the key": exchanged.AccessToken} {
+		if res := e.do(t, "GET", "/v1/users", cred, nil); res.status != 200 {
+			t.Fatalf("bob's %s before: %d", name, res.status)
+		}
+	}
+
+	if res := e.do(t, "DELETE", "/v1/users/bob", root, nil); res.status != 204 {
+		t.Fatalf("delete bob: %d %s", res.status, res.body)
+	}
+	for name, cred := range map[string]string{"token": bob, "key": bobKey, "token of the key": exchanged.AccessToken} {
+		wantProblem(t, e.do(t, "POST", "/v1/movies", cred, map[string]any{"title": "Bob was here"}), 401)
+		wantProblem(t, e.do(t, "POST", "/v1/users", cred, map[string]string{"username": "bob2", "password": bobPass, "role": "admin"}), 401)
+		wantProblem(t, e.do(t, "POST", "/v1/keys", cred, map[string]string{"name": "again", "role": "admin"}), 401)
+		wantProblem(t, e.do(t, "GET", "/v1/users", cred, nil), 401)
+		if got := e.do(t, "POST", "/v1/auth/introspect", "", map[string]string{"token": cred}); !strings.Contains(string(got.body), `"active":false`) {
+			t.Fatalf("introspect bob's %s after the delete: %s", name, got.body)
+		}
+	}
+	keys := e.do(t, "GET", "/v1/keys", root, nil)
+	if !regexp.MustCompile(fmt.Sprintf(`"id":%d,[^}]*"revoked_at":"`, bobKeyID)).Match(keys.body) {
+		t.Fatalf("bob's key is not listed as revoked: %s", keys.body)
+	}
+
+	// Re-created as a user: the old admin token stays dead.
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": bobPass, "role": "user"}); res.status != 201 {
+		t.Fatalf("re-create bob: %d %s", res.status, res.body)
+	}
+	wantProblem(t, e.do(t, "GET", "/v1/users", bob, nil), 401)
+	wantProblem(t, e.do(t, "POST", "/v1/movies", bob, map[string]any{"title": "Bob was here"}), 401)
+
+	// Demoted (the store's upsert, as `marquee user` and the admin reset do): tokens and keys revoked.
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "carol", "password": bobPass, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create carol: %d", res.status)
+	}
+	carol := e.token(t, "carol", bobPass)
+	carolKey, _ := e.apiKey(t, carol, "carol's key", "admin")
+	u, err := e.svc.Store().UserByName(context.Background(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Role = catalog.RoleUser
+	if err := e.svc.Store().UpsertUser(context.Background(), *u); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, e.do(t, "GET", "/v1/users", carol, nil), 401)
+	wantProblem(t, e.do(t, "GET", "/v1/users", carolKey, nil), 401)
+}

@@ -47,7 +47,50 @@ func (a *authenticator) principal(ctx context.Context, token string) (authn.Prin
 		}
 		return authn.Principal{Subject: k.Subject(), Role: k.Role}, nil
 	}
-	return a.jwt.Verify(ctx, token)
+	p, err := a.jwt.Verify(ctx, token)
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	if err := a.current(ctx, p); err != nil {
+		return authn.Principal{}, err
+	}
+	return p, nil
+}
+
+var errRevokedToken = apperr.Errorf(apperr.Unauthorized, "The access token is invalid or expired.")
+
+// current checks that an access token still speaks for its user: the user exists, holds the token's role,
+// and has not changed role or password since the token was issued (a deleted and re-created user is a
+// change too). Tokens carry seconds, so a change revokes the tokens issued before its second.
+func (a *authenticator) current(ctx context.Context, p authn.Principal) error {
+	if id, ok := strings.CutPrefix(p.Subject, "key:"); ok { // a token for an API key: the key must be live
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return errRevokedToken
+		}
+		k, err := a.store.APIKeyByID(ctx, n)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			return errRevokedToken
+		case err != nil:
+			a.log.Error("look up token api key", "err", err)
+			return apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+		case k.RevokedAt != nil || k.Role != p.Role:
+			return errRevokedToken
+		}
+		return nil
+	}
+	u, err := a.store.UserByName(ctx, p.Subject)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return errRevokedToken
+	case err != nil:
+		a.log.Error("look up token user", "err", err)
+		return apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+	case u.Role != p.Role || p.IssuedAt.Before(u.UpdatedAt.Truncate(time.Second)):
+		return errRevokedToken
+	}
+	return nil
 }
 
 // apiKey returns the live key of token, recording its use.
