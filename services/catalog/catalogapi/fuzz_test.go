@@ -31,6 +31,8 @@ func FuzzDecodeMovieBody(f *testing.F) {
 		`{"title":"Heat","year":1995,"directors":["Michael Mann"],"tmdb_id":949,"imdb_id":"tt0113277","poster_url":"https://x/y.jpg"}`,
 		`{"title":" ","rating":1e400}`, `{"title":"x","keywords":[null]}`, `{"title":"x","original_language":"EN"}`,
 		"{\"title\":\"\xff\"}", `[]`, `null`, `{"title":"x"} {}`, `{"title":"x","year":1.5}`, `{"poster_url":"http://[::1"}`,
+		`{"title":"\u0000"}`, `{"title":"\u200b\ufeff"}`, `{"title":"\u001b[2J"}`, `{"title":"a\ud800"}`, `{"title":"a","title":"b"}`,
+		`{"Title":"a"}`, `{"title":"a","popularity":1e308}`, `{"title":"a","votes":9223372036854775807}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -98,7 +100,7 @@ func FuzzParseImportBody(f *testing.F) {
 }
 
 func FuzzParseIfMatch(f *testing.F) {
-	for _, s := range []string{`"3"`, `W/"3"`, `3`, `*`, ``, `"a"`, `"1", "2"`, `"-1"`, `"+5"`, `"99999999999999999999"`, `W/`} {
+	for _, s := range []string{`"3"`, `W/"3"`, `3`, `*`, ``, `"a"`, `"1", "2"`, `"-1"`, `"+5"`, `"99999999999999999999"`, `W/`, `"1`, `W/"1`, `""`, `"01"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
