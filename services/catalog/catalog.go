@@ -252,6 +252,7 @@ const (
 
 // User is an account that can get an access token.
 type User struct {
+	ID           int64 // stable and never reused, unlike Username: histories name a user as "user:<ID>"
 	Username     string
 	Role         string // RoleAdmin or RoleUser
 	PasswordHash string // PHC-formatted argon2id hash
@@ -355,6 +356,9 @@ type APIKey struct {
 
 // Subject is the principal subject of requests made with the key.
 func (k *APIKey) Subject() string { return "key:" + strconv.FormatInt(k.ID, 10) }
+
+// Actor names user u in histories and Idempotency-Keys: by its stable id, never by its reusable name.
+func (u *User) Actor() string { return "user:" + strconv.FormatInt(u.ID, 10) }
 
 // Store keeps the catalog. Each method is one transaction (ImportMovies is one per batch); every change of
 // a movie writes its outbox event and its history entry in the same transaction. actor names who makes a

@@ -25,6 +25,7 @@ func TestUsers(t *testing.T) {
 	admin := e.token(t, adminName, adminPass)
 	res := e.do(t, "POST", "/v1/users", admin, map[string]string{"username": " Ada ", "password": "twelve-chars-ok", "role": "admin"})
 	var u struct {
+		Actor     string    `json:"actor"`
 		Username  string    `json:"username"`
 		Role      string    `json:"role"`
 		CreatedAt time.Time `json:"created_at"`
@@ -33,7 +34,7 @@ func TestUsers(t *testing.T) {
 		t.Fatalf("create: %d %v %s", res.status, res.header, res.body)
 	}
 	mustJSON(t, res.body, &u)
-	if u.Username != "ada" || u.Role != "admin" || u.CreatedAt.IsZero() {
+	if u.Username != "ada" || u.Role != "admin" || u.CreatedAt.IsZero() || !strings.HasPrefix(u.Actor, "user:") {
 		t.Fatalf("created = %s", res.body)
 	}
 	if tok := e.token(t, "ada", "twelve-chars-ok"); tok == "" {
@@ -61,6 +62,7 @@ func TestUsers(t *testing.T) {
 	res = e.do(t, "GET", "/v1/users", admin, nil)
 	var list struct {
 		Users []struct {
+			Actor     string    `json:"actor"`
 			Username  string    `json:"username"`
 			Role      string    `json:"role"`
 			CreatedAt time.Time `json:"created_at"`
@@ -365,4 +367,52 @@ func TestDeletedAdminLosesEverything(t *testing.T) {
 	}
 	wantProblem(t, e.do(t, "GET", "/v1/users", carol, nil), 401)
 	wantProblem(t, e.do(t, "GET", "/v1/users", carolKey, nil), 401)
+}
+
+// TestHistoryNamesStableIDs: a deleted and re-created username is a new account in histories, never the
+// old one.
+func TestHistoryNamesStableIDs(t *testing.T) {
+	e := newEnv(t, true)
+	root := e.token(t, adminName, adminPass)
+	const pw = "bob's long passphrase"
+	actorOf := func() string {
+		t.Helper()
+		u, err := e.svc.Store().UserByName(context.Background(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Actor()
+	}
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": pw, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create bob: %d %s", res.status, res.body)
+	}
+	first := actorOf()
+	mustMovie(t, e.do(t, "POST", "/v1/movies", e.token(t, "bob", pw), map[string]any{"title": "Heat"}), 201)
+	if res := e.do(t, "DELETE", "/v1/users/bob", root, nil); res.status != 204 {
+		t.Fatalf("delete bob: %d", res.status)
+	}
+	time.Sleep(time.Second) // a token of the new bob must not share the old one's second (see Revocation)
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": pw, "role": "admin"}); res.status != 201 {
+		t.Fatalf("re-create bob: %d %s", res.status, res.body)
+	}
+	second := actorOf()
+	mustMovie(t, e.do(t, "PATCH", "/v1/movies/1", e.token(t, "bob", pw), map[string]any{"year": 1995}), 200)
+	res := e.do(t, "GET", "/v1/movies/1/history", root, nil)
+	var h struct {
+		ID      int64 `json:"id"`
+		History []struct {
+			Version int64           `json:"version"`
+			Action  string          `json:"action"`
+			Actor   string          `json:"actor"`
+			At      time.Time       `json:"at"`
+			Changes json.RawMessage `json:"changes"`
+		} `json:"history"`
+	}
+	mustJSON(t, res.body, &h)
+	if first == second || len(h.History) != 2 || h.History[0].Actor != first || h.History[1].Actor != second {
+		t.Fatalf("bob was %s then %s; history: %s", first, second, res.body)
+	}
+	if !strings.Contains(string(e.do(t, "GET", "/v1/users", root, nil).body), `"actor":"`+second+`","username":"bob"`) {
+		t.Fatal("GET /v1/users does not name bob's actor")
+	}
 }

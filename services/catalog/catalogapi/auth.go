@@ -40,57 +40,66 @@ type authenticator struct {
 
 // principal returns the principal of a token, or Unauthorized (Unavailable when it cannot be checked).
 func (a *authenticator) principal(ctx context.Context, token string) (authn.Principal, error) {
+	p, _, err := a.identify(ctx, token)
+	return p, err
+}
+
+// identify returns the principal of a token and the actor that names it in histories: "user:<id>" for a
+// user's access token, "key:<id>" for an API key or a token exchanged for one.
+func (a *authenticator) identify(ctx context.Context, token string) (authn.Principal, string, error) {
 	if strings.HasPrefix(token, catalog.APIKeyPrefix) {
 		k, err := a.apiKey(ctx, token)
 		if err != nil {
-			return authn.Principal{}, err
+			return authn.Principal{}, "", err
 		}
-		return authn.Principal{Subject: k.Subject(), Role: k.Role}, nil
+		return authn.Principal{Subject: k.Subject(), Role: k.Role}, k.Subject(), nil
 	}
 	p, err := a.jwt.Verify(ctx, token)
 	if err != nil {
-		return authn.Principal{}, err
+		return authn.Principal{}, "", err
 	}
-	if err := a.current(ctx, p); err != nil {
-		return authn.Principal{}, err
+	actor, err := a.current(ctx, p)
+	if err != nil {
+		return authn.Principal{}, "", err
 	}
-	return p, nil
+	return p, actor, nil
 }
 
 var errRevokedToken = apperr.Errorf(apperr.Unauthorized, "The access token is invalid or expired.")
 
-// current checks that an access token still speaks for its user: the user exists, holds the token's role,
-// and has not changed role or password since the token was issued (a deleted and re-created user is a
-// change too). Tokens carry seconds, so a change revokes the tokens issued before its second.
-func (a *authenticator) current(ctx context.Context, p authn.Principal) error {
+// current checks that an access token still speaks for its user, and returns the user's actor: the user
+// exists, holds the token's role, and has not changed role or password since the token was issued (a
+// deleted and re-created user is a change too). Tokens carry seconds, so a change revokes the tokens issued
+// before its second.
+func (a *authenticator) current(ctx context.Context, p authn.Principal) (string, error) {
 	if id, ok := strings.CutPrefix(p.Subject, "key:"); ok { // a token for an API key: the key must be live
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil {
-			return errRevokedToken
+			return "", errRevokedToken
 		}
 		k, err := a.store.APIKeyByID(ctx, n)
 		switch {
 		case apperr.Is(err, apperr.NotFound):
-			return errRevokedToken
+			return "", errRevokedToken
 		case err != nil:
 			a.log.Error("look up token api key", "err", err)
-			return apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+			return "", apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
 		case k.RevokedAt != nil || k.Role != p.Role:
-			return errRevokedToken
+			return "", errRevokedToken
 		}
-		return nil
+		return k.Subject(), nil
 	}
 	u, err := a.store.UserByName(ctx, p.Subject)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
-		return errRevokedToken
+		return "", errRevokedToken
 	case err != nil:
 		a.log.Error("look up token user", "err", err)
-		return apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+		return "", apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
 	case u.Role != p.Role || p.IssuedAt.Before(u.UpdatedAt.Truncate(time.Second)):
-		return errRevokedToken
+		return "", errRevokedToken
 	}
-	return nil
+	return u.Actor(), nil
 }
 
 // apiKey returns the live key of token, recording its use.
@@ -293,7 +302,10 @@ func handleIntrospect(auth *authenticator) gin.HandlerFunc {
 	}
 }
 
-const principalKey = "marquee.principal"
+const (
+	principalKey = "marquee.principal"
+	actorKey     = "marquee.actor" // the principal's stable name in histories
+)
 
 // authenticate records the principal of a valid bearer token (access token or API key). A request
 // without a token goes on as anonymous; one with a bad token is refused, even on routes open to anonymous
@@ -306,12 +318,13 @@ func authenticate(auth *authenticator) gin.HandlerFunc {
 			return
 		}
 		if ok {
-			p, err := auth.principal(c.Request.Context(), tok)
+			p, actor, err := auth.identify(c.Request.Context(), tok)
 			if err != nil {
 				httpx.Error(c, err)
 				return
 			}
 			c.Set(principalKey, p)
+			c.Set(actorKey, actor)
 		}
 		c.Next()
 	}

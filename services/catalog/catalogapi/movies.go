@@ -171,8 +171,9 @@ func target(c *gin.Context) (id, version int64, err error) {
 	return id, version, nil
 }
 
-// actorOf names the request's principal in histories.
-func actorOf(c *gin.Context) string { return principalOf(c).Subject }
+// actorOf names the request's principal in histories and Idempotency-Keys by a stable id ("user:<id>",
+// "key:<id>"), never by a username that a later account may reuse.
+func actorOf(c *gin.Context) string { return c.GetString(actorKey) }
 
 // handleMovieGet handles "GET /v1/movies/:id".
 func handleMovieGet(store Store) gin.HandlerFunc {

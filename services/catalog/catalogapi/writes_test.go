@@ -276,7 +276,7 @@ func TestImport(t *testing.T) {
 	}
 	// History names the importer.
 	res = e.do(t, "GET", "/v1/movies/1/history", admin, nil)
-	if res.status != 200 || !strings.Contains(string(res.body), `"actor":"import:root"`) {
+	if res.status != 200 || !strings.Contains(string(res.body), `"actor":"import:`+e.actor(t, adminName)+`"`) {
 		t.Fatalf("history: %d %s", res.status, res.body)
 	}
 	for _, tc := range []struct {
@@ -431,7 +431,7 @@ func TestHistory(t *testing.T) {
 	if h.ID != 1 || len(h.History) != 3 {
 		t.Fatalf("history = %s", res.body)
 	}
-	if c := h.History[0]; c.Action != "created" || c.Actor != adminName || string(c.Changes["title"]["from"]) != "null" || string(c.Changes["title"]["to"]) != `"Heat"` {
+	if c := h.History[0]; c.Action != "created" || c.Actor != e.actor(t, adminName) || string(c.Changes["title"]["from"]) != "null" || string(c.Changes["title"]["to"]) != `"Heat"` {
 		t.Errorf("created = %+v", c)
 	}
 	if u := h.History[1]; u.Action != "updated" || u.Actor != fmt.Sprintf("key:%d", id) || string(u.Changes["year"]["to"]) != "1995" || len(u.Changes) != 1 {
@@ -441,4 +441,14 @@ func TestHistory(t *testing.T) {
 		t.Errorf("deleted = %+v", d)
 	}
 	wantProblem(t, e.do(t, "GET", "/v1/movies/2/history", admin, nil), 404)
+}
+
+// actor is how histories name user username.
+func (e *env) actor(t *testing.T, username string) string {
+	t.Helper()
+	u, err := e.svc.Store().UserByName(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Actor()
 }

@@ -19,6 +19,9 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 		if _, err := tx.ExecContext(ctx, s.d.upsert, u.Username, u.PasswordHash, u.Role, now, now); err != nil {
 			return err
 		}
+		if err := ensurePrincipal(ctx, tx, u.Username, now); err != nil {
+			return err
+		}
 		return revokeAPIKeysOf(ctx, tx, u.Username, now) // a new password or role revokes the old keys
 	})
 	if err != nil {
@@ -33,8 +36,8 @@ func (s *Store) UserByName(ctx context.Context, username string) (*catalog.User,
 		u       catalog.User
 		at, upd timeValue
 	)
-	const q = `SELECT username, password_hash, role, created_at, updated_at FROM users WHERE username = ?`
-	err := s.db.QueryRowContext(ctx, q, username).Scan(&u.Username, &u.PasswordHash, &u.Role, &at, &upd)
+	const q = `SELECT COALESCE(principal_id, 0), username, password_hash, role, created_at, updated_at FROM users WHERE username = ?`
+	err := s.db.QueryRowContext(ctx, q, username).Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &at, &upd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "User %q not found.", username)
 	}
@@ -110,18 +113,24 @@ func (s *Store) CreateUser(ctx context.Context, u catalog.User) (*catalog.User, 
 		if duplicateKey(err) {
 			return apperr.Errorf(apperr.Conflict, "User %q exists.", u.Username)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if err := ensurePrincipal(ctx, tx, u.Username, now); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT principal_id FROM users WHERE username = ?`, u.Username).Scan(&u.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create user %q: %w", u.Username, dbErr(err))
 	}
-	u.CreatedAt = now
+	u.CreatedAt, u.UpdatedAt = now, now
 	return &u, nil
 }
 
 // Users implements catalog.Store.
 func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
-	const q = `SELECT username, password_hash, role, created_at FROM users ORDER BY username`
+	const q = `SELECT COALESCE(principal_id, 0), username, password_hash, role, created_at FROM users ORDER BY username`
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", dbErr(err))
@@ -133,7 +142,7 @@ func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
 			u  catalog.User
 			at timeValue
 		)
-		if err := rows.Scan(&u.Username, &u.PasswordHash, &u.Role, &at); err != nil {
+		if err := rows.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &at); err != nil {
 			return nil, fmt.Errorf("list users: %w", dbErr(err))
 		}
 		u.CreatedAt = timeOf(at)
@@ -176,6 +185,27 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 		return fmt.Errorf("delete user %q: %w", username, dbErr(err))
 	}
 	return nil
+}
+
+// ensurePrincipal gives username's account a new principal id if it has none yet (a new account).
+func ensurePrincipal(ctx context.Context, tx *txn, username string, now time.Time) error {
+	var id sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT principal_id FROM users WHERE username = ?`, username).Scan(&id); err != nil {
+		return err
+	}
+	if id.Valid {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO principals (username, created_at) VALUES (?, ?)`, username, now)
+	if err != nil {
+		return err
+	}
+	n, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE users SET principal_id = ? WHERE username = ?`, n, username)
+	return err
 }
 
 // revokeAPIKeysOf revokes the live API keys that username created before now.
