@@ -229,6 +229,8 @@ func TestConfigValidate(t *testing.T) {
 		{"admin with password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "long-enough-pw" }, true},
 		{"admin name only", func(c *catalogsvc.Config) { c.AdminUsername = "ada" }, true},
 		{"password without admin", func(c *catalogsvc.Config) { c.AdminPassword = "long-enough-pw" }, false},
+		{"common password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "password1234" }, false},
+		{"blank password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "              " }, false},
 		{"short password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "short" }, false},
 		{"upper-case admin", func(c *catalogsvc.Config) { c.AdminUsername = "Ada" }, false},
 		{"no addr", func(c *catalogsvc.Config) { c.Addr = "" }, false},
