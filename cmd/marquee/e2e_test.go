@@ -380,6 +380,7 @@ func exerciseCatalog(t *testing.T, c *client, adminUser, adminPassword string, s
 	c.login("reader", "reading all day long")
 	c.must(403, "POST", "/v1/movies", movie, nil)
 	c.must(403, "GET", "/v1/users", nil, nil)
+	attack(t, c.base, c.token)
 	c.token = ""
 	if total := c.search("per_page=1").Total; total != seeded {
 		t.Fatalf("after delete: total %d, want %d", total, seeded)
