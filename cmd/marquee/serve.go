@@ -33,6 +33,7 @@ type serveConfig struct {
 	AdminUsername     string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
 	AdminPassword     string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
 	RateLimit         string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
+	MetricsToken      string   `key:"metrics_token" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only" secret:"true"`
 	TrustedProxies    []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
 	LogLevel          string   `key:"log_level" usage:"log level: debug, info, warn or error"`
 	IndexShards       int      `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
@@ -47,7 +48,7 @@ func defaultServeConfig() serveConfig {
 // make sense without a network between the parts.
 func (c serveConfig) gatewayConfig() (gateway.Config, error) {
 	g := gateway.DefaultConfig()
-	g.RateLimit, g.TrustedProxies = c.RateLimit, c.TrustedProxies
+	g.RateLimit, g.TrustedProxies, g.MetricsToken = c.RateLimit, c.TrustedProxies, c.MetricsToken
 	return g, g.Validate()
 }
 

@@ -21,8 +21,10 @@ const (
 	PreconditionFailed Code = "precondition-failed" // If-Match names a stale version
 	Unprocessable      Code = "unprocessable"       // well-formed but unusable, e.g. an Idempotency-Key reused with another body
 	TooLarge           Code = "too-large"           // the request body is over the limit
+	UnsupportedMedia   Code = "unsupported-media"   // the request body's Content-Type is not one the route reads
 	RateLimited        Code = "rate-limited"        // too many requests
 	Unavailable        Code = "unavailable"         // a dependency is down or not ready
+	ClientClosed       Code = "client-closed"       // the client went away before the answer was ready
 	Internal           Code = "internal"            // a bug or an unexpected failure; never shown in detail
 )
 

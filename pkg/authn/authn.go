@@ -31,8 +31,9 @@ const (
 
 // Principal is who a request acts for.
 type Principal struct {
-	Subject string // the username
-	Role    string // RoleAdmin or RoleUser
+	Subject  string    // the username
+	Role     string    // RoleAdmin or RoleUser
+	IssuedAt time.Time // of an access token; zero for other credentials
 }
 
 // IsAdmin reports whether p may change the catalog.
@@ -139,7 +140,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if claims.Subject == "" || (claims.Role != RoleAdmin && claims.Role != RoleUser) {
 		return Principal{}, errBadToken
 	}
-	return Principal{Subject: claims.Subject, Role: claims.Role}, nil
+	p := Principal{Subject: claims.Subject, Role: claims.Role}
+	if claims.IssuedAt != nil {
+		p.IssuedAt = claims.IssuedAt.Time
+	}
+	return p, nil
 }
 
 // BearerToken returns the token of an "Authorization: Bearer …" header. ok is false when there is no

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +108,50 @@ func TestRemoteKeysRefetchOnRotation(t *testing.T) {
 	}
 	if fetches != 2 {
 		t.Fatalf("fetches = %d, want 2 (first use, then the unknown kid)", fetches)
+	}
+}
+
+// A key rotated in just after the last fetch is fetched for the first token that names it, which waits
+// for the fetch rather than being refused; forged kids cost one fetch per wave, not one each.
+func TestRemoteKeysRotationRightAfterAFetch(t *testing.T) {
+	pub1, priv1 := mustKey(t)
+	pub2, priv2 := mustKey(t)
+	var mu sync.Mutex
+	set := JWKS{Keys: []JWK{PublicJWK("k1", pub1)}}
+	fetches := 0
+	rk := NewRemoteKeys(func(context.Context) (JWKS, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		return set, nil
+	}, 100*time.Millisecond)
+	v := NewVerifier(rk)
+	tok1, _ := NewSigner("k1", priv1, time.Minute).Issue(Principal{Subject: "a", Role: RoleUser})
+	if _, err := v.Verify(context.Background(), tok1); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	set = JWKS{Keys: []JWK{PublicJWK("k1", pub1), PublicJWK("k2", pub2)}}
+	mu.Unlock()
+	tok2, _ := NewSigner("k2", priv2, time.Minute).Issue(Principal{Subject: "a", Role: RoleUser})
+	if _, err := v.Verify(context.Background(), tok2); err != nil {
+		t.Fatalf("token of a key rotated in right after a fetch: %v", err)
+	}
+
+	_, forgedKey := mustKey(t)
+	forged, _ := NewSigner("nope", forgedKey, time.Minute).Issue(Principal{Subject: "a", Role: RoleAdmin})
+	before := fetches
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := v.Verify(context.Background(), forged); !apperr.Is(err, apperr.Unauthorized) {
+				t.Errorf("forged kid: %v, want Unauthorized", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := fetches - before; got > 2 {
+		t.Fatalf("20 forged kids at once made %d fetches, want at most 2", got)
 	}
 }
 

@@ -51,15 +51,19 @@ func (s JWKS) StaticKeys() (StaticKeys, error) {
 // which is not the caller's fault.
 var ErrKeysUnavailable = errors.New("signing keys unavailable")
 
-// RemoteKeys is a KeySource that fetches a JWKS and refetches it when a token names a key it does not know
-// (a rotated key), at most once per minRefresh so that forged kids cannot turn it into a flood.
+// RemoteKeys is a KeySource that fetches a JWKS and fetches it again when a token names a key it does not
+// know (a rotated key). Fetches are at least minRefresh apart so that forged kids cannot turn it into a
+// flood: a token naming an unknown key waits for the next fetch instead of being refused, and one fetch
+// that starts after a request arrived answers every request waiting with it.
 type RemoteKeys struct {
 	fetch      func(context.Context) (JWKS, error)
 	minRefresh time.Duration
 
+	fetchMu sync.Mutex // held by the one caller fetching
+
 	mu      sync.Mutex
 	keys    StaticKeys
-	fetched time.Time
+	started time.Time // when the last fetch began
 }
 
 // NewRemoteKeys returns a key source backed by fetch.
@@ -67,16 +71,40 @@ func NewRemoteKeys(fetch func(context.Context) (JWKS, error), minRefresh time.Du
 	return &RemoteKeys{fetch: fetch, minRefresh: minRefresh}
 }
 
-// PublicKey implements KeySource.
-func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+func (r *RemoteKeys) lookup(kid string) (ed25519.PublicKey, time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if pub, ok := r.keys[kid]; ok {
+	pub, ok := r.keys[kid]
+	return pub, r.started, ok
+}
+
+// PublicKey implements KeySource.
+func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	arrived := time.Now()
+	if pub, _, ok := r.lookup(kid); ok {
 		return pub, nil
 	}
-	if !r.fetched.IsZero() && time.Since(r.fetched) < r.minRefresh {
+	r.fetchMu.Lock()
+	defer r.fetchMu.Unlock()
+	pub, started, ok := r.lookup(kid)
+	switch {
+	case ok:
+		return pub, nil
+	case started.After(arrived): // fetched since this token arrived: its key is not published
 		return nil, fmt.Errorf("unknown key %q", kid)
 	}
+	if wait := r.minRefresh - time.Since(started); !started.IsZero() && wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("unknown key %q: %w", kid, ctx.Err())
+		}
+	}
+	r.mu.Lock()
+	r.started = time.Now()
+	r.mu.Unlock()
 	set, err := r.fetch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
@@ -85,7 +113,9 @@ func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicK
 	if err != nil {
 		return nil, err
 	}
-	r.keys, r.fetched = keys, time.Now()
+	r.mu.Lock()
+	r.keys = keys
+	r.mu.Unlock()
 	if pub, ok := keys[kid]; ok {
 		return pub, nil
 	}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,7 @@ func NewEngine(log *slog.Logger, mw ...gin.HandlerFunc) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(RequestLog(log), Recover(log))
+	e.Use(RequestLog(log), Recover(log), noSniff)
 	e.Use(mw...)
 	e.NoRoute(func(c *gin.Context) {
 		Error(c, apperr.Errorf(apperr.NotFound, "No route for %s %s.", c.Request.Method, c.Request.URL.Path))
@@ -31,8 +32,39 @@ func NewEngine(log *slog.Logger, mw ...gin.HandlerFunc) *gin.Engine {
 	return e
 }
 
-// Error writes err as problem+json, aborts the chain and records err for the request log.
+// noSniff tells browsers to take every answer for the media type it declares (no content sniffing).
+func noSniff(c *gin.Context) {
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Next()
+}
+
+// ServeHEAD answers HEAD as GET on every route of h (RFC 9110 §9.3.2): the handler runs as for GET and the
+// server sends the headers without the body.
+func ServeHEAD(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r = r.WithContext(r.Context()) // a shallow copy: the server keeps the HEAD request it sent
+			r.Method = http.MethodGet
+			w = headWriter{w}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// headWriter drops the body of a HEAD answer, which net/http drops too; this also keeps recorders in tests
+// and in-process callers from seeing one.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Error writes err as problem+json, aborts the chain and records err for the request log. A server-side
+// failure of a request whose client has gone away (its context cancelled) is reported as ClientClosed
+// (499), so that it is neither logged as an error nor counted as a 5xx.
 func Error(c *gin.Context, err error) {
+	if status := StatusOf(err); status >= 500 && errors.Is(c.Request.Context().Err(), context.Canceled) {
+		err = apperr.Wrap(err, apperr.ClientClosed, "The client closed the request.")
+	}
 	_ = c.Error(err)
 	WriteError(c.Writer, c.Request, err)
 	c.Abort()

@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,9 +37,14 @@ func TestDecodeJSON(t *testing.T) {
 		{"trailing data", `{"title":"x"} {}`, 0, apperr.Invalid, "after the JSON value"},
 		{"invalid utf-8", "{\"title\":\"\xff\"}", 0, apperr.Invalid, "UTF-8"},
 		{"too large", `{"title":"` + strings.Repeat("a", 100) + `"}`, 50, apperr.TooLarge, "over 50 bytes"},
+		{"duplicate field", `{"title":"Heat","title":"Cold"}`, 0, apperr.Invalid, `"title" appears more than once`},
+		{"field in another case", `{"Title":"Heat"}`, 0, apperr.Invalid, `unknown field "Title"`},
+		{"lone surrogate", `{"title":"\ud800"}`, 0, apperr.Invalid, "surrogate"},
+		{"integer out of range", `{"title":"x","year":99999999999999999999}`, 0, apperr.Invalid, `"year" must be an integer in range`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.in))
+			r.Header.Set("Content-Type", "application/json")
 			var b body
 			err := httpx.DecodeJSON(r, tc.limit, &b)
 			if tc.code == "" {
@@ -58,11 +64,98 @@ func TestDecodeJSON(t *testing.T) {
 	t.Run("outer MaxBytesReader", func(t *testing.T) {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"title":"`+strings.Repeat("a", 100)+`"}`))
+		r.Header.Set("Content-Type", "application/json")
 		r.Body = http.MaxBytesReader(w, r.Body, 20)
 		if err := httpx.DecodeJSON(r, 0, &body{}); !apperr.Is(err, apperr.TooLarge) {
 			t.Fatalf("err = %v, want TooLarge", err)
 		}
 	})
+}
+
+func TestDecodeJSONContentType(t *testing.T) {
+	for _, tc := range []struct {
+		contentType string
+		ok          bool
+	}{
+		{"application/json", true},
+		{"application/json; charset=utf-8", true},
+		{"Application/JSON", true},
+		{"", false},
+		{"text/plain", false},
+		{"application/x-www-form-urlencoded", false},
+		{"application/json; charset=latin1", false},
+		{"application/jsonp", false},
+		{"application/json;;", false},
+	} {
+		t.Run(tc.contentType, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"title":"Heat","year":1995}`))
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			err := httpx.DecodeJSON(r, 0, &body{})
+			if tc.ok && err != nil {
+				t.Fatalf("DecodeJSON = %v, want ok", err)
+			}
+			if !tc.ok && httpx.StatusOf(err) != http.StatusUnsupportedMediaType {
+				t.Fatalf("DecodeJSON = %v, want 415", err)
+			}
+		})
+	}
+}
+
+func TestAnswersAreNotSniffed(t *testing.T) {
+	e := httpx.NewEngine(slog.New(slog.DiscardHandler))
+	e.GET("/json", func(c *gin.Context) { c.JSON(200, gin.H{"a": 1}) })
+	for _, path := range []string{"/json", "/nope"} {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if got := w.Header().Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+			t.Fatalf("GET %s: X-Content-Type-Options = %q, want nosniff once", path, got)
+		}
+	}
+	w := httptest.NewRecorder()
+	httpx.WriteJSON(w, 200, map[string]int{"a": 1})
+	if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Fatalf("WriteJSON: X-Content-Type-Options = %q", got)
+	}
+}
+
+func TestServeHEAD(t *testing.T) {
+	e := httpx.NewEngine(slog.New(slog.DiscardHandler))
+	e.GET("/thing", func(c *gin.Context) { c.Header("ETag", `"1"`); c.String(200, "body") })
+	e.POST("/form", func(c *gin.Context) { c.Status(204) })
+	h := httpx.ServeHEAD(e)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodHead, "/thing", nil))
+	if w.Code != 200 || w.Header().Get("ETag") != `"1"` || w.Body.Len() != 0 {
+		t.Fatalf("HEAD /thing = %d %q body %q, want 200 with the GET headers and no body", w.Code, w.Header(), w.Body)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodHead, "/form", nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("HEAD on a POST-only route = %d, want 405", w.Code)
+	}
+}
+
+// A server error caused by the client going away is 499 in the log and the metrics, not a 5xx.
+func TestErrorOfAGoneClientIs499(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelError}))
+	e := httpx.NewEngine(log)
+	e.GET("/search", func(c *gin.Context) {
+		<-c.Request.Context().Done()
+		httpx.Error(c, fmt.Errorf("search: %w", c.Request.Context().Err()))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest("GET", "/search", nil).WithContext(ctx))
+	if w.Code != httpx.StatusClientClosed {
+		t.Fatalf("status = %d, want 499", w.Code)
+	}
+	if logged.Len() != 0 {
+		t.Fatalf("a gone client was logged as an error: %s", logged.String())
+	}
 }
 
 func TestEngineAnswersProblems(t *testing.T) {

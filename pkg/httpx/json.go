@@ -2,12 +2,18 @@ package httpx
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"marquee/pkg/apperr"
 )
@@ -15,10 +21,16 @@ import (
 // MaxBodyBytes is the default limit on a JSON request body.
 const MaxBodyBytes = 1 << 20
 
-// DecodeJSON reads one JSON value from r's body into v strictly: unknown fields, trailing data, invalid
-// UTF-8 and bodies over limit bytes are rejected with an Invalid or TooLarge error that says what is wrong.
-// Invalid UTF-8 is checked before decoding because encoding/json silently replaces it.
+// JSONContentType is the media type that JSON request bodies must declare.
+const JSONContentType = "application/json"
+
+// DecodeJSON reads one JSON value from r's body into v strictly, after checking that the body is declared
+// as application/json (415 otherwise). The decoding rules are UnmarshalStrict's; bodies over limit bytes
+// are TooLarge.
 func DecodeJSON(r *http.Request, limit int64, v any) error {
+	if err := RequireContentType(r, JSONContentType); err != nil {
+		return err
+	}
 	if limit <= 0 {
 		limit = MaxBodyBytes
 	}
@@ -36,7 +48,29 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 	return UnmarshalStrict(body, v)
 }
 
-// UnmarshalStrict decodes data into v with the same rules as DecodeJSON.
+// RequireContentType checks that r declares its body as one of the media types allowed (parameters such
+// as charset aside; a charset other than UTF-8 is refused too). Anything else, a missing Content-Type
+// included, is an UnsupportedMedia error (415, RFC 9110 §15.5.16) that names the types accepted.
+func RequireContentType(r *http.Request, allowed ...string) error {
+	unsupported := apperr.Errorf(apperr.UnsupportedMedia, "Content-Type must be %s.", strings.Join(allowed, " or "))
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return unsupported
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return unsupported
+	}
+	for _, a := range allowed {
+		if mt == a {
+			return nil
+		}
+	}
+	return unsupported
+}
+
+// UnmarshalStrict decodes data into v strictly: unknown fields, fields spelt in another case, duplicate
+// fields, trailing data, invalid UTF-8 and unpaired surrogate escapes (\ud800) are all Invalid errors that
+// say what is wrong, where encoding/json would ignore, merge or silently replace them.
 func UnmarshalStrict(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return apperr.Errorf(apperr.Invalid, "The request body is empty; a JSON object is expected.")
@@ -44,56 +78,64 @@ func UnmarshalStrict(data []byte, v any) error {
 	if !utf8.Valid(data) {
 		return apperr.Errorf(apperr.Invalid, "The request body is not valid UTF-8.")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
 		return apperr.Errorf(apperr.Invalid, "The request body is not valid: %s.", describeJSONError(err))
 	}
-	if dec.More() {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return apperr.Errorf(apperr.Invalid, "The request body has data after the JSON value.")
 	}
 	return nil
 }
 
 func describeJSONError(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var sem *json.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
-		}
-		return fmt.Sprintf("expected %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syn):
+		return fmt.Sprintf("field %q appears more than once", syn.JSONPointer.LastToken())
+	case errors.Is(err, json.ErrUnknownName) && errors.As(err, &sem):
+		return fmt.Sprintf("unknown field %q (field names are case-sensitive)", sem.JSONPointer.LastToken())
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends too early"
-	default:
-		// encoding/json reports unknown fields as `json: unknown field "x"`.
-		msg := err.Error()
-		const prefix = "json: "
-		if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-			msg = msg[len(prefix):]
+	case errors.As(err, &sem) && sem.GoType != nil:
+		kind := jsonKind(sem.GoType)
+		if errors.Is(sem.Err, strconv.ErrRange) {
+			kind += " in range"
 		}
-		return msg
+		if sem.JSONPointer != "" {
+			return fmt.Sprintf("field %q must be %s", strings.TrimPrefix(string(sem.JSONPointer), "/"), kind)
+		}
+		return "expected " + kind
+	case errors.As(err, &syn):
+		if strings.Contains(syn.Err.Error(), "surrogate") {
+			return fmt.Sprintf("unpaired UTF-16 surrogate escape at byte %d", syn.ByteOffset)
+		}
+		return fmt.Sprintf("malformed JSON at byte %d", syn.ByteOffset)
+	default:
+		return "malformed JSON"
 	}
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
-	case "float32", "float64":
+	case reflect.Float32, reflect.Float64:
 		return "a number"
-	case "string":
+	case reflect.String:
 		return "a string"
-	case "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "an object"
 	default:
-		return goKind
+		return t.Kind().String()
 	}
 }

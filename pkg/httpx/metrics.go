@@ -43,8 +43,10 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
-// Middleware observes every request of part. The route label is the route's pattern (c.FullPath()), so
-// that ids in paths do not make a series each; requests matching no route count as "unmatched".
+// Middleware observes every request of part. Every label has a bounded set of values, whatever clients
+// send: the route label is the route's pattern (c.FullPath()), so that ids in paths do not make a series
+// each, and requests matching no route count as "unmatched"; methods other than the standard ones count as
+// "other"; statuses count by class.
 func (m *Metrics) Middleware(part string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -54,7 +56,18 @@ func (m *Metrics) Middleware(part string) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		class := strconv.Itoa(c.Writer.Status()/100) + "xx"
-		m.duration.WithLabelValues(part, route, c.Request.Method, class).Observe(time.Since(start).Seconds())
+		m.duration.WithLabelValues(part, route, methodLabel(c.Request.Method), class).Observe(time.Since(start).Seconds())
+	}
+}
+
+// methodLabel is the method as a metric label: one of RFC 9110's methods (and PATCH), or "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	default:
+		return "other"
 	}
 }
 

@@ -36,10 +36,16 @@ var statusOf = map[apperr.Code]int{
 	apperr.PreconditionFailed: http.StatusPreconditionFailed,
 	apperr.Unprocessable:      http.StatusUnprocessableEntity,
 	apperr.TooLarge:           http.StatusRequestEntityTooLarge,
+	apperr.UnsupportedMedia:   http.StatusUnsupportedMediaType,
 	apperr.RateLimited:        http.StatusTooManyRequests,
 	apperr.Unavailable:        http.StatusServiceUnavailable,
+	apperr.ClientClosed:       StatusClientClosed,
 	apperr.Internal:           http.StatusInternalServerError,
 }
+
+// StatusClientClosed is the status logged and counted for a request whose client went away before the
+// answer was ready (nginx's 499): the client's doing, not a server error. The client never sees it.
+const StatusClientClosed = 499
 
 // StatusOf maps an error's code to its HTTP status: the one place that does so.
 func StatusOf(err error) int { return statusOf[apperr.CodeOf(err)] }
@@ -51,7 +57,7 @@ func ProblemOf(r *http.Request, err error) Problem {
 	status := statusOf[code]
 	p := Problem{
 		Type:   ProblemType(code),
-		Title:  http.StatusText(status),
+		Title:  statusText(status),
 		Status: status,
 		Detail: apperr.MessageOf(err),
 		Code:   code,
@@ -61,6 +67,13 @@ func ProblemOf(r *http.Request, err error) Problem {
 		p.Instance = r.URL.Path
 	}
 	return p
+}
+
+func statusText(status int) string {
+	if status == StatusClientClosed {
+		return "Client Closed Request"
+	}
+	return http.StatusText(status)
 }
 
 // WriteError writes err as problem+json. Unauthorized answers carry a Bearer challenge.
@@ -73,6 +86,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1") // a dependency is away: a retry soon is likely to work
 	}
 	w.Header().Set("Content-Type", ProblemContentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
@@ -81,6 +95,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // WriteJSON writes v as a JSON answer with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

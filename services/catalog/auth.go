@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
+
 	"marquee/pkg/apperr"
 )
 
@@ -119,13 +121,8 @@ func ValidateNewUser(username *string, password, role string) error {
 	if !ValidUsername(*username) {
 		bad["username"] = "must be 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 	}
-	switch {
-	case !utf8.ValidString(password):
-		bad["password"] = "must be valid UTF-8"
-	case utf8.RuneCountInString(password) < MinPasswordLen:
-		bad["password"] = fmt.Sprintf("must have at least %d characters", MinPasswordLen)
-	case len(password) > MaxPasswordLen:
-		bad["password"] = fmt.Sprintf("must have at most %d bytes", MaxPasswordLen)
+	if msg := PasswordProblem(password, *username); msg != "" {
+		bad["password"] = msg
 	}
 	if !ValidRole(role) {
 		bad["role"] = `must be "admin" or "user"`
@@ -134,6 +131,40 @@ func ValidateNewUser(username *string, password, role string) error {
 		return apperr.InvalidFields("The user is not valid.", bad)
 	}
 	return nil
+}
+
+// minPasswordScore is the zxcvbn score a password needs: 3 means about 10^10 guesses or more, which
+// leaves out every password of zxcvbn's lists of the most common (breached) passwords, words and names,
+// and keyboard walks, repeats and sequences built from them.
+const minPasswordScore = 3
+
+// passwordScoreRunes is how much of a password is scored; zxcvbn's matching grows fast with length, and
+// a password that is strong in its first 100 characters stays strong.
+const passwordScoreRunes = 100
+
+// PasswordProblem says what is wrong with a new password, or "". The policy follows NIST SP 800-63B and
+// OWASP's authentication guidance: at least MinPasswordLen characters and at most MaxPasswordLen bytes,
+// any characters (no composition rules, spaces allowed, nothing trimmed), but not one that is common,
+// breached or derived from the username, as judged by zxcvbn's dictionaries and patterns.
+func PasswordProblem(password, username string) string {
+	switch {
+	case !utf8.ValidString(password):
+		return "must be valid UTF-8"
+	case utf8.RuneCountInString(password) < MinPasswordLen:
+		return fmt.Sprintf("must have at least %d characters", MinPasswordLen)
+	case len(password) > MaxPasswordLen:
+		return fmt.Sprintf("must have at most %d bytes", MaxPasswordLen)
+	case strings.TrimSpace(password) == "":
+		return "must not be only spaces"
+	}
+	scored := password
+	if utf8.RuneCountInString(scored) > passwordScoreRunes {
+		scored = string([]rune(scored)[:passwordScoreRunes])
+	}
+	if zxcvbn.PasswordStrength(scored, []string{username, "marquee"}).Score < minPasswordScore {
+		return "is too easy to guess (a common or breached password, a repeat, a sequence or the username); try a few unrelated words"
+	}
+	return ""
 }
 
 // ValidateAPIKeyName normalises (trims) and checks a key's name.

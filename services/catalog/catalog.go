@@ -35,6 +35,8 @@ const (
 	MaxYear         = 2100
 	MaxRuntime      = 2000
 	MaxRating       = 10
+	MaxPopularity   = 1e6 // far above any real score; bounds what ranking must handle
+	MaxVotes        = 1e9 // more votes than people who watch films
 )
 
 // Movie is a movie as the catalog stores it. Version starts at 1 and grows by one on every change,
@@ -104,20 +106,22 @@ var (
 // field.
 func (in *MovieInput) Validate() error {
 	bad := map[string]string{}
-	text := func(field string, s *string, max int, required bool) {
+	text := func(field string, s *string, max int, required, multiline bool) {
 		*s = strings.TrimSpace(*s)
 		switch n := utf8.RuneCountInString(*s); {
-		case !utf8.ValidString(*s):
-			bad[field] = "must be valid UTF-8"
 		case n == 0 && required:
 			bad[field] = "is required"
 		case n > max:
 			bad[field] = fmt.Sprintf("must be at most %d characters", max)
+		case n > 0:
+			if msg := textProblem(*s, multiline); msg != "" {
+				bad[field] = msg
+			}
 		}
 	}
-	text("title", &in.Title, MaxTitleLen, true)
-	text("overview", &in.Overview, MaxOverviewLen, false)
-	text("tagline", &in.Tagline, MaxTaglineLen, false)
+	text("title", &in.Title, MaxTitleLen, true, false)
+	text("overview", &in.Overview, MaxOverviewLen, false, true)
+	text("tagline", &in.Tagline, MaxTaglineLen, false, false)
 	if in.Year != nil && (*in.Year < MinYear || *in.Year > MaxYear) {
 		bad["year"] = fmt.Sprintf("must be between %d and %d", MinYear, MaxYear)
 	}
@@ -127,11 +131,11 @@ func (in *MovieInput) Validate() error {
 	if in.Rating != nil && (math.IsNaN(*in.Rating) || *in.Rating < 0 || *in.Rating > MaxRating) {
 		bad["rating"] = fmt.Sprintf("must be between 0 and %d", MaxRating)
 	}
-	if in.Popularity != nil && (math.IsNaN(*in.Popularity) || math.IsInf(*in.Popularity, 0) || *in.Popularity < 0) {
-		bad["popularity"] = "must be a number of at least 0"
+	if in.Popularity != nil && (math.IsNaN(*in.Popularity) || *in.Popularity < 0 || *in.Popularity > MaxPopularity) {
+		bad["popularity"] = fmt.Sprintf("must be between 0 and %g", float64(MaxPopularity))
 	}
-	if in.Votes != nil && *in.Votes < 0 {
-		bad["votes"] = "must be at least 0"
+	if in.Votes != nil && (*in.Votes < 0 || *in.Votes > MaxVotes) {
+		bad["votes"] = fmt.Sprintf("must be between 0 and %d", int64(MaxVotes))
 	}
 	for _, l := range []struct {
 		field string
@@ -191,6 +195,29 @@ func checkURL(s string) string {
 	return ""
 }
 
+// textProblem says what makes s unfit as text a person reads, or "": invalid UTF-8, control characters
+// (NUL, escape sequences, …; tabs and line breaks are allowed in multiline text), or nothing visible at all
+// (only spaces and invisible format characters such as zero-width spaces).
+func textProblem(s string, multiline bool) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	visible := false
+	for _, r := range s {
+		switch {
+		case multiline && (r == '\n' || r == '\r' || r == '\t'):
+		case unicode.IsControl(r):
+			return "must not contain control characters"
+		case unicode.IsGraphic(r) && !unicode.IsSpace(r):
+			visible = true
+		}
+	}
+	if !visible {
+		return "must contain a visible character"
+	}
+	return ""
+}
+
 // cleanList trims the items, drops repeats and reports the first problem. A nil list stays empty, not nil,
 // so that it is stored and served as [].
 func cleanList(items []string, max int) ([]string, string) {
@@ -199,12 +226,12 @@ func cleanList(items []string, max int) ([]string, string) {
 	for _, it := range items {
 		it = strings.TrimSpace(it)
 		switch {
-		case !utf8.ValidString(it):
-			return out, "items must be valid UTF-8"
 		case it == "":
 			return out, "must not contain empty items"
 		case utf8.RuneCountInString(it) > MaxListItemLen:
 			return out, fmt.Sprintf("items must be at most %d characters", MaxListItemLen)
+		case textProblem(it, false) != "":
+			return out, "items " + textProblem(it, false)
 		case seen[it]:
 			continue
 		}
@@ -225,10 +252,12 @@ const (
 
 // User is an account that can get an access token.
 type User struct {
+	ID           int64 // stable and never reused, unlike Username: histories name a user as "user:<ID>"
 	Username     string
 	Role         string // RoleAdmin or RoleUser
 	PasswordHash string // PHC-formatted argon2id hash
 	CreatedAt    time.Time
+	UpdatedAt    time.Time // of the last change of role or password; tokens issued before it are revoked
 }
 
 // SigningKey is a private key that signs access tokens; its public half is published as a JWK under Kid.
@@ -328,6 +357,9 @@ type APIKey struct {
 // Subject is the principal subject of requests made with the key.
 func (k *APIKey) Subject() string { return "key:" + strconv.FormatInt(k.ID, 10) }
 
+// Actor names user u in histories and Idempotency-Keys: by its stable id, never by its reusable name.
+func (u *User) Actor() string { return "user:" + strconv.FormatInt(u.ID, 10) }
+
 // Store keeps the catalog. Each method is one transaction (ImportMovies is one per batch); every change of
 // a movie writes its outbox event and its history entry in the same transaction. actor names who makes a
 // change, for the history.
@@ -419,6 +451,8 @@ type Store interface {
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	// APIKeyByHash returns the key with this hash, revoked or not. Returns NotFound if there is none.
 	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// APIKeyByID returns the key with this id, revoked or not. Returns NotFound if there is none.
+	APIKeyByID(ctx context.Context, id int64) (*APIKey, error)
 	// TouchAPIKey records that a key was used at.
 	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
 	// RevokeAPIKey revokes a key; revoking a revoked key changes nothing. Returns NotFound if there is none.

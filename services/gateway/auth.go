@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/subtle"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -10,7 +11,11 @@ import (
 	"marquee/pkg/httpx"
 )
 
-const callerKey = "marquee.caller"
+const (
+	callerKey   = "marquee.caller"
+	tokenKey    = "marquee.token"    // the raw access token, for confirm
+	operatorKey = "marquee.operator" // set when the request carries the metrics token
+)
 
 // caller is an authenticated principal and how it proved who it is.
 type caller struct {
@@ -33,6 +38,9 @@ const apiKeyPrefix = "mq_"
 // maxTokenBytes bounds a bearer token; real ones are a few hundred bytes.
 const maxTokenBytes = 8 << 10
 
+// maxAPIKeyBytes bounds an API key: the catalog's are 39 bytes, so a longer one is refused without asking.
+const maxAPIKeyBytes = 64
+
 var errBadAuthorization = apperr.Errorf(apperr.Unauthorized, "The Authorization header must be \"Bearer <token>\".")
 
 // parseAuthorization reads the value of an Authorization header. An empty value is no credential; anything
@@ -50,6 +58,9 @@ func parseAuthorization(h string) (credentialKind, string, error) {
 		return noCredential, "", errBadAuthorization
 	}
 	if strings.HasPrefix(tok, apiKeyPrefix) {
+		if len(tok) > maxAPIKeyBytes {
+			return noCredential, "", errBadKey
+		}
 		return apiKey, tok, nil
 	}
 	return accessToken, tok, nil
@@ -81,7 +92,9 @@ type authenticator struct {
 // a credential that does not verify is refused outright rather than treated as anonymous, so a client learns
 // its credential is bad. Refusals count against the client IP's anonymous rate limit, and so does every API
 // key the catalog must be asked about, so that guessing costs the guesser and not the catalog.
-func authenticate(a *authenticator, l *limiter, ips clientIPs) gin.HandlerFunc {
+//
+// On GET /metrics, the metrics token (if one is set) is a credential too, compared in constant time.
+func authenticate(a *authenticator, l *limiter, ips clientIPs, metricsToken string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		values := c.Request.Header.Values("Authorization")
 		if len(values) > 1 {
@@ -91,6 +104,13 @@ func authenticate(a *authenticator, l *limiter, ips clientIPs) gin.HandlerFunc {
 		var h string
 		if len(values) == 1 {
 			h = values[0]
+		}
+		if metricsToken != "" && c.FullPath() == metricsPath {
+			if tok, ok := strings.CutPrefix(h, "Bearer "); ok && subtle.ConstantTimeCompare([]byte(tok), []byte(metricsToken)) == 1 {
+				c.Set(operatorKey, true)
+				c.Next()
+				return
+			}
 		}
 		kind, tok, err := parseAuthorization(h)
 		if err != nil {
@@ -104,6 +124,7 @@ func authenticate(a *authenticator, l *limiter, ips clientIPs) gin.HandlerFunc {
 			return
 		case accessToken:
 			who.Principal, err = a.tokens.Verify(c.Request.Context(), tok)
+			c.Set(tokenKey, tok)
 		case apiKey:
 			who.viaKey = true
 			who.Principal, err = a.keys.check(c.Request.Context(), tok, func() error { return chargeIP(c, l, ips) })
@@ -149,6 +170,40 @@ func callerOf(c *gin.Context) (caller, bool) {
 	}
 	who, ok := v.(caller)
 	return who, ok
+}
+
+// confirm asks the catalog whether the caller's access token still stands (its user not deleted, demoted
+// or given a new password since), for routes whose backend does not check credentials itself; the answer
+// is cached like an API key's, by the token's hash. API keys were asked about already.
+func confirm(a *authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tok := c.GetString(tokenKey)
+		if tok == "" {
+			c.Next()
+			return
+		}
+		if _, err := a.keys.check(c.Request.Context(), tok, func() error { return nil }); err != nil {
+			if apperr.Is(err, apperr.Unauthorized) {
+				err = apperr.Errorf(apperr.Unauthorized, "The access token has been revoked.")
+			}
+			httpx.Error(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+// requireOperator lets admins and holders of the metrics token through: 401 for anonymous callers, 403
+// for users.
+func requireOperator() gin.HandlerFunc {
+	admins := requireAdmin()
+	return func(c *gin.Context) {
+		if c.GetBool(operatorKey) {
+			c.Next()
+			return
+		}
+		admins(c)
+	}
 }
 
 // requireAdmin lets only admins through: 401 for anonymous callers, 403 for users.

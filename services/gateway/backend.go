@@ -31,6 +31,10 @@ func NewProxy(log *slog.Logger, name string, base *url.URL) http.Handler {
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
 		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Del("X-Content-Type-Options") // the gateway sets its own, once
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -38,7 +42,8 @@ func NewProxy(log *slog.Logger, name string, base *url.URL) http.Handler {
 				return
 			}
 			if errors.Is(err, context.Canceled) {
-				return // the client went away
+				w.WriteHeader(httpx.StatusClientClosed) // the client went away: for the log and metrics only
+				return
 			}
 			log.Warn("backend unreachable", "backend", name, "path", r.URL.Path, "err", err)
 			httpx.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "The %s service is unavailable; try again shortly.", name))

@@ -13,7 +13,8 @@ import (
 
 func FuzzParseAuthorization(f *testing.F) {
 	for _, s := range []string{"", "Bearer abc.def.ghi", "bearer mq_abc", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer  x ",
-		"Bearer a b", "Bearer mq_", "Bearer ====", "Bearer x\x00y", "Bearer \xff", "BEARER mq_" + strings.Repeat("a", 9000)} {
+		"Bearer a b", "Bearer mq_", "Bearer ====", "Bearer x\x00y", "Bearer \xff", "BEARER mq_" + strings.Repeat("a", 9000),
+		"Bearer mq_" + strings.Repeat("A", 5000), "Bearer " + strings.Repeat("e", 6000)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"marquee/pkg/authn"
 	"marquee/pkg/httpx"
 )
@@ -46,6 +48,8 @@ type Config struct {
 	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For is believed (comma-separated)"`
 	CORSOrigins    []string `key:"cors_origins" usage:"origins allowed to call write routes from a browser (comma-separated); reads allow any"`
 
+	MetricsToken string `key:"metrics_token" secret:"true" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only"`
+
 	KeyCacheTTL         time.Duration `key:"key_cache_ttl" usage:"how long an API key the catalog vouched for is trusted without asking again"`
 	KeyCacheInactiveTTL time.Duration `key:"key_cache_inactive_ttl" usage:"how long an unknown or revoked API key is remembered as such"`
 }
@@ -71,7 +75,7 @@ func DefaultConfig() Config {
 		RateLoginPerMinute:  rl.Login.PerSecond * 60,
 		RateLoginBurst:      rl.Login.Burst,
 		RateLimitEntries:    rl.MaxEntries,
-		KeyCacheTTL:         10 * time.Second,
+		KeyCacheTTL:         time.Second,
 		KeyCacheInactiveTTL: 2 * time.Second,
 	}
 }
@@ -104,6 +108,9 @@ func (c *Config) Validate() error {
 	positive("rate_limit_entries", float64(c.RateLimitEntries))
 	positive("key_cache_ttl", float64(c.KeyCacheTTL))
 	positive("key_cache_inactive_ttl", float64(c.KeyCacheInactiveTTL))
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("metrics_token must be at least 16 characters"))
+	}
 	if c.RateLimit != "on" && c.RateLimit != "off" {
 		errs = append(errs, fmt.Errorf("rate_limit %q must be on or off", c.RateLimit))
 	}
@@ -137,6 +144,7 @@ func (c *Config) Options() Options {
 		CORSOrigins:         c.CORSOrigins,
 		KeyCacheTTL:         c.KeyCacheTTL,
 		KeyCacheInactiveTTL: c.KeyCacheInactiveTTL,
+		MetricsToken:        c.MetricsToken,
 	}
 }
 
@@ -155,11 +163,12 @@ type Options struct {
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For names the client
 	CORSOrigins    []string       // origins allowed to call write routes from a browser
 
-	KeyCacheTTL         time.Duration // how long an active API key is cached; 0 means 10s
+	KeyCacheTTL         time.Duration // how long an active API key is cached; 0 means 1s
 	KeyCacheInactiveTTL time.Duration // how long an inactive API key is cached; 0 means 2s
 
-	HTTPMetrics *httpx.Metrics // observes every request; nil: not measured
-	Metrics     http.Handler   // serves GET /metrics (the all-in-one's shared registry); nil: 404
+	HTTPMetrics  *httpx.Metrics // observes every request; nil: not measured
+	Metrics      http.Handler   // serves GET /metrics to operators (the all-in-one's shared registry); nil: 404
+	MetricsToken string         // a bearer token that may read /metrics besides admins; "": admins only
 
 	now func() time.Time // the clock of rate limits and the key cache; tests set it
 }
@@ -191,13 +200,27 @@ func (o Options) withDefaults() Options {
 // NewHandler returns the gateway's HTTP handler over b.
 func NewHandler(log *slog.Logger, b Backends, o Options) http.Handler {
 	o = o.withDefaults()
-	keys := authn.NewRemoteKeys(func(ctx context.Context) (authn.JWKS, error) { return fetchJWKS(ctx, b.Catalog) }, 10*time.Second)
+	keys := authn.NewRemoteKeys(func(ctx context.Context) (authn.JWKS, error) { return fetchJWKS(ctx, b.Catalog) }, jwksMinRefresh)
 	auth := &authenticator{
 		tokens: authn.NewVerifier(keys),
 		keys:   newKeyChecker(b.Catalog, o.KeyCacheTTL, o.KeyCacheInactiveTTL, o.now),
 	}
-	return newRouter(log, b, auth, o)
+	e := newRouter(log, b, auth, o)
+	return handler{Handler: httpx.ServeHEAD(e), engine: e}
 }
+
+// handler is the gateway's http.Handler; Routes lists what it serves (HEAD is answered wherever GET is).
+type handler struct {
+	http.Handler
+	engine *gin.Engine
+}
+
+// Routes returns the routes of the gateway's engine.
+func (h handler) Routes() gin.RoutesInfo { return h.engine.Routes() }
+
+// jwksMinRefresh spaces the fetches of the catalog's signing keys: a token naming a key not seen yet (one
+// just rotated in) waits at most this long for it, and forged key ids cost the catalog one fetch per period.
+const jwksMinRefresh = time.Second
 
 func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -82,6 +83,7 @@ type fixture struct {
 	catalogReady   bool
 	introspections int
 	introspectFail bool
+	revoked        map[string]bool // tokens the stand-in catalog says are no longer active
 }
 
 func newFixture(t testing.TB, o Options) *fixture {
@@ -151,7 +153,18 @@ func (f *fixture) introspect(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	f.mu.Lock()
+	revoked := f.revoked[req.Token]
+	f.mu.Unlock()
+	if revoked {
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
 	switch req.Token {
+	case f.admin:
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": true, "subject": "admin-1", "role": "admin"})
+	case f.user:
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": true, "subject": "user-1", "role": "user"})
 	case userKey:
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": true, "subject": "key:u1", "role": "user"})
 	case adminKey:
@@ -249,7 +262,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/v1/admin/reconcile", "catalog", admins},
 		{"POST", "/v1/index/rebuild", "search", admins},
 		{"GET", "/v1/index/rebuild", "search", admins},
-		{"GET", "/metrics", "", nobody}, // this fixture has no registry: 404 (TestMetrics serves one)
+		{"GET", "/metrics", "", map[string]int{"anonymous": 401, "user": 403, "admin": 404, "user-key": 403, "admin-key": 404}}, // operators only; this fixture has no registry: 404 (TestMetrics serves one)
 		{"GET", "/healthz", "", anyone},
 		{"GET", "/readyz", "", anyone},
 		{"GET", "/openapi.json", "", anyone},
@@ -454,19 +467,86 @@ func (f *fixture) doHeader(t testing.TB, method, path, authorization string) *ht
 
 func TestMetrics(t *testing.T) {
 	reg := httpx.NewRegistry()
-	o := Options{RateLimits: RateLimits{Off: true}, HTTPMetrics: httpx.NewMetrics(reg), Metrics: httpx.MetricsHandler(reg)}
+	const token = "scrape-0123456789abcdef"
+	o := Options{RateLimits: RateLimits{Off: true}, HTTPMetrics: httpx.NewMetrics(reg), Metrics: httpx.MetricsHandler(reg), MetricsToken: token}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	gw := NewHandler(slog.New(slog.DiscardHandler), Backends{Catalog: ok, Search: ok}, o)
 	for range 3 {
 		gw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/v1/movies/42", nil))
 	}
 	w := httptest.NewRecorder()
-	gw.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	gw.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", w.Code, w.Body)
 	}
 	want := `marquee_http_request_duration_seconds_count{code="2xx",method="GET",part="gateway",route="/v1/movies/:id"} 3`
 	if !strings.Contains(w.Body.String(), want) {
 		t.Errorf("metrics lack %s:\n%s", want, w.Body)
+	}
+	for name, authorization := range map[string]string{"anonymous": "", "wrong token": "Bearer scrape-0123456789abcdeX", "token as basic": "Basic " + token} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if authorization != "" {
+			r.Header.Set("Authorization", authorization)
+		}
+		gw.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("GET /metrics as %s: %d, want 401", name, w.Code)
+		}
+	}
+	// The metrics token opens /metrics only.
+	r = httptest.NewRequest(http.MethodGet, "/v1/users", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	if w := httptest.NewRecorder(); func() int { gw.ServeHTTP(w, r); return w.Code }() != http.StatusUnauthorized {
+		t.Errorf("the metrics token opened /v1/users: %d", w.Code)
+	}
+}
+
+// TestMetricsAreBounded: no request, whatever its method or path, and rate-limited or not, adds a series.
+func TestMetricsAreBounded(t *testing.T) {
+	reg := httpx.NewRegistry()
+	const token = "scrape-0123456789abcdef"
+	o := Options{HTTPMetrics: httpx.NewMetrics(reg), Metrics: httpx.MetricsHandler(reg), MetricsToken: token} // rate limits on
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	gw := NewHandler(slog.New(slog.DiscardHandler), Backends{Catalog: ok, Search: ok}, o)
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	word := func() string {
+		b := make([]byte, 1+rnd.IntN(12))
+		for i := range b {
+			b[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_!~"[rnd.IntN(30)]
+		}
+		return string(b)
+	}
+	send := func(n int) {
+		for range n {
+			path := []string{"/v1/movies", "/v1/movies/1", "/metrics", "/" + word()}[rnd.IntN(4)]
+			gw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(word(), path, nil))
+		}
+	}
+	series := func() (int, int) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		gw.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET /metrics: %d", w.Code)
+		}
+		n := 0
+		for line := range strings.Lines(w.Body.String()) {
+			if strings.HasPrefix(line, "marquee_http_") {
+				n++
+			}
+		}
+		return n, w.Body.Len()
+	}
+	send(100)
+	series() // a scrape is counted once it is over: the next one shows its series
+	before, sizeBefore := series()
+	send(2000)
+	after, sizeAfter := series()
+	if after != before || sizeAfter > sizeBefore+sizeBefore/20 {
+		t.Fatalf("2,000 requests with random methods grew the metrics from %d series (%d bytes) to %d (%d bytes)", before, sizeBefore, after, sizeAfter)
 	}
 }

@@ -15,8 +15,9 @@ import (
 type access int
 
 const (
-	public access = iota // anyone, anonymous included
-	admin                // admins only: checked here and again by the catalog
+	public   access = iota // anyone, anonymous included
+	admin                  // admins only: checked here and again by the catalog
+	operator               // admins, and callers with the metrics token
 )
 
 // route is one line of the gateway's routing table.
@@ -25,6 +26,7 @@ type route struct {
 	access       access
 	read         bool // a public read: browsers on any origin may GET it (see cors)
 	bigBody      bool // takes the import body limit instead of the usual one
+	confirm      bool // an admin route whose backend checks no credential: the catalog confirms tokens
 	handler      func(s *services) gin.HandlerFunc
 }
 
@@ -78,18 +80,21 @@ var routes = []route{
 	{method: "POST", path: "/v1/auth/rotate", access: admin, handler: toCatalog},
 
 	{method: "POST", path: "/v1/admin/reconcile", access: admin, handler: toCatalog},
-	{method: "POST", path: "/v1/index/rebuild", access: admin, handler: toSearchAdmin},
-	{method: "GET", path: "/v1/index/rebuild", access: admin, handler: toSearchAdmin},
+	{method: "POST", path: "/v1/index/rebuild", access: admin, confirm: true, handler: toSearchAdmin},
+	{method: "GET", path: "/v1/index/rebuild", access: admin, confirm: true, handler: toSearchAdmin},
 
 	{method: "GET", path: "/healthz", access: public, handler: func(*services) gin.HandlerFunc { return handleHealthz() }},
 	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends) }},
 	{method: "GET", path: "/openapi.json", access: public, read: true, handler: func(*services) gin.HandlerFunc { return handleOpenAPI() }},
 	{method: "GET", path: "/docs", access: public, handler: func(*services) gin.HandlerFunc { return handleDocs() }},
-	{method: "GET", path: "/metrics", access: public, handler: toMetrics},
+	{method: "GET", path: metricsPath, access: operator, handler: toMetrics},
 
 	{method: "GET", path: "/", access: public, handler: toWeb},
 	{method: "GET", path: "/assets/*path", access: public, handler: toWeb},
 }
+
+// metricsPath serves the Prometheus metrics, to operators only.
+const metricsPath = "/metrics"
 
 // loginPath is the route limited per client IP more strictly than the rest, against password guessing.
 const loginPath = "/v1/auth/token"
@@ -98,6 +103,7 @@ const loginPath = "/v1/auth/token"
 // string limit, authentication, and the rate limit; then its route's body limit, the admin check where the
 // route needs one, and the handler.
 func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gin.Engine {
+	confirmed := confirm(auth)
 	var mw []gin.HandlerFunc
 	if o.HTTPMetrics != nil {
 		mw = append(mw, o.HTTPMetrics.Middleware("gateway"))
@@ -106,7 +112,8 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 	s := &services{Backends: b, web: web.Handler(), metrics: o.Metrics}
 	ips := clientIPs{trusted: o.TrustedProxies}
 	limits := newLimiter(o.RateLimits, o.now)
-	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips), rateLimit(limits, ips))
+	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips, o.MetricsToken), rateLimit(limits, ips))
+	e.Use(nameClient(ips))
 	e.Use(compress(), cacheControl())
 	for _, r := range routes {
 		limit := o.MaxBodyBytes
@@ -114,12 +121,29 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 			limit = o.MaxImportBytes
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
-		if r.access == admin {
+		switch r.access {
+		case admin:
 			chain = append(chain, requireAdmin())
+			if r.confirm {
+				chain = append(chain, confirmed)
+			}
+		case operator:
+			chain = append(chain, requireOperator())
 		}
 		e.Handle(r.method, r.path, append(chain, r.handler(s))...)
 	}
 	return e
+}
+
+// clientIPHeader tells the backends who the client is (as trusted proxies say), for the catalog's login
+// throttling; a value sent by the client is replaced.
+const clientIPHeader = "Marquee-Client-IP"
+
+func nameClient(ips clientIPs) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Header.Set(clientIPHeader, ips.of(c.Request).String())
+		c.Next()
+	}
 }
 
 // forward hands the request to a backend as it is, credentials included: the catalog checks them again.

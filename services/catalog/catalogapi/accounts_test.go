@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"marquee/pkg/authn"
+	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 )
@@ -23,6 +25,7 @@ func TestUsers(t *testing.T) {
 	admin := e.token(t, adminName, adminPass)
 	res := e.do(t, "POST", "/v1/users", admin, map[string]string{"username": " Ada ", "password": "twelve-chars-ok", "role": "admin"})
 	var u struct {
+		Actor     string    `json:"actor"`
 		Username  string    `json:"username"`
 		Role      string    `json:"role"`
 		CreatedAt time.Time `json:"created_at"`
@@ -31,7 +34,7 @@ func TestUsers(t *testing.T) {
 		t.Fatalf("create: %d %v %s", res.status, res.header, res.body)
 	}
 	mustJSON(t, res.body, &u)
-	if u.Username != "ada" || u.Role != "admin" || u.CreatedAt.IsZero() {
+	if u.Username != "ada" || u.Role != "admin" || u.CreatedAt.IsZero() || !strings.HasPrefix(u.Actor, "user:") {
 		t.Fatalf("created = %s", res.body)
 	}
 	if tok := e.token(t, "ada", "twelve-chars-ok"); tok == "" {
@@ -59,6 +62,7 @@ func TestUsers(t *testing.T) {
 	res = e.do(t, "GET", "/v1/users", admin, nil)
 	var list struct {
 		Users []struct {
+			Actor     string    `json:"actor"`
 			Username  string    `json:"username"`
 			Role      string    `json:"role"`
 			CreatedAt time.Time `json:"created_at"`
@@ -253,5 +257,162 @@ func TestLoginLockout(t *testing.T) {
 	wantProblem(t, e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": userName, "password": "wrong"}), 401)
 	if res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": userName, "password": userPass}); res.status != http.StatusOK {
 		t.Fatalf("after one failure: %d", res.status)
+	}
+}
+
+// TestLockoutCannotLockOutTheOwner: an attacker failing on and on, also each time its wait is over, holds
+// up only itself; the owner, from another client, logs in at once. A client spraying one password over many
+// usernames is slowed down.
+func TestLockoutCannotLockOutTheOwner(t *testing.T) {
+	e := newEnv(t, true)
+	login := func(client, name, pw string) response {
+		return e.do(t, "POST", "/v1/auth/token", "", map[string]string{"username": name, "password": pw}, "Marquee-Client-IP", client)
+	}
+	const attacker, owner = "192.0.2.66", "198.51.100.7"
+	for i := range 5 {
+		wantProblem(t, login(attacker, adminName, "wrong-password"), 401)
+		if i == 4 {
+			// The fifth failure has just begun the attacker's wait (a second at least): even the right
+			// password waits.
+			wantProblem(t, login(attacker, adminName, adminPass), 429)
+		}
+		if res := login(owner, adminName, adminPass); res.status != 200 {
+			t.Fatalf("the owner after %d failures of an attacker: %d %s", i+1, res.status, res.body)
+		}
+	}
+	for i := range 5 { // the attacker goes on, held up or not: the owner is never
+		if res := login(attacker, adminName, "wrong-password"); res.status != 401 && res.status != 429 {
+			t.Fatalf("attacker: %d", res.status)
+		}
+		if res := login(owner, adminName, adminPass); res.status != 200 {
+			t.Fatalf("the owner while the attacker goes on (%d): %d %s", i+1, res.status, res.body)
+		}
+	}
+
+	const sprayer, clientFree = "192.0.2.99", 20 // the per-client budget
+	codes := map[int]int{}
+	for i := range clientFree + 5 {
+		codes[login(sprayer, fmt.Sprintf("victim%d", i), "Summer2026!").status]++
+	}
+	if codes[401] != clientFree || codes[429] != 5 {
+		t.Fatalf("spraying %d usernames from one client: %v, want %d failures then 429s", clientFree+5, codes, clientFree)
+	}
+	if res := login(owner, userName, userPass); res.status != 200 {
+		t.Fatalf("another client during the spray: %d", res.status)
+	}
+}
+
+// TestDeletedAdminLosesEverything: deleting a user revokes its API keys (GET /v1/keys says so) and its
+// access tokens, those exchanged for its keys too, at once; re-creating the name with a lower role does
+// not bring the old token's rights back; demoting or resetting the password of a user does the same.
+func TestDeletedAdminLosesEverything(t *testing.T) {
+	e := newEnv(t, true)
+	root := e.token(t, adminName, adminPass)
+	const bobPass = "bob's long passphrase"
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": bobPass, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create bob: %d %s", res.status, res.body)
+	}
+	bob := e.token(t, "bob", bobPass)
+	bobKey, bobKeyID := e.apiKey(t, bob, "bob's key", "admin")
+	res := e.do(t, "POST", "/v1/auth/token", "", map[string]string{"api_key": bobKey})
+	var exchanged struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(res.body, &exchanged); err != nil || exchanged.AccessToken == "" {
+		t.Fatalf("exchange bob's key: %d %s", res.status, res.body)
+	}
+	for name, cred := range map[string]string{"token": bob, "key": bobKey, "token of the key": exchanged.AccessToken} {
+		if res := e.do(t, "GET", "/v1/users", cred, nil); res.status != 200 {
+			t.Fatalf("bob's %s before: %d", name, res.status)
+		}
+	}
+
+	if res := e.do(t, "DELETE", "/v1/users/bob", root, nil); res.status != 204 {
+		t.Fatalf("delete bob: %d %s", res.status, res.body)
+	}
+	for name, cred := range map[string]string{"token": bob, "key": bobKey, "token of the key": exchanged.AccessToken} {
+		wantProblem(t, e.do(t, "POST", "/v1/movies", cred, map[string]any{"title": "Bob was here"}), 401)
+		wantProblem(t, e.do(t, "POST", "/v1/users", cred, map[string]string{"username": "bob2", "password": bobPass, "role": "admin"}), 401)
+		wantProblem(t, e.do(t, "POST", "/v1/keys", cred, map[string]string{"name": "again", "role": "admin"}), 401)
+		wantProblem(t, e.do(t, "GET", "/v1/users", cred, nil), 401)
+		if got := e.do(t, "POST", "/v1/auth/introspect", "", map[string]string{"token": cred}); !strings.Contains(string(got.body), `"active":false`) {
+			t.Fatalf("introspect bob's %s after the delete: %s", name, got.body)
+		}
+	}
+	keys := e.do(t, "GET", "/v1/keys", root, nil)
+	if !regexp.MustCompile(fmt.Sprintf(`"id":%d,[^}]*"revoked_at":"`, bobKeyID)).Match(keys.body) {
+		t.Fatalf("bob's key is not listed as revoked: %s", keys.body)
+	}
+
+	// Re-created as a user: the old admin token stays dead.
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": bobPass, "role": "user"}); res.status != 201 {
+		t.Fatalf("re-create bob: %d %s", res.status, res.body)
+	}
+	wantProblem(t, e.do(t, "GET", "/v1/users", bob, nil), 401)
+	wantProblem(t, e.do(t, "POST", "/v1/movies", bob, map[string]any{"title": "Bob was here"}), 401)
+
+	// Demoted (the store's upsert, as `marquee user` and the admin reset do): tokens and keys revoked.
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "carol", "password": bobPass, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create carol: %d", res.status)
+	}
+	carol := e.token(t, "carol", bobPass)
+	carolKey, _ := e.apiKey(t, carol, "carol's key", "admin")
+	u, err := e.svc.Store().UserByName(context.Background(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Role = catalog.RoleUser
+	if err := e.svc.Store().UpsertUser(context.Background(), *u); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, e.do(t, "GET", "/v1/users", carol, nil), 401)
+	wantProblem(t, e.do(t, "GET", "/v1/users", carolKey, nil), 401)
+}
+
+// TestHistoryNamesStableIDs: a deleted and re-created username is a new account in histories, never the
+// old one.
+func TestHistoryNamesStableIDs(t *testing.T) {
+	e := newEnv(t, true)
+	root := e.token(t, adminName, adminPass)
+	const pw = "bob's long passphrase"
+	actorOf := func() string {
+		t.Helper()
+		u, err := e.svc.Store().UserByName(context.Background(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Actor()
+	}
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": pw, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create bob: %d %s", res.status, res.body)
+	}
+	first := actorOf()
+	mustMovie(t, e.do(t, "POST", "/v1/movies", e.token(t, "bob", pw), map[string]any{"title": "Heat"}), 201)
+	if res := e.do(t, "DELETE", "/v1/users/bob", root, nil); res.status != 204 {
+		t.Fatalf("delete bob: %d", res.status)
+	}
+	time.Sleep(time.Second) // a token of the new bob must not share the old one's second (see Revocation)
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "bob", "password": pw, "role": "admin"}); res.status != 201 {
+		t.Fatalf("re-create bob: %d %s", res.status, res.body)
+	}
+	second := actorOf()
+	mustMovie(t, e.do(t, "PATCH", "/v1/movies/1", e.token(t, "bob", pw), map[string]any{"year": 1995}), 200)
+	res := e.do(t, "GET", "/v1/movies/1/history", root, nil)
+	var h struct {
+		ID      int64 `json:"id"`
+		History []struct {
+			Version int64           `json:"version"`
+			Action  string          `json:"action"`
+			Actor   string          `json:"actor"`
+			At      time.Time       `json:"at"`
+			Changes json.RawMessage `json:"changes"`
+		} `json:"history"`
+	}
+	mustJSON(t, res.body, &h)
+	if first == second || len(h.History) != 2 || h.History[0].Actor != first || h.History[1].Actor != second {
+		t.Fatalf("bob was %s then %s; history: %s", first, second, res.body)
+	}
+	if !strings.Contains(string(e.do(t, "GET", "/v1/users", root, nil).body), `"actor":"`+second+`","username":"bob"`) {
+		t.Fatal("GET /v1/users does not name bob's actor")
 	}
 }

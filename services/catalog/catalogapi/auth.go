@@ -40,14 +40,66 @@ type authenticator struct {
 
 // principal returns the principal of a token, or Unauthorized (Unavailable when it cannot be checked).
 func (a *authenticator) principal(ctx context.Context, token string) (authn.Principal, error) {
+	p, _, err := a.identify(ctx, token)
+	return p, err
+}
+
+// identify returns the principal of a token and the actor that names it in histories: "user:<id>" for a
+// user's access token, "key:<id>" for an API key or a token exchanged for one.
+func (a *authenticator) identify(ctx context.Context, token string) (authn.Principal, string, error) {
 	if strings.HasPrefix(token, catalog.APIKeyPrefix) {
 		k, err := a.apiKey(ctx, token)
 		if err != nil {
-			return authn.Principal{}, err
+			return authn.Principal{}, "", err
 		}
-		return authn.Principal{Subject: k.Subject(), Role: k.Role}, nil
+		return authn.Principal{Subject: k.Subject(), Role: k.Role}, k.Subject(), nil
 	}
-	return a.jwt.Verify(ctx, token)
+	p, err := a.jwt.Verify(ctx, token)
+	if err != nil {
+		return authn.Principal{}, "", err
+	}
+	actor, err := a.current(ctx, p)
+	if err != nil {
+		return authn.Principal{}, "", err
+	}
+	return p, actor, nil
+}
+
+var errRevokedToken = apperr.Errorf(apperr.Unauthorized, "The access token is invalid or expired.")
+
+// current checks that an access token still speaks for its user, and returns the user's actor: the user
+// exists, holds the token's role, and has not changed role or password since the token was issued (a
+// deleted and re-created user is a change too). Tokens carry seconds, so a change revokes the tokens issued
+// before its second.
+func (a *authenticator) current(ctx context.Context, p authn.Principal) (string, error) {
+	if id, ok := strings.CutPrefix(p.Subject, "key:"); ok { // a token for an API key: the key must be live
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return "", errRevokedToken
+		}
+		k, err := a.store.APIKeyByID(ctx, n)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			return "", errRevokedToken
+		case err != nil:
+			a.log.Error("look up token api key", "err", err)
+			return "", apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+		case k.RevokedAt != nil || k.Role != p.Role:
+			return "", errRevokedToken
+		}
+		return k.Subject(), nil
+	}
+	u, err := a.store.UserByName(ctx, p.Subject)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return "", errRevokedToken
+	case err != nil:
+		a.log.Error("look up token user", "err", err)
+		return "", apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
+	case u.Role != p.Role || p.IssuedAt.Before(u.UpdatedAt.Truncate(time.Second)):
+		return "", errRevokedToken
+	}
+	return u.Actor(), nil
 }
 
 // apiKey returns the live key of token, recording its use.
@@ -109,7 +161,7 @@ func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher
 			p = authn.Principal{Subject: k.Subject(), Role: k.Role}
 		default:
 			var err error
-			if p, err = login(ctx, log, store, passwords, guard, req); err != nil {
+			if p, err = login(ctx, log, store, passwords, guard, clientOf(c.Request), req); err != nil {
 				if wait, ok := retryAfter(err); ok {
 					c.Header("Retry-After", strconv.Itoa(wait))
 				}
@@ -150,17 +202,18 @@ func retryAfter(err error) (int, bool) {
 	return 0, false
 }
 
-// login checks a username and password. Unknown users cost a hash too and get the same answer, and the
-// lockout applies to every username, known or not, so that nothing tells which users exist.
-func login(ctx context.Context, log *slog.Logger, store Store, passwords *password.Hasher, guard *lockout, req tokenRequest) (authn.Principal, error) {
+// login checks a username and password from client. Unknown users cost a hash too and get the same
+// answer, and the throttling applies to every username, known or not, so that nothing tells which users
+// exist.
+func login(ctx context.Context, log *slog.Logger, store Store, passwords *password.Hasher, guard *lockout, client string, req tokenRequest) (authn.Principal, error) {
 	name := strings.ToLower(strings.TrimSpace(req.Username))
-	if wait := guard.wait(name); wait > 0 {
+	if wait := guard.wait(name, client); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return authn.Principal{}, lockedError{err: apperr.Errorf(apperr.RateLimited,
-			"Too many failed logins for this username; retry in %d seconds.", secs), wait: secs}
+			"Too many failed logins from this client; retry in %d seconds.", secs), wait: secs}
 	}
 	if name == "" || req.Password == "" || len(req.Password) > catalog.MaxPasswordLen {
-		guard.fail(name)
+		guard.fail(name, client)
 		return authn.Principal{}, errBadLogin
 	}
 	hash := dummyHash
@@ -179,10 +232,10 @@ func login(ctx context.Context, log *slog.Logger, store Store, passwords *passwo
 		return authn.Principal{}, errBadLogin
 	}
 	if !ok || user == nil {
-		guard.fail(name)
+		guard.fail(name, client)
 		return authn.Principal{}, errBadLogin
 	}
-	guard.succeed(name)
+	guard.succeed(name, client)
 	return authn.Principal{Subject: user.Username, Role: user.Role}, nil
 }
 
@@ -232,7 +285,7 @@ type introspectResponse struct {
 func handleIntrospect(auth *authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req introspectRequest
-		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
+		if err := httpx.DecodeJSON(c.Request, 16<<10, &req); err != nil { // room for any bearer the gateway passes
 			httpx.Error(c, err)
 			return
 		}
@@ -249,7 +302,10 @@ func handleIntrospect(auth *authenticator) gin.HandlerFunc {
 	}
 }
 
-const principalKey = "marquee.principal"
+const (
+	principalKey = "marquee.principal"
+	actorKey     = "marquee.actor" // the principal's stable name in histories
+)
 
 // authenticate records the principal of a valid bearer token (access token or API key). A request
 // without a token goes on as anonymous; one with a bad token is refused, even on routes open to anonymous
@@ -262,12 +318,13 @@ func authenticate(auth *authenticator) gin.HandlerFunc {
 			return
 		}
 		if ok {
-			p, err := auth.principal(c.Request.Context(), tok)
+			p, actor, err := auth.identify(c.Request.Context(), tok)
 			if err != nil {
 				httpx.Error(c, err)
 				return
 			}
 			c.Set(principalKey, p)
+			c.Set(actorKey, actor)
 		}
 		c.Next()
 	}

@@ -41,6 +41,7 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.APIKey, error)
 	APIKeys(ctx context.Context) ([]catalog.APIKey, error)
 	APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey, error)
+	APIKeyByID(ctx context.Context, id int64) (*catalog.APIKey, error)
 	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
 	RevokeAPIKey(ctx context.Context, id int64) error
 }
@@ -73,5 +74,5 @@ func NewHandler(log *slog.Logger, d Deps) http.Handler {
 		d.Changed = func() {}
 	}
 	e := newEngine(log, d)
-	return e
+	return httpx.ServeHEAD(e)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func clientError(t *testing.T, err error) {
 		return
 	}
 	switch c := apperr.CodeOf(err); c {
-	case apperr.Invalid, apperr.TooLarge:
+	case apperr.Invalid, apperr.TooLarge, apperr.PreconditionFailed:
 	default:
 		t.Fatalf("error %v has code %q, want a client error", err, c)
 	}
@@ -30,6 +31,8 @@ func FuzzDecodeMovieBody(f *testing.F) {
 		`{"title":"Heat","year":1995,"directors":["Michael Mann"],"tmdb_id":949,"imdb_id":"tt0113277","poster_url":"https://x/y.jpg"}`,
 		`{"title":" ","rating":1e400}`, `{"title":"x","keywords":[null]}`, `{"title":"x","original_language":"EN"}`,
 		"{\"title\":\"\xff\"}", `[]`, `null`, `{"title":"x"} {}`, `{"title":"x","year":1.5}`, `{"poster_url":"http://[::1"}`,
+		`{"title":"\u0000"}`, `{"title":"\u200b\ufeff"}`, `{"title":"\u001b[2J"}`, `{"title":"a\ud800"}`, `{"title":"a","title":"b"}`,
+		`{"Title":"a"}`, `{"title":"a","popularity":1e308}`, `{"title":"a","votes":9223372036854775807}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -97,7 +100,7 @@ func FuzzParseImportBody(f *testing.F) {
 }
 
 func FuzzParseIfMatch(f *testing.F) {
-	for _, s := range []string{`"3"`, `W/"3"`, `3`, `*`, ``, `"a"`, `"1", "2"`, `"-1"`, `"+5"`, `"99999999999999999999"`, `W/`} {
+	for _, s := range []string{`"3"`, `W/"3"`, `3`, `*`, ``, `"a"`, `"1", "2"`, `"-1"`, `"+5"`, `"99999999999999999999"`, `W/`, `"1`, `W/"1`, `""`, `"01"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
@@ -130,36 +133,62 @@ func FuzzCheckIdempotencyKey(f *testing.F) {
 func TestLockoutDoubles(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	l := newLockout(func() time.Time { return now })
-	for range lockoutFree - 1 {
-		l.fail("ada")
+	const attacker = "192.0.2.1"
+	for range pairFree - 1 {
+		l.fail("ada", attacker)
 	}
-	if w := l.wait("ada"); w != 0 {
-		t.Fatalf("locked after %d failures: %v", lockoutFree-1, w)
+	if w := l.wait("ada", attacker); w != 0 {
+		t.Fatalf("locked after %d failures: %v", pairFree-1, w)
 	}
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
 	for _, w := range want {
-		l.fail("ada")
-		if got := l.wait("ada"); got != w {
+		l.fail("ada", attacker)
+		if got := l.wait("ada", attacker); got != w {
 			t.Fatalf("wait = %v, want %v", got, w)
 		}
 	}
-	for range 30 {
-		l.fail("ada")
+	if got := l.wait("ada", "198.51.100.7"); got != 0 {
+		t.Fatalf("the owner, on another client, waits %v", got)
 	}
-	if got := l.wait("ada"); got != lockoutMax {
+	for range 30 {
+		l.fail("ada", attacker)
+	}
+	if got := l.wait("ada", attacker); got != lockoutMax {
 		t.Fatalf("wait = %v, want the cap %v", got, lockoutMax)
 	}
 	now = now.Add(lockoutMax)
-	if got := l.wait("ada"); got != 0 {
+	if got := l.wait("ada", attacker); got != 0 {
 		t.Fatalf("still locked: %v", got)
 	}
-	l.succeed("ada")
-	l.fail("ada")
-	if got := l.wait("ada"); got != 0 {
-		t.Fatalf("a success did not reset: %v", got)
+	l.succeed("ada", "198.51.100.7")
+	l.fail("ada", "198.51.100.7")
+	if got := l.wait("ada", "198.51.100.7"); got != 0 {
+		t.Fatalf("one failure locked: %v", got)
 	}
-	if l.wait("bob") != 0 {
+	if l.wait("bob", "198.51.100.7") != 0 {
 		t.Fatal("an unrelated name is locked")
+	}
+}
+
+// TestLockoutClientBudget: one client spraying many usernames is slowed down after clientFree failures,
+// and a success of its own does not reset its budget.
+func TestLockoutClientBudget(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l := newLockout(func() time.Time { return now })
+	const sprayer = "192.0.2.9"
+	for i := range clientFree - 1 {
+		l.fail(fmt.Sprintf("user%d", i), sprayer)
+	}
+	l.succeed("mallory", sprayer)
+	if w := l.wait("fresh", sprayer); w != 0 {
+		t.Fatalf("slowed after %d failures: %v", clientFree-1, w)
+	}
+	l.fail("another", sprayer)
+	if w := l.wait("fresh", sprayer); w != lockoutBase {
+		t.Fatalf("a fresh username from the sprayer waits %v, want %v", w, lockoutBase)
+	}
+	if w := l.wait("fresh", "198.51.100.7"); w != 0 {
+		t.Fatalf("another client waits %v", w)
 	}
 }
 

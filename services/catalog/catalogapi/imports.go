@@ -103,6 +103,9 @@ type importResult struct {
 	Detail  string            `json:"detail,omitempty"`
 }
 
+// importContentTypes are the media types of an import body: a JSON array, or JSON Lines.
+var importContentTypes = []string{httpx.JSONContentType, "application/x-ndjson", "application/jsonl"}
+
 // handleImport handles "POST /v1/imports": many movie bodies at once, each created or, when its tmdb_id
 // (else imdb_id) names a live movie, updated. Once per Idempotency-Key.
 func handleImport(log *slog.Logger, store Store, changed func()) gin.HandlerFunc {
@@ -112,13 +115,17 @@ func handleImport(log *slog.Logger, store Store, changed func()) gin.HandlerFunc
 			httpx.Error(c, err)
 			return
 		}
+		if err := httpx.RequireContentType(c.Request, importContentTypes...); err != nil {
+			httpx.Error(c, err)
+			return
+		}
 		gzipped := false
 		switch enc := strings.ToLower(strings.TrimSpace(c.GetHeader("Content-Encoding"))); enc {
 		case "", "identity":
 		case "gzip", "x-gzip":
 			gzipped = true
 		default:
-			httpx.Error(c, apperr.Errorf(apperr.Invalid, "Content-Encoding %q is not supported; use gzip or none.", enc))
+			httpx.Error(c, apperr.Errorf(apperr.UnsupportedMedia, "Content-Encoding %q is not supported; use gzip or none.", enc))
 			return
 		}
 		body, err := readBody(c.Request, MaxImportBytes)

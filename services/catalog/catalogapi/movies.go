@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,6 +76,9 @@ func decodeMovieBody(data []byte) (catalog.MovieInput, error) {
 // readMovie reads and validates the movie body of a POST or PUT; the raw body comes back for the
 // Idempotency-Key's request hash.
 func readMovie(c *gin.Context) (catalog.MovieInput, []byte, error) {
+	if err := httpx.RequireContentType(c.Request, httpx.JSONContentType); err != nil {
+		return catalog.MovieInput{}, nil, err
+	}
 	body, err := readBody(c.Request, MaxMovieBodyBytes)
 	if err != nil {
 		return catalog.MovieInput{}, nil, err
@@ -128,17 +130,29 @@ func movieID(c *gin.Context) (int64, error) {
 }
 
 // parseIfMatch returns the version named by an If-Match value: 0 without one or with "*" (any current
-// version). It accepts "3", 3 and W/"3"; anything else, including a list, is Invalid.
+// version). The value must be one strong entity tag as this API sends them, like "3". If-Match compares
+// strongly (RFC 9110 §13.1.1), so a weak tag (W/"3") never matches: PreconditionFailed. Anything that is
+// not an entity tag (3, an unterminated "3, a list) is Invalid.
 func parseIfMatch(h string) (int64, error) {
 	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {
 		return 0, nil
 	}
+	weak := strings.HasPrefix(h, "W/")
 	v := strings.TrimPrefix(h, "W/")
-	v = strings.TrimSuffix(strings.TrimPrefix(v, `"`), `"`)
+	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
+		return 0, apperr.Errorf(apperr.Invalid, `If-Match must be one entity tag, like "3".`)
+	}
+	v = v[1 : len(v)-1]
+	if weak {
+		if strings.ContainsRune(v, '"') {
+			return 0, apperr.Errorf(apperr.Invalid, `If-Match must be one entity tag, like "3".`)
+		}
+		return 0, apperr.Errorf(apperr.PreconditionFailed, "If-Match compares strongly: a weak entity tag never matches.")
+	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 || strings.HasPrefix(v, "+") {
-		return 0, apperr.Errorf(apperr.Invalid, `If-Match must name one version, like "3".`)
+	if err != nil || n <= 0 || v[0] == '+' || v[0] == '0' {
+		return 0, apperr.Errorf(apperr.Invalid, `If-Match must be one entity tag, like "3".`)
 	}
 	return n, nil
 }
@@ -157,8 +171,9 @@ func target(c *gin.Context) (id, version int64, err error) {
 	return id, version, nil
 }
 
-// actorOf names the request's principal in histories.
-func actorOf(c *gin.Context) string { return principalOf(c).Subject }
+// actorOf names the request's principal in histories and Idempotency-Keys by a stable id ("user:<id>",
+// "key:<id>"), never by a username that a later account may reuse.
+func actorOf(c *gin.Context) string { return c.GetString(actorKey) }
 
 // handleMovieGet handles "GET /v1/movies/:id".
 func handleMovieGet(store Store) gin.HandlerFunc {
@@ -249,12 +264,9 @@ const MergePatchType = "application/merge-patch+json"
 // applied again to the new version.
 func handleMoviePatch(store Store, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if ct := c.GetHeader("Content-Type"); ct != "" {
-			mt, _, err := mime.ParseMediaType(ct)
-			if err != nil || (mt != MergePatchType && mt != "application/json") {
-				httpx.Error(c, apperr.Errorf(apperr.Invalid, "Content-Type must be %s (or application/json).", MergePatchType))
-				return
-			}
+		if err := httpx.RequireContentType(c.Request, MergePatchType, httpx.JSONContentType); err != nil {
+			httpx.Error(c, err)
+			return
 		}
 		id, ifVersion, err := target(c)
 		if err != nil {

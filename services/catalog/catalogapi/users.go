@@ -21,13 +21,14 @@ type userRequest struct {
 }
 
 type userResponse struct {
+	Actor     string    `json:"actor"` // how histories name this account: "user:<id>", never reused
 	Username  string    `json:"username"`
 	Role      string    `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func fromUser(u *catalog.User) userResponse {
-	return userResponse{Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
+	return userResponse{Actor: u.Actor(), Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
 }
 
 // handleUserCreate handles "POST /v1/users".

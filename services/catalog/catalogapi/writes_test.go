@@ -25,6 +25,9 @@ func (e *env) raw(t testing.TB, method, path, token string, body []byte, headers
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // unless headers say otherwise
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -90,7 +93,7 @@ func TestPatch(t *testing.T) {
 		{"null patch", `null`, nil, 400, ""},
 		{"empty", ``, nil, 400, ""},
 		{"invalid UTF-8", "{\"title\":\"\xff\"}", nil, 400, ""},
-		{"wrong media type", `{"year":2000}`, []string{"Content-Type", "text/plain"}, 400, ""},
+		{"wrong media type", `{"year":2000}`, []string{"Content-Type", "text/plain"}, 415, ""},
 		{"missing movie", `{"year":2000}`, []string{"X-Path", "/v1/movies/99"}, 404, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +166,7 @@ func TestIdempotentCreate(t *testing.T) {
 	for name, v := range map[string]string{"too long": strings.Repeat("k", 256), "non-ASCII": "clé", "control": "a\tb"} {
 		t.Run(name, func(t *testing.T) {
 			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/movies", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+admin)
 			req.Header["Idempotency-Key"] = []string{v}
 			res, err := e.srv.Client().Do(req)
@@ -272,7 +276,7 @@ func TestImport(t *testing.T) {
 	}
 	// History names the importer.
 	res = e.do(t, "GET", "/v1/movies/1/history", admin, nil)
-	if res.status != 200 || !strings.Contains(string(res.body), `"actor":"import:root"`) {
+	if res.status != 200 || !strings.Contains(string(res.body), `"actor":"import:`+e.actor(t, adminName)+`"`) {
 		t.Fatalf("history: %d %s", res.status, res.body)
 	}
 	for _, tc := range []struct {
@@ -281,10 +285,12 @@ func TestImport(t *testing.T) {
 		headers []string
 		status  int
 	}{
-		{"empty", nil, nil, 400},
+		{"empty", []byte{}, nil, 400},
+		{"no content type", []byte(`{"title":"a"}`), []string{"Content-Type", ""}, 415},
+		{"csv", []byte("title\na\n"), []string{"Content-Type", "text/csv"}, 415},
 		{"broken array", []byte(`[{"title":"a"},{"title":`), nil, 400},
 		{"bad gzip", []byte("not gzip"), []string{"Content-Encoding", "gzip"}, 400},
-		{"other encoding", []byte(`{"title":"a"}`), []string{"Content-Encoding", "br"}, 400},
+		{"other encoding", []byte(`{"title":"a"}`), []string{"Content-Encoding", "br"}, 415},
 		{"too many records", bytes.Repeat([]byte("{\"title\":\"a\"}\n"), 10_001), nil, 413},
 		{"gzip bomb", gz(t, bytes.Repeat([]byte(" "), 64<<20+1)), nil, 413},
 	} {
@@ -354,6 +360,7 @@ func BenchmarkImportConcurrent(b *testing.B) {
 		next++
 		mu.Unlock()
 		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/imports", bytes.NewReader(importBodyFrom(first, n)))
+		req.Header.Set("Content-Type", "application/x-ndjson")
 		req.Header.Set("Authorization", "Bearer "+admin)
 		start := time.Now()
 		res, err := e.srv.Client().Do(req)
@@ -424,7 +431,7 @@ func TestHistory(t *testing.T) {
 	if h.ID != 1 || len(h.History) != 3 {
 		t.Fatalf("history = %s", res.body)
 	}
-	if c := h.History[0]; c.Action != "created" || c.Actor != adminName || string(c.Changes["title"]["from"]) != "null" || string(c.Changes["title"]["to"]) != `"Heat"` {
+	if c := h.History[0]; c.Action != "created" || c.Actor != e.actor(t, adminName) || string(c.Changes["title"]["from"]) != "null" || string(c.Changes["title"]["to"]) != `"Heat"` {
 		t.Errorf("created = %+v", c)
 	}
 	if u := h.History[1]; u.Action != "updated" || u.Actor != fmt.Sprintf("key:%d", id) || string(u.Changes["year"]["to"]) != "1995" || len(u.Changes) != 1 {
@@ -434,4 +441,14 @@ func TestHistory(t *testing.T) {
 		t.Errorf("deleted = %+v", d)
 	}
 	wantProblem(t, e.do(t, "GET", "/v1/movies/2/history", admin, nil), 404)
+}
+
+// actor is how histories name user username.
+func (e *env) actor(t *testing.T, username string) string {
+	t.Helper()
+	u, err := e.svc.Store().UserByName(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Actor()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/testenv"
+	"marquee/services/catalog"
 )
 
 // TestMigrateKeepsMovies migrates a database holding movies of migration 0001 only: they read back with
@@ -43,6 +45,12 @@ func TestMigrateKeepsMovies(t *testing.T) {
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				t.Fatal(err)
 			}
+			for _, name := range []string{"ada", "bob"} {
+				const qu = `INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?, 'h', 'admin', '2026-01-01 00:00:00', '2026-01-01 00:00:00')`
+				if _, err := db.ExecContext(ctx, qu, name); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := Migrate(ctx, db, d); err != nil {
 				t.Fatal(err)
 			}
@@ -52,6 +60,14 @@ func TestMigrateKeepsMovies(t *testing.T) {
 			}
 			if m.Title != "Old" || m.Keywords == nil || len(m.Keywords) != 0 || m.Tags == nil || m.TMDBID != nil || m.Tagline != "" {
 				t.Fatalf("migrated movie = %+v", m)
+			}
+			// Accounts of before the principals get ids of their own, and new ones come after them.
+			store := New(db, d, events.DefaultStream)
+			ada, errA := store.UserByName(ctx, "ada")
+			bob, errB := store.UserByName(ctx, "bob")
+			carol, errC := store.CreateUser(ctx, catalog.User{Username: "carol", Role: catalog.RoleUser, PasswordHash: "h"})
+			if errors.Join(errA, errB, errC) != nil || ada.ID <= 0 || bob.ID <= 0 || ada.ID == bob.ID || carol.ID <= max(ada.ID, bob.ID) {
+				t.Fatalf("ids: ada %+v, bob %+v, carol %+v (%v %v %v)", ada, bob, carol, errA, errB, errC)
 			}
 		})
 	}

@@ -38,8 +38,8 @@ func TestOpenSQLite(t *testing.T) {
 		}
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 {
-		t.Errorf("schema_migrations rows = %d, %v; want 2", n, err)
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 3 {
+		t.Errorf("schema_migrations rows = %d, %v; want 3", n, err)
 	}
 }
 

@@ -16,8 +16,13 @@ import (
 func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 	err := s.inTx(ctx, func(tx *txn) error {
 		now := s.timestamp()
-		_, err := tx.ExecContext(ctx, s.d.upsert, u.Username, u.PasswordHash, u.Role, now, now)
-		return err
+		if _, err := tx.ExecContext(ctx, s.d.upsert, u.Username, u.PasswordHash, u.Role, now, now); err != nil {
+			return err
+		}
+		if err := ensurePrincipal(ctx, tx, u.Username, now); err != nil {
+			return err
+		}
+		return revokeAPIKeysOf(ctx, tx, u.Username, now) // a new password or role revokes the old keys
 	})
 	if err != nil {
 		return fmt.Errorf("upsert user %q: %w", u.Username, dbErr(err))
@@ -28,18 +33,18 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 // UserByName implements catalog.Store.
 func (s *Store) UserByName(ctx context.Context, username string) (*catalog.User, error) {
 	var (
-		u  catalog.User
-		at timeValue
+		u       catalog.User
+		at, upd timeValue
 	)
-	const q = `SELECT username, password_hash, role, created_at FROM users WHERE username = ?`
-	err := s.db.QueryRowContext(ctx, q, username).Scan(&u.Username, &u.PasswordHash, &u.Role, &at)
+	const q = `SELECT COALESCE(principal_id, 0), username, password_hash, role, created_at, updated_at FROM users WHERE username = ?`
+	err := s.db.QueryRowContext(ctx, q, username).Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &at, &upd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "User %q not found.", username)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get user %q: %w", username, dbErr(err))
 	}
-	u.CreatedAt = timeOf(at)
+	u.CreatedAt, u.UpdatedAt = timeOf(at), timeOf(upd)
 	return &u, nil
 }
 
@@ -108,18 +113,24 @@ func (s *Store) CreateUser(ctx context.Context, u catalog.User) (*catalog.User, 
 		if duplicateKey(err) {
 			return apperr.Errorf(apperr.Conflict, "User %q exists.", u.Username)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if err := ensurePrincipal(ctx, tx, u.Username, now); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT principal_id FROM users WHERE username = ?`, u.Username).Scan(&u.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create user %q: %w", u.Username, dbErr(err))
 	}
-	u.CreatedAt = now
+	u.CreatedAt, u.UpdatedAt = now, now
 	return &u, nil
 }
 
 // Users implements catalog.Store.
 func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
-	const q = `SELECT username, password_hash, role, created_at FROM users ORDER BY username`
+	const q = `SELECT COALESCE(principal_id, 0), username, password_hash, role, created_at FROM users ORDER BY username`
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", dbErr(err))
@@ -131,7 +142,7 @@ func (s *Store) Users(ctx context.Context) ([]catalog.User, error) {
 			u  catalog.User
 			at timeValue
 		)
-		if err := rows.Scan(&u.Username, &u.PasswordHash, &u.Role, &at); err != nil {
+		if err := rows.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &at); err != nil {
 			return nil, fmt.Errorf("list users: %w", dbErr(err))
 		}
 		u.CreatedAt = timeOf(at)
@@ -165,13 +176,43 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 				return apperr.Errorf(apperr.Conflict, "User %q is the last admin and cannot be deleted.", username)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username); err != nil {
+			return err
+		}
+		return revokeAPIKeysOf(ctx, tx, username, s.timestamp())
 	})
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", username, dbErr(err))
 	}
 	return nil
+}
+
+// ensurePrincipal gives username's account a new principal id if it has none yet (a new account).
+func ensurePrincipal(ctx context.Context, tx *txn, username string, now time.Time) error {
+	var id sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT principal_id FROM users WHERE username = ?`, username).Scan(&id); err != nil {
+		return err
+	}
+	if id.Valid {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO principals (username, created_at) VALUES (?, ?)`, username, now)
+	if err != nil {
+		return err
+	}
+	n, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE users SET principal_id = ? WHERE username = ?`, n, username)
+	return err
+}
+
+// revokeAPIKeysOf revokes the live API keys that username created before now.
+func revokeAPIKeysOf(ctx context.Context, tx *txn, username string, now time.Time) error {
+	const q = `UPDATE api_keys SET revoked_at = ? WHERE created_by = ? AND revoked_at IS NULL AND created_at < ?`
+	_, err := tx.ExecContext(ctx, q, now, username, now)
+	return err
 }
 
 const apiKeyColumns = `id, name, role, key_hash, created_by, created_at, last_used_at, revoked_at`
@@ -236,6 +277,18 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey,
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get api key: %w", dbErr(err))
+	}
+	return k, nil
+}
+
+// APIKeyByID implements catalog.Store.
+func (s *Store) APIKeyByID(ctx context.Context, id int64) (*catalog.APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "API key %d not found.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get api key %d: %w", id, dbErr(err))
 	}
 	return k, nil
 }

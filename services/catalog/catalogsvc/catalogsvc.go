@@ -279,6 +279,12 @@ func ensureSigningKey(ctx context.Context, store catalog.Store) error {
 // creates one with a generated password and announces it once.
 func ensureAdmin(ctx context.Context, log *slog.Logger, cfg Config, store catalog.Store, h *password.Hasher, stdout io.Writer) error {
 	if cfg.AdminUsername != "" && cfg.AdminPassword != "" {
+		// An admin already as configured is left alone: a reset would revoke its tokens and keys.
+		if u, err := store.UserByName(ctx, cfg.AdminUsername); err == nil && u.Role == catalog.RoleAdmin {
+			if ok, err := h.Verify(ctx, cfg.AdminPassword, u.PasswordHash); err == nil && ok {
+				return nil
+			}
+		}
 		hash, err := h.Hash(ctx, cfg.AdminPassword)
 		if err != nil {
 			return err

@@ -46,7 +46,9 @@ func login(t *testing.T, svc *catalogsvc.Service, username, pw string) int {
 	t.Helper()
 	body := `{"username":"` + username + `","password":"` + pw + `"}`
 	rec := httptest.NewRecorder()
-	svc.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(body)))
+	req := httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	svc.Handler().ServeHTTP(rec, req)
 	return rec.Code
 }
 
@@ -227,6 +229,8 @@ func TestConfigValidate(t *testing.T) {
 		{"admin with password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "long-enough-pw" }, true},
 		{"admin name only", func(c *catalogsvc.Config) { c.AdminUsername = "ada" }, true},
 		{"password without admin", func(c *catalogsvc.Config) { c.AdminPassword = "long-enough-pw" }, false},
+		{"common password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "password1234" }, false},
+		{"blank password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "              " }, false},
 		{"short password", func(c *catalogsvc.Config) { c.AdminUsername, c.AdminPassword = "ada", "short" }, false},
 		{"upper-case admin", func(c *catalogsvc.Config) { c.AdminUsername = "Ada" }, false},
 		{"no addr", func(c *catalogsvc.Config) { c.Addr = "" }, false},

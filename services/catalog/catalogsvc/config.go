@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"marquee/services/catalog"
 )
 
 // Config configures the catalog. Keys follow pkg/config: flag --admin-password, env MARQUEE_ADMIN_PASSWORD.
@@ -80,6 +82,8 @@ func (c *Config) Validate() error {
 		}
 		if len(c.AdminPassword) < MinAdminPasswordLen {
 			problems = append(problems, fmt.Sprintf("admin_password must have at least %d characters", MinAdminPasswordLen))
+		} else if msg := catalog.PasswordProblem(c.AdminPassword, c.AdminUsername); msg != "" {
+			problems = append(problems, "admin_password "+msg) // the policy of every account's password
 		}
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 24*time.Hour {

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Users/create, list and delete, never the last admin", testUserAdmin},
 		{"Users/concurrent deletes keep one admin", testLastAdminConcurrent},
 		{"APIKeys/create, look up, touch and revoke", testAPIKeys},
+		{"APIKeys/revoked with their creator's delete, new password or role", testAPIKeysFollowTheirCreator},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -987,4 +988,45 @@ func testAPIKeys(t *testing.T, s catalog.Store) {
 	if err != nil || len(ks) != 1 || ks[0].LastUsedAt == nil || !ks[0].LastUsedAt.Equal(at) || ks[0].RevokedAt == nil {
 		t.Fatalf("APIKeys = %+v, %v", ks, err)
 	}
+}
+
+func testAPIKeysFollowTheirCreator(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	for _, name := range []string{"ada", "bob", "root"} {
+		if err := s.UpsertUser(ctx, catalog.User{Username: name, Role: catalog.RoleAdmin, PasswordHash: "h1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ada, err := s.UserByName(ctx, "ada")
+	if err != nil || ada.UpdatedAt.IsZero() || ada.UpdatedAt.Before(ada.CreatedAt) {
+		t.Fatalf("UserByName = %+v, %v", ada, err)
+	}
+	key := func(name, by string) int64 {
+		t.Helper()
+		k, err := s.CreateAPIKey(ctx, catalog.APIKey{Name: name, Role: catalog.RoleAdmin, Hash: catalog.HashAPIKey("mq_" + name), CreatedBy: by})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.ID
+	}
+	adaKey, bobKey, rootKey := key("a", "ada"), key("b", "bob"), key("r", "root")
+	time.Sleep(time.Millisecond) // the reset below is later than the keys
+	if err := s.UpsertUser(ctx, catalog.User{Username: "ada", Role: catalog.RoleAdmin, PasswordHash: "h2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.UserByName(ctx, "ada")
+	if err != nil || !after.UpdatedAt.After(ada.UpdatedAt) || !after.CreatedAt.Equal(ada.CreatedAt) {
+		t.Fatalf("after a new password: %+v (before %+v), %v", after, ada, err)
+	}
+	for id, wantRevoked := range map[int64]bool{adaKey: true, bobKey: true, rootKey: false} {
+		k, err := s.APIKeyByID(ctx, id)
+		if err != nil || (k.RevokedAt != nil) != wantRevoked {
+			t.Fatalf("key %d: %+v, %v; want revoked %v", id, k, err, wantRevoked)
+		}
+	}
+	_, err = s.APIKeyByID(ctx, 9999)
+	wantCode(t, err, apperr.NotFound)
 }

@@ -48,6 +48,10 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
+		if q.Cursor, err = d.cursors.open(params, q.Cursor); err != nil {
+			httpx.Error(c, err)
+			return
+		}
 		asked, current, ok := waitFor(c, d, 0)
 		if !ok {
 			return
@@ -57,6 +61,7 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
+		res.NextCursor = d.cursors.sign(params, res.NextCursor)
 		if d.Status != nil {
 			st := d.Status(c.Request.Context())
 			res.Index.Lag, res.Index.Current = st.Lag, st.Current

@@ -35,6 +35,11 @@ type Deps struct {
 	// HTTPMetrics observes every request; Metrics serves GET /metrics. nil: none.
 	HTTPMetrics *httpx.Metrics
 	Metrics     http.Handler
+	// CursorKey signs the search cursors handed out (HMAC-SHA256); replicas that share clients need the
+	// same key. Empty: a random key, so cursors are good for this process only.
+	CursorKey []byte
+
+	cursors cursorSigner
 }
 
 // ConsistentHeader says whether a read that asked for min_version saw it.

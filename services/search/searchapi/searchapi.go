@@ -33,11 +33,12 @@ func NewHandlerWith(log *slog.Logger, idx search.Searcher, d Deps) http.Handler 
 	if d.MaxWait <= 0 {
 		d.MaxWait = 2 * time.Second
 	}
+	d.cursors = newCursorSigner(d.CursorKey)
 	mw := []gin.HandlerFunc{conditionalSearch(idx)}
 	if d.HTTPMetrics != nil {
 		mw = append([]gin.HandlerFunc{d.HTTPMetrics.Middleware("search")}, mw...)
 	}
 	e := httpx.NewEngine(log, mw...)
 	addRoutes(e, log, idx, &d)
-	return e
+	return httpx.ServeHEAD(e)
 }

@@ -44,6 +44,7 @@ type Config struct {
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
+	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; replicas behind one gateway need the same; empty: a random one per process"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
@@ -144,6 +145,9 @@ func (c *Config) Validate() error {
 	if c.ReadyMaxLag < 1 {
 		problems = append(problems, "ready_max_lag must be at least 1")
 	}
+	if c.CursorKey != "" && len(c.CursorKey) < 32 {
+		problems = append(problems, "cursor_key must be at least 32 bytes")
+	}
 	if err := c.Ranking().Validate(); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -237,6 +241,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		RebuildStatus: func() any { return s.Rebuild() },
 		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
 		Metrics:       httpx.MetricsHandler(deps.Registry),
+		CursorKey:     []byte(cfg.CursorKey),
 	})
 	return s, nil
 }

@@ -1165,10 +1165,20 @@
     openDialog($('#history-dialog'));
     try {
       const { data } = await api('GET', `/v1/movies/${m.id}/history`, { auth: true });
+      // Histories name accounts by stable ids (user:<id>); show the current username where there is one.
+      const names = {};
+      try {
+        const { data: users } = await api('GET', '/v1/users', { auth: true });
+        for (const u of (users && users.users) || []) if (u.actor) names[u.actor] = u.username;
+      } catch (_) { /* ids alone still say who */ }
+      const who = (actor) => {
+        const name = names[actor] || (actor.startsWith('import:') && names[actor.slice(7)] ? `import by ${names[actor.slice(7)]}` : '');
+        return name ? `${name} (${actor})` : actor;
+      };
       const entries = (data && Array.isArray(data.history) ? data.history : []).slice().sort((a, b) => b.version - a.version);
       if (!entries.length) { body.replaceChildren(el('p', { class: 'muted' }, 'No history recorded.')); return; }
       body.replaceChildren(el('ol', { class: 'timeline' }, entries.map((h) => el('li', null,
-        el('div', null, el('strong', null, `Version ${h.version}`), ` · ${h.action || 'changed'}`, h.actor ? ` by ${h.actor}` : ''),
+        el('div', null, el('strong', null, `Version ${h.version}`), ` · ${h.action || 'changed'}`, h.actor ? ` by ${who(h.actor)}` : ''),
         el('div', { class: 'when', title: h.at || '' }, h.at ? `${fmtWhen(h.at)} · ${new Date(h.at).toLocaleString()}` : ''),
         h.changes && Object.keys(h.changes).length ? el('table', { class: 'diff' }, el('tbody', null,
           Object.entries(h.changes).map(([field, c]) => el('tr', null, el('td', null, field),
