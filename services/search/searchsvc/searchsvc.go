@@ -44,7 +44,7 @@ type Config struct {
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
-	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; replicas behind one gateway need the same; empty: a random one per process"`
+	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
@@ -229,6 +229,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}),
 		path: path, rebuild: RebuildStatus{State: RebuildIdle},
 	}
+	cursorKey, err := sharedCursorKey(ctx, deps.JS, stream.Name, cfg.CursorKey)
+	if err != nil {
+		_ = idx.Close()
+		return nil, err
+	}
 	s.indexer = indexer.NewWith(deps.Log, deps.JS, stream, idx, indexer.Options{Metrics: s.ixMetrics})
 	s.registerMetrics(deps.Registry)
 	s.handler = searchapi.NewHandlerWith(deps.Log, s.live, searchapi.Deps{
@@ -241,7 +246,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		RebuildStatus: func() any { return s.Rebuild() },
 		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
 		Metrics:       httpx.MetricsHandler(deps.Registry),
-		CursorKey:     []byte(cfg.CursorKey),
+		CursorKey:     cursorKey,
 	})
 	return s, nil
 }

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +112,85 @@ func TestService(t *testing.T) {
 	}
 	if res.Total != 1 || len(res.Hits) != 1 || res.Hits[0].ID != 7 {
 		t.Errorf("search answer %s, want movie 7", w.Body)
+	}
+}
+
+// TestCursorAtAnotherReplica: two search services on one NATS, as replicas behind a gateway: a cursor one
+// hands out continues the search at the other, although neither has a cursor key configured; a service
+// on another stream (another key) refuses it.
+func TestCursorAtAnotherReplica(t *testing.T) {
+	js := testenv.JetStream(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := func(stream string) *searchsvc.Service {
+		cfg := searchsvc.DefaultConfig()
+		cfg.DataDir = t.TempDir()
+		cfg.Stream, cfg.SubjectPrefix = stream, strings.ToLower(stream)
+		svc, err := searchsvc.New(ctx, cfg, searchsvc.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), JS: js})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+			_ = svc.Close()
+		})
+		return svc
+	}
+	a, b, other := start("TCUR"), start("TCUR"), start("TCUROTHER")
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for id := int64(1); id <= 3; id++ {
+		e := &events.MovieChanged{Schema: 1, Type: events.MovieUpserted, ID: id, Version: 1, OccurredAt: at,
+			Movie: &events.Movie{ID: id, Version: 1, Title: "Quokka " + strconv.FormatInt(id, 10), CreatedAt: at, UpdatedAt: at}}
+		msg, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"tcur", "tcurother"} {
+			if _, err := js.Publish(ctx, s+".movie."+strconv.FormatInt(id, 10), msg, jetstream.WithMsgID(events.MsgID(id, 1))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	get := func(svc *searchsvc.Service, target string) (int, string, []int64) {
+		w := httptest.NewRecorder()
+		svc.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+		var page struct {
+			NextCursor string `json:"next_cursor"`
+			Hits       []struct {
+				ID int64 `json:"id"`
+			} `json:"hits"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &page)
+		var ids []int64
+		for _, h := range page.Hits {
+			ids = append(ids, h.ID)
+		}
+		return w.Code, page.NextCursor, ids
+	}
+	const first = "/v1/movies?q=quokka&per_page=1&sort=title"
+	for _, svc := range []*searchsvc.Service{a, b, other} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, _, ids := get(svc, "/v1/movies?q=quokka&per_page=3"); len(ids) == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the movies were not searchable within 10s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	code, cursor, ids := get(a, first)
+	if code != http.StatusOK || cursor == "" || len(ids) != 1 {
+		t.Fatalf("first page: %d, cursor %q, %v", code, cursor, ids)
+	}
+	if code, _, next := get(b, first+"&cursor="+url.QueryEscape(cursor)); code != http.StatusOK || len(next) != 1 || next[0] == ids[0] {
+		t.Errorf("the other replica answered the cursor with %d %v, want the next movie after %v", code, next, ids)
+	}
+	if code, _, _ := get(other, first+"&cursor="+url.QueryEscape(cursor)); code != http.StatusBadRequest {
+		t.Errorf("a service with another key answered the cursor with %d, want 400", code)
 	}
 }
