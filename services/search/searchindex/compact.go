@@ -156,9 +156,10 @@ func (x *Index) Warm(ctx context.Context) error {
 }
 
 func (s *execShard) warm(ctx context.Context) error {
+	var failed error // a words dictionary that cannot be built now: searches try again; the priors go on
 	for i, sg := range s.segs {
-		if err := sg.cache.buildWordFields(sg.ss.Segment()); err != nil {
-			return err
+		if _, err := sg.cache.buildWordFields(sg.ss.Segment()); err != nil && failed == nil {
+			failed = fmt.Errorf("words dictionary: %w", err)
 		}
 		for d := range sg.ss.Segment().Count() {
 			if d%4096 == 0 {
@@ -171,7 +172,7 @@ func (s *execShard) warm(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return failed
 }
 
 // LastChange is when Apply last changed a movie (or when the index was opened): changes it skipped as

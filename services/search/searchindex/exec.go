@@ -89,17 +89,18 @@ func (e *executor) close() {
 
 // execShard is one shard's snapshot.
 type execShard struct {
-	x        *Index
-	ctx      context.Context // the search's
-	r        index.IndexReader
-	snap     *scorch.IndexSnapshot
-	segs     []execSegment
-	docTotal uint64                              // live documents, the N of the idf
-	dicts    map[string][]segment.TermDictionary // by field, per segment
-	lists    map[fieldTerm][]segment.PostingsList
-	raws     map[fieldTerm][]*roaring.Bitmap
-	freqs    map[fieldTerm]uint64
-	memos    map[query.Query][]*roaring.Bitmap // matches per segment, by the query object compiled (see compile)
+	x            *Index
+	ctx          context.Context // the search's
+	r            index.IndexReader
+	snap         *scorch.IndexSnapshot
+	segs         []execSegment
+	docTotal     uint64                              // live documents, the N of the idf
+	dicts        map[string][]segment.TermDictionary // by field, per segment
+	lists        map[fieldTerm][]segment.PostingsList
+	raws         map[fieldTerm][]*roaring.Bitmap
+	freqs        map[fieldTerm]uint64
+	memos        map[query.Query][]*roaring.Bitmap // matches per segment, by the query object compiled (see compile)
+	decodedLists map[postingsKey]*decodedPostings  // what the postings cache answered this search, by list (nil: walk it)
 }
 
 type fieldTerm struct{ field, term string }

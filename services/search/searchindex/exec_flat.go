@@ -202,7 +202,7 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 		var dec *decodedPostings
 		if !n.withLocs {
 			var err error
-			if dec, err = s.x.decoded.get(postingsKey{s.segs[i].cache, n.field, n.term}, pl); err != nil {
+			if dec, err = s.decodedList(n, i, pl); err != nil {
 				return -1, err
 			}
 		}

@@ -55,8 +55,8 @@ func TestExecutorLifetime(t *testing.T) {
 	}
 }
 
-// TestWarm: after Warm every document of every segment has its prior kept, the one its
-// movie's votes and rating give, so no search reads a movie id to rank a match.
+// TestWarm: after Warm every document of every segment has its prior kept, the one its movie's votes and
+// rating give, so no search reads a movie id to rank a match, and every segment has its words dictionary.
 func TestWarm(t *testing.T) {
 	// Without merges: a merge finishing between Warm and the check would bring a segment no one
 	// warmed, as any segment written after a warm-up starts cold.
@@ -75,6 +75,11 @@ func TestWarm(t *testing.T) {
 		if _, err := x.Apply(context.Background(), changes, uint64(batch+1)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// On disk first: the persister replaces each segment written in memory with the one it wrote, a new
+	// segment whose cache starts cold, as after a merge.
+	if err := x.WaitDurable(context.Background(), x.Written()); err != nil {
+		t.Fatal(err)
 	}
 	if err := x.Warm(context.Background()); err != nil {
 		t.Fatal(err)

@@ -87,14 +87,19 @@ func newPostingsCache(budget int64) *postingsCache {
 	return &postingsCache{budget: budget, byKey: map[postingsKey]*list.Element{}, asked: map[postingsKey]struct{}{}}
 }
 
-// get returns the decoded list of key, decoding pl when it is asked for the second time; nil when it is
-// not decoded (yet, or at all: too short, too large for the budget, or a frequency out of range) or there
+// get returns the decoded list of key, decoding pl when it is asked for the second time (a search asks once
+// for each list; see execShard.decodedList); nil when it is not decoded (yet, or at all: shorter than
+// minDecoded, longer than a quarter of the budget, a frequency out of range, its segment dropped) or there
 // is no cache.
 func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedPostings, error) {
 	if c == nil || pl.Count() < minDecoded || int64(pl.Count())*(4+2+4) > c.budget/4 {
 		return nil, nil
 	}
 	c.mu.Lock()
+	if key.seg.listsDropped {
+		c.mu.Unlock()
+		return nil, nil
+	}
 	if el, ok := c.byKey[key]; ok {
 		c.lru.MoveToFront(el)
 		c.mu.Unlock()
@@ -120,6 +125,9 @@ func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedP
 		c.lru.MoveToFront(el)
 		return el.Value.(*postingsEntry).dp, nil
 	}
+	if key.seg.listsDropped { // dropped while this search decoded it: keep nothing that would pin it
+		return dp, nil
+	}
 	c.byKey[key] = c.lru.PushFront(&postingsEntry{key, dp})
 	c.bytes += dp.bytes()
 	for c.bytes > c.budget {
@@ -139,6 +147,7 @@ func (c *postingsCache) dropSegment(sc *segmentCache) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	sc.listsDropped = true
 	for k := range c.asked {
 		if k.seg == sc {
 			delete(c.asked, k)
@@ -220,4 +229,23 @@ func (c *postingCursor) tfNorm() float64 {
 		return math.Sqrt(float64(c.dec.freqs[c.pos])) * float64(c.dec.norms[c.pos])
 	}
 	return math.Sqrt(float64(c.p.Frequency())) * c.p.Norm()
+}
+
+// decodedList is term n's list in segment i, decoded if the cache holds it or decodes it now. The cache is
+// asked once a search: a search binds one list many times (each tier, a word and its own typo variant), and
+// the cache decodes a list the second time it is asked for, so it must count searches.
+func (s *execShard) decodedList(n *node, i int, pl segment.PostingsList) (*decodedPostings, error) {
+	key := postingsKey{s.segs[i].cache, n.field, n.term}
+	if dp, ok := s.decodedLists[key]; ok {
+		return dp, nil
+	}
+	dp, err := s.x.decoded.get(key, pl)
+	if err != nil {
+		return nil, err
+	}
+	if s.decodedLists == nil {
+		s.decodedLists = map[postingsKey]*decodedPostings{}
+	}
+	s.decodedLists[key] = dp
+	return dp, nil
 }

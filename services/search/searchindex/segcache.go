@@ -28,9 +28,10 @@ type segmentCache struct {
 	words  map[wordsKey][]index.DictEntry
 	typos  map[wordsKey][]typoVariant // by word and fuzz, in every text field (see wordfields.go)
 
-	wordFieldsOnce sync.Once
-	wordFields     *vellum.FST // every text field's words, each with the fields that hold it
-	wordFieldsErr  error
+	wordFieldsMu sync.Mutex
+	wordFields   *vellum.FST // every text field's words, each with the fields that hold it; nil until built
+
+	listsDropped bool // the segment's decoded postings lists were dropped with it (guarded by the postings cache's lock)
 }
 
 // wordsKey names a dictionary expansion: the typo variants of word within fuzz edits, or (fuzz -1) the

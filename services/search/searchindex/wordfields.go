@@ -166,14 +166,15 @@ func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int,
 		return vs, nil
 	}
 	sc.mu.Unlock()
-	if err := sc.buildWordFields(seg); err != nil {
+	fst, err := sc.buildWordFields(seg)
+	if err != nil {
 		return nil, err
 	}
 	a, err := dfa()
 	if err != nil {
 		return nil, err
 	}
-	vs, err := wordVariants(sc.wordFields, a)
+	vs, err := wordVariants(fst, a)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +187,16 @@ func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int,
 	return vs, nil
 }
 
-// buildWordFields builds the words dictionary of seg once.
-func (sc *segmentCache) buildWordFields(seg segment.Segment) error {
-	sc.wordFieldsOnce.Do(func() { sc.wordFields, sc.wordFieldsErr = buildWordFields(seg) })
-	return sc.wordFieldsErr
+// buildWordFields returns the words dictionary of seg, built on the first call that succeeds.
+func (sc *segmentCache) buildWordFields(seg segment.Segment) (*vellum.FST, error) {
+	sc.wordFieldsMu.Lock()
+	defer sc.wordFieldsMu.Unlock()
+	if sc.wordFields == nil {
+		fst, err := buildWordFields(seg)
+		if err != nil {
+			return nil, err
+		}
+		sc.wordFields = fst
+	}
+	return sc.wordFields, nil
 }
