@@ -58,6 +58,11 @@ func NewSigner(kid string, key ed25519.PrivateKey, ttl time.Duration) *Signer {
 	return &Signer{kid: kid, key: key, ttl: ttl, now: time.Now}
 }
 
+// Token times carry microseconds (RFC 7519 allows fractional seconds; golang-jwt writes whole seconds
+// unless told otherwise, for every token of the process): the catalog revokes the tokens issued before a
+// user's change of password or role, and whole seconds would let one issued earlier in that second through.
+func init() { jwt.TimePrecision = time.Microsecond }
+
 // TTL is how long an issued token is valid.
 func (s *Signer) TTL() time.Duration { return s.ttl }
 

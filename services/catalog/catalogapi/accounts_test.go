@@ -416,3 +416,29 @@ func TestHistoryNamesStableIDs(t *testing.T) {
 		t.Fatal("GET /v1/users does not name bob's actor")
 	}
 }
+
+// TestPasswordChangeRevokesTokensAtOnce: a new password revokes the tokens issued before it, even one
+// issued a moment before, in the same second; a token issued after it stands.
+func TestPasswordChangeRevokesTokensAtOnce(t *testing.T) {
+	e := newEnv(t, true)
+	root := e.token(t, adminName, adminPass)
+	const pass = "dora's long passphrase"
+	if res := e.do(t, "POST", "/v1/users", root, map[string]string{"username": "dora", "password": pass, "role": "admin"}); res.status != 201 {
+		t.Fatalf("create dora: %d %s", res.status, res.body)
+	}
+	for round := range 3 { // each round: a token, then at once a new password (the same one, hashed anew)
+		before := e.token(t, "dora", pass)
+		u, err := e.svc.Store().UserByName(context.Background(), "dora")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Store().UpsertUser(context.Background(), *u); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, e.do(t, "GET", "/v1/users", before, nil), 401)
+		after := e.token(t, "dora", pass)
+		if res := e.do(t, "GET", "/v1/users", after, nil); res.status != 200 {
+			t.Fatalf("round %d: a token issued after the change: %d %s", round, res.status, res.body)
+		}
+	}
+}

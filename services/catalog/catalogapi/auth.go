@@ -69,8 +69,7 @@ var errRevokedToken = apperr.Errorf(apperr.Unauthorized, "The access token is in
 
 // current checks that an access token still speaks for its user, and returns the user's actor: the user
 // exists, holds the token's role, and has not changed role or password since the token was issued (a
-// deleted and re-created user is a change too). Tokens carry seconds, so a change revokes the tokens issued
-// before its second.
+// deleted and re-created user is a change too). Token times and the store's carry microseconds.
 func (a *authenticator) current(ctx context.Context, p authn.Principal) (string, error) {
 	if id, ok := strings.CutPrefix(p.Subject, "key:"); ok { // a token for an API key: the key must be live
 		n, err := strconv.ParseInt(id, 10, 64)
@@ -96,7 +95,7 @@ func (a *authenticator) current(ctx context.Context, p authn.Principal) (string,
 	case err != nil:
 		a.log.Error("look up token user", "err", err)
 		return "", apperr.Errorf(apperr.Unavailable, "Access tokens cannot be checked right now; try again shortly.")
-	case u.Role != p.Role || p.IssuedAt.Before(u.UpdatedAt.Truncate(time.Second)):
+	case u.Role != p.Role || p.IssuedAt.Before(u.UpdatedAt.Truncate(time.Microsecond)):
 		return "", errRevokedToken
 	}
 	return u.Actor(), nil
