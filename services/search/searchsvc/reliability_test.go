@@ -33,9 +33,16 @@ func newSvc(t *testing.T, wait time.Duration) *svcFixture {
 	cfg.DataDir = t.TempDir()
 	cfg.Stream, cfg.SubjectPrefix = "TREL", "trel"
 	cfg.ConsistencyWait = wait
+	return &svcFixture{js: js, cfg: cfg, svc: runService(t, js, cfg)}
+}
+
+// runService starts a search service with cfg on js and runs it until the test ends.
+func runService(t *testing.T, js jetstream.JetStream, cfg searchsvc.Config) *searchsvc.Service {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	svc, err := searchsvc.New(ctx, cfg, searchsvc.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), JS: js})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -49,7 +56,7 @@ func newSvc(t *testing.T, wait time.Duration) *svcFixture {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return &svcFixture{js: js, cfg: cfg, svc: svc}
+	return svc
 }
 
 func (f *svcFixture) publish(t *testing.T, id, version int64, title string) {

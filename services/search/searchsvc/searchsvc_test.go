@@ -3,8 +3,6 @@ package searchsvc_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,22 +56,8 @@ func TestService(t *testing.T) {
 	cfg := searchsvc.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Stream, cfg.SubjectPrefix = "TSVC", "tsvc"
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := searchsvc.New(ctx, cfg, searchsvc.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), JS: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if err := svc.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	svc := runService(t, js, cfg)
+	ctx := context.Background()
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	e := &events.MovieChanged{Schema: 1, Type: events.MovieUpserted, ID: 7, Version: 1, OccurredAt: at,
@@ -120,24 +104,12 @@ func TestService(t *testing.T) {
 // on another stream (another key) refuses it.
 func TestCursorAtAnotherReplica(t *testing.T) {
 	js := testenv.JetStream(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	start := func(stream string) *searchsvc.Service {
 		cfg := searchsvc.DefaultConfig()
 		cfg.DataDir = t.TempDir()
 		cfg.Stream, cfg.SubjectPrefix = stream, strings.ToLower(stream)
-		svc, err := searchsvc.New(ctx, cfg, searchsvc.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), JS: js})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- svc.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			_ = svc.Close()
-		})
-		return svc
+		return runService(t, js, cfg)
 	}
 	a, b, other := start("TCUR"), start("TCUR"), start("TCUROTHER")
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
