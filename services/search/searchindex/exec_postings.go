@@ -29,7 +29,10 @@ type decodedPostings struct {
 	norms []float32 // as zap's Posting.Norm returns them: a float32 widened, so kept without loss
 }
 
-func (dp *decodedPostings) bytes() int64 { return int64(len(dp.docs)) * (4 + 2 + 4) }
+// postingBytes is what a decoded posting takes: its document, frequency and norm.
+const postingBytes = 4 + 2 + 4
+
+func (dp *decodedPostings) bytes() int64 { return int64(len(dp.docs)) * postingBytes }
 
 // decodePostings reads a whole list; nil if a frequency does not fit (such a list stays with zap's iterator).
 func decodePostings(pl segment.PostingsList) (*decodedPostings, error) {
@@ -92,7 +95,7 @@ func newPostingsCache(budget int64) *postingsCache {
 // minDecoded, longer than a quarter of the budget, a frequency out of range, its segment dropped) or there
 // is no cache.
 func (c *postingsCache) get(key postingsKey, pl segment.PostingsList) (*decodedPostings, error) {
-	if c == nil || pl.Count() < minDecoded || int64(pl.Count())*(4+2+4) > c.budget/4 {
+	if c == nil || pl.Count() < minDecoded || int64(pl.Count())*postingBytes > c.budget/4 {
 		return nil, nil
 	}
 	c.mu.Lock()

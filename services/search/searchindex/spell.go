@@ -337,16 +337,9 @@ func (ir *dictReader) eachSegmentOf(f func(segment.Segment, *segmentCache) error
 // (nil: unbounded), with their postings' counts (deleted documents included, as Bleve counts them), or
 // their edit distances for a Levenshtein automaton.
 func dictEntries(d segment.TermDictionary, a vellum.Automaton, start, end []byte) ([]index.DictEntry, error) {
-	var it segment.DictionaryIterator
-	if a != nil {
-		if o, ok := d.(interface {
-			AutomatonIteratorOmitCount(segment.Automaton, []byte, []byte) segment.DictionaryIterator
-		}); ok {
-			it = o.AutomatonIteratorOmitCount(a, start, end)
-		}
-	}
-	if it == nil {
-		it = d.AutomatonIterator(a, start, end)
+	it := d.AutomatonIterator(a, start, end)
+	if a != nil { // a typo walk needs the distances, not the counts
+		it = wordsWithoutCounts(d, a, start, end)
 	}
 	var out []index.DictEntry
 	for {
@@ -359,6 +352,17 @@ func dictEntries(d segment.TermDictionary, a vellum.Automaton, start, end []byte
 		}
 		out = append(out, index.DictEntry{Term: e.Term, Count: e.Count, EditDistance: e.EditDistance})
 	}
+}
+
+// wordsWithoutCounts iterates the words of d that a accepts between start and end, without reading each
+// word's postings for its count where the dictionary can (zap's can).
+func wordsWithoutCounts(d segment.TermDictionary, a segment.Automaton, start, end []byte) segment.DictionaryIterator {
+	if o, ok := d.(interface {
+		AutomatonIteratorOmitCount(segment.Automaton, []byte, []byte) segment.DictionaryIterator
+	}); ok {
+		return o.AutomatonIteratorOmitCount(a, start, end)
+	}
+	return d.AutomatonIterator(a, start, end)
 }
 
 // prefixEnd is the first key after every key that starts with prefix; nil if there is none.

@@ -51,15 +51,7 @@ func buildWordFields(seg segment.Segment) (*vellum.FST, error) {
 		if d == nil {
 			continue
 		}
-		var it segment.DictionaryIterator
-		if o, ok := d.(interface {
-			AutomatonIteratorOmitCount(segment.Automaton, []byte, []byte) segment.DictionaryIterator
-		}); ok {
-			it = o.AutomatonIteratorOmitCount(nil, nil, nil)
-		} else {
-			it = d.AutomatonIterator(nil, nil, nil)
-		}
-		w := &wordCursor{it: it, bit: uint64(1) << bit}
+		w := &wordCursor{it: wordsWithoutCounts(d, nil, nil, nil), bit: uint64(1) << bit}
 		if err := w.next(); err != nil {
 			return nil, err
 		}
