@@ -18,7 +18,7 @@ import (
 const snippetRunes = 160
 
 // hit turns a Bleve hit into a search hit: the stored movie, its score, how it matched and its highlights.
-func (x *Index) hit(h *blevesearch.DocumentMatch, p *plan, tierMatch search.Match, scored bool) (search.Hit, error) {
+func (x *Index) hit(h *blevesearch.DocumentMatch, j *hitJudge, tierMatch search.Match, scored bool) (search.Hit, error) {
 	src, _ := h.Fields[fieldSource].(string)
 	m, err := decodeSource([]byte(src))
 	if err != nil {
@@ -31,12 +31,12 @@ func (x *Index) hit(h *blevesearch.DocumentMatch, p *plan, tierMatch search.Matc
 	hit.Score = h.Score
 	hit.Match = search.MatchPartial // the partial tier's movies lack a word whatever else they have
 	if tierMatch != search.MatchPartial {
-		hit.Match = x.classify(m, p)
+		hit.Match = j.classify(m)
 	}
 	if tierMatch == search.MatchTypo && hit.Match == search.MatchPartial {
 		hit.Match = search.MatchTypo // two words written as one
 	}
-	hit.Highlights = x.highlights(m, p)
+	hit.Highlights = j.highlights(m)
 	return hit, nil
 }
 
@@ -63,50 +63,119 @@ func matchWord(t term, w string) matchKind {
 	return noMatch
 }
 
-// movieWords are the analyzed words of the movie's text fields.
-func (x *Index) movieWords(m *search.Movie) map[string]bool {
-	words := map[string]bool{}
-	add := func(s string) {
-		for _, w := range x.analyze(s) {
-			words[w] = true
+// hitJudge says how a search's hits matched its plan and marks the query's words in them. The hits of a
+// page share most of their words (and a movie repeats its own), so each distinct word is compared with
+// the plan once a search; ASCII text is split into words without allocating.
+type hitJudge struct {
+	x      *Index
+	p      *plan
+	phrase map[string]bool // the words of the plan's phrases
+	seen   map[string]int  // an analyzed word → the offset of its judgment in kinds
+	// kinds holds a judgment per word seen: how it matches each of the plan's terms, then whether it is a
+	// word of a phrase (exactMatch) or not (noMatch).
+	kinds []matchKind
+	best  []matchKind // classify's best match of each term so far
+	lower []byte      // an ASCII word in lower case, to look it up without allocating
+	spans [][2]int    // mark's matched words
+}
+
+func (x *Index) newHitJudge(p *plan) *hitJudge {
+	j := &hitJudge{x: x, p: p, phrase: map[string]bool{}, seen: map[string]int{}, best: make([]matchKind, len(p.terms))}
+	for _, ph := range p.phrases {
+		for _, w := range ph {
+			j.phrase[w] = true
 		}
 	}
-	add(m.Title)
-	add(m.Overview)
-	add(m.Tagline)
-	for _, list := range [][]string{m.Directors, m.Cast, m.Genres, m.Keywords, m.Tags} {
-		for _, s := range list {
-			add(s)
+	return j
+}
+
+// judge is how the analyzed word w matches each term of the plan, and whether it is a word of a phrase.
+func (j *hitJudge) judge(w string) (kinds []matchKind, phrase bool) {
+	n := len(j.p.terms) + 1
+	at, ok := j.seen[w]
+	if !ok {
+		at = len(j.kinds)
+		for _, t := range j.p.terms {
+			j.kinds = append(j.kinds, matchWord(t, w))
+		}
+		j.kinds = append(j.kinds, noMatch)
+		if j.phrase[w] {
+			j.kinds[at+n-1] = exactMatch
+		}
+		j.seen[w] = at
+	}
+	return j.kinds[at : at+n-1], j.kinds[at+n-1] == exactMatch
+}
+
+// judgeASCII is judge for a word of ASCII text as written: the index's word is its lower case.
+func (j *hitJudge) judgeASCII(word string) (kinds []matchKind, phrase bool) {
+	j.lower = j.lower[:0]
+	for i := range len(word) {
+		c := word[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		j.lower = append(j.lower, c)
+	}
+	if at, ok := j.seen[string(j.lower)]; ok { // no allocation for the lookup
+		n := len(j.p.terms) + 1
+		return j.kinds[at : at+n-1], j.kinds[at+n-1] == exactMatch
+	}
+	return j.judge(string(j.lower))
+}
+
+// eachWord calls visit with the judgment of each of the index's words of text, until visit returns false;
+// it says whether visit ran to the end.
+func (j *hitJudge) eachWord(text string, visit func(kinds []matchKind, phrase bool) bool) bool {
+	if isASCII(text) {
+		done := true
+		eachASCIIWord(text, func(start, end int, _ bool) bool {
+			done = visit(j.judgeASCII(text[start:end]))
+			return done
+		})
+		return done
+	}
+	for _, w := range j.x.analyze(text) {
+		if !visit(j.judge(w)) {
+			return false
 		}
 	}
-	return words
+	return true
 }
 
 // classify says how the movie matched the plan: by its worst-matched word.
-func (x *Index) classify(m *search.Movie, p *plan) search.Match {
+func (j *hitJudge) classify(m *search.Movie) search.Match {
+	p := j.p
 	if len(p.terms) == 0 {
 		if len(p.phrases) > 0 {
 			return search.MatchPhrase
 		}
 		return search.MatchExact
 	}
-	words := x.movieWords(m)
-	worst := exactMatch
-	for _, t := range p.terms {
-		best := noMatch
-		if words[t.text] || slices.ContainsFunc(t.variants, func(v string) bool { return words[v] }) {
-			best = exactMatch
-		} else {
-			for w := range words {
-				best = max(best, matchWord(t, w))
-				if best == prefixMatch {
-					break
+	clear(j.best)
+	exact := 0 // terms matched exactly: once all are, no other word can change the answer
+	visit := func(kinds []matchKind, _ bool) bool {
+		for i, k := range kinds {
+			if k > j.best[i] {
+				if k == exactMatch {
+					exact++
+				}
+				j.best[i] = k
+			}
+		}
+		return exact < len(j.best)
+	}
+	if j.eachWord(m.Title, visit) && j.eachWord(m.Overview, visit) && j.eachWord(m.Tagline, visit) {
+	lists:
+		for _, list := range [][]string{m.Directors, m.Cast, m.Genres, m.Keywords, m.Tags} {
+			for _, s := range list {
+				if !j.eachWord(s, visit) {
+					break lists
 				}
 			}
 		}
-		worst = min(worst, best)
 	}
-	switch worst {
+	switch slices.Min(j.best) {
 	case noMatch:
 		return search.MatchPartial
 	case typoMatch:
@@ -122,15 +191,15 @@ func (x *Index) classify(m *search.Movie, p *plan) search.Match {
 
 // highlights marks the query's words in the movie's title and overview (HTML-escaped, <mark>…</mark>). A
 // field without a match is left out; a long overview is cut to a snippet around its first match.
-func (x *Index) highlights(m *search.Movie, p *plan) map[string]string {
+func (j *hitJudge) highlights(m *search.Movie) map[string]string {
 	out := map[string]string{}
-	if s, ok := x.mark(m.Title, p, 0); ok {
+	if s, ok := j.mark(m.Title, 0); ok {
 		out["title"] = s
 	}
-	if s, ok := x.mark(m.Overview, p, snippetRunes); ok {
+	if s, ok := j.mark(m.Overview, snippetRunes); ok {
 		out["overview"] = s
 	}
-	if s, ok := x.mark(m.Tagline, p, 0); ok {
+	if s, ok := j.mark(m.Tagline, 0); ok {
 		out["tagline"] = s
 	}
 	if len(out) == 0 {
@@ -139,37 +208,38 @@ func (x *Index) highlights(m *search.Movie, p *plan) map[string]string {
 	return out
 }
 
+// matches says whether a word judged so matches the plan: a term in any way, or a phrase's word.
+func matches(kinds []matchKind, phrase bool) bool {
+	return phrase || slices.ContainsFunc(kinds, func(k matchKind) bool { return k != noMatch })
+}
+
 // mark wraps the words of text that match the plan in <mark> and escapes the rest. With snippet > 0 a
 // longer text is cut to about that many characters, starting a little before the first match.
-func (x *Index) mark(text string, p *plan, snippet int) (string, bool) {
+func (j *hitJudge) mark(text string, snippet int) (string, bool) {
 	if text == "" {
 		return "", false
 	}
-	phraseWords := map[string]bool{}
-	for _, ph := range p.phrases {
-		for _, w := range ph {
-			phraseWords[w] = true
-		}
-	}
-	// The unicode tokenizer gives byte offsets into the original text; each token is then folded and
-	// lower-cased like the index does, so "Amélie" is marked for "amelie".
-	var spans [][2]int
-	for _, t := range tokenize(text) {
-		hit := false
-		for _, w := range x.analyzeToken(t.Term) {
-			if phraseWords[w] {
-				hit = true
+	// Words keep their byte offsets into the original text; each is then folded and lower-cased like the
+	// index does, so "Amélie" is marked for "amelie".
+	spans := j.spans[:0]
+	if isASCII(text) {
+		eachASCIIWord(text, func(start, end int, _ bool) bool {
+			if matches(j.judgeASCII(text[start:end])) {
+				spans = append(spans, [2]int{start, end})
 			}
-			for _, qt := range p.terms {
-				if matchWord(qt, w) != noMatch {
-					hit = true
+			return true
+		})
+	} else {
+		for _, t := range unicodeTokenizer.Tokenize([]byte(text)) {
+			for _, w := range j.x.analyzeToken(t.Term) {
+				if matches(j.judge(w)) {
+					spans = append(spans, [2]int{t.Start, t.End})
+					break
 				}
 			}
 		}
-		if hit {
-			spans = append(spans, [2]int{t.Start, t.End})
-		}
 	}
+	j.spans = spans
 	if len(spans) == 0 {
 		return "", false
 	}
@@ -179,6 +249,7 @@ func (x *Index) mark(text string, p *plan, snippet int) (string, bool) {
 		to = forwardRunes(text, from, snippet)
 	}
 	var b strings.Builder
+	b.Grow(to - from + 32)
 	if from > 0 {
 		b.WriteString("…")
 	}

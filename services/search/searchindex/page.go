@@ -34,6 +34,7 @@ type pager struct {
 	last       *blevesearch.DocumentMatch // the last hit, where the next page's cursor starts
 	lastTier   int                        // its tier
 	exactTotal uint64                     // the first tier's size
+	judge      *hitJudge                  // the hits' match kinds and highlights, made on the first scored hit
 }
 
 func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
@@ -133,8 +134,11 @@ func (pg *pager) add(t tier) (uint64, error) {
 	if pg.need == 0 && sr.Total > 0 && pg.lastTier >= 0 {
 		pg.more = true
 	}
+	if pg.judge == nil && pg.scored && len(hits) > 0 {
+		pg.judge = x.newHitJudge(pg.p)
+	}
 	for _, h := range hits {
-		hit, err := x.hit(h, pg.p, t.match, pg.scored)
+		hit, err := x.hit(h, pg.judge, t.match, pg.scored)
 		if err != nil {
 			return 0, err
 		}

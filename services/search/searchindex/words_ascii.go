@@ -38,15 +38,33 @@ var asciiClasses = func() (cs [128]asciiClass) {
 // asciiWords is what the unicode tokenizer makes of ASCII text: its words (letters, digits and what joins
 // them) with their byte offsets and positions; the spaces and punctuation between them are left out.
 func asciiWords(text []byte) analysis.TokenStream {
+	guess := len(text)/6 + 1 // words of English text are about five letters and a space
+	out := make(analysis.TokenStream, 0, guess)
+	toks := make([]analysis.Token, 0, guess) // more are allocated a few at a time, as the tokenizer does
+	eachASCIIWord(text, func(start, end int, numeric bool) bool {
+		if len(toks) == cap(toks) {
+			toks = make([]analysis.Token, 0, 16)
+		}
+		typ := analysis.AlphaNumeric
+		if numeric {
+			typ = analysis.Numeric
+		}
+		toks = append(toks, analysis.Token{Term: text[start:end], Start: start, End: end, Type: typ, Position: len(out) + 1})
+		out = append(out, &toks[len(toks)-1])
+		return true
+	})
+	return out
+}
+
+// eachASCIIWord calls yield with the byte offsets of each word the unicode tokenizer finds in ASCII text,
+// and whether it is a number, until yield returns false. It allocates nothing.
+func eachASCIIWord[T string | []byte](text T, yield func(start, end int, numeric bool) bool) {
 	class := func(i int) asciiClass {
 		if i < 0 || i >= len(text) {
 			return asciiOther
 		}
 		return asciiClasses[text[i]&0x7f]
 	}
-	guess := len(text)/6 + 1 // words of English text are about five letters and a space
-	out := make(analysis.TokenStream, 0, guess)
-	toks := make([]analysis.Token, 0, guess) // more are allocated a few at a time, as the tokenizer does
 	start := 0
 	for i := 1; i <= len(text); i++ {
 		if i < len(text) {
@@ -58,17 +76,11 @@ func asciiWords(text []byte) analysis.TokenStream {
 				continue
 			}
 		}
-		if tok, ok := asciiToken(text, start, i); ok {
-			if len(toks) == cap(toks) {
-				toks = make([]analysis.Token, 0, 16)
-			}
-			tok.Position = len(out) + 1
-			toks = append(toks, tok)
-			out = append(out, &toks[len(toks)-1])
+		if word, numeric := asciiWordKind(text[start:i]); word && !yield(start, i, numeric) {
+			return
 		}
 		start = i
 	}
-	return out
 }
 
 // wordBreak says whether a word boundary lies between characters of classes b and c, with a before b and
@@ -98,11 +110,12 @@ func wordBreak(a, b, c, d asciiClass) bool {
 	return true // WB14
 }
 
-// asciiToken is the segment text[start:end] as the tokenizer keeps it; false for one it leaves out.
-func asciiToken(text []byte, start, end int) (analysis.Token, bool) {
+// asciiWordKind says whether the tokenizer keeps a segment between word breaks as a word (it has a
+// letter, a digit or an underline), and whether that word is a number (digits, no letter).
+func asciiWordKind[T string | []byte](seg T) (word, numeric bool) {
 	letters, digits, underlines := false, false, false
-	for _, ch := range text[start:end] {
-		switch asciiClasses[ch&0x7f] {
+	for i := range len(seg) {
+		switch asciiClasses[seg[i]&0x7f] {
 		case asciiLetter:
 			letters = true
 		case asciiDigit:
@@ -111,12 +124,5 @@ func asciiToken(text []byte, start, end int) (analysis.Token, bool) {
 			underlines = true
 		}
 	}
-	typ := analysis.AlphaNumeric
-	switch {
-	case !letters && !digits && !underlines:
-		return analysis.Token{}, false
-	case !letters && digits:
-		typ = analysis.Numeric
-	}
-	return analysis.Token{Term: text[start:end], Start: start, End: end, Type: typ}, true
+	return letters || digits || underlines, !letters && digits
 }
