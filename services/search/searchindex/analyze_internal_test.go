@@ -19,7 +19,8 @@ func TestAnalyzeAsTheIndexDoes(t *testing.T) {
 	x := &Index{mapping: m}
 	texts := []string{"", "   ", "Don't LOOK up", "U.S.A.", "3.14 and 2,000", "R2-D2 & C-3PO", "e-mail@example.com",
 		"C++ #1 x_y 'quoted' (paren)", "HELLO World", "Amélie", "naïve café ÆON straße", "Mötley Crüe", "日本の映画",
-		"tab\tnew\nline", "ALL-CAPS-TITLE: PART II", "l'amour", "rock'n'roll", "Ocean's Eleven", "$100,000.00"}
+		"tab\tnew\nline", "ALL-CAPS-TITLE: PART II", "l'amour", "rock'n'roll", "Ocean's Eleven", "$100,000.00",
+		"a \u0301b \u0301", "a\u00a0b  c", "school’s  l’amour d’été", "½ ﬁne Ａ x", "x \u200db", "\t \n", " lead and trail "}
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "data", "imdb.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,26 @@ func TestAnalyzeAsTheIndexDoes(t *testing.T) {
 			if got := x.analyzeToken(tok.Term); !slices.Equal(got, alone) && len(got)+len(alone) > 0 {
 				t.Errorf("analyzeToken(%q) = %q, the analyzer gives %q", tok.Term, got, alone)
 			}
+		}
+		// Run by run between spaces, as the hits are judged: the same words, at the same offsets.
+		var runs []string
+		var runToks [][3]int
+		eachSpaced(text, func(at int, chunk string) bool {
+			runs = append(runs, x.analyze(chunk)...)
+			for _, tok := range tokenize(chunk) {
+				runToks = append(runToks, [3]int{at + tok.Start, at + tok.End, int(tok.Type)})
+			}
+			return true
+		})
+		if !slices.Equal(runs, want) && len(runs)+len(want) > 0 {
+			t.Errorf("analyze of %q between spaces = %q, the analyzer gives %q", text, runs, want)
+		}
+		var whole [][3]int
+		for _, tok := range tokenize(text) {
+			whole = append(whole, [3]int{tok.Start, tok.End, int(tok.Type)})
+		}
+		if !slices.Equal(runToks, whole) {
+			t.Errorf("tokenize of %q between spaces = %v, whole %v", text, runToks, whole)
 		}
 		if isASCII(text) && strings.TrimSpace(text) != "" {
 			ascii++

@@ -127,18 +127,40 @@ func (j *hitJudge) judgeASCII(word string) (kinds []matchKind, phrase bool) {
 // eachWord calls visit with the judgment of each of the index's words of text, until visit returns false;
 // it says whether visit ran to the end.
 func (j *hitJudge) eachWord(text string, visit func(kinds []matchKind, phrase bool) bool) bool {
-	if isASCII(text) {
-		done := true
-		eachASCIIWord(text, func(start, end int, _ bool) bool {
-			done = visit(j.judgeASCII(text[start:end]))
+	return eachSpaced(text, func(_ int, chunk string) bool {
+		if isASCII(chunk) {
+			done := true
+			eachASCIIWord(chunk, func(start, end int, _ bool) bool {
+				done = visit(j.judgeASCII(chunk[start:end]))
+				return done
+			})
 			return done
-		})
-		return done
-	}
-	for _, w := range j.x.analyze(text) {
-		if !visit(j.judge(w)) {
+		}
+		for _, w := range j.x.analyze(chunk) {
+			if !visit(j.judge(w)) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// eachSpaced calls fn with each run of text between spaces and its byte offset, until fn returns false; it
+// says whether fn ran to the end. A space always ends a word, for the tokenizer as for the ASCII folding
+// before it, so the words of the runs are the words of the text; a hit's text is mostly ASCII, and an
+// accent or a typographic apostrophe then sends only its own run through the analyzer.
+func eachSpaced(text string, fn func(at int, chunk string) bool) bool {
+	for at := 0; at < len(text); {
+		end := strings.IndexByte(text[at:], ' ')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += at
+		}
+		if end > at && !fn(at, text[at:end]) {
 			return false
 		}
+		at = end + 1
 	}
 	return true
 }
@@ -222,23 +244,26 @@ func (j *hitJudge) mark(text string, snippet int) (string, bool) {
 	// Words keep their byte offsets into the original text; each is then folded and lower-cased like the
 	// index does, so "Amélie" is marked for "amelie".
 	spans := j.spans[:0]
-	if isASCII(text) {
-		eachASCIIWord(text, func(start, end int, _ bool) bool {
-			if matches(j.judgeASCII(text[start:end])) {
-				spans = append(spans, [2]int{start, end})
-			}
+	eachSpaced(text, func(at int, chunk string) bool {
+		if isASCII(chunk) {
+			eachASCIIWord(chunk, func(start, end int, _ bool) bool {
+				if matches(j.judgeASCII(chunk[start:end])) {
+					spans = append(spans, [2]int{at + start, at + end})
+				}
+				return true
+			})
 			return true
-		})
-	} else {
-		for _, t := range unicodeTokenizer.Tokenize([]byte(text)) {
+		}
+		for _, t := range unicodeTokenizer.Tokenize([]byte(chunk)) {
 			for _, w := range j.x.analyzeToken(t.Term) {
 				if matches(j.judge(w)) {
-					spans = append(spans, [2]int{t.Start, t.End})
+					spans = append(spans, [2]int{at + t.Start, at + t.End})
 					break
 				}
 			}
 		}
-	}
+		return true
+	})
 	j.spans = spans
 	if len(spans) == 0 {
 		return "", false
