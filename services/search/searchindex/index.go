@@ -22,6 +22,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/sync/semaphore"
 
 	"marquee/pkg/apperr"
@@ -529,9 +530,11 @@ func (x *Index) Movie(ctx context.Context, id int64) (*search.Movie, error) {
 	return decodeSource(src)
 }
 
+// decodeSource decodes a movie's stored JSON, which the index wrote itself (so exact field names, one of
+// each, valid UTF-8): every hit of a search is one, and encoding/json v2 decodes it in half the time of v1.
 func decodeSource(src []byte) (*search.Movie, error) {
 	var m search.Movie
-	if err := json.Unmarshal(src, &m); err != nil {
+	if err := jsonv2.Unmarshal(src, &m); err != nil {
 		return nil, fmt.Errorf("decode stored movie: %w", err)
 	}
 	for _, l := range []*[]string{&m.Directors, &m.Cast, &m.Genres, &m.Keywords, &m.Tags} {
