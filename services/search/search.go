@@ -162,8 +162,8 @@ type Result struct {
 	PerPage int
 	Hits    []Hit
 	Facets  map[string]Facet
-	// FacetsApproximate says that the facets were counted on a sample of the matches (there were many),
-	// their counts scaled up: estimates, not exact counts.
+	// FacetsApproximate says that a facet was counted on a sample of the matches (there were many), its
+	// counts scaled up: estimates, not exact counts. A text search's facets of few values are exact.
 	FacetsApproximate bool
 	DidYouMean        string // a corrected query text with more matches, when the query had few; "" if none
 	NextCursor        string // the cursor of the next page; "" on the last page

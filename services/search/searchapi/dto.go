@@ -25,7 +25,7 @@ type resultDTO struct {
 	PerPage int            `json:"per_page"`
 	Hits    []hitDTO       `json:"hits"`
 	Facets  map[string]any `json:"facets"` // []facetValueDTO, or facetStatsDTO for min/max facets
-	// FacetsApproximate: the facets were counted on a sample of many matches; their counts are estimates.
+	// FacetsApproximate: a facet was counted on a sample of many matches; its counts are estimates.
 	FacetsApproximate bool     `json:"facets_approximate,omitempty"`
 	DidYouMean        string   `json:"did_you_mean,omitempty"`
 	NextCursor        string   `json:"next_cursor,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"marquee/services/search"
@@ -83,6 +84,50 @@ func TestSampledFacets(t *testing.T) {
 	if g < w*7/10 || g > w*13/10 {
 		t.Errorf("sampled genre counts sum to %d, exact to %d: not within 30%%", g, w)
 	}
+}
+
+// TestFewValuedFacetsExactOverSampleLimit: the facets of few values (genres, languages, decades, ratings)
+// are counted exactly from bitmaps however many movies match; only a facet counted by walking the matches
+// (people) is sampled, and only then is the result approximate.
+func TestFewValuedFacetsExactOverSampleLimit(t *testing.T) {
+	idx := buildSynth(t, t.TempDir(), 4000, searchindex.Options{FacetSampleAbove: 500})
+	exact := searchindex.WithOptions(idx, searchindex.Options{ExactFacets: true})
+	q := search.Query{Text: "the", Facets: []string{search.FacetLanguage, search.FacetDecade, search.FacetRating}}
+	got, err := idx.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exact.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total <= 500 {
+		t.Fatalf("%d movies match %q: not over the sample limit", got.Total, q.Text)
+	}
+	if got.FacetsApproximate {
+		t.Error("FacetsApproximate with only facets of few values")
+	}
+	for _, name := range []string{search.FacetGenres, search.FacetLanguage, search.FacetDecade, search.FacetRating} {
+		if g, w := counts(got.Facets[name]), counts(want.Facets[name]); g != w || g == "" {
+			t.Errorf("facet %s = %s, exact %s", name, g, w)
+		}
+	}
+	q.Facets = append(q.Facets, search.FacetDirectors)
+	if got, err = idx.Search(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	if !got.FacetsApproximate {
+		t.Error("not FacetsApproximate with the directors facet over the sample limit")
+	}
+}
+
+// counts is a facet's values and their counts, as text.
+func counts(f search.Facet) string {
+	var b strings.Builder
+	for _, v := range f.Values {
+		fmt.Fprintf(&b, "%s=%d ", v.Value, v.Count)
+	}
+	return b.String()
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -168,72 +167,73 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 			}
 		}
 		g.Go(func() error {
-			req := bleve.NewSearchRequestOptions(matches, 0, 0, false)
-			req.Score = "none"
-			counted := slices.ContainsFunc(names, func(name string) bool { return !defs[name].stats })
-			scale := 1.0
-			if bounded && counted {
-				n := res.Total
-				if own != "" || res.Total == 0 {
-					var err error
-					if n, err = x.countWith(gctx, e, matches); err != nil {
-						return err
-					}
-				}
-				if n > uint64(limit) {
-					m := max(1, int(math.Ceil(float64(sampleBuckets)*float64(limit)/float64(n))))
-					req.Query = and(matches, sampleQuery(m))
-					scale = float64(sampleBuckets) / float64(m)
-					approximate.Store(true)
-				}
-			}
-			byBleve := false
+			// The executor counts a facet of few values exactly, from each value's bitmap: cheaper than
+			// drawing a sample of many matches. Only the facets Bleve counts, by walking the matches'
+			// values, are counted on a sample.
+			var byBleve []string
 			for _, name := range names {
 				d := defs[name]
-				size := facetSize[name]
-				if d.bucket != nil {
-					size = 20
-				}
 				if d.stats {
 					continue
 				}
 				if facetByBitmaps(d) && e != nil {
-					vals, err := e.facet(req.Query, d, size)
+					vals, err := e.facet(matches, d, facetSizeOf(name, d))
 					if err == nil {
-						results <- out{name, search.Facet{Values: scaled(vals, scale)}}
+						results <- out{name, search.Facet{Values: vals}}
 						continue
 					}
 					if !errors.Is(err, errUnsupported) {
 						return fmt.Errorf("facets: %w", err)
 					}
 				}
-				fr := bleve.NewFacetRequest(d.field, size)
-				if d.bucket != nil {
-					for _, b := range d.bucket() {
-						fr.AddNumericRange(b.name, b.min, b.max)
+				byBleve = append(byBleve, name)
+			}
+			if len(byBleve) > 0 {
+				req := bleve.NewSearchRequestOptions(matches, 0, 0, false)
+				req.Score = "none"
+				scale := 1.0
+				if bounded {
+					n := res.Total
+					if own != "" || res.Total == 0 {
+						var err error
+						if n, err = x.countWith(gctx, e, matches); err != nil {
+							return err
+						}
+					}
+					if n > uint64(limit) {
+						m := max(1, int(math.Ceil(float64(sampleBuckets)*float64(limit)/float64(n))))
+						req.Query = and(matches, sampleQuery(m))
+						scale = float64(sampleBuckets) / float64(m)
+						approximate.Store(true)
 					}
 				}
-				req.AddFacet(name, fr)
-				byBleve = true
-			}
-			var sr *bleve.SearchResult
-			if byBleve {
-				var err error
-				if sr, err = x.query(gctx, req); err != nil {
+				for _, name := range byBleve {
+					d := defs[name]
+					fr := bleve.NewFacetRequest(d.field, facetSizeOf(name, d))
+					if d.bucket != nil {
+						for _, b := range d.bucket() {
+							fr.AddNumericRange(b.name, b.min, b.max)
+						}
+					}
+					req.AddFacet(name, fr)
+				}
+				sr, err := x.query(gctx, req)
+				if err != nil {
 					return fmt.Errorf("facets: %w", err)
+				}
+				for _, name := range byBleve {
+					if sr.Facets[name] != nil {
+						results <- out{name, search.Facet{Values: scaled(facetValues(sr.Facets[name], defs[name]), scale)}}
+					}
 				}
 			}
 			for _, name := range names {
-				d := defs[name]
-				switch {
-				case d.stats:
+				if d := defs[name]; d.stats {
 					st, err := x.stats(gctx, matches, d.field)
 					if err != nil {
 						return err
 					}
 					results <- out{name, search.Facet{Stats: st}}
-				case sr != nil && sr.Facets[name] != nil:
-					results <- out{name, search.Facet{Values: scaled(facetValues(sr.Facets[name], d), scale)}}
 				}
 			}
 			return nil
@@ -249,6 +249,14 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 	}
 	res.FacetsApproximate = approximate.Load()
 	return nil
+}
+
+// facetSizeOf is how many values of facet name a result holds: every bucket of a bucket facet.
+func facetSizeOf(name string, d facetDef) int {
+	if d.bucket != nil {
+		return 20
+	}
+	return facetSize[name]
 }
 
 // scaled multiplies the counts of a sample's facet values up to estimates for all matches.

@@ -87,8 +87,9 @@ type Options struct {
 	// ExactFacets counts every facet over every match on each search, as if the catalog were small: no
 	// maintained counts for the whole catalog and no sampling of large result sets. Benchmarks compare.
 	ExactFacets bool
-	// FacetSampleAbove is the number of matches above which facets are counted on a sample of them and
-	// marked approximate; 0 means DefaultFacetSampleAbove.
+	// FacetSampleAbove is the number of matches above which the facets counted by walking the matches
+	// (people; any facet where the executor does not count) are counted on a sample of them and marked
+	// approximate; 0 means DefaultFacetSampleAbove.
 	FacetSampleAbove int
 	// CacheBytes bounds the cache of search answers (keyed by the query and the index checkpoint); 0
 	// means no cache.
