@@ -91,20 +91,26 @@ func (x *Index) newHitJudge(p *plan) *hitJudge {
 
 // judge is how the analyzed word w matches each term of the plan, and whether it is a word of a phrase.
 func (j *hitJudge) judge(w string) (kinds []matchKind, phrase bool) {
-	n := len(j.p.terms) + 1
 	at, ok := j.seen[w]
 	if !ok {
 		at = len(j.kinds)
 		for _, t := range j.p.terms {
 			j.kinds = append(j.kinds, matchWord(t, w))
 		}
-		j.kinds = append(j.kinds, noMatch)
+		phrase := noMatch
 		if j.phrase[w] {
-			j.kinds[at+n-1] = exactMatch
+			phrase = exactMatch
 		}
+		j.kinds = append(j.kinds, phrase)
 		j.seen[w] = at
 	}
-	return j.kinds[at : at+n-1], j.kinds[at+n-1] == exactMatch
+	return j.judgment(at)
+}
+
+// judgment is the judgment kept at offset at of kinds.
+func (j *hitJudge) judgment(at int) (kinds []matchKind, phrase bool) {
+	n := len(j.p.terms)
+	return j.kinds[at : at+n], j.kinds[at+n] == exactMatch
 }
 
 // judgeASCII is judge for a word of ASCII text as written: the index's word is its lower case.
@@ -118,8 +124,7 @@ func (j *hitJudge) judgeASCII(word string) (kinds []matchKind, phrase bool) {
 		j.lower = append(j.lower, c)
 	}
 	if at, ok := j.seen[string(j.lower)]; ok { // no allocation for the lookup
-		n := len(j.p.terms) + 1
-		return j.kinds[at : at+n-1], j.kinds[at+n-1] == exactMatch
+		return j.judgment(at)
 	}
 	return j.judge(string(j.lower))
 }
