@@ -25,13 +25,14 @@ type flat struct {
 	// tf × norm is at most 1), and every node adds up its children's parts or less, so a document's score is
 	// at most its terms' ub added up, times the largest prior. A set of terms that cannot bring a document
 	// onto the page on their own leaves the merge ("lazy"): they are looked up only for the documents the
-	// others bring whose bound reaches the page's threshold. What a document with lazy terms only can score
+	// others bring whose bound reaches the page's threshold, largest ub first, and no further once those a
+	// document lacks have taken its bound below the threshold. What a document with lazy terms only can score
 	// is bounded through the query's tree (lazyBound): a disjunction scales by the share of its children that
 	// can match, a conjunction needs every child, a boolean its must part. That bound is often far below the
 	// plain sum of the terms' ub, which, times the prior's 5× range, let few terms leave.
 	ub       []float64 // by node: of a term
 	byUB     []int32   // the terms, least ub first: the order they are tried in
-	lazy     []int32   // the terms that have left the merge
+	lazy     []int32   // the terms that have left the merge, least ub first
 	lazyUB   float64   // their ub added up
 	isLazy   []bool    // by node
 	maxPrior float64
@@ -167,6 +168,7 @@ func (f *flat) prune(theta float64) {
 		moved = true
 	}
 	if moved {
+		slices.SortFunc(f.lazy, func(a, b int32) int { return cmp.Compare(f.ub[a], f.ub[b]) })
 		items := f.queue.items[:0]
 		for _, it := range f.queue.items {
 			if !f.isLazy[it.leaf] {
@@ -344,10 +346,14 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 		for _, l := range at {
 			bound += f.ub[l]
 		}
-		if bound*prior(d) < theta {
+		p := prior(d)
+		if bound*p < theta {
 			return d, 0, false, true, f.moveOn(at)
 		}
-		for _, l := range f.lazy {
+		// The lazy terms are looked up largest ub first, and each one d lacks lowers its bound: once the
+		// bound is below theta, the rest are not looked up.
+		for j := len(f.lazy) - 1; j >= 0; j-- {
+			l := f.lazy[j]
 			c := f.nodes[l].cur
 			if c.num < d {
 				if err := c.advance(d); err != nil {
@@ -356,6 +362,9 @@ func (f *flat) next(theta float64, prior func(uint64) float64) (doc uint64, scor
 			}
 			if c.num == d {
 				at = append(at, l)
+			} else if bound -= f.ub[l]; bound*p < theta {
+				f.at = at
+				return d, 0, false, true, f.moveOn(at)
 			}
 		}
 		f.at = at
