@@ -16,7 +16,7 @@ import (
 // Config configures the catalog. Keys follow pkg/config: flag --admin-password, env MARQUEE_ADMIN_PASSWORD.
 type Config struct {
 	Addr              string        `key:"addr" usage:"HTTP listen address"`
-	MySQLDSN          string        `key:"mysql_dsn" usage:"MySQL/MariaDB DSN, e.g. catalog:pw@tcp(db:3306)/catalog (or sqlite:<path>)" secret:"true"`
+	MySQLDSN          string        `key:"mysql_dsn" usage:"MySQL/MariaDB DSN, e.g. catalog:pw@tcp(db:3306)/catalog, or URL, mysql://catalog:pw@db:3306/catalog?ssl-mode=REQUIRED (or sqlite:<path>)" secret:"true"`
 	NATSURL           string        `key:"nats_url" usage:"NATS server URL"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,18 +16,19 @@ import (
 	"marquee/services/catalog/catalogsql"
 )
 
-// Serve runs a standalone catalog (split mode) until ctx is done: MySQL/MariaDB as the source of truth (or
-// SQLite with a "sqlite:<path>" DSN), the relay to NATS JetStream, and the HTTP API on cfg.Addr. On shutdown
+// Serve runs a standalone catalog (split mode) until ctx is done: MySQL/MariaDB as the source of truth (a
+// DSN or a mysql:// URL; or SQLite with a "sqlite:<path>" DSN), the relay to NATS JetStream, and the HTTP API on cfg.Addr. On shutdown
 // HTTP stops taking requests first, then the relay stops, NATS is drained and the database closed.
 func Serve(ctx context.Context, log *slog.Logger, cfg Config, stdout io.Writer) error {
-	dialect, dsn := catalogsql.MySQL, cfg.MySQLDSN
-	switch {
-	case dsn == "":
+	if cfg.MySQLDSN == "" {
 		return fmt.Errorf("mysql_dsn is required (--mysql-dsn or %s)", config.EnvName("mysql_dsn"))
-	case strings.HasPrefix(dsn, "sqlite:"):
-		dialect, dsn = catalogsql.SQLite, strings.TrimPrefix(dsn, "sqlite:")
 	}
-	db, err := catalogsql.Open(ctx, dialect, dsn)
+	src, err := catalogsql.ParseSource(cfg.MySQLDSN)
+	if err != nil {
+		return fmt.Errorf("mysql_dsn: %w", err)
+	}
+	dialect := src.Dialect
+	db, err := catalogsql.Open(ctx, dialect, src.DSN)
 	if err != nil {
 		return err
 	}
