@@ -107,7 +107,7 @@ func newFixture(t testing.TB, o Options) *fixture {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if !f.catalogReady {
-				w.WriteHeader(http.StatusServiceUnavailable)
+				httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": catalogNotReady})
 			}
 			return true
 		case introspectPath:
@@ -376,6 +376,11 @@ func TestQueryStringLimit(t *testing.T) {
 	}
 }
 
+// catalogNotReady is what the fixture's catalog says while it is not ready.
+const catalogNotReady = "Rebuilding the search index from the database: 3 of 9 movies compared."
+
+// TestReadyzFollowsBackends: ready when both parts are; otherwise the answer names the part and passes on
+// why it is not ready (a rebuild's progress).
 func TestReadyzFollowsBackends(t *testing.T) {
 	f := newFixture(t, Options{})
 	if w := f.do(t, "GET", "/readyz", "", ""); w.Code != 200 {
@@ -385,8 +390,8 @@ func TestReadyzFollowsBackends(t *testing.T) {
 	f.catalogReady = false
 	f.mu.Unlock()
 	w := f.do(t, "GET", "/readyz", "", "")
-	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "catalog") {
-		t.Fatalf("readyz = %d %s, want 503 naming the catalog", w.Code, w.Body)
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "The catalog service is not ready: "+catalogNotReady) {
+		t.Fatalf("readyz = %d %s, want 503 naming the catalog and why", w.Code, w.Body)
 	}
 }
 

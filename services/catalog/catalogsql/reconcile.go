@@ -10,6 +10,16 @@ import (
 	"marquee/services/catalog"
 )
 
+// CountMovies counts every movie the database holds, deleted ones included (each has a last message in
+// the stream: its tombstone).
+func (s *Store) CountMovies(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM movies`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count movies: %w", dbErr(err))
+	}
+	return n, nil
+}
+
 // MovieVersions implements catalog.Store: a page of (id, version, deleted) of every movie, deleted ones
 // included, in id order after afterID.
 func (s *Store) MovieVersions(ctx context.Context, afterID int64, limit int) ([]catalog.MovieVersion, error) {

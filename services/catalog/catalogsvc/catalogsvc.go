@@ -57,10 +57,16 @@ type Service struct {
 	store   *catalogsql.Store
 	relay   *outbox.Relay
 	recon   *reconcile.Reconciler
+	js      jetstream.JetStream
+	stream  events.Stream
 	cfg     Config
 	nc      *nats.Conn
 	handler http.Handler
 	seeded  atomic.Bool
+	// catchUp is where the start's comparison of the database with the stream stands (catchUpStream).
+	catchUp atomic.Int32
+	// catchUpTotal is the movies the database held when a catch-up began: its progress is of that many.
+	catchUpTotal atomic.Int64
 
 	mu             sync.Mutex
 	backlogAtLoss  int64 // the backlog when NATS was first seen disconnected; -1 while connected
@@ -113,7 +119,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 			return nil, err
 		}
 	}
-	s := &Service{log: d.Log, db: d.DB, store: store, relay: relay, cfg: cfg, nc: d.JS.Conn(), backlogAtLoss: -1}
+	s := &Service{log: d.Log, db: d.DB, store: store, relay: relay, js: d.JS, stream: stream, cfg: cfg, nc: d.JS.Conn(), backlogAtLoss: -1}
 	s.recon = reconcile.New(d.Log, store, d.JS, stream, index, reconcile.NewMetrics(d.Registry), relay.Kick)
 	if err := s.seed(ctx, cfg.Seed); err != nil {
 		return nil, err
@@ -163,14 +169,61 @@ func (s *Service) Reconcile(ctx context.Context) (reconcile.Report, error) {
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run relays the outbox to the stream until ctx is done, prunes expired idempotency keys hourly and
-// reconciles every ReconcileInterval.
+// Run relays the outbox to the stream until ctx is done, republishes at start what the stream lacks of the
+// database, prunes expired idempotency keys hourly and reconciles every ReconcileInterval.
 func (s *Service) Run(ctx context.Context) error {
 	go s.pruneKeys(ctx)
+	go s.catchUpStream(ctx)
 	if s.cfg.ReconcileInterval > 0 {
 		go s.recon.Run(ctx, s.cfg.ReconcileInterval)
 	}
 	return s.relay.Run(ctx)
+}
+
+// Where the start's catch-up stands.
+const (
+	catchUpPending int32 = iota // not compared yet
+	catchUpRunning              // republishing what the stream lacks
+	catchUpDone                 // compared, and republished if it had to (or failed: the periodic reconciliation repairs)
+)
+
+// catchUpStream republishes, once at start, what the stream lacks of the database. A new machine's or a
+// lost disk's stream is empty while the database (a managed MySQL, a restored backup) holds the catalog,
+// and the relay only publishes new changes: without this, search would stay empty until the periodic
+// reconciliation. Counting the stream's subjects against the database's movies costs two queries at any
+// size; only when the stream holds fewer does the reconciliation run, comparing movie by movie.
+func (s *Service) catchUpStream(ctx context.Context) {
+	defer s.catchUp.Store(catchUpDone)
+	movies, err := s.store.CountMovies(ctx)
+	if err != nil {
+		s.log.Warn("could not compare the database with the stream at start; the periodic reconciliation will", "err", err)
+		return
+	}
+	backlog, err := s.store.Backlog(ctx)
+	if err != nil {
+		s.log.Warn("could not compare the database with the stream at start; the periodic reconciliation will", "err", err)
+		return
+	}
+	st, err := s.js.Stream(ctx, s.stream.Name)
+	if err != nil {
+		s.log.Warn("could not compare the database with the stream at start; the periodic reconciliation will", "err", err)
+		return
+	}
+	inStream := int64(st.CachedInfo().State.NumSubjects)
+	if movies <= inStream+backlog {
+		return
+	}
+	s.catchUpTotal.Store(movies)
+	s.catchUp.Store(catchUpRunning)
+	s.log.Info("the stream lacks movies the database holds (a new or emptied stream): republishing them",
+		"movies", movies, "in_stream", inStream, "pending", backlog)
+	rep, err := s.Reconcile(ctx)
+	if err != nil {
+		s.log.Warn("republishing at start failed; the periodic reconciliation will retry", "err", err)
+		return
+	}
+	s.log.Info("republished what the stream lacked", "checked", rep.Checked, "republished", rep.Repaired,
+		"published", rep.RepairsPublished, "took_ms", rep.DurationMS)
 }
 
 func (s *Service) pruneKeys(ctx context.Context) {
@@ -201,6 +254,13 @@ func (s *Service) Ready(ctx context.Context) error {
 	}
 	if !s.seeded.Load() {
 		return apperr.Errorf(apperr.Unavailable, "The seed is not loaded yet.")
+	}
+	switch s.catchUp.Load() {
+	case catchUpPending:
+		return apperr.Errorf(apperr.Unavailable, "The catalog is comparing its database with the event stream.")
+	case catchUpRunning:
+		return apperr.Errorf(apperr.Unavailable, "Rebuilding the search index from the database: %d of %d movies compared with the stream and republished as needed.",
+			s.recon.Checked(), s.catchUpTotal.Load())
 	}
 	if !s.relay.Drained() {
 		return apperr.Errorf(apperr.Unavailable, "The outbox relay has not yet published the backlog.")

@@ -107,6 +107,64 @@ func TestSeedReachesTheStream(t *testing.T) {
 	}
 }
 
+// runUntilReady runs svc until the test ends and waits until it is ready.
+func runUntilReady(t *testing.T, svc *catalogsvc.Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(30 * time.Second)
+	for svc.Ready(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v", svc.Ready(ctx))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStartRepublishesWhatTheStreamLacks: a catalog that starts over an empty stream (a new machine, a lost
+// disk) while its database holds movies republishes every one of them before it says it is ready; one that
+// starts over a stream that has them all republishes nothing.
+func TestStartRepublishesWhatTheStreamLacks(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.JetStream(t)
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	cfg := testConfig()
+	cfg.Seed = seedFile
+	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
+	if err := js.DeleteStream(ctx, cfg.Stream); err != nil {
+		t.Fatal(err)
+	}
+
+	svc := mustStart(t, cfg, path, js, io.Discard)
+	if err := svc.Ready(ctx); err == nil {
+		t.Fatal("ready before it compared the database with the stream")
+	}
+	runUntilReady(t, svc)
+	st, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.NumSubjects != 248 {
+		t.Fatalf("after a start over an empty stream it holds %d movies, want the database's 248", info.State.NumSubjects)
+	}
+
+	// A start over a stream that holds every movie publishes nothing.
+	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
+	again, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State.LastSeq != info.State.LastSeq {
+		t.Fatalf("a start over a whole stream published %d messages", again.State.LastSeq-info.State.LastSeq)
+	}
+}
+
 func TestGeneratedAdmin(t *testing.T) {
 	js := testenv.JetStream(t)
 	dir := t.TempDir()

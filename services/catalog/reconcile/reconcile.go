@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -99,7 +100,8 @@ type Reconciler struct {
 	metrics *Metrics
 	queued  func() // called after repairs were queued (wakes the relay)
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	checked atomic.Int64 // movies the running (or last) reconciliation has compared
 }
 
 // New returns a reconciler. index may be nil; metrics may be nil; queued is called after repairs.
@@ -109,6 +111,9 @@ func New(log *slog.Logger, store Store, js jetstream.JetStream, stream events.St
 	}
 	return &Reconciler{log: log.With("component", "reconciler"), store: store, js: js, stream: stream, index: index, metrics: metrics, queued: queued}
 }
+
+// Checked is how many movies the running reconciliation (or the last one) has compared so far.
+func (r *Reconciler) Checked() int64 { return r.checked.Load() }
 
 // Run reconciles every interval until ctx is done (the first time after one interval).
 func (r *Reconciler) Run(ctx context.Context, every time.Duration) {
@@ -132,6 +137,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	defer r.mu.Unlock()
 	start := time.Now()
 	rep := Report{Reasons: map[string]int{}, IndexChecked: r.index != nil}
+	r.checked.Store(0)
 	if r.metrics != nil {
 		r.metrics.runs.Inc()
 	}
@@ -163,6 +169,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 		}
 		for i, why := range reasons {
 			rep.Checked++
+			r.checked.Store(int64(rep.Checked))
 			if why == "" {
 				continue
 			}
