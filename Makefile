@@ -32,10 +32,10 @@ bench-quick:
 
 # Tests that only the race detector's slowdown keeps from running under -race (they have no concurrency of
 # their own to check): relevance on the dev judgments (one index, and 3 shards against it), an import of
-# the whole 15,410-movie catalog through the API, and the executor against Bleve's searchers on the judged
+# the whole 15,410-movie catalog through the API, a restart over it in MySQL on a lost disk, and the executor against Bleve's searchers on the judged
 # queries and 250 generated queries of each class (30 under -race in `unit`). All need ../shared/data.
 norace: eval
-	cd cmd/marquee && $(GO) test -count=1 -run TestImportTMDBCatalog -v .
+	cd cmd/marquee && $(GO) test -count=1 -run 'TestImportTMDBCatalog|TestDynoRestartTMDB' -v .
 	cd services/search && $(GO) test -count=1 -run TestExecutorMatchesBleve -v ./searchindex
 
 eval:

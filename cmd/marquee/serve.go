@@ -19,7 +19,6 @@ import (
 	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/pkg/natsx/natsembed"
-	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 	"marquee/services/gateway"
 	"marquee/services/search/searchsvc"
@@ -29,6 +28,7 @@ import (
 type serveConfig struct {
 	Addr              string   `key:"addr" usage:"address to listen on"`
 	DataDir           string   `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
+	MySQLDSN          string   `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
 	Seed              string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
 	AdminUsername     string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
 	AdminPassword     string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
@@ -56,12 +56,17 @@ func newServeCommand(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	cfg := defaultServeConfig()
 	cmd := partCommand("serve", "Run the whole of Marquee in one process (embedded NATS, SQLite, Bleve)",
 		&cfg, &cfg.LogLevel, getenv, stderr, func(ctx context.Context, log *slog.Logger) error {
-			return serve(ctx, log, cfg, stdout)
+			return serve(ctx, log, cfg, getenv, stdout)
 		})
 	cmd.Long = `Run the gateway, the catalog and search in one process, with an embedded NATS
 server, SQLite and an on-disk Bleve index, all under --data-dir. On first start it
 loads --seed through the catalog and creates an admin (MARQUEE_ADMIN_USERNAME and
-MARQUEE_ADMIN_PASSWORD, or "admin" with a generated password it prints once).`
+MARQUEE_ADMIN_PASSWORD, or "admin" with a generated password it prints once).
+
+With --mysql-dsn (or a MySQL add-on's URL in the environment) the catalog, its
+users, API keys and signing keys live in that database instead: a machine whose
+disk is lost (a Heroku dyno's, every day) starts with an empty data folder,
+republishes the database's movies to its new stream and rebuilds the index.`
 	return cmd
 }
 
@@ -73,7 +78,7 @@ const republishWindow = 10 * natsembed.SyncInterval
 // serve runs the all-in-one until ctx is done. Only this function knows that the parts share a process:
 // they get the same kind of handles as in split mode, an in-process NATS connection instead of a TCP one
 // and each other's handlers instead of reverse proxies.
-func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Writer) error {
+func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(string) string, stdout io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
@@ -92,11 +97,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	db, err := catalogsql.Open(ctx, catalogsql.SQLite, filepath.Join(cfg.DataDir, "catalog.db"))
+	db, dbSource, err := openCatalogDatabase(ctx, cfg.MySQLDSN, cfg.DataDir, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	log.Info("catalog database", "dialect", dbSource.Dialect)
 
 	reg := httpx.NewRegistry() // one registry for every part, served at the gateway's /metrics
 	searchCfg := searchsvc.DefaultConfig()
@@ -113,7 +119,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, stdout io.Wri
 	catCfg.Seed = cfg.Seed
 	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
 	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
-	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: catalogsql.SQLite, JS: js, Stdout: stdout,
+	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: dbSource.Dialect, JS: js, Stdout: stdout,
 		Registry: reg, SearchIndex: srch.Handler(), Republish: republishWindow})
 	if err != nil {
 		return err

@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +14,6 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/config"
-	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 )
 
@@ -24,7 +21,7 @@ import (
 // data_dir, or a MySQL/MariaDB database.
 type userConfig struct {
 	DataDir  string `key:"data_dir" usage:"data folder of the all-in-one (its database is <data_dir>/catalog.db)"`
-	MySQLDSN string `key:"mysql_dsn" usage:"MySQL/MariaDB DSN of a split-mode catalog, instead of data_dir" secret:"true"`
+	MySQLDSN string `key:"mysql_dsn" usage:"MySQL/MariaDB DSN or mysql:// URL of the catalog, instead of data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
 	Password string `key:"password" usage:"password of the new user; read from standard input when empty" secret:"true"`
 	Role     string `key:"role" usage:"role of the new user: admin or user"`
 }
@@ -35,7 +32,8 @@ func newUserCommand(getenv func(string) string, stdout io.Writer) *cobra.Command
 		Use:   "user",
 		Short: "Add, list and remove users, directly in the catalog's database",
 		Long: `Add, list and remove users directly in the catalog's database: the all-in-one's
-SQLite file under --data-dir, or MySQL with --mysql-dsn. It works whether or not
+SQLite file under --data-dir, or MySQL with --mysql-dsn (or a MySQL add-on's
+URL in the environment). It works whether or not
 the server runs; admins can do the same through POST/GET/DELETE /v1/users.`,
 	}
 	config.Flags(parent.PersistentFlags(), &cfg)
@@ -43,12 +41,12 @@ the server runs; admins can do the same through POST/GET/DELETE /v1/users.`,
 		if err := config.Load(cmd.Flags(), &cfg, getenv); err != nil {
 			return err
 		}
-		db, dialect, err := cfg.open(cmd.Context())
+		db, src, err := openCatalogDatabase(cmd.Context(), cfg.MySQLDSN, cfg.DataDir, getenv)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		users, err := catalogsvc.OpenUsers(cmd.Context(), db, dialect)
+		users, err := catalogsvc.OpenUsers(cmd.Context(), db, src.Dialect)
 		if err != nil {
 			return err
 		}
@@ -114,15 +112,6 @@ the server runs; admins can do the same through POST/GET/DELETE /v1/users.`,
 		},
 	)
 	return parent
-}
-
-func (c userConfig) open(ctx context.Context) (*sql.DB, string, error) {
-	if c.MySQLDSN != "" {
-		db, err := catalogsql.Open(ctx, catalogsql.MySQL, c.MySQLDSN)
-		return db, catalogsql.MySQL, err
-	}
-	db, err := catalogsql.Open(ctx, catalogsql.SQLite, filepath.Join(c.DataDir, "catalog.db"))
-	return db, catalogsql.SQLite, err
 }
 
 // clientError turns a coded error into the message a person at a terminal needs, with field problems.

@@ -1191,6 +1191,29 @@
   }
 
   // ---------------------------------------------------------------------------------------------------
+  // Readiness: a server that starts over an empty index (a new machine over the same database) answers
+  // from what it has indexed so far; say so, with the progress /readyz reports, until it is ready.
+
+  async function watchReadiness() {
+    const box = $('#readiness');
+    let r;
+    try { r = await fetch('/readyz', { headers: { Accept: 'application/json' } }); } catch (_) { return; }
+    if (r.ok) {
+      if (!box.hidden) { box.hidden = true; search(); }
+      return;
+    }
+    let detail = '';
+    try { detail = (await r.json()).detail || ''; } catch (_) { /* no detail: a generic notice */ }
+    const rebuilding = /Rebuilding the search index from the database: (\d+) of (\d+)/.exec(detail);
+    const catching = /The search index is catching up: (\d+) events? behind/.exec(detail);
+    box.textContent = rebuilding ? `Rebuilding the search index: ${Number(rebuilding[1]).toLocaleString()} of ${Number(rebuilding[2]).toLocaleString()} movies. Results so far are shown.`
+      : catching ? `The search index is catching up: ${Number(catching[1]).toLocaleString()} changes to go. Results so far are shown.`
+      : 'The service is starting; results may be incomplete.';
+    box.hidden = false;
+    setTimeout(watchReadiness, 2000);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
   // Start
 
   function skeleton() {
@@ -1203,5 +1226,6 @@
   restoreSession();
   skeleton();
   search();
+  watchReadiness();
   if (location.hash) routeFromHash();
 })();
