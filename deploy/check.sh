@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the deployment files without deploying anything: the compose file parses and resolves
-# (docker-compose config) and the Kubernetes manifests render (kubectl kustomize). It installs nothing;
-# CI installs Debian's docker-compose and kubectl first.
+# (docker-compose config), the Kubernetes manifests render (kubectl kustomize), and the Heroku files agree
+# with each other and with the binary. It installs nothing; CI installs Debian's docker-compose and kubectl
+# first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,43 @@ echo "deploy/check: deploy/k8s renders"
 # The Heroku app manifest must be valid JSON.
 python3 -m json.tool app.json >/dev/null 2>&1 || node -e 'JSON.parse(require("fs").readFileSync("app.json","utf8"))'
 echo "deploy/check: app.json is valid JSON"
+
+# Heroku: heroku.yml builds the web image from the Dockerfile and runs a release command that exists in the
+# binary; the Dockerfile's command runs `marquee serve` on $PORT; app.json provisions a MySQL add-on whose
+# variable marquee reads, and trusts only private ranges as proxies.
+python3 - <<'PY'
+import ipaddress, json, re, sys, yaml
+def fail(msg):
+    sys.exit("deploy/check: " + msg)
+h = yaml.safe_load(open("heroku.yml"))
+web = h.get("build", {}).get("docker", {}).get("web")
+if web != "deploy/heroku/Dockerfile":
+    fail("heroku.yml must build web from deploy/heroku/Dockerfile, has %r" % web)
+release = h.get("release", {})
+if release.get("image") != "web" or release.get("command") != ["marquee migrate"]:
+    fail("heroku.yml's release phase must run `marquee migrate` in the web image, has %r" % release)
+cmd = [l for l in open(web) if l.startswith(("CMD", "ENTRYPOINT"))]
+if len(cmd) != 1 or not cmd[0].startswith("CMD") or not re.search(r'marquee serve --addr "0\.0\.0\.0:\$\{PORT', cmd[0]):
+    fail("%s must have one CMD that runs `marquee serve` on $PORT (no ENTRYPOINT: it would swallow the release command), has %r" % (web, cmd))
+app = json.load(open("app.json"))
+if app.get("stack") != "container":
+    fail("app.json must use the container stack")
+plans = [a["plan"] if isinstance(a, dict) else a for a in app.get("addons", [])]
+if not any(p.split(":")[0] in ("jawsdb", "jawsdb-maria", "cleardb") for p in plans):
+    fail("app.json must provision a MySQL add-on (jawsdb, jawsdb-maria or cleardb), has %r" % plans)
+for cidr in app["env"]["MARQUEE_TRUSTED_PROXIES"]["value"].split(","):
+    if not ipaddress.ip_network(cidr).is_private:
+        fail("MARQUEE_TRUSTED_PROXIES must name private ranges only, has %s" % cidr)
+PY
+echo "deploy/check: heroku.yml, its Dockerfile and app.json agree"
+
+# The release command exists and can run twice: a migration applied is not applied again.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/marquee" ./cmd/marquee
+mkdir "$tmp/data"
+for run in first again; do
+	MARQUEE_DATA_DIR="$tmp/data" "$tmp/marquee" migrate | grep -q 'is up to date' ||
+		{ echo "deploy/check: the release command \`marquee migrate\` failed ($run run)" >&2; exit 1; }
+done
+echo "deploy/check: the release command \`marquee migrate\` runs"
