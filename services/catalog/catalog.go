@@ -423,9 +423,9 @@ type Store interface {
 	// MovieVersions returns up to limit movies after afterID in id order, deleted ones included, as
 	// (id, version, deleted): what the reconciler compares with the stream and the index.
 	MovieVersions(ctx context.Context, afterID int64, limit int) ([]MovieVersion, error)
-	// RepublishMovie queues the movie's current state (or tombstone) in the outbox under a new message id,
-	// unless an event of the movie is already waiting there. queued says whether it did.
-	RepublishMovie(ctx context.Context, id int64) (queued bool, version int64, err error)
+	// RepublishMovies queues each movie's current state (or tombstone) in the outbox under a new message id,
+	// unless an event of the movie is already waiting there, in one transaction. queued is the ids it queued.
+	RepublishMovies(ctx context.Context, ids []int64) (queued []int64, err error)
 
 	// UpsertUser creates a user or replaces its role and password hash.
 	UpsertUser(ctx context.Context, u User) error

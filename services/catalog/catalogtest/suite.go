@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Movies/pages in id order without deleted movies", testMovies},
 		{"Outbox/pending in id order and MarkPublished", testPending},
 		{"Outbox/UnmarkPublished unmarks each movie's last event since a time", testUnmarkPublished},
+		{"Outbox/RepublishMovies queues the state of each movie with nothing pending", testRepublishMovies},
 		{"Seed/is idempotent and keeps duplicate titles", testSeed},
 		{"Seed/concurrent seeders store the movies once", testSeedConcurrent},
 		{"Users/upsert, lookup and count admins", testUsers},
@@ -373,6 +374,49 @@ func testPending(t *testing.T, s catalog.Store) {
 	}
 	if err := s.MarkPublished(ctx, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testRepublishMovies(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	live, deleted, waiting := mustCreate(t, s, matrix()), mustCreate(t, s, full()), mustCreate(t, s, matrix())
+	if _, err := s.DeleteMovie(ctx, actor, deleted.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	var published []int64
+	for _, e := range mustPending(t, s) {
+		if e.MovieID != waiting.ID {
+			published = append(published, e.ID)
+		}
+	}
+	if err := s.MarkPublished(ctx, published); err != nil {
+		t.Fatal(err)
+	}
+	if queued, err := s.RepublishMovies(ctx, nil); err != nil || len(queued) != 0 {
+		t.Fatalf("nothing to republish: %v, %v", queued, err)
+	}
+	// In any order, with a movie that never existed; the one with an event waiting is left to the relay.
+	queued, err := s.RepublishMovies(ctx, []int64{waiting.ID, 1 << 40, deleted.ID, live.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{live.ID, deleted.ID}; !reflect.DeepEqual(queued, want) {
+		t.Fatalf("queued %v, want %v", queued, want)
+	}
+	evs := mustPending(t, s)
+	if len(evs) != 3 || evs[0].MovieID != waiting.ID || evs[1].MovieID != live.ID || evs[2].MovieID != deleted.ID {
+		t.Fatalf("pending after the repair = %+v", evs)
+	}
+	for _, e := range evs[1:] {
+		if e.EventID == events.MsgID(e.MovieID, e.Version) {
+			t.Errorf("a repair of movie %d reuses its write's message id %q, which the duplicate window drops", e.MovieID, e.EventID)
+		}
+		e.EventID = events.MsgID(e.MovieID, e.Version) // checkEvent compares the rest
+		if e.MovieID == live.ID {
+			checkEvent(t, e, live.ID, 1, live)
+		} else {
+			checkEvent(t, e, deleted.ID, 2, nil)
+		}
 	}
 }
 

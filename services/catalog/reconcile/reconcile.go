@@ -36,7 +36,7 @@ import (
 // Store is what the reconciler needs of the catalog store.
 type Store interface {
 	MovieVersions(ctx context.Context, afterID int64, limit int) ([]catalog.MovieVersion, error)
-	RepublishMovie(ctx context.Context, id int64) (queued bool, version int64, err error)
+	RepublishMovies(ctx context.Context, ids []int64) (queued []int64, err error)
 }
 
 // Index is a search index's view of the movies: every (id, version, deleted) it holds with an id in
@@ -167,26 +167,35 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 			}
 			compareIndex(page, have, reasons, &rep)
 		}
+		var differ []int64
 		for i, why := range reasons {
-			rep.Checked++
-			r.checked.Store(int64(rep.Checked))
-			if why == "" {
-				continue
-			}
-			queued, _, err := r.store.RepublishMovie(ctx, page[i].ID)
-			if err != nil {
-				return rep, err
-			}
-			if !queued {
-				rep.Pending++
-				continue
-			}
-			rep.Repaired++
-			rep.Reasons[why]++
-			if r.metrics != nil {
-				r.metrics.repairs.WithLabelValues(why).Inc()
+			if why != "" {
+				differ = append(differ, page[i].ID)
 			}
 		}
+		queued, err := r.store.RepublishMovies(ctx, differ)
+		if err != nil {
+			return rep, err
+		}
+		done := make(map[int64]bool, len(queued))
+		for _, id := range queued {
+			done[id] = true
+		}
+		for i, why := range reasons {
+			rep.Checked++
+			switch {
+			case why == "":
+			case !done[page[i].ID]:
+				rep.Pending++
+			default:
+				rep.Repaired++
+				rep.Reasons[why]++
+				if r.metrics != nil {
+					r.metrics.repairs.WithLabelValues(why).Inc()
+				}
+			}
+		}
+		r.checked.Store(int64(rep.Checked))
 		if rep.Repaired > 0 {
 			r.queued()
 		}
