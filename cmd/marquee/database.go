@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,11 @@ split stack. Running it again changes nothing.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := config.Load(cmd.Flags(), &cfg, getenv); err != nil {
 				return err
+			}
+			if src, _, err := catalogDatabase(cfg.MySQLDSN, cfg.DataDir, getenv); err == nil && src.Dialect == catalogsql.SQLite {
+				if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+					return fmt.Errorf("create data folder: %w", err)
+				}
 			}
 			db, src, err := openCatalogDatabase(cmd.Context(), cfg.MySQLDSN, cfg.DataDir, getenv)
 			if err != nil {

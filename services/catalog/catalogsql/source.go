@@ -42,7 +42,8 @@ func hasMySQLScheme(s string) bool {
 //
 //   - "sqlite:<path>": a SQLite file;
 //   - a go-sql-driver DSN, "user:pass@tcp(host:3306)/db?tls=true";
-//   - a URL, "mysql://user:pass@host:3306/db", as MySQL add-ons give it, with TLS asked for by
+//   - a URL, "mysql://user:pass@host:3306/db", as MySQL add-ons give it: TLS when the server offers it
+//     (preferred), or as asked for by
 //     ssl-mode (DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY), sslmode (disable, prefer,
 //     require, verify-ca, verify-full), ssl=true or tls (the driver's own values). REQUIRED encrypts
 //     without checking the server's certificate, as MySQL's clients do; the VERIFY modes check it.
@@ -55,7 +56,7 @@ func ParseSource(s string) (Source, error) {
 		return Source{}, errors.New("no catalog database given")
 	case strings.HasPrefix(s, "sqlite:"):
 		return Source{Dialect: SQLite, DSN: strings.TrimPrefix(s, "sqlite:")}, nil
-	case strings.Contains(s, "://"):
+	case hasMySQLScheme(s):
 		dsn, err := mysqlURLToDSN(s)
 		if err != nil {
 			return Source{}, err
@@ -81,10 +82,6 @@ var ignoredParams = map[string]bool{"reconnect": true}
 
 // mysqlURLToDSN turns a mysql:// URL into the driver's DSN.
 func mysqlURLToDSN(s string) (string, error) {
-	scheme, _, _ := strings.Cut(s, "://")
-	if !hasMySQLScheme(s) {
-		return "", fmt.Errorf("the catalog database URL has scheme %q; want mysql://user:password@host:3306/database", scheme)
-	}
 	u, err := url.Parse(s)
 	if err != nil {
 		// url.Error quotes the whole URL, password included.
@@ -110,7 +107,13 @@ func mysqlURLToDSN(s string) (string, error) {
 	}
 	cfg.Addr = net.JoinHostPort(u.Hostname(), port)
 	cfg.DBName = db
-	for key, values := range u.Query() {
+	// An add-on's URL names no TLS mode: ask for TLS when the server offers it, as MySQL's own clients do.
+	cfg.TLSConfig = "preferred"
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", errors.New("the catalog database URL's parameters are not valid")
+	}
+	for key, values := range query {
 		value := strings.ToLower(values[len(values)-1])
 		switch modes, ok := tlsModes[strings.ToLower(key)]; {
 		case ok:

@@ -20,10 +20,10 @@ func TestParseSource(t *testing.T) {
 	}{
 		{in: "u1:" + pw + "@tcp(db.example:3307)/cat", user: "u1", password: pw, addr: "db.example:3307", db: "cat"},
 		{in: "u1:pw@tcp(db.example:3307)/cat?tls=skip-verify", user: "u1", password: "pw", addr: "db.example:3307", db: "cat", tls: "skip-verify"},
-		{in: "mysql://jaws:s3cr%25t%3Ap%40ss@abc.cbetxkdyhwsb.us-east-1.rds.amazonaws.com:3306/x1y2z3", user: "jaws", password: pw, addr: "abc.cbetxkdyhwsb.us-east-1.rds.amazonaws.com:3306", db: "x1y2z3"},
-		{in: "mysql://b1:pw@us-cdbr-east.cleardb.com/heroku_0a1b?reconnect=true", user: "b1", password: "pw", addr: "us-cdbr-east.cleardb.com:3306", db: "heroku_0a1b"},
-		{in: "mariadb://m:pw@10.0.0.5:3306/cat", user: "m", password: "pw", addr: "10.0.0.5:3306", db: "cat"},
-		{in: "mysql://u:pw@[::1]:3310/cat", user: "u", password: "pw", addr: "[::1]:3310", db: "cat"},
+		{in: "mysql://jaws:s3cr%25t%3Ap%40ss@abc.cbetxkdyhwsb.us-east-1.rds.amazonaws.com:3306/x1y2z3", user: "jaws", password: pw, addr: "abc.cbetxkdyhwsb.us-east-1.rds.amazonaws.com:3306", db: "x1y2z3", tls: "preferred"},
+		{in: "mysql://b1:pw@us-cdbr-east.cleardb.com/heroku_0a1b?reconnect=true", user: "b1", password: "pw", addr: "us-cdbr-east.cleardb.com:3306", db: "heroku_0a1b", tls: "preferred"},
+		{in: "mariadb://m:pw@10.0.0.5:3306/cat", user: "m", password: "pw", addr: "10.0.0.5:3306", db: "cat", tls: "preferred"},
+		{in: "mysql://u:pw@[::1]:3310/cat", user: "u", password: "pw", addr: "[::1]:3310", db: "cat", tls: "preferred"},
 		{in: "mysql://u:pw@h/cat?ssl-mode=REQUIRED", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "skip-verify"},
 		{in: "mysql://u:pw@h/cat?ssl-mode=VERIFY_IDENTITY", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "true"},
 		{in: "mysql://u:pw@h/cat?ssl-mode=disabled", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "false"},
@@ -31,7 +31,7 @@ func TestParseSource(t *testing.T) {
 		{in: "mysql://u:pw@h/cat?sslmode=verify-full", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "true"},
 		{in: "mysql://u:pw@h/cat?ssl=true", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "true"},
 		{in: "mysql://u:pw@h/cat?tls=preferred", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "preferred"},
-		{in: "  mysql://u@h/cat  ", user: "u", addr: "h:3306", db: "cat"},
+		{in: "  mysql://u@h/cat  ", user: "u", addr: "h:3306", db: "cat", tls: "preferred"},
 	} {
 		src, err := catalogsql.ParseSource(tc.in)
 		if err != nil {
@@ -60,6 +60,8 @@ func TestParseSource(t *testing.T) {
 	for _, in := range []string{
 		"",
 		"postgres://u:" + secret + "@h:5432/cat",
+		"u:" + secret + "://@tcp(h:3306)/cat?x=y://z",
+		"mysql://u:" + secret + "@h:3306/cat?x=%zz",
 		"mysql://u:" + secret + "@h:3306/",
 		"mysql://u:" + secret + "@h:3306/a/b",
 		"mysql://:" + secret + "@h:3306/cat",
