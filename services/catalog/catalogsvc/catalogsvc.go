@@ -184,7 +184,7 @@ func (s *Service) Run(ctx context.Context) error {
 const (
 	catchUpPending int32 = iota // not compared yet
 	catchUpRunning              // republishing what the stream lacks
-	catchUpDone                 // compared, and republished if it had to (or failed: the periodic reconciliation repairs)
+	catchUpDone                 // compared, and republished and published if it had to (or stopped)
 )
 
 // catchUpStream republishes, once at start, what the stream lacks of the database. A new machine's or a
@@ -217,13 +217,38 @@ func (s *Service) catchUpStream(ctx context.Context) {
 	s.catchUp.Store(catchUpRunning)
 	s.log.Info("the stream lacks movies the database holds (a new or emptied stream): republishing them",
 		"movies", movies, "in_stream", inStream, "pending", backlog)
-	rep, err := s.Reconcile(ctx)
-	if err != nil {
-		s.log.Warn("republishing at start failed; the periodic reconciliation will retry", "err", err)
-		return
+	// Not ready until it is done: a failure (the stream or the compared index not up yet) is retried, and
+	// the repairs must be published, however long the relay takes.
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		rep, err := s.Reconcile(ctx)
+		if err == nil {
+			s.log.Info("republished what the stream lacked", "checked", rep.Checked, "republished", rep.Repaired,
+				"published", rep.RepairsPublished, "took_ms", rep.DurationMS)
+			s.waitPublished(ctx)
+			return
+		}
+		s.log.Warn("republishing at start failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
-	s.log.Info("republished what the stream lacked", "checked", rep.Checked, "republished", rep.Repaired,
-		"published", rep.RepairsPublished, "took_ms", rep.DurationMS)
+}
+
+// waitPublished returns once the outbox holds nothing unpublished, or ctx is done.
+func (s *Service) waitPublished(ctx context.Context) {
+	for {
+		if n, err := s.store.Backlog(ctx); err == nil && n == 0 {
+			return
+		}
+		s.relay.Kick()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Service) pruneKeys(ctx context.Context) {
