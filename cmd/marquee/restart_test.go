@@ -37,13 +37,14 @@ type process struct {
 	cmd            *exec.Cmd
 	stdout, stderr *syncBuffer
 	started        time.Time
+	exited         chan struct{} // closed when the process has ended
 }
 
 // startProcess runs `marquee args…` in a child process with only env (and PATH) for its environment; the
 // process is killed when the test ends.
 func startProcess(t *testing.T, env map[string]string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	p := &process{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env = []string{asMarquee + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -53,16 +54,15 @@ func startProcess(t *testing.T, env map[string]string, args ...string) *process 
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(p.kill)
 	return p
 }
 
 // kill stops the process as a crash or a dyno restart would: SIGKILL, no shutdown of any kind.
 func (p *process) kill() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		_ = p.cmd.Wait()
-	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
 }
 
 // serving waits for the all-in-one in p to listen and be ready, and returns a client of it, how long after
@@ -72,8 +72,10 @@ func (p *process) serving(t *testing.T, timeout time.Duration) (*client, time.Du
 	c := &client{t: t, base: addrOf(t, p.stdout, "serving on")}
 	var said []string
 	waitFor(t, "readiness", timeout, func() error {
-		if p.cmd.ProcessState != nil {
+		select {
+		case <-p.exited:
 			t.Fatalf("marquee exited: %v\n%s", p.cmd.ProcessState, p.stderr)
+		default:
 		}
 		r := c.do("GET", "/readyz", nil, nil)
 		if r.status == 200 {
