@@ -107,6 +107,16 @@ func progressed(said []string, movies int) error {
 	return nil
 }
 
+// loseDisk is a dyno restart a day after the last write: the process killed -9, its data folder gone.
+func loseDisk(t *testing.T, p *process, disk, dsn string) {
+	t.Helper()
+	p.kill()
+	if err := os.RemoveAll(disk); err != nil {
+		t.Fatal(err)
+	}
+	aDayLater(t, dsn)
+}
+
 // aDayLater makes the catalog database of dsn look as it would a day after the events were published: a
 // machine that starts then finds nothing recent for its relay to publish again (its window covers the
 // last seconds before a crash), so the start's catch-up alone must bring the stream back.
@@ -174,11 +184,7 @@ func TestDynoRestart(t *testing.T) {
 	tokenBefore := c.token
 
 	// The dyno restarts: no shutdown, and the disk (SQLite-free data folder: stream, index) is gone.
-	first.kill()
-	if err := os.RemoveAll(disk); err != nil {
-		t.Fatal(err)
-	}
-	aDayLater(t, dsn)
+	loseDisk(t, first, disk, dsn)
 	second := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", disk, "--seed", seed)
 	c2, ready, _ := second.serving(t, 90*time.Second)
 	t.Logf("ready %.1fs after a start on an empty data folder", ready.Seconds())
@@ -223,11 +229,7 @@ func TestDynoRestartTMDB(t *testing.T) {
 	if total := c.search("per_page=1").Total; total != 15410 {
 		t.Fatalf("seeded %d movies, want 15410", total)
 	}
-	first.kill()
-	if err := os.RemoveAll(disk); err != nil {
-		t.Fatal(err)
-	}
-	aDayLater(t, dsn)
+	loseDisk(t, first, disk, dsn)
 	// The page, opened while the new process rebuilds, says so with the progress, and stops saying it once
 	// the process is ready. Chromium starts first: the rebuild takes seconds.
 	var b *browser

@@ -82,18 +82,8 @@ func TestSeedReachesTheStream(t *testing.T) {
 	js := testenv.JetStream(t)
 	cfg := testConfig()
 	cfg.Seed = seedFile
-	svc := mustStart(t, cfg, filepath.Join(t.TempDir(), "catalog.db"), js, io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(20 * time.Second)
-	for svc.Ready(ctx) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %v", svc.Ready(ctx))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runUntilReady(t, mustStart(t, cfg, filepath.Join(t.TempDir(), "catalog.db"), js, io.Discard))
+	ctx := context.Background()
 	st, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +127,7 @@ func TestStartRepublishesWhatTheStreamLacks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	svc := mustStart(t, cfg, path, js, io.Discard)
-	if err := svc.Ready(ctx); err == nil {
-		t.Fatal("ready before it compared the database with the stream")
-	}
-	runUntilReady(t, svc)
+	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
 	st, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
 		t.Fatal(err)
