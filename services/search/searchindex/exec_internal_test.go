@@ -75,11 +75,12 @@ func TestWarm(t *testing.T) {
 		if _, err := x.Apply(context.Background(), changes, uint64(batch+1)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// On disk first: the persister replaces each segment written in memory with the one it wrote, a new
-	// segment whose cache starts cold, as after a merge.
-	if err := x.WaitDurable(context.Background(), x.Written()); err != nil {
-		t.Fatal(err)
+		// On disk before the next batch: the persister merges the in-memory segments it finds waiting
+		// into one, and it replaces each with the segment it wrote, whose cache starts cold as after
+		// a merge.
+		if err := x.WaitDurable(context.Background(), x.Written()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := x.Warm(context.Background()); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,10 @@ func TestTypoVariantsOfEveryField(t *testing.T) {
 		if _, err := x.Apply(context.Background(), changes, uint64(batch+1)*100); err != nil {
 			t.Fatal(err)
 		}
+		// Persisted alone: the persister merges the in-memory segments it finds waiting into one.
+		if err := x.WaitDurable(context.Background(), x.Written()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ir, err := x.reader()
 	if err != nil {
