@@ -143,7 +143,12 @@ const repairWait = 30 * time.Second
 // Reconcile compares the database with the stream (and the configured search index) now, republishes what
 // differs, and waits (at most 30 s) until the relay has published the repairs.
 func (s *Service) Reconcile(ctx context.Context) (reconcile.Report, error) {
-	rep, err := s.recon.Reconcile(ctx)
+	return s.repair(ctx, s.recon.Reconcile)
+}
+
+// repair runs a reconciliation and waits (at most 30 s) until the relay has published its repairs.
+func (s *Service) repair(ctx context.Context, compare func(context.Context) (reconcile.Report, error)) (reconcile.Report, error) {
+	rep, err := compare(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -217,10 +222,11 @@ func (s *Service) catchUpStream(ctx context.Context) {
 	s.catchUp.Store(catchUpRunning)
 	s.log.Info("the stream lacks movies the database holds (a new or emptied stream): republishing them",
 		"movies", movies, "in_stream", inStream, "pending", backlog)
-	// Not ready until it is done: a failure (the stream or the compared index not up yet) is retried, and
-	// the repairs must be published, however long the relay takes.
+	// Not ready until it is done: a failure (the stream not up yet) is retried, and the repairs must be
+	// published, however long the relay takes. The stream only: search catches up from it, and a search
+	// service that is down or still starting (search_url) must not keep the catalog from taking writes.
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		rep, err := s.Reconcile(ctx)
+		rep, err := s.repair(ctx, s.recon.ReconcileStream)
 		if err == nil {
 			s.log.Info("republished what the stream lacked", "checked", rep.Checked, "republished", rep.Repaired,
 				"published", rep.RepairsPublished, "took_ms", rep.DurationMS)

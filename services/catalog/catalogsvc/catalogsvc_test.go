@@ -151,6 +151,39 @@ func TestStartRepublishesWhatTheStreamLacks(t *testing.T) {
 	}
 }
 
+// TestStartWithoutTheSearchService: in the split stack the catalog compares search_url's index too, but
+// the start's catch-up republishes from the stream alone: a search service that is down or still starting
+// must not keep the catalog from being ready, and search catches up from the stream once it is up.
+func TestStartWithoutTheSearchService(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.JetStream(t)
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	cfg := testConfig()
+	cfg.Seed = seedFile
+	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
+	if err := js.DeleteStream(ctx, cfg.Stream); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.SearchURL = down.URL
+	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
+	st, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.NumSubjects != 248 {
+		t.Fatalf("after a start over an empty stream it holds %d movies, want the database's 248", info.State.NumSubjects)
+	}
+}
+
 func TestGeneratedAdmin(t *testing.T) {
 	js := testenv.JetStream(t)
 	dir := t.TempDir()

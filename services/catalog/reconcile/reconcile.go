@@ -131,12 +131,23 @@ func (r *Reconciler) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Reconcile compares every movie once and repairs what differs.
+// Reconcile compares every movie once, with the stream and the search index if there is one, and repairs
+// what differs.
 func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
+	return r.reconcile(ctx, r.index)
+}
+
+// ReconcileStream compares every movie once with the stream only, and repairs what differs: what a
+// search service consumes, so what it needs to catch up, whether or not that service answers yet.
+func (r *Reconciler) ReconcileStream(ctx context.Context) (Report, error) {
+	return r.reconcile(ctx, nil)
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, index Index) (Report, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
-	rep := Report{Reasons: map[string]int{}, IndexChecked: r.index != nil}
+	rep := Report{Reasons: map[string]int{}, IndexChecked: index != nil}
 	r.checked.Store(0)
 	if r.metrics != nil {
 		r.metrics.runs.Inc()
@@ -160,8 +171,8 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 		if err := r.compareStream(ctx, st, page, reasons); err != nil {
 			return rep, err
 		}
-		if r.index != nil {
-			have, err := r.index.Versions(ctx, from, after)
+		if index != nil {
+			have, err := index.Versions(ctx, from, after)
 			if err != nil {
 				return rep, err
 			}
