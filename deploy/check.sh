@@ -60,3 +60,12 @@ for run in first again; do
 		{ echo "deploy/check: the release command \`marquee migrate\` failed ($run run)" >&2; exit 1; }
 done
 echo "deploy/check: the release command \`marquee migrate\` runs"
+
+# Every MARQUEE_ setting app.json sets is one `marquee serve` reads (a misspelt one would be ignored).
+serve_help=$("$tmp/marquee" serve --help)
+for var in $(python3 -c 'import json; print(" ".join(k for k in json.load(open("app.json"))["env"] if k.startswith("MARQUEE_")))'); do
+	flag="--$(echo "${var#MARQUEE_}" | tr 'A-Z_' 'a-z-')"
+	grep -q -- "$flag " <<<"$serve_help" ||
+		{ echo "deploy/check: app.json sets $var, which marquee serve does not read ($flag)" >&2; exit 1; }
+done
+echo "deploy/check: app.json sets only what marquee serve reads"

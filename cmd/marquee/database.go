@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,17 +35,18 @@ func catalogDatabase(dsn, dataDir string, getenv func(string) string) (src catal
 	return src, from, nil
 }
 
-// openCatalogDatabase opens what catalogDatabase names.
-func openCatalogDatabase(ctx context.Context, dsn, dataDir string, getenv func(string) string) (*sql.DB, catalogsql.Source, error) {
-	src, from, err := catalogDatabase(dsn, dataDir, getenv)
+// openCatalogDatabase opens what catalogDatabase names, with at most maxConns connections to a MySQL (0:
+// catalogsql.DefaultMySQLConns). from is as catalogDatabase's.
+func openCatalogDatabase(ctx context.Context, dsn, dataDir string, maxConns int, getenv func(string) string) (db *sql.DB, src catalogsql.Source, from string, err error) {
+	src, from, err = catalogDatabase(dsn, dataDir, getenv)
 	if err != nil {
-		return nil, src, err
+		return nil, src, from, err
 	}
-	db, err := catalogsql.Open(ctx, src.Dialect, src.DSN)
+	db, err = catalogsql.Open(ctx, src.Dialect, src.DSN, maxConns)
 	if err != nil {
-		return nil, src, fmt.Errorf("catalog database (%s): %w", from, err)
+		return nil, src, from, fmt.Errorf("catalog database (%s): %w", from, err)
 	}
-	return db, src, nil
+	return db, src, from, nil
 }
 
 // migrateConfig names the database `marquee migrate` brings up to date.
@@ -70,7 +74,7 @@ split stack. Running it again changes nothing.`,
 					return fmt.Errorf("create data folder: %w", err)
 				}
 			}
-			db, src, err := openCatalogDatabase(cmd.Context(), cfg.MySQLDSN, cfg.DataDir, getenv)
+			db, src, _, err := openCatalogDatabase(cmd.Context(), cfg.MySQLDSN, cfg.DataDir, 0, getenv)
 			if err != nil {
 				return err
 			}
@@ -88,4 +92,63 @@ split stack. Running it again changes nothing.`,
 	}
 	config.Flags(cmd.Flags(), &cfg)
 	return cmd
+}
+
+// holdServeLock makes the all-in-one the only one on its MySQL database, until release. Each all-in-one
+// relays the catalog's changes into a stream of its own: a second one over the same database (a second web
+// dyno, a deploy that starts the new before it stops the old) would take a share of the changes into its
+// stream, and each index would miss the other's until a reconciliation. The second therefore waits, saying
+// why, until the first has stopped (its session ends with it, even when it is killed -9). The lock is looked
+// at every half minute, which also keeps its connection from the server's idle timeout; one lost with its
+// connection is taken again.
+func holdServeLock(ctx context.Context, log *slog.Logger, db *sql.DB) (release func(), err error) {
+	var database string
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+		return nil, fmt.Errorf("catalog database: %w", err)
+	}
+	name := "marquee serve " + database
+	if len(name) > 64 {
+		name = fmt.Sprintf("marquee serve %x", sha256.Sum256([]byte(database)))[:64]
+	}
+	waiting := func() {
+		log.Warn("another marquee serve runs on this catalog database (a second web dyno, or one still stopping): waiting until it stops; run one all-in-one per database, or the split stack for more",
+			"lock", name)
+	}
+	lock, err := catalogsql.TakeLock(ctx, db, name, waiting)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			held, err := lock.Held(ctx)
+			if held || ctx.Err() != nil {
+				continue
+			}
+			log.Error("lost the catalog database's lock with its connection; taking it again", "lock", name, "err", err)
+			_ = lock.Release()
+			if lock, err = catalogsql.TakeLock(ctx, db, name, waiting); err != nil {
+				if ctx.Err() == nil {
+					log.Error("could not take the catalog database's lock again", "lock", name, "err", err)
+				}
+				return
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if lock != nil {
+			_ = lock.Release()
+		}
+	}, nil
 }

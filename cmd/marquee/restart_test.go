@@ -122,7 +122,7 @@ func loseDisk(t *testing.T, p *process, disk, dsn string) {
 // last seconds before a crash), so the start's catch-up alone must bring the stream back.
 func aDayLater(t *testing.T, dsn string) {
 	t.Helper()
-	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn)
+	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +211,40 @@ func TestDynoRestart(t *testing.T) {
 	reader := &client{t: t, base: c2.base}
 	reader.login("reader", "reading all day long")
 	reader.must(403, "POST", "/v1/movies", map[string]any{"title": "Not allowed"}, nil)
+}
+
+// TestOneAllInOnePerDatabase: a second all-in-one on the same MySQL database (a second web dyno, a deploy
+// that starts the new before the old has stopped) waits, saying why, instead of relaying a share of the
+// catalog's changes into a stream of its own; it takes over once the first is gone, killed -9 included, and
+// has the first one's edits.
+func TestOneAllInOnePerDatabase(t *testing.T) {
+	dsn := catalogtest.MustMySQLDSN(t)
+	env := map[string]string{"MARQUEE_MYSQL_DSN": addonURL(t, dsn), "MARQUEE_ADMIN_USERNAME": "root",
+		"MARQUEE_ADMIN_PASSWORD": "correct horse battery staple", "MARQUEE_RATE_LIMIT": "off"}
+	first := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", "")
+	c, _, _ := first.serving(t, 90*time.Second)
+	c.login("root", "correct horse battery staple")
+	c.must(201, "POST", "/v1/movies", map[string]any{"title": "Quokka Parliament at Midnight", "year": 2029, "genres": []string{"Comedy"}}, nil)
+
+	second := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", "")
+	waitFor(t, "the second to say it waits", 30*time.Second, func() error {
+		if !strings.Contains(second.stderr.String(), "another marquee serve runs on this catalog database") {
+			return fmt.Errorf("it said:\n%s", second.stderr)
+		}
+		return nil
+	})
+	if strings.Contains(second.stdout.String(), "serving on") {
+		t.Fatalf("the second all-in-one serves beside the first:\n%s", second.stdout)
+	}
+	// The first goes on taking writes meanwhile.
+	c.must(201, "POST", "/v1/movies", map[string]any{"title": "Wombat Senate by Daylight", "year": 2030, "genres": []string{"Drama"}}, nil)
+
+	first.kill()
+	c2, _, _ := second.serving(t, 90*time.Second)
+	c2.waitSearch("the first one's edit", "q="+url.QueryEscape("wombat senate"), firstHit("Wombat Senate by Daylight", 1))
+	if total := c2.search("per_page=1").Total; total != 2 {
+		t.Fatalf("the second all-in-one finds %d movies, want the 2 the first created", total)
+	}
 }
 
 // TestDynoRestartTMDB restarts the all-in-one on an empty folder over a MySQL catalog of 15,410 movies and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/pkg/natsx/natsembed"
+	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 	"marquee/services/gateway"
 	"marquee/services/search/searchsvc"
@@ -29,6 +31,7 @@ type serveConfig struct {
 	Addr              string   `key:"addr" usage:"address to listen on"`
 	DataDir           string   `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
 	MySQLDSN          string   `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
+	MySQLMaxConns     int      `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
 	Seed              string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
 	AdminUsername     string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
 	AdminPassword     string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
@@ -41,7 +44,8 @@ type serveConfig struct {
 }
 
 func defaultServeConfig() serveConfig {
-	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info", IndexShards: 1}
+	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info", IndexShards: 1,
+		MySQLMaxConns: catalogsql.DefaultMySQLConns}
 }
 
 // gatewayConfig is the gateway's configuration in the all-in-one: its defaults with the few settings that
@@ -97,12 +101,22 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	db, dbSource, err := openCatalogDatabase(ctx, cfg.MySQLDSN, cfg.DataDir, getenv)
+	if cfg.MySQLMaxConns < 2 {
+		return errors.New("mysql_max_conns must be at least 2: one holds the all-in-one's lock on the database")
+	}
+	db, dbSource, from, err := openCatalogDatabase(ctx, cfg.MySQLDSN, cfg.DataDir, cfg.MySQLMaxConns, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	log.Info("catalog database", "dialect", dbSource.Dialect)
+	log.Info("catalog database", "dialect", dbSource.Dialect, "from", from)
+	if dbSource.Dialect == catalogsql.MySQL {
+		release, err := holdServeLock(ctx, log, db)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 
 	reg := httpx.NewRegistry() // one registry for every part, served at the gateway's /metrics
 	searchCfg := searchsvc.DefaultConfig()

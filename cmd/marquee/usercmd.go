@@ -41,7 +41,7 @@ the server runs; admins can do the same through POST/GET/DELETE /v1/users.`,
 		if err := config.Load(cmd.Flags(), &cfg, getenv); err != nil {
 			return err
 		}
-		db, src, err := openCatalogDatabase(cmd.Context(), cfg.MySQLDSN, cfg.DataDir, getenv)
+		db, src, _, err := openCatalogDatabase(cmd.Context(), cfg.MySQLDSN, cfg.DataDir, 0, getenv)
 		if err != nil {
 			return err
 		}

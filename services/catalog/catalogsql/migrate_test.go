@@ -27,7 +27,7 @@ func TestMigrateKeepsMovies(t *testing.T) {
 			} else {
 				dsn = filepath.Join(t.TempDir(), "c.db")
 			}
-			db, err := Open(ctx, dialect, dsn)
+			db, err := Open(ctx, dialect, dsn, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +77,7 @@ func freshMySQL(t *testing.T) string {
 	t.Helper()
 	dsn := testenv.MySQLDSN(t)
 	ctx := context.Background()
-	admin, err := Open(ctx, MySQL, dsn)
+	admin, err := Open(ctx, MySQL, dsn, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package catalogsql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -12,10 +13,17 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
+// DefaultMySQLConns is how many connections a process opens to MySQL at most unless told otherwise: what the
+// catalog needs on two cores, and what a small managed plan allows (JawsDB's smallest, 10 for every
+// process of the app).
+const DefaultMySQLConns = 10
+
 // Open opens and pings a database of the given dialect with the pool and session settings the store relies
 // on. For SQLite, dsn is a file path (optionally "file:" URI without query); for MySQL it is a
-// go-sql-driver DSN, to which Open adds parseTime, UTC, utf8mb4 and timeouts.
-func Open(ctx context.Context, dialect, dsn string) (*sql.DB, error) {
+// go-sql-driver DSN, to which Open adds parseTime, UTC, utf8mb4 and timeouts, and maxConns bounds the
+// connections it opens (0: DefaultMySQLConns). A request that finds every connection busy waits for one
+// instead of failing on the server's limit.
+func Open(ctx context.Context, dialect, dsn string, maxConns int) (*sql.DB, error) {
 	var (
 		db  *sql.DB
 		err error
@@ -24,7 +32,7 @@ func Open(ctx context.Context, dialect, dsn string) (*sql.DB, error) {
 	case SQLite:
 		db, err = openSQLite(dsn)
 	case MySQL:
-		db, err = openMySQL(dsn)
+		db, err = openMySQL(dsn, cmp.Or(maxConns, DefaultMySQLConns))
 	default:
 		_, err = DialectOf(dialect)
 	}
@@ -65,7 +73,7 @@ func openSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-func openMySQL(dsn string) (*sql.DB, error) {
+func openMySQL(dsn string, maxConns int) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse mysql dsn: %w", dbErr(err)) // ParseDSN errors do not echo the password
@@ -93,8 +101,8 @@ func openMySQL(dsn string) (*sql.DB, error) {
 		return nil, fmt.Errorf("mysql connector: %w", dbErr(err))
 	}
 	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(10)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxLifetime(30 * time.Minute)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil

@@ -3,24 +3,26 @@ package catalogsql
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/errgroup"
 )
 
 func TestOpenSQLite(t *testing.T) {
 	ctx := context.Background()
 	for _, bad := range []string{"", ":memory:", "file:x.db?mode=memory"} {
-		if _, err := Open(ctx, SQLite, bad); err == nil {
+		if _, err := Open(ctx, SQLite, bad, 0); err == nil {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
 	}
-	if _, err := Open(ctx, "postgres", "x"); err == nil {
+	if _, err := Open(ctx, "postgres", "x", 0); err == nil {
 		t.Error("Open accepted an unknown dialect")
 	}
-	db, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "c.db"))
+	db, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "c.db"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,5 +66,56 @@ func TestRetryable(t *testing.T) {
 		if got := retryable(tt.err); got != tt.want {
 			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestMySQLPoolWithinTheServersLimit: a managed MySQL plan allows a user a few connections; the pool
+// opens no more than it is told, and requests beyond it wait for a connection instead of failing on the
+// server's limit (1226, max_user_connections exceeded).
+func TestMySQLPoolWithinTheServersLimit(t *testing.T) {
+	dsn := freshMySQL(t)
+	ctx := context.Background()
+	admin, err := Open(ctx, MySQL, dsn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = admin.Close() }()
+	if got := admin.Stats().MaxOpenConnections; got != DefaultMySQLConns {
+		t.Errorf("default pool: %d connections at most, want %d", got, DefaultMySQLConns)
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 3
+	user := "mq_pool_" + cfg.DBName[len(cfg.DBName)-8:]
+	for _, q := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'pool-test-pw' WITH MAX_USER_CONNECTIONS %d", user, limit),
+		fmt.Sprintf("GRANT ALL ON `%s`.* TO '%s'@'%%'", cfg.DBName, user),
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP USER '"+user+"'@'%'") })
+	cfg.User, cfg.Passwd = user, "pool-test-pw"
+
+	db, err := Open(ctx, MySQL, cfg.FormatDSN(), limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var g errgroup.Group
+	for range 4 * limit {
+		g.Go(func() error {
+			_, err := db.ExecContext(ctx, "SELECT SLEEP(0.05)")
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("%d requests at once over a pool of %d: %v", 4*limit, limit, err)
+	}
+	if got := db.Stats().MaxOpenConnections; got != limit {
+		t.Errorf("pool of %d connections at most, want %d", got, limit)
 	}
 }

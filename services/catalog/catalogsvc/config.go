@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"marquee/services/catalog"
+	"marquee/services/catalog/catalogsql"
 )
 
 // Config configures the catalog. Keys follow pkg/config: flag --admin-password, env MARQUEE_ADMIN_PASSWORD.
 type Config struct {
 	Addr              string        `key:"addr" usage:"HTTP listen address"`
 	MySQLDSN          string        `key:"mysql_dsn" usage:"MySQL/MariaDB DSN, e.g. catalog:pw@tcp(db:3306)/catalog, or URL, mysql://catalog:pw@db:3306/catalog?ssl-mode=REQUIRED (or sqlite:<path>)" secret:"true"`
+	MySQLMaxConns     int           `key:"mysql_max_conns" usage:"connections to MySQL at most; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
 	NATSURL           string        `key:"nats_url" usage:"NATS server URL"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 		OutboxRetention:   24 * time.Hour,
 		OutboxBatchSize:   1000,
 		ReconcileInterval: 10 * time.Minute,
+		MySQLMaxConns:     catalogsql.DefaultMySQLConns,
 	}
 }
 
@@ -88,6 +91,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 24*time.Hour {
 		problems = append(problems, "token_ttl must be between 1m and 24h")
+	}
+	if c.MySQLMaxConns < 1 {
+		problems = append(problems, "mysql_max_conns must be at least 1")
 	}
 	if c.OutboxRetention < time.Minute {
 		problems = append(problems, "outbox_retention must be at least 1m")

@@ -28,7 +28,7 @@ func Serve(ctx context.Context, log *slog.Logger, cfg Config, stdout io.Writer) 
 		return fmt.Errorf("mysql_dsn: %w", err)
 	}
 	dialect := src.Dialect
-	db, err := catalogsql.Open(ctx, dialect, src.DSN)
+	db, err := catalogsql.Open(ctx, dialect, src.DSN, cfg.MySQLMaxConns)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func MustOpenSQLite(tb testing.TB) *sql.DB {
 // MustOpenSQLiteAt opens the SQLite database at path, closed when the test ends.
 func MustOpenSQLiteAt(tb testing.TB, path string) *sql.DB {
 	tb.Helper()
-	db, err := catalogsql.Open(context.Background(), catalogsql.SQLite, path)
+	db, err := catalogsql.Open(context.Background(), catalogsql.SQLite, path, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func MustOpenSQLiteAt(tb testing.TB, path string) *sql.DB {
 func MustOpenMySQL(tb testing.TB) *sql.DB {
 	tb.Helper()
 	dsn := MustMySQLDSN(tb)
-	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn)
+	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func MustMySQLDSN(tb testing.TB) string {
 	tb.Helper()
 	dsn := testenv.MySQLDSN(tb)
 	ctx := context.Background()
-	admin, err := catalogsql.Open(ctx, catalogsql.MySQL, dsn)
+	admin, err := catalogsql.Open(ctx, catalogsql.MySQL, dsn, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
