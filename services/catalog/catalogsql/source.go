@@ -1,6 +1,8 @@
 package catalogsql
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -46,7 +48,9 @@ func hasMySQLScheme(s string) bool {
 //     (preferred), or as asked for by
 //     ssl-mode (DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY), sslmode (disable, prefer,
 //     require, verify-ca, verify-full), ssl=true or tls (the driver's own values). REQUIRED encrypts
-//     without checking the server's certificate, as MySQL's clients do; the VERIFY modes check it.
+//     without checking the server's certificate, as MySQL's clients do; VERIFY_CA checks that a known
+//     authority signed it, VERIFY_IDENTITY also that it names the host. Two parameters that ask for
+//     different modes are refused.
 //
 // Its errors never hold the password.
 func ParseSource(s string) (Source, error) {
@@ -71,10 +75,43 @@ func ParseSource(s string) (Source, error) {
 
 // tlsModes maps the URL parameters that ask for TLS, and their values, to the driver's tls setting.
 var tlsModes = map[string]map[string]string{
-	"ssl-mode": {"disabled": "false", "preferred": "preferred", "required": "skip-verify", "verify_ca": "true", "verify_identity": "true"},
-	"sslmode":  {"disable": "false", "prefer": "preferred", "require": "skip-verify", "verify-ca": "true", "verify-full": "true"},
+	"ssl-mode": {"disabled": "false", "preferred": "preferred", "required": "skip-verify", "verify_ca": verifyCA, "verify_identity": "true"},
+	"sslmode":  {"disable": "false", "prefer": "preferred", "require": "skip-verify", "verify-ca": verifyCA, "verify-full": "true"},
 	"ssl":      {"true": "true", "1": "true", "false": "false", "0": "false"},
 	"tls":      {"true": "true", "false": "false", "skip-verify": "skip-verify", "preferred": "preferred"},
+}
+
+// verifyCA is the driver's TLS config that checks the server's certificate chain against the system's
+// authorities but not the host name it is for (the driver's "true" checks both): VERIFY_CA, for servers
+// reached by an address their certificate does not name.
+const verifyCA = "marquee-verify-ca"
+
+var verifyCAConfig = &tls.Config{
+	MinVersion:         tls.VersionTLS12,
+	InsecureSkipVerify: true, // the chain is checked by verifyChain, without the host name
+	VerifyConnection:   verifyChain,
+}
+
+func init() {
+	if err := mysql.RegisterTLSConfig(verifyCA, verifyCAConfig); err != nil {
+		panic(err)
+	}
+}
+
+// trustedRoots are the authorities verifyChain trusts; nil: the system's.
+var trustedRoots *x509.CertPool
+
+// verifyChain checks that a known authority signed the server's certificate, whatever host it names.
+func verifyChain(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the database server sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: trustedRoots, Intermediates: inter})
+	return err
 }
 
 // ignoredParams are URL parameters add-ons put in their URLs that mean nothing to this driver.
@@ -113,23 +150,34 @@ func mysqlURLToDSN(s string) (string, error) {
 	if err != nil {
 		return "", errors.New("the catalog database URL's parameters are not valid")
 	}
+	askedBy := ""
 	for key, values := range query {
-		value := strings.ToLower(values[len(values)-1])
 		switch modes, ok := tlsModes[strings.ToLower(key)]; {
 		case ok:
-			mode, known := modes[value]
-			if !known {
-				return "", fmt.Errorf("the catalog database URL's %s=%s is not a TLS mode this server knows", key, values[len(values)-1])
+			for _, v := range values {
+				mode, known := modes[strings.ToLower(v)]
+				if !known {
+					return "", fmt.Errorf("the catalog database URL's %s=%s is not a TLS mode this server knows", key, v)
+				}
+				if askedBy != "" && mode != cfg.TLSConfig {
+					return "", fmt.Errorf("the catalog database URL asks for two TLS modes, %s and %s=%s: keep one", askedBy, key, v)
+				}
+				cfg.TLSConfig, askedBy = mode, key+"="+v
 			}
-			cfg.TLSConfig = mode
 		case ignoredParams[strings.ToLower(key)]:
 		default:
 			return "", fmt.Errorf("the catalog database URL's parameter %q is not one this server knows (TLS: ssl-mode, sslmode, ssl or tls)", key)
 		}
 	}
 	dsn := cfg.FormatDSN()
-	if _, err := mysql.ParseDSN(dsn); err != nil {
+	back, err := mysql.ParseDSN(dsn)
+	if err != nil {
 		return "", fmt.Errorf("the catalog database URL does not make a valid DSN: %w", err)
+	}
+	// The DSN splits user and password at the first ':': a user name holding one would be read back as
+	// another user with another password.
+	if back.User != cfg.User || back.Passwd != cfg.Passwd || back.Addr != cfg.Addr || back.DBName != cfg.DBName {
+		return "", errors.New("the catalog database URL's user name or database cannot be passed to the driver (a ':' in the user name?)")
 	}
 	return dsn, nil
 }

@@ -30,6 +30,9 @@ func TestParseSource(t *testing.T) {
 		{in: "mysql://u:pw@h/cat?sslmode=require&reconnect=true", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "skip-verify"},
 		{in: "mysql://u:pw@h/cat?sslmode=verify-full", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "true"},
 		{in: "mysql://u:pw@h/cat?ssl=true", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "true"},
+		{in: "mysql://u:pw@h/cat?ssl-mode=VERIFY_CA", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "marquee-verify-ca"},
+		{in: "mysql://u:pw@h/cat?sslmode=verify-ca", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "marquee-verify-ca"},
+		{in: "mysql://u:pw@h/cat?ssl-mode=REQUIRED&sslmode=require&tls=skip-verify", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "skip-verify"},
 		{in: "mysql://u:pw@h/cat?tls=preferred", user: "u", password: "pw", addr: "h:3306", db: "cat", tls: "preferred"},
 		{in: "  mysql://u@h/cat  ", user: "u", addr: "h:3306", db: "cat", tls: "preferred"},
 	} {
@@ -70,6 +73,9 @@ func TestParseSource(t *testing.T) {
 		"mysql://u:" + secret + "%zz@h:3306/cat",
 		"mysql://u:" + secret + "@h:3306/cat?ssl-mode=sometimes",
 		"mysql://u:" + secret + "@h:3306/cat?sql_mode=ANSI",
+		"mysql://u:" + secret + "@h:3306/cat?ssl-mode=REQUIRED&tls=false",
+		"mysql://u:" + secret + "@h:3306/cat?ssl-mode=VERIFY_IDENTITY&ssl-mode=DISABLED",
+		"mysql://u%3Aadmin:" + secret + "@h:3306/cat",
 		"u:" + secret + "@tcp(h:3306)",
 		"u:" + secret + "@tcp(h:3306/cat",
 	} {
