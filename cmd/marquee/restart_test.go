@@ -146,6 +146,36 @@ func addonURL(t *testing.T, dsn string) string {
 	return u.String()
 }
 
+// addonUser creates a user of the database of dsn with a password an add-on's URL must percent-encode, and
+// returns that user's DSN and password.
+func addonUser(t *testing.T, dsn string) (string, string) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const pw = "p@ss:w/rd%?#&=+ Zz9"
+	user := "mq_addon_" + cfg.DBName[len(cfg.DBName)-8:]
+	for _, q := range []string{"CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + pw + "'", "GRANT ALL ON `" + cfg.DBName + "`.* TO '" + user + "'@'%'"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0); err == nil {
+			_, _ = db.Exec("DROP USER '" + user + "'@'%'")
+			_ = db.Close()
+		}
+	})
+	cfg.User, cfg.Passwd = user, pw
+	return cfg.FormatDSN(), pw
+}
+
 // TestDynoRestart is a Heroku dyno's day: the all-in-one keeps its catalog in MySQL (found, as on Heroku,
 // in an add-on's variable), admins edit it, the process is killed -9 and its disk is gone; a new process
 // on an empty folder has every edit back, searchable, with its users, keys and tokens, and no second seed.
@@ -155,7 +185,9 @@ func TestDynoRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"JAWSDB_URL": addonURL(t, dsn), "MARQUEE_ADMIN_USERNAME": "root",
+	// As an add-on's: a user of its own, whose password the URL percent-encodes.
+	addonDSN, addonPassword := addonUser(t, dsn)
+	env := map[string]string{"JAWSDB_URL": addonURL(t, addonDSN), "MARQUEE_ADMIN_USERNAME": "root",
 		"MARQUEE_ADMIN_PASSWORD": "correct horse battery staple", "MARQUEE_RATE_LIMIT": "off"}
 	disk := t.TempDir()
 	first := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", disk, "--seed", seed)
@@ -203,6 +235,11 @@ func TestDynoRestart(t *testing.T) {
 	}
 	if strings.Contains(second.stdout.String(), "password") {
 		t.Fatalf("the second start announced an admin password again:\n%s", second.stdout)
+	}
+	for _, p := range []*process{first, second} {
+		if out := p.stdout.String() + p.stderr.String(); strings.Contains(out, addonPassword) || strings.Contains(out, url.QueryEscape(addonPassword)) {
+			t.Fatalf("the database password is in the output:\n%s", out)
+		}
 	}
 
 	// Who could sign in before still can, with what they held.
