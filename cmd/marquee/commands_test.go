@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,42 @@ func TestImportCommand(t *testing.T) {
 	}
 	if out, err := runCommand(t, nil, "import", "--url", c.base, "--username", "root", "--password", "wrong password!", file); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("import with a wrong password: %v\n%s", err, out)
+	}
+	// The gateway's address as host:port, as people type it, means http://host:port.
+	bare := strings.TrimPrefix(c.base, "http://")
+	if out, _ := runCommand(t, nil, "import", "--url", bare, "--username", "root", "--password", "correct horse battery staple", "--progress=false", file); !strings.Contains(out, "Imported 4 records") {
+		t.Fatalf("import with --url %s:\n%s", bare, out)
+	}
+}
+
+// TestCLIErrorsForPeople: a command that cannot reach the gateway, or is given a bad address or a
+// misspelt flag, says so in a person's words and what to do, not in the Go library's.
+func TestCLIErrorsForPeople(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"reindex", "--url", closed, "--token", "t"}, "nothing answers at http://" + closed + " (connection refused): is Marquee running there?"},
+		{[]string{"reconcile", "--url", "http://" + closed + "/", "--token", "t"}, "nothing answers at http://" + closed + " (connection refused)"},
+		{[]string{"reindex", "--url", "ftp://example.com", "--token", "t"}, `--url "ftp://example.com" is not the gateway's address: want http://host:port`},
+		{[]string{"reindex", "--url", "http://127.0.0.1:8080?x=1", "--token", "t"}, "is not the gateway's address"},
+		{[]string{"serve", "--mysql-dns", "x"}, "unknown flag: --mysql-dns\n\nDid you mean this?\n\t--mysql-dsn\n\nRun 'marquee serve --help' for its flags"},
+		{[]string{"reindex", "--progres"}, "Did you mean this?\n\t--progress\n"},
+		{[]string{"reindex", "--colour"}, "unknown flag: --colour\n\nRun 'marquee reindex --help' for its flags"},
+	} {
+		out, err := runCommand(t, nil, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("marquee %s: %v (output %q); want %q", strings.Join(tc.args, " "), err, out, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "dial tcp") {
+			t.Errorf("marquee %s: the Go library's words: %v", strings.Join(tc.args, " "), err)
+		}
 	}
 }
 

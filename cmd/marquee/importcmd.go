@@ -25,7 +25,7 @@ import (
 
 // importConfig configures `marquee import`, which writes through the admin API like any other client.
 type importConfig struct {
-	URL       string `key:"url" usage:"base URL of the Marquee gateway"`
+	URL       string `key:"url" usage:"base URL of the Marquee gateway (host:port alone means http://host:port)"`
 	Username  string `key:"username" usage:"admin username (with --password)"`
 	Password  string `key:"password" usage:"admin password" secret:"true"`
 	Token     string `key:"token" usage:"admin access token or API key, instead of username and password" secret:"true"`
@@ -90,7 +90,11 @@ type pending struct {
 }
 
 func runImport(ctx context.Context, cfg importConfig, files []string, stdout, stderr io.Writer) error {
-	api := &apiClient{base: strings.TrimRight(cfg.URL, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
+	base, err := gatewayBase(cfg.URL)
+	if err != nil {
+		return err
+	}
+	api := &apiClient{base: base, http: &http.Client{Timeout: 5 * time.Minute}}
 	if err := api.authenticate(ctx, cfg.Token, cfg.Username, cfg.Password); err != nil {
 		return err
 	}
@@ -283,7 +287,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, he
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, 0, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+		return 0, nil, 0, reachError(c.base, err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(resp.Body)

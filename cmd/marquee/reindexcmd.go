@@ -19,7 +19,7 @@ import (
 
 // adminConfig configures the admin commands that call the gateway: reindex and reconcile.
 type adminConfig struct {
-	URL      string `key:"url" usage:"base URL of the Marquee gateway"`
+	URL      string `key:"url" usage:"base URL of the Marquee gateway (host:port alone means http://host:port)"`
 	Username string `key:"username" usage:"admin username (with --password)"`
 	Password string `key:"password" usage:"admin password" secret:"true"`
 	Token    string `key:"token" usage:"admin access token or API key, instead of username and password" secret:"true"`
@@ -31,7 +31,11 @@ func defaultAdminConfig() adminConfig {
 }
 
 func (cfg adminConfig) client(ctx context.Context) (*apiClient, error) {
-	api := &apiClient{base: strings.TrimRight(cfg.URL, "/"), http: &http.Client{Timeout: 2 * time.Minute}}
+	base, err := gatewayBase(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	api := &apiClient{base: base, http: &http.Client{Timeout: 2 * time.Minute}}
 	return api, api.authenticate(ctx, cfg.Token, cfg.Username, cfg.Password)
 }
 
@@ -123,7 +127,7 @@ func runReindex(ctx context.Context, cfg adminConfig, stdout, stderr io.Writer) 
 
 // reconcileConfig configures `marquee reconcile`.
 type reconcileConfig struct {
-	URL      string `key:"url" usage:"base URL of the Marquee gateway"`
+	URL      string `key:"url" usage:"base URL of the Marquee gateway (host:port alone means http://host:port)"`
 	Username string `key:"username" usage:"admin username (with --password)"`
 	Password string `key:"password" usage:"admin password" secret:"true"`
 	Token    string `key:"token" usage:"admin access token or API key, instead of username and password" secret:"true"`

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -23,6 +26,7 @@ as underscores) or in a config file (--config).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetFlagErrorFunc(suggestFlag) // the commands under root inherit it
 	root.AddCommand(
 		newServeCommand(getenv, stdout, stderr),
 		newCatalogCommand(getenv, stdout, stderr),
@@ -38,6 +42,50 @@ as underscores) or in a config file (--config).`,
 		newVersionCommand(stdout),
 	)
 	return root
+}
+
+// unknownFlagRE finds the flag pflag did not know in its error.
+var unknownFlagRE = regexp.MustCompile(`^unknown flag: --(\S+)$`)
+
+// suggestFlag adds to an unknown flag's error the command's flags it is likely a typo of, as an unknown
+// command's error does, and how to list them all.
+func suggestFlag(cmd *cobra.Command, err error) error {
+	m := unknownFlagRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	typed := m[1]
+	var near []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden && (editDistance(typed, f.Name) <= max(1, len(typed)/4) || strings.HasPrefix(f.Name, typed)) {
+			near = append(near, "--"+f.Name)
+		}
+	})
+	msg := err.Error()
+	if len(near) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t")
+	}
+	return fmt.Errorf("%s\n\nRun '%s --help' for its flags", msg, cmd.CommandPath())
+}
+
+// editDistance is the Levenshtein distance of a and b, by bytes (flag names are ASCII).
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func newVersionCommand(stdout io.Writer) *cobra.Command {
