@@ -77,6 +77,11 @@ func TestImportCommand(t *testing.T) {
 	if out, _ := runCommand(t, nil, "import", "--url", bare, "--username", "root", "--password", "correct horse battery staple", "--progress=false", file); !strings.Contains(out, "Imported 4 records") {
 		t.Fatalf("import with --url %s:\n%s", bare, out)
 	}
+	// Into a pipe or a log (here a buffer), the summary but no frames of a progress bar, asked for or not.
+	out, _ = runCommand(t, nil, "import", "--url", c.base, "--username", "root", "--password", "correct horse battery staple", "--progress", file)
+	if !strings.Contains(out, "Imported 4 records") || strings.Contains(out, "\r") || strings.Contains(out, "importing") {
+		t.Fatalf("import into a buffer drew a progress bar:\n%q", out)
+	}
 }
 
 // TestCLIErrorsForPeople: a command that cannot reach the gateway, or is given a bad address or a

@@ -106,7 +106,7 @@ func runImport(ctx context.Context, cfg importConfig, files []string, stdout, st
 	}
 	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing"),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("movies"),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(cfg.Progress),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(showProgress(cfg.Progress, stderr)),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
 
 	var sum importSummary

@@ -88,7 +88,7 @@ func runReindex(ctx context.Context, cfg adminConfig, stdout, stderr io.Writer) 
 		return fmt.Errorf("start the rebuild: %s", problemText(status, body))
 	}
 	bar := progressbar.NewOptions64(1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("reindexing"),
-		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(cfg.Progress),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(showProgress(cfg.Progress, stderr)),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
 	var st rebuildStatus
 	for {
