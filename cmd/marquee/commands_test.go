@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,21 @@ func TestUserCommand(t *testing.T) {
 	if _, err := user("remove", "bob"); err == nil {
 		t.Fatal("removing bob twice succeeded")
 	}
+}
+
+// TestReindexCommand rebuilds the all-in-one's index through the CLI and follows it to the end.
+func TestReindexCommand(t *testing.T) {
+	seed, err := filepath.Abs("../../data/imdb.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startServe(t, t.TempDir(), seed)
+	out, err := runCommand(t, nil, "reindex", "--url", c.base, "--username", "root", "--password", "correct horse battery staple")
+	if err != nil || !regexp.MustCompile(`Reindexed: 248 movies from \d+ stream events`).MatchString(out) {
+		t.Fatalf("reindex: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "\r") || strings.Contains(out, "reindexing") {
+		t.Fatalf("reindex into a buffer drew a progress bar:\n%q", out)
+	}
+	c.waitSearch("the rebuilt index", "q=godfather", firstHit("The Godfather", 1))
 }

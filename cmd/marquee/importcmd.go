@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"marquee/pkg/config"
@@ -104,10 +103,7 @@ func runImport(ctx context.Context, cfg importConfig, files []string, stdout, st
 			return err
 		}
 	}
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("movies"),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(showProgress(cfg.Progress, stderr)),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+	bar := importBar(stderr, total, showProgress(cfg.Progress, stderr))
 
 	var sum importSummary
 	var problems []string

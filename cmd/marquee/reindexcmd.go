@@ -87,9 +87,13 @@ func runReindex(ctx context.Context, cfg adminConfig, stdout, stderr io.Writer) 
 	if status != http.StatusAccepted {
 		return fmt.Errorf("start the rebuild: %s", problemText(status, body))
 	}
+	// The bar's own estimate follows its last few rates, and the rebuild's progress comes in bursts (58 s,
+	// then 2 min 49 s, then 12 s left): the time left is told from the rate since the start instead.
 	bar := progressbar.NewOptions64(1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("reindexing"),
 		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(showProgress(cfg.Progress, stderr)),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+		progressbar.OptionSetPredictTime(false), progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+	_ = bar.RenderBlank()
+	started := time.Now()
 	var st rebuildStatus
 	for {
 		select {
@@ -110,6 +114,9 @@ func runReindex(ctx context.Context, cfg adminConfig, stdout, stderr io.Writer) 
 		if st.Target > 0 {
 			bar.ChangeMax64(int64(st.Target))
 			_ = bar.Set64(int64(min(st.Checkpoint, st.Target)))
+			if left, ok := timeLeft(time.Since(started), st.Checkpoint, st.Target); ok {
+				bar.Describe(fmt.Sprintf("reindexing, about %s left", left))
+			}
 		}
 		if st.State == "done" || st.State == "failed" {
 			break
