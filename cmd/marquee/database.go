@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -94,27 +95,30 @@ split stack. Running it again changes nothing.`,
 	return cmd
 }
 
+// errLockLost stops an all-in-one whose lock on its database was lost with the lock's connection.
+var errLockLost = errors.New("lost the catalog database's lock with its connection; stopping, so that two all-in-ones never run on one database (a restart takes the lock again)")
+
+// lockCheckEvery is how often an all-in-one makes sure it still holds its lock.
+const lockCheckEvery = 5 * time.Second
+
 // holdServeLock makes the all-in-one the only one on its MySQL database, until release. Each all-in-one
 // relays the catalog's changes into a stream of its own: a second one over the same database (a second web
 // dyno, a deploy that starts the new before it stops the old) would take a share of the changes into its
 // stream, and each index would miss the other's until a reconciliation. The second therefore waits, saying
 // why, until the first has stopped (its session ends with it, even when it is killed -9). The lock is looked
-// at every half minute, which also keeps its connection from the server's idle timeout; one lost with its
-// connection is taken again.
-func holdServeLock(ctx context.Context, log *slog.Logger, db *sql.DB) (release func(), err error) {
+// at every few seconds, which also keeps its connection from the server's idle timeout; once it is lost
+// (its connection ended, and another process may hold it now), stop is called with errLockLost: going on
+// would run two.
+func holdServeLock(ctx context.Context, log *slog.Logger, db *sql.DB, stop context.CancelCauseFunc) (release func(), err error) {
 	var database string
 	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
 		return nil, fmt.Errorf("catalog database: %w", err)
 	}
-	name := "marquee serve " + database
-	if len(name) > 64 {
-		name = fmt.Sprintf("marquee serve %x", sha256.Sum256([]byte(database)))[:64]
-	}
-	waiting := func() {
+	name := serveLockName(database)
+	lock, err := catalogsql.TakeLock(ctx, db, name, func() {
 		log.Warn("another marquee serve runs on this catalog database (a second web dyno, or one still stopping): waiting until it stops; run one all-in-one per database, or the split stack for more",
 			"lock", name)
-	}
-	lock, err := catalogsql.TakeLock(ctx, db, name, waiting)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +126,7 @@ func holdServeLock(ctx context.Context, log *slog.Logger, db *sql.DB) (release f
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(30 * time.Second)
+		tick := time.NewTicker(lockCheckEvery)
 		defer tick.Stop()
 		for {
 			select {
@@ -134,21 +138,23 @@ func holdServeLock(ctx context.Context, log *slog.Logger, db *sql.DB) (release f
 			if held || ctx.Err() != nil {
 				continue
 			}
-			log.Error("lost the catalog database's lock with its connection; taking it again", "lock", name, "err", err)
-			_ = lock.Release()
-			if lock, err = catalogsql.TakeLock(ctx, db, name, waiting); err != nil {
-				if ctx.Err() == nil {
-					log.Error("could not take the catalog database's lock again", "lock", name, "err", err)
-				}
-				return
-			}
+			log.Error(errLockLost.Error(), "lock", name, "err", err)
+			stop(errLockLost)
+			return
 		}
 	}()
 	return func() {
 		cancel()
 		<-done
-		if lock != nil {
-			_ = lock.Release()
-		}
+		_ = lock.Release()
 	}, nil
+}
+
+// serveLockName is the lock of the all-in-one on database: MySQL's names are at most 64 characters.
+func serveLockName(database string) string {
+	name := "marquee serve " + database
+	if len(name) > 64 {
+		name = fmt.Sprintf("marquee serve %x", sha256.Sum256([]byte(database)))[:64]
+	}
+	return name
 }

@@ -237,7 +237,9 @@ func TestDynoRestart(t *testing.T) {
 		t.Fatalf("the second start announced an admin password again:\n%s", second.stdout)
 	}
 	for _, p := range []*process{first, second} {
-		if out := p.stdout.String() + p.stderr.String(); strings.Contains(out, addonPassword) || strings.Contains(out, url.QueryEscape(addonPassword)) {
+		// As typed, and as the add-on's URL writes it.
+		encoded := strings.TrimPrefix(url.UserPassword("u", addonPassword).String(), "u:")
+		if out := p.stdout.String() + p.stderr.String(); strings.Contains(out, addonPassword) || strings.Contains(out, encoded) || strings.Contains(out, env["JAWSDB_URL"]) {
 			t.Fatalf("the database password is in the output:\n%s", out)
 		}
 	}
@@ -273,14 +275,54 @@ func TestOneAllInOnePerDatabase(t *testing.T) {
 	if strings.Contains(second.stdout.String(), "serving on") {
 		t.Fatalf("the second all-in-one serves beside the first:\n%s", second.stdout)
 	}
-	// The first goes on taking writes meanwhile.
+	// The first goes on taking writes meanwhile, and the second goes on waiting.
 	c.must(201, "POST", "/v1/movies", map[string]any{"title": "Wombat Senate by Daylight", "year": 2030, "genres": []string{"Drama"}}, nil)
+	time.Sleep(2 * lockCheckEvery)
+	if strings.Contains(second.stdout.String(), "serving on") {
+		t.Fatalf("the second all-in-one serves beside the first:\n%s", second.stdout)
+	}
 
 	first.kill()
 	c2, _, _ := second.serving(t, 90*time.Second)
 	c2.waitSearch("the first one's edit", "q="+url.QueryEscape("wombat senate"), firstHit("Wombat Senate by Daylight", 1))
 	if total := c2.search("per_page=1").Total; total != 2 {
 		t.Fatalf("the second all-in-one finds %d movies, want the 2 the first created", total)
+	}
+}
+
+// TestLostLockStops: an all-in-one whose lock's connection ends (a network blip, a failover, KILL) stops
+// with an error instead of going on beside another that may have taken the lock meanwhile; the platform
+// restarts it, and the restart takes the lock again.
+func TestLostLockStops(t *testing.T) {
+	dsn := catalogtest.MustMySQLDSN(t)
+	env := map[string]string{"MARQUEE_MYSQL_DSN": addonURL(t, dsn), "MARQUEE_ADMIN_USERNAME": "root",
+		"MARQUEE_ADMIN_PASSWORD": "correct horse battery staple", "MARQUEE_RATE_LIMIT": "off"}
+	p := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", "")
+	p.serving(t, 90*time.Second)
+
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var holder int64
+	if err := db.QueryRow("SELECT IS_USED_LOCK(?)", serveLockName(cfg.DBName)).Scan(&holder); err != nil {
+		t.Fatalf("the all-in-one holds no lock on its database: %v", err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("KILL %d", holder)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(6 * lockCheckEvery):
+		t.Fatalf("the all-in-one runs on %s after losing its lock", 6*lockCheckEvery)
+	}
+	if p.cmd.ProcessState.Success() || !strings.Contains(p.stderr.String(), "lost the catalog database's lock") {
+		t.Fatalf("after losing its lock: %v\n%s", p.cmd.ProcessState, p.stderr)
 	}
 }
 

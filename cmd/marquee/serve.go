@@ -101,17 +101,20 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if cfg.MySQLMaxConns < 2 {
-		return errors.New("mysql_max_conns must be at least 2: one holds the all-in-one's lock on the database")
-	}
-	db, dbSource, from, err := openCatalogDatabase(ctx, cfg.MySQLDSN, cfg.DataDir, cfg.MySQLMaxConns, getenv)
+	db, dbSource, from, err := openCatalogDatabase(ctx, cfg.MySQLDSN, cfg.DataDir, max(cfg.MySQLMaxConns, 1), getenv)
 	if err != nil {
 		return err
 	}
+	if dbSource.Dialect == catalogsql.MySQL && cfg.MySQLMaxConns < 2 {
+		_ = db.Close()
+		return errors.New("mysql_max_conns must be at least 2: one holds the all-in-one's lock on the database")
+	}
 	defer db.Close()
 	log.Info("catalog database", "dialect", dbSource.Dialect, "from", from)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	if dbSource.Dialect == catalogsql.MySQL {
-		release, err := holdServeLock(ctx, log, db)
+		release, err := holdServeLock(ctx, log, db, stop)
 		if err != nil {
 			return err
 		}
@@ -166,7 +169,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	g.Go(func() error { return cat.Run(background) })
 	g.Go(func() error { return srch.Run(background) })
 	g.Go(func() error { announceReady(gctx, gw, base, stdout); return nil })
-	return g.Wait()
+	err = g.Wait()
+	if cause := context.Cause(ctx); errors.Is(cause, errLockLost) {
+		return cause
+	}
+	return err
 }
 
 // announceReady tells the person at the terminal when the catalog is searchable and how to try it.

@@ -66,8 +66,11 @@ func (l *Lock) Held(ctx context.Context) (bool, error) {
 	return owner.Valid && owner.Int64 == self.Int64, nil
 }
 
-// Release gives the lock up and returns its connection to the pool.
+// Release gives the lock up and returns its connection to the pool. A connection that no longer answers
+// is given 5 s: its session's end releases the lock anyway.
 func (l *Lock) Release() error {
-	_, err := l.conn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", l.name)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := l.conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", l.name)
 	return errors.Join(dbErr(err), l.conn.Close())
 }
