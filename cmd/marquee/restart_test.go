@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"os"
@@ -146,9 +147,8 @@ func addonURL(t *testing.T, dsn string) string {
 	return u.String()
 }
 
-// addonUser creates a user of the database of dsn with a password an add-on's URL must percent-encode, and
-// returns that user's DSN and password.
-func addonUser(t *testing.T, dsn string) (string, string) {
+// openDSN opens the MySQL database of dsn for the test's own statements, closed when the test ends.
+func openDSN(t *testing.T, dsn string) (*mysql.Config, *sql.DB) {
 	t.Helper()
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -158,7 +158,15 @@ func addonUser(t *testing.T, dsn string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
+	return cfg, db
+}
+
+// addonUser creates a user of the database of dsn with a password an add-on's URL must percent-encode, and
+// returns that user's DSN and password.
+func addonUser(t *testing.T, dsn string) (string, string) {
+	t.Helper()
+	cfg, db := openDSN(t, dsn)
 	const pw = "p@ss:w/rd%?#&=+ Zz9"
 	user := "mq_addon_" + cfg.DBName[len(cfg.DBName)-8:]
 	for _, q := range []string{"CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + pw + "'", "GRANT ALL ON `" + cfg.DBName + "`.* TO '" + user + "'@'%'"} {
@@ -166,12 +174,7 @@ func addonUser(t *testing.T, dsn string) (string, string) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() {
-		if db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0); err == nil {
-			_, _ = db.Exec("DROP USER '" + user + "'@'%'")
-			_ = db.Close()
-		}
-	})
+	t.Cleanup(func() { _, _ = db.Exec("DROP USER '" + user + "'@'%'") }) // before openDSN's close: cleanups run last first
 	cfg.User, cfg.Passwd = user, pw
 	return cfg.FormatDSN(), pw
 }
@@ -300,15 +303,7 @@ func TestLostLockStops(t *testing.T) {
 	p := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", "")
 	p.serving(t, 90*time.Second)
 
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := catalogsql.Open(context.Background(), catalogsql.MySQL, dsn, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	cfg, db := openDSN(t, dsn)
 	var holder int64
 	if err := db.QueryRow("SELECT IS_USED_LOCK(?)", serveLockName(cfg.DBName)).Scan(&holder); err != nil {
 		t.Fatalf("the all-in-one holds no lock on its database: %v", err)

@@ -113,6 +113,20 @@ func runUntilReady(t *testing.T, svc *catalogsvc.Service) {
 	}
 }
 
+// streamInfo is the stream and what it holds now.
+func streamInfo(t *testing.T, js jetstream.JetStream, name string) (jetstream.Stream, *jetstream.StreamInfo) {
+	t.Helper()
+	st, err := js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, info
+}
+
 // TestStartRepublishesWhatTheStreamLacks: a catalog that starts over an empty stream (a new machine, a lost
 // disk) while its database holds movies republishes every one of them before it says it is ready; one that
 // starts over a stream that has them all republishes nothing.
@@ -128,14 +142,7 @@ func TestStartRepublishesWhatTheStreamLacks(t *testing.T) {
 	}
 
 	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
-	st, err := js.Stream(ctx, cfg.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, info := streamInfo(t, js, cfg.Stream)
 	if info.State.NumSubjects != 248 {
 		t.Fatalf("after a start over an empty stream it holds %d movies, want the database's 248", info.State.NumSubjects)
 	}
@@ -171,15 +178,7 @@ func TestStartWithoutTheSearchService(t *testing.T) {
 
 	cfg.SearchURL = down.URL
 	runUntilReady(t, mustStart(t, cfg, path, js, io.Discard))
-	st, err := js.Stream(ctx, cfg.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.NumSubjects != 248 {
+	if _, info := streamInfo(t, js, cfg.Stream); info.State.NumSubjects != 248 {
 		t.Fatalf("after a start over an empty stream it holds %d movies, want the database's 248", info.State.NumSubjects)
 	}
 }
