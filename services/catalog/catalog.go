@@ -360,18 +360,29 @@ func (k *APIKey) Subject() string { return "key:" + strconv.FormatInt(k.ID, 10) 
 // Actor names user u in histories and Idempotency-Keys: by its stable id, never by its reusable name.
 func (u *User) Actor() string { return "user:" + strconv.FormatInt(u.ID, 10) }
 
+// OnSameFilm says what creating a movie does when the new movie describes one the catalog holds (SameFilm).
+type OnSameFilm int
+
+const (
+	// CreateAnyway creates it: what an admin asks for who knows the two apart (a remake of one title and year).
+	CreateAnyway OnSameFilm = iota
+	// RefuseSameFilm refuses it with Conflict, naming the stored movies.
+	RefuseSameFilm
+)
+
 // Store keeps the catalog. Each method is one transaction (ImportMovies is one per batch); every change of
 // a movie writes its outbox event and its history entry in the same transaction. actor names who makes a
 // change, for the history.
 type Store interface {
 	// CreateMovie stores a new movie at version 1. in must be valid.
 	// Returns Conflict (naming the field) if another movie has its tmdb_id or imdb_id.
-	CreateMovie(ctx context.Context, actor string, in MovieInput) (*Movie, error)
+	// With RefuseSameFilm, returns Conflict (naming the title) if in describes a stored film (SameFilms).
+	CreateMovie(ctx context.Context, actor string, in MovieInput, onSame OnSameFilm) (*Movie, error)
 	// CreateMovieOnce is CreateMovie under an idempotency key, claimed in the same transaction: the first
 	// call creates the movie and saves respond's answer with the key; a later call with the same key and
 	// request hash creates nothing and returns the saved answer with replayed true. Returns Unprocessable
 	// if the key was used for another request, Conflict if its first request is still running.
-	CreateMovieOnce(ctx context.Context, actor string, in MovieInput, key IdempotencyKey,
+	CreateMovieOnce(ctx context.Context, actor string, in MovieInput, onSame OnSameFilm, key IdempotencyKey,
 		respond func(*Movie) (SavedResponse, error)) (resp SavedResponse, replayed bool, err error)
 	// UpdateMovie replaces a movie's fields and bumps its version. ifVersion 0 means unconditional.
 	// Returns NotFound if the movie is missing or deleted, PreconditionFailed if ifVersion is stale,
@@ -387,10 +398,14 @@ type Store interface {
 	// MovieHistory returns every recorded change of a movie, deleted or not, in version order.
 	// Returns NotFound if the movie never existed.
 	MovieHistory(ctx context.Context, id int64) ([]HistoryEntry, error)
-	// ImportMovies writes valid inputs in order: an input whose tmdb_id (else imdb_id) names a live movie
-	// updates it, or leaves it unchanged if identical; others create movies. Each input succeeds or fails
-	// on its own; the results are in input order.
+	// ImportMovies writes valid inputs in order: an input whose tmdb_id (else imdb_id) names a live movie,
+	// or else that describes one stored film (SameFilms), is merged into it (Merge), or leaves it unchanged;
+	// others create movies. An input that describes several stored films fails with Conflict. Each input
+	// succeeds or fails on its own; the results are in input order.
 	ImportMovies(ctx context.Context, actor string, inputs []MovieInput) ([]ImportResult, error)
+	// SameFilms returns the live movies that in describes by its title, year and directors (SameFilm), in
+	// id order: what an import would merge it into.
+	SameFilms(ctx context.Context, in MovieInput) ([]*Movie, error)
 	// Seeded reports whether a seed was completed in this database.
 	Seeded(ctx context.Context) (bool, error)
 	// Seed stores the movies once per database: after a completed seed it stores nothing and returns 0.

@@ -17,8 +17,8 @@ import (
 
 // Store is what the API needs of the catalog store (see catalog.Store for the error codes).
 type Store interface {
-	CreateMovie(ctx context.Context, actor string, in catalog.MovieInput) (*catalog.Movie, error)
-	CreateMovieOnce(ctx context.Context, actor string, in catalog.MovieInput, key catalog.IdempotencyKey,
+	CreateMovie(ctx context.Context, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm) (*catalog.Movie, error)
+	CreateMovieOnce(ctx context.Context, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm, key catalog.IdempotencyKey,
 		respond func(*catalog.Movie) (catalog.SavedResponse, error)) (catalog.SavedResponse, bool, error)
 	UpdateMovie(ctx context.Context, actor string, id, ifVersion int64, in catalog.MovieInput) (*catalog.Movie, error)
 	DeleteMovie(ctx context.Context, actor string, id, ifVersion int64) (int64, error)

@@ -193,12 +193,22 @@ func handleMovieGet(store Store) gin.HandlerFunc {
 	}
 }
 
-// handleMovieCreate handles "POST /v1/movies", once per Idempotency-Key.
+// handleMovieCreate handles "POST /v1/movies", once per Idempotency-Key. A movie that looks like one the
+// catalog holds (catalog.SameFilm) is refused unless the request says allow_duplicate=true.
 func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key, hasKey, err := idempotencyKeyOf(c.Request)
 		if err != nil {
 			httpx.Error(c, err)
+			return
+		}
+		onSame := catalog.RefuseSameFilm
+		switch v, ok := c.GetQuery("allow_duplicate"); {
+		case !ok || v == "false":
+		case v == "true":
+			onSame = catalog.CreateAnyway
+		default:
+			httpx.Error(c, apperr.InvalidFields("allow_duplicate must be true or false.", map[string]string{"allow_duplicate": "must be true or false"}))
 			return
 		}
 		in, body, err := readMovie(c)
@@ -208,7 +218,7 @@ func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
 		}
 		ctx := c.Request.Context()
 		if !hasKey {
-			m, err := store.CreateMovie(ctx, actorOf(c), in)
+			m, err := store.CreateMovie(ctx, actorOf(c), in, onSame)
 			if err != nil {
 				httpx.Error(c, err)
 				return
@@ -219,7 +229,7 @@ func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
 			return
 		}
 		ikey := catalog.IdempotencyKey{Principal: actorOf(c), Key: key, RequestHash: requestHash(c.Request, body)}
-		resp, replayed, err := store.CreateMovieOnce(ctx, actorOf(c), in, ikey, func(m *catalog.Movie) (catalog.SavedResponse, error) {
+		resp, replayed, err := store.CreateMovieOnce(ctx, actorOf(c), in, onSame, ikey, func(m *catalog.Movie) (catalog.SavedResponse, error) {
 			return catalog.SavedResponse{Status: http.StatusCreated, Location: movieLocation(m.ID), ETag: etag(m.Version), Body: movieJSON(m)}, nil
 		})
 		if err != nil {

@@ -99,7 +99,7 @@ func TestRouteMatrix(t *testing.T) {
 	n := 0
 	fresh := func() string { n++; return fmt.Sprintf("%d", n) }
 	newMovie := func() int64 {
-		m, err := e.svc.Store().CreateMovie(ctx, "test", catalog.MovieInput{Title: "Fixture " + fresh()})
+		m, err := e.svc.Store().CreateMovie(ctx, "test", catalog.MovieInput{Title: "Fixture " + fresh()}, catalog.CreateAnyway)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +140,25 @@ func TestPatchRace(t *testing.T) {
 	}
 }
 
+// TestCreateSameFilm: a create that describes a stored film is refused, naming it, and changes nothing,
+// unless the admin allows the duplicate; a year of its own makes it another film.
+func TestCreateSameFilm(t *testing.T) {
+	e := newEnv(t, true)
+	admin := e.token(t, adminName, adminPass)
+	first := mustMovie(t, e.do(t, "POST", "/v1/movies", admin, map[string]any{"title": "The Godfather", "directors": []string{"Francis Ford Coppola"}}), 201)
+	again := map[string]any{"title": "the godfather", "year": 1972, "directors": []string{"Francis Ford Coppola"}}
+	p := wantProblem(t, e.do(t, "POST", "/v1/movies", admin, again), 409)
+	if !strings.Contains(p.Errors["title"], strconv.FormatInt(first.ID, 10)) || !strings.Contains(p.Detail, "allow_duplicate=true") {
+		t.Errorf("problem = %+v: want it to name movie %d and the way to create it anyway", p, first.ID)
+	}
+	if n, err := e.svc.Store().Backlog(context.Background()); err != nil || n != 1 {
+		t.Fatalf("events = %d, %v; want the first create's only", n, err)
+	}
+	wantProblem(t, e.do(t, "POST", "/v1/movies?allow_duplicate=yes", admin, again), 400)
+	mustMovie(t, e.do(t, "POST", "/v1/movies?allow_duplicate=true", admin, again), 201)
+	mustMovie(t, e.do(t, "POST", "/v1/movies", admin, map[string]any{"title": "The Godfather", "year": 1990}), 201)
+}
+
 func TestIdempotentCreate(t *testing.T) {
 	e := newEnv(t, true)
 	admin := e.token(t, adminName, adminPass)
@@ -157,9 +177,10 @@ func TestIdempotentCreate(t *testing.T) {
 	if p.Code != "unprocessable" {
 		t.Errorf("code = %q", p.Code)
 	}
-	// Keys belong to their principal: another admin's same key is a new request.
+	// Keys belong to their principal: another admin's same key is a new request (of the same film, so it
+	// must allow the duplicate).
 	key, _ := e.apiKey(t, admin, "bot", "admin")
-	other := mustMovie(t, e.raw(t, "POST", "/v1/movies", key, body, "Idempotency-Key", "abc-123"), 201)
+	other := mustMovie(t, e.raw(t, "POST", "/v1/movies?allow_duplicate=true", key, body, "Idempotency-Key", "abc-123"), 201)
 	if other.ID == m.ID {
 		t.Fatal("another principal's key replayed my answer")
 	}

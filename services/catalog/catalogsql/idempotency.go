@@ -22,7 +22,7 @@ var errInProgress = apperr.Errorf(apperr.Conflict, "A request with this Idempote
 
 // CreateMovieOnce implements catalog.Store. The key's row is inserted first: a concurrent request with the
 // same key waits on its unique index until this transaction ends, then finds the row and replays it.
-func (s *Store) CreateMovieOnce(ctx context.Context, actor string, in catalog.MovieInput, key catalog.IdempotencyKey,
+func (s *Store) CreateMovieOnce(ctx context.Context, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm, key catalog.IdempotencyKey,
 	respond func(*catalog.Movie) (catalog.SavedResponse, error)) (catalog.SavedResponse, bool, error) {
 	for range 3 {
 		var resp catalog.SavedResponse
@@ -30,7 +30,7 @@ func (s *Store) CreateMovieOnce(ctx context.Context, actor string, in catalog.Mo
 			if err := s.insertKey(ctx, tx, key); err != nil {
 				return err
 			}
-			m, err := s.insertMovie(ctx, tx, actor, in)
+			m, err := s.createMovie(ctx, tx, actor, in, onSame)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"marquee/pkg/apperr"
 	"marquee/services/catalog"
@@ -60,9 +63,9 @@ func recordError(err error) bool {
 	return errors.As(err, &e)
 }
 
-// importOne writes one record: an update of the live movie with its tmdb_id, else its imdb_id, or a
-// creation.
+// importOne writes one record: merged into the live movie it describes (matchMovie), or created.
 func (s *Store) importOne(ctx context.Context, tx *txn, actor string, in catalog.MovieInput) (catalog.ImportResult, error) {
+	in.Genres = s.genres.Canonical(in.Genres)
 	cur, err := s.matchMovie(ctx, tx, in)
 	if err != nil {
 		return catalog.ImportResult{}, err
@@ -75,18 +78,22 @@ func (s *Store) importOne(ctx context.Context, tx *txn, actor string, in catalog
 		return catalog.ImportResult{Status: catalog.ImportCreated, Movie: m}, nil
 	}
 	before := cur.Input()
-	if catalog.Same(&before, &in) {
+	before.Genres = s.genres.Canonical(before.Genres) // stored before the vocabulary had a synonym
+	merged := catalog.Merge(before, in)
+	if catalog.Same(&before, &merged) && slices.Equal(before.Genres, cur.Genres) {
 		return catalog.ImportResult{Status: catalog.ImportUnchanged, Movie: cur}, nil
 	}
-	m, err := s.updateMovie(ctx, tx, actor, cur, in)
+	m, err := s.updateMovie(ctx, tx, actor, cur, merged)
 	if err != nil {
 		return catalog.ImportResult{}, err
 	}
 	return catalog.ImportResult{Status: catalog.ImportUpdated, Movie: m}, nil
 }
 
-// matchMovie finds, and locks, the live movie an import record updates; nil if none. A movie found by
-// imdb_id that has another tmdb_id is a Conflict: the two ids disagree about which movie this is.
+// matchMovie finds, and locks, the live movie an import record describes; nil if none. Its tmdb_id names
+// it, else its imdb_id, else its title with the rule of catalog.SameFilm. A movie found by imdb_id that has
+// another tmdb_id is a Conflict: the two ids disagree about which movie this is; so is a record that
+// describes two stored movies, which only an id or a year can tell apart.
 func (s *Store) matchMovie(ctx context.Context, tx *txn, in catalog.MovieInput) (*catalog.Movie, error) {
 	for _, by := range []struct {
 		column string
@@ -113,5 +120,86 @@ func (s *Store) matchMovie(ctx context.Context, tx *txn, in catalog.MovieInput) 
 		}
 		return m, nil
 	}
-	return nil, nil
+	same, err := s.sameFilms(ctx, tx, in, s.d.forUpdate)
+	if err != nil || len(same) == 0 {
+		return nil, err
+	}
+	if len(same) > 1 {
+		return nil, ambiguous(same)
+	}
+	return same[0], nil
+}
+
+// SameFilms implements catalog.Store.
+func (s *Store) SameFilms(ctx context.Context, in catalog.MovieInput) ([]*catalog.Movie, error) {
+	return s.sameFilms(ctx, s.db, in, "")
+}
+
+// sameFilms returns the live movies that in describes by its title (catalog.SameFilm), in id order; lock
+// is the dialect's locking clause, or "".
+func (s *Store) sameFilms(ctx context.Context, db querier, in catalog.MovieInput, lock string) ([]*catalog.Movie, error) {
+	key := catalog.TitleKey(in.Title)
+	if key == "" {
+		return nil, nil
+	}
+	q := `SELECT ` + movieColumns + ` FROM movies WHERE title_key = ? AND deleted_at IS NULL`
+	args := []any{key}
+	if in.Year != nil { // a movie of another year is another film: only these rows are read
+		q += ` AND (year = ? OR year IS NULL)`
+		args = append(args, *in.Year)
+	}
+	rows, err := db.QueryContext(ctx, q+` ORDER BY id`+lock, args...)
+	if err != nil {
+		return nil, fmt.Errorf("match movie by title: %w", dbErr(err))
+	}
+	defer rows.Close()
+	var out []*catalog.Movie
+	for rows.Next() {
+		m, err := scanMovie(rows)
+		if err != nil {
+			return nil, fmt.Errorf("match movie by title: %w", dbErr(err))
+		}
+		if catalog.SameFilm(m, &in) {
+			out = append(out, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("match movie by title: %w", dbErr(err))
+	}
+	return out, nil
+}
+
+// sameFilm is the Conflict of a create that describes stored films.
+func sameFilm(same []*catalog.Movie) error {
+	ids := movieIDs(same)
+	return &apperr.Error{
+		Code: apperr.Conflict,
+		Message: fmt.Sprintf("Movie %s has this title and the same year or a director in common: it looks like the same film. Update it, or create this one anyway with allow_duplicate=true.",
+			ids),
+		Fields: map[string]string{"title": "matches movie " + ids},
+	}
+}
+
+// movieIDs lists the movies' ids: "12" or "12, 34".
+func movieIDs(ms []*catalog.Movie) string {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = strconv.FormatInt(m.ID, 10)
+	}
+	return strings.Join(ids, ", ")
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ambiguous is the Conflict of a record that describes more than one stored movie.
+func ambiguous(same []*catalog.Movie) error {
+	ids := movieIDs(same)
+	return &apperr.Error{
+		Code: apperr.Conflict,
+		Message: fmt.Sprintf("The record describes movies %s alike (the same title, and no year or director tells them apart); give it a tmdb_id, an imdb_id or a year.",
+			ids),
+		Fields: map[string]string{"title": "matches movies " + ids},
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"marquee/services/catalog"
 )
 
 //go:embed migrations
@@ -31,6 +33,9 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 		if err := migrate(ctx, tx, files); err != nil {
 			return err
 		}
+		if err := fillTitleKeys(ctx, tx); err != nil {
+			return err
+		}
 		return tx.Commit()
 	}
 	conn, err := db.Conn(ctx)
@@ -48,7 +53,46 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	defer func() {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK('marquee_catalog_migrate')`)
 	}()
-	return migrate(ctx, conn, files)
+	if err := migrate(ctx, conn, files); err != nil {
+		return err
+	}
+	return fillTitleKeys(ctx, conn)
+}
+
+// fillTitleKeys computes the title key of the rows written before the column was: SQL cannot, the rule is
+// Go's (catalog.TitleKey). Every start looks, so an interrupted fill resumes; once done, the look is one
+// index probe.
+func fillTitleKeys(ctx context.Context, db execQuerier) error {
+	for {
+		rows, err := db.QueryContext(ctx, `SELECT id, title FROM movies WHERE title_key IS NULL ORDER BY id LIMIT 1000`)
+		if err != nil {
+			return fmt.Errorf("fill title keys: %w", dbErr(err))
+		}
+		type row struct {
+			id    int64
+			title string
+		}
+		var todo []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.title); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("fill title keys: %w", dbErr(err))
+			}
+			todo = append(todo, r)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("fill title keys: %w", dbErr(err))
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		for _, r := range todo {
+			if _, err := db.ExecContext(ctx, `UPDATE movies SET title_key = ? WHERE id = ?`, catalog.TitleKey(r.title), r.id); err != nil {
+				return fmt.Errorf("fill title keys: %w", dbErr(err))
+			}
+		}
+	}
 }
 
 // execQuerier is what *sql.Tx and *sql.Conn have in common.

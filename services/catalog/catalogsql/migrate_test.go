@@ -58,6 +58,10 @@ func TestMigrateKeepsMovies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var key string
+			if err := db.QueryRowContext(ctx, `SELECT title_key FROM movies WHERE id = 1`).Scan(&key); err != nil || key != "old" {
+				t.Errorf("title_key of a movie older than the column = %q, %v; want Migrate to fill it", key, err)
+			}
 			if m.Title != "Old" || m.Keywords == nil || len(m.Keywords) != 0 || m.Tags == nil || m.TMDBID != nil || m.Tagline != "" {
 				t.Fatalf("migrated movie = %+v", m)
 			}

@@ -28,18 +28,22 @@ type Store struct {
 	// requests of 10,000 records took 24.6 s of the import's 24.7 s). nil on MySQL, where writers of
 	// different rows run at once.
 	writer *semaphore.Weighted
+	genres *catalog.Genres // every write's genres are stored in their canonical spelling
 }
 
 var _ catalog.Store = (*Store)(nil)
 
 // New returns a store over a migrated database. Outbox rows name subjects of stream.
 func New(db *sql.DB, d Dialect, stream events.Stream) *Store {
-	s := &Store{db: db, d: d, stream: stream, now: time.Now}
+	s := &Store{db: db, d: d, stream: stream, now: time.Now, genres: catalog.DefaultGenres()}
 	if d.Name == SQLite {
 		s.writer = semaphore.NewWeighted(1)
 	}
 	return s
 }
+
+// UseGenres makes g the vocabulary of every later write's genres.
+func (s *Store) UseGenres(g *catalog.Genres) { s.genres = g }
 
 // SeedActor is the actor of the seed's history entries.
 const SeedActor = "seed"
@@ -151,11 +155,11 @@ func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *s
 func (s *Store) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // CreateMovie implements catalog.Store.
-func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieInput) (*catalog.Movie, error) {
+func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm) (*catalog.Movie, error) {
 	var m *catalog.Movie
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		m, err = s.insertMovie(ctx, tx, actor, in)
+		m, err = s.createMovie(ctx, tx, actor, in, onSame)
 		return err
 	})
 	if err != nil {
@@ -164,7 +168,23 @@ func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieI
 	return m, nil
 }
 
+// createMovie is insertMovie for a client's create: with RefuseSameFilm, a movie that describes a stored film
+// is a Conflict. The stored ones are locked, so that a concurrent merge or create of the film waits.
+func (s *Store) createMovie(ctx context.Context, tx *txn, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm) (*catalog.Movie, error) {
+	if onSame == catalog.RefuseSameFilm {
+		same, err := s.sameFilms(ctx, tx, in, s.d.forUpdate)
+		if err != nil {
+			return nil, err
+		}
+		if len(same) > 0 {
+			return nil, sameFilm(same)
+		}
+	}
+	return s.insertMovie(ctx, tx, actor, in)
+}
+
 func (s *Store) insertMovie(ctx context.Context, tx *txn, actor string, in catalog.MovieInput) (*catalog.Movie, error) {
+	in.Genres = s.genres.Canonical(in.Genres)
 	now := s.timestamp()
 	m := &catalog.Movie{ID: 0, Version: 1, CreatedAt: now, UpdatedAt: now}
 	setInput(m, in)
@@ -174,10 +194,10 @@ func (s *Store) insertMovie(ctx context.Context, tx *txn, actor string, in catal
 	}
 	const q = `INSERT INTO movies (title, year, directors, cast_members, genres, overview, tagline, keywords, tags,
 	runtime_minutes, rating, votes, popularity, original_language, poster_url, tmdb_id, imdb_id, version, created_at,
-	updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+	updated_at, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
 	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, lists[0], lists[1], lists[2], m.Overview, m.Tagline,
 		lists[3], lists[4], m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity, m.OriginalLanguage, m.PosterURL,
-		m.TMDBID, m.IMDbID, now, now)
+		m.TMDBID, m.IMDbID, now, now, catalog.TitleKey(m.Title))
 	if err != nil {
 		return nil, writeError("insert movie", err)
 	}
@@ -255,6 +275,7 @@ func (s *Store) lockMovie(ctx context.Context, tx *txn, id, ifVersion int64) (*c
 
 // updateMovie writes in over cur, which the transaction has locked, as the next version.
 func (s *Store) updateMovie(ctx context.Context, tx *txn, actor string, cur *catalog.Movie, in catalog.MovieInput) (*catalog.Movie, error) {
+	in.Genres = s.genres.Canonical(in.Genres)
 	now := s.timestamp()
 	before := cur.Input()
 	m := *cur
@@ -266,11 +287,11 @@ func (s *Store) updateMovie(ctx context.Context, tx *txn, actor string, cur *cat
 	}
 	const q = `UPDATE movies SET title = ?, year = ?, directors = ?, cast_members = ?, genres = ?, overview = ?,
 	tagline = ?, keywords = ?, tags = ?, runtime_minutes = ?, rating = ?, votes = ?, popularity = ?,
-	original_language = ?, poster_url = ?, tmdb_id = ?, imdb_id = ?, version = ?, updated_at = ?
+	original_language = ?, poster_url = ?, tmdb_id = ?, imdb_id = ?, version = ?, updated_at = ?, title_key = ?
 	WHERE id = ? AND version = ?`
 	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, lists[0], lists[1], lists[2], m.Overview, m.Tagline,
 		lists[3], lists[4], m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity, m.OriginalLanguage, m.PosterURL,
-		m.TMDBID, m.IMDbID, m.Version, now, m.ID, cur.Version)
+		m.TMDBID, m.IMDbID, m.Version, now, catalog.TitleKey(m.Title), m.ID, cur.Version)
 	if err != nil {
 		return nil, writeError("update movie", err)
 	}

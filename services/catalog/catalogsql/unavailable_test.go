@@ -39,7 +39,7 @@ func TestDatabaseOutageIsUnavailable(t *testing.T) {
 	store := catalogsql.New(db, d, events.DefaultStream)
 	ctx := context.Background()
 
-	_, createErr := store.CreateMovie(ctx, "admin", catalog.MovieInput{Title: "Heat"})
+	_, createErr := store.CreateMovie(ctx, "admin", catalog.MovieInput{Title: "Heat"}, catalog.CreateAnyway)
 	_, updateErr := store.UpdateMovie(ctx, "admin", 1, 1, catalog.MovieInput{Title: "Heat"})
 	_, deleteErr := store.DeleteMovie(ctx, "admin", 1, 0)
 	_, readErr := store.Movie(ctx, 1)

@@ -97,6 +97,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	store := catalogsql.New(d.DB, dialect, stream)
+	genres, _ := catalog.ParseGenreSynonyms(cfg.GenreSynonyms) // checked by Validate
+	store.UseGenres(genres)
 	if err := ensureSigningKey(ctx, store); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	OutboxRetention   time.Duration `key:"outbox_retention" usage:"how long published outbox rows are kept before they are deleted"`
 	OutboxBatchSize   int           `key:"outbox_batch_size" usage:"outbox rows the relay publishes (asynchronously) and marks at a time"`
 	ReconcileInterval time.Duration `key:"reconcile_interval" usage:"how often the database is compared with the stream (and search_url's index) and differences republished; 0 turns it off"`
+	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling"`
 	SearchURL         string        `key:"search_url" usage:"base URL of a search service whose index the reconciler also compares (e.g. http://127.0.0.1:8082); empty: the stream only"`
 }
 
@@ -106,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SearchURL != "" && !strings.HasPrefix(c.SearchURL, "http://") && !strings.HasPrefix(c.SearchURL, "https://") {
 		problems = append(problems, "search_url must be an http(s) URL")
+	}
+	if _, err := catalog.ParseGenreSynonyms(c.GenreSynonyms); err != nil {
+		problems = append(problems, "genre_synonyms: "+err.Error())
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +49,9 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Idempotency/claim, complete and release", testClaimKey},
 		{"Import/creates, updates and leaves unchanged", testImport},
 		{"Import/a conflicting record fails alone, across batches", testImportConflicts},
+		{"Import/a record without ids merges into the film it describes", testImportSameFilm},
+		{"Import/two sources merge alike in either order", testImportEitherOrder},
+		{"Import/genres are stored in their canonical spelling", testImportGenres},
 		{"Users/create, list and delete, never the last admin", testUserAdmin},
 		{"Users/concurrent deletes keep one admin", testLastAdminConcurrent},
 		{"APIKeys/create, look up, touch and revoke", testAPIKeys},
@@ -92,7 +97,7 @@ func full() catalog.MovieInput {
 
 func mustCreate(t *testing.T, s catalog.Store, in catalog.MovieInput) *catalog.Movie {
 	t.Helper()
-	m, err := s.CreateMovie(context.Background(), actor, in)
+	m, err := s.CreateMovie(context.Background(), actor, in, catalog.CreateAnyway)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -692,7 +697,7 @@ func testExternalIDs(t *testing.T, s catalog.Store) {
 	} {
 		in := full()
 		tc.change(&in)
-		_, err := s.CreateMovie(ctx, actor, in)
+		_, err := s.CreateMovie(ctx, actor, in, catalog.CreateAnyway)
 		wantCode(t, err, apperr.Conflict)
 		if f := apperr.FieldsOf(err); f[tc.field] == "" || len(f) != 1 {
 			t.Errorf("create conflict on %s names %v", tc.field, f)
@@ -774,21 +779,21 @@ func respondWith(m *catalog.Movie) (catalog.SavedResponse, error) {
 func testCreateOnce(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	key := idemKey("k1", "body")
-	first, replayed, err := s.CreateMovieOnce(ctx, actor, matrix(), key, respondWith)
+	first, replayed, err := s.CreateMovieOnce(ctx, actor, matrix(), catalog.CreateAnyway, key, respondWith)
 	if err != nil || replayed || first.Status != 201 || string(first.Body) != "The Matrix" {
 		t.Fatalf("first = %+v, %v, %v", first, replayed, err)
 	}
 	in := matrix()
 	in.Title = "Something else" // a retry re-sends the same body; what counts is the hash
-	again, replayed, err := s.CreateMovieOnce(ctx, actor, in, key, respondWith)
+	again, replayed, err := s.CreateMovieOnce(ctx, actor, in, catalog.CreateAnyway, key, respondWith)
 	if err != nil || !replayed || !reflect.DeepEqual(again, first) {
 		t.Fatalf("retry = %+v, %v, %v; want %+v replayed", again, replayed, err, first)
 	}
-	_, _, err = s.CreateMovieOnce(ctx, actor, matrix(), idemKey("k1", "other body"), respondWith)
+	_, _, err = s.CreateMovieOnce(ctx, actor, matrix(), catalog.CreateAnyway, idemKey("k1", "other body"), respondWith)
 	wantCode(t, err, apperr.Unprocessable)
 	other := key
 	other.Principal = "bob" // keys are per principal
-	if _, replayed, err := s.CreateMovieOnce(ctx, actor, matrix(), other, respondWith); err != nil || replayed {
+	if _, replayed, err := s.CreateMovieOnce(ctx, actor, matrix(), catalog.CreateAnyway, other, respondWith); err != nil || replayed {
 		t.Fatalf("another principal's key: %v, %v", replayed, err)
 	}
 	if got := countMovies(t, s); got != 2 {
@@ -797,7 +802,7 @@ func testCreateOnce(t *testing.T, s catalog.Store) {
 	// A failed creation does not keep the key.
 	dup := full()
 	mustCreate(t, s, dup)
-	_, _, err = s.CreateMovieOnce(ctx, actor, dup, idemKey("k2", "x"), respondWith)
+	_, _, err = s.CreateMovieOnce(ctx, actor, dup, catalog.CreateAnyway, idemKey("k2", "x"), respondWith)
 	wantCode(t, err, apperr.Conflict)
 	saved, err := s.ClaimIdempotencyKey(ctx, idemKey("k2", "x"))
 	if err != nil || saved != nil {
@@ -816,7 +821,7 @@ func testCreateOnceConcurrent(t *testing.T, s catalog.Store) {
 	errs := make([]error, clients)
 	for i := range clients {
 		wg.Go(func() {
-			_, replays[i], errs[i] = s.CreateMovieOnce(ctx, actor, matrix(), idemKey("same", "b"), respondWith)
+			_, replays[i], errs[i] = s.CreateMovieOnce(ctx, actor, matrix(), catalog.CreateAnyway, idemKey("same", "b"), respondWith)
 		})
 	}
 	wg.Wait()
@@ -1073,4 +1078,112 @@ func testAPIKeysFollowTheirCreator(t *testing.T, s catalog.Store) {
 	}
 	_, err = s.APIKeyByID(ctx, 9999)
 	wantCode(t, err, apperr.NotFound)
+}
+
+// seedGodfather and tmdbGodfather are one film as the two sources describe it: the seed without a year,
+// ids or votes, the TMDB-like catalog richer.
+func seedGodfather(title string) catalog.MovieInput {
+	return catalog.MovieInput{Title: title, Directors: []string{"Francis Ford Coppola"}, Genres: []string{"Crime", "Drama", "Sci-Fi"},
+		Rating: ptr(9.2), Popularity: ptr(92.0)}
+}
+
+func tmdbGodfather(title string, tmdbID int64) catalog.MovieInput {
+	return catalog.MovieInput{Title: title, Year: ptr(1972), Directors: []string{"Francis Ford Coppola"}, Cast: []string{"Marlon Brando"},
+		Genres: []string{"Drama", "Crime"}, Overview: "Spanning the years 1945 to 1955.", Rating: ptr(8.7), Votes: ptr(int64(16915)),
+		Popularity: ptr(100.5), TMDBID: ptr(tmdbID)}
+}
+
+func importAll(t *testing.T, s catalog.Store, inputs ...catalog.MovieInput) []catalog.ImportResult {
+	t.Helper()
+	for i := range inputs {
+		if err := inputs[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := s.ImportMovies(context.Background(), "import:ada", inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func testImportSameFilm(t *testing.T, s catalog.Store) {
+	seed, tmdb := seedGodfather("The Godfather"), tmdbGodfather("The Godfather", 238)
+	rs := importAll(t, s, seed, tmdb, seed, tmdb)
+	want := []catalog.ImportStatus{catalog.ImportCreated, catalog.ImportUpdated, catalog.ImportUnchanged, catalog.ImportUnchanged}
+	for i, w := range want {
+		if rs[i].Status != w || rs[i].Movie == nil || rs[i].Movie.ID != rs[0].Movie.ID {
+			t.Fatalf("result %d = %+v %+v, want %s of movie %d", i, rs[i], rs[i].Movie, w, rs[0].Movie.ID)
+		}
+	}
+	m := rs[3].Movie
+	if *m.Year != 1972 || *m.TMDBID != 238 || *m.Votes != 16915 || *m.Rating != 8.7 || *m.Popularity != 100.5 ||
+		m.Overview == "" || len(m.Cast) != 1 || !slices.Equal(m.Genres, []string{"Drama", "Crime", "Science Fiction"}) {
+		t.Fatalf("merged movie = %+v: want the richer source's fields, the genres of both", m)
+	}
+
+	// Spelt otherwise, it is the same film; of another year, or by another director, it is another.
+	respelt := seedGodfather("the GODFATHER!")
+	remake := tmdbGodfather("The Godfather", 999)
+	remake.Year = ptr(1990)
+	otherDirector := seedGodfather("The Godfather")
+	otherDirector.Directors = []string{"Someone Else"}
+	rs = importAll(t, s, respelt, remake, otherDirector)
+	if rs[0].Status != catalog.ImportUnchanged || rs[0].Movie.ID != m.ID {
+		t.Errorf("the title spelt otherwise = %+v, want movie %d unchanged", rs[0], m.ID)
+	}
+	if rs[1].Status != catalog.ImportCreated || rs[2].Status != catalog.ImportCreated {
+		t.Errorf("another year, another director = %s, %s; want both created", rs[1].Status, rs[2].Status)
+	}
+
+	// A record that two stored films fit alike fails, naming both, and changes nothing.
+	hamlet := func(year int) catalog.MovieInput {
+		return catalog.MovieInput{Title: "Hamlet", Year: ptr(year), Directors: []string{"Laurence Olivier"}}
+	}
+	hamlets := importAll(t, s, hamlet(1948), hamlet(1970))
+	before := countMovies(t, s)
+	rs = importAll(t, s, catalog.MovieInput{Title: "Hamlet", Directors: []string{"Laurence Olivier"}, Rating: ptr(7.7)})
+	names := apperr.FieldsOf(rs[0].Err)["title"]
+	if rs[0].Status != catalog.ImportFailed || !apperr.Is(rs[0].Err, apperr.Conflict) ||
+		!strings.Contains(names, fmt.Sprint(hamlets[0].Movie.ID)) || !strings.Contains(names, fmt.Sprint(hamlets[1].Movie.ID)) {
+		t.Fatalf("ambiguous record = %+v, want a Conflict on title naming movies %d and %d", rs[0], hamlets[0].Movie.ID, hamlets[1].Movie.ID)
+	}
+	if got := countMovies(t, s); got != before {
+		t.Errorf("movies = %d after an ambiguous record, want %d", got, before)
+	}
+
+	// An id that disagrees wins over the title: two films of one title and year with their own tmdb_ids.
+	rs = importAll(t, s, tmdbGodfather("Smile", 1), tmdbGodfather("Smile", 2))
+	if rs[0].Status != catalog.ImportCreated || rs[1].Status != catalog.ImportCreated || rs[0].Movie.ID == rs[1].Movie.ID {
+		t.Errorf("two films with their own tmdb_ids = %+v, %+v; want two movies", rs[0], rs[1])
+	}
+}
+
+func testImportEitherOrder(t *testing.T, s catalog.Store) {
+	a := importAll(t, s, seedGodfather("The Godfather"), tmdbGodfather("The Godfather", 238))
+	b := importAll(t, s, tmdbGodfather("Casablanca", 289), seedGodfather("Casablanca"))
+	if a[1].Movie.ID != a[0].Movie.ID || b[1].Movie.ID != b[0].Movie.ID {
+		t.Fatalf("not merged: %+v %+v", a, b)
+	}
+	first, second := a[1].Movie.Input(), b[1].Movie.Input()
+	second.Title, second.TMDBID = first.Title, first.TMDBID
+	if d := catalog.Diff(&first, &second); len(d) != 0 {
+		t.Errorf("seed then TMDB and TMDB then seed differ in %v", d)
+	}
+}
+
+func testImportGenres(t *testing.T, s catalog.Store) {
+	in := catalog.MovieInput{Title: "Alien", Year: ptr(1979), Genres: []string{"Sci-Fi", "horror", "Science Fiction", "Space Western"}}
+	rs := importAll(t, s, in)
+	if want := []string{"Science Fiction", "Horror", "Space Western"}; !slices.Equal(rs[0].Movie.Genres, want) {
+		t.Errorf("genres = %q, want %q", rs[0].Movie.Genres, want)
+	}
+	in.Genres = []string{"science-fiction", "Horror"}
+	if rs = importAll(t, s, in); rs[0].Status != catalog.ImportUnchanged {
+		t.Errorf("the same genres spelt otherwise = %s, want unchanged", rs[0].Status)
+	}
+	m := mustCreate(t, s, catalog.MovieInput{Title: "Solaris", Genres: []string{"SciFi", "Drama"}})
+	if !slices.Equal(m.Genres, []string{"Science Fiction", "Drama"}) {
+		t.Errorf("created genres = %q", m.Genres)
+	}
 }

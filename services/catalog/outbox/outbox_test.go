@@ -105,7 +105,7 @@ func (f *fixture) lastMsg(t *testing.T, id int64) *jetstream.RawStreamMsg {
 
 func mustCreate(t *testing.T, f *fixture, title string) *catalog.Movie {
 	t.Helper()
-	m, err := f.store.CreateMovie(context.Background(), "tester", catalog.MovieInput{Title: title})
+	m, err := f.store.CreateMovie(context.Background(), "tester", catalog.MovieInput{Title: title}, catalog.CreateAnyway)
 	if err != nil {
 		t.Fatal(err)
 	}

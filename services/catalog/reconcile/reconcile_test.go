@@ -54,7 +54,7 @@ func TestReconcileRepairsTheStream(t *testing.T) {
 
 	var ids []int64
 	for i := range 5 {
-		m, err := store.CreateMovie(ctx, "t", catalog.MovieInput{Title: fmt.Sprintf("M%d", i)})
+		m, err := store.CreateMovie(ctx, "t", catalog.MovieInput{Title: fmt.Sprintf("M%d", i)}, catalog.CreateAnyway)
 		if err != nil {
 			t.Fatal(err)
 		}

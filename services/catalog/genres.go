@@ -1,0 +1,93 @@
+package catalog
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// Genres is the catalog's genre vocabulary: every genre a write names is stored in its canonical spelling,
+// so that the seed's "Sci-Fi" and the TMDB-like catalog's "Science Fiction" are one facet value and one
+// filter. Spellings that differ only in case, spaces and punctuation are one genre ("sci fi", "Sci-Fi",
+// "SCIFI"); a synonym maps a different word to a genre ("Noir" to "Film Noir"). A genre the vocabulary does
+// not know is kept as written.
+type Genres struct {
+	canonical map[string]string // by genreKey
+}
+
+// DefaultGenres are the genres of IMDb's and TMDB's lists under one spelling each, with the synonyms that
+// the two disagree on.
+func DefaultGenres() *Genres {
+	g := &Genres{canonical: map[string]string{}}
+	for _, name := range []string{
+		"Action", "Adult", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Documentary", "Drama",
+		"Family", "Fantasy", "Film Noir", "Foreign", "Game Show", "History", "Horror", "Music", "Musical",
+		"Mystery", "News", "Reality TV", "Romance", "Science Fiction", "Short", "Sport", "Talk Show",
+		"Thriller", "TV Movie", "War", "Western",
+	} {
+		g.canonical[genreKey(name)] = name
+	}
+	for from, to := range map[string]string{
+		"Sci-Fi": "Science Fiction", "Noir": "Film Noir", "Sports": "Sport", "Reality": "Reality TV",
+		"Biopic": "Biography", "Historical": "History", "Romantic": "Romance", "Musicals": "Musical",
+		"Documentaries": "Documentary", "Short Film": "Short", "Animated": "Animation",
+	} {
+		g.canonical[genreKey(from)] = to
+	}
+	return g
+}
+
+// ParseGenreSynonyms adds synonyms written as "from=to" pairs separated by commas (the genre_synonyms
+// setting) to the default vocabulary: "Kids=Family, Suspense=Thriller". A "to" the vocabulary does not know
+// becomes a genre of its own.
+func ParseGenreSynonyms(spec string) (*Genres, error) {
+	g := DefaultGenres()
+	for pair := range strings.SplitSeq(spec, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(pair, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || genreKey(from) == "" || genreKey(to) == "" {
+			return nil, fmt.Errorf("genre synonym %q is not from=to", strings.TrimSpace(pair))
+		}
+		if known, ok := g.canonical[genreKey(to)]; ok {
+			to = known
+		} else {
+			g.canonical[genreKey(to)] = to
+		}
+		g.canonical[genreKey(from)] = to
+	}
+	return g, nil
+}
+
+// Canonical returns the genres in their canonical spellings, in order, without repeats. A nil vocabulary
+// keeps them as they are.
+func (g *Genres) Canonical(genres []string) []string {
+	if g == nil {
+		return genres
+	}
+	out := make([]string, 0, len(genres))
+	seen := make(map[string]bool, len(genres))
+	for _, name := range genres {
+		key := genreKey(name)
+		if c, ok := g.canonical[key]; ok {
+			name = c
+		}
+		if !seen[genreKey(name)] {
+			seen[genreKey(name)] = true
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// genreKey is what two spellings of a genre have in common: its letters and digits in lower case.
+func genreKey(name string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, name)
+}

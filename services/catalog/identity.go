@@ -1,0 +1,150 @@
+package catalog
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// One film is one record. A write without an external id that describes a movie the catalog already holds
+// (the seed's "The Godfather" and the TMDB-like catalog's, or the same file imported twice) is recognised by
+// the rule of SameFilm and merged into it (Merge) instead of stored a second time.
+
+// MaxTitleKeyLen bounds a title key: a title of MaxTitleLen characters can decompose into more.
+const MaxTitleKeyLen = 2 * MaxTitleLen
+
+// TitleKey is the form in which two spellings of one title are equal: letters and digits only, lower case,
+// accents removed, apostrophes dropped ("It's" and "Its" are one word), "&" read as "and", and every other
+// run of punctuation or space one space. "Sunrise: A Song of Two Humans" and "sunrise - a song of two
+// humans" have one key; so do "Amélie" and "Amelie".
+func TitleKey(title string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFKD.String(title) {
+		switch {
+		case unicode.Is(unicode.Mn, r), r == '\'', r == '’', r == 'ʼ', r == '`':
+			continue
+		case r == '&':
+			b.WriteString(" and")
+			space = true
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			space = true
+		}
+	}
+	key := strings.TrimPrefix(b.String(), " ")
+	if len(key) > MaxTitleKeyLen {
+		key = strings.ToValidUTF8(key[:MaxTitleKeyLen], "")
+	}
+	return key
+}
+
+// SameFilm reports whether a record describes the stored movie m, which has the same TitleKey: nothing
+// tells them apart (no external id, year or director differs) and something ties them (the same year, or a
+// director in common). A record without a year is tied by its director, as the seed's records are; two
+// movies of one title and year with directors in common but different ids are different films.
+func SameFilm(m *Movie, in *MovieInput) bool {
+	if m.TMDBID != nil && in.TMDBID != nil && *m.TMDBID != *in.TMDBID {
+		return false
+	}
+	if m.IMDbID != nil && in.IMDbID != nil && *m.IMDbID != *in.IMDbID {
+		return false
+	}
+	sameYear := m.Year != nil && in.Year != nil
+	if sameYear && *m.Year != *in.Year {
+		return false
+	}
+	sharedDirector := false
+	if len(m.Directors) > 0 && len(in.Directors) > 0 {
+		for _, d := range in.Directors {
+			key := TitleKey(d)
+			if slices.ContainsFunc(m.Directors, func(md string) bool { return TitleKey(md) == key }) {
+				sharedDirector = true
+				break
+			}
+		}
+		if !sharedDirector {
+			return false
+		}
+	}
+	return sameYear || sharedDirector
+}
+
+// Merge returns what the catalog knows of a movie once a record of it is imported: an import adds to what
+// is stored and never clears a field (a PUT does). Where the stored movie and the record both have a
+// value, the source with more votes wins, the record on a tie: votes say which source measured the film
+// more, and a rating or a popularity means something only beside the votes it came with. A value only one
+// side has is kept. Genres, keywords and tags are united, the winner's first. Both must be valid; so is
+// the result.
+func Merge(stored, in MovieInput) MovieInput {
+	win, lose := in, stored
+	if votesOf(stored.Votes) > votesOf(in.Votes) {
+		win, lose = stored, in
+	}
+	out := win
+	fill := func(dst *string, other string) {
+		if *dst == "" {
+			*dst = other
+		}
+	}
+	fill(&out.Title, lose.Title)
+	fill(&out.Overview, lose.Overview)
+	fill(&out.Tagline, lose.Tagline)
+	fill(&out.OriginalLanguage, lose.OriginalLanguage)
+	fill(&out.PosterURL, lose.PosterURL)
+	out.Year = fillPtr(out.Year, lose.Year)
+	out.RuntimeMinutes = fillPtr(out.RuntimeMinutes, lose.RuntimeMinutes)
+	out.Popularity = fillPtr(out.Popularity, lose.Popularity)
+	out.TMDBID = fillPtr(out.TMDBID, lose.TMDBID)
+	out.IMDbID = fillPtr(out.IMDbID, lose.IMDbID)
+	if out.Rating == nil && lose.Rating != nil { // a rating goes with the votes it came with
+		out.Rating, out.Votes = lose.Rating, lose.Votes
+	}
+	out.Votes = fillPtr(out.Votes, lose.Votes)
+	if len(out.Directors) == 0 {
+		out.Directors = lose.Directors
+	}
+	if len(out.Cast) == 0 {
+		out.Cast = lose.Cast
+	}
+	out.Genres = unite(out.Genres, lose.Genres, MaxListItems)
+	out.Keywords = unite(out.Keywords, lose.Keywords, MaxTagItems)
+	out.Tags = unite(out.Tags, lose.Tags, MaxTagItems)
+	return out
+}
+
+func votesOf(v *int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+func fillPtr[T any](v, other *T) *T {
+	if v == nil {
+		return other
+	}
+	return v
+}
+
+// unite returns a's items, then b's that a lacks, at most max. A nil result of two empty lists is [].
+func unite(a, b []string, max int) []string {
+	out := make([]string, 0, len(a)+len(b))
+	out = append(out, a...)
+	for _, it := range b {
+		if len(out) == max {
+			break
+		}
+		if !slices.Contains(out, it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
