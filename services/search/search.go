@@ -122,9 +122,12 @@ const (
 // words of its title and overview marked.
 type Hit struct {
 	Movie
-	Score      float64
-	Match      Match
-	Highlights map[string]string // field → HTML-escaped text with <mark>…</mark> around matched words
+	// WeightedRating is the rating that sort=rating orders by: the rating pulled towards the catalog's mean
+	// by the few votes it has (a Bayesian average); nil without a rating.
+	WeightedRating *float64
+	Score          float64
+	Match          Match
+	Highlights     map[string]string // field → HTML-escaped text with <mark>…</mark> around matched words
 }
 
 // FacetValue is one value (or bucket) of a facet and the number of matching movies in it. From and To bound

@@ -34,9 +34,10 @@ type resultDTO struct {
 
 type hitDTO struct {
 	events.Movie
-	Score      float64           `json:"score"`
-	Highlights map[string]string `json:"highlights,omitempty"`
-	Match      search.Match      `json:"match"`
+	WeightedRating *float64          `json:"weighted_rating,omitempty"`
+	Score          float64           `json:"score"`
+	Highlights     map[string]string `json:"highlights,omitempty"`
+	Match          search.Match      `json:"match"`
 }
 
 type facetValueDTO struct {
@@ -76,7 +77,7 @@ func fromResult(r *search.Result) resultDTO {
 		Index: indexDTO{Version: r.Index.Version, Lag: r.Index.Lag, Current: r.Index.Current},
 	}
 	for i, h := range r.Hits {
-		out.Hits[i] = hitDTO{Movie: fromMovie(&h.Movie), Score: h.Score, Highlights: h.Highlights, Match: h.Match}
+		out.Hits[i] = hitDTO{Movie: fromMovie(&h.Movie), WeightedRating: h.WeightedRating, Score: h.Score, Highlights: h.Highlights, Match: h.Match}
 	}
 	for name, f := range r.Facets {
 		if f.Stats != nil {

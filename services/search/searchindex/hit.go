@@ -3,6 +3,7 @@ package searchindex
 import (
 	"fmt"
 	"html"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -25,6 +26,10 @@ func (x *Index) hit(h *blevesearch.DocumentMatch, j *hitJudge, tierMatch search.
 		return search.Hit{}, fmt.Errorf("hit %s: %w", h.ID, err)
 	}
 	hit := search.Hit{Movie: *m, Match: search.MatchBrowse}
+	if wr, ok := x.priors.weightedRating(m.ID, x.rank.WeightedRatingMinVotes); ok {
+		wr = math.Round(wr*100) / 100
+		hit.WeightedRating = &wr
+	}
 	if !scored {
 		return hit, nil
 	}

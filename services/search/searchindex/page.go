@@ -40,7 +40,7 @@ type pager struct {
 func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
 	pg := &pager{
 		x: x, ctx: ctx, q: q, p: p, filter: filter, cur: cur, res: res,
-		order: sortOrder(q.Sort, scored), scored: scored,
+		order: x.sortOrder(q.Sort, scored), scored: scored,
 		skip: (q.Page - 1) * q.PerPage, need: q.PerPage, lastTier: -1,
 	}
 	if cur != nil {

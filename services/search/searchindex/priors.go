@@ -26,6 +26,10 @@ type priors struct {
 	mu   sync.RWMutex
 	rows []priorRow // by movie id
 	hist [popBuckets]int
+	// ratingSum and rated are the sum and the number of the ratings that have votes: the catalog's mean
+	// rating, which the weighted rating pulls towards.
+	ratingSum float64
+	rated     int
 }
 
 // priorRow is one movie's ranking inputs; NaN marks a missing value, popBucket -1 a missing popularity.
@@ -84,6 +88,14 @@ func (p *priors) set(id int64, r priorRow) {
 	if old := p.rows[id].popBucket; old >= 0 {
 		p.hist[old]--
 	}
+	if old := p.rows[id]; old.voted() {
+		p.ratingSum -= float64(old.rating)
+		p.rated--
+	}
+	if r.voted() {
+		p.ratingSum += float64(r.rating)
+		p.rated++
+	}
 	if r.popBucket >= 0 {
 		p.hist[r.popBucket]++
 	}
@@ -102,6 +114,24 @@ func (p *priors) popularityFloor(k int) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// voted reports whether the row has a rating with votes: one that the catalog's mean rating counts.
+func (r priorRow) voted() bool { return !math.IsNaN(float64(r.rating)) && r.votes > 0 }
+
+// weightedRating returns the weighted rating of a movie (see weightedRating); false if it has no rating.
+func (p *priors) weightedRating(id int64, m float64) (float64, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if id <= 0 || id >= int64(len(p.rows)) || math.IsNaN(float64(p.rows[id].rating)) {
+		return 0, false
+	}
+	row := p.rows[id]
+	mean := float64(row.rating) // a catalog without votes has no mean to pull towards
+	if p.rated > 0 {
+		mean = p.ratingSum / float64(p.rated)
+	}
+	return weightedRating(float64(row.rating), float64(row.votes), mean, m), true
 }
 
 func (p *priors) get(id int64) priorRow {

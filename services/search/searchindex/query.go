@@ -669,7 +669,7 @@ type tier struct {
 }
 
 // sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total.
-func sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
+func (x *Index) sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
 	var so blevesearch.SortOrder
 	hasScore := false
 	for _, k := range keys {
@@ -677,10 +677,12 @@ func sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
 		case search.SortRelevance:
 			so = append(so, &blevesearch.SortScore{Desc: !k.Desc}) // "relevance" is best first; "-relevance" reverses
 			hasScore = true
+		case search.SortRating:
+			so = append(so, newWeightedRatingSort(x, k.Desc))
 		case search.SortTitle:
 			so = append(so, &blevesearch.SortField{Field: fieldTitleSort, Desc: k.Desc, Type: blevesearch.SortFieldAsString, Missing: blevesearch.SortFieldMissingLast})
 		default:
-			field := map[string]string{search.SortRating: fieldRating, search.SortPopularity: fieldPopularity, search.SortVotes: fieldVotes, search.SortYear: fieldYear, search.SortRuntime: fieldRuntime}[k.Field]
+			field := map[string]string{search.SortPopularity: fieldPopularity, search.SortVotes: fieldVotes, search.SortYear: fieldYear, search.SortRuntime: fieldRuntime}[k.Field]
 			so = append(so, &blevesearch.SortField{Field: field, Desc: k.Desc, Type: blevesearch.SortFieldAuto, Missing: blevesearch.SortFieldMissingLast})
 		}
 	}

@@ -28,6 +28,10 @@ type Ranking struct {
 	RatingWeight   float64 // how much the rating prior can move a score by (± RatingWeight)
 	RatingMinVotes float64 // the vote count at which a rating is fully trusted
 
+	// WeightedRatingMinVotes is m of the weighted rating that sort=rating orders by: a rating counts as much
+	// as the catalog's mean rating once it has m votes (see weightedRating).
+	WeightedRatingMinVotes float64
+
 	TypoBelow       int // with fewer movies matching every word exactly, movies matching with typos follow them
 	RelaxBelow      int // with fewer movies matching every word, movies matching some words follow them
 	DidYouMeanBelow int // with fewer movies matching every word exactly, look for a corrected query
@@ -40,6 +44,7 @@ func DefaultRanking() Ranking {
 		TitleExact: 15, TitlePhrase: 4, PersonPhrase: 4, ValueExact: 5,
 		Prefix: 0.6, Typo: 0.4,
 		VotesWeight: 3, VotesSaturate: 20000, RatingWeight: 0.3, RatingMinVotes: 200,
+		WeightedRatingMinVotes: 500,
 		TypoBelow: 20, RelaxBelow: 10, DidYouMeanBelow: 3,
 	}
 }
@@ -52,6 +57,7 @@ func (r Ranking) Validate() error {
 		"tags": r.Tags, "tagline": r.Tagline, "overview": r.Overview, "title_exact": r.TitleExact,
 		"title_phrase": r.TitlePhrase, "person_phrase": r.PersonPhrase, "value_exact": r.ValueExact, "prefix": r.Prefix, "typo": r.Typo,
 		"votes_weight": r.VotesWeight, "rating_weight": r.RatingWeight, "rating_min_votes": r.RatingMinVotes,
+		"weighted_rating_min_votes": r.WeightedRatingMinVotes,
 	} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			problems = append(problems, fmt.Sprintf("%s must be a finite number ≥ 0", name))
@@ -87,4 +93,17 @@ func (r Ranking) prior(votes, rating float64, hasVotes, hasRating bool) float64 
 		f *= 1 + r.RatingWeight*trust*max(-1, min(1, (rating-6)/3))
 	}
 	return f
+}
+
+// weightedRating is the Bayesian average that IMDb's top lists rank by: a movie's rating R over v votes
+// pulled towards the catalog's mean rating C by m votes' worth of it, (v·R + m·C) / (v + m). A 10 of one
+// vote is about the mean; a 8.7 of 20,000 votes stays about 8.7. A rating without votes counts as none.
+func weightedRating(rating, votes, mean, m float64) float64 {
+	if math.IsNaN(votes) || votes < 0 {
+		votes = 0
+	}
+	if votes+m == 0 {
+		return rating
+	}
+	return (votes*rating + m*mean) / (votes + m)
 }

@@ -48,27 +48,28 @@ type Config struct {
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
-	RankTitle           float64 `key:"rank_title" usage:"ranking: boost of a word in the title"`
-	RankDirectors       float64 `key:"rank_directors" usage:"ranking: boost of a word in a director's name"`
-	RankCast            float64 `key:"rank_cast" usage:"ranking: boost of a word in a cast member's name"`
-	RankGenres          float64 `key:"rank_genres" usage:"ranking: boost of a word in the genres"`
-	RankKeywords        float64 `key:"rank_keywords" usage:"ranking: boost of a word in the plot keywords"`
-	RankTags            float64 `key:"rank_tags" usage:"ranking: boost of a word in the user tags"`
-	RankTagline         float64 `key:"rank_tagline" usage:"ranking: boost of a word in the tagline"`
-	RankOverview        float64 `key:"rank_overview" usage:"ranking: boost of a word in the overview"`
-	RankTitleExact      float64 `key:"rank_title_exact" usage:"ranking: boost when the query is the whole title"`
-	RankTitlePhrase     float64 `key:"rank_title_phrase" usage:"ranking: boost when the query words are a phrase of the title"`
-	RankPersonPhrase    float64 `key:"rank_person_phrase" usage:"ranking: boost when the query words are a phrase of a person's name"`
-	RankValueExact      float64 `key:"rank_value_exact" usage:"ranking: boost when the query is a whole genre or a person's whole name"`
-	RankPrefix          float64 `key:"rank_prefix" usage:"ranking: weight of a prefix match of the last word (exact = 1)"`
-	RankTypo            float64 `key:"rank_typo" usage:"ranking: weight of a typo match (exact = 1)"`
-	RankVotesWeight     float64 `key:"rank_votes_weight" usage:"ranking: popularity prior, how much log(votes) may multiply a score by (1 + w)"`
-	RankVotesSaturate   float64 `key:"rank_votes_saturate" usage:"ranking: vote count at which the popularity prior is full"`
-	RankRatingWeight    float64 `key:"rank_rating_weight" usage:"ranking: rating prior, how much the rating may move a score (± w)"`
-	RankRatingMinVotes  float64 `key:"rank_rating_min_votes" usage:"ranking: vote count at which a rating is fully trusted"`
-	RankTypoBelow       int     `key:"rank_typo_below" usage:"ranking: with fewer movies matching every word exactly, add those matching with typos"`
-	RankRelaxBelow      int     `key:"rank_relax_below" usage:"ranking: with fewer movies matching every word, add those matching some"`
-	RankDidYouMeanBelow int     `key:"rank_did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
+	RankTitle                  float64 `key:"rank_title" usage:"ranking: boost of a word in the title"`
+	RankDirectors              float64 `key:"rank_directors" usage:"ranking: boost of a word in a director's name"`
+	RankCast                   float64 `key:"rank_cast" usage:"ranking: boost of a word in a cast member's name"`
+	RankGenres                 float64 `key:"rank_genres" usage:"ranking: boost of a word in the genres"`
+	RankKeywords               float64 `key:"rank_keywords" usage:"ranking: boost of a word in the plot keywords"`
+	RankTags                   float64 `key:"rank_tags" usage:"ranking: boost of a word in the user tags"`
+	RankTagline                float64 `key:"rank_tagline" usage:"ranking: boost of a word in the tagline"`
+	RankOverview               float64 `key:"rank_overview" usage:"ranking: boost of a word in the overview"`
+	RankTitleExact             float64 `key:"rank_title_exact" usage:"ranking: boost when the query is the whole title"`
+	RankTitlePhrase            float64 `key:"rank_title_phrase" usage:"ranking: boost when the query words are a phrase of the title"`
+	RankPersonPhrase           float64 `key:"rank_person_phrase" usage:"ranking: boost when the query words are a phrase of a person's name"`
+	RankValueExact             float64 `key:"rank_value_exact" usage:"ranking: boost when the query is a whole genre or a person's whole name"`
+	RankPrefix                 float64 `key:"rank_prefix" usage:"ranking: weight of a prefix match of the last word (exact = 1)"`
+	RankTypo                   float64 `key:"rank_typo" usage:"ranking: weight of a typo match (exact = 1)"`
+	RankVotesWeight            float64 `key:"rank_votes_weight" usage:"ranking: popularity prior, how much log(votes) may multiply a score by (1 + w)"`
+	RankVotesSaturate          float64 `key:"rank_votes_saturate" usage:"ranking: vote count at which the popularity prior is full"`
+	RankRatingWeight           float64 `key:"rank_rating_weight" usage:"ranking: rating prior, how much the rating may move a score (± w)"`
+	RankRatingMinVotes         float64 `key:"rank_rating_min_votes" usage:"ranking: vote count at which a rating is fully trusted"`
+	RankWeightedRatingMinVotes float64 `key:"rank_weighted_rating_min_votes" usage:"sort=rating orders by a weighted rating: the votes a rating needs to count as much as the catalog's mean rating (IMDb's m)"`
+	RankTypoBelow              int     `key:"rank_typo_below" usage:"ranking: with fewer movies matching every word exactly, add those matching with typos"`
+	RankRelaxBelow             int     `key:"rank_relax_below" usage:"ranking: with fewer movies matching every word, add those matching some"`
+	RankDidYouMeanBelow        int     `key:"rank_did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
 }
 
 // DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
@@ -97,6 +98,7 @@ func (c Config) withRanking(r searchindex.Ranking) Config {
 	c.RankPrefix, c.RankTypo = r.Prefix, r.Typo
 	c.RankVotesWeight, c.RankVotesSaturate, c.RankRatingWeight, c.RankRatingMinVotes = r.VotesWeight, r.VotesSaturate, r.RatingWeight, r.RatingMinVotes
 	c.RankTypoBelow, c.RankRelaxBelow, c.RankDidYouMeanBelow = r.TypoBelow, r.RelaxBelow, r.DidYouMeanBelow
+	c.RankWeightedRatingMinVotes = r.WeightedRatingMinVotes
 	return c
 }
 
@@ -109,6 +111,7 @@ func (c *Config) Ranking() searchindex.Ranking {
 		Prefix: c.RankPrefix, Typo: c.RankTypo,
 		VotesWeight: c.RankVotesWeight, VotesSaturate: c.RankVotesSaturate, RatingWeight: c.RankRatingWeight, RatingMinVotes: c.RankRatingMinVotes,
 		TypoBelow: c.RankTypoBelow, RelaxBelow: c.RankRelaxBelow, DidYouMeanBelow: c.RankDidYouMeanBelow,
+		WeightedRatingMinVotes: c.RankWeightedRatingMinVotes,
 	}
 }
 
