@@ -43,8 +43,7 @@ func DefaultRanking() Ranking {
 		Title: 3, Directors: 3, Cast: 3, Genres: 1.5, Keywords: 2.5, Tags: 2.5, Tagline: 0.5, Overview: 1,
 		TitleExact: 15, TitlePhrase: 4, PersonPhrase: 4, ValueExact: 5,
 		Prefix: 0.6, Typo: 0.4,
-		VotesWeight: 3, VotesSaturate: 20000, RatingWeight: 0.3, RatingMinVotes: 200,
-		WeightedRatingMinVotes: 500,
+		VotesWeight: 3, VotesSaturate: 20000, RatingWeight: 0.3, RatingMinVotes: 200, WeightedRatingMinVotes: 500,
 		TypoBelow: 20, RelaxBelow: 10, DidYouMeanBelow: 3,
 	}
 }
