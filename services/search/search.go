@@ -196,6 +196,10 @@ type Suggestion struct {
 	Text string
 	Kind string
 	ID   int64 // the movie, for a title; 0 for a person
+	Year *int  // the movie's year, for a title: it tells remakes apart
+	// Role is "director" or "cast" for a person (as the movie that suggested them credits them): the
+	// filter that finds their movies.
+	Role string
 }
 
 // Searcher answers searches and single-movie reads from the read model.

@@ -66,6 +66,8 @@ type suggestionDTO struct {
 	Text string `json:"text"`
 	Kind string `json:"kind"`
 	ID   int64  `json:"id,omitempty"`
+	Year *int   `json:"year,omitempty"`
+	Role string `json:"role,omitempty"`
 }
 
 func fromMovie(m *search.Movie) events.Movie { return *m }

@@ -2,6 +2,7 @@ package searchindex
 
 import (
 	"sync"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
@@ -104,6 +105,30 @@ func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Quer
 	return query.NewDisjunctionQuery(qs)
 }
 
+// fuzzyPrefixQuery matches the words of field that start with a word within fuzz edits of prefix, each with
+// the boost: the word being typed, with a typo in it.
+func (e *expansions) fuzzyPrefixQuery(field, prefix string, fuzz int, boost float64) query.Query {
+	v, ok := e.lookup(expansionKey{true, field, prefix, fuzz}, func(r *dictReader) (any, error) {
+		return r.withFuzzyPrefix(field, prefix, fuzz, maxCompletions)
+	})
+	words, _ := v.([]string)
+	if !ok || len(words) == 0 {
+		return nil
+	}
+	qs := make([]query.Query, len(words))
+	for i, w := range words {
+		qs[i] = wordQuery(field, w, boost)
+	}
+	return query.NewDisjunctionQuery(qs)
+}
+
+// completes reports whether some word of field starts with prefix.
+func (e *expansions) completes(field, prefix string) bool {
+	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
+	words, _ := v.([]string)
+	return !ok || len(words) > 0
+}
+
 // lookup returns the expansion of key, read with read on first use. It returns false when there are no
 // expansions or the dictionaries cannot be read: the caller falls back to Bleve's own query.
 func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error)) (any, bool) {
@@ -134,4 +159,61 @@ func wordQuery(field, word string, boost float64) query.Query {
 	q.SetField(field)
 	q.SetBoost(boost)
 	return q
+}
+
+// split is how a query word that no title has may be two or three words that titles do have, written
+// together: spiderman is spider man, lalaland la la land. Of the ways to cut it, the one whose rarest part
+// the most titles have; false if the word is in a title, or no cut gives title words.
+func (e *expansions) split(word string) ([]string, bool) {
+	if len(word) < 4 {
+		return nil, false
+	}
+	v, _ := e.lookup(expansionKey{field: fieldTitle, word: word, fuzz: -2}, func(r *dictReader) (any, error) {
+		if n, err := r.docFreq([]string{fieldTitle}, word); err != nil || n > 0 {
+			return []string(nil), err
+		}
+		parts, _, err := r.split(word, 2) // two words if they can be, else three
+		if parts == nil && err == nil {
+			parts, _, err = r.split(word, 3)
+		}
+		return parts, err
+	})
+	parts, _ := v.([]string)
+	return parts, len(parts) > 1
+}
+
+// split cuts word into at most n title words, the rarest of them in as many titles as can be; it returns
+// the parts and that count, nil if no cut works. A shorter cut is no better than a longer one here: the
+// caller asks for two before three.
+func (ir *dictReader) split(word string, n int) ([]string, uint64, error) {
+	title := []string{fieldTitle}
+	var best []string
+	var bestCount uint64
+	for i := 1; i < len(word); i++ {
+		if !utf8.RuneStart(word[i]) {
+			continue
+		}
+		head, rest := word[:i], word[i:]
+		nh, err := ir.docFreq(title, head)
+		if err != nil {
+			return nil, 0, err
+		}
+		if nh == 0 {
+			continue
+		}
+		nr, err := ir.docFreq(title, rest)
+		if err != nil {
+			return nil, 0, err
+		}
+		tail := []string{rest}
+		if n > 2 {
+			if tail, nr, err = ir.split(rest, n-1); err != nil {
+				return nil, 0, err
+			}
+		}
+		if c := min(nh, nr); c > bestCount && tail != nil {
+			best, bestCount = append([]string{head}, tail...), c
+		}
+	}
+	return best, bestCount, nil
 }

@@ -38,8 +38,8 @@ func (x *Index) hit(h *blevesearch.DocumentMatch, j *hitJudge, tierMatch search.
 	if tierMatch != search.MatchPartial {
 		hit.Match = j.classify(m)
 	}
-	if tierMatch == search.MatchTypo && hit.Match == search.MatchPartial {
-		hit.Match = search.MatchTypo // two words written as one
+	if tierMatch != search.MatchPartial && hit.Match == search.MatchPartial {
+		hit.Match = tierMatch // two words written as one, or one as two
 	}
 	hit.Highlights = j.highlights(m)
 	return hit, nil

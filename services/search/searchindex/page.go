@@ -27,14 +27,15 @@ type pager struct {
 	order  blevesearch.SortOrder
 	scored bool
 
-	skip, need int                        // hits still to skip and to fill
-	start      int                        // the first tier with hits: the cursor's
-	added      int                        // tiers added so far
-	more       bool                       // whether a match follows the last hit
-	last       *blevesearch.DocumentMatch // the last hit, where the next page's cursor starts
-	lastTier   int                        // its tier
-	exactTotal uint64                     // the first tier's size
-	judge      *hitJudge                  // the hits' match kinds and highlights, made on the first scored hit
+	skip, need   int                        // hits still to skip and to fill
+	start        int                        // the first tier with hits: the cursor's
+	added        int                        // tiers added so far
+	more         bool                       // whether a match follows the last hit
+	last         *blevesearch.DocumentMatch // the last hit, where the next page's cursor starts
+	lastTier     int                        // its tier
+	exactTotal   uint64                     // the first tier's size, if it holds exact matches only
+	exactUnknown bool                       // the first tier holds exact and typo matches: exactTotal is not counted
+	judge        *hitJudge                  // the hits' match kinds and highlights, made on the first scored hit
 }
 
 func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
@@ -61,7 +62,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		pg.counted(i, n)
+		pg.counted(i, t, n)
 		return n, nil
 	}
 	qq := filtered(t.member, pg.filter)
@@ -123,7 +124,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 		}
 		return 0, fmt.Errorf("search %q: %w", q.Text, err)
 	}
-	pg.counted(i, sr.Total)
+	pg.counted(i, t, sr.Total)
 	if !after {
 		pg.skip = max(0, pg.skip-int(sr.Total))
 	}
@@ -149,10 +150,13 @@ func (pg *pager) add(t tier) (uint64, error) {
 	return sr.Total, nil
 }
 
-func (pg *pager) counted(tier int, n uint64) {
+func (pg *pager) counted(i int, t tier, n uint64) {
 	pg.res.Total += n
-	if tier == 0 {
-		pg.exactTotal = n
+	if i == 0 {
+		pg.exactTotal, pg.exactUnknown = 0, t.mixed
+		if t.match == search.MatchExact && !t.mixed {
+			pg.exactTotal = n
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -29,7 +30,7 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 	}
 	d := map[string]any{
 		fieldTitle:     m.Title,
-		fieldTitleKey:  titleKeys(x.key(m.Title)),
+		fieldTitleKey:  titleKeys(numberKey(x.key(m.Title))),
 		fieldTitleSort: m.Title,
 		fieldDirectors: m.Directors,
 		fieldDirector:  x.labelled(m.Directors),
@@ -65,6 +66,65 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 	}
 	return d, nil
 }
+
+// numberKey writes a title key as people type titles: without apostrophes ("ocean's" is "oceans"), and with
+// its numbers one way, in digits, apart from the letters around them: "rocky ii", "rocky two" and "rocky 2"
+// are one key, and so are "alien3" and "alien 3". The query's key is written the same way, so a title typed
+// so still counts as the whole title. Every number counts here, one-letter Roman numerals included: both
+// sides agree.
+func numberKey(key string) string {
+	words := strings.Fields(key)
+	changed := false
+	for i, w := range words {
+		if strings.ContainsAny(w, "'’") {
+			w = strings.NewReplacer("'", "", "’", "").Replace(w)
+			words[i], changed = w, true
+		}
+		if d, ok := numberDigits[w]; ok {
+			words[i], changed = d, true
+			continue
+		}
+		if split := splitDigits(w); split != w {
+			words[i], changed = split, true
+		}
+	}
+	if !changed {
+		return key
+	}
+	return strings.Join(words, " ")
+}
+
+// splitDigits puts a space between letters and digits that touch: "alien3" is "alien 3".
+func splitDigits(w string) string {
+	var b strings.Builder
+	prev := 0 // 1 letter, 2 digit
+	for _, r := range w {
+		kind := 1
+		if r >= '0' && r <= '9' {
+			kind = 2
+		}
+		if prev != 0 && kind != prev {
+			b.WriteByte(' ')
+		}
+		prev = kind
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// numberDigits maps every written form of the numbers 1 to 20 (English word, Roman numeral) to its digits.
+var numberDigits = func() map[string]string {
+	m := map[string]string{"one": "1", "i": "1"}
+	for digits, forms := range numerals {
+		if digits[0] >= '0' && digits[0] <= '9' {
+			for _, f := range forms {
+				m[f] = digits
+			}
+		}
+	}
+	m["v"], m["x"] = "5", "10"
+	return m
+}()
 
 // titleKeys are the exact-title keys of a normalized title: itself, and without a leading article.
 func titleKeys(key string) []string {
@@ -183,14 +243,44 @@ func fuzziness(n int) int {
 // term is one analyzed query word.
 type term struct {
 	text     string
-	variants []string // its other English number (robots → robot), which counts as an exact match
+	variants []string // its other English number (robots → robot), or the same number written otherwise (2, ii, two): exact matches
 	prefix   bool     // the last word, maybe still being typed
 	fuzz     int
 }
 
 func newTerm(text string, prefix bool) term {
-	return term{text: text, variants: numberVariants(text), prefix: prefix, fuzz: fuzziness(utf8.RuneCountInString(text))}
+	variants := numberVariants(text)
+	if n, ok := numerals[text]; ok {
+		variants = n
+	}
+	return term{text: text, variants: variants, prefix: prefix, fuzz: fuzziness(utf8.RuneCountInString(text))}
 }
+
+// numerals are the other ways of writing a number from 2 to 20, by each way: digits, Roman numerals, an
+// English word. Titles number sequels all three ways (Rocky II, Toy Story 2, Ocean's Eleven) and people
+// type any of them. One is left out (i and one are ordinary words); so are the Roman numerals of one
+// letter as what is typed (v, x), while they are still found as written in titles.
+var numerals = func() map[string][]string {
+	words := []string{"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+		"thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"}
+	romans := []string{"ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv",
+		"xvi", "xvii", "xviii", "xix", "xx"}
+	m := map[string][]string{}
+	for i := range words {
+		forms := []string{strconv.Itoa(i + 2), romans[i], words[i]}
+		for _, f := range forms {
+			if len(f) == 1 && f[0] >= 'a' {
+				continue
+			}
+			for _, other := range forms {
+				if other != f {
+					m[f] = append(m[f], other)
+				}
+			}
+		}
+	}
+	return m
+}()
 
 // numberVariants are the singular of an English plural, or the plurals of a singular, by the regular
 // rules: a query for robots finds a robot, and a query for dog finds dogs. Short words and words with
@@ -354,6 +444,12 @@ func (x *Index) newTermQuery(p *plan, t term, typos bool) query.Query {
 		}
 		if t.prefix && f.prefix {
 			qs = append(qs, p.exp.prefixQuery(f.name, t.text, f.boost*x.rank.Prefix))
+			if typos && t.fuzz > 0 && !p.exp.completes(f.name, t.text) {
+				// Nothing starts with the word being typed: a typo in it, before the end (godfate).
+				if fq := p.exp.fuzzyPrefixQuery(f.name, t.text, t.fuzz, f.boost*x.rank.Prefix*x.rank.Typo); fq != nil {
+					qs = append(qs, fq)
+				}
+			}
 		}
 		if len(qs) == 1 {
 			fields = append(fields, exact)
@@ -392,7 +488,7 @@ func (x *Index) phraseQuery(words []string) query.Query {
 type strictness int
 
 const (
-	allExact strictness = iota // every word, exactly (the last also as a prefix)
+	allExact strictness = iota // every word, exactly (the last also as a prefix), or two adjacent ones as one word
 	allTypos                   // every word, within its typo tolerance
 	anyWord                    // some word, within its typo tolerance
 )
@@ -405,15 +501,20 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	qs := make([]query.Query, len(p.terms))
 	for i, t := range p.terms {
 		qs[i] = x.termQuery(p, t, s != allExact)
+		if parts, ok := p.exp.split(t.text); ok {
+			// A word written together that titles have apart counts as those words side by side.
+			qs[i] = query.NewDisjunctionQuery([]query.Query{qs[i], x.phraseQuery(parts)})
+		}
 	}
 	if s == anyWord {
 		return query.NewDisjunctionQuery(qs)
 	}
 	all := query.NewConjunctionQuery(qs)
-	if s == allExact || len(p.joins) == 0 {
+	if len(p.joins) == 0 {
 		return all
 	}
-	// Two adjacent words written as one count as a typo (war games finds WarGames).
+	// Two adjacent words that a movie has as one count as those words (war games finds WarGames, alien 3
+	// finds Alien³): a way of writing them, not a typo.
 	alts := []query.Query{all}
 	for _, j := range p.joins {
 		var js []query.Query
@@ -452,7 +553,7 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 	}
 	var should []query.Query
 	if p.titleKey != "" && x.rank.TitleExact > 0 {
-		tq := query.NewTermQuery(p.titleKey)
+		tq := query.NewTermQuery(numberKey(p.titleKey))
 		tq.SetField(fieldTitleKey)
 		tq.SetBoost(x.rank.TitleExact)
 		should = append(should, tq)
@@ -666,6 +767,7 @@ type tier struct {
 	scored   bool        // ranked by relevance: scored by the words (all, or any when anyWords)
 	anyWords bool
 	match    search.Match
+	mixed    bool // exact and typo matches together: each hit's match says which
 }
 
 // sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total.
@@ -759,6 +861,11 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	if err := x.facets(ctx, p.exec, &q, member, fs, res); err != nil {
 		return nil, err
 	}
+	if len(p.terms) > 0 && len(q.Sort) == 0 && pg.exactUnknown {
+		if exactTotal, err = x.countWith(ctx, p.exec, and(x.membership(&p, allExact), all)); err != nil {
+			return nil, err
+		}
+	}
 	if len(p.terms) > 0 && len(q.Sort) == 0 && exactTotal < uint64(x.rank.DidYouMeanBelow) {
 		dym, err := x.didYouMean(ctx, text, &p, all, exactTotal)
 		if err != nil {
@@ -813,18 +920,42 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 // every movie the search matches, and whether the words were relaxed to some of them.
 func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error)) (member query.Query, relaxed bool, err error) {
 	exact := x.membership(p, allExact)
-	n, err := add(tier{scored: true, member: exact, match: search.MatchExact})
-	if err != nil || len(p.terms) == 0 {
+	if len(p.terms) == 0 {
+		_, err := add(tier{scored: true, member: exact, match: search.MatchExact})
 		return exact, false, err // phrases only: no typos, nothing to relax
 	}
+	// Movies with every word as typed come first; below TypoBelow of them, the typo matches follow. But one or
+	// two such movies (below DidYouMeanBelow) do not outrank the typo matches: the typed word is likely the
+	// misspelling (intersteller in one overview, Interstellar in a title), so both are one tier, ranked by
+	// their scores, in which a typo weighs less.
+	n, err := x.countWith(ctx, p.exec, exact)
+	if err != nil {
+		return nil, false, err
+	}
 	typo := exact
-	if n < uint64(x.rank.TypoBelow) {
+	switch {
+	case n == 0:
 		typo = x.membership(p, allTypos)
-		k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})
-		if err != nil {
+		if n, err = add(tier{scored: true, member: typo, match: search.MatchTypo}); err != nil {
 			return nil, false, err
 		}
-		n += k
+	case n < uint64(x.rank.DidYouMeanBelow):
+		typo = x.membership(p, allTypos)
+		if n, err = add(tier{scored: true, member: typo, match: search.MatchExact, mixed: true}); err != nil {
+			return nil, false, err
+		}
+	default:
+		if n, err = add(tier{scored: true, member: exact, match: search.MatchExact}); err != nil {
+			return nil, false, err
+		}
+		if n < uint64(x.rank.TypoBelow) { // n counts the filters' movies: add can say, the count above cannot
+			typo = x.membership(p, allTypos)
+			k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})
+			if err != nil {
+				return nil, false, err
+			}
+			n += k
+		}
 	}
 	if len(p.terms) < 2 || n >= uint64(x.rank.RelaxBelow) {
 		return typo, false, nil // one word is never relaxed

@@ -25,9 +25,13 @@ import (
 // rather than a field of its own that copies them: the copy cost a sixth of the indexing CPU.
 var spellFields = []string{fieldTitle, fieldDirectors, fieldCast, fieldGenres, fieldKeywords, fieldTags}
 
+// spellChoices is how many of a misspelt word's closest words did-you-mean tries in the query.
+const spellChoices = 5
+
 // didYouMean looks for a better spelling of a query that has few exact matches: each word that no movie
-// has (in its title, people, genres, keywords or tags) is replaced by the closest word the movies do have,
-// the most common among equally close ones. The correction is offered only if it finds more movies exactly.
+// has (in its title, people, genres, keywords or tags) is replaced by one of the closest words the movies do
+// have: of the most common few among equally close ones, the one with which the query finds the most movies
+// exactly. The correction is offered only if it finds more movies exactly than the query.
 func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filter query.Query, exactTotal uint64) (string, error) {
 	ir, err := x.reader()
 	if err != nil {
@@ -36,6 +40,7 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 	defer ir.close()
 	changed := false
 	corrected := make([]term, len(p.terms))
+	choices := make([][]string, len(p.terms)) // of each word corrected, its closest words, best first
 	for i, t := range p.terms {
 		corrected[i] = t
 		n, err := ir.docFreq(spellFields, t.text)
@@ -53,24 +58,54 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 		if err != nil {
 			return "", err
 		}
-		best, err := ir.closest(spellFields, t.text, fuzz, cands)
+		words, err := ir.closest(spellFields, t.text, fuzz, cands, spellChoices)
 		if err != nil {
 			return "", err
 		}
-		if best != "" && best != t.text {
-			corrected[i] = newTerm(best, false)
+		if len(words) > 0 {
+			corrected[i] = newTerm(words[0], false)
+			choices[i] = words
 			changed = true
 		}
 	}
 	if !changed {
 		return "", nil
 	}
+	// Of a word's closest words, the one with which the query is most movies' title, then most movies' words:
+	// harry poter is harry potter, though more movies have peter, and harry and peter together.
 	cp := *p
 	cp.terms = corrected
-	n, err := x.countWith(ctx, p.exec, and(x.membership(&cp, allExact), filter))
+	count := func(terms []term) (inTitles, anywhere uint64, err error) {
+		alt := cp
+		alt.terms = terms
+		if anywhere, err = x.countWith(ctx, p.exec, and(x.membership(&alt, allExact), filter)); err != nil || anywhere == 0 {
+			return 0, anywhere, err
+		}
+		title := make([]query.Query, len(terms))
+		for i, t := range terms {
+			title[i] = wordQuery(fieldTitle, t.text, 1)
+		}
+		inTitles, err = x.countWith(ctx, p.exec, and(query.NewConjunctionQuery(title), filter))
+		return inTitles, anywhere, err
+	}
+	bestTitles, n, err := count(cp.terms)
 	if err != nil {
 		return "", err
 	}
+	for i, words := range choices {
+		for _, w := range words[min(1, len(words)):] {
+			terms := slices.Clone(cp.terms)
+			terms[i] = newTerm(w, false)
+			t, k, err := count(terms)
+			if err != nil {
+				return "", err
+			}
+			if t > bestTitles || (t == bestTitles && k > n) {
+				cp.terms, bestTitles, n = terms, t, k
+			}
+		}
+	}
+	corrected = cp.terms
 	if n <= exactTotal {
 		return "", nil
 	}
@@ -224,25 +259,36 @@ func spellVariants(ir *dictReader, exp *expansions, t string, fuzz int) ([]index
 	return out, nil
 }
 
-// closest is the word among cands, the words of the fields within fuzz edits of t, with the fewest edits,
-// then the most movies (added up over the fields). Bleve's fuzzy dictionary walk does not count the movies
-// of each word, so the closest words are counted afterwards, only they.
-func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index.DictEntry) (string, error) {
-	best, bestDist, bestCount := "", fuzz+1, uint64(0)
-	for _, c := range cands { // in dictionary order: on a tie, the first word wins
+// closest is the words among cands, the words of the fields within fuzz edits of t, with the fewest edits,
+// the most movies (added up over the fields) first: at most n of them. Bleve's fuzzy dictionary walk does not
+// count the movies of each word, so the closest words are counted afterwards, only they.
+func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index.DictEntry, n int) ([]string, error) {
+	type scored struct {
+		word  string
+		count uint64
+	}
+	var best []scored
+	bestDist := fuzz + 1
+	for _, c := range cands {
 		dist := levenshtein(t, c.Term, fuzz)
 		if dist > bestDist {
 			continue
 		}
+		if dist < bestDist {
+			best, bestDist = best[:0], dist
+		}
 		count, err := ir.docFreq(fields, c.Term)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		if dist < bestDist || count > bestCount {
-			best, bestDist, bestCount = c.Term, dist, count
-		}
+		best = append(best, scored{c.Term, count})
 	}
-	return best, nil
+	slices.SortStableFunc(best, func(a, b scored) int { return cmp.Compare(b.count, a.count) }) // a tie keeps dictionary order
+	out := make([]string, 0, min(n, len(best)))
+	for _, b := range best[:min(n, len(best))] {
+		out = append(out, b.word)
+	}
+	return out, nil
 }
 
 // fuzzy is the words of the field within fuzz edits of t, in dictionary order, each with its distance.
@@ -401,4 +447,59 @@ func levenshteinDFA(t string, fuzz int) (vellum.Automaton, error) {
 		return nil, fmt.Errorf("fuzziness %d: want 1 or 2", fuzz)
 	}
 	return bs[fuzz-1].BuildDfa(t, uint8(fuzz))
+}
+
+// fuzzyPrefixKey is the wordsKey fuzz of the completions of a word within fuzz edits (withFuzzyPrefix):
+// below -1, the exact completions'.
+func fuzzyPrefixKey(fuzz int) int { return -10 - fuzz }
+
+// withFuzzyPrefix is the words of the field that start with a word within fuzz edits of prefix: the
+// completions of a word still being typed with a typo in it (godfate → godfather). At most limit of them,
+// the ones the most movies have, in dictionary order.
+func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]string, error) {
+	movies := map[string]uint64{}
+	err := ir.eachSegment(field, wordsKey{field, prefix, fuzzyPrefixKey(fuzz)}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
+		dfa, err := ir.levenshtein(prefix, fuzz)
+		if err != nil {
+			return nil, err
+		}
+		return dictEntries(d, startsWith{dfa}, nil, nil)
+	}, func(e index.DictEntry) { movies[e.Term]++ })
+	if err != nil {
+		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
+	}
+	words := slices.Sorted(maps.Keys(movies))
+	if len(words) > limit {
+		// The walk does not count each word's movies (it would read every completion's postings): the
+		// shortest completions are the likeliest, then dictionary order.
+		slices.SortStableFunc(words, func(a, b string) int { return cmp.Compare(len(a), len(b)) })
+		words = words[:limit]
+		slices.Sort(words)
+	}
+	return words, nil
+}
+
+// startsWith accepts the words that start with a word its automaton accepts.
+type startsWith struct{ vellum.Automaton }
+
+// acceptAll is startsWith's state once a prefix was accepted; a Levenshtein DFA's states are not negative.
+const acceptAll = -1
+
+func (s startsWith) Start() int { return s.Automaton.Start() }
+
+func (s startsWith) IsMatch(state int) bool {
+	return state == acceptAll || s.Automaton.IsMatch(state)
+}
+
+func (s startsWith) CanMatch(state int) bool {
+	return state == acceptAll || s.Automaton.CanMatch(state)
+}
+
+func (s startsWith) WillAlwaysMatch(state int) bool { return state == acceptAll }
+
+func (s startsWith) Accept(state int, b byte) int {
+	if state == acceptAll || s.Automaton.IsMatch(state) {
+		return acceptAll
+	}
+	return s.Automaton.Accept(state, b)
 }

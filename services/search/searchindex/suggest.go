@@ -12,6 +12,10 @@ import (
 	"marquee/services/search"
 )
 
+// suggestExactBoost is the boost of a title that is the whole text typed: far above any prefix match's
+// score times the largest prior.
+const suggestExactBoost = 1000
+
 // suggestPool is how many of the best matching movies Suggest draws titles and names from.
 const suggestPool = 40
 
@@ -57,6 +61,9 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		cq.SetBoost(f.boost)
 		perField = append(perField, cq)
 	}
+	// A title that is the whole text typed comes first: "alien" is Alien before Alien³ and Aliens, however
+	// popular they are.
+	perField = append(perField, wordQuery(fieldTitleKey, numberKey(strings.Join(words, " ")), suggestExactBoost))
 	scored := query.NewCustomScoreQueryWithScorer(query.NewDisjunctionQuery(perField), x.suggestScorer(), nil, nil)
 	req := bleve.NewSearchRequestOptions(scored, suggestPool, 0, false)
 	req.Fields = []string{fieldSource}
@@ -74,13 +81,17 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		}
 		if x.completes(m.Title, words) && !seen["t"+m.Title] {
 			seen["t"+m.Title] = true
-			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID})
+			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID, Year: m.Year})
 		}
-		for _, name := range append(append([]string{}, m.Directors...), m.Cast...) {
+		for i, name := range append(append([]string{}, m.Directors...), m.Cast...) {
 			k := "p" + x.key(name)
 			if !seen[k] && x.completes(name, words) {
 				seen[k] = true
-				out = append(out, search.Suggestion{Text: name, Kind: search.SuggestPerson})
+				role := "cast"
+				if i < len(m.Directors) {
+					role = "director"
+				}
+				out = append(out, search.Suggestion{Text: name, Kind: search.SuggestPerson, Role: role})
 			}
 		}
 		if len(out) >= q.Limit {
