@@ -26,7 +26,9 @@ func newEvalCommand(getenv func(string) string, stdout io.Writer) *cobra.Command
 		Short: "Measure search relevance against human judgments (nDCG, precision, MRR)",
 		Long: `Build a search index of --movies in a temporary folder with the service's ranking, run
 every query of --judgments through the same search the API answers with, and print
-nDCG@K, P@K and MRR.`,
+nDCG@K, P@K and MRR; then the cases suite (queries typed as people type titles, did-you-mean
+and suggestions, each with the answer it needs) and its pass rate by class, with the cases
+that fail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := config.Load(cmd.Flags(), &cfg, getenv); err != nil {
@@ -46,8 +48,17 @@ nDCG@K, P@K and MRR.`,
 					return err
 				}
 			}
-			_, err = fmt.Fprintf(stdout, "%s\nindexed in %v, searched in %v\n", rep, rep.Index.Round(1e6), rep.Search.Round(1e6))
-			return err
+			if _, err := fmt.Fprintf(stdout, "%s\nindexed in %v, searched in %v\n%s\n", rep, rep.Index.Round(1e6), rep.Search.Round(1e6), rep.Cases); err != nil {
+				return err
+			}
+			for _, r := range rep.Cases.Results {
+				if !r.Pass {
+					if _, err := fmt.Fprintf(stdout, "  fails: %s %q wants %s, got %s\n", r.Class, r.Query, r.Want, r.Got); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		},
 	}
 	config.Flags(cmd.Flags(), &cfg)

@@ -1,6 +1,6 @@
 // Package searcheval measures the relevance of Marquee's search against human judgments: it builds an
 // on-disk index from a movie file, runs each judged query through the same Search the API uses, and reports
-// nDCG@10, P@10 and MRR overall and per query.
+// nDCG@10, P@10 and MRR overall and per query; then the cases suite (cases.go) on the same index.
 package searcheval
 
 import (
@@ -28,6 +28,7 @@ type Options struct {
 	BatchSize int                 // movies per index batch; 0 means 500
 	IndexDir  string              // where to build the index; "" means a temporary folder, removed after the run
 	Shards    int                 // the index's shards (searchindex.Options.Shards); 0 means 1
+	NoCases   bool                // skip the cases suite, whose movies are the TMDB-like catalog's
 }
 
 // QueryReport is the outcome of one judged query.
@@ -54,6 +55,7 @@ type Report struct {
 	Queries []QueryReport
 	Index   time.Duration // time spent building the index
 	Search  time.Duration // time spent searching, all queries
+	Cases   CasesReport   // the cases suite (cases.tsv), on the same index
 }
 
 // String is a short summary.
@@ -127,6 +129,11 @@ func Run(ctx context.Context, moviesPath, judgmentsPath string, opts Options) (R
 		}
 	}
 	rep.Search = time.Since(start)
+	if !opts.NoCases {
+		if rep.Cases, err = RunCases(ctx, idx, DefaultCases()); err != nil {
+			return Report{}, err
+		}
+	}
 	if nN > 0 {
 		rep.NDCG /= float64(nN)
 	}

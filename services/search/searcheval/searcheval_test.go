@@ -5,6 +5,7 @@ import (
 	"flag"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"marquee/pkg/testenv"
@@ -39,6 +40,43 @@ func TestRelevance(t *testing.T) {
 	}
 	if got, want := rep.MRR, 0.72; got < want {
 		t.Errorf("MRR=%.4f, want ≥ %.2f", got, want)
+	}
+	checkCases(t, rep.Cases)
+}
+
+// casesToPass is how many cases of each class must pass: what the search does now, so that a change that
+// breaks one is caught. Raise them as the search learns more.
+var casesToPass = map[string]int{
+	"split-join": 12, "punctuation": 12, "numbers": 15, "typing": 11, "did-you-mean": 7, "suggest": 7, "suggest-year": 2,
+}
+
+func checkCases(t *testing.T, rep searcheval.CasesReport) {
+	t.Helper()
+	t.Log(rep)
+	for _, r := range rep.Results {
+		if !r.Pass {
+			t.Logf("case line %d, %s %q: want %s, got %s", r.Line, r.Class, r.Query, r.Want, r.Got)
+		}
+	}
+	for class, want := range casesToPass {
+		if rep.Passed[class] < want {
+			t.Errorf("cases of %s: %d of %d pass, want at least %d", class, rep.Passed[class], rep.Total[class], want)
+		}
+	}
+	if len(rep.Classes) != len(casesToPass) {
+		t.Errorf("classes %v, want those of casesToPass", rep.Classes)
+	}
+}
+
+// TestReadCases: the embedded cases read, and a malformed line is refused with its number.
+func TestReadCases(t *testing.T) {
+	if n := len(searcheval.DefaultCases()); n < 60 {
+		t.Fatalf("%d cases", n)
+	}
+	for _, bad := range []string{"numbers\trocky 2\tx\t1", "numbers\trocky 2\t1367", "numbers\t\t1367\t1", "numbers\trocky 2\t1367\t0"} {
+		if _, err := searcheval.ReadCases(strings.NewReader(bad)); err == nil {
+			t.Errorf("ReadCases(%q) accepted", bad)
+		}
 	}
 }
 
