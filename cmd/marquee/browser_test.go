@@ -72,6 +72,14 @@ func TestBrowser(t *testing.T) {
 	b.do(chromedp.KeyEvent(kb.Escape))
 	b.waitJS("the suggestions to close", `document.getElementById('suggestions').hidden && document.getElementById('q').getAttribute('aria-expanded') === 'false'`)
 
+	// A person among the suggestions is a filter: choosing Steven Spielberg shows his films, not the words.
+	b.open("/")
+	b.waitJS("the first results", `document.querySelectorAll('#results .card:not(.skeleton)').length > 0`)
+	b.do(chromedp.Click(chromedp.ID("q")), chromedp.SendKeys(chromedp.ID("q"), "steven spiel"))
+	b.waitJS("the person suggestion", `[...document.querySelectorAll('#suggestions li')].some(li => li.textContent.startsWith('Steven Spielberg') && li.textContent.endsWith('director'))`)
+	evaluate[bool](b, `([...document.querySelectorAll('#suggestions li')].find(li => li.textContent.startsWith('Steven Spielberg')).click(), true)`)
+	b.waitJS("his films, by the director filter", `new URLSearchParams(location.search).get('director') === 'Steven Spielberg' && !new URLSearchParams(location.search).get('q') && document.getElementById('status').dataset.total === '6'`)
+
 	// 3. A genre facet narrows the results to exactly the movies of that genre, as many as it counted.
 	b.open("/")
 	b.waitJS("the genre facet", `document.querySelector('#genre-list input[data-value="Crime"]') !== null`)

@@ -558,7 +558,8 @@
     if (!suggestionItems.length) { closeSuggestions(); return; }
     suggestions.replaceChildren(...suggestionItems.map((s, i) => el('li', {
       id: `suggestion-${i}`, role: 'option', 'aria-selected': 'false', dataset: { index: i },
-    }, icon(s.kind === 'person' ? 'person' : 'film'), el('span', null, s.text), el('span', { class: 'kind' }, s.kind === 'person' ? 'person' : 'movie'))));
+    }, icon(s.kind === 'person' ? 'person' : 'film'), el('span', null, s.text),
+    el('span', { class: 'kind' }, s.kind === 'person' ? (s.role === 'director' ? 'director' : 'person') : (s.year ? `movie, ${s.year}` : 'movie')))));
     suggestions.hidden = false;
     q.setAttribute('aria-expanded', 'true');
   }
@@ -586,8 +587,16 @@
     if (!s) return;
     onType.cancel();
     typing = false;
+    if (s.kind === 'person') {
+      // A person is a filter, not words: their movies, whatever else matches the name.
+      closeSuggestions();
+      q.value = '';
+      Object.assign(state, { q: '', [s.role === 'director' ? 'director' : 'cast']: s.text });
+      filtersChanged();
+      return;
+    }
     setQuery(s.text);
-    if (s.kind !== 'person' && s.id) location.hash = `movie/${s.id}`;
+    if (s.id) location.hash = `movie/${s.id}`;
   }
 
   q.addEventListener('input', () => { typing = true; onType(); });
