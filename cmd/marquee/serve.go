@@ -33,7 +33,7 @@ type serveConfig struct {
 	MySQLDSN          string   `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
 	MySQLMaxConns     int      `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
 	Seed              string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
-	GenreSynonyms     string   `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling"`
+	GenreSynonyms     string   `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling, and a genre filter reads it so"`
 	AdminUsername     string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
 	AdminPassword     string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
 	RateLimit         string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
@@ -127,6 +127,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
 	searchCfg.IndexShards = cfg.IndexShards
 	searchCfg.SearchConcurrency = cfg.SearchConcurrency
+	searchCfg.GenreSynonyms = cfg.GenreSynonyms
 	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {
 		return err

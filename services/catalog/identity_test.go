@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
@@ -66,25 +65,5 @@ func TestMergeKeepsARatingWithItsVotes(t *testing.T) {
 	}
 	if m := Merge(seed, unrated); m.Rating == nil || *m.Rating != 8.7 {
 		t.Errorf("seed + unrated = %v, want the seed's rating kept", m.Rating)
-	}
-}
-
-func TestGenres(t *testing.T) {
-	g := DefaultGenres()
-	got := g.Canonical([]string{"Sci-Fi", "science fiction", "film-noir", "Kaiju", "DRAMA"})
-	if want := []string{"Science Fiction", "Film Noir", "Kaiju", "Drama"}; !slices.Equal(got, want) {
-		t.Errorf("Canonical = %q, want %q", got, want)
-	}
-	g, err := ParseGenreSynonyms("Kids=Family, Suspense=Thriller Film,suspense film = thriller film")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := g.Canonical([]string{"kids", "Suspense", "Suspense Film"}); !slices.Equal(got, []string{"Family", "Thriller Film"}) {
-		t.Errorf("with synonyms = %q", got)
-	}
-	for _, bad := range []string{"Kids", "=Family", "Kids=", "Kids=!!"} {
-		if _, err := ParseGenreSynonyms(bad); err == nil {
-			t.Errorf("ParseGenreSynonyms(%q) accepted", bad)
-		}
 	}
 }

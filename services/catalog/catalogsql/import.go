@@ -148,6 +148,14 @@ func (s *Store) sameFilms(ctx context.Context, db querier, in catalog.MovieInput
 		q += ` AND (year = ? OR year IS NULL)`
 		args = append(args, *in.Year)
 	}
+	// A movie with another id of the record's kind is another film, and one with the same id was found by it:
+	// an import of a catalog whose records all have a tmdb_id reads no row here.
+	if in.TMDBID != nil {
+		q += ` AND tmdb_id IS NULL`
+	}
+	if in.IMDbID != nil {
+		q += ` AND imdb_id IS NULL`
+	}
 	rows, err := db.QueryContext(ctx, q+` ORDER BY id`+lock, args...)
 	if err != nil {
 		return nil, fmt.Errorf("match movie by title: %w", dbErr(err))

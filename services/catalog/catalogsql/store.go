@@ -13,6 +13,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/genres"
 	"marquee/services/catalog"
 )
 
@@ -28,14 +29,14 @@ type Store struct {
 	// requests of 10,000 records took 24.6 s of the import's 24.7 s). nil on MySQL, where writers of
 	// different rows run at once.
 	writer *semaphore.Weighted
-	genres *catalog.Genres // every write's genres are stored in their canonical spelling
+	genres *genres.Vocabulary // every write's genres are stored in their canonical spelling
 }
 
 var _ catalog.Store = (*Store)(nil)
 
 // New returns a store over a migrated database. Outbox rows name subjects of stream.
 func New(db *sql.DB, d Dialect, stream events.Stream) *Store {
-	s := &Store{db: db, d: d, stream: stream, now: time.Now, genres: catalog.DefaultGenres()}
+	s := &Store{db: db, d: d, stream: stream, now: time.Now, genres: genres.Default()}
 	if d.Name == SQLite {
 		s.writer = semaphore.NewWeighted(1)
 	}
@@ -43,7 +44,7 @@ func New(db *sql.DB, d Dialect, stream events.Stream) *Store {
 }
 
 // UseGenres makes g the vocabulary of every later write's genres.
-func (s *Store) UseGenres(g *catalog.Genres) { s.genres = g }
+func (s *Store) UseGenres(g *genres.Vocabulary) { s.genres = g }
 
 // SeedActor is the actor of the seed's history entries.
 const SeedActor = "seed"
@@ -655,3 +656,44 @@ func (s *Store) Seed(ctx context.Context, inputs []catalog.MovieInput, source st
 	}
 	return inserted, nil
 }
+
+// Meta returns the value of a name in the meta table; false if it has none.
+func (s *Store) Meta(ctx context.Context, name string) (string, bool, error) {
+	var v string
+	switch err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&v); {
+	case err == nil:
+		return v, true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	default:
+		return "", false, fmt.Errorf("read meta %s: %w", name, dbErr(err))
+	}
+}
+
+// SetMeta sets the value of a name in the meta table.
+func (s *Store) SetMeta(ctx context.Context, name, value string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		var cur string
+		switch err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`+s.d.forUpdate, name).Scan(&cur); {
+		case err == nil && cur == value:
+			return nil
+		case err == nil:
+			if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = ?`, value, name); err != nil {
+				return fmt.Errorf("write meta %s: %w", name, dbErr(err))
+			}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("read meta %s: %w", name, dbErr(err))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES (?, ?)`, name, value); err != nil {
+			if duplicateKey(err) {
+				return errRetry // written meanwhile: write ours over it
+			}
+			return fmt.Errorf("write meta %s: %w", name, dbErr(err))
+		}
+		return nil
+	})
+}
+
+// Genres is the store's genre vocabulary.
+func (s *Store) Genres() *genres.Vocabulary { return s.genres }

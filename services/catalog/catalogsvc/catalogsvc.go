@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/genres"
 	"marquee/pkg/httpx"
 	"marquee/pkg/ingest"
 	"marquee/pkg/natsx"
@@ -97,8 +99,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	store := catalogsql.New(d.DB, dialect, stream)
-	genres, _ := catalog.ParseGenreSynonyms(cfg.GenreSynonyms) // checked by Validate
-	store.UseGenres(genres)
+	vocab, _ := genres.Parse(cfg.GenreSynonyms) // checked by Validate
+	store.UseGenres(vocab)
 	if err := ensureSigningKey(ctx, store); err != nil {
 		return nil, err
 	}
@@ -181,10 +183,62 @@ func (s *Service) Handler() http.Handler { return s.handler }
 func (s *Service) Run(ctx context.Context) error {
 	go s.pruneKeys(ctx)
 	go s.catchUpStream(ctx)
+	go func() {
+		if err := s.respellGenres(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("could not store every movie's genres in their canonical spelling; the next start tries again", "err", err)
+		}
+	}()
 	if s.cfg.ReconcileInterval > 0 {
 		go s.recon.Run(ctx, s.cfg.ReconcileInterval)
 	}
 	return s.relay.Run(ctx)
+}
+
+// genresActor names the changes respellGenres makes in movies' histories.
+const genresActor = "genres"
+
+// metaGenres names the meta row that holds the fingerprint of the vocabulary every stored genre follows.
+const metaGenres = "genres_vocabulary"
+
+// respellGenres stores every movie's genres in the vocabulary's spelling, once per vocabulary: a database
+// written before the vocabulary (or before a synonym was configured) holds "Sci-Fi" beside "Science
+// Fiction", and every write from now on is canonical. Each movie it changes is an ordinary update, with its
+// event and history entry, guarded by its version: a movie edited meanwhile was canonicalised by that edit.
+func (s *Service) respellGenres(ctx context.Context) error {
+	vocab := s.store.Genres()
+	want := vocab.Fingerprint()
+	if have, ok, err := s.store.Meta(ctx, metaGenres); err != nil || (ok && have == want) {
+		return err
+	}
+	changed := 0
+	for after := int64(0); ; {
+		ms, err := s.store.Movies(ctx, after, 500)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			break
+		}
+		for _, m := range ms {
+			after = m.ID
+			if slices.Equal(vocab.Canonical(m.Genres), m.Genres) {
+				continue
+			}
+			_, err := s.store.UpdateMovie(ctx, genresActor, m.ID, m.Version, m.Input())
+			switch {
+			case err == nil:
+				changed++
+			case apperr.Is(err, apperr.PreconditionFailed) || apperr.Is(err, apperr.NotFound):
+			default:
+				return err
+			}
+		}
+		s.relay.Kick()
+	}
+	if changed > 0 {
+		s.log.Info("stored every movie's genres in their canonical spelling", "changed", changed)
+	}
+	return s.store.SetMeta(ctx, metaGenres, want)
 }
 
 // Where the start's catch-up stands.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"marquee/pkg/genres"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 )
@@ -108,7 +109,7 @@ func (c *Config) Validate() error {
 	if c.SearchURL != "" && !strings.HasPrefix(c.SearchURL, "http://") && !strings.HasPrefix(c.SearchURL, "https://") {
 		problems = append(problems, "search_url must be an http(s) URL")
 	}
-	if _, err := catalog.ParseGenreSynonyms(c.GenreSynonyms); err != nil {
+	if _, err := genres.Parse(c.GenreSynonyms); err != nil {
 		problems = append(problems, "genre_synonyms: "+err.Error())
 	}
 	if len(problems) > 0 {

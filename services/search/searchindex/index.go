@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"marquee/pkg/apperr"
+	"marquee/pkg/genres"
 	"marquee/services/search"
 )
 
@@ -107,6 +108,9 @@ type Options struct {
 	// PostingsCacheBytes bounds the memory of the long postings lists that searches keep decoded across
 	// searches (see exec_postings.go); 0 means none are kept, and every list is walked in its segment.
 	PostingsCacheBytes int64
+	// Genres is the vocabulary a genre filter is read with ("sci-fi" is Science Fiction, as the catalog
+	// stores it); nil means genres.Default().
+	Genres *genres.Vocabulary
 	// SearchConcurrency is how many searches (and suggestions) run at once; the others wait their turn,
 	// first come first served (see admission.go). Answers from the cache do not wait. 0 means GOMAXPROCS.
 	SearchConcurrency int
@@ -124,6 +128,9 @@ func Open(path string) (*Index, error) { return OpenWith(path, Options{}) }
 func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.Ranking == (Ranking{}) {
 		opts.Ranking = DefaultRanking()
+	}
+	if opts.Genres == nil {
+		opts.Genres = genres.Default()
 	}
 	if err := opts.Ranking.Validate(); err != nil {
 		return nil, err

@@ -803,6 +803,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	if err := q.Normalize(); err != nil {
 		return nil, err
 	}
+	q.Genres = x.opts.Genres.Canonical(q.Genres) // the catalog stores them so
 	text, err := search.ParseText(q.Text)
 	if err != nil {
 		return nil, err

@@ -124,3 +124,21 @@ func TestSuggestTheWholeTitleFirst(t *testing.T) {
 		t.Fatalf("suggestions for ridley = %+v: want the director Ridley Scott", ss)
 	}
 }
+
+// TestGenreFilterSpeltOtherwise: a genre filter is read with the catalog's vocabulary, so genre=sci-fi
+// finds the movies the catalog stores as Science Fiction.
+func TestGenreFilterSpeltOtherwise(t *testing.T) {
+	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
+	m := *movie(1, 1, "Solaris")
+	m.Genres = []string{"Science Fiction"}
+	MustIndex(t, idx, m, *movie(2, 1, "Heat"))
+	for _, g := range []string{"sci-fi", "Sci-Fi", "science fiction"} {
+		res, err := idx.Search(context.Background(), search.Query{Genres: []string{g}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != 1 || res.Hits[0].Title != "Solaris" {
+			t.Errorf("genre=%s: %d movies, want Solaris", g, res.Total)
+		}
+	}
+}

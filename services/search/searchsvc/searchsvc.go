@@ -21,6 +21,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/genres"
 	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/services/search"
@@ -41,6 +42,7 @@ type Config struct {
 	PostingsCacheBytes int64  `key:"postings_cache_bytes" usage:"memory for the long postings lists searches keep decoded (a common word's list is walked from its start in the index), in bytes; 0 keeps none"`
 	IndexShards        int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
 	SearchConcurrency  int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
+	GenreSynonyms      string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
@@ -120,6 +122,9 @@ func (c *Config) Validate() error {
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("addr %q: %v", c.Addr, err))
+	}
+	if _, err := genres.Parse(c.GenreSynonyms); err != nil {
+		problems = append(problems, "genre_synonyms: "+err.Error())
 	}
 	if strings.TrimSpace(c.NATSURL) == "" {
 		problems = append(problems, "nats_url is required")
@@ -217,7 +222,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream); err != nil {
 		return nil, err
 	}
-	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards,
+	vocab, err := genres.Parse(cfg.GenreSynonyms)
+	if err != nil {
+		return nil, fmt.Errorf("search config: genre_synonyms: %w", err)
+	}
+	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards, Genres: vocab,
 		SearchConcurrency: cfg.SearchConcurrency, PostingsCacheBytes: cfg.PostingsCacheBytes}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)

@@ -1,24 +1,30 @@
-package catalog
+// Package genres is Marquee's genre vocabulary: the catalog stores every genre a write names in its
+// canonical spelling, and search reads a genre filter the same way.
+package genres
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 )
 
-// Genres is the catalog's genre vocabulary: every genre a write names is stored in its canonical spelling,
+// Vocabulary is the catalog's genre vocabulary: every genre a write names is stored in its canonical spelling,
 // so that the seed's "Sci-Fi" and the TMDB-like catalog's "Science Fiction" are one facet value and one
 // filter. Spellings that differ only in case, spaces and punctuation are one genre ("sci fi", "Sci-Fi",
 // "SCIFI"); a synonym maps a different word to a genre ("Noir" to "Film Noir"). A genre the vocabulary does
 // not know is kept as written.
-type Genres struct {
+type Vocabulary struct {
 	canonical map[string]string // by genreKey
 }
 
-// DefaultGenres are the genres of IMDb's and TMDB's lists under one spelling each, with the synonyms that
+// Default is the genres of IMDb's and TMDB's lists under one spelling each, with the synonyms that
 // the two disagree on.
-func DefaultGenres() *Genres {
-	g := &Genres{canonical: map[string]string{}}
+func Default() *Vocabulary {
+	g := &Vocabulary{canonical: map[string]string{}}
 	for _, name := range []string{
 		"Action", "Adult", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Documentary", "Drama",
 		"Family", "Fantasy", "Film Noir", "Foreign", "Game Show", "History", "Horror", "Music", "Musical",
@@ -37,11 +43,11 @@ func DefaultGenres() *Genres {
 	return g
 }
 
-// ParseGenreSynonyms adds synonyms written as "from=to" pairs separated by commas (the genre_synonyms
+// Parse adds synonyms written as "from=to" pairs separated by commas (the genre_synonyms
 // setting) to the default vocabulary: "Kids=Family, Suspense=Thriller". A "to" the vocabulary does not know
 // becomes a genre of its own.
-func ParseGenreSynonyms(spec string) (*Genres, error) {
-	g := DefaultGenres()
+func Parse(spec string) (*Vocabulary, error) {
+	g := Default()
 	for pair := range strings.SplitSeq(spec, ",") {
 		if strings.TrimSpace(pair) == "" {
 			continue
@@ -63,7 +69,7 @@ func ParseGenreSynonyms(spec string) (*Genres, error) {
 
 // Canonical returns the genres in their canonical spellings, in order, without repeats. A nil vocabulary
 // keeps them as they are.
-func (g *Genres) Canonical(genres []string) []string {
+func (g *Vocabulary) Canonical(genres []string) []string {
 	if g == nil {
 		return genres
 	}
@@ -90,4 +96,13 @@ func genreKey(name string) string {
 		}
 		return -1
 	}, name)
+}
+
+// Fingerprint names the vocabulary: two vocabularies with one fingerprint store every genre alike.
+func (g *Vocabulary) Fingerprint() string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(g.canonical)) {
+		fmt.Fprintf(h, "%s=%s\n", k, g.canonical[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
