@@ -262,9 +262,9 @@ func TestSuggest(t *testing.T) {
 		status int
 		want   string
 	}{
-		{name: "title", target: "/v1/suggest?q=god", status: 200, want: `{"suggestions":[{"text":"The Godfather","kind":"title","id":1}]}`},
-		{name: "person", target: "/v1/suggest?q=copp", status: 200, want: `{"suggestions":[{"text":"Francis Ford Coppola","kind":"person"}]}`},
-		{name: "accents", target: "/v1/suggest?q=ame", status: 200, want: `{"suggestions":[{"text":"Amélie","kind":"title","id":2}]}`},
+		{name: "title", target: "/v1/suggest?q=god", status: 200, want: `{"suggestions":[{"text":"The Godfather","kind":"title","id":1,"year":1972}]}`},
+		{name: "person", target: "/v1/suggest?q=copp", status: 200, want: `{"suggestions":[{"text":"Francis Ford Coppola","kind":"person","role":"director"}]}`},
+		{name: "accents", target: "/v1/suggest?q=ame", status: 200, want: `{"suggestions":[{"text":"Amélie","kind":"title","id":2,"year":2001}]}`},
 		{name: "nothing", target: "/v1/suggest?q=zzz", status: 200, want: `{"suggestions":[]}`},
 		{name: "limit", target: "/v1/suggest?q=a&limit=1", status: 200},
 		{name: "empty", target: "/v1/suggest?q=", status: 400},
