@@ -91,3 +91,24 @@ func TestAnalyzeAsTheIndexDoes(t *testing.T) {
 		t.Errorf("only %d ASCII texts checked: the seed catalog was not read", ascii)
 	}
 }
+
+// TestTypedTitleKey: the spellings of one title that people type share one key, and different titles do not.
+func TestTypedTitleKey(t *testing.T) {
+	for _, same := range [][]string{
+		{"rocky ii", "rocky 2", "rocky two"},
+		{"alien3", "alien 3", "alien three", "alien iii"},
+		{"ocean's eleven", "oceans 11", "oceans xi"},
+		{"star wars episode v", "star wars episode 5", "star wars episode five"},
+	} {
+		for _, k := range same[1:] {
+			if a, b := typedTitleKey(same[0]), typedTitleKey(k); a != b {
+				t.Errorf("%q → %q, %q → %q: want one key", same[0], a, k, b)
+			}
+		}
+	}
+	for _, pair := range [][2]string{{"rocky ii", "rocky iii"}, {"se7en", "seven"}, {"heat", "heats"}} {
+		if typedTitleKey(pair[0]) == typedTitleKey(pair[1]) {
+			t.Errorf("%q and %q share a key", pair[0], pair[1])
+		}
+	}
+}

@@ -122,6 +122,22 @@ func (e *expansions) fuzzyPrefixQuery(field, prefix string, fuzz int, boost floa
 	return query.NewDisjunctionQuery(qs)
 }
 
+// hasVariants reports whether field has words within fuzz edits of word (true if it cannot tell).
+func (e *expansions) hasVariants(field, word string, fuzz int) bool {
+	cands, ok := e.variants(field, word, fuzz)
+	return !ok || len(cands) > 0
+}
+
+// known reports whether some movie has word in a text field (true if it cannot tell).
+func (e *expansions) known(word string) bool {
+	v, ok := e.lookup(expansionKey{word: word, fuzz: -4}, func(r *dictReader) (any, error) {
+		fields, err := r.wordFields(word)
+		return fields != 0, err
+	})
+	known, _ := v.(bool)
+	return !ok || known
+}
+
 // completes reports whether some word of field starts with prefix.
 func (e *expansions) completes(field, prefix string) bool {
 	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
@@ -161,20 +177,36 @@ func wordQuery(field, word string, boost float64) query.Query {
 	return q
 }
 
-// split is how a query word that no title has may be two or three words that titles do have, written
-// together: spiderman is spider man, lalaland la la land. Of the ways to cut it, the one whose rarest part
-// the most titles have; false if the word is in a title, or no cut gives title words.
+// split is how a query word that movies do not have may be two or three words that titles do have,
+// written together: spiderman is spider man, lalaland la la land. Of the cuts into two title words, else
+// three, the one whose shortest part is longest. False if the word is in a title, an overview, a tagline or a
+// name (it is most likely meant as it is; keywords and tags, which people write, may hold the compound), if a
+// title has a word within its typo tolerance (it is likely a typo of that word), or if no cut gives title
+// words. The first two tests cost a look-up in each segment's words dictionary and the typo walk the typo
+// tier makes anyway.
 func (e *expansions) split(word string) ([]string, bool) {
 	if len(word) < 4 {
 		return nil, false
 	}
-	v, _ := e.lookup(expansionKey{field: fieldTitle, word: word, fuzz: -2}, func(r *dictReader) (any, error) {
-		if n, err := r.docFreq([]string{fieldTitle}, word); err != nil || n > 0 {
-			return []string(nil), err
+	v, _ := e.lookup(expansionKey{field: fieldTitle, word: word, fuzz: -3}, func(r *dictReader) (any, error) {
+		fields, err := r.wordFields(word)
+		if err != nil {
+			return false, err
 		}
-		parts, _, err := r.split(word, 2) // two words if they can be, else three
+		return fields&^splitFields == 0 && (fields == 0 || r.rare(fields, word)), nil
+	})
+	if ok, _ := v.(bool); !ok {
+		return nil, false
+	}
+	if fuzz := fuzziness(utf8.RuneCountInString(word)); fuzz > 0 {
+		if cands, ok := e.variants(fieldTitle, word, fuzz); !ok || len(cands) > 0 {
+			return nil, false
+		}
+	}
+	v, _ = e.lookup(expansionKey{field: fieldTitle, word: word, fuzz: -2}, func(r *dictReader) (any, error) {
+		parts, err := r.split(word, 2)
 		if parts == nil && err == nil {
-			parts, _, err = r.split(word, 3)
+			parts, err = r.split(word, 3)
 		}
 		return parts, err
 	})
@@ -182,38 +214,64 @@ func (e *expansions) split(word string) ([]string, bool) {
 	return parts, len(parts) > 1
 }
 
-// split cuts word into at most n title words, the rarest of them in as many titles as can be; it returns
-// the parts and that count, nil if no cut works. A shorter cut is no better than a longer one here: the
-// caller asks for two before three.
-func (ir *dictReader) split(word string, n int) ([]string, uint64, error) {
-	title := []string{fieldTitle}
+// splitFields are the fields a word split cuts may be in: the keywords and tags, which people write.
+var splitFields = uint64(1)<<wordFieldBit(fieldKeywords) | uint64(1)<<wordFieldBit(fieldTags)
+
+// rare reports whether fewer than splitBelow movies have word in the fields (a set of wordFieldNames bits).
+func (ir *dictReader) rare(fields uint64, word string) bool {
+	var in []string
+	for bit, f := range wordFieldNames {
+		if fields&(1<<bit) != 0 {
+			in = append(in, f)
+		}
+	}
+	n, err := ir.docFreq(in, word)
+	return err == nil && n < splitBelow
+}
+
+// splitBelow is how many movies a query word may have at most for split to cut it: a word that movies do
+// have is most likely meant as it is.
+const splitBelow = 5
+
+// titleBit is the title's bit in a word's fields (wordFields).
+const titleBit = uint64(1) << 0
+
+// split cuts word into exactly n title words, the shortest as long as can be; nil if no cut works.
+func (ir *dictReader) split(word string, n int) ([]string, error) {
 	var best []string
-	var bestCount uint64
+	bestShortest := 0
 	for i := 1; i < len(word); i++ {
 		if !utf8.RuneStart(word[i]) {
 			continue
 		}
 		head, rest := word[:i], word[i:]
-		nh, err := ir.docFreq(title, head)
+		fields, err := ir.wordFields(head)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		if nh == 0 {
+		if fields&titleBit == 0 {
 			continue
-		}
-		nr, err := ir.docFreq(title, rest)
-		if err != nil {
-			return nil, 0, err
 		}
 		tail := []string{rest}
 		if n > 2 {
-			if tail, nr, err = ir.split(rest, n-1); err != nil {
-				return nil, 0, err
+			if tail, err = ir.split(rest, n-1); err != nil {
+				return nil, err
 			}
+		} else if fields, err = ir.wordFields(rest); err != nil {
+			return nil, err
+		} else if fields&titleBit == 0 {
+			tail = nil
 		}
-		if c := min(nh, nr); c > bestCount && tail != nil {
-			best, bestCount = append([]string{head}, tail...), c
+		if tail == nil {
+			continue
+		}
+		shortest := len(head)
+		for _, t := range tail {
+			shortest = min(shortest, len(t))
+		}
+		if shortest > bestShortest {
+			best, bestShortest = append([]string{head}, tail...), shortest
 		}
 	}
-	return best, bestCount, nil
+	return best, nil
 }

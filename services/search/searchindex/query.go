@@ -30,7 +30,7 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 	}
 	d := map[string]any{
 		fieldTitle:     m.Title,
-		fieldTitleKey:  titleKeys(numberKey(x.key(m.Title))),
+		fieldTitleKey:  titleKeys(typedTitleKey(x.key(m.Title))),
 		fieldTitleSort: m.Title,
 		fieldDirectors: m.Directors,
 		fieldDirector:  x.labelled(m.Directors),
@@ -67,12 +67,12 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 	return d, nil
 }
 
-// numberKey writes a title key as people type titles: without apostrophes ("ocean's" is "oceans"), and with
+// typedTitleKey writes a title key as people type titles: without apostrophes ("ocean's" is "oceans"), and with
 // its numbers one way, in digits, apart from the letters around them: "rocky ii", "rocky two" and "rocky 2"
 // are one key, and so are "alien3" and "alien 3". The query's key is written the same way, so a title typed
 // so still counts as the whole title. Every number counts here, one-letter Roman numerals included: both
 // sides agree.
-func numberKey(key string) string {
+func typedTitleKey(key string) string {
 	words := strings.Fields(key)
 	changed := false
 	for i, w := range words {
@@ -256,8 +256,8 @@ func newTerm(text string, prefix bool) term {
 	return term{text: text, variants: variants, prefix: prefix, fuzz: fuzziness(utf8.RuneCountInString(text))}
 }
 
-// numerals are the other ways of writing a number from 2 to 20, by each way: digits, Roman numerals, an
-// English word. Titles number sequels all three ways (Rocky II, Toy Story 2, Ocean's Eleven) and people
+// numerals are, for each way of writing a number from 2 to 20 (digits, a Roman numeral, an English word),
+// the other ways. Titles number sequels all three ways (Rocky II, Toy Story 2, Ocean's Eleven) and people
 // type any of them. One is left out (i and one are ordinary words); so are the Roman numerals of one
 // letter as what is typed (v, x), while they are still found as written in titles.
 var numerals = func() map[string][]string {
@@ -444,8 +444,9 @@ func (x *Index) newTermQuery(p *plan, t term, typos bool) query.Query {
 		}
 		if t.prefix && f.prefix {
 			qs = append(qs, p.exp.prefixQuery(f.name, t.text, f.boost*x.rank.Prefix))
-			if typos && t.fuzz > 0 && !p.exp.completes(f.name, t.text) {
-				// Nothing starts with the word being typed: a typo in it, before the end (godfate).
+			if typos && t.fuzz > 0 && !p.exp.completes(f.name, t.text) && !p.exp.hasVariants(f.name, t.text, t.fuzz) {
+				// Nothing starts with the word being typed, nor is near it: a typo in it, before the end
+				// (godfate).
 				if fq := p.exp.fuzzyPrefixQuery(f.name, t.text, t.fuzz, f.boost*x.rank.Prefix*x.rank.Typo); fq != nil {
 					qs = append(qs, fq)
 				}
@@ -517,6 +518,12 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	// finds Alien³): a way of writing them, not a typo.
 	alts := []query.Query{all}
 	for _, j := range p.joins {
+		if !p.exp.known(j.text) {
+			// No movie has the words as one: nothing to look up. The clause stays, matching nothing, so
+			// that the disjunction's coordination factor (and every score) is the same either way.
+			alts = append(alts, query.NewMatchNoneQuery())
+			continue
+		}
 		var js []query.Query
 		for i := range p.terms {
 			switch i {
@@ -553,7 +560,7 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 	}
 	var should []query.Query
 	if p.titleKey != "" && x.rank.TitleExact > 0 {
-		tq := query.NewTermQuery(numberKey(p.titleKey))
+		tq := query.NewTermQuery(typedTitleKey(p.titleKey))
 		tq.SetField(fieldTitleKey)
 		tq.SetBoost(x.rank.TitleExact)
 		should = append(should, tq)

@@ -457,18 +457,27 @@ func fuzzyPrefixKey(fuzz int) int { return -10 - fuzz }
 // completions of a word still being typed with a typo in it (godfate → godfather). At most limit of them,
 // the ones the most movies have, in dictionary order.
 func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]string, error) {
-	movies := map[string]uint64{}
-	err := ir.eachSegment(field, wordsKey{field, prefix, fuzzyPrefixKey(fuzz)}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
+	bit := wordFieldBit(field)
+	if bit < 0 {
+		return nil, nil // the prefix fields are all in the words dictionary
+	}
+	automaton := func() (vellum.Automaton, error) {
 		dfa, err := ir.levenshtein(prefix, fuzz)
-		if err != nil {
-			return nil, err
+		return startsWith{dfa}, err
+	}
+	seen := map[string]bool{}
+	err := ir.eachSegmentOf(func(seg segment.Segment, sc *segmentCache) error {
+		// One walk of the segment's words dictionary serves every field (and every later search).
+		vs, err := sc.wordsMatching(seg, wordsKey{"", prefix, fuzzyPrefixKey(fuzz)}, automaton)
+		for _, e := range fieldEntries(vs, bit) {
+			seen[e.Term] = true
 		}
-		return dictEntries(d, startsWith{dfa}, nil, nil)
-	}, func(e index.DictEntry) { movies[e.Term]++ })
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 	}
-	words := slices.Sorted(maps.Keys(movies))
+	words := slices.Sorted(maps.Keys(seen))
 	if len(words) > limit {
 		// The walk does not count each word's movies (it would read every completion's postings): the
 		// shortest completions are the likeliest, then dictionary order.

@@ -63,7 +63,7 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	}
 	// A title that is the whole text typed comes first: "alien" is Alien before Alien³ and Aliens, however
 	// popular they are.
-	perField = append(perField, wordQuery(fieldTitleKey, numberKey(strings.Join(words, " ")), suggestExactBoost))
+	perField = append(perField, wordQuery(fieldTitleKey, typedTitleKey(strings.Join(words, " ")), suggestExactBoost))
 	scored := query.NewCustomScoreQueryWithScorer(query.NewDisjunctionQuery(perField), x.suggestScorer(), nil, nil)
 	req := bleve.NewSearchRequestOptions(scored, suggestPool, 0, false)
 	req.Fields = []string{fieldSource}

@@ -33,7 +33,7 @@ func TestTitlesAsPeopleTypeThem(t *testing.T) {
 	add("Alien", 12000, "A crew meets a creature.")
 	add("The Godfather", 17000, "A crime family.")
 	add("Interstellar", 30000, "Explorers travel through a wormhole.")
-	add("Secret Origins", 100, "Heroes meet an intersteller threat.")
+	add("Secret Origins", 100, "When an intersteller threat comes to Earth, a band of heroes from far and wide must set aside their differences and join forces to save the planet from destruction.")
 	for i := range 30 {
 		add(fmt.Sprintf("Filler %d", i), int64(i), "Nothing to see.")
 	}

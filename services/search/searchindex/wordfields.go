@@ -151,7 +151,11 @@ func fieldEntries(vs []typoVariant, bit int) []index.DictEntry {
 // typoVariants is the words of every text field of seg within fuzz edits of word, from the cache or found
 // with dfa in the segment's words dictionary (built on first use), and kept.
 func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int, dfa func() (vellum.Automaton, error)) ([]typoVariant, error) {
-	k := wordsKey{"", word, fuzz}
+	return sc.wordsMatching(seg, wordsKey{"", word, fuzz}, dfa)
+}
+
+// wordsMatching is the words of seg's words dictionary that the automaton accepts, kept under k.
+func (sc *segmentCache) wordsMatching(seg segment.Segment, k wordsKey, automaton func() (vellum.Automaton, error)) ([]typoVariant, error) {
 	sc.mu.Lock()
 	if vs, ok := sc.typos[k]; ok {
 		sc.mu.Unlock()
@@ -162,7 +166,7 @@ func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int,
 	if err != nil {
 		return nil, err
 	}
-	a, err := dfa()
+	a, err := automaton()
 	if err != nil {
 		return nil, err
 	}
@@ -191,4 +195,22 @@ func (sc *segmentCache) buildWordFields(seg segment.Segment) (*vellum.FST, error
 		sc.wordFields = fst
 	}
 	return sc.wordFields, nil
+}
+
+// wordFields is the set of text fields that hold word in any segment (a bit per wordFieldNames): a lookup in
+// each segment's words dictionary.
+func (ir *dictReader) wordFields(word string) (uint64, error) {
+	var fields uint64
+	err := ir.eachSegmentOf(func(seg segment.Segment, sc *segmentCache) error {
+		fst, err := sc.buildWordFields(seg)
+		if err != nil {
+			return err
+		}
+		v, ok, err := fst.Get([]byte(word))
+		if ok {
+			fields |= v
+		}
+		return err
+	})
+	return fields, err
 }
