@@ -64,6 +64,18 @@ func Parse(spec string) (*Vocabulary, error) {
 		}
 		g.canonical[genreKey(from)] = to
 	}
+	// A synonym's genre may itself be a synonym (Children=Kids, Kids=Family): follow each to the end, so that
+	// a canonical spelling stays what it is.
+	for k, to := range g.canonical {
+		for range len(g.canonical) {
+			next, ok := g.canonical[genreKey(to)]
+			if !ok || next == to {
+				break
+			}
+			to = next
+		}
+		g.canonical[k] = to
+	}
 	return g, nil
 }
 

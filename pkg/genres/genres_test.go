@@ -18,6 +18,13 @@ func TestGenres(t *testing.T) {
 	if got := g.Canonical([]string{"kids", "Suspense", "Suspense Film"}); !slices.Equal(got, []string{"Family", "Thriller Film"}) {
 		t.Errorf("with synonyms = %q", got)
 	}
+	g, err = Parse("Children=Kids, Kids=Family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Canonical([]string{"Children"}); !slices.Equal(got, []string{"Family"}) || !slices.Equal(g.Canonical(got), got) {
+		t.Errorf("a synonym of a synonym = %q, want Family, and Family to stay", got)
+	}
 	for _, bad := range []string{"Kids", "=Family", "Kids=", "Kids=!!"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) accepted", bad)

@@ -399,13 +399,10 @@ type Store interface {
 	// Returns NotFound if the movie never existed.
 	MovieHistory(ctx context.Context, id int64) ([]HistoryEntry, error)
 	// ImportMovies writes valid inputs in order: an input whose tmdb_id (else imdb_id) names a live movie,
-	// or else that describes one stored film (SameFilms), is merged into it (Merge), or leaves it unchanged;
+	// or else that describes one stored film (SameFilm), is merged into it (Merge), or leaves it unchanged;
 	// others create movies. An input that describes several stored films fails with Conflict. Each input
 	// succeeds or fails on its own; the results are in input order.
 	ImportMovies(ctx context.Context, actor string, inputs []MovieInput) ([]ImportResult, error)
-	// SameFilms returns the live movies that in describes by its title, year and directors (SameFilm), in
-	// id order: what an import would merge it into.
-	SameFilms(ctx context.Context, in MovieInput) ([]*Movie, error)
 	// Seeded reports whether a seed was completed in this database.
 	Seeded(ctx context.Context) (bool, error)
 	// Seed stores the movies once per database: after a completed seed it stores nothing and returns 0.

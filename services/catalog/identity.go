@@ -16,20 +16,21 @@ import (
 const MaxTitleKeyLen = 2 * MaxTitleLen
 
 // TitleKey is the form in which two spellings of one title are equal: letters and digits only, lower case,
-// accents removed, apostrophes dropped ("It's" and "Its" are one word), "&" read as "and", and every other
+// accents of Latin letters removed, apostrophes dropped ("It's" and "Its" are one word), "&" read as "and", and every other
 // run of punctuation or space one space. "Sunrise: A Song of Two Humans" and "sunrise - a song of two
 // humans" have one key; so do "Amélie" and "Amelie".
 func TitleKey(title string) string {
 	var b strings.Builder
-	space := false
+	space, latin := false, false
 	for _, r := range norm.NFKD.String(title) {
 		switch {
-		case unicode.Is(unicode.Mn, r), r == '\'', r == '’', r == 'ʼ', r == '`':
-			continue
+		case unicode.Is(unicode.Mn, r) && latin, r == '\'', r == '’', r == 'ʼ', r == '`':
+			continue // an accent on a Latin letter; other scripts' marks are letters of their own
 		case r == '&':
 			b.WriteString(" and")
 			space = true
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+			latin = unicode.Is(unicode.Latin, r) || (latin && unicode.Is(unicode.Mn, r))
 			if space && b.Len() > 0 {
 				b.WriteByte(' ')
 			}
@@ -78,11 +79,12 @@ func SameFilm(m *Movie, in *MovieInput) bool {
 }
 
 // Merge returns what the catalog knows of a movie once a record of it is imported: an import adds to what
-// is stored and never clears a field (a PUT does). Where the stored movie and the record both have a
-// value, the source with more votes wins, the record on a tie: votes say which source measured the film
-// more, and a rating or a popularity means something only beside the votes it came with. A value only one
-// side has is kept. Genres, keywords and tags are united, the winner's first. Both must be valid; so is
-// the result.
+// is stored and never clears a field (a PUT does). The side with more votes wins, the record on a tie: votes
+// say which source measured the film more. Its rating, votes and popularity are taken together (a rating
+// means something only beside the votes it came with), unless it has no rating and no votes, when the
+// other side's are. Every other field is the winner's where it has one, else the other side's; genres,
+// keywords and tags are united, the winner's first. Both must be valid; so is the result. Merging the same
+// record again changes nothing.
 func Merge(stored, in MovieInput) MovieInput {
 	win, lose := in, stored
 	if votesOf(stored.Votes) > votesOf(in.Votes) {
@@ -101,13 +103,12 @@ func Merge(stored, in MovieInput) MovieInput {
 	fill(&out.PosterURL, lose.PosterURL)
 	out.Year = fillPtr(out.Year, lose.Year)
 	out.RuntimeMinutes = fillPtr(out.RuntimeMinutes, lose.RuntimeMinutes)
-	out.Popularity = fillPtr(out.Popularity, lose.Popularity)
 	out.TMDBID = fillPtr(out.TMDBID, lose.TMDBID)
 	out.IMDbID = fillPtr(out.IMDbID, lose.IMDbID)
-	if out.Rating == nil && lose.Rating != nil { // a rating goes with the votes it came with
-		out.Rating, out.Votes = lose.Rating, lose.Votes
+	if win.Rating == nil && votesOf(win.Votes) == 0 {
+		out.Rating, out.Votes, out.Popularity = lose.Rating, lose.Votes, lose.Popularity
 	}
-	out.Votes = fillPtr(out.Votes, lose.Votes)
+	out.Popularity = fillPtr(out.Popularity, fillPtr(win.Popularity, lose.Popularity))
 	if len(out.Directors) == 0 {
 		out.Directors = lose.Directors
 	}

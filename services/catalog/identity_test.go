@@ -18,7 +18,7 @@ func TestTitleKey(t *testing.T) {
 			t.Errorf("TitleKey(%q) = %q, TitleKey(%q) = %q; want one key", tt.a, ka, tt.b, kb)
 		}
 	}
-	for _, tt := range []struct{ a, b string }{{"Alien", "Aliens"}, {"Se7en", "Seven"}, {"Up", "Us"}} {
+	for _, tt := range []struct{ a, b string }{{"Alien", "Aliens"}, {"Se7en", "Seven"}, {"Up", "Us"}, {"सुन", "सन"}} {
 		if TitleKey(tt.a) == TitleKey(tt.b) {
 			t.Errorf("%q and %q share a key", tt.a, tt.b)
 		}
@@ -65,5 +65,40 @@ func TestMergeKeepsARatingWithItsVotes(t *testing.T) {
 	}
 	if m := Merge(seed, unrated); m.Rating == nil || *m.Rating != 8.7 {
 		t.Errorf("seed + unrated = %v, want the seed's rating kept", m.Rating)
+	}
+}
+
+// TestMergeTwiceChangesNothing: merging a record a second time leaves the movie as the first merge did,
+// whichever side has the rating, the votes or the popularity, and a rating stays with its votes.
+func TestMergeTwiceChangesNothing(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	n := func(v int64) *int64 { return &v }
+	sides := []MovieInput{
+		{Title: "Psycho"},
+		{Title: "Psycho", Rating: f(8.7), Popularity: f(87)},
+		{Title: "Psycho", Votes: n(100)},
+		{Title: "Psycho", Rating: f(7), Votes: n(10), Overview: "A secretary steals."},
+		{Title: "PSYCHO", Rating: f(8.4), Votes: n(9000), Popularity: f(30.5), Year: func() *int { y := 1960; return &y }()},
+		{Title: "Psycho", Votes: n(9000), Genres: []string{"Horror"}},
+	}
+	for i, stored := range sides {
+		for j, rec := range sides {
+			once := Merge(stored, rec)
+			if twice := Merge(once, rec); !Same(&once, &twice) {
+				t.Errorf("stored %d, record %d: the second merge changes %v", i, j, Diff(&once, &twice))
+			}
+			if once.Rating != nil && once.Votes != nil {
+				from := []MovieInput{stored, rec}
+				ok := false
+				for _, s := range from {
+					if s.Rating != nil && s.Votes != nil && *s.Rating == *once.Rating && *s.Votes == *once.Votes {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("stored %d, record %d: rating %v with %v votes, which no side has together", i, j, *once.Rating, *once.Votes)
+				}
+			}
+		}
 	}
 }

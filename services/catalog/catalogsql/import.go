@@ -120,24 +120,27 @@ func (s *Store) matchMovie(ctx context.Context, tx *txn, in catalog.MovieInput) 
 		}
 		return m, nil
 	}
-	same, err := s.sameFilms(ctx, tx, in, s.d.forUpdate)
+	// The title look-up reads without locking: on MySQL a locking read of a secondary index's range takes
+	// gap locks, and concurrent imports inserting into those gaps deadlocked. The one movie found is then
+	// locked by its id, as any update locks it, and read again: a change meanwhile runs the transaction
+	// again. Two imports of one new film at once may still both create it.
+	same, err := s.sameFilms(ctx, tx, in)
 	if err != nil || len(same) == 0 {
 		return nil, err
 	}
 	if len(same) > 1 {
 		return nil, ambiguous(same)
 	}
-	return same[0], nil
+	cur, err := s.lockMovie(ctx, tx, same[0].ID, same[0].Version)
+	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.PreconditionFailed) {
+		return nil, errRetry
+	}
+	return cur, err
 }
 
-// SameFilms implements catalog.Store.
-func (s *Store) SameFilms(ctx context.Context, in catalog.MovieInput) ([]*catalog.Movie, error) {
-	return s.sameFilms(ctx, s.db, in, "")
-}
-
-// sameFilms returns the live movies that in describes by its title (catalog.SameFilm), in id order; lock
-// is the dialect's locking clause, or "".
-func (s *Store) sameFilms(ctx context.Context, db querier, in catalog.MovieInput, lock string) ([]*catalog.Movie, error) {
+// sameFilms returns the live movies that in describes by its title (catalog.SameFilm), in id order. It does
+// not lock them.
+func (s *Store) sameFilms(ctx context.Context, db querier, in catalog.MovieInput) ([]*catalog.Movie, error) {
 	key := catalog.TitleKey(in.Title)
 	if key == "" {
 		return nil, nil
@@ -149,14 +152,14 @@ func (s *Store) sameFilms(ctx context.Context, db querier, in catalog.MovieInput
 		args = append(args, *in.Year)
 	}
 	// A movie with another id of the record's kind is another film, and one with the same id was found by it:
-	// an import of a catalog whose records all have a tmdb_id reads no row here.
+	// for a catalog whose records all have a tmdb_id, only movies without one are read.
 	if in.TMDBID != nil {
 		q += ` AND tmdb_id IS NULL`
 	}
 	if in.IMDbID != nil {
 		q += ` AND imdb_id IS NULL`
 	}
-	rows, err := db.QueryContext(ctx, q+` ORDER BY id`+lock, args...)
+	rows, err := db.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("match movie by title: %w", dbErr(err))
 	}

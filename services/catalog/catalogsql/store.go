@@ -170,10 +170,11 @@ func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieI
 }
 
 // createMovie is insertMovie for a client's create: with RefuseSameFilm, a movie that describes a stored film
-// is a Conflict. The stored ones are locked, so that a concurrent merge or create of the film waits.
+// is a Conflict. The check reads without locking (see matchMovie): two creates of one film at once may
+// both succeed.
 func (s *Store) createMovie(ctx context.Context, tx *txn, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm) (*catalog.Movie, error) {
 	if onSame == catalog.RefuseSameFilm {
-		same, err := s.sameFilms(ctx, tx, in, s.d.forUpdate)
+		same, err := s.sameFilms(ctx, tx, in)
 		if err != nil {
 			return nil, err
 		}

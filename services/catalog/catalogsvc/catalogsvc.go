@@ -99,7 +99,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	store := catalogsql.New(d.DB, dialect, stream)
-	vocab, _ := genres.Parse(cfg.GenreSynonyms) // checked by Validate
+	vocab, err := genres.Parse(cfg.GenreSynonyms)
+	if err != nil {
+		return nil, fmt.Errorf("catalog config: genre_synonyms: %w", err)
+	}
 	store.UseGenres(vocab)
 	if err := ensureSigningKey(ctx, store); err != nil {
 		return nil, err
