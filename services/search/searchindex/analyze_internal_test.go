@@ -112,3 +112,18 @@ func TestTypedTitleKey(t *testing.T) {
 		}
 	}
 }
+
+// TestNumerals: a number typed one way matches it written the other ways, but a word is not every one-letter
+// Roman numeral (ten is not every X), and i and one are left alone.
+func TestNumerals(t *testing.T) {
+	for typed, want := range map[string][]string{"2": {"ii", "two"}, "ii": {"2", "two"}, "two": {"2", "ii"}, "10": {"x", "ten"}, "ten": {"10"}} {
+		if got := numerals[typed]; !slices.Equal(got, want) {
+			t.Errorf("numerals[%q] = %q, want %q", typed, got, want)
+		}
+	}
+	for _, none := range []string{"i", "one", "1", "x", "v"} {
+		if got, ok := numerals[none]; ok {
+			t.Errorf("numerals[%q] = %q, want none", none, got)
+		}
+	}
+}

@@ -259,7 +259,7 @@ func newTerm(text string, prefix bool) term {
 // numerals are, for each way of writing a number from 2 to 20 (digits, a Roman numeral, an English word),
 // the other ways. Titles number sequels all three ways (Rocky II, Toy Story 2, Ocean's Eleven) and people
 // type any of them. One is left out (i and one are ordinary words); so are the Roman numerals of one
-// letter as what is typed (v, x), while they are still found as written in titles.
+// letter as what is typed (v, x), and as what a word finds (ten is not every X); 5 and 10 do find them.
 var numerals = func() map[string][]string {
 	words := []string{"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 		"thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"}
@@ -272,8 +272,9 @@ var numerals = func() map[string][]string {
 			if len(f) == 1 && f[0] >= 'a' {
 				continue
 			}
-			for _, other := range forms {
-				if other != f {
+			for j, other := range forms {
+				// A one-letter Roman numeral stands for the number only beside digits: five is not every V.
+				if other != f && (len(other) > 1 || j != 1 || f[0] <= '9') {
 					m[f] = append(m[f], other)
 				}
 			}
