@@ -197,8 +197,8 @@ type Suggestion struct {
 	Kind string
 	ID   int64 // the movie, for a title; 0 for a person
 	Year *int  // the movie's year, for a title: it tells remakes apart
-	// Role is "director" or "cast" for a person (as the movie that suggested them credits them): the
-	// filter that finds their movies.
+	// Role is "director" or "cast" for a person: the filter that finds most of their movies, as the catalog
+	// credits them.
 	Role string
 }
 

@@ -3,6 +3,7 @@ package searchindex
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 
@@ -13,11 +14,16 @@ import (
 )
 
 // cursor is the position after the last hit of a page: the tier it came from and its sort values (Bleve's
-// search_after). It names the sort it was made for, so that it is never applied to another order.
+// search_after). It names the sort it was made for, so that it is never applied to another order. It keeps
+// what the first page decided from the whole catalog, which a write between pages may change: the tiers of
+// a text search (so that its tier stays the one it was made in) and the mean rating a weighted rating pulls
+// towards (so that its sort values stay those of the movies it was made between).
 type cursor struct {
-	Tier  int      `json:"t"`
-	After [][]byte `json:"a"` // raw sort values; numbers prefix-coded, so they compare like Bleve's own
-	Sort  string   `json:"s"`
+	Tier   int      `json:"t"`
+	After  [][]byte `json:"a"` // raw sort values; numbers prefix-coded, so they compare like Bleve's own
+	Sort   string   `json:"s"`
+	Layout layout   `json:"l,omitempty"`
+	Mean   *float64 `json:"m,omitempty"` // of a sort by rating
 }
 
 func sortSignature(keys []search.SortKey) string {
@@ -37,11 +43,16 @@ func invalidCursor() error {
 	})
 }
 
-// encodeCursor makes the opaque cursor that continues after hit h of tier.
-func encodeCursor(tier int, order blevesearch.SortOrder, h *blevesearch.DocumentMatch, keys []search.SortKey) (string, error) {
-	c := cursor{Tier: tier, After: make([][]byte, len(order)), Sort: sortSignature(keys)}
+// encodeCursor makes the opaque cursor that continues after hit h of tier, in a search of that layout.
+func encodeCursor(tier int, l layout, order blevesearch.SortOrder, h *blevesearch.DocumentMatch, keys []search.SortKey) (string, error) {
+	c := cursor{Tier: tier, After: make([][]byte, len(order)), Sort: sortSignature(keys), Layout: l}
 	for i, so := range order {
-		switch so.(type) {
+		switch so := so.(type) {
+		case *weightedRatingSort:
+			if !math.IsNaN(so.mean) {
+				c.Mean = &so.mean
+			}
+			c.After[i] = []byte(h.Sort[i])
 		case *blevesearch.SortScore:
 			c.After[i] = []byte(strconv.FormatFloat(h.Score, 'g', -1, 64))
 		case *blevesearch.SortDocID:
@@ -68,7 +79,8 @@ func decodeCursor(s string, keys []search.SortKey) (*cursor, error) {
 		return nil, invalidCursor()
 	}
 	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.Tier < 0 || c.Tier > 2 || len(c.After) == 0 || c.Sort != sortSignature(keys) {
+	if err := json.Unmarshal(b, &c); err != nil || c.Tier < 0 || c.Tier > 2 || len(c.After) == 0 || c.Sort != sortSignature(keys) ||
+		(c.Layout != "" && !c.Layout.valid()) || (c.Mean != nil && (math.IsNaN(*c.Mean) || math.IsInf(*c.Mean, 0))) {
 		return nil, invalidCursor()
 	}
 	return &c, nil

@@ -18,15 +18,16 @@ import (
 // snippetRunes is about how much of a long field a highlight shows around its first match.
 const snippetRunes = 160
 
-// hit turns a Bleve hit into a search hit: the stored movie, its score, how it matched and its highlights.
-func (x *Index) hit(h *blevesearch.DocumentMatch, j *hitJudge, tierMatch search.Match, scored bool) (search.Hit, error) {
+// hit turns a Bleve hit into a search hit: the stored movie, its score, how it matched and its highlights;
+// its weighted rating pulls towards mean (NaN: none).
+func (x *Index) hit(h *blevesearch.DocumentMatch, j *hitJudge, tierMatch search.Match, scored bool, mean float64) (search.Hit, error) {
 	src, _ := h.Fields[fieldSource].(string)
 	m, err := decodeSource([]byte(src))
 	if err != nil {
 		return search.Hit{}, fmt.Errorf("hit %s: %w", h.ID, err)
 	}
 	hit := search.Hit{Movie: *m, Match: search.MatchBrowse}
-	if wr, ok := x.priors.weightedRating(m.ID, x.rank.WeightedRatingMinVotes); ok {
+	if wr, ok := x.priors.weightedRating(m.ID, mean, x.rank.WeightedRatingMinVotes); ok {
 		wr = math.Round(wr*100) / 100
 		hit.WeightedRating = &wr
 	}

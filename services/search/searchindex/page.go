@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/blevesearch/bleve/v2"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
@@ -36,13 +37,22 @@ type pager struct {
 	exactTotal   uint64                     // the first tier's size, if it holds exact matches only
 	exactUnknown bool                       // the first tier holds exact and typo matches: exactTotal is not counted
 	judge        *hitJudge                  // the hits' match kinds and highlights, made on the first scored hit
+	layout       layout                     // the tiers of a text search, for the next page's cursor
+	mean         float64                    // the mean rating of the hits' weighted ratings (NaN: none)
 }
 
 func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
+	mean, ok := x.priors.meanRating()
+	if !ok {
+		mean = math.NaN()
+	}
+	if cur != nil && cur.Mean != nil {
+		mean = *cur.Mean // the first page's, so that the next continues its order
+	}
 	pg := &pager{
 		x: x, ctx: ctx, q: q, p: p, filter: filter, cur: cur, res: res,
-		order: x.sortOrder(q.Sort, scored), scored: scored,
-		skip: (q.Page - 1) * q.PerPage, need: q.PerPage, lastTier: -1,
+		order: x.sortOrder(q.Sort, scored, mean), scored: scored,
+		skip: (q.Page - 1) * q.PerPage, need: q.PerPage, lastTier: -1, mean: mean,
 	}
 	if cur != nil {
 		pg.skip, pg.start = 0, cur.Tier
@@ -139,7 +149,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 		pg.judge = x.newHitJudge(pg.p)
 	}
 	for _, h := range hits {
-		hit, err := x.hit(h, pg.judge, t.match, pg.scored)
+		hit, err := x.hit(h, pg.judge, t.match, pg.scored, pg.mean)
 		if err != nil {
 			return 0, err
 		}
@@ -169,7 +179,7 @@ func (pg *pager) finish() error {
 		pg.res.Hits = []search.Hit{}
 	}
 	if pg.last != nil && pg.more {
-		c, err := encodeCursor(pg.lastTier, pg.order, pg.last, pg.q.Sort)
+		c, err := encodeCursor(pg.lastTier, pg.layout, pg.order, pg.last, pg.q.Sort)
 		if err != nil {
 			return err
 		}

@@ -119,17 +119,29 @@ func (p *priors) popularityFloor(k int) (float64, bool) {
 // voted reports whether the row has a rating with votes: one that the catalog's mean rating counts.
 func (r priorRow) voted() bool { return !math.IsNaN(float64(r.rating)) && r.votes > 0 }
 
-// weightedRating returns the weighted rating of a movie (see weightedRating); false if it has no rating.
-func (p *priors) weightedRating(id int64, m float64) (float64, bool) {
+// meanRating is the catalog's mean rating, which the weighted rating pulls towards; false while no rating
+// has votes.
+func (p *priors) meanRating() (float64, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.rated == 0 {
+		return 0, false
+	}
+	return p.ratingSum / float64(p.rated), true
+}
+
+// weightedRating returns the weighted rating of a movie (see weightedRating) towards mean, or towards its
+// own rating when mean is NaN (a catalog without votes has no mean to pull towards); false if it has no
+// rating.
+func (p *priors) weightedRating(id int64, mean, m float64) (float64, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if id <= 0 || id >= int64(len(p.rows)) || math.IsNaN(float64(p.rows[id].rating)) {
 		return 0, false
 	}
 	row := p.rows[id]
-	mean := float64(row.rating) // a catalog without votes has no mean to pull towards
-	if p.rated > 0 {
-		mean = p.ratingSum / float64(p.rated)
+	if math.IsNaN(mean) {
+		mean = float64(row.rating)
 	}
 	return weightedRating(float64(row.rating), float64(row.votes), mean, m), true
 }

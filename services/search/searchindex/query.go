@@ -778,8 +778,9 @@ type tier struct {
 	mixed    bool // exact and typo matches together: each hit's match says which
 }
 
-// sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total.
-func (x *Index) sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOrder {
+// sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total. A sort by
+// rating pulls towards mean (see weightedRatingSort).
+func (x *Index) sortOrder(keys []search.SortKey, scored bool, mean float64) blevesearch.SortOrder {
 	var so blevesearch.SortOrder
 	hasScore := false
 	for _, k := range keys {
@@ -788,7 +789,7 @@ func (x *Index) sortOrder(keys []search.SortKey, scored bool) blevesearch.SortOr
 			so = append(so, &blevesearch.SortScore{Desc: !k.Desc}) // "relevance" is best first; "-relevance" reverses
 			hasScore = true
 		case search.SortRating:
-			so = append(so, newWeightedRatingSort(x, k.Desc))
+			so = append(so, newWeightedRatingSort(x, k.Desc, mean))
 		case search.SortTitle:
 			so = append(so, &blevesearch.SortField{Field: fieldTitleSort, Desc: k.Desc, Type: blevesearch.SortFieldAsString, Missing: blevesearch.SortFieldMissingLast})
 		default:
@@ -844,6 +845,10 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	// The matches: every movie (browse), or the movies of the text, in tiers unless a sort replaces them.
 	pg := x.newPager(ctx, &q, &p, !p.empty(), all, cur, res)
 	var member query.Query = query.NewMatchAllQuery()
+	var pinned layout
+	if cur != nil {
+		pinned = cur.Layout
+	}
 	switch {
 	case p.empty():
 		if _, err := pg.add(tier{member: member, match: search.MatchBrowse}); err != nil {
@@ -852,14 +857,14 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	case len(q.Sort) > 0:
 		size := func(t tier) (uint64, error) { return x.countWith(ctx, p.exec, and(t.member, all)) }
 		var relaxed bool
-		if member, relaxed, err = x.tiers(ctx, &p, size); err != nil {
+		if member, relaxed, pg.layout, err = x.tiers(ctx, &p, size, pinned); err != nil {
 			return nil, err
 		}
 		if _, err := pg.add(tier{scored: true, anyWords: relaxed, member: member}); err != nil {
 			return nil, err
 		}
 	default:
-		if member, _, err = x.tiers(ctx, &p, pg.add); err != nil {
+		if member, _, pg.layout, err = x.tiers(ctx, &p, pg.add, pinned); err != nil {
 			return nil, err
 		}
 	}
@@ -926,59 +931,112 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 // within its typo tolerance; then, only if fewer than Ranking.RelaxBelow movies have every word (within the
 // tolerance), movies with some of the words. A fuzzy expansion of every word in every field is the costliest
 // part of a search, and when the words match as typed, their typo variants are noise below them. It returns
-// every movie the search matches, and whether the words were relaxed to some of them.
-func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error)) (member query.Query, relaxed bool, err error) {
+// every movie the search matches, whether the words were relaxed to some of them, and the layout it chose.
+//
+// A later page passes the layout of the first (its cursor's, pinned): a write between the pages may move the
+// counts the layout was decided from, and the cursor's tier must stay the tier it was made in.
+func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error), pinned layout) (member query.Query, relaxed bool, l layout, err error) {
 	exact := x.membership(p, allExact)
 	if len(p.terms) == 0 {
+		if pinned != "" && pinned != "e" {
+			return nil, false, "", invalidCursor()
+		}
 		_, err := add(tier{scored: true, member: exact, match: search.MatchExact})
-		return exact, false, err // phrases only: no typos, nothing to relax
+		return exact, false, "e", err // phrases only: no typos, nothing to relax
+	}
+	if pinned != "" && (!pinned.valid() || (pinned.relaxed() && len(p.terms) < 2)) {
+		return nil, false, "", invalidCursor()
 	}
 	// Movies with every word as typed come first; below TypoBelow of them, the typo matches follow. But one or
 	// two such movies (below DidYouMeanBelow) do not outrank the typo matches: the typed word is likely the
 	// misspelling (intersteller in one overview, Interstellar in a title), so both are one tier, ranked by
 	// their scores, in which a typo weighs less.
-	n, err := x.countWith(ctx, p.exec, exact)
-	if err != nil {
-		return nil, false, err
-	}
-	typo := exact
-	switch {
-	case n == 0:
-		typo = x.membership(p, allTypos)
-		if n, err = add(tier{scored: true, member: typo, match: search.MatchTypo}); err != nil {
-			return nil, false, err
+	first := pinned.first()
+	var n uint64
+	if pinned == "" {
+		if n, err = x.countWith(ctx, p.exec, exact); err != nil {
+			return nil, false, "", err
 		}
-	case n < uint64(x.rank.DidYouMeanBelow):
+		switch {
+		case n == 0:
+			first = tierTypo
+		case n < uint64(x.rank.DidYouMeanBelow):
+			first = tierMixed
+		default:
+			first = tierExact
+		}
+	}
+	l = layout(first)
+	typo := exact
+	switch first {
+	case tierTypo:
+		typo = x.membership(p, allTypos)
+		// pinned, it may hold exact matches by now: the exact ones are counted apart, as for a mixed tier
+		if n, err = add(tier{scored: true, member: typo, match: search.MatchTypo, mixed: pinned != ""}); err != nil {
+			return nil, false, "", err
+		}
+	case tierMixed:
 		typo = x.membership(p, allTypos)
 		if n, err = add(tier{scored: true, member: typo, match: search.MatchExact, mixed: true}); err != nil {
-			return nil, false, err
+			return nil, false, "", err
 		}
 	default:
 		if n, err = add(tier{scored: true, member: exact, match: search.MatchExact}); err != nil {
-			return nil, false, err
+			return nil, false, "", err
 		}
-		if n < uint64(x.rank.TypoBelow) { // n counts the filters' movies: add can say, the count above cannot
+		// n counts the filters' movies: add can say, the count above cannot
+		if pinned.has(tierTypo) || (pinned == "" && n < uint64(x.rank.TypoBelow)) {
 			typo = x.membership(p, allTypos)
 			k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})
 			if err != nil {
-				return nil, false, err
+				return nil, false, "", err
 			}
 			n += k
+			l += tierTypo
 		}
 	}
-	if len(p.terms) < 2 || n >= uint64(x.rank.RelaxBelow) {
-		return typo, false, nil // one word is never relaxed
+	if pinned != "" && !pinned.relaxed() || pinned == "" && (len(p.terms) < 2 || n >= uint64(x.rank.RelaxBelow)) {
+		return typo, false, l, nil // one word is never relaxed
 	}
 	rp, err := x.informative(ctx, *p)
 	if err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
 	member = x.membership(&rp, anyWord)
 	if _, err := add(tier{scored: true, anyWords: true, member: except(member, typo), match: search.MatchPartial}); err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
-	return member, true, nil
+	return member, true, l + tierPartial, nil
 }
+
+// layout is the tiers of a text search, one letter each in rank order (see tiers): exact, then typo, then
+// partial ("etp"); or mixed exact and typo matches ("m"), or typo matches only ("t"), then partial.
+type layout string
+
+const (
+	tierExact   = "e"
+	tierMixed   = "m"
+	tierTypo    = "t"
+	tierPartial = "p"
+)
+
+func (l layout) valid() bool {
+	switch l {
+	case "e", "et", "ep", "etp", "m", "mp", "t", "tp":
+		return true
+	}
+	return false
+}
+
+func (l layout) first() string {
+	if l == "" {
+		return ""
+	}
+	return string(l[:1])
+}
+
+func (l layout) has(tier string) bool { return strings.Contains(string(l), tier) }
+func (l layout) relaxed() bool        { return l.has(tierPartial) }
 
 // except is the movies of q that are not in not.
 func except(q, not query.Query) query.Query {

@@ -8,16 +8,18 @@ import (
 )
 
 // weightedRatingSort orders by the weighted rating (see weightedRating), read from the priors by movie id:
-// the catalog's mean rating changes with every write, so no indexed value could hold it. Movies without a
-// rating come last in either direction, as with Bleve's own field sorts.
+// the catalog's mean rating changes with every write, so no indexed value could hold it. One search, and the
+// pages that follow it by cursor, pull towards one mean (see cursor). Movies without a rating come last in
+// either direction, as with Bleve's own field sorts.
 type weightedRatingSort struct {
 	x       *Index
 	desc    bool
-	missing string // the value of a movie without a rating: below every value when descending, above when not
+	mean    float64 // NaN: none, each rating stands as it is
+	missing string  // the value of a movie without a rating: below every value when descending, above when not
 }
 
-func newWeightedRatingSort(x *Index, desc bool) *weightedRatingSort {
-	s := &weightedRatingSort{x: x, desc: desc, missing: "\xff"}
+func newWeightedRatingSort(x *Index, desc bool, mean float64) *weightedRatingSort {
+	s := &weightedRatingSort{x: x, desc: desc, mean: mean, missing: "\xff"}
 	if desc {
 		s.missing = ""
 	}
@@ -34,7 +36,7 @@ func (s *weightedRatingSort) Value(d *blevesearch.DocumentMatch) string {
 	if err != nil {
 		return s.missing
 	}
-	wr, ok := s.x.priors.weightedRating(id, s.x.rank.WeightedRatingMinVotes)
+	wr, ok := s.x.priors.weightedRating(id, s.mean, s.x.rank.WeightedRatingMinVotes)
 	if !ok {
 		return s.missing
 	}

@@ -83,13 +83,13 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 			seen["t"+m.Title] = true
 			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID, Year: m.Year})
 		}
-		for i, name := range append(append([]string{}, m.Directors...), m.Cast...) {
+		for _, name := range append(append([]string{}, m.Directors...), m.Cast...) {
 			k := "p" + x.key(name)
 			if !seen[k] && x.completes(name, words) {
 				seen[k] = true
-				role := "cast"
-				if i < len(m.Directors) {
-					role = "director"
+				role, err := x.role(ctx, name)
+				if err != nil {
+					return nil, err
 				}
 				out = append(out, search.Suggestion{Text: name, Kind: search.SuggestPerson, Role: role})
 			}
@@ -102,6 +102,24 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		out = out[:q.Limit]
 	}
 	return out, nil
+}
+
+// role is the filter that finds most of a person's movies: "director" or "cast", as the catalog credits them
+// (a director who acts in a few of their films, an actor who directed one); director if alike.
+func (x *Index) role(ctx context.Context, name string) (string, error) {
+	key := x.key(name)
+	directed, err := x.count(ctx, keyQuery(fieldDirector, key, 1))
+	if err != nil {
+		return "", err
+	}
+	acted, err := x.count(ctx, keyQuery(fieldCastName, key, 1))
+	if err != nil {
+		return "", err
+	}
+	if acted > directed {
+		return "cast", nil
+	}
+	return "director", nil
 }
 
 // suggestScorer favours well-known movies strongly: a suggestion list is short.

@@ -142,3 +142,34 @@ func TestGenreFilterSpeltOtherwise(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonSuggestionRole: a person suggestion's role is the filter that finds most of their movies,
+// whichever movie suggested them: an actor who directed one popular film is suggested as cast.
+func TestPersonSuggestionRole(t *testing.T) {
+	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
+	var movies []search.Movie
+	add := func(title string, votes int64, directors, cast []string) {
+		m := *movie(int64(len(movies)+1), 1, title)
+		m.Votes, m.Directors, m.Cast = &votes, directors, cast
+		movies = append(movies, m)
+	}
+	add("The Directed One", 90000, []string{"Zora Quillfeather"}, []string{"Ann Other"})
+	add("First Role", 100, []string{"Someone Else"}, []string{"Zora Quillfeather"})
+	add("Second Role", 100, []string{"Someone Else"}, []string{"Zora Quillfeather"})
+	add("Third Role", 100, []string{"Another One"}, []string{"Zora Quillfeather", "Ann Other"})
+	add("Own Film", 50, []string{"Ivo Brandtmeier"}, []string{"Ivo Brandtmeier"})
+	add("Own Film Two", 50, []string{"Ivo Brandtmeier"}, nil)
+	MustIndex(t, idx, movies...)
+	for _, tc := range []struct{ typed, name, role string }{
+		{"quillf", "Zora Quillfeather", "cast"},
+		{"brandtm", "Ivo Brandtmeier", "director"},
+	} {
+		ss, err := idx.Suggest(context.Background(), search.SuggestQuery{Text: tc.typed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) == 0 || ss[0].Text != tc.name || ss[0].Role != tc.role {
+			t.Errorf("suggestions for %q = %+v: want %s as %s", tc.typed, ss, tc.name, tc.role)
+		}
+	}
+}
