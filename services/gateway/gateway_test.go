@@ -81,6 +81,8 @@ type fixture struct {
 
 	mu             sync.Mutex
 	catalogReady   bool
+	searchReady    bool
+	searchDegraded string // what the stand-in search says it lacks while ready
 	introspections int
 	introspectFail bool
 	revoked        map[string]bool // tokens the stand-in catalog says are no longer active
@@ -93,7 +95,7 @@ func newFixture(t testing.TB, o Options) *fixture {
 		t.Fatal(err)
 	}
 	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
-	f := &fixture{catalog: &backendLog{}, search: &backendLog{}, catalogReady: true, clock: &fakeClock{t: time.Unix(1_800_000_000, 0)}}
+	f := &fixture{catalog: &backendLog{}, search: &backendLog{}, catalogReady: true, searchReady: true, clock: &fakeClock{t: time.Unix(1_800_000_000, 0)}}
 	jwks := authn.JWKS{Keys: []authn.JWK{authn.PublicJWK("k1", pub)}}
 	catalog := f.catalog.handler(func(w http.ResponseWriter, r *http.Request) bool {
 		switch r.URL.Path {
@@ -116,7 +118,22 @@ func newFixture(t testing.TB, o Options) *fixture {
 		}
 		return false
 	})
-	search := f.search.handler(func(w http.ResponseWriter, r *http.Request) bool { return r.URL.Path == "/readyz" })
+	search := f.search.handler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/readyz" {
+			return false
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch {
+		case !f.searchReady:
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": searchNotReady})
+		case f.searchDegraded != "":
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "detail": f.searchDegraded})
+		default:
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		}
+		return true
+	})
 	if o.now == nil {
 		o.now = f.clock.now
 	}
@@ -376,23 +393,50 @@ func TestQueryStringLimit(t *testing.T) {
 	}
 }
 
-// catalogNotReady is what the fixture's catalog says while it is not ready.
-const catalogNotReady = "Rebuilding the search index from the database: 3 of 9 movies compared."
+// catalogNotReady and searchNotReady are what the fixture's parts say while they are not ready.
+const (
+	catalogNotReady = "Rebuilding the search index from the database: 3 of 9 movies compared."
+	searchNotReady  = "The search index is catching up: 12 events behind."
+)
 
-// TestReadyzFollowsBackends: ready when both parts are; otherwise the answer names the part and passes on
-// why it is not ready (a rebuild's progress).
+// TestReadyzFollowsBackends: at start the gateway is ready once both parts are, and until then the answer
+// names the part and passes on why (a rebuild's progress). After that only search keeps it out of service:
+// a catalog that is not ready (its database restarting), or a part that says it is degraded, leaves it ready
+// to serve reads, saying so.
 func TestReadyzFollowsBackends(t *testing.T) {
 	f := newFixture(t, Options{})
-	if w := f.do(t, "GET", "/readyz", "", ""); w.Code != 200 {
-		t.Fatalf("readyz = %d with both parts ready", w.Code)
+	set := func(catalog, search bool, degraded string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.catalogReady, f.searchReady, f.searchDegraded = catalog, search, degraded
 	}
-	f.mu.Lock()
-	f.catalogReady = false
-	f.mu.Unlock()
-	w := f.do(t, "GET", "/readyz", "", "")
-	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "The catalog service is not ready: "+catalogNotReady) {
-		t.Fatalf("readyz = %d %s, want 503 naming the catalog and why", w.Code, w.Body)
+	readyz := func(wantCode int, want ...string) {
+		t.Helper()
+		w := f.do(t, "GET", "/readyz", "", "")
+		if w.Code != wantCode {
+			t.Fatalf("readyz = %d %s, want %d", w.Code, w.Body, wantCode)
+		}
+		for _, s := range want {
+			if !strings.Contains(w.Body.String(), s) {
+				t.Fatalf("readyz = %d %s, want it to say %q", w.Code, w.Body, s)
+			}
+		}
 	}
+	set(false, true, "")
+	readyz(http.StatusServiceUnavailable, "The catalog service is not ready: "+catalogNotReady)
+	set(true, false, "")
+	readyz(http.StatusServiceUnavailable, "The search service is not ready: "+searchNotReady)
+	set(true, true, "")
+	readyz(http.StatusOK, `"status":"ready"`)
+
+	set(false, true, "")
+	readyz(http.StatusOK, `"status":"degraded"`, "The catalog service is not ready: "+catalogNotReady)
+	set(true, true, "The search index is 5000 events behind.")
+	readyz(http.StatusOK, `"status":"degraded"`, "The search service is degraded: The search index is 5000 events behind.")
+	set(true, false, "")
+	readyz(http.StatusServiceUnavailable, "The search service is not ready: "+searchNotReady)
+	set(true, true, "")
+	readyz(http.StatusOK, `"status":"ready"`)
 }
 
 func TestUnreachableBackendIsUnavailable(t *testing.T) {

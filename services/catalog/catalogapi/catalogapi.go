@@ -55,6 +55,9 @@ type Deps struct {
 	TokenTTL time.Duration
 	// Ready reports whether the service can take traffic; nil means always.
 	Ready func(ctx context.Context) error
+	// Degraded says what a ready service lacks (NATS, while changes wait in the outbox), which GET /readyz
+	// reports without leaving service; "" or nil: nothing.
+	Degraded func(ctx context.Context) string
 	// Changed is called after each committed write (to wake the outbox relay); nil means nothing.
 	Changed func()
 	// Reconcile runs a reconciliation now and returns its report (POST /v1/admin/reconcile); nil: 404.

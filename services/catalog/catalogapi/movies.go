@@ -423,6 +423,7 @@ func handleMovieHistory(store Store) gin.HandlerFunc {
 
 type healthResponse struct {
 	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"` // why a ready service is degraded
 }
 
 // handleHealthz handles "GET /healthz".
@@ -432,8 +433,9 @@ func handleHealthz() gin.HandlerFunc {
 	}
 }
 
-// handleReadyz handles "GET /readyz".
-func handleReadyz(ready func(context.Context) error) gin.HandlerFunc {
+// handleReadyz handles "GET /readyz". A ready service that lacks something (degraded, non-nil) still answers
+// 200, with status "degraded" and why.
+func handleReadyz(ready func(context.Context) error, degraded func(context.Context) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := ready(c.Request.Context()); err != nil {
 			if !apperr.Is(err, apperr.Unavailable) {
@@ -441,6 +443,12 @@ func handleReadyz(ready func(context.Context) error) gin.HandlerFunc {
 			}
 			httpx.Error(c, err)
 			return
+		}
+		if degraded != nil {
+			if why := degraded(c.Request.Context()); why != "" {
+				httpx.WriteJSON(c.Writer, http.StatusOK, healthResponse{Status: "degraded", Detail: why})
+				return
+			}
 		}
 		httpx.WriteJSON(c.Writer, http.StatusOK, healthResponse{Status: "ready"})
 	}

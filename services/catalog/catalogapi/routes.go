@@ -24,7 +24,7 @@ func newEngine(log *slog.Logger, d Deps) *gin.Engine {
 
 func addRoutes(e *gin.Engine, log *slog.Logger, d Deps, keys *keyring, auth *authenticator, guard *lockout) {
 	e.GET("/healthz", handleHealthz())
-	e.GET("/readyz", handleReadyz(d.Ready))
+	e.GET("/readyz", handleReadyz(d.Ready, d.Degraded))
 	if d.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(d.Metrics))
 	}

@@ -136,6 +136,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		Passwords:   hasher,
 		TokenTTL:    cfg.TokenTTL,
 		Ready:       s.Ready,
+		Degraded:    s.Degraded,
 		Changed:     s.relay.Kick,
 		Reconcile:   func(ctx context.Context) (any, error) { return s.Reconcile(ctx) },
 		HTTPMetrics: httpx.NewMetrics(d.Registry),
@@ -355,31 +356,37 @@ func (s *Service) Ready(ctx context.Context) error {
 	if !s.relay.Drained() {
 		return apperr.Errorf(apperr.Unavailable, "The outbox relay has not yet published the backlog.")
 	}
-	return s.natsHealth()
+	return nil
 }
 
-// natsHealth is not ready while NATS is disconnected and the backlog has grown since the connection was
-// lost: writes still commit, but nothing reaches search. A short disconnection with nothing to publish
-// does not count.
-func (s *Service) natsHealth() error {
+// Degraded says what a ready catalog lacks, or "": NATS, while the backlog has grown since the connection
+// was lost. Writes still commit, into the outbox, and reach search once NATS is back, so the catalog stays
+// in service; a short disconnection with nothing to publish does not count. The backlog is counted here,
+// not taken from the relay, whose publishes wait out their timeouts while NATS is away.
+func (s *Service) Degraded(ctx context.Context) string {
+	if s.nc == nil || s.nc.IsConnected() {
+		s.mu.Lock()
+		s.backlogAtLoss, s.natsLossLogged = -1, false
+		s.mu.Unlock()
+		return ""
+	}
+	backlog, err := s.relay.Backlog(ctx)
+	if err != nil {
+		return "NATS is disconnected, and the outbox cannot be counted."
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.nc == nil || s.nc.IsConnected() {
-		s.backlogAtLoss, s.natsLossLogged = -1, false
-		return nil
-	}
-	backlog := s.relay.LastBacklog()
 	if s.backlogAtLoss < 0 {
 		s.backlogAtLoss = backlog
 	}
 	if backlog > s.backlogAtLoss {
 		if !s.natsLossLogged {
-			s.log.Warn("readiness: NATS disconnected and the outbox backlog grows", "backlog", backlog)
+			s.log.Warn("NATS disconnected and the outbox backlog grows", "backlog", backlog)
 			s.natsLossLogged = true
 		}
-		return apperr.Errorf(apperr.Unavailable, "NATS is disconnected; %d changes wait in the outbox.", backlog)
+		return fmt.Sprintf("NATS is disconnected; %d changes wait in the outbox for search.", backlog)
 	}
-	return nil
+	return ""
 }
 
 // Store is the catalog store, for callers that embed the service (the all-in-one, tests).

@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"marquee/pkg/natsx/natsembed"
 	"marquee/pkg/testenv"
+	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogsvc"
 	"marquee/services/catalog/catalogtest"
@@ -322,5 +325,56 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestReadyWithoutNATS: a catalog whose NATS goes away stays ready, since writes still commit into the
+// outbox and reach search once NATS is back; /readyz says it is degraded and how many changes wait. (It
+// used to leave service, and the gateways that waited for it with it.)
+func TestReadyWithoutNATS(t *testing.T) {
+	ns, err := natsembed.Run(natsembed.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ns.Shutdown()
+		}
+	})
+	nc, err := ns.Connect(nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := mustStart(t, testConfig(), filepath.Join(t.TempDir(), "catalog.db"), js, io.Discard)
+	runUntilReady(t, svc)
+	ns.Shutdown()
+	stopped = true
+	ctx := context.Background()
+	readyz := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		svc.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(readyz().Body.String(), "NATS is disconnected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz with NATS away and writes waiting = %s: want it to say so", readyz().Body)
+		}
+		if _, err := svc.Store().CreateMovie(ctx, "test", catalog.MovieInput{Title: "Written while NATS is away"}, catalog.CreateAnyway); err != nil {
+			t.Fatalf("a write without NATS: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if rec := readyz(); rec.Code != http.StatusOK {
+			t.Fatalf("readyz without NATS = %d %s, want 200", rec.Code, rec.Body)
+		}
+	}
+	if rec := readyz(); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"degraded"`) || !strings.Contains(rec.Body.String(), "wait in the outbox") {
+		t.Fatalf("readyz without NATS = %d %s, want 200, degraded, naming the changes waiting", rec.Code, rec.Body)
 	}
 }

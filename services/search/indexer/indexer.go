@@ -34,6 +34,7 @@ const (
 	drainWait         = 100 * time.Microsecond // for one more message once none is buffered: a trickle of writes waits it out each time
 	pullMaxBytes      = 8 << 20                // messages buffered ahead of the indexer, in bytes
 	infoMaxAge        = 200 * time.Millisecond // how long CaughtUp trusts the stream's last sequence
+	infoTimeout       = time.Second            // the longest a lookup of it waits (a search waits for it)
 	minBackoff        = 100 * time.Millisecond
 	maxBackoff        = 5 * time.Second
 )
@@ -416,6 +417,9 @@ func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
 	return ix.caughtUp, lag, nil
 }
 
+// streamLastSeq is the stream's last sequence, asked of the server at most every infoMaxAge. Searches ask it
+// for the lag they report, so it never waits on a NATS that is away: without a connection it fails at once,
+// and a lookup waits at most infoTimeout.
 func (ix *Indexer) streamLastSeq(ctx context.Context) (uint64, error) {
 	ix.mu.Lock()
 	if time.Since(ix.infoAt) < infoMaxAge {
@@ -423,6 +427,11 @@ func (ix *Indexer) streamLastSeq(ctx context.Context) (uint64, error) {
 		return ix.lastSeq, nil
 	}
 	ix.mu.Unlock()
+	if nc := ix.js.Conn(); nc != nil && !nc.IsConnected() {
+		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, nats.ErrConnectionClosed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
+	defer cancel()
 	st, err := ix.js.Stream(ctx, ix.stream.Name)
 	if err != nil {
 		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, err)

@@ -17,6 +17,7 @@ import (
 
 type statusDTO struct {
 	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"` // why a ready replica is degraded
 }
 
 type resultDTO struct {

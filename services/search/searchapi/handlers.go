@@ -20,8 +20,9 @@ func handleHealth() gin.HandlerFunc {
 	}
 }
 
-// handleReady handles "GET /readyz": the index has caught up with the stream and may take traffic.
-func handleReady(log *slog.Logger, ready func(ctx context.Context) error) gin.HandlerFunc {
+// handleReady handles "GET /readyz": the index has caught up with the stream and may take traffic. A ready
+// replica that lacks something (degraded, non-nil) still answers 200, with status "degraded" and why.
+func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degraded func(ctx context.Context) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := ready(c.Request.Context()); err != nil {
 			if !apperr.Is(err, apperr.Unavailable) {
@@ -30,6 +31,12 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error) gin.Ha
 			}
 			httpx.Error(c, err)
 			return
+		}
+		if degraded != nil {
+			if why := degraded(c.Request.Context()); why != "" {
+				httpx.WriteJSON(c.Writer, http.StatusOK, statusDTO{Status: "degraded", Detail: why})
+				return
+			}
 		}
 		httpx.WriteJSON(c.Writer, http.StatusOK, statusDTO{Status: "ready"})
 	}

@@ -19,6 +19,9 @@ import (
 type Deps struct {
 	// Ready reports whether the replica may take traffic (GET /readyz); nil means always.
 	Ready func(ctx context.Context) error
+	// Degraded says what a ready replica lacks (its lag, its NATS connection), which GET /readyz reports
+	// without leaving service; "" or nil: nothing.
+	Degraded func(ctx context.Context) string
 	// Status fills the lag of every search answer; nil: the index counts as current.
 	Status StatusFunc
 	// Wait blocks until the index holds every movie of want at its version or a later one, or ctx is done,

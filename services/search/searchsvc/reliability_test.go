@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
+	"marquee/pkg/natsx/natsembed"
 	"marquee/pkg/testenv"
 	"marquee/services/search/searchsvc"
 )
@@ -220,5 +222,57 @@ func TestRebuildSwapsWithoutDowntime(t *testing.T) {
 	}
 	if w := f.get(fmt.Sprintf("/v1/movies/%d", n)); w.Code != http.StatusOK {
 		t.Errorf("an old movie after the swap: %d", w.Code)
+	}
+}
+
+// TestReadyWithoutNATS: a replica that has caught up once stays ready and serves reads when NATS goes away
+// (readiness that followed NATS took every replica, and the gateways behind them, out of service on the same
+// NATS restart); /readyz says it is degraded and why.
+func TestReadyWithoutNATS(t *testing.T) {
+	ns, err := natsembed.Run(natsembed.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ns.Shutdown()
+		}
+	})
+	nc, err := ns.Connect(nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := searchsvc.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	f := &svcFixture{js: js, cfg: cfg, svc: runService(t, js, cfg)}
+	f.waitReady(t)
+	f.publish(t, 7, 1, "Amélie")
+	if w := f.get("/v1/movies/7?min_version=1"); w.Code != http.StatusOK {
+		t.Fatalf("before NATS stops: %d %s", w.Code, w.Body)
+	}
+	ns.Shutdown()
+	stopped = true
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		w := f.get("/readyz")
+		if w.Code != http.StatusOK {
+			t.Fatalf("readyz without NATS = %d %s, want 200", w.Code, w.Body)
+		}
+		if strings.Contains(w.Body.String(), `"status":"degraded"`) && strings.Contains(w.Body.String(), "NATS has been disconnected") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz without NATS = %s: want it to say it is degraded, NATS away", w.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if w := f.get("/v1/movies?q=amelie"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"id":7`) {
+		t.Fatalf("a search without NATS: %d %s", w.Code, w.Body)
 	}
 }

@@ -45,7 +45,7 @@ type Config struct {
 	GenreSynonyms      string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
-	ReadyMaxLag     int           `key:"ready_max_lag" usage:"stream sequences the index may lag and still be ready, once it has caught up (ready again below half)"`
+	DegradedLag     int           `key:"degraded_lag" usage:"stream sequences the index may lag before /readyz reports it degraded (it stays ready and serves reads, each answer saying how current it is)"`
 	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
@@ -88,7 +88,7 @@ func DefaultConfig() Config {
 		IndexShards:        1,
 
 		ConsistencyWait: 2 * time.Second,
-		ReadyMaxLag:     1000,
+		DegradedLag:     1000,
 		CompactAfter:    2 * time.Second,
 	}.withRanking(searchindex.DefaultRanking())
 }
@@ -150,8 +150,8 @@ func (c *Config) Validate() error {
 	if c.CompactAfter < 0 {
 		problems = append(problems, "compact_after must be 0 (never) or more")
 	}
-	if c.ReadyMaxLag < 1 {
-		problems = append(problems, "ready_max_lag must be at least 1")
+	if c.DegradedLag < 1 {
+		problems = append(problems, "degraded_lag must be at least 1")
 	}
 	if c.CursorKey != "" && len(c.CursorKey) < 32 {
 		problems = append(problems, "cursor_key must be at least 32 bytes")
@@ -202,7 +202,7 @@ type Service struct {
 	stopIndexer context.CancelFunc
 	indexerDone chan struct{}
 	rebuild     RebuildStatus
-	lagging     bool      // ready's hysteresis: over ReadyMaxLag, until back under half of it
+	readyOnce   bool      // caught up with the stream once since start: ready from then on
 	lostNATS    time.Time // when NATS was first seen disconnected; zero while connected
 }
 
@@ -250,6 +250,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s.registerMetrics(deps.Registry)
 	s.handler = searchapi.NewHandlerWith(deps.Log, s.live, searchapi.Deps{
 		Ready:         s.Ready,
+		Degraded:      s.Degraded,
 		Status:        s.indexStatus,
 		Wait:          s.live.wait,
 		MaxWait:       cfg.ConsistencyWait,
@@ -295,13 +296,20 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Ready returns nil once the index has caught up with the stream, else an apperr.Unavailable error that
-// says how far behind it is.
+// Ready returns nil once the index has caught up with the stream since the process started, else an
+// apperr.Unavailable error that says how far behind it is.
 //
-// Once caught up, it stays ready under a small lag: it is not ready while the lag is over ReadyMaxLag (and
-// until it is back under half of it, so that it does not flap), nor while NATS has been disconnected for
-// more than natsGrace.
+// It then stays ready: a replica that falls behind (a big import) or loses NATS still serves reads, each
+// answer saying how current it is, and Degraded says why. Readiness that followed the lag or NATS took
+// every replica out of service at once, on the same import or the same NATS restart, and with them the
+// gateways that wait for a ready replica: nothing was left to read from.
 func (s *Service) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	once := s.readyOnce
+	s.mu.Unlock()
+	if once {
+		return nil
+	}
 	ok, lag, err := s.currentIndexer().CaughtUp(ctx)
 	if err != nil {
 		s.log.Warn("readiness check failed", "err", err)
@@ -311,27 +319,35 @@ func (s *Service) Ready(ctx context.Context) error {
 		return apperr.Errorf(apperr.Unavailable, "The search index is catching up: %d events behind.", lag)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.readyOnce = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Degraded says what a ready replica lacks, or "": a connection to NATS lost for more than natsGrace (the
+// index falls behind the writes), a lag over DegradedLag.
+func (s *Service) Degraded(ctx context.Context) string {
+	var why []string
+	s.mu.Lock()
 	if s.nc != nil && !s.nc.IsConnected() {
 		if s.lostNATS.IsZero() {
 			s.lostNATS = time.Now()
 		}
 		if time.Since(s.lostNATS) > natsGrace {
-			return apperr.Errorf(apperr.Unavailable, "NATS is disconnected: the index may fall behind.")
+			why = append(why, fmt.Sprintf("NATS has been disconnected for %s: the index may fall behind the writes.", time.Since(s.lostNATS).Round(time.Second)))
 		}
 	} else {
 		s.lostNATS = time.Time{}
 	}
+	s.mu.Unlock()
+	_, lag, err := s.currentIndexer().CaughtUp(ctx)
 	switch {
-	case !s.lagging && lag > uint64(s.cfg.ReadyMaxLag):
-		s.lagging = true
-	case s.lagging && lag <= uint64(s.cfg.ReadyMaxLag/2):
-		s.lagging = false
+	case err != nil:
+		why = append(why, "The search index cannot tell how far behind the stream it is.")
+	case lag > uint64(s.cfg.DegradedLag):
+		why = append(why, fmt.Sprintf("The search index is %d events behind.", lag))
 	}
-	if s.lagging {
-		return apperr.Errorf(apperr.Unavailable, "The search index is %d events behind.", lag)
-	}
-	return nil
+	return strings.Join(why, " ")
 }
 
 // natsGrace is how long a NATS disconnection is tolerated before the replica stops being ready.
