@@ -14,8 +14,57 @@ done
 MARQUEE_ADMIN_PASSWORD="${MARQUEE_ADMIN_PASSWORD:-only-checking-the-file}" docker-compose -f docker-compose.yml config -q
 echo "deploy/check: docker-compose.yml is valid"
 
-kubectl kustomize deploy/k8s >/dev/null
+kubectl kustomize deploy/k8s >"${TMPDIR:-/tmp}/marquee-k8s.yaml"
 echo "deploy/check: deploy/k8s renders"
+
+# What an operator's review asked of the manifests, so that it cannot regress: every container has startup,
+# readiness and liveness probes, memory requests and limits, and an image pinned to a tag other than latest;
+# search and the gateway spread over nodes and have a PodDisruptionBudget; the stream is kept in three
+# replicas; the gateway trusts the ingress as a proxy.
+python3 - "${TMPDIR:-/tmp}/marquee-k8s.yaml" <<'PY'
+import sys, yaml
+def fail(msg):
+    sys.exit("deploy/check: deploy/k8s: " + msg)
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+by_kind = {}
+for d in docs:
+    by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+workloads = {**by_kind.get("Deployment", {}), **by_kind.get("StatefulSet", {})}
+for name in ("catalog", "search", "gateway"):
+    if name not in workloads:
+        fail("no workload %s" % name)
+for name, w in workloads.items():
+    for c in w["spec"]["template"]["spec"]["containers"]:
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            if probe not in c:
+                fail("%s/%s has no %s" % (name, c["name"], probe))
+        res = c.get("resources", {})
+        if "memory" not in res.get("requests", {}) or "memory" not in res.get("limits", {}):
+            fail("%s/%s needs memory requests and limits" % (name, c["name"]))
+        image = c["image"]
+        tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+        if tag in ("", "latest"):
+            fail("%s/%s runs %s: pin a tag other than latest" % (name, c["name"], image))
+pdbs = by_kind.get("PodDisruptionBudget", {})
+for name in ("search", "gateway"):
+    spec = workloads[name]["spec"]
+    if spec["replicas"] < 2:
+        fail("%s needs 2 replicas or more" % name)
+    if not spec["template"]["spec"].get("topologySpreadConstraints"):
+        fail("%s needs topologySpreadConstraints over nodes" % name)
+    labels = spec["selector"]["matchLabels"]
+    if not any(p["spec"]["selector"]["matchLabels"] == labels for p in pdbs.values()):
+        fail("%s needs a PodDisruptionBudget" % name)
+config = {}
+for cm in by_kind.get("ConfigMap", {}).values():
+    if cm["metadata"]["name"].startswith("marquee-config"):
+        config = cm["data"]
+if config.get("MARQUEE_STREAM_REPLICAS") != "3":
+    fail("the stream needs MARQUEE_STREAM_REPLICAS=3 on the NATS cluster, has %r" % config.get("MARQUEE_STREAM_REPLICAS"))
+if not config.get("MARQUEE_TRUSTED_PROXIES"):
+    fail("the gateway needs MARQUEE_TRUSTED_PROXIES (the ingress), or the rate limit keys on the ingress")
+PY
+echo "deploy/check: deploy/k8s has probes, pinned images, memory limits, spread, disruption budgets, replicated stream, trusted ingress"
 
 # The Heroku app manifest must be valid JSON.
 python3 -m json.tool app.json >/dev/null 2>&1 || node -e 'JSON.parse(require("fs").readFileSync("app.json","utf8"))'

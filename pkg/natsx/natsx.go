@@ -60,9 +60,21 @@ func StreamConfig(s events.Stream) jetstream.StreamConfig {
 	}
 }
 
-// EnsureStream creates the stream if it is missing and brings its settings in line if they drifted.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream) (jetstream.Stream, error) {
+// MaxReplicas is the most copies of a stream JetStream keeps.
+const MaxReplicas = 5
+
+// EnsureStream creates the stream if it is missing and brings its settings in line if they drifted. replicas
+// is how many copies of it a JetStream cluster keeps (a node lost loses no acknowledged event with 3); 0
+// keeps what the stream has, 1 when it creates it: the catalog, which owns the stream, decides, and the
+// search replicas, which only read it, pass 0.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream, replicas int) (jetstream.Stream, error) {
+	if replicas < 0 || replicas > MaxReplicas {
+		return nil, fmt.Errorf("ensure stream %s: %d replicas, want 0 to %d", s.Name, replicas, MaxReplicas)
+	}
 	cfg := StreamConfig(s)
+	if replicas > 0 {
+		cfg.Replicas = replicas
+	}
 	st, err := js.Stream(ctx, s.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, cfg)
@@ -74,8 +86,11 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream) 
 		return nil, fmt.Errorf("ensure stream %s: %w", s.Name, err)
 	}
 	have := st.CachedInfo().Config
-	if have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || have.Duplicates != cfg.Duplicates || len(have.Subjects) != 1 || have.Subjects[0] != cfg.Subjects[0] {
-		cfg.Replicas = have.Replicas // a cluster may run the stream with more replicas than we ask for
+	if replicas == 0 {
+		cfg.Replicas = have.Replicas
+	}
+	if have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || have.Duplicates != cfg.Duplicates || len(have.Subjects) != 1 ||
+		have.Subjects[0] != cfg.Subjects[0] || have.Replicas != cfg.Replicas {
 		if st, err = js.UpdateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("update stream %s: %w", s.Name, err)
 		}

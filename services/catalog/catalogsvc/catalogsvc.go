@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("migrate catalog database: %w", err)
 	}
 	stream := events.Stream{Name: cfg.Stream, Prefix: cfg.SubjectPrefix}
-	if err := ensureStream(ctx, d.Log, d.JS, stream); err != nil {
+	if err := ensureStream(ctx, d.Log, d.JS, stream, cfg.StreamReplicas); err != nil {
 		return nil, err
 	}
 	store := catalogsql.New(d.DB, dialect, stream)
@@ -397,10 +397,10 @@ func (s *Service) Store() catalog.Store { return s.store }
 func (s *Service) Close() error { return nil }
 
 // ensureStream declares the stream, retrying for a while: in split mode NATS may start after the catalog.
-func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream, stream events.Stream) error {
+func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream, stream events.Stream, replicas int) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, err := natsx.EnsureStream(ctx, js, stream)
+		_, err := natsx.EnsureStream(ctx, js, stream, replicas)
 		if err == nil {
 			return nil
 		}

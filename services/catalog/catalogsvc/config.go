@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"marquee/pkg/genres"
+	"marquee/pkg/natsx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 )
@@ -23,6 +24,7 @@ type Config struct {
 	NATSURL           string        `key:"nats_url" usage:"NATS server URL"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
+	StreamReplicas    int           `key:"stream_replicas" usage:"copies of the stream a JetStream cluster keeps (3: a node lost loses no acknowledged change); the catalog creates the stream so and brings it back to it at every start; 0 keeps what the stream has (1 when creating it)"`
 	Seed              string        `key:"seed" usage:"seed file loaded once per database (JSON array or JSON Lines, optionally gzipped, of write bodies, imdb.json or TMDB-like records); empty for none"`
 	AdminUsername     string        `key:"admin_username" usage:"admin to create or whose password to reset (with admin_password)"`
 	AdminPassword     string        `key:"admin_password" usage:"password of admin_username; empty generates one on first start" secret:"true"`
@@ -74,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if !streamRE.MatchString(c.Stream) {
 		problems = append(problems, fmt.Sprintf("stream %q must be 1-64 letters, digits, _ or -", c.Stream))
+	}
+	if c.StreamReplicas < 0 || c.StreamReplicas > natsx.MaxReplicas {
+		problems = append(problems, fmt.Sprintf("stream_replicas must be 0 to %d", natsx.MaxReplicas))
 	}
 	if !prefixRE.MatchString(c.SubjectPrefix) {
 		problems = append(problems, fmt.Sprintf("subject_prefix %q must be dot-separated tokens without wildcards", c.SubjectPrefix))

@@ -68,7 +68,7 @@ func relayRate(b *testing.B, n int, opts outbox.Options) float64 {
 			b.Fatal(err)
 		}
 	}
-	if _, err := natsx.EnsureStream(ctx, js, stream); err != nil {
+	if _, err := natsx.EnsureStream(ctx, js, stream, 0); err != nil {
 		b.Fatal(err)
 	}
 	inputs := make([]catalog.MovieInput, n)

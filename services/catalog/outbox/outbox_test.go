@@ -34,7 +34,7 @@ func newFixture(t *testing.T, ensureStream bool) *fixture {
 	db := catalogtest.MustOpenSQLite(t)
 	f := &fixture{db: db, store: catalogtest.MustStore(t, db, catalogsql.SQLite, testStream), js: testenv.JetStream(t)}
 	if ensureStream {
-		if _, err := natsx.EnsureStream(context.Background(), f.js, testStream); err != nil {
+		if _, err := natsx.EnsureStream(context.Background(), f.js, testStream, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,7 +187,7 @@ func TestRelayRetriesUntilTheStreamExists(t *testing.T) {
 	if n, err := f.store.Backlog(ctx); err != nil || n != 2 {
 		t.Fatalf("Backlog = %d, %v; want 2: failed rows must stay pending", n, err)
 	}
-	if _, err := natsx.EnsureStream(ctx, f.js, testStream); err != nil {
+	if _, err := natsx.EnsureStream(ctx, f.js, testStream, 0); err != nil {
 		t.Fatal(err)
 	}
 	f.waitDrained(t)
@@ -274,7 +274,7 @@ func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
 	if err := f.js.DeleteStream(ctx, testStream.Name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := natsx.EnsureStream(ctx, f.js, testStream); err != nil {
+	if _, err := natsx.EnsureStream(ctx, f.js, testStream, 0); err != nil {
 		t.Fatal(err)
 	}
 	r = restarted()

@@ -30,7 +30,7 @@ func TestReconcileRepairsTheStream(t *testing.T) {
 	db := catalogtest.MustOpenSQLite(t)
 	store := catalogtest.MustStore(t, db, catalogsql.SQLite, testStream)
 	js := testenv.JetStream(t)
-	if _, err := natsx.EnsureStream(ctx, js, testStream); err != nil {
+	if _, err := natsx.EnsureStream(ctx, js, testStream, 0); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

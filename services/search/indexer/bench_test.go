@@ -29,7 +29,7 @@ func BenchmarkIndexer(b *testing.B) {
 	ctx := context.Background()
 	js := benchJetStream(b)
 	stream := events.Stream{Name: fmt.Sprintf("IXBENCH%d", time.Now().UnixNano()), Prefix: fmt.Sprintf("ixbench%d", time.Now().UnixNano())}
-	if _, err := natsx.EnsureStream(ctx, js, stream); err != nil {
+	if _, err := natsx.EnsureStream(ctx, js, stream, 0); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream.Name) })

@@ -189,7 +189,7 @@ func MustStream(tb testing.TB, js jetstream.JetStream) events.Stream {
 	tb.Helper()
 	n := fmt.Sprintf("%08x", rand.Uint32())
 	s := events.Stream{Name: "T" + n, Prefix: "t" + n}
-	if _, err := natsx.EnsureStream(context.Background(), js, s); err != nil {
+	if _, err := natsx.EnsureStream(context.Background(), js, s, 0); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {

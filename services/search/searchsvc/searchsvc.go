@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("searchsvc: Deps.Log and Deps.JS are required")
 	}
 	stream := cfg.EventStream()
-	if _, err := natsx.EnsureStream(ctx, deps.JS, stream); err != nil {
+	if _, err := natsx.EnsureStream(ctx, deps.JS, stream, 0); err != nil { // its replicas are the catalog's to decide
 		return nil, err
 	}
 	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream); err != nil {
