@@ -42,6 +42,7 @@ type serveConfig struct {
 	LogLevel          string   `key:"log_level" usage:"log level: debug, info, warn or error"`
 	IndexShards       int      `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
 	SearchConcurrency int      `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
+	SearchQueue       int      `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -127,6 +128,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
 	searchCfg.IndexShards = cfg.IndexShards
 	searchCfg.SearchConcurrency = cfg.SearchConcurrency
+	searchCfg.SearchQueue = cfg.SearchQueue
 	searchCfg.GenreSynonyms = cfg.GenreSynonyms
 	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {

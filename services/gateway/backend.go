@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"marquee/pkg/apperr"
@@ -17,19 +19,44 @@ import (
 	"marquee/pkg/httpx"
 )
 
+// Timeouts of a proxy to a backend. A backend that accepts no connection, or answers nothing, holds the
+// gateway's request (and its client) only this long before the client gets 503 with Retry-After.
+const (
+	dialTimeout = 2 * time.Second
+	// SearchTimeout bounds a search backend's answer: searches take milliseconds, and a read that waits for
+	// a version (min_version) waits at most its consistency_wait.
+	SearchTimeout = 10 * time.Second
+	// CatalogTimeout bounds a catalog backend's answer: an import answers once it has read and written its
+	// whole body, under the gateway's own write timeout of 60 s.
+	CatalogTimeout = 55 * time.Second
+	// connMaxAge is how long the proxy keeps reusing its idle connections. A Service address (Kubernetes,
+	// a load balancer) balances connections, not requests: kept alive for ever, they stay with the replicas
+	// that were there first, and a replica added under load gets none of it.
+	connMaxAge = 30 * time.Second
+)
+
 // NewProxy returns a backend that forwards to a service at base, answering 503 problem+json when the
-// service cannot be reached.
-func NewProxy(log *slog.Logger, name string, base *url.URL) http.Handler {
+// service cannot be reached or does not answer within timeout.
+func NewProxy(log *slog.Logger, name string, base *url.URL, timeout time.Duration) http.Handler {
+	return newProxy(log, name, base, timeout, connMaxAge)
+}
+
+func newProxy(log *slog.Logger, name string, base *url.URL, timeout, maxAge time.Duration) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(base)
 			r.SetXForwarded()
 		},
-		Transport: &http.Transport{
-			Proxy:               nil, // never route service-to-service traffic through an environment proxy
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
+		Transport: &agedTransport{
+			Transport: &http.Transport{
+				Proxy:                 nil, // never route service-to-service traffic through an environment proxy
+				DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+				ResponseHeaderTimeout: timeout,
+				MaxIdleConnsPerHost:   256,
+				IdleConnTimeout:       90 * time.Second,
+				DisableCompression:    true,
+			},
+			maxAge: maxAge,
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("X-Content-Type-Options") // the gateway sets its own, once
@@ -49,6 +76,32 @@ func NewProxy(log *slog.Logger, name string, base *url.URL) http.Handler {
 			httpx.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "The %s service is unavailable; try again shortly.", name))
 		},
 	}
+}
+
+// agedTransport closes its idle connections every maxAge, so that the next requests open new ones, which
+// the Service in front of the backends balances afresh. Connections busy at that moment are kept.
+type agedTransport struct {
+	*http.Transport
+	maxAge time.Duration
+	mu     sync.Mutex
+	since  time.Time
+}
+
+func (t *agedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	now := time.Now()
+	if t.since.IsZero() {
+		t.since = now
+	}
+	old := now.Sub(t.since) >= t.maxAge
+	if old {
+		t.since = now
+	}
+	t.mu.Unlock()
+	if old {
+		t.CloseIdleConnections()
+	}
+	return t.Transport.RoundTrip(r)
 }
 
 // call makes an internal request to a backend and returns the status and body; a body is sent as JSON. It

@@ -93,3 +93,40 @@ func TestSearchConcurrencyOutOfRange(t *testing.T) {
 		t.Errorf("checkpoint after a refused open: %d, %v; want the index as it was", cp, err)
 	}
 }
+
+// TestFullSearchQueueIsRefused: with every slot taken and SearchQueue searches waiting, one more search is
+// refused at once as Unavailable (503) instead of joining a queue that grows without end; the waiting ones
+// still run once slots free up.
+func TestFullSearchQueueIsRefused(t *testing.T) {
+	idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{SearchConcurrency: 1, SearchQueue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	MustIndex(t, idx, search.Movie{ID: 1, Version: 1, Title: "Alien"})
+	release := searchindex.HoldSearchSlots(idx, 1)
+	done := make(chan error, 2)
+	for _, text := range []string{"alien", "aliens"} { // two searches: the same one twice would share one run
+		go func() {
+			_, err := idx.Search(context.Background(), search.Query{Text: text})
+			done <- err
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); searchindex.WaitingSearches(idx) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d searches wait, want 2", searchindex.WaitingSearches(idx))
+		}
+	}
+	// The third search has no place in the queue: it is refused without waiting for its context, which
+	// never ends.
+	_, refused := idx.Search(context.Background(), search.Query{Text: "alien", PerPage: 3})
+	if !apperr.Is(refused, apperr.Unavailable) || errors.Is(refused, context.DeadlineExceeded) {
+		t.Fatalf("search beyond the queue: %v, want Unavailable at once", refused)
+	}
+	release()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Errorf("a queued search: %v", err)
+		}
+	}
+}

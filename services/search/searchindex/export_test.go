@@ -8,15 +8,15 @@ func WithOptions(x *Index, o Options) *Index {
 	}
 	decoded := newPostingsCache(o.PostingsCacheBytes)
 	return &Index{decoded: decoded, segCaches: newSegmentCaches(decoded.dropSegment), shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil,
-		slots: newSlots(o.SearchConcurrency)}
+		admission: newAdmission(o.SearchConcurrency, o.SearchQueue)}
 }
 
 // HoldSearchSlots takes n of x's search slots, as n running searches would, until release is called.
 func HoldSearchSlots(x *Index, n int) (release func()) {
-	if !x.slots.TryAcquire(int64(n)) {
+	if !x.admission.slots.TryAcquire(int64(n)) {
 		panic("HoldSearchSlots: the slots are taken")
 	}
-	return func() { x.slots.Release(int64(n)) }
+	return func() { x.admission.slots.Release(int64(n)) }
 }
 
 // AfterBatch makes f run each time a shard's batch has become searchable, before Apply returns (and
@@ -46,3 +46,6 @@ func WithoutMerges(o Options) Options {
 	o.mergePlan = map[string]any{"MaxSegmentsPerTier": 1 << 20, "FloorSegmentSize": 1, "FloorSegmentFileSize": 0}
 	return o
 }
+
+// WaitingSearches is how many searches wait for a slot of x.
+func WaitingSearches(x *Index) int64 { return x.admission.waiting.Load() }

@@ -23,7 +23,6 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 	jsonv2 "github.com/go-json-experiment/json"
-	"golang.org/x/sync/semaphore"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/genres"
@@ -63,16 +62,16 @@ type Index struct {
 	mapping   mapping.IndexMapping
 	rank      Ranking
 	opts      Options
-	counts    *facetCounts        // browse facets of the whole catalog, kept by Apply; nil until built
-	priors    *priors             // every movie's ranking inputs, kept by Apply
-	segCaches *segmentCaches      // what searches keep of each segment (priors, facet bitmaps, expansions)
-	decoded   *postingsCache      // long postings lists searches walk, decoded; nil without Options.PostingsCacheBytes
-	cache     *resultCache        // answers by query and checkpoint; nil for none
-	slots     *semaphore.Weighted // searches running at once (Options.SearchConcurrency)
-	applyMu   sync.Mutex          // makes Apply's read-compare-write of versions and checkpoint atomic
-	applied   notifier            // wakes readers waiting for a version after each applied batch
-	durable   durability          // how far the index is on disk
-	closeOnce sync.Once           // Bleve's scorch panics on a second Close
+	counts    *facetCounts   // browse facets of the whole catalog, kept by Apply; nil until built
+	priors    *priors        // every movie's ranking inputs, kept by Apply
+	segCaches *segmentCaches // what searches keep of each segment (priors, facet bitmaps, expansions)
+	decoded   *postingsCache // long postings lists searches walk, decoded; nil without Options.PostingsCacheBytes
+	cache     *resultCache   // answers by query and checkpoint; nil for none
+	admission *admission     // searches running at once, and waiting (Options.SearchConcurrency, SearchQueue)
+	applyMu   sync.Mutex     // makes Apply's read-compare-write of versions and checkpoint atomic
+	applied   notifier       // wakes readers waiting for a version after each applied batch
+	durable   durability     // how far the index is on disk
+	closeOnce sync.Once      // Bleve's scorch panics on a second Close
 	closeErr  error
 
 	lastChange atomic.Int64 // when Apply last changed a movie, in Unix nanoseconds (see LastChange)
@@ -114,6 +113,9 @@ type Options struct {
 	// SearchConcurrency is how many searches (and suggestions) run at once; the others wait their turn,
 	// first come first served (see admission.go). Answers from the cache do not wait. 0 means GOMAXPROCS.
 	SearchConcurrency int
+	// SearchQueue is how many searches may wait for a slot; one more is refused at once with an Unavailable
+	// error (503). 0 means 16 a slot.
+	SearchQueue int
 }
 
 // MaxShards bounds Options.Shards.
@@ -144,12 +146,15 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.SearchConcurrency < 0 {
 		return nil, fmt.Errorf("open search index %s: search concurrency %d, want 0 or more", path, opts.SearchConcurrency)
 	}
+	if opts.SearchQueue < 0 {
+		return nil, fmt.Errorf("open search index %s: search queue %d, want 0 or more", path, opts.SearchQueue)
+	}
 	paths, err := shardPaths(path, opts.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	decoded := newPostingsCache(opts.PostingsCacheBytes)
-	x := &Index{rank: opts.Ranking, opts: opts, slots: newSlots(opts.SearchConcurrency), decoded: decoded,
+	x := &Index{rank: opts.Ranking, opts: opts, admission: newAdmission(opts.SearchConcurrency, opts.SearchQueue), decoded: decoded,
 		segCaches: newSegmentCaches(decoded.dropSegment)}
 	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {

@@ -42,6 +42,7 @@ type Config struct {
 	PostingsCacheBytes int64  `key:"postings_cache_bytes" usage:"memory for the long postings lists searches keep decoded (a common word's list is walked from its start in the index), in bytes; 0 keeps none"`
 	IndexShards        int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
 	SearchConcurrency  int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
+	SearchQueue        int    `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
 	GenreSynonyms      string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
@@ -144,6 +145,9 @@ func (c *Config) Validate() error {
 	if c.IndexShards < 1 || c.IndexShards > searchindex.MaxShards {
 		problems = append(problems, fmt.Sprintf("index_shards must be between 1 and %d", searchindex.MaxShards))
 	}
+	if c.SearchQueue < 0 {
+		problems = append(problems, "search_queue must be 0 (16 per search_concurrency) or more")
+	}
 	if c.SearchConcurrency < 0 {
 		problems = append(problems, "search_concurrency must be 0 (one per core) or more")
 	}
@@ -227,7 +231,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("search config: genre_synonyms: %w", err)
 	}
 	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards, Genres: vocab,
-		SearchConcurrency: cfg.SearchConcurrency, PostingsCacheBytes: cfg.PostingsCacheBytes}
+		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue, PostingsCacheBytes: cfg.PostingsCacheBytes}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {

@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestProxyAnswersWhenTheBackendDoesNot: a backend that takes the connection and never answers holds a
+// request only as long as the proxy's timeout; the client then gets 503 with Retry-After. Without a timeout
+// the request (and its client) waited for ever.
+func TestProxyAnswersWhenTheBackendDoesNot(t *testing.T) {
+	stop := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(backend.Close)
+	t.Cleanup(func() { close(stop) })
+	base, _ := url.Parse(backend.URL)
+	proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, 100*time.Millisecond, connMaxAge)
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		proxy.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/movies?q=alien", nil))
+		answered <- w
+	}()
+	select {
+	case w := <-answered:
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			t.Fatalf("silent backend: %d, Retry-After %q; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the proxy still waits for a backend that never answers")
+	}
+}
+
+// TestProxyRenewsItsConnections: the proxy does not keep one connection for ever, so that the Service in
+// front of the backends spreads the requests of a busy gateway over replicas added since.
+func TestProxyRenewsItsConnections(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+	}))
+	t.Cleanup(backend.Close)
+	base, _ := url.Parse(backend.URL)
+	proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, SearchTimeout, 20*time.Millisecond)
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; time.Sleep(2 * time.Millisecond) {
+		w := httptest.NewRecorder()
+		proxy.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/movies", nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("proxied request: %d", w.Code)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) < 3 {
+		t.Fatalf("one client's requests over 200 ms, connections renewed every 20 ms, came on %d connections; want several", len(conns))
+	}
+}
