@@ -10,8 +10,10 @@ for tool in docker-compose kubectl; do
 	command -v "$tool" >/dev/null || { echo "deploy/check: $tool is not installed (apt-get install -y $tool)" >&2; exit 1; }
 done
 
-# The compose file insists on an admin password; any value will do to check it.
-MARQUEE_ADMIN_PASSWORD="${MARQUEE_ADMIN_PASSWORD:-only-checking-the-file}" docker-compose -f docker-compose.yml config -q
+# The compose file insists on an admin password and an internal token; any values will do to check it.
+MARQUEE_ADMIN_PASSWORD="${MARQUEE_ADMIN_PASSWORD:-only-checking-the-file}" \
+	MARQUEE_INTERNAL_TOKEN="${MARQUEE_INTERNAL_TOKEN:-only-checking-the-file-0123456789abcdef}" \
+	docker-compose -f docker-compose.yml config -q
 echo "deploy/check: docker-compose.yml is valid"
 
 kubectl kustomize deploy/k8s >"${TMPDIR:-/tmp}/marquee-k8s.yaml"
@@ -19,7 +21,7 @@ echo "deploy/check: deploy/k8s renders"
 
 # What an operator's review asked of the manifests, so that it cannot regress: every container has startup,
 # readiness and liveness probes, memory requests and limits, and an image pinned to a tag other than latest;
-# search and the gateway spread over nodes and have a PodDisruptionBudget; the stream is kept in three
+# every container takes the internal token from a secret; search and the gateway spread over nodes and have a PodDisruptionBudget; the stream is kept in three
 # replicas; the gateway trusts the ingress as a proxy.
 python3 - "${TMPDIR:-/tmp}/marquee-k8s.yaml" <<'PY'
 import sys, yaml
@@ -41,6 +43,9 @@ for name, w in workloads.items():
         res = c.get("resources", {})
         if "memory" not in res.get("requests", {}) or "memory" not in res.get("limits", {}):
             fail("%s/%s needs memory requests and limits" % (name, c["name"]))
+        env = {e["name"]: e for e in c.get("env", [])}
+        if "secretKeyRef" not in env.get("MARQUEE_INTERNAL_TOKEN", {}).get("valueFrom", {}):
+            fail("%s/%s needs MARQUEE_INTERNAL_TOKEN from a secret: the internal endpoints are open without it" % (name, c["name"]))
         image = c["image"]
         tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
         if tag in ("", "latest"):

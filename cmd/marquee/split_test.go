@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"marquee/pkg/httpx"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog/catalogtest"
 )
@@ -51,6 +53,7 @@ func TestSplitMode(t *testing.T) {
 	env := map[string]string{
 		"MARQUEE_NATS_URL": natsURL, "MARQUEE_STREAM": stream, "MARQUEE_SUBJECT_PREFIX": prefix,
 		"MARQUEE_ADMIN_USERNAME": "ops", "MARQUEE_ADMIN_PASSWORD": "split mode secret", "MARQUEE_RATE_LIMIT": "off",
+		"MARQUEE_INTERNAL_TOKEN": internalToken,
 	}
 	cat := startCommand(t, env, "catalog", "--addr", "127.0.0.1:0", "--mysql-dsn", dsn, "--seed", seed)
 	catalogURL := addrOf(t, cat.stderr, "listening")
@@ -68,5 +71,42 @@ func TestSplitMode(t *testing.T) {
 	if total := c.search("per_page=1").Total; total != 248 {
 		t.Fatalf("seed in split mode: %d movies, want 248", total)
 	}
-	exerciseCatalog(t, c, "ops", "split mode secret", 248)
+	exerciseCatalog(t, c, "ops", "split mode secret", 248) // its API key is checked through the internal endpoint
+
+	// The internal endpoints answer the deployment's services only: called directly without the internal
+	// token, or with another, they refuse; with it, they answer.
+	for _, tc := range []struct{ method, url string }{
+		{"POST", searchURL + "/v1/index/rebuild"},
+		{"GET", searchURL + "/v1/index/versions?after_id=0&until_id=10"},
+		{"POST", catalogURL + "/v1/auth/introspect"},
+	} {
+		for _, sent := range []string{"", strings.Repeat("x", len(internalToken))} {
+			req, _ := http.NewRequest(tc.method, tc.url, strings.NewReader(`{"key":"mq_nothing"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if sent != "" {
+				req.Header.Set(httpx.InternalTokenHeader, sent)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s without the internal token: %d, want 401", tc.method, tc.url, resp.StatusCode)
+			}
+		}
+	}
+	req, _ := http.NewRequest("GET", searchURL+"/v1/index/versions?after_id=0&until_id=10", nil)
+	req.Header.Set(httpx.InternalTokenHeader, internalToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("index versions with the internal token: %d, want 200", resp.StatusCode)
+	}
 }
+
+// internalToken is the split test's internal_token.
+const internalToken = "split-mode-internal-token-0123456789"

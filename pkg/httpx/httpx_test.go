@@ -196,3 +196,37 @@ func TestEngineAnswersProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireInternal: with a token set, a request without it or with another is refused with 401
+// problem+json and does not reach the handler; with it, it does; without a token set, every request does.
+func TestRequireInternal(t *testing.T) {
+	token := strings.Repeat("s", httpx.MinInternalToken)
+	for _, tc := range []struct {
+		name, set, sent string
+		want            int
+	}{
+		{"none sent", token, "", http.StatusUnauthorized},
+		{"another", token, strings.Repeat("x", httpx.MinInternalToken), http.StatusUnauthorized},
+		{"a prefix", token, token[:10], http.StatusUnauthorized},
+		{"the token", token, token, http.StatusOK},
+		{"no token set", "", "", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := httpx.NewEngine(slog.New(slog.DiscardHandler))
+			reached := false
+			e.POST("/internal", httpx.RequireInternal(tc.set), func(c *gin.Context) { reached = true; c.Status(http.StatusOK) })
+			r := httptest.NewRequest(http.MethodPost, "/internal", nil)
+			if tc.sent != "" {
+				r.Header.Set(httpx.InternalTokenHeader, tc.sent)
+			}
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, r)
+			if w.Code != tc.want || reached != (tc.want == http.StatusOK) {
+				t.Fatalf("status %d, reached %v; want %d", w.Code, reached, tc.want)
+			}
+			if tc.want == http.StatusUnauthorized && w.Header().Get("Content-Type") != "application/problem+json" {
+				t.Errorf("refusal's content type %q", w.Header().Get("Content-Type"))
+			}
+		})
+	}
+}

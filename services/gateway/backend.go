@@ -36,16 +36,21 @@ const (
 )
 
 // NewProxy returns a backend that forwards to a service at base, answering 503 problem+json when the
-// service cannot be reached or does not answer within timeout.
-func NewProxy(log *slog.Logger, name string, base *url.URL, timeout time.Duration) http.Handler {
-	return newProxy(log, name, base, timeout, connMaxAge)
+// service cannot be reached or does not answer within timeout. Every request it forwards carries the
+// deployment's internal token (none if empty), never one a client sent.
+func NewProxy(log *slog.Logger, name string, base *url.URL, timeout time.Duration, internalToken string) http.Handler {
+	return newProxy(log, name, base, timeout, connMaxAge, internalToken)
 }
 
-func newProxy(log *slog.Logger, name string, base *url.URL, timeout, maxAge time.Duration) http.Handler {
+func newProxy(log *slog.Logger, name string, base *url.URL, timeout, maxAge time.Duration, internalToken string) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(base)
 			r.SetXForwarded()
+			r.Out.Header.Del(httpx.InternalTokenHeader)
+			if internalToken != "" {
+				r.Out.Header.Set(httpx.InternalTokenHeader, internalToken)
+			}
 		},
 		Transport: &agedTransport{
 			Transport: &http.Transport{

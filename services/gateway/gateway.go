@@ -48,7 +48,8 @@ type Config struct {
 	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For is believed (comma-separated)"`
 	CORSOrigins    []string `key:"cors_origins" usage:"origins allowed to call write routes from a browser (comma-separated); reads allow any"`
 
-	MetricsToken string `key:"metrics_token" secret:"true" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only"`
+	InternalToken string `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the gateway sends it with every request it forwards, and the internal endpoints of catalog and search answer only requests that carry it; empty: none"`
+	MetricsToken  string `key:"metrics_token" secret:"true" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only"`
 
 	KeyCacheTTL         time.Duration `key:"key_cache_ttl" usage:"how long an API key the catalog vouched for is trusted without asking again"`
 	KeyCacheInactiveTTL time.Duration `key:"key_cache_inactive_ttl" usage:"how long an unknown or revoked API key is remembered as such"`
@@ -82,6 +83,9 @@ func DefaultConfig() Config {
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
+	if c.InternalToken != "" && len(c.InternalToken) < httpx.MinInternalToken {
+		return fmt.Errorf("internal_token must be at least %d bytes", httpx.MinInternalToken)
+	}
 	for name, raw := range map[string]string{"catalog_url": c.CatalogURL, "search_url": c.SearchURL} {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

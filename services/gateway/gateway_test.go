@@ -442,7 +442,7 @@ func TestReadyzFollowsBackends(t *testing.T) {
 func TestUnreachableBackendIsUnavailable(t *testing.T) {
 	dead, _ := url.Parse("http://127.0.0.1:1") // nothing listens on port 1
 	log := slog.New(slog.DiscardHandler)
-	gw := NewHandler(log, Backends{Catalog: NewProxy(log, "catalog", dead, CatalogTimeout), Search: NewProxy(log, "search", dead, SearchTimeout)}, Options{})
+	gw := NewHandler(log, Backends{Catalog: NewProxy(log, "catalog", dead, CatalogTimeout, ""), Search: NewProxy(log, "search", dead, SearchTimeout, "")}, Options{})
 	for _, tc := range []struct{ method, path, token string }{
 		{"GET", "/v1/movies?q=x", ""},
 		{"POST", "/v1/auth/token", ""},

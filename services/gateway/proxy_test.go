@@ -5,9 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"marquee/pkg/httpx"
 )
 
 // TestProxyAnswersWhenTheBackendDoesNot: a backend that takes the connection and never answers holds a
@@ -24,7 +28,7 @@ func TestProxyAnswersWhenTheBackendDoesNot(t *testing.T) {
 	t.Cleanup(backend.Close)
 	t.Cleanup(func() { close(stop) })
 	base, _ := url.Parse(backend.URL)
-	proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, 100*time.Millisecond, connMaxAge)
+	proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, 100*time.Millisecond, connMaxAge, "")
 	answered := make(chan *httptest.ResponseRecorder, 1)
 	go func() {
 		w := httptest.NewRecorder()
@@ -53,7 +57,7 @@ func TestProxyRenewsItsConnections(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	base, _ := url.Parse(backend.URL)
-	proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, SearchTimeout, 20*time.Millisecond)
+	proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, SearchTimeout, 20*time.Millisecond, "")
 	for start := time.Now(); time.Since(start) < 200*time.Millisecond; time.Sleep(2 * time.Millisecond) {
 		w := httptest.NewRecorder()
 		proxy.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/movies", nil))
@@ -65,5 +69,30 @@ func TestProxyRenewsItsConnections(t *testing.T) {
 	defer mu.Unlock()
 	if len(conns) < 3 {
 		t.Fatalf("one client's requests over 200 ms, connections renewed every 20 ms, came on %d connections; want several", len(conns))
+	}
+}
+
+// TestProxySendsTheInternalToken: a forwarded request carries the deployment's internal token, and never
+// the one a client sent (which would otherwise open the backends' internal endpoints to any caller).
+func TestProxySendsTheInternalToken(t *testing.T) {
+	got := make(chan []string, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Values(httpx.InternalTokenHeader)
+	}))
+	t.Cleanup(backend.Close)
+	base, _ := url.Parse(backend.URL)
+	forged := strings.Repeat("f", httpx.MinInternalToken)
+	for _, token := range []string{strings.Repeat("s", httpx.MinInternalToken), ""} {
+		proxy := newProxy(slog.New(slog.DiscardHandler), "search", base, SearchTimeout, connMaxAge, token)
+		r := httptest.NewRequest(http.MethodPost, "/v1/index/rebuild", nil)
+		r.Header.Set(httpx.InternalTokenHeader, forged)
+		proxy.ServeHTTP(httptest.NewRecorder(), r)
+		want := []string{token}
+		if token == "" {
+			want = nil
+		}
+		if h := <-got; !slices.Equal(h, want) {
+			t.Errorf("token %q: the backend got %q, want %q", token, h, want)
+		}
 	}
 }

@@ -16,8 +16,8 @@ func Serve(ctx context.Context, log *slog.Logger, cfg Config) error {
 	opts := cfg.Options()
 	opts.HTTPMetrics, opts.Metrics = httpx.NewMetrics(reg), httpx.MetricsHandler(reg)
 	h := NewHandler(log, Backends{
-		Catalog: NewProxy(log, "catalog", catalogURL, CatalogTimeout),
-		Search:  NewProxy(log, "search", searchURL, SearchTimeout),
+		Catalog: NewProxy(log, "catalog", catalogURL, CatalogTimeout, cfg.InternalToken),
+		Search:  NewProxy(log, "search", searchURL, SearchTimeout, cfg.InternalToken),
 	}, opts)
 	return httpx.ListenAndServe(ctx, log, cfg.Addr, h)
 }

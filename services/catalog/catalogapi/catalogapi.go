@@ -55,6 +55,9 @@ type Deps struct {
 	TokenTTL time.Duration
 	// Ready reports whether the service can take traffic; nil means always.
 	Ready func(ctx context.Context) error
+	// InternalToken, if set, must be in the httpx.InternalTokenHeader of requests to the API-key check
+	// (POST /v1/auth/introspect), which only the gateway calls.
+	InternalToken string
 	// Degraded says what a ready service lacks (NATS, while changes wait in the outbox), which GET /readyz
 	// reports without leaving service; "" or nil: nothing.
 	Degraded func(ctx context.Context) string

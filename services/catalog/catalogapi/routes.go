@@ -31,7 +31,7 @@ func addRoutes(e *gin.Engine, log *slog.Logger, d Deps, keys *keyring, auth *aut
 
 	e.POST("/v1/auth/token", handleTokenCreate(log, d.Store, d.Passwords, keys, auth, guard))
 	e.GET("/v1/auth/jwks.json", handleJWKS(keys))
-	e.POST("/v1/auth/introspect", handleIntrospect(auth))
+	e.POST("/v1/auth/introspect", httpx.RequireInternal(d.InternalToken), handleIntrospect(auth))
 
 	v1 := e.Group("/v1", authenticate(auth))
 	v1.POST("/auth/rotate", requireAdmin(), handleKeyRotate(keys))

@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	case d.SearchIndex != nil:
 		index = &reconcile.HTTPIndex{Handler: d.SearchIndex}
 	case cfg.SearchURL != "":
-		if index, err = reconcile.NewURLIndex(cfg.SearchURL); err != nil {
+		if index, err = reconcile.NewURLIndex(cfg.SearchURL, cfg.InternalToken); err != nil {
 			return nil, err
 		}
 	}
@@ -132,15 +132,16 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s.handler = catalogapi.NewHandler(d.Log, catalogapi.Deps{
-		Store:       store,
-		Passwords:   hasher,
-		TokenTTL:    cfg.TokenTTL,
-		Ready:       s.Ready,
-		Degraded:    s.Degraded,
-		Changed:     s.relay.Kick,
-		Reconcile:   func(ctx context.Context) (any, error) { return s.Reconcile(ctx) },
-		HTTPMetrics: httpx.NewMetrics(d.Registry),
-		Metrics:     httpx.MetricsHandler(d.Registry),
+		Store:         store,
+		Passwords:     hasher,
+		TokenTTL:      cfg.TokenTTL,
+		Ready:         s.Ready,
+		Degraded:      s.Degraded,
+		InternalToken: cfg.InternalToken,
+		Changed:       s.relay.Kick,
+		Reconcile:     func(ctx context.Context) (any, error) { return s.Reconcile(ctx) },
+		HTTPMetrics:   httpx.NewMetrics(d.Registry),
+		Metrics:       httpx.MetricsHandler(d.Registry),
 	})
 	return s, nil
 }

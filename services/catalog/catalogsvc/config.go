@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"marquee/pkg/genres"
+	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
@@ -36,6 +37,7 @@ type Config struct {
 	OutboxBatchSize   int           `key:"outbox_batch_size" usage:"outbox rows the relay publishes (asynchronously) and marks at a time"`
 	ReconcileInterval time.Duration `key:"reconcile_interval" usage:"how often the database is compared with the stream (and search_url's index) and differences republished; 0 turns it off"`
 	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling"`
+	InternalToken     string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the API-key check the gateway calls answers only requests that carry it, and the reconciler sends it to search_url; empty: anyone who reaches the service"`
 	SearchURL         string        `key:"search_url" usage:"base URL of a search service whose index the reconciler also compares (e.g. http://127.0.0.1:8082); empty: the stream only"`
 }
 
@@ -76,6 +78,9 @@ func (c *Config) Validate() error {
 	}
 	if !streamRE.MatchString(c.Stream) {
 		problems = append(problems, fmt.Sprintf("stream %q must be 1-64 letters, digits, _ or -", c.Stream))
+	}
+	if c.InternalToken != "" && len(c.InternalToken) < httpx.MinInternalToken {
+		problems = append(problems, fmt.Sprintf("internal_token must be at least %d bytes", httpx.MinInternalToken))
 	}
 	if c.StreamReplicas < 0 || c.StreamReplicas > natsx.MaxReplicas {
 		problems = append(problems, fmt.Sprintf("stream_replicas must be 0 to %d", natsx.MaxReplicas))

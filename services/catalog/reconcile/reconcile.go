@@ -295,8 +295,9 @@ type HTTPIndex struct {
 	Handler http.Handler
 }
 
-// NewURLIndex returns an HTTPIndex of the search service at base (e.g. http://127.0.0.1:8082).
-func NewURLIndex(base string) (*HTTPIndex, error) {
+// NewURLIndex returns an HTTPIndex of the search service at base (e.g. http://127.0.0.1:8082), whose requests
+// carry the deployment's internal token (none if empty).
+func NewURLIndex(base, internalToken string) (*HTTPIndex, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("search url %q: want http(s)://host[:port]", base)
@@ -304,6 +305,9 @@ func NewURLIndex(base string) (*HTTPIndex, error) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	return &HTTPIndex{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out, _ := http.NewRequestWithContext(r.Context(), r.Method, u.String()+r.URL.RequestURI(), nil)
+		if internalToken != "" {
+			out.Header.Set(httpx.InternalTokenHeader, internalToken)
+		}
 		resp, err := client.Do(out)
 		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
+	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog"
@@ -163,4 +165,34 @@ func (f *fakeIndex) Versions(_ context.Context, afterID, untilID int64) ([]catal
 		}
 	}
 	return out, nil
+}
+
+// TestURLIndexSendsTheInternalToken: the reconciler's reads of a search service's index carry the
+// deployment's internal token, which the index's endpoints require.
+func TestURLIndexSendsTheInternalToken(t *testing.T) {
+	token := strings.Repeat("t", httpx.MinInternalToken)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !httpx.InternalTokenValid(r, token) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, `{"versions":[{"id":3,"version":2}],"next_after_id":10}`)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		sent string
+		ok   bool
+	}{{token, true}, {"", false}} {
+		x, err := reconcile.NewURLIndex(srv.URL, tc.sent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := x.Versions(context.Background(), 0, 10)
+		if tc.ok && (err != nil || len(vs) != 1 || vs[0].ID != 3 || vs[0].Version != 2) {
+			t.Errorf("with the token: %v, %v; want movie 3 at version 2", vs, err)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("without the token the index answered: %v", vs)
+		}
+	}
 }

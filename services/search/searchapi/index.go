@@ -38,6 +38,9 @@ type Deps struct {
 	// HTTPMetrics observes every request; Metrics serves GET /metrics. nil: none.
 	HTTPMetrics *httpx.Metrics
 	Metrics     http.Handler
+	// InternalToken, if set, must be in the httpx.InternalTokenHeader of requests to the index's endpoints
+	// (rebuild, versions): only the gateway and the catalog's reconciler call them.
+	InternalToken string
 	// CursorKey signs the search cursors handed out (HMAC-SHA256); replicas that share clients need the
 	// same key. Empty: a random key, so cursors are good for this process only.
 	CursorKey []byte

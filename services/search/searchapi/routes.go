@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"marquee/pkg/httpx"
 	"marquee/services/search"
 )
 
@@ -18,11 +19,12 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	if d.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(d.Metrics))
 	}
+	internal := httpx.RequireInternal(d.InternalToken)
 	if d.Versions != nil {
-		e.GET("/v1/index/versions", handleIndexVersions(d))
+		e.GET("/v1/index/versions", internal, handleIndexVersions(d))
 	}
 	if d.Rebuild != nil && d.RebuildStatus != nil {
-		e.POST("/v1/index/rebuild", handleRebuildStart(d))
-		e.GET("/v1/index/rebuild", handleRebuildStatus(d))
+		e.POST("/v1/index/rebuild", internal, handleRebuildStart(d))
+		e.GET("/v1/index/rebuild", internal, handleRebuildStatus(d))
 	}
 }

@@ -47,6 +47,7 @@ type Config struct {
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
 	DegradedLag     int           `key:"degraded_lag" usage:"stream sequences the index may lag before /readyz reports it degraded (it stays ready and serves reads, each answer saying how current it is)"`
+	InternalToken   string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the index's endpoints (rebuild, versions) answer only requests that carry it; empty: anyone who reaches the service"`
 	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
@@ -157,6 +158,9 @@ func (c *Config) Validate() error {
 	if c.DegradedLag < 1 {
 		problems = append(problems, "degraded_lag must be at least 1")
 	}
+	if c.InternalToken != "" && len(c.InternalToken) < httpx.MinInternalToken {
+		problems = append(problems, fmt.Sprintf("internal_token must be at least %d bytes", httpx.MinInternalToken))
+	}
 	if c.CursorKey != "" && len(c.CursorKey) < 32 {
 		problems = append(problems, "cursor_key must be at least 32 bytes")
 	}
@@ -264,6 +268,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
 		Metrics:       httpx.MetricsHandler(deps.Registry),
 		CursorKey:     cursorKey,
+		InternalToken: cfg.InternalToken,
 	})
 	return s, nil
 }
