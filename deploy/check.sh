@@ -10,9 +10,11 @@ for tool in docker-compose kubectl; do
 	command -v "$tool" >/dev/null || { echo "deploy/check: $tool is not installed (apt-get install -y $tool)" >&2; exit 1; }
 done
 
-# The compose file insists on an admin password and an internal token; any values will do to check it.
+# The compose file insists on its secrets; any values will do to check it.
 MARQUEE_ADMIN_PASSWORD="${MARQUEE_ADMIN_PASSWORD:-only-checking-the-file}" \
 	MARQUEE_INTERNAL_TOKEN="${MARQUEE_INTERNAL_TOKEN:-only-checking-the-file-0123456789abcdef}" \
+	MARQUEE_NATS_CATALOG_PASSWORD="${MARQUEE_NATS_CATALOG_PASSWORD:-only-checking}" \
+	MARQUEE_NATS_SEARCH_PASSWORD="${MARQUEE_NATS_SEARCH_PASSWORD:-only-checking}" \
 	docker-compose -f docker-compose.yml config -q
 echo "deploy/check: docker-compose.yml is valid"
 
@@ -21,7 +23,7 @@ echo "deploy/check: deploy/k8s renders"
 
 # What an operator's review asked of the manifests, so that it cannot regress: every container has startup,
 # readiness and liveness probes, memory requests and limits, and an image pinned to a tag other than latest;
-# every container takes the internal token from a secret; search and the gateway spread over nodes and have a PodDisruptionBudget; the stream is kept in three
+# every container takes the internal token from a secret, catalog and search their NATS users' passwords; search and the gateway spread over nodes and have a PodDisruptionBudget; the stream is kept in three
 # replicas; the gateway trusts the ingress as a proxy.
 python3 - "${TMPDIR:-/tmp}/marquee-k8s.yaml" <<'PY'
 import sys, yaml
@@ -46,6 +48,9 @@ for name, w in workloads.items():
         env = {e["name"]: e for e in c.get("env", [])}
         if "secretKeyRef" not in env.get("MARQUEE_INTERNAL_TOKEN", {}).get("valueFrom", {}):
             fail("%s/%s needs MARQUEE_INTERNAL_TOKEN from a secret: the internal endpoints are open without it" % (name, c["name"]))
+        if name in ("catalog", "search") and (env.get("MARQUEE_NATS_USER", {}).get("value") != name or
+                "secretKeyRef" not in env.get("MARQUEE_NATS_PASSWORD", {}).get("valueFrom", {})):
+            fail("%s/%s must connect to NATS as the user %s, its password from a secret (deploy/nats/auth.conf)" % (name, c["name"], name))
         image = c["image"]
         tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
         if tag in ("", "latest"):

@@ -18,9 +18,14 @@ import (
 // DuplicateWindow is how long the server remembers message ids to drop republished events.
 const DuplicateWindow = 10 * time.Minute
 
-// Connect dials url with reconnects that never give up, logging connection changes.
-func Connect(log *slog.Logger, url, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, ConnOptions(log, name)...)
+// Connect dials url (one server, or several separated by commas) with reconnects that never give up,
+// logging connection changes, as user with password (none if user is empty).
+func Connect(log *slog.Logger, url, name, user, password string) (*nats.Conn, error) {
+	opts := ConnOptions(log, name)
+	if user != "" {
+		opts = append(opts, nats.UserInfo(user, password))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
 	}

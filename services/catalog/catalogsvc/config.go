@@ -22,7 +22,9 @@ type Config struct {
 	Addr              string        `key:"addr" usage:"HTTP listen address"`
 	MySQLDSN          string        `key:"mysql_dsn" usage:"MySQL/MariaDB DSN, e.g. catalog:pw@tcp(db:3306)/catalog, or URL, mysql://catalog:pw@db:3306/catalog?ssl-mode=REQUIRED (or sqlite:<path>)" secret:"true"`
 	MySQLMaxConns     int           `key:"mysql_max_conns" usage:"connections to MySQL at most; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
-	NATSURL           string        `key:"nats_url" usage:"NATS server URL"`
+	NATSURL           string        `key:"nats_url" usage:"NATS server URL, or several separated by commas (the nodes of a cluster)"`
+	NATSUser          string        `key:"nats_user" usage:"NATS user the catalog connects as (deploy/nats/auth.conf: catalog, which may publish movie changes); empty: none"`
+	NATSPassword      string        `key:"nats_password" secret:"true" usage:"password of nats_user"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
 	StreamReplicas    int           `key:"stream_replicas" usage:"copies of the stream a JetStream cluster keeps (3: a node lost loses no acknowledged change); the catalog creates the stream so and brings it back to it at every start; 0 keeps what the stream has (1 when creating it)"`

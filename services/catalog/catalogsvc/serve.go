@@ -37,7 +37,7 @@ func Serve(ctx context.Context, log *slog.Logger, cfg Config, stdout io.Writer) 
 			log.Warn("close database", "err", err)
 		}
 	}()
-	nc, err := natsx.Connect(log, cfg.NATSURL, "marquee-catalog")
+	nc, err := natsx.Connect(log, cfg.NATSURL, "marquee-catalog", cfg.NATSUser, cfg.NATSPassword)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,9 @@ import (
 // Config is the search service's configuration (see pkg/config for how it is loaded).
 type Config struct {
 	Addr               string `key:"addr" usage:"HTTP listen address"`
-	NATSURL            string `key:"nats_url" usage:"NATS server URL"`
+	NATSURL            string `key:"nats_url" usage:"NATS server URL, or several separated by commas (the nodes of a cluster)"`
+	NATSUser           string `key:"nats_user" usage:"NATS user search connects as (deploy/nats/auth.conf: search, which may read the stream but not publish a movie's change); empty: none"`
+	NATSPassword       string `key:"nats_password" secret:"true" usage:"password of nats_user"`
 	DataDir            string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
 	Stream             string `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix      string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`

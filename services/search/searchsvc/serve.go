@@ -20,7 +20,7 @@ import (
 // indexer stops, the index is closed and NATS drained.
 func Serve(ctx context.Context, log *slog.Logger, cfg Config) error {
 	TuneGC()
-	nc, err := natsx.Connect(log, cfg.NATSURL, "marquee-search")
+	nc, err := natsx.Connect(log, cfg.NATSURL, "marquee-search", cfg.NATSUser, cfg.NATSPassword)
 	if err != nil {
 		return err
 	}
