@@ -22,6 +22,43 @@ type facetCounts struct {
 	values map[string]map[string]int // facet → value or bucket → movies
 	stats  map[string]*minMax        // stats facet → min and max
 	gen    uint64                    // commits so far: a recount stores its result only if none came between
+	// A batch is searchable before Apply commits its delta (on a sharded index, each shard's part as that
+	// shard writes it). Meanwhile, and for a search of a checkpoint the counts do not hold yet, a search
+	// counts its facets itself: its answer, cached at its checkpoint, would otherwise show movies without
+	// their facets.
+	writing int    // batches being written, whose deltas are not committed yet
+	at      uint64 // the checkpoint whose batches the counts all hold
+}
+
+// current reports whether the counts hold every batch a search of checkpoint may see.
+func (fc *facetCounts) current(checkpoint uint64) bool {
+	fc.mu.RLock()
+	defer fc.mu.RUnlock()
+	return fc.writing == 0 && fc.at >= checkpoint
+}
+
+// writeBegins records that a batch is about to be written.
+func (fc *facetCounts) writeBegins() {
+	if fc == nil {
+		return
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.writing++
+}
+
+// writeEnds records that a batch's deltas are committed, and, if it was written whole, that the counts hold
+// every batch up to its checkpoint.
+func (fc *facetCounts) writeEnds(checkpoint uint64, whole bool) {
+	if fc == nil {
+		return
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.writing--
+	if whole {
+		fc.at = max(fc.at, checkpoint)
+	}
 }
 
 // countedFacets are the facets facetCounts keeps.
@@ -189,7 +226,11 @@ func (fc *facetCounts) commit(d *facetDelta) {
 // buildFacetCounts counts the kept facets over the whole index: one facet search of every movie. Call it
 // before any Apply (or under applyMu).
 func (x *Index) buildFacetCounts(ctx context.Context) error {
-	fc := &facetCounts{values: map[string]map[string]int{}, stats: map[string]*minMax{}}
+	at, err := x.Checkpoint()
+	if err != nil {
+		return err
+	}
+	fc := &facetCounts{values: map[string]map[string]int{}, stats: map[string]*minMax{}, at: at}
 	var q search.Query
 	for _, name := range search.FacetNames {
 		if countedFacets[name] {

@@ -149,7 +149,7 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 	for own, names := range groups {
 		filter := fs.without(own)
 		matches := and(member, filter)
-		if bounded && browse && filter == nil && x.counts != nil {
+		if bounded && browse && filter == nil && x.counts != nil && x.counts.current(res.Index.Version) {
 			var rest []string
 			for _, name := range names {
 				if !countedFacets[name] {

@@ -420,6 +420,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		}
 		return checkpoint
 	}))
+	x.counts.writeBegins()
 	var wg sync.WaitGroup
 	for _, w := range writes {
 		wg.Go(func() { w.applied, w.written, w.err = x.applyShard(w, checkpoint, persisted) })
@@ -444,6 +445,7 @@ func (x *Index) Apply(ctx context.Context, changes []Change, checkpoint uint64) 
 		x.counts.commit(w.delta)
 		applied += w.applied
 	}
+	x.counts.writeEnds(checkpoint, len(errs) == 0)
 	x.applied.notify()
 	if applied > 0 {
 		x.lastChange.Store(time.Now().UnixNano())
