@@ -96,6 +96,34 @@ func TestBrowser(t *testing.T) {
 	}
 	b.screenshot("03-genre-facet")
 
+	// A second genre widens the results to movies of either (the facet counts ignore their own filter, as
+	// the API's genre_mode=any does); "All selected" narrows them to movies of both, and the address keeps it.
+	// The page's "all" used to be sent as nothing, which the API reads as any: AND was out of reach.
+	apiTotal := func(query string) int {
+		t.Helper()
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](
+			fmt.Sprintf(`fetch('/v1/movies?%s&per_page=1').then((r) => r.json()).then((r) => r.total)`, query), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("the API's total for %s: %v", query, err)
+		}
+		return n
+	}
+	either, both := apiTotal("genre=Crime&genre=Drama"), apiTotal("genre=Crime&genre=Drama&genre_mode=all")
+	if !(both < crime && crime < either) {
+		t.Fatalf("the seed's Crime and Drama: %d of both, %d Crime, %d of either; want fewer of both than Crime, more of either", both, crime, either)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#genre-list input[data-value="Drama"]`)))
+	b.waitJS("the results of either genre", fmt.Sprintf(`document.getElementById('status').dataset.total === '%d' && !document.getElementById('genre-mode').hidden`, either))
+	b.do(chromedp.Click(chromedp.CSS(`#genre-mode input[value="all"]`)))
+	b.waitJS("the results of both genres", fmt.Sprintf(
+		`document.getElementById('status').dataset.total === '%d' && [...document.querySelectorAll('#results .card')].every(c => ['Crime', 'Drama'].every(g => c.dataset.genres.split('|').includes(g)))`, both))
+	if got := evaluate[string](b, `new URLSearchParams(location.search).get('genre_mode')`); got != "all" {
+		t.Fatalf("the address keeps genre_mode=%q, want all", got)
+	}
+	b.do(chromedp.Reload())
+	b.waitJS("both genres again after a reload", fmt.Sprintf(
+		`document.getElementById('status').dataset.total === '%d' && document.querySelector('#genre-mode input[value="all"]').checked`, both))
+
 	// 4. An admin signs in through the page.
 	b.do(chromedp.Click(chromedp.ID("login-button")))
 	b.waitJS("the sign-in dialog", `document.getElementById('login-dialog').open`)

@@ -176,7 +176,7 @@
   // Search state, kept in the address bar so that a search can be shared and the back button works
 
   const state = {
-    q: '', genres: [], genreMode: 'all', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '',
+    q: '', genres: [], genreMode: 'any', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '',
     director: '', cast: '', sort: '', page: 1,
   };
   const PARAMS = [
@@ -188,7 +188,7 @@
     const p = new URLSearchParams(location.search);
     state.q = p.get('q') || '';
     state.genres = p.getAll('genre');
-    state.genreMode = p.get('genre_mode') === 'any' ? 'any' : 'all';
+    state.genreMode = p.get('genre_mode') === 'all' ? 'all' : 'any'; // the API's default: any
     for (const [k, name] of PARAMS) state[k] = p.get(name) || '';
     state.page = Math.max(1, parseInt(p.get('page') || '1', 10) || 1);
   }
@@ -197,7 +197,7 @@
     const p = new URLSearchParams();
     if (state.q.trim()) p.set('q', state.q.trim());
     for (const g of state.genres) p.append('genre', g);
-    if (state.genres.length > 1 && state.genreMode === 'any') p.set('genre_mode', 'any');
+    if (state.genres.length > 1 && state.genreMode === 'all') p.set('genre_mode', 'all');
     for (const [k, name] of PARAMS) if (state[k] !== '') p.set(name, state[k]);
     if (state.page > 1) p.set('page', String(state.page));
     if (forAPI) {
@@ -491,7 +491,7 @@
   }
 
   function clearFilters() {
-    Object.assign(state, { genres: [], genreMode: 'all', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '', director: '', cast: '' });
+    Object.assign(state, { genres: [], genreMode: 'any', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '', director: '', cast: '' });
     filtersChanged();
   }
 
