@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -23,15 +24,21 @@ import (
 
 // genConfig configures `marquee gen`, the synthetic catalog generator of the benchmarks.
 type genConfig struct {
-	Count   int    `key:"count" usage:"number of movies to generate"`
-	Seed    int64  `key:"seed" usage:"random seed; the same seed and source give the same output"`
-	From    string `key:"from" usage:"real catalog whose distributions to follow (any format marquee import reads)"`
-	Out     string `key:"out" usage:"output file, gzip-compressed when it ends in .gz; - for standard output"`
-	FirstID int64  `key:"first_id" usage:"tmdb_id of the first movie; the i-th gets first_id+i, so a re-import upserts"`
+	Count int `key:"count" usage:"number of movies to generate"`
+	// random_seed, not seed: MARQUEE_SEED is the seed file of serve and catalog.
+	Seed     int64  `key:"random_seed" usage:"random seed; the same seed and source give the same output"`
+	From     string `key:"from" usage:"real catalog whose distributions to follow (any format marquee import reads)"`
+	Out      string `key:"out" usage:"output file, gzip-compressed when it ends in .gz; - for standard output (not a terminal)"`
+	FirstID  int64  `key:"first_id" usage:"tmdb_id of the first movie; the i-th gets first_id+i, so a re-import upserts"`
+	Progress bool   `key:"progress" usage:"show a progress bar (on a terminal)"`
 }
 
-func newGenCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
-	cfg := genConfig{Count: 100_000, Seed: 1, From: "../shared/data/movies.jsonl.gz", Out: "-", FirstID: 10_000_000}
+// defaultGenSource is where gen learns its distributions unless --from says otherwise: the TMDB-like catalog
+// beside a clone of the repository.
+const defaultGenSource = "../shared/data/movies.jsonl.gz"
+
+func newGenCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	cfg := genConfig{Count: 100_000, Seed: 1, From: defaultGenSource, Out: "-", FirstID: 10_000_000, Progress: true}
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Generate a synthetic movie catalog that follows a real one's distributions",
@@ -41,8 +48,8 @@ people, genres (with their co-occurrence), keywords, tags, years, ratings, votes
 runtimes, popularity and languages follow the distributions of --from, learned
 at run time: nothing derived from the source is stored. Each movie has a unique
 tmdb_id (--first-id + its index), so importing the file again updates in place.`,
-		Example: `  marquee gen --count 1000000 --out var/movies-1m.jsonl
-  marquee gen --count 1000 --seed 7 | head -1`,
+		Example: `  marquee gen --count 1000000 --out var/movies-1m.jsonl.gz
+  marquee gen --count 1000 --random-seed 7 --from data/imdb.json | head -1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := config.Load(cmd.Flags(), &cfg, getenv); err != nil {
@@ -51,24 +58,48 @@ tmdb_id (--first-id + its index), so importing the file again updates in place.`
 			if cfg.Count < 0 {
 				return errors.New("--count must not be negative")
 			}
+			if (cfg.Out == "-" || cfg.Out == "") && isTerminal(stdout) {
+				return fmt.Errorf("marquee gen writes %d movies of JSON Lines: name a file with --out (e.g. --out movies.jsonl.gz), or pipe it into a command", cfg.Count)
+			}
+			if _, err := os.Stat(cfg.From); errors.Is(err, os.ErrNotExist) {
+				hint := "; give --from a catalog in any format marquee import reads, e.g. --from data/imdb.json"
+				if cfg.From == defaultGenSource {
+					hint = " (the default, the TMDB-like catalog beside a clone of the repository)" + hint
+				}
+				return fmt.Errorf("no catalog to learn from at %s%s", cfg.From, hint)
+			}
+			start := time.Now()
 			model, err := learnCatalog(cfg.From)
 			if err != nil {
 				return err
 			}
-			return writeGenerated(cfg, model, stdout)
+			bar := genBar(stderr, cfg.Count, showProgress(cfg.Progress, stderr))
+			n, err := writeGenerated(cfg, model, stdout, func(done int) { _ = bar.Set(done) })
+			if err != nil {
+				return err
+			}
+			_ = bar.Finish()
+			where := "standard output"
+			if cfg.Out != "-" && cfg.Out != "" {
+				where = cfg.Out
+			}
+			fmt.Fprintf(stderr, "Generated %d movies (%s) into %s in %s, learned from %s.\n",
+				cfg.Count, byteSize(n), where, time.Since(start).Round(100*time.Millisecond), cfg.From)
+			return nil
 		},
 	}
 	config.Flags(cmd.Flags(), &cfg)
 	return cmd
 }
 
-// writeGenerated writes cfg.Count movies of model to cfg.Out (or stdout for "-").
-func writeGenerated(cfg genConfig, model *catalogModel, stdout io.Writer) (err error) {
+// writeGenerated writes cfg.Count movies of model to cfg.Out (or stdout for "-"), telling progress how many
+// are written as it goes, and returns the bytes of JSON written.
+func writeGenerated(cfg genConfig, model *catalogModel, stdout io.Writer, progress func(done int)) (written int64, err error) {
 	var w io.Writer = stdout
 	if cfg.Out != "-" && cfg.Out != "" {
 		f, err := os.Create(cfg.Out)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer func() {
 			if cerr := f.Close(); err == nil {
@@ -86,11 +117,38 @@ func writeGenerated(cfg genConfig, model *catalogModel, stdout io.Writer) (err e
 			w = zw
 		}
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	if err := model.generate(bw, cfg.Seed, cfg.FirstID, cfg.Count); err != nil {
-		return err
+	counted := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(counted, 1<<20)
+	if err := model.generate(bw, cfg.Seed, cfg.FirstID, cfg.Count, progress); err != nil {
+		return counted.n, err
 	}
-	return bw.Flush()
+	err = bw.Flush()
+	return counted.n, err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// byteSize is n bytes as a person reads it.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // sampler draws values in proportion to how often they were seen, in O(1) with Vose's alias method. Values
@@ -277,7 +335,7 @@ func derefOr[T any](p *T, absent T) T {
 
 // generate writes count movies as JSON Lines. Movie i depends only on (seed, i), so chunks are generated in
 // parallel and written in order, and the output is the same on any machine.
-func (m *catalogModel) generate(w io.Writer, seed, firstID int64, count int) error {
+func (m *catalogModel) generate(w io.Writer, seed, firstID int64, count int, progress func(done int)) error {
 	const chunk = 2048
 	workers := runtime.GOMAXPROCS(0)
 	type job struct {
@@ -315,6 +373,9 @@ func (m *catalogModel) generate(w io.Writer, seed, firstID int64, count int) err
 		buf := <-j.out
 		if werr == nil {
 			_, werr = w.Write(buf)
+		}
+		if progress != nil {
+			progress(j.to)
 		}
 	}
 	return werr

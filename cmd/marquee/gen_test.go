@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"marquee/pkg/ingest"
 	"marquee/pkg/testenv"
@@ -46,7 +49,7 @@ func generated(t *testing.T, from string, seed int64, count int) []byte {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := m.generate(&out, seed, 10_000_000, count); err != nil {
+	if err := m.generate(&out, seed, 10_000_000, count, nil); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
@@ -187,4 +190,63 @@ func median[T int | float64](v []T) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return float64(s[len(s)/2])
+}
+
+// TestGenCommand: gen refuses to pour a catalog into a terminal, says which catalog it lacks to learn from
+// and how to name one, ends with a summary of what it wrote, and takes its random seed as --random-seed
+// (MARQUEE_SEED is the seed file of serve).
+func TestGenCommand(t *testing.T) {
+	from := fixture(t)
+	tty := openTerminal(t)
+	ctx := context.Background()
+	var stderr bytes.Buffer
+	err := run(ctx, []string{"gen", "--count", "10", "--from", from}, func(string) string { return "" }, tty, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--out") {
+		t.Errorf("gen onto a terminal: %v, want a refusal that names --out", err)
+	}
+
+	missing := filepath.Join(t.TempDir(), "nothing.jsonl.gz")
+	if out, err := runCommand(t, nil, "gen", "--count", "10", "--from", missing, "--out", filepath.Join(t.TempDir(), "x.jsonl")); err == nil ||
+		!strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "--from") {
+		t.Errorf("gen from a missing catalog: %v %s, want the path and --from named", err, out)
+	}
+
+	file := filepath.Join(t.TempDir(), "movies.jsonl")
+	out, err := runCommand(t, map[string]string{"MARQUEE_SEED": "data/imdb.json"}, "gen", "--count", "25", "--random-seed", "3", "--from", from, "--out", file)
+	if err != nil {
+		t.Fatalf("gen --out: %v %s", err, out)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || bytes.Count(b, []byte("\n")) != 25 {
+		t.Fatalf("gen --out wrote %d lines (%v), want 25", bytes.Count(b, []byte("\n")), err)
+	}
+	if !strings.Contains(out, "Generated 25 movies") || !strings.Contains(out, file) {
+		t.Errorf("gen's summary: %q, want the count and the file", out)
+	}
+	if !bytes.Equal(b, generated(t, from, 3, 25)) {
+		t.Error("--random-seed 3 did not give the movies of seed 3")
+	}
+}
+
+// openTerminal opens a pseudo-terminal and returns its terminal side.
+func openTerminal(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { _ = ptmx.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tty.Close() })
+	return tty
 }

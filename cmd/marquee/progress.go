@@ -12,9 +12,22 @@ import (
 
 // showProgress reports whether a progress bar asked for (--progress) is drawn on w: only on a terminal, so
 // that a log or a pipe gets the summary lines, not the frames of a bar.
-func showProgress(asked bool, w io.Writer) bool {
+func showProgress(asked bool, w io.Writer) bool { return asked && isTerminal(w) }
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return asked && ok && term.IsTerminal(int(f.Fd()))
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// genBar is the progress bar of `marquee gen` making total movies, drawn on w if visible.
+func genBar(w io.Writer, total int, visible bool) *progressbar.ProgressBar {
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("generating"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("movies"),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(visible),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
+	_ = bar.RenderBlank()
+	return bar
 }
 
 // importBar is the progress bar of an import of total movies, drawn on w if visible. It is started at

@@ -37,7 +37,7 @@ as underscores) or in a config file (--config).`,
 		newMigrateCommand(getenv, stdout),
 		newReindexCommand(getenv, stdout, stderr),
 		newReconcileCommand(getenv, stdout),
-		newGenCommand(getenv, stdout),
+		newGenCommand(getenv, stdout, stderr),
 		newEvalCommand(getenv, stdout),
 		newVersionCommand(stdout),
 	)

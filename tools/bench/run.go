@@ -58,7 +58,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	catalog := filepath.Join(tmp, "catalog.jsonl")
 	log("generating %d movies", o.Count)
 	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, bin, "gen", "--count", strconv.Itoa(o.Count), "--seed", strconv.FormatInt(o.Seed, 10),
+	cmd := exec.CommandContext(ctx, bin, "gen", "--count", strconv.Itoa(o.Count), "--random-seed", strconv.FormatInt(o.Seed, 10),
 		"--from", from, "--out", catalog)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("marquee gen: %v\n%s", err, out)
