@@ -80,6 +80,12 @@ func TestNATSLeastPrivilege(t *testing.T) {
 		}
 		return nil
 	})
+	waitFor(t, "the seed", 60*time.Second, func() error {
+		if total := c.search("per_page=1").Total; total != 248 {
+			return fmt.Errorf("%d movies, want 248", total)
+		}
+		return nil
+	})
 	exerciseCatalog(t, c, "ops", "least privilege secret", 248)
 	// The reconciler reads each movie's last event from the stream, as the catalog's user.
 	c.login("ops", "least privilege secret")

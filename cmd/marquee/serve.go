@@ -153,6 +153,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	}
 	gwOpts := gwCfg.Options()
 	gwOpts.HTTPMetrics, gwOpts.Metrics = httpx.NewMetrics(reg), httpx.MetricsHandler(reg)
+	gwOpts.ReadyWaitsForCatalog = true // the seed is searchable when it first says ready
 	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gwOpts)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -74,6 +74,25 @@ func TestStreamReplicasSurviveANode(t *testing.T) {
 		t.Fatalf("0 replicas (keep) changed them to %d", info.Config.Replicas)
 	}
 	waitCurrent(t, js, s.Name, 2)
+	// A reader opens the stream as it is; the dead letters beside it get as many replicas.
+	callCtx, cancel := call()
+	opened, err := natsx.OpenStream(callCtx, js, s)
+	cancel()
+	if err != nil || opened.CachedInfo().Config.Replicas != 3 {
+		t.Fatalf("OpenStream: %v, want the stream's 3 replicas kept", err)
+	}
+	callCtx, cancel = call()
+	err = natsx.EnsureDeadLetterStream(callCtx, js, s, opened.CachedInfo().Config.Replicas)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	callCtx, cancel = call()
+	dead, err := js.Stream(callCtx, natsx.DeadLetterStreamConfig(s).Name)
+	cancel()
+	if err != nil || dead.CachedInfo().Config.Replicas != 3 {
+		t.Fatalf("dead-letter stream: %v, want 3 replicas", err)
+	}
 
 	const before = 200
 	for id := range int64(before) {
@@ -81,7 +100,7 @@ func TestStreamReplicasSurviveANode(t *testing.T) {
 			t.Fatalf("publish %d: %v", id+1, err)
 		}
 	}
-	callCtx, cancel := call()
+	callCtx, cancel = call()
 	st, err := js.Stream(callCtx, s.Name)
 	cancel()
 	if err != nil {

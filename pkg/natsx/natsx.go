@@ -65,6 +65,22 @@ func StreamConfig(s events.Stream) jetstream.StreamConfig {
 	}
 }
 
+// OpenStream returns the stream, creating it as EnsureStream would (one replica) if it is missing, and never
+// changes it: for the services that only read it (search), which the deployment's NATS users do not allow to.
+func OpenStream(ctx context.Context, js jetstream.JetStream, s events.Stream) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, s.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, StreamConfig(s))
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another process won the race
+			return js.Stream(ctx, s.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", s.Name, err)
+	}
+	return st, nil
+}
+
 // MaxReplicas is the most copies of a stream JetStream keeps.
 const MaxReplicas = 5
 
@@ -135,9 +151,11 @@ func DeadLetterStreamConfig(s events.Stream) jetstream.StreamConfig {
 	}
 }
 
-// EnsureDeadLetterStream creates the dead-letter stream of s if it is missing.
-func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream, s events.Stream) error {
+// EnsureDeadLetterStream creates the dead-letter stream of s if it is missing, with replicas copies (those of
+// s itself, so that losing the node that held one copy stops no consumer).
+func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream, s events.Stream, replicas int) error {
 	cfg := DeadLetterStreamConfig(s)
+	cfg.Replicas = max(1, replicas)
 	if _, err := js.Stream(ctx, cfg.Name); err == nil {
 		return nil
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {

@@ -173,6 +173,10 @@ type Options struct {
 	HTTPMetrics  *httpx.Metrics // observes every request; nil: not measured
 	Metrics      http.Handler   // serves GET /metrics to operators (the all-in-one's shared registry); nil: 404
 	MetricsToken string         // a bearer token that may read /metrics besides admins; "": admins only
+	// ReadyWaitsForCatalog makes the first ready of GET /readyz wait for the catalog too, so that what the
+	// catalog holds at start (the seed) is searchable then: the all-in-one sets it. Afterwards, and always
+	// without it, the gateway is ready when search is.
+	ReadyWaitsForCatalog bool
 
 	now func() time.Time // the clock of rate limits and the key cache; tests set it
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -81,6 +82,7 @@ type fixture struct {
 
 	mu             sync.Mutex
 	catalogReady   bool
+	catalogHangs   bool // its /readyz answers only when the caller gives up
 	searchReady    bool
 	searchDegraded string // what the stand-in search says it lacks while ready
 	introspections int
@@ -106,6 +108,13 @@ func newFixture(t testing.TB, o Options) *fixture {
 			}
 			return false
 		case "/readyz":
+			f.mu.Lock()
+			hangs := f.catalogHangs
+			f.mu.Unlock()
+			if hangs {
+				<-r.Context().Done()
+				return true
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if !f.catalogReady {
@@ -399,44 +408,60 @@ const (
 	searchNotReady  = "The search index is catching up: 12 events behind."
 )
 
-// TestReadyzFollowsBackends: at start the gateway is ready once both parts are, and until then the answer
-// names the part and passes on why (a rebuild's progress). After that only search keeps it out of service:
-// a catalog that is not ready (its database restarting), or a part that says it is degraded, leaves it ready
-// to serve reads, saying so.
+// TestReadyzFollowsBackends: the gateway is ready when search is. A catalog that is not ready (its database
+// restarting) or does not answer leaves it ready, saying it is degraded and why, as a part that says it is
+// degraded does; a search that is not ready takes it out, saying why. With ReadyWaitsForCatalog (the
+// all-in-one) its first ready also waits for the catalog, naming why it is not ready (a rebuild's
+// progress).
 func TestReadyzFollowsBackends(t *testing.T) {
-	f := newFixture(t, Options{})
-	set := func(catalog, search bool, degraded string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.catalogReady, f.searchReady, f.searchDegraded = catalog, search, degraded
-	}
-	readyz := func(wantCode int, want ...string) {
-		t.Helper()
-		w := f.do(t, "GET", "/readyz", "", "")
-		if w.Code != wantCode {
-			t.Fatalf("readyz = %d %s, want %d", w.Code, w.Body, wantCode)
-		}
-		for _, s := range want {
-			if !strings.Contains(w.Body.String(), s) {
-				t.Fatalf("readyz = %d %s, want it to say %q", w.Code, w.Body, s)
+	for _, waits := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waits for the catalog %v", waits), func(t *testing.T) {
+			f := newFixture(t, Options{ReadyWaitsForCatalog: waits})
+			set := func(catalog, search bool, degraded string) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				f.catalogReady, f.searchReady, f.searchDegraded = catalog, search, degraded
 			}
-		}
-	}
-	set(false, true, "")
-	readyz(http.StatusServiceUnavailable, "The catalog service is not ready: "+catalogNotReady)
-	set(true, false, "")
-	readyz(http.StatusServiceUnavailable, "The search service is not ready: "+searchNotReady)
-	set(true, true, "")
-	readyz(http.StatusOK, `"status":"ready"`)
+			readyz := func(wantCode int, want ...string) {
+				t.Helper()
+				w := f.do(t, "GET", "/readyz", "", "")
+				if w.Code != wantCode {
+					t.Fatalf("readyz = %d %s, want %d", w.Code, w.Body, wantCode)
+				}
+				for _, s := range want {
+					if !strings.Contains(w.Body.String(), s) {
+						t.Fatalf("readyz = %d %s, want it to say %q", w.Code, w.Body, s)
+					}
+				}
+			}
+			set(false, true, "")
+			if waits {
+				readyz(http.StatusServiceUnavailable, "The catalog service is not ready: "+catalogNotReady)
+			} else {
+				readyz(http.StatusOK, `"status":"degraded"`, "The catalog service is not ready: "+catalogNotReady)
+			}
+			set(true, false, "")
+			readyz(http.StatusServiceUnavailable, "The search service is not ready: "+searchNotReady)
+			set(true, true, "")
+			readyz(http.StatusOK, `"status":"ready"`)
 
-	set(false, true, "")
-	readyz(http.StatusOK, `"status":"degraded"`, "The catalog service is not ready: "+catalogNotReady)
-	set(true, true, "The search index is 5000 events behind.")
-	readyz(http.StatusOK, `"status":"degraded"`, "The search service is degraded: The search index is 5000 events behind.")
-	set(true, false, "")
-	readyz(http.StatusServiceUnavailable, "The search service is not ready: "+searchNotReady)
-	set(true, true, "")
-	readyz(http.StatusOK, `"status":"ready"`)
+			set(false, true, "")
+			readyz(http.StatusOK, `"status":"degraded"`, "The catalog service is not ready: "+catalogNotReady)
+			f.mu.Lock()
+			f.catalogHangs = true
+			f.mu.Unlock()
+			readyz(http.StatusOK, `"status":"degraded"`, "The catalog service did not say")
+			f.mu.Lock()
+			f.catalogHangs = false
+			f.mu.Unlock()
+			set(true, true, "The search index is 5000 events behind.")
+			readyz(http.StatusOK, `"status":"degraded"`, "The search service is degraded: The search index is 5000 events behind.")
+			set(true, false, "")
+			readyz(http.StatusServiceUnavailable, "The search service is not ready: "+searchNotReady)
+			set(true, true, "")
+			readyz(http.StatusOK, `"status":"ready"`)
+		})
+	}
 }
 
 func TestUnreachableBackendIsUnavailable(t *testing.T) {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -21,44 +22,49 @@ func handleHealthz() gin.HandlerFunc {
 }
 
 // handleReadyz handles "GET /readyz": ready when the gateway can serve reads, that is when search is ready.
+// The catalog's state is asked beside it, with a short deadline of its own, and a catalog that is not ready
+// (its database restarting) or slow to say leaves the gateway in service, answering 200 with status
+// "degraded" and why: only writes need the catalog (they answer 503 meanwhile), and taking the gateways out
+// with it would stop the reads too. A part that says it is degraded (an index that lags, NATS away) is
+// passed on the same way; a search that is not ready makes the answer 503, with why.
 //
-// At start it also waits, once, for the catalog, asked first: once the catalog says its changes are all
-// published, search's answer covers them (in the all-in-one, the seed is searchable when it says ready). A
-// part that is not ready says why, and the answer passes that on: a rebuild's progress, an index catching up.
-//
-// After that the catalog's state no longer takes the gateway out of service: a database restart would
-// otherwise pull every gateway at once, and the reads with them, while only writes need the catalog (they
-// answer 503 meanwhile). The answer is then 200 with status "degraded" and why, as it is when a part says it
-// is degraded (an index that lags, NATS away).
-func handleReadyz(b Backends) gin.HandlerFunc {
-	var started atomic.Bool // the catalog and search were both ready once
+// With waitForCatalog (the all-in-one), the gateway's first ready also waits for the catalog: once the
+// catalog says its changes are all published, search's answer covers them, so the seed is searchable when
+// it first says ready.
+func handleReadyz(b Backends, waitForCatalog bool) gin.HandlerFunc {
+	var started atomic.Bool // the first ready was answered
 	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
-		defer cancel()
+		needCatalog := waitForCatalog && !started.Load()
+		catalogWait := catalogReadyzWait
+		if needCatalog {
+			catalogWait = readyzWait
+		}
+		catalog, search := askReady(c.Request.Context(), b.Catalog, catalogWait), askReady(c.Request.Context(), b.Search, readyzWait)
 		var degraded []string
 		for _, part := range []struct {
-			name    string
-			backend http.Handler
-			needed  bool
-		}{{"catalog", b.Catalog, !started.Load()}, {"search", b.Search, true}} {
-			status, body, err := call(ctx, part.backend, http.MethodGet, "/readyz", nil)
-			var said struct {
-				Status string `json:"status"`
-				Detail string `json:"detail"`
-			}
-			if err == nil {
-				_ = json.Unmarshal(body, &said)
+			name   string
+			answer <-chan readyAnswer
+			wait   time.Duration
+			needed bool
+		}{{"catalog", catalog, catalogWait, needCatalog}, {"search", search, readyzWait, true}} {
+			var a readyAnswer
+			select {
+			case a = <-part.answer:
+			case <-time.After(part.wait):
+				a.err = context.DeadlineExceeded
 			}
 			switch {
-			case err == nil && status == http.StatusOK && said.Status == "degraded" && said.Detail != "":
-				degraded = append(degraded, fmt.Sprintf("The %s service is degraded: %s", part.name, said.Detail))
-			case err == nil && status == http.StatusOK:
-			case !part.needed && said.Detail != "":
-				degraded = append(degraded, fmt.Sprintf("The %s service is not ready: %s", part.name, said.Detail))
+			case a.err == nil && a.status == http.StatusOK && a.Status == "degraded" && a.Detail != "":
+				degraded = append(degraded, fmt.Sprintf("The %s service is degraded: %s", part.name, a.Detail))
+			case a.err == nil && a.status == http.StatusOK:
+			case errors.Is(a.err, context.DeadlineExceeded) && !part.needed:
+				degraded = append(degraded, fmt.Sprintf("The %s service did not say within %s whether it is ready.", part.name, part.wait))
+			case !part.needed && a.Detail != "":
+				degraded = append(degraded, fmt.Sprintf("The %s service is not ready: %s", part.name, a.Detail))
 			case !part.needed:
 				degraded = append(degraded, fmt.Sprintf("The %s service is not ready.", part.name))
-			case said.Detail != "":
-				httpx.Error(c, apperr.Errorf(apperr.Unavailable, "The %s service is not ready: %s", part.name, said.Detail))
+			case a.Detail != "":
+				httpx.Error(c, apperr.Errorf(apperr.Unavailable, "The %s service is not ready: %s", part.name, a.Detail))
 				return
 			default:
 				httpx.Error(c, apperr.Errorf(apperr.Unavailable, "The %s service is not ready.", part.name))
@@ -72,4 +78,37 @@ func handleReadyz(b Backends) gin.HandlerFunc {
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	}
+}
+
+// readyzWait bounds how long /readyz waits for a part's answer; catalogReadyzWait bounds the catalog's
+// once it no longer decides (a database that hangs must not hold every gateway's answer past its probe's
+// timeout).
+const (
+	readyzWait        = 3 * time.Second
+	catalogReadyzWait = 500 * time.Millisecond
+)
+
+// readyAnswer is what a part's /readyz said.
+type readyAnswer struct {
+	status int
+	err    error
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// askReady asks backend's /readyz in the background; the answer comes on the channel. A part that does not
+// answer within wait is given up on (the call goes on until its own deadline, then its answer is dropped).
+func askReady(ctx context.Context, backend http.Handler, wait time.Duration) <-chan readyAnswer {
+	out := make(chan readyAnswer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+		defer cancel()
+		status, body, err := call(ctx, backend, http.MethodGet, "/readyz", nil)
+		a := readyAnswer{status: status, err: err}
+		if err == nil {
+			_ = json.Unmarshal(body, &a)
+		}
+		out <- a
+	}()
+	return out
 }

@@ -33,8 +33,9 @@ type route struct {
 // services are what route handlers hand requests to.
 type services struct {
 	Backends
-	web     http.Handler // the search page and its assets
-	metrics http.Handler // GET /metrics; nil: 404
+	web            http.Handler // the search page and its assets
+	metrics        http.Handler // GET /metrics; nil: 404
+	waitForCatalog bool         // the first ready waits for the catalog (Options.ReadyWaitsForCatalog)
 }
 
 func toSearch(s *services) gin.HandlerFunc  { return forwardRead(s.Search) }
@@ -84,7 +85,7 @@ var routes = []route{
 	{method: "GET", path: "/v1/index/rebuild", access: admin, confirm: true, handler: toSearchAdmin},
 
 	{method: "GET", path: "/healthz", access: public, handler: func(*services) gin.HandlerFunc { return handleHealthz() }},
-	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends) }},
+	{method: "GET", path: "/readyz", access: public, handler: func(s *services) gin.HandlerFunc { return handleReadyz(s.Backends, s.waitForCatalog) }},
 	{method: "GET", path: "/openapi.json", access: public, read: true, handler: func(*services) gin.HandlerFunc { return handleOpenAPI() }},
 	{method: "GET", path: "/docs", access: public, handler: func(*services) gin.HandlerFunc { return handleDocs() }},
 	{method: "GET", path: metricsPath, access: operator, handler: toMetrics},
@@ -109,7 +110,7 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 		mw = append(mw, o.HTTPMetrics.Middleware("gateway"))
 	}
 	e := httpx.NewEngine(log, mw...)
-	s := &services{Backends: b, web: web.Handler(), metrics: o.Metrics}
+	s := &services{Backends: b, web: web.Handler(), metrics: o.Metrics, waitForCatalog: o.ReadyWaitsForCatalog}
 	ips := clientIPs{trusted: o.TrustedProxies}
 	limits := newLimiter(o.RateLimits, o.now)
 	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips, o.MetricsToken), rateLimit(limits, ips))

@@ -81,6 +81,9 @@ func (c *Config) Validate() error {
 	if !streamRE.MatchString(c.Stream) {
 		problems = append(problems, fmt.Sprintf("stream %q must be 1-64 letters, digits, _ or -", c.Stream))
 	}
+	if c.NATSPassword != "" && c.NATSUser == "" {
+		problems = append(problems, "nats_password needs nats_user")
+	}
 	if c.InternalToken != "" && len(c.InternalToken) < httpx.MinInternalToken {
 		problems = append(problems, fmt.Sprintf("internal_token must be at least %d bytes", httpx.MinInternalToken))
 	}

@@ -391,8 +391,8 @@ func (ix *Indexer) decode(msg jetstream.Msg) (searchindex.Change, error) {
 
 // CaughtUp reports whether the index has applied everything the stream held when last asked (at most
 // 200 ms ago), and how many stream sequences it lags (an upper bound on the events: the stream keeps only
-// the last event of each movie). Once caught up it stays caught up, even if the stream cannot be asked: a
-// replica that was ready keeps answering while it follows new writes.
+// the last event of each movie). Once caught up it stays caught up; when the stream cannot be asked the
+// error says so, and the lag is unknown (0).
 func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
 	checkpoint, err := ix.idx.Checkpoint()
 	if err != nil {
@@ -402,10 +402,7 @@ func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if err != nil {
-		if ix.caughtUp {
-			return true, 0, nil
-		}
-		return false, 0, err
+		return ix.caughtUp, 0, err
 	}
 	var lag uint64
 	if last > checkpoint {

@@ -16,7 +16,7 @@ const cursorKeyName = "cursor-key"
 // search service on the same NATS shares, created at random by the first and kept in a key-value bucket
 // of JetStream beside the stream. A gateway sends each search to any replica, so a cursor one replica
 // handed out must be good at the others, and after a restart. Whoever may read the bucket may read the key.
-func sharedCursorKey(ctx context.Context, js jetstream.JetStream, stream, configured string) ([]byte, error) {
+func sharedCursorKey(ctx context.Context, js jetstream.JetStream, stream, configured string, replicas int) ([]byte, error) {
 	if configured != "" {
 		return []byte(configured), nil
 	}
@@ -24,7 +24,7 @@ func sharedCursorKey(ctx context.Context, js jetstream.JetStream, stream, config
 	bucket := stream + "_search"
 	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Description: "secrets the search services share", History: 1})
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Description: "secrets the search services share", History: 1, Replicas: max(1, replicas)})
 		if errors.Is(err, jetstream.ErrBucketExists) { // another replica created it first
 			kv, err = js.KeyValue(ctx, bucket)
 		}

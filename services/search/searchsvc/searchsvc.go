@@ -47,7 +47,7 @@ type Config struct {
 	SearchQueue        int    `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
 	GenreSynonyms      string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
 
-	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version"`
+	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version (10ms to 8s)"`
 	DegradedLag     int           `key:"degraded_lag" usage:"stream sequences the index may lag before /readyz reports it degraded (it stays ready and serves reads, each answer saying how current it is)"`
 	InternalToken   string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the index's endpoints (rebuild, versions) answer only requests that carry it; empty: anyone who reaches the service"`
 	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
@@ -142,11 +142,15 @@ func (c *Config) Validate() error {
 	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, "*> \t") || strings.HasPrefix(c.SubjectPrefix, ".") || strings.HasSuffix(c.SubjectPrefix, ".") {
 		problems = append(problems, fmt.Sprintf("subject_prefix %q must be a subject without wildcards, spaces or leading/trailing '.'", c.SubjectPrefix))
 	}
-	if c.ConsistencyWait < 10*time.Millisecond || c.ConsistencyWait > time.Minute {
-		problems = append(problems, "consistency_wait must be between 10ms and 1m")
+	// A split gateway gives up on a search that has not answered within 10 s (gateway.SearchTimeout).
+	if c.ConsistencyWait < 10*time.Millisecond || c.ConsistencyWait > 8*time.Second {
+		problems = append(problems, "consistency_wait must be between 10ms and 8s (a gateway gives up on a search after 10s)")
 	}
 	if c.IndexShards < 1 || c.IndexShards > searchindex.MaxShards {
 		problems = append(problems, fmt.Sprintf("index_shards must be between 1 and %d", searchindex.MaxShards))
+	}
+	if c.NATSPassword != "" && c.NATSUser == "" {
+		problems = append(problems, "nats_password needs nats_user")
 	}
 	if c.SearchQueue < 0 {
 		problems = append(problems, "search_queue must be 0 (16 per search_concurrency) or more")
@@ -226,10 +230,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("searchsvc: Deps.Log and Deps.JS are required")
 	}
 	stream := cfg.EventStream()
-	if _, err := natsx.EnsureStream(ctx, deps.JS, stream, 0); err != nil { // its replicas are the catalog's to decide
+	// The catalog owns the stream and decides its settings; search only makes sure it exists. What search
+	// keeps beside it (dead letters, the cursor key) gets as many replicas.
+	st, err := natsx.OpenStream(ctx, deps.JS, stream)
+	if err != nil {
 		return nil, err
 	}
-	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream); err != nil {
+	replicas := st.CachedInfo().Config.Replicas
+	if err := natsx.EnsureDeadLetterStream(ctx, deps.JS, stream, replicas); err != nil {
 		return nil, err
 	}
 	vocab, err := genres.Parse(cfg.GenreSynonyms)
@@ -251,7 +259,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}),
 		path: path, rebuild: RebuildStatus{State: RebuildIdle},
 	}
-	cursorKey, err := sharedCursorKey(ctx, deps.JS, stream.Name, cfg.CursorKey)
+	cursorKey, err := sharedCursorKey(ctx, deps.JS, stream.Name, cfg.CursorKey, replicas)
 	if err != nil {
 		_ = idx.Close()
 		return nil, err
@@ -351,6 +359,10 @@ func (s *Service) Degraded(ctx context.Context) string {
 		s.lostNATS = time.Time{}
 	}
 	s.mu.Unlock()
+	// The stream's last sequence, asked with a deadline well inside a readiness probe's: a NATS that is slow
+	// to answer (electing a leader) is itself a degraded state, not a reason for the probe to time out.
+	ctx, cancel := context.WithTimeout(ctx, degradedLookup)
+	defer cancel()
 	_, lag, err := s.currentIndexer().CaughtUp(ctx)
 	switch {
 	case err != nil:
@@ -361,8 +373,11 @@ func (s *Service) Degraded(ctx context.Context) string {
 	return strings.Join(why, " ")
 }
 
-// natsGrace is how long a NATS disconnection is tolerated before the replica stops being ready.
+// natsGrace is how long a NATS disconnection lasts before /readyz says the replica is degraded.
 const natsGrace = 5 * time.Second
+
+// degradedLookup bounds Degraded's lookup of the stream.
+const degradedLookup = 250 * time.Millisecond
 
 func (s *Service) currentIndexer() *indexer.Indexer {
 	s.mu.Lock()
@@ -402,11 +417,11 @@ func (s *Service) registerMetrics(reg *prometheus.Registry) {
 // indexStatus says how far the index is behind the stream, for every search answer. If the stream cannot be
 // asked, the index does not claim to be current.
 func (s *Service) indexStatus(ctx context.Context) search.IndexStatus {
+	ck, _ := s.live.Checkpoint()
 	ok, lag, err := s.currentIndexer().CaughtUp(ctx)
 	if err != nil {
-		return search.IndexStatus{}
+		return search.IndexStatus{Version: ck} // the stream cannot be asked: not known to be current
 	}
-	ck, _ := s.live.Checkpoint()
 	return search.IndexStatus{Version: ck, Lag: lag, Current: ok && lag == 0}
 }
 
