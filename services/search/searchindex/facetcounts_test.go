@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 
 	"marquee/services/search"
@@ -157,25 +158,27 @@ func TestBrowseFacetsOfAFreshBatch(t *testing.T) {
 		return 0
 	}
 	var during *search.Result
+	var once sync.Once // the hook runs on each shard's goroutine
 	searchindex.AfterBatch(idx, func() {
-		if during == nil {
+		once.Do(func() {
 			res, err := idx.Search(context.Background(), search.Query{})
 			if err != nil {
 				t.Error(err)
 			}
 			during = res
-		}
+		})
 	})
 	var movies []search.Movie
 	for id := range int64(6) {
 		movies = append(movies, search.Movie{ID: id + 1, Version: 1, Title: fmt.Sprintf("Film %d", id+1), Genres: []string{"Drama"}})
 	}
 	MustIndex(t, idx, movies...)
-	// Every movie is a Drama; on a sharded index the first shard's part of the batch is searchable alone.
+	// Every movie is a Drama. On a sharded index the shards' parts become searchable one by one, and the
+	// facets, counted after the hits, may see more of them: never fewer.
 	if during == nil {
 		t.Fatal("no browse ran as the batch became searchable")
 	}
-	if during.Total == 0 || genreCount(during, "Drama") != int(during.Total) {
+	if during.Total == 0 || genreCount(during, "Drama") < int(during.Total) {
 		t.Fatalf("a browse as the batch became searchable: %d movies, Drama %d; want every movie counted", during.Total, genreCount(during, "Drama"))
 	}
 	after, err := idx.Search(context.Background(), search.Query{})
