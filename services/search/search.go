@@ -197,8 +197,8 @@ type Suggestion struct {
 	Kind string
 	ID   int64 // the movie, for a title; 0 for a person
 	Year *int  // the movie's year, for a title: it tells remakes apart
-	// Role is "director" or "cast" for a person: the filter that finds most of their movies, as the catalog
-	// credits them.
+	// Role is "director" or "cast" for a person: the filter that finds most of their movies, as the
+	// best-known movies that match the typed name credit them.
 	Role string
 }
 

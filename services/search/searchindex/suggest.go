@@ -72,24 +72,38 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	if err != nil {
 		return nil, fmt.Errorf("suggest %q: %w", q.Text, err)
 	}
-	seen := map[string]bool{}
-	for _, h := range sr.Hits {
+	movies := make([]*search.Movie, len(sr.Hits))
+	for i, h := range sr.Hits {
 		src, _ := h.Fields[fieldSource].(string)
-		m, err := decodeSource([]byte(src))
-		if err != nil {
+		if movies[i], err = decodeSource([]byte(src)); err != nil {
 			return nil, err
 		}
+	}
+	// A person's role is the filter that finds most of their movies: the pool holds the best-known movies
+	// whose credits match what is typed, so it counts their directing and acting there (a director who acts
+	// in a few of their films, an actor who directed one popular film). Director if alike.
+	directed, acted := map[string]int{}, map[string]int{}
+	for _, m := range movies {
+		for _, name := range m.Directors {
+			directed[x.key(name)]++
+		}
+		for _, name := range m.Cast {
+			acted[x.key(name)]++
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range movies {
 		if x.completes(m.Title, words) && !seen["t"+m.Title] {
 			seen["t"+m.Title] = true
 			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID, Year: m.Year})
 		}
 		for _, name := range append(append([]string{}, m.Directors...), m.Cast...) {
-			k := "p" + x.key(name)
-			if !seen[k] && x.completes(name, words) {
-				seen[k] = true
-				role, err := x.role(ctx, name)
-				if err != nil {
-					return nil, err
+			key := x.key(name)
+			if !seen["p"+key] && x.completes(name, words) {
+				seen["p"+key] = true
+				role := "director"
+				if acted[key] > directed[key] {
+					role = "cast"
 				}
 				out = append(out, search.Suggestion{Text: name, Kind: search.SuggestPerson, Role: role})
 			}
@@ -102,24 +116,6 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		out = out[:q.Limit]
 	}
 	return out, nil
-}
-
-// role is the filter that finds most of a person's movies: "director" or "cast", as the catalog credits them
-// (a director who acts in a few of their films, an actor who directed one); director if alike.
-func (x *Index) role(ctx context.Context, name string) (string, error) {
-	key := x.key(name)
-	directed, err := x.count(ctx, keyQuery(fieldDirector, key, 1))
-	if err != nil {
-		return "", err
-	}
-	acted, err := x.count(ctx, keyQuery(fieldCastName, key, 1))
-	if err != nil {
-		return "", err
-	}
-	if acted > directed {
-		return "cast", nil
-	}
-	return "director", nil
 }
 
 // suggestScorer favours well-known movies strongly: a suggestion list is short.
