@@ -85,6 +85,7 @@ type fixture struct {
 	catalogHangs   bool // its /readyz answers only when the caller gives up
 	searchReady    bool
 	searchDegraded string // what the stand-in search says it lacks while ready
+	searchStale    bool   // the stand-in search is ready, its index not holding everything the stream does
 	introspections int
 	introspectFail bool
 	revoked        map[string]bool // tokens the stand-in catalog says are no longer active
@@ -138,6 +139,8 @@ func newFixture(t testing.TB, o Options) *fixture {
 			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": searchNotReady})
 		case f.searchDegraded != "":
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "detail": f.searchDegraded})
+		case f.searchStale:
+			httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "current": false})
 		default:
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		}
@@ -437,6 +440,17 @@ func TestReadyzFollowsBackends(t *testing.T) {
 			set(false, true, "")
 			if waits {
 				readyz(http.StatusServiceUnavailable, "The catalog service is not ready: "+catalogNotReady)
+				// Search stays ready once it has caught up; the first ready also needs it to hold what the
+				// catalog has published by then.
+				set(true, true, "")
+				f.mu.Lock()
+				f.searchStale = true
+				f.mu.Unlock()
+				readyz(http.StatusServiceUnavailable, "The search service is not ready: it is indexing")
+				f.mu.Lock()
+				f.searchStale = false
+				f.mu.Unlock()
+				set(false, true, "")
 			} else {
 				readyz(http.StatusOK, `"status":"degraded"`, "The catalog service is not ready: "+catalogNotReady)
 			}

@@ -39,21 +39,33 @@ func handleReadyz(b Backends, waitForCatalog bool) gin.HandlerFunc {
 		if needCatalog {
 			catalogWait = readyzWait
 		}
-		catalog, search := askReady(c.Request.Context(), b.Catalog, catalogWait), askReady(c.Request.Context(), b.Search, readyzWait)
+		// At the first ready of the all-in-one, search is asked only once the catalog has said that its
+		// changes are all published, and must hold them all (current): its readiness, once reached, stays.
+		catalog := askReady(c.Request.Context(), b.Catalog, catalogWait)
+		var search <-chan readyAnswer
+		if !needCatalog {
+			search = askReady(c.Request.Context(), b.Search, readyzWait)
+		}
 		var degraded []string
 		for _, part := range []struct {
 			name   string
-			answer <-chan readyAnswer
+			answer *<-chan readyAnswer
 			wait   time.Duration
 			needed bool
-		}{{"catalog", catalog, catalogWait, needCatalog}, {"search", search, readyzWait, true}} {
+		}{{"catalog", &catalog, catalogWait, needCatalog}, {"search", &search, readyzWait, true}} {
+			if *part.answer == nil {
+				*part.answer = askReady(c.Request.Context(), b.Search, readyzWait)
+			}
 			var a readyAnswer
 			select {
-			case a = <-part.answer:
+			case a = <-*part.answer:
 			case <-time.After(part.wait):
 				a.err = context.DeadlineExceeded
 			}
 			switch {
+			case needCatalog && part.name == "search" && a.err == nil && a.status == http.StatusOK && a.Current != nil && !*a.Current:
+				httpx.Error(c, apperr.Errorf(apperr.Unavailable, "The search service is not ready: it is indexing the catalog's changes."))
+				return
 			case a.err == nil && a.status == http.StatusOK && a.Status == "degraded" && a.Detail != "":
 				degraded = append(degraded, fmt.Sprintf("The %s service is degraded: %s", part.name, a.Detail))
 			case a.err == nil && a.status == http.StatusOK:
@@ -90,10 +102,11 @@ const (
 
 // readyAnswer is what a part's /readyz said.
 type readyAnswer struct {
-	status int
-	err    error
-	Status string `json:"status"`
-	Detail string `json:"detail"`
+	status  int
+	err     error
+	Status  string `json:"status"`
+	Detail  string `json:"detail"`
+	Current *bool  `json:"current"` // search's: whether its index holds everything the stream does
 }
 
 // askReady asks backend's /readyz in the background; the answer comes on the channel. A part that does not
@@ -104,6 +117,9 @@ func askReady(ctx context.Context, backend http.Handler, wait time.Duration) <-c
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 		defer cancel()
 		status, body, err := call(ctx, backend, http.MethodGet, "/readyz", nil)
+		if err == nil {
+			err = ctx.Err() // a part that gave up at the deadline may have said nothing at all
+		}
 		a := readyAnswer{status: status, err: err}
 		if err == nil {
 			_ = json.Unmarshal(body, &a)

@@ -16,8 +16,9 @@ import (
 // sees one movie format everywhere. These shapes are a contract: add fields, never change or remove them.
 
 type statusDTO struct {
-	Status string `json:"status"`
-	Detail string `json:"detail,omitempty"` // why a ready replica is degraded
+	Status  string `json:"status"`
+	Detail  string `json:"detail,omitempty"`  // why a ready replica is degraded
+	Current *bool  `json:"current,omitempty"` // of /readyz: whether the index holds everything the stream does
 }
 
 type resultDTO struct {

@@ -21,8 +21,11 @@ func handleHealth() gin.HandlerFunc {
 }
 
 // handleReady handles "GET /readyz": the index has caught up with the stream and may take traffic. A ready
-// replica that lacks something (degraded, non-nil) still answers 200, with status "degraded" and why.
-func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degraded func(ctx context.Context) string) gin.HandlerFunc {
+// replica that lacks something (degraded, non-nil) still answers 200, with status "degraded" and why. A
+// ready answer also says whether the index holds everything the stream does now (current, from status):
+// readiness stays once reached, and a caller that needs the index current (the all-in-one's first ready,
+// after the catalog has published its seed) asks that.
+func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degraded func(ctx context.Context) string, status StatusFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := ready(c.Request.Context()); err != nil {
 			if !apperr.Is(err, apperr.Unavailable) {
@@ -32,13 +35,17 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degrad
 			httpx.Error(c, err)
 			return
 		}
+		answer := statusDTO{Status: "ready"}
+		if status != nil {
+			current := status(c.Request.Context()).Current
+			answer.Current = &current
+		}
 		if degraded != nil {
 			if why := degraded(c.Request.Context()); why != "" {
-				httpx.WriteJSON(c.Writer, http.StatusOK, statusDTO{Status: "degraded", Detail: why})
-				return
+				answer.Status, answer.Detail = "degraded", why
 			}
 		}
-		httpx.WriteJSON(c.Writer, http.StatusOK, statusDTO{Status: "ready"})
+		httpx.WriteJSON(c.Writer, http.StatusOK, answer)
 	}
 }
 

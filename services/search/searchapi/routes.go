@@ -12,7 +12,7 @@ import (
 // addRoutes is the whole URL space of the search API.
 func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	e.GET("/healthz", handleHealth())
-	e.GET("/readyz", handleReady(log, d.Ready, d.Degraded))
+	e.GET("/readyz", handleReady(log, d.Ready, d.Degraded, d.Status))
 	e.GET("/v1/movies", handleMovieSearch(idx, d))
 	e.GET("/v1/suggest", handleSuggest(idx))
 	e.GET("/v1/movies/:id", handleMovieGet(idx, d))

@@ -342,7 +342,8 @@ func TestProbes(t *testing.T) {
 	}{
 		{name: "healthz", target: "/healthz", status: 200, body: `{"status":"ok"}`},
 		{name: "healthz when not ready", target: "/healthz", ready: notReady, status: 200, body: `{"status":"ok"}`},
-		{name: "ready", target: "/readyz", status: 200, body: `{"status":"ready"}`},
+		// Ready, and says whether the index holds everything the stream does (the handler's status: 2 behind).
+		{name: "ready", target: "/readyz", status: 200, body: `{"status":"ready","current":false}`},
 		{name: "not ready", target: "/readyz", ready: notReady, status: 503},
 		{name: "readiness check failed", target: "/readyz", ready: errors.New("nats: timeout"), status: 503},
 	}
