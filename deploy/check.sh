@@ -24,7 +24,8 @@ echo "deploy/check: deploy/k8s renders"
 # What an operator's review asked of the manifests, so that it cannot regress: every container has startup,
 # readiness and liveness probes, memory requests and limits, and an image pinned to a tag other than latest;
 # every container takes the internal token from a secret, catalog and search their NATS users' passwords; search and the gateway spread over nodes and have a PodDisruptionBudget; the stream is kept in three
-# replicas; the gateway trusts the ingress as a proxy.
+# replicas; the gateway trusts the ingress as a proxy; a new search replica copies a ready one, through the
+# Service of the ready replicas.
 python3 - "${TMPDIR:-/tmp}/marquee-k8s.yaml" <<'PY'
 import sys, yaml
 def fail(msg):
@@ -73,8 +74,14 @@ if config.get("MARQUEE_STREAM_REPLICAS") != "3":
     fail("the stream needs MARQUEE_STREAM_REPLICAS=3 on the NATS cluster, has %r" % config.get("MARQUEE_STREAM_REPLICAS"))
 if not config.get("MARQUEE_TRUSTED_PROXIES"):
     fail("the gateway needs MARQUEE_TRUSTED_PROXIES (the ingress), or the rate limit keys on the ingress")
+services = by_kind.get("Service", {})
+search_env = {e["name"]: e.get("value") for e in workloads["search"]["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+peer = search_env.get("MARQUEE_BOOTSTRAP_FROM") or ""
+host = peer.split("://", 1)[-1].split(":", 1)[0]
+if host not in services or services[host]["spec"].get("clusterIP") == "None" or services[host]["spec"].get("publishNotReadyAddresses"):
+    fail("search needs MARQUEE_BOOTSTRAP_FROM naming the Service of its ready replicas (a new volume copies one), has %r" % peer)
 PY
-echo "deploy/check: deploy/k8s has probes, pinned images, memory limits, spread, disruption budgets, replicated stream, trusted ingress"
+echo "deploy/check: deploy/k8s has probes, pinned images, memory limits, spread, disruption budgets, replicated stream, trusted ingress, replica bootstrap"
 
 # The Heroku app manifest must be valid JSON.
 python3 -m json.tool app.json >/dev/null 2>&1 || node -e 'JSON.parse(require("fs").readFileSync("app.json","utf8"))'

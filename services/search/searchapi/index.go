@@ -2,6 +2,8 @@ package searchapi
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,11 +37,14 @@ type Deps struct {
 	// reports on it (GET /v1/index/rebuild); nil: no such routes.
 	Rebuild       func() (any, error)
 	RebuildStatus func() any
+	// Snapshot reserves a snapshot of the index (GET /v1/index/snapshot) and returns what writes it, or an
+	// error when one cannot be sent now; nil: no such route.
+	Snapshot func() (send func(io.Writer) error, err error)
 	// HTTPMetrics observes every request; Metrics serves GET /metrics. nil: none.
 	HTTPMetrics *httpx.Metrics
 	Metrics     http.Handler
 	// InternalToken, if set, must be in the httpx.InternalTokenHeader of requests to the index's endpoints
-	// (rebuild, versions): only the gateway and the catalog's reconciler call them.
+	// (rebuild, versions, snapshot): only the gateway, the catalog's reconciler and new replicas call them.
 	InternalToken string
 	// CursorKey signs the search cursors handed out (HMAC-SHA256); replicas that share clients need the
 	// same key. Empty: a random key, so cursors are good for this process only.
@@ -173,4 +178,29 @@ func handleRebuildStart(d *Deps) gin.HandlerFunc {
 // handleRebuildStatus handles "GET /v1/index/rebuild": the state of the last (or running) rebuild.
 func handleRebuildStatus(d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) { httpx.WriteJSON(c.Writer, http.StatusOK, d.RebuildStatus()) }
+}
+
+// handleSnapshot handles "GET /v1/index/snapshot": a consistent copy of the index as a tar stream (see
+// searchindex.WriteSnapshot), from which a new replica starts instead of replaying the whole stream. The
+// answer may take minutes for a large index, so the server's write timeout is lifted for it. A failure
+// once the stream has begun breaks the connection, so that the replica sees a cut snapshot, never a
+// short one.
+func handleSnapshot(log *slog.Logger, d *Deps) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		send, err := d.Snapshot()
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+		c.Header("Content-Type", "application/x-tar")
+		c.Header("Cache-Control", "no-store")
+		c.Status(http.StatusOK)
+		c.Writer.WriteHeaderNow() // the copy takes a while before the first byte: the replica knows it started
+		c.Writer.Flush()
+		if err := send(c.Writer); err != nil {
+			log.Error("snapshot not sent whole", "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
 }

@@ -27,4 +27,7 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 		e.POST("/v1/index/rebuild", internal, handleRebuildStart(d))
 		e.GET("/v1/index/rebuild", internal, handleRebuildStatus(d))
 	}
+	if d.Snapshot != nil {
+		e.GET("/v1/index/snapshot", internal, handleSnapshot(log, d))
+	}
 }

@@ -57,6 +57,8 @@ var _ search.Searcher = (*Index)(nil)
 
 // Index is the on-disk search index. It is safe for concurrent use; Apply calls are serialised.
 type Index struct {
+	path      string        // the index's folder
+	paths     []string      // each shard's folder: path itself for one shard
 	shards    []bleve.Index // the movies, by id modulo len(shards) (see Options.Shards)
 	bi        bleve.Index   // searches every shard: the one shard itself, or an alias of them all
 	mapping   mapping.IndexMapping
@@ -154,7 +156,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	decoded := newPostingsCache(opts.PostingsCacheBytes)
-	x := &Index{rank: opts.Ranking, opts: opts, admission: newAdmission(opts.SearchConcurrency, opts.SearchQueue), decoded: decoded,
+	x := &Index{path: path, paths: paths, rank: opts.Ranking, opts: opts, admission: newAdmission(opts.SearchConcurrency, opts.SearchQueue), decoded: decoded,
 		segCaches: newSegmentCaches(decoded.dropSegment)}
 	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {
@@ -210,7 +212,7 @@ func shardPaths(path string, n int) ([]string, error) {
 	paths := make([]string, n)
 	want := map[string]bool{}
 	for i := range paths {
-		name := fmt.Sprintf("shard-%d-of-%d", i, n)
+		name := shardName(i, n)
 		paths[i], want[name] = filepath.Join(path, name), true
 	}
 	entries, err := os.ReadDir(path)
@@ -227,6 +229,8 @@ func shardPaths(path string, n int) ([]string, error) {
 	}
 	return paths, nil
 }
+
+func shardName(i, n int) string { return fmt.Sprintf("shard-%d-of-%d", i, n) }
 
 // openShard opens (or creates) one Bleve index of the current mapping version at path.
 func openShard(path string, mergePlan map[string]any) (bleve.Index, error) {

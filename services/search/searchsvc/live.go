@@ -101,7 +101,8 @@ func (l *liveIndex) wait(ctx context.Context, want map[int64]int64) bool {
 const currentFile = "index.current"
 
 // livePath returns the folder of the live index: the one index.current names, else <data_dir>/index. It
-// removes what earlier rebuilds left behind (a crash mid-rebuild or before the old index was removed).
+// removes what earlier rebuilds, bootstraps and snapshots left behind (a crash mid-way, or before the old
+// index was removed).
 func livePath(log *slog.Logger, dataDir string) string {
 	path := filepath.Join(dataDir, "index")
 	if b, err := os.ReadFile(filepath.Join(dataDir, currentFile)); err == nil {
@@ -112,8 +113,8 @@ func livePath(log *slog.Logger, dataDir string) string {
 	entries, _ := os.ReadDir(dataDir)
 	for _, e := range entries {
 		p := filepath.Join(dataDir, e.Name())
-		if e.IsDir() && (e.Name() == "index" || strings.HasPrefix(e.Name(), "index-")) && p != path {
-			log.Info("removing an index left behind by a rebuild", "path", p)
+		if e.IsDir() && (e.Name() == "index" || strings.HasPrefix(e.Name(), "index-") || strings.HasPrefix(e.Name(), "snapshot-")) && p != path {
+			log.Info("removing an index left behind by a rebuild, bootstrap or snapshot", "path", p)
 			_ = os.RemoveAll(p)
 		}
 	}
@@ -162,6 +163,9 @@ func (s *Service) StartRebuild() (RebuildStatus, error) {
 	}
 	if s.rebuild.State == RebuildBuilding || s.rebuild.State == RebuildSwapping {
 		return s.rebuild, apperr.Errorf(apperr.Conflict, "A rebuild is already running.")
+	}
+	if s.snapshotting {
+		return s.rebuild, apperr.Errorf(apperr.Conflict, "A snapshot of the index is being sent to a new replica; rebuild once it is done.")
 	}
 	now := time.Now().UTC()
 	s.rebuild = RebuildStatus{State: RebuildBuilding, StartedAt: &now}

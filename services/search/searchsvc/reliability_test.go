@@ -30,12 +30,21 @@ type svcFixture struct {
 
 func newSvc(t *testing.T, wait time.Duration) *svcFixture {
 	t.Helper()
-	js := testenv.JetStream(t)
+	return newSvcWith(t, func(c *searchsvc.Config) { c.ConsistencyWait = wait })
+}
+
+// newSvcWith starts a search service of the default configuration changed by edit, on js if given (else
+// on a JetStream of its own), and runs it until the test ends.
+func newSvcWith(t *testing.T, edit func(*searchsvc.Config), js ...jetstream.JetStream) *svcFixture {
+	t.Helper()
+	if len(js) == 0 {
+		js = append(js, testenv.JetStream(t))
+	}
 	cfg := searchsvc.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Stream, cfg.SubjectPrefix = "TREL", "trel"
-	cfg.ConsistencyWait = wait
-	return &svcFixture{js: js, cfg: cfg, svc: runService(t, js, cfg)}
+	edit(&cfg)
+	return &svcFixture{js: js[0], cfg: cfg, svc: runService(t, js[0], cfg)}
 }
 
 // runService starts a search service with cfg on js and runs it until the test ends.
@@ -72,6 +81,33 @@ func (f *svcFixture) publish(t *testing.T, id, version int64, title string) {
 	}
 	if _, err := f.js.Publish(context.Background(), f.cfg.EventStream().Subject(id), b, jetstream.WithMsgID(events.MsgID(id, version))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func (f *svcFixture) delete(t *testing.T, id, version int64) {
+	t.Helper()
+	e := &events.MovieChanged{Schema: 1, Type: events.MovieDeleted, ID: id, Version: version, OccurredAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.js.Publish(context.Background(), f.cfg.EventStream().Subject(id), b, jetstream.WithMsgID(events.MsgID(id, version))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor waits until the index holds movie id at version or later (a delete counts).
+func (f *svcFixture) waitFor(t *testing.T, id, version int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		w := f.get(fmt.Sprintf("/v1/movies/%d?min_version=%d", id, version))
+		if w.Header().Get("Marquee-Consistent") == "true" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("movie %d at version %d not in the index within 20s: %d %s", id, version, w.Code, w.Body)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,8 +50,9 @@ type Config struct {
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version (10ms to 8s)"`
 	DegradedLag     int           `key:"degraded_lag" usage:"stream sequences the index may lag before /readyz reports it degraded (it stays ready and serves reads, each answer saying how current it is)"`
-	InternalToken   string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the index's endpoints (rebuild, versions) answer only requests that carry it; empty: anyone who reaches the service"`
+	InternalToken   string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the index's endpoints (rebuild, versions, snapshot) answer only requests that carry it, and bootstrap_from asks with it; empty: anyone who reaches the service"`
 	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
+	BootstrapFrom   string        `key:"bootstrap_from" usage:"URL of a peer search service (e.g. http://search:8082) a new replica copies its index from, then replays only the stream after that copy's checkpoint; it asks with internal_token. Empty, or no peer answering: replay the whole stream"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
@@ -167,6 +169,11 @@ func (c *Config) Validate() error {
 	if c.InternalToken != "" && len(c.InternalToken) < httpx.MinInternalToken {
 		problems = append(problems, fmt.Sprintf("internal_token must be at least %d bytes", httpx.MinInternalToken))
 	}
+	if c.BootstrapFrom != "" {
+		if u, err := url.Parse(c.BootstrapFrom); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("bootstrap_from %q must be the http(s) URL of a search service", c.BootstrapFrom))
+		}
+	}
 	if c.CursorKey != "" && len(c.CursorKey) < 32 {
 		problems = append(problems, "cursor_key must be at least 32 bytes")
 	}
@@ -209,15 +216,16 @@ type Service struct {
 	resume    chan struct{} // a rebuild tells Run to go on with the (new or old) indexer
 	rebuilds  sync.WaitGroup
 
-	mu          sync.Mutex // guards the fields below
-	indexer     *indexer.Indexer
-	path        string
-	runCtx      context.Context
-	stopIndexer context.CancelFunc
-	indexerDone chan struct{}
-	rebuild     RebuildStatus
-	readyOnce   bool      // caught up with the stream once since start: ready from then on
-	lostNATS    time.Time // when NATS was first seen disconnected; zero while connected
+	mu           sync.Mutex // guards the fields below
+	indexer      *indexer.Indexer
+	path         string
+	runCtx       context.Context
+	stopIndexer  context.CancelFunc
+	indexerDone  chan struct{}
+	rebuild      RebuildStatus
+	snapshotting bool      // a snapshot is being sent: no rebuild may swap the index away meanwhile
+	readyOnce    bool      // caught up with the stream once since start: ready from then on
+	lostNATS     time.Time // when NATS was first seen disconnected; zero while connected
 }
 
 // New opens (or creates) the index and makes sure the stream exists, so a search replica can start before
@@ -251,6 +259,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cp, err := idx.Checkpoint(); err == nil && cp == 0 && cfg.BootstrapFrom != "" {
+		idx, path = bootstrap(ctx, deps.Log, cfg, opts, idx, path)
+	}
 	if deps.Registry == nil {
 		deps.Registry = httpx.NewRegistry()
 	}
@@ -275,6 +286,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Versions:      s.live.versions,
 		Rebuild:       func() (any, error) { return s.StartRebuild() },
 		RebuildStatus: func() any { return s.Rebuild() },
+		Snapshot:      s.reserveSnapshot,
 		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
 		Metrics:       httpx.MetricsHandler(deps.Registry),
 		CursorKey:     cursorKey,

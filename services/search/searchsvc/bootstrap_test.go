@@ -1,0 +1,147 @@
+package searchsvc_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"marquee/pkg/httpx"
+	"marquee/services/search/searchsvc"
+)
+
+// A replica started from a peer's snapshot replays only the events after the snapshot's checkpoint, then
+// answers as its peer does; one that cannot get a snapshot (refused, or no peer) replays the whole stream
+// and gets there too.
+func TestReplicaFromSnapshot(t *testing.T) {
+	token := strings.Repeat("t", 32)
+	peer := newSvcWith(t, func(c *searchsvc.Config) { c.InternalToken = token })
+	const n = 200
+	for id := int64(1); id <= n; id++ {
+		peer.publish(t, id, 1, fmt.Sprintf("Movie %d", id))
+	}
+	peer.waitReady(t)
+	peer.waitFor(t, n, 1)
+	srv := httptest.NewServer(peer.svc.Handler())
+	defer srv.Close()
+
+	// Without the internal token the peer sends nothing.
+	resp, err := http.Get(srv.URL + "/v1/index/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("snapshot without the token: %d, want 401", resp.StatusCode)
+	}
+
+	replica := func(name, token string) *svcFixture {
+		return newSvcWith(t, func(c *searchsvc.Config) {
+			c.Stream, c.SubjectPrefix = peer.cfg.Stream, peer.cfg.SubjectPrefix
+			c.DataDir = filepath.Join(t.TempDir(), name)
+			c.BootstrapFrom, c.InternalToken = srv.URL, token
+		}, peer.js)
+	}
+	copied := replica("copied", token)
+	refused := replica("refused", strings.Repeat("x", 32))
+	// Writes after the snapshot: updates, new movies, a delete.
+	for id := int64(1); id <= 10; id++ {
+		peer.publish(t, id, 2, fmt.Sprintf("Movie %d, second cut", id))
+	}
+	peer.publish(t, n+1, 1, "After the snapshot")
+	peer.delete(t, 20, 2)
+	for _, f := range []*svcFixture{peer, copied, refused} {
+		f.waitReady(t)
+		f.waitFor(t, n+1, 1)
+		f.waitFor(t, 20, 2)
+		f.waitFor(t, 10, 2)
+	}
+	if st := copied.svc.Stats(); st.Applied == 0 || st.Applied >= n {
+		t.Errorf("the copied replica applied %d changes, want only the ones after its snapshot (fewer than %d)", st.Applied, n)
+	}
+	if st := refused.svc.Stats(); st.Applied < n {
+		t.Errorf("the refused replica applied %d changes, want the whole stream (%d or more)", st.Applied, n)
+	}
+	for _, target := range []string{"/v1/movies?q=movie&per_page=100", "/v1/movies?q=second+cut", "/v1/movies?q=snapshot",
+		"/v1/movies/20", "/v1/movies/5", "/v1/movies?q=moive+1&per_page=50"} {
+		want := answerOf(t, peer, target)
+		if wantStatus := map[bool]string{true: "404", false: "200"}[target == "/v1/movies/20"]; !strings.HasPrefix(want, wantStatus) {
+			t.Errorf("the peer answered %s with %s, want %s", target, want, wantStatus)
+		}
+		for name, f := range map[string]*svcFixture{"copied": copied, "refused": refused} {
+			if got := answerOf(t, f, target); got != want {
+				t.Errorf("%s %s:\n got %s\nwant %s", name, target, got, want)
+			}
+		}
+	}
+	// The copy is the live index of the replica's data folder: a restart opens it.
+	if b, err := os.ReadFile(filepath.Join(copied.cfg.DataDir, "index.current")); err != nil || !strings.HasPrefix(string(b), "index-") {
+		t.Errorf("index.current %q, %v: want the copy's folder", b, err)
+	}
+}
+
+// answerOf is the status and body of a read, without what differs between replicas that hold the same
+// movies (the time it took).
+func answerOf(t *testing.T, f *svcFixture, target string) string {
+	t.Helper()
+	w := f.get(target)
+	body := w.Body.String()
+	if i := strings.Index(body, `"took_ms"`); i >= 0 {
+		j := i + strings.IndexAny(body[i:], ",}")
+		body = body[:i] + body[j:]
+	}
+	return fmt.Sprintf("%d %s", w.Code, body)
+}
+
+// While a snapshot is being sent, a second one is refused with 503 and Retry-After and a rebuild with 409
+// (it would swap the index away under the copy); both work again once it is sent.
+func TestOneSnapshotAtATime(t *testing.T) {
+	f := newSvc(t, time.Second)
+	f.publish(t, 1, 1, "Alien")
+	f.waitReady(t)
+	f.waitFor(t, 1, 1)
+	w := &heldWriter{ResponseRecorder: httptest.NewRecorder(), writing: make(chan struct{}), release: make(chan struct{})}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		f.svc.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/index/snapshot", nil))
+	}()
+	<-w.writing
+	second := f.get("/v1/index/snapshot")
+	if second.Code != http.StatusServiceUnavailable || second.Header().Get("Retry-After") == "" ||
+		second.Header().Get("Content-Type") != httpx.ProblemContentType {
+		t.Errorf("a second snapshot: %d %q %s, want 503 with Retry-After", second.Code, second.Header().Get("Content-Type"), second.Body)
+	}
+	if _, err := f.svc.StartRebuild(); err == nil || !strings.Contains(err.Error(), "snapshot") {
+		t.Errorf("a rebuild during a snapshot: %v, want refused", err)
+	}
+	close(w.release)
+	<-sent
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/x-tar" || w.Body.Len() == 0 {
+		t.Errorf("the snapshot: %d %q, %d bytes", w.Code, w.Header().Get("Content-Type"), w.Body.Len())
+	}
+	if _, err := f.svc.StartRebuild(); err != nil {
+		t.Errorf("a rebuild after the snapshot: %v", err)
+	}
+}
+
+// heldWriter holds the first write of the body until released.
+type heldWriter struct {
+	*httptest.ResponseRecorder
+	once    sync.Once
+	writing chan struct{}
+	release chan struct{}
+}
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() {
+		close(w.writing)
+		<-w.release
+	})
+	return w.ResponseRecorder.Write(b)
+}
