@@ -2,10 +2,11 @@
 // the unpublished outbox rows in id order (never a high-water cursor, since ids are assigned at insert and
 // rows commit out of id order), publishes a batch of them asynchronously, each with its deterministic
 // message id, waits for every acknowledgement of the batch, then marks the acknowledged rows published in one
-// statement. A row is never skipped and never marked without an acknowledgement, with one exception: a row
-// whose publication failed while a later row of the same movie in the same batch was acknowledged is
-// superseded (the stream keeps only a movie's last event and already holds a newer one, which republishing
-// the older would replace), and is marked with the batch. On an error the relay publishes the failed rows again, one at a time and in order, and backs off; a row
+// statement. A row is never skipped and never marked without an acknowledgement, with one exception: of a
+// movie's rows in one batch only the last is sent, and the earlier ones are marked with it (the stream keeps
+// only a movie's last event, each event carries the whole movie, and an earlier one sent again could replace
+// a later one; see latestPerMovie). On an error the relay publishes the failed rows again, one at a time and
+// in order, and backs off; a row
 // published twice is dropped by the server's duplicate window. Published rows are kept for a retention
 // period (for audits and repairs), then deleted in small batches. A relay whose stream server syncs to disk on
 // an interval rather than on every write publishes the rows of that last interval again when it starts
@@ -259,13 +260,15 @@ func (r *Relay) relayBatch(ctx context.Context) (full bool, err error) {
 	if len(rows) == 0 {
 		return false, nil
 	}
-	var acked []int64
+	rows, acked := latestPerMovie(rows)
+	var sent []int64
 	var pubErr error
 	if r.opts.PerMessage {
-		acked, pubErr = r.publishInOrder(ctx, rows)
+		sent, pubErr = r.publishInOrder(ctx, rows)
 	} else {
-		acked, pubErr = r.publishAsync(ctx, rows)
+		sent, pubErr = r.publishAsync(ctx, rows)
 	}
+	acked = append(acked, sent...)
 	if len(acked) > 0 {
 		// Mark even after a context cancel, so that a shutdown does not republish what was acknowledged.
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PublishTimeout)
@@ -337,42 +340,37 @@ wait:
 		return acked, ctx.Err()
 	}
 	r.log.Warn("async publish failed for part of a batch; publishing those rows one by one", "failed", len(failed), "of", len(rows), "err", firstErr)
-	more, err := r.publishInOrder(ctx, superseded(failed, rows, ok))
+	more, err := r.publishInOrder(ctx, failed)
 	return append(acked, more...), err
 }
 
-// superseded drops from failed the rows of movies of which a later row of the batch was acknowledged: the
-// stream keeps only a movie's last event and already holds a newer one, so publishing the older event again
-// would replace it with a stale state. They stay in the list without an event id, which publishInOrder marks
-// without sending.
-func superseded(failed, rows []catalog.OutboxEvent, ok []bool) []catalog.OutboxEvent {
-	lastAcked := map[int64]int64{} // movie → highest acknowledged outbox id
-	for i, row := range rows {
-		if ok[i] && row.ID > lastAcked[row.MovieID] {
-			lastAcked[row.MovieID] = row.ID
+// latestPerMovie splits a batch into the rows to send, each movie's last, and the ids of the earlier rows of
+// the same movies, to be marked published without being sent. The stream keeps only a movie's last event
+// and every event carries the movie's whole state, so the last one is all it needs. Sending an earlier one
+// can do harm: when a later event of the movie is stored but its acknowledgement lost (a stream leader
+// that fails over mid-batch), the earlier one, sent again, replaces it, and the later one, sent again, is
+// dropped as a duplicate, leaving the stream on a stale state.
+func latestPerMovie(rows []catalog.OutboxEvent) (send []catalog.OutboxEvent, superseded []int64) {
+	last := make(map[int64]int64, len(rows)) // movie → its last row's outbox id
+	for _, row := range rows {
+		last[row.MovieID] = max(last[row.MovieID], row.ID)
+	}
+	send = make([]catalog.OutboxEvent, 0, len(last))
+	for _, row := range rows {
+		if row.ID == last[row.MovieID] {
+			send = append(send, row)
+		} else {
+			superseded = append(superseded, row.ID)
 		}
 	}
-	out := failed[:0:0]
-	for _, row := range failed {
-		if lastAcked[row.MovieID] > row.ID {
-			out = append(out, catalog.OutboxEvent{ID: row.ID, MovieID: row.MovieID, EventID: ""}) // marked, not sent
-			continue
-		}
-		out = append(out, row)
-	}
-	return out
+	return send, superseded
 }
 
 // publishInOrder publishes rows one at a time, each waiting for its acknowledgement, and stops at the first
-// failure: later rows of the same movie must not overtake it. A row without an event id (superseded) is
-// marked without being sent.
+// failure, so that the rows after it are sent again in order.
 func (r *Relay) publishInOrder(ctx context.Context, rows []catalog.OutboxEvent) ([]int64, error) {
 	acked := make([]int64, 0, len(rows))
 	for _, row := range rows {
-		if row.EventID == "" {
-			acked = append(acked, row.ID)
-			continue
-		}
 		if err := r.publish(ctx, row); err != nil {
 			return acked, err
 		}

@@ -254,6 +254,10 @@ func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	runFor(f.relay, drained(f.relay))
+	sent := f.streamState(t).LastSeq // A's first event, superseded in its batch, is not among them
+	if sent != 3 {
+		t.Errorf("stream last seq %d after the first run, want 3: the hour-old movie's, A's last and B's events", sent)
+	}
 	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ? WHERE movie_id = ?`, time.Now().UTC().Add(-time.Hour), old.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +269,8 @@ func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
 	// The server kept everything: the republished events are duplicates, and it drops them.
 	r := restarted()
 	runFor(r, func() bool { return drained(r)() && r.Published() == 2 })
-	if state := f.streamState(t); state.LastSeq != 4 {
-		t.Errorf("stream last seq %d after a restart with nothing lost, want 4", state.LastSeq)
+	if state := f.streamState(t); state.LastSeq != sent {
+		t.Errorf("stream last seq %d after a restart with nothing lost, want %d", state.LastSeq, sent)
 	}
 
 	// The server lost its stream (a new stream remembers no message ids): the restart publishes A's last
@@ -289,5 +293,36 @@ func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
 	}
 	if _, err := f.lastMsgErr(old.ID); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Errorf("the movie published an hour ago was published again (err %v)", err)
+	}
+}
+
+// A movie's later event that the stream stored while its acknowledgement was lost (a stream leader that
+// failed over mid-batch) must stay the movie's last event: the relay sends only a movie's last pending row,
+// so no earlier one can replace it.
+func TestRelayNeverSendsAMovieBackwards(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, true)
+	m := mustCreate(t, f, "First cut")
+	v2, err := f.store.UpdateMovie(ctx, "tester", m.ID, m.Version, catalog.MovieInput{Title: "Final cut"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.store.PendingEvents(ctx, 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("pending events %d, %v; want the create and the update", len(evs), err)
+	}
+	// The update reached the stream; neither row was marked.
+	last := evs[1]
+	if _, err := f.js.Publish(ctx, testStream.Subject(last.MovieID), last.Payload, jetstream.WithMsgID(last.EventID)); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	f.waitDrained(t)
+	e, err := events.Unmarshal(f.lastMsg(t, m.ID).Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Version != v2.Version || e.Movie == nil || e.Movie.Title != "Final cut" {
+		t.Errorf("the stream's last event of the movie is version %d %+v, want %d %q", e.Version, e.Movie, v2.Version, "Final cut")
 	}
 }
