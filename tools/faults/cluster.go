@@ -53,6 +53,10 @@ type cluster struct {
 	dir string
 
 	mariadb, nats, catalog, search, gateway *proc
+	// natsPeers are the other nodes of a three-node JetStream cluster (nats is the first); none for one
+	// server. The stream then has three replicas.
+	natsPeers []*proc
+	natsURL   string // every node's client URL, comma-separated
 
 	dbPort, natsPort, catalogPort, searchPort, gatewayPort int
 	adminUser, adminPass                                   string
@@ -71,7 +75,8 @@ const (
 func subjectOf(id int64) string { return subjectPrefix + ".movie." + strconv.FormatInt(id, 10) }
 
 // startCluster creates the folder, initialises MariaDB and starts every part, waiting until each is ready.
-func startCluster(ctx context.Context, dir, marquee string) (*cluster, error) {
+// natsNodes is 1 (one nats-server) or 3 (a JetStream cluster keeping the stream in three replicas).
+func startCluster(ctx context.Context, dir, marquee string, natsNodes int) (*cluster, error) {
 	c := &cluster{dir: dir, adminUser: "faults", adminPass: rand.Text()}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -97,15 +102,24 @@ func startCluster(ctx context.Context, dir, marquee string) (*cluster, error) {
 	c.mariadb = &proc{name: "mariadb", path: lookBin(mariadbdBin), args: mdbArgs, env: env, log: filepath.Join(dir, "mariadb.log")}
 	c.nats = &proc{name: "nats-server", path: natsServerBin, env: env, log: filepath.Join(dir, "nats.log"),
 		args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(c.natsPort), "-js", "-sd", filepath.Join(dir, "nats")}}
+	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+	if natsNodes == 3 {
+		if err := c.natsCluster(dir, env); err != nil {
+			return nil, err
+		}
+	}
 
 	dsn := fmt.Sprintf("root@tcp(127.0.0.1:%d)/marquee", c.dbPort)
-	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+	natsURL := c.natsURL
 	c.catalog = &proc{name: "catalog", path: marquee, log: filepath.Join(dir, "catalog.log"),
 		// The reconciler also compares this search index (an environment variable, which an older -rev ignores).
 		env: append(baseEnv(), "MARQUEE_ADMIN_USERNAME="+c.adminUser, "MARQUEE_ADMIN_PASSWORD="+c.adminPass,
 			"MARQUEE_SEARCH_URL="+c.url(c.searchPort)),
 		args: []string{"catalog", "--addr", c.addr(c.catalogPort), "--mysql-dsn", dsn, "--nats-url", natsURL,
 			"--seed=", "--token-ttl", "2h"}}
+	if natsNodes == 3 {
+		c.catalog.args = append(c.catalog.args, "--stream-replicas", "3")
+	}
 	c.search = c.searchProc("search", filepath.Join(dir, "search"), c.searchPort)
 	c.gateway = &proc{name: "gateway", path: marquee, log: filepath.Join(dir, "gateway.log"),
 		env: append(baseEnv(), "MARQUEE_RATE_LIMIT=off"),
@@ -139,7 +153,7 @@ func startCluster(ctx context.Context, dir, marquee string) (*cluster, error) {
 func (c *cluster) searchProc(name, dataDir string, port int) *proc {
 	return &proc{name: name, path: c.catalog.path, env: baseEnv(), log: filepath.Join(c.dir, name+".log"),
 		args: []string{"search", "--addr", c.addr(port), "--data-dir", dataDir,
-			"--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)}}
+			"--nats-url", c.natsURL}}
 }
 
 func (c *cluster) addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
@@ -213,14 +227,49 @@ func (c *cluster) openDB(ctx context.Context) error {
 	return nil
 }
 
-// startNATS starts (or restarts) nats-server and waits until JetStream answers; the harness connection
-// reconnects by itself after a restart.
-func (c *cluster) startNATS(ctx context.Context) error {
-	if err := c.nats.start(); err != nil {
+// natsCluster makes c.nats the first of three nodes of a JetStream cluster on free loopback ports.
+func (c *cluster) natsCluster(dir string, env []string) error {
+	ports, err := freePorts(5)
+	if err != nil {
 		return err
 	}
+	clientPorts := []int{c.natsPort, ports[0], ports[1]}
+	routePorts := ports[2:]
+	var urls, routes []string
+	for i := range 3 {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]))
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", routePorts[i]))
+	}
+	c.natsURL = strings.Join(urls, ",")
+	for i := range 3 {
+		name := fmt.Sprintf("nats-%d", i+1)
+		p := &proc{name: name, path: natsServerBin, env: env, log: filepath.Join(dir, name+".log"),
+			args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(clientPorts[i]), "-js", "-sd", filepath.Join(dir, name),
+				"-n", name, "--cluster_name", "faults", "--cluster", routes[i], "--routes", strings.Join(routes, ",")}}
+		if i == 0 {
+			c.nats = p
+		} else {
+			c.natsPeers = append(c.natsPeers, p)
+		}
+	}
+	return nil
+}
+
+// natsNodes is every nats-server process.
+func (c *cluster) natsNodes() []*proc { return append([]*proc{c.nats}, c.natsPeers...) }
+
+// startNATS starts (or restarts) every nats-server that is not running and waits until JetStream answers;
+// the harness connection reconnects by itself after a restart.
+func (c *cluster) startNATS(ctx context.Context) error {
+	for _, p := range c.natsNodes() {
+		if !p.running() {
+			if err := p.start(); err != nil {
+				return err
+			}
+		}
+	}
 	if c.nc == nil {
-		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), nats.Name("marquee-faults"),
+		nc, err := nats.Connect(c.natsURL, nats.Name("marquee-faults"),
 			nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
 		if err != nil {
 			return err
@@ -268,9 +317,25 @@ func (c *cluster) streamInfo(ctx context.Context) (jetstream.StreamState, bool, 
 	return st.CachedInfo().State, true, nil
 }
 
+// streamNode is the nats-server process that leads the stream, nil if none does or it cannot be asked.
+func (c *cluster) streamNode(ctx context.Context) *proc {
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := c.js.Stream(sctx, streamName)
+	if err != nil || st.CachedInfo().Cluster == nil {
+		return nil
+	}
+	for _, p := range c.natsNodes() {
+		if p.name == st.CachedInfo().Cluster.Leader {
+			return p
+		}
+	}
+	return nil
+}
+
 // close stops everything, MariaDB last so that the catalog does not log errors needlessly.
 func (c *cluster) close() {
-	for _, p := range []*proc{c.gateway, c.search, c.catalog, c.nats, c.mariadb} {
+	for _, p := range append([]*proc{c.gateway, c.search, c.catalog}, append(c.natsNodes(), c.mariadb)...) {
 		if p != nil && p.running() {
 			if _, _, _, err := p.terminate(10 * time.Second); err != nil {
 				_ = p.kill()

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestShortProfile runs the short profile of a few scenarios (about a minute) on real MariaDB, nats-server
+// TestShortProfile runs the short profile of a few scenarios (about two minutes) on real MariaDB, nats-server
 // and marquee processes. It runs with or without -short: the profile is already short.
 func TestShortProfile(t *testing.T) {
 	if missing := missingServers(); len(missing) > 0 {

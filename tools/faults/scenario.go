@@ -33,6 +33,8 @@ type scenario struct {
 	full  params
 	short params
 	run   func(ctx context.Context, s *session, p params) error
+	// natsNodes is 3 for a scenario on a three-node JetStream cluster; 0 means one nats-server.
+	natsNodes int
 }
 
 // result is what one scenario measured.
@@ -184,7 +186,7 @@ func runScenario(ctx context.Context, o options, sc scenario) *result {
 		p.writers = o.writers
 	}
 	dir := filepath.Join(o.workDir, sc.name)
-	c, err := startCluster(ctx, dir, o.marquee)
+	c, err := startCluster(ctx, dir, o.marquee, max(sc.natsNodes, 1))
 	if c != nil {
 		defer func() {
 			c.close()
@@ -318,7 +320,7 @@ func reconcileNow(ctx context.Context, s *session) error {
 
 // heal continues paused servers and starts stopped ones.
 func heal(ctx context.Context, c *cluster) error {
-	for _, p := range []*proc{c.mariadb, c.nats, c.catalog, c.search, c.gateway} {
+	for _, p := range append(append([]*proc{c.mariadb}, c.natsNodes()...), c.catalog, c.search, c.gateway) {
 		if p.running() {
 			_ = p.signal(syscall.SIGCONT)
 		}
@@ -328,7 +330,7 @@ func heal(ctx context.Context, c *cluster) error {
 			return err
 		}
 	}
-	if !c.nats.running() {
+	if slices.ContainsFunc(c.natsNodes(), func(p *proc) bool { return !p.running() }) {
 		if err := c.startNATS(ctx); err != nil {
 			return err
 		}

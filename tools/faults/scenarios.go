@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -86,10 +87,24 @@ var scenarios = []scenario{
 		short: params{cycles: 1, writers: 4, load: 700 * time.Millisecond},
 		run:   runSIGTERM,
 	},
+	{
+		name: "nats-node-loss", goal: "#6, #7",
+		about: "kill -9 one node of a three-node JetStream cluster under load (the stream's leader), down for the outage, then restarted; the stream is kept in three replicas",
+		full:  params{cycles: 6, writers: 6, load: 1500 * time.Millisecond, outage: 10 * time.Second},
+		short: params{cycles: 2, writers: 4, load: time.Second, outage: 3 * time.Second},
+		run:   runNATSNodeLoss, natsNodes: 3,
+	},
+	{
+		name: "replica-bootstrap", goal: "—",
+		about: "new search replicas started under writes copy the running replica's index (bootstrap_from), then follow the stream",
+		full:  params{cycles: 4, writers: 6, load: 2 * time.Second},
+		short: params{cycles: 1, writers: 4, load: time.Second},
+		run:   runReplicaBootstrap,
+	},
 }
 
 // shortSet is what `go test` runs.
-var shortSet = []string{"catalog-kill-commit", "search-kill", "chaos-delivery", "if-match-race"}
+var shortSet = []string{"catalog-kill-commit", "search-kill", "chaos-delivery", "if-match-race", "nats-node-loss", "replica-bootstrap"}
 
 func runCatalogKillCommit(ctx context.Context, s *session, p params) error {
 	c := s.c
@@ -585,6 +600,124 @@ func runSIGTERM(ctx context.Context, s *session, p params) error {
 			}
 			s.cycle(ctx, faultAt)
 		}
+	}
+	return nil
+}
+
+// runReplicaBootstrap starts new search replicas while writes go on, each copying the running replica's
+// index (bootstrap_from) instead of replaying the stream. Each must say it copied, and once the writes have
+// stopped each must equal MySQL: the snapshot and the stream after its checkpoint together miss nothing.
+// The same run times a replica that replays the whole stream (the check's replica) for comparison.
+func runReplicaBootstrap(ctx context.Context, s *session, p params) error {
+	c := s.c
+	s.startLoad(ctx, p)
+	var replicas []string
+	var ready []time.Duration
+	for i := range p.cycles {
+		sleepCtx(ctx, p.load)
+		ports, err := freePorts(1)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("bootstrap%d", i+1)
+		rp := c.searchProc(name, filepath.Join(c.dir, name), ports[0])
+		rp.args = append(rp.args, "--bootstrap-from", c.url(c.searchPort))
+		t0 := time.Now()
+		if err := rp.start(); err != nil {
+			return err
+		}
+		defer func() { _, _, _, _ = rp.terminate(10 * time.Second) }()
+		if err := waitHTTP(ctx, c.url(ports[0])+"/readyz", 120*time.Second); err != nil {
+			return fmt.Errorf("replica %s not ready: %w (log: %s)", name, err, rp.log)
+		}
+		ready = append(ready, time.Since(t0))
+		s.res.runs++
+		s.res.faults++
+		log, _ := os.ReadFile(rp.log)
+		if !strings.Contains(string(log), "index copied from a peer") {
+			s.fail("replica %s did not copy its peer's index (log: %s)", name, rp.log)
+		}
+		replicas = append(replicas, c.url(ports[0]))
+	}
+	s.stopLoad()
+	s.healed = time.Now()
+	rows, err := readMovies(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	for i, base := range replicas {
+		var v verdict
+		converge(ctx, s.cl, base, rows, time.Now(), 60*time.Second, &v)
+		if !v.converged {
+			s.fail("replica bootstrap%d, copied under writes, differs from MySQL: %s", i+1, strings.Join(v.problems, "; "))
+		}
+	}
+	s.figure("new replicas copied from the running one under writes: %d, ready in %s; each equal to MySQL once the writes stopped",
+		len(ready), fmtDurations(ready))
+	return nil
+}
+
+func fmtDurations(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.Round(10 * time.Millisecond).String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runNATSNodeLoss kills the node that leads the stream in a three-node JetStream cluster, keeps it down for
+// the outage and restarts it. Two nodes keep a quorum: the stream elects another leader, writes are
+// answered throughout, and no acknowledged change is lost.
+func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
+	c := s.c
+	s.startLoad(ctx, p)
+	var streamLost, seqBack int
+	var answered, total int
+	for i := range p.cycles {
+		sleepCtx(ctx, p.load)
+		before, ok, err := c.streamInfo(ctx)
+		if err != nil || !ok {
+			return fmt.Errorf("stream info before the kill: ok=%v err=%v", ok, err)
+		}
+		victim := c.streamNode(ctx)
+		if victim == nil {
+			victim = c.natsNodes()[i%3]
+		}
+		faultAt := time.Now()
+		if err := victim.kill(); err != nil {
+			return err
+		}
+		s.res.faults++
+		sleepCtx(ctx, p.outage)
+		ok2, n, slowest, statuses := outageFigures(s, faultAt, time.Now())
+		answered, total = answered+ok2, total+n
+		s.logf("  cycle %d: %s (leading the stream) down %s: writes answered %d/%d (%s), slowest %s", i+1, victim.name, p.outage,
+			ok2, n, fmtStatuses(statuses), slowest.Round(time.Millisecond))
+		if err := c.startNATS(ctx); err != nil {
+			return err
+		}
+		// While the restarted node catches up the cluster may take a few seconds to answer for the stream.
+		after, ok, err := c.streamInfo(ctx)
+		for t0 := time.Now(); err != nil && time.Since(t0) < 30*time.Second && ctx.Err() == nil; {
+			sleepCtx(ctx, 200*time.Millisecond)
+			after, ok, err = c.streamInfo(ctx)
+		}
+		switch {
+		case err != nil:
+			return fmt.Errorf("stream info 30s after restarting %s: %w", victim.name, err)
+		case !ok:
+			streamLost++
+			s.fail("cycle %d: stream %s gone after kill -9 of %s", i+1, streamName, victim.name)
+		case after.LastSeq < before.LastSeq:
+			seqBack++
+			s.fail("cycle %d: stream last sequence %d after the restart, %d before the kill", i+1, after.LastSeq, before.LastSeq)
+		}
+		s.cycle(ctx, faultAt)
+	}
+	s.figure("a node of three down %s, %d times (the stream's leader): writes answered meanwhile %d/%d (%.1f%%); stream lost %d times, last sequence went back %d times",
+		p.outage, p.cycles, answered, total, pct(answered, total), streamLost, seqBack)
+	if total > 0 && pct(answered, total) < 99.9 {
+		s.miss("only %.1f%% of writes answered while a NATS node was down (goal 99.9%%)", pct(answered, total))
 	}
 	return nil
 }
