@@ -225,7 +225,9 @@ func runNATSPause(ctx context.Context, s *session, p params) error {
 			return err
 		}
 		s.res.faults++
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, p.outage)
+		ready.report(s, "NATS paused")
 		if err := c.nats.signal(syscall.SIGCONT); err != nil {
 			return err
 		}
@@ -263,7 +265,9 @@ func runNATSKill(ctx context.Context, s *session, p params) error {
 		if i == 0 {
 			down = p.outage
 		}
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, down)
+		ready.report(s, "NATS down")
 		if err := c.startNATS(ctx); err != nil {
 			return err
 		}
@@ -325,7 +329,9 @@ func runMariaDBRestart(ctx context.Context, s *session, p params) error {
 		}
 		s.res.faults++
 		downFrom := time.Now() // MariaDB has exited
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, p.outage)
+		ready.report(s, "MariaDB "+how)
 		downTo := time.Now()
 		if err := c.startMariaDB(ctx); err != nil {
 			return err
@@ -688,7 +694,9 @@ func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
 			return err
 		}
 		s.res.faults++
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, p.outage)
+		ready.report(s, victim.name+" down")
 		ok2, n, slowest, statuses := outageFigures(s, faultAt, time.Now())
 		answered, total = answered+ok2, total+n
 		s.logf("  cycle %d: %s (leading the stream) down %s: writes answered %d/%d (%s), slowest %s", i+1, victim.name, p.outage,
@@ -720,4 +728,52 @@ func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
 		s.miss("only %.1f%% of writes answered while a NATS node was down (goal 99.9%%)", pct(answered, total))
 	}
 	return nil
+}
+
+// readiness samples a gateway's /readyz during an outage: a gateway must stay ready while search can serve
+// reads, whatever the catalog, MySQL or NATS are doing (readiness that cascaded took every gateway out).
+type readiness struct {
+	stop     chan struct{}
+	done     chan struct{}
+	ok, seen int
+	degraded int // ready, and saying what it lacks
+	first    string
+}
+
+func watchReady(ctx context.Context, cl *client, base string) *readiness {
+	r := &readiness{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for {
+			status, _, body, err := cl.do(ctx, http.MethodGet, base+"/readyz", nil, nil)
+			r.seen++
+			switch {
+			case err == nil && status == http.StatusOK:
+				r.ok++
+				if strings.Contains(string(body), `"degraded"`) {
+					r.degraded++
+				}
+			case r.first == "":
+				r.first = fmt.Sprintf("%d %s (err %v)", status, strings.TrimSpace(string(body)), err)
+			}
+			select {
+			case <-r.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return r
+}
+
+// report stops the sampling and fails the scenario if the gateway was not ready throughout.
+func (r *readiness) report(s *session, what string) {
+	close(r.stop)
+	<-r.done
+	s.figure("%s: gateway /readyz 200 in %d of %d samples (%d of them degraded)", what, r.ok, r.seen, r.degraded)
+	if r.ok < r.seen {
+		s.fail("%s: the gateway left readiness (%d of %d samples not 200, first: %s)", what, r.seen-r.ok, r.seen, r.first)
+	}
 }
