@@ -30,6 +30,7 @@ type Dialect struct {
 	Name      string // MySQL or SQLite; also the database/sql driver name and the migrations folder
 	upsert    string // UpsertUser's statement
 	forUpdate string // the suffix of a locking read
+	claimFilm string // takes (creating if need be) the lock of a film_claims row
 }
 
 // DialectOf returns the dialect called name ("mysql" or "sqlite").
@@ -41,12 +42,15 @@ func DialectOf(name string) (Dialect, error) {
 			upsert: `INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
 ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), role = VALUES(role), updated_at = VALUES(updated_at)`,
 			forUpdate: ` FOR UPDATE`,
+			// On a duplicate key InnoDB locks the existing row exclusively, a new one is locked as inserted.
+			claimFilm: `INSERT INTO film_claims (key_hash) VALUES (?) ON DUPLICATE KEY UPDATE key_hash = key_hash`,
 		}, nil
 	case SQLite:
 		return Dialect{
 			Name: SQLite,
 			upsert: `INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, updated_at = excluded.updated_at`,
+			claimFilm: `INSERT INTO film_claims (key_hash) VALUES (?) ON CONFLICT (key_hash) DO NOTHING`,
 		}, nil
 	default:
 		return Dialect{}, fmt.Errorf("unknown SQL dialect %q (want %q or %q)", name, MySQL, SQLite)

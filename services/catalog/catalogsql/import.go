@@ -1,7 +1,9 @@
 package catalogsql
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -24,6 +26,9 @@ func (s *Store) ImportMovies(ctx context.Context, actor string, inputs []catalog
 	for start := 0; start < len(inputs); start += ImportBatch {
 		batch := inputs[start:min(start+ImportBatch, len(inputs))]
 		err := s.inTx(ctx, func(tx *txn) error {
+			if err := s.claimFilms(ctx, tx, batch...); err != nil {
+				return err
+			}
 			for i, in := range batch {
 				r, err := s.importOne(ctx, tx, actor, in)
 				if err != nil {
@@ -41,6 +46,9 @@ func (s *Store) ImportMovies(ctx context.Context, actor string, inputs []catalog
 		}
 		for i, in := range batch {
 			err := s.inTx(ctx, func(tx *txn) error {
+				if err := s.claimFilms(ctx, tx, in); err != nil {
+					return err
+				}
 				r, err := s.importOne(ctx, tx, actor, in)
 				results[start+i] = r
 				return err
@@ -121,9 +129,10 @@ func (s *Store) matchMovie(ctx context.Context, tx *txn, in catalog.MovieInput) 
 		return m, nil
 	}
 	// The title look-up reads without locking: on MySQL a locking read of a secondary index's range takes
-	// gap locks, and concurrent imports inserting into those gaps deadlocked. The one movie found is then
-	// locked by its id, as any update locks it, and read again: a change meanwhile runs the transaction
-	// again. Two imports of one new film at once may still both create it.
+	// gap locks, and concurrent imports inserting into those gaps deadlocked. The batch claimed the title
+	// first (claimFilms), so a concurrent write of the same film has committed before this read. The one
+	// movie found is then locked by its id, as any update locks it, and read again: a change meanwhile runs
+	// the transaction again.
 	same, err := s.sameFilms(ctx, tx, in)
 	if err != nil || len(same) == 0 {
 		return nil, err
@@ -213,4 +222,26 @@ func ambiguous(same []*catalog.Movie) error {
 			ids),
 		Fields: map[string]string{"title": "matches movies " + ids},
 	}
+}
+
+// claimFilms takes the film_claims lock of each title the inputs may be looked up by, in one order (no two
+// transactions wait on each other's claims), until the transaction ends. It must come before the
+// transaction's first read: a MySQL transaction reads the snapshot of its first read, and a claim that
+// waited for a concurrent write of the same film must be followed by reads that see that write.
+func (s *Store) claimFilms(ctx context.Context, tx *txn, inputs ...catalog.MovieInput) error {
+	keys := make([][]byte, 0, len(inputs))
+	for _, in := range inputs {
+		if k := catalog.TitleKey(in.Title); k != "" {
+			h := sha256.Sum256([]byte(k))
+			keys = append(keys, h[:])
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, s.d.claimFilm, k); err != nil {
+			return fmt.Errorf("claim a film's title: %w", dbErr(err))
+		}
+	}
+	return nil
 }

@@ -170,10 +170,13 @@ func (s *Store) CreateMovie(ctx context.Context, actor string, in catalog.MovieI
 }
 
 // createMovie is insertMovie for a client's create: with RefuseSameFilm, a movie that describes a stored film
-// is a Conflict. The check reads without locking (see matchMovie): two creates of one film at once may
-// both succeed.
+// is a Conflict. The title is claimed before the check (claimFilms), so that of two creates of one film at
+// once the second finds the first's movie. It must be the transaction's first read.
 func (s *Store) createMovie(ctx context.Context, tx *txn, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm) (*catalog.Movie, error) {
 	if onSame == catalog.RefuseSameFilm {
+		if err := s.claimFilms(ctx, tx, in); err != nil {
+			return nil, err
+		}
 		same, err := s.sameFilms(ctx, tx, in)
 		if err != nil {
 			return nil, err

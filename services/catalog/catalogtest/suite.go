@@ -53,6 +53,8 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Import/two sources merge alike in either order", testImportEitherOrder},
 		{"Import/genres are stored in their canonical spelling", testImportGenres},
 		{"Import/concurrent imports of new films all succeed", testImportConcurrent},
+		{"Import/concurrent imports of one new film create it once", testImportSameNewFilmConcurrent},
+		{"CreateMovie/concurrent creates of one new film: one wins, the others are told it exists", testCreateSameNewFilmConcurrent},
 		{"Users/create, list and delete, never the last admin", testUserAdmin},
 		{"Users/concurrent deletes keep one admin", testLastAdminConcurrent},
 		{"APIKeys/create, look up, touch and revoke", testAPIKeys},
@@ -1226,5 +1228,83 @@ func testImportConcurrent(t *testing.T, s catalog.Store) {
 	}
 	if got := countMovies(t, s); got != clients*records {
 		t.Errorf("movies = %d, want %d", got, clients*records)
+	}
+}
+
+// Creates of one new film at once, each refusing a film the catalog holds: exactly one creates it, every
+// other one is a Conflict naming it. Without a claim on the title, each read a snapshot without the others'
+// movie and all of them created one.
+func testCreateSameNewFilmConcurrent(t *testing.T, s catalog.Store) {
+	const clients, rounds = 8, 5
+	for round := range rounds {
+		in := catalog.MovieInput{Title: fmt.Sprintf("The Same New Film %d", round), Year: ptr(1999), Directors: []string{"Ada"}}
+		var wg sync.WaitGroup
+		errs := make([]error, clients)
+		start := make(chan struct{})
+		for c := range clients {
+			wg.Go(func() {
+				<-start
+				_, errs[c] = s.CreateMovie(context.Background(), "user:1", in, catalog.RefuseSameFilm)
+			})
+		}
+		close(start)
+		wg.Wait()
+		created := 0
+		for c, err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case apperr.Is(err, apperr.Conflict):
+			default:
+				t.Errorf("round %d, client %d: %v", round, c, err)
+			}
+		}
+		if created != 1 {
+			t.Errorf("round %d: %d creates of one film succeeded, want 1", round, created)
+		}
+	}
+	if got := countMovies(t, s); got != rounds {
+		t.Errorf("movies = %d, want %d", got, rounds)
+	}
+}
+
+// Imports of the same new films at once (records without ids, as the web page sends a file): one movie
+// per film, whichever import created it; the others updated or left it.
+func testImportSameNewFilmConcurrent(t *testing.T, s catalog.Store) {
+	const clients, films = 6, 30
+	var wg sync.WaitGroup
+	errs := make([]error, clients)
+	start := make(chan struct{})
+	for c := range clients {
+		wg.Go(func() {
+			inputs := make([]catalog.MovieInput, films)
+			for i := range inputs {
+				// Each client's records in another order, so that batches cross.
+				f := (i*(c+1) + c) % films
+				inputs[i] = catalog.MovieInput{Title: fmt.Sprintf("Imported Twice %d", f), Year: ptr(1960 + f), Directors: []string{"Someone"}}
+			}
+			<-start
+			rs, err := s.ImportMovies(context.Background(), "import:ada", inputs)
+			if err != nil {
+				errs[c] = err
+				return
+			}
+			for i, r := range rs {
+				if r.Status == catalog.ImportFailed {
+					errs[c] = fmt.Errorf("record %d: %v", i, r.Err)
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for c, err := range errs {
+		if err != nil {
+			t.Errorf("client %d: %v", c, err)
+		}
+	}
+	if got := countMovies(t, s); got != films {
+		t.Errorf("movies = %d, want %d: one per film", got, films)
 	}
 }
