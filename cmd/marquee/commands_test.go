@@ -154,19 +154,37 @@ func TestUserCommand(t *testing.T) {
 	user := func(args ...string) (string, error) {
 		return runCommand(t, nil, append([]string{"user", "--data-dir", dir}, args...)...)
 	}
-	if out, err := user("add", "ada", "--role", "admin", "--password", "a long enough password"); err != nil || !strings.Contains(out, "Added ada (admin).") {
+	if out, err := user("add", "ada", "--role", "admin", "--new-password", "a long enough password"); err != nil || !strings.Contains(out, "Added ada (admin).") {
 		t.Fatalf("add: %v\n%s", err, out)
 	}
-	if _, err := user("add", "ada", "--role", "user", "--password", "another long password"); err == nil {
+	if _, err := user("add", "ada", "--role", "user", "--new-password", "another long password"); err == nil {
 		t.Fatal("adding ada twice succeeded")
 	}
-	if _, err := user("add", "bob", "--role", "root", "--password", "a long enough password"); err == nil || !strings.Contains(err.Error(), "role") {
+	if _, err := user("add", "bob", "--role", "root", "--new-password", "a long enough password"); err == nil || !strings.Contains(err.Error(), "role") {
 		t.Fatalf("a bad role: %v", err)
 	}
-	if out, err := user("add", "bob", "--password", "a long enough password"); err != nil || !strings.Contains(out, "Added bob (user).") {
+	if out, err := user("add", "bob", "--new-password", "a long enough password"); err != nil || !strings.Contains(out, "Added bob (user).") {
 		t.Fatalf("add bob: %v\n%s", err, out)
 	}
-	out, err := user("list")
+	// MARQUEE_PASSWORD is the admin's, for import, reindex and reconcile: never a new user's.
+	adminEnv := map[string]string{"MARQUEE_PASSWORD": "the admin's password for imports"}
+	stdin := os.Stdin // no password on standard input either: an empty one, whatever the test runner gives
+	empty, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	os.Stdin = empty
+	out, err := runCommand(t, adminEnv, "user", "--data-dir", dir, "add", "carol")
+	os.Stdin = stdin
+	empty.Close()
+	if err == nil {
+		t.Fatalf("carol was added with the admin's MARQUEE_PASSWORD:\n%s", out)
+	}
+	if out, err := runCommand(t, map[string]string{"MARQUEE_NEW_PASSWORD": "carol's own long password"}, "user", "--data-dir", dir, "add", "carol"); err != nil || !strings.Contains(out, "Added carol (user).") {
+		t.Fatalf("add carol with MARQUEE_NEW_PASSWORD: %v\n%s", err, out)
+	}
+	out, err = user("list")
 	if err != nil || !strings.Contains(out, "ada") || !strings.Contains(out, "admin") || !strings.Contains(out, "bob") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
@@ -177,6 +195,7 @@ func TestUserCommand(t *testing.T) {
 	c.must(201, "POST", "/v1/movies", map[string]any{"title": "Added by Ada"}, nil)
 	c.login("bob", "a long enough password")
 	c.must(403, "POST", "/v1/movies", map[string]any{"title": "Not by Bob"}, nil)
+	c.login("carol", "carol's own long password")
 
 	if out, err := user("remove", "bob"); err != nil || !strings.Contains(out, "Removed bob.") {
 		t.Fatalf("remove: %v\n%s", err, out)

@@ -22,8 +22,10 @@ import (
 type userConfig struct {
 	DataDir  string `key:"data_dir" usage:"data folder of the all-in-one (its database is <data_dir>/catalog.db)"`
 	MySQLDSN string `key:"mysql_dsn" usage:"MySQL/MariaDB DSN or mysql:// URL of the catalog, instead of data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
-	Password string `key:"password" usage:"password of the new user; read from standard input when empty" secret:"true"`
-	Role     string `key:"role" usage:"role of the new user: admin or user"`
+	// Not "password": import, reindex and reconcile read MARQUEE_PASSWORD as the admin's password, and an
+	// admin who exported it for them would have given it to every user added.
+	NewPassword string `key:"new_password" usage:"password of the new user; read from standard input when empty" secret:"true"`
+	Role        string `key:"role" usage:"role of the new user: admin or user"`
 }
 
 func newUserCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
@@ -60,7 +62,7 @@ the server runs; admins can do the same through POST/GET/DELETE /v1/users.`,
 			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return withUsers(cmd, func(ctx context.Context, u *catalogsvc.Users) error {
-					pw := cfg.Password
+					pw := cfg.NewPassword
 					if pw == "" {
 						line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 						if err != nil && !errors.Is(err, io.EOF) {
