@@ -73,7 +73,7 @@ tmdb_id (--first-id + its index), so importing the file again updates in place.`
 			if err != nil {
 				return err
 			}
-			bar := genBar(stderr, cfg.Count, showProgress(cfg.Progress, stderr))
+			bar := moviesBar(stderr, "generating", cfg.Count, showProgress(cfg.Progress, stderr))
 			n, err := writeGenerated(cfg, model, stdout, func(done int) { _ = bar.Set(done) })
 			if err != nil {
 				return err

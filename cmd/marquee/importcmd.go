@@ -103,7 +103,7 @@ func runImport(ctx context.Context, cfg importConfig, files []string, stdout, st
 			return err
 		}
 	}
-	bar := importBar(stderr, total, showProgress(cfg.Progress, stderr))
+	bar := moviesBar(stderr, "importing", total, showProgress(cfg.Progress, stderr))
 
 	var sum importSummary
 	var problems []string

@@ -20,21 +20,12 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// genBar is the progress bar of `marquee gen` making total movies, drawn on w if visible.
-func genBar(w io.Writer, total int, visible bool) *progressbar.ProgressBar {
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("generating"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("movies"),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(visible),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
-	_ = bar.RenderBlank()
-	return bar
-}
-
-// importBar is the progress bar of an import of total movies, drawn on w if visible. It is started at
-// once: a bar starts its clock on its first frame, so one first drawn after the first batch had come
-// back showed that batch as sent in no time (hundreds of millions of movies a second).
-func importBar(w io.Writer, total int, visible bool) *progressbar.ProgressBar {
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("importing"),
+// moviesBar is a progress bar of total movies, described by what (generating, importing), drawn on w if
+// visible. It is started at once: a bar starts its clock on its first frame, so one first drawn after the
+// first batch of an import had come back showed that batch as sent in no time (hundreds of millions of
+// movies a second).
+func moviesBar(w io.Writer, what string, total int, visible bool) *progressbar.ProgressBar {
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("movies"),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetVisibility(visible),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))

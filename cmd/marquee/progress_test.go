@@ -11,7 +11,7 @@ import (
 // rate of no time at all.
 func TestImportBarFirstFrame(t *testing.T) {
 	var out syncBuffer
-	bar := importBar(&out, 100_000, true)
+	bar := moviesBar(&out, "importing", 100_000, true)
 	time.Sleep(200 * time.Millisecond) // the first batch on its way
 	_ = bar.Add(1000)
 	m := regexp.MustCompile(`([0-9.]+) movies/s`).FindAllStringSubmatch(out.String(), -1)
