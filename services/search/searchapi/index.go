@@ -37,9 +37,9 @@ type Deps struct {
 	// reports on it (GET /v1/index/rebuild); nil: no such routes.
 	Rebuild       func() (any, error)
 	RebuildStatus func() any
-	// Snapshot reserves a snapshot of the index (GET /v1/index/snapshot) and returns what writes it, or an
-	// error when one cannot be sent now; nil: no such route.
-	Snapshot func() (send func(io.Writer) error, err error)
+	// Snapshot sends a snapshot of the index (GET /v1/index/snapshot) to what begin returns, which it calls
+	// once the snapshot is reserved; an error before then says why none can be sent now. nil: no such route.
+	Snapshot func(ctx context.Context, begin func() io.Writer) error
 	// HTTPMetrics observes every request; Metrics serves GET /metrics. nil: none.
 	HTTPMetrics *httpx.Metrics
 	Metrics     http.Handler
@@ -182,25 +182,43 @@ func handleRebuildStatus(d *Deps) gin.HandlerFunc {
 
 // handleSnapshot handles "GET /v1/index/snapshot": a consistent copy of the index as a tar stream (see
 // searchindex.WriteSnapshot), from which a new replica starts instead of replaying the whole stream. The
-// answer may take minutes for a large index, so the server's write timeout is lifted for it. A failure
-// once the stream has begun breaks the connection, so that the replica sees a cut snapshot, never a
-// short one.
+// answer may take minutes for a large index, so the server's write timeout gives way to one per write: a
+// replica that stops reading does not hold the snapshot for ever. A failure once the stream has begun
+// breaks the connection, so that the replica sees a cut snapshot, never a short one.
 func handleSnapshot(log *slog.Logger, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		send, err := d.Snapshot()
-		if err != nil {
+		rc := http.NewResponseController(c.Writer)
+		began := false
+		err := d.Snapshot(c.Request.Context(), func() io.Writer {
+			began = true
+			_ = rc.SetWriteDeadline(time.Time{}) // the copy comes first, with nothing to write
+			c.Header("Content-Type", "application/x-tar")
+			c.Header("Cache-Control", "no-store")
+			c.Status(http.StatusOK)
+			c.Writer.WriteHeaderNow() // the copy takes a while before the first byte: the replica knows it started
+			c.Writer.Flush()
+			return writeWithin{w: c.Writer, rc: rc}
+		})
+		switch {
+		case err == nil:
+		case !began:
 			httpx.Error(c, err)
-			return
-		}
-		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
-		c.Header("Content-Type", "application/x-tar")
-		c.Header("Cache-Control", "no-store")
-		c.Status(http.StatusOK)
-		c.Writer.WriteHeaderNow() // the copy takes a while before the first byte: the replica knows it started
-		c.Writer.Flush()
-		if err := send(c.Writer); err != nil {
+		default:
 			log.Error("snapshot not sent whole", "err", err)
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// snapshotWriteTimeout bounds each write of a snapshot to a replica.
+const snapshotWriteTimeout = time.Minute
+
+type writeWithin struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (w writeWithin) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(snapshotWriteTimeout))
+	return w.w.Write(p)
 }

@@ -9,6 +9,9 @@ import (
 	"marquee/services/search"
 )
 
+// snapshotRoute sends a snapshot of the index to a new replica.
+const snapshotRoute = "/v1/index/snapshot"
+
 // addRoutes is the whole URL space of the search API.
 func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	e.GET("/healthz", handleHealth())
@@ -28,6 +31,6 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 		e.GET("/v1/index/rebuild", internal, handleRebuildStatus(d))
 	}
 	if d.Snapshot != nil {
-		e.GET("/v1/index/snapshot", internal, handleSnapshot(log, d))
+		e.GET(snapshotRoute, internal, handleSnapshot(log, d))
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"marquee/pkg/apperr"
 	"marquee/pkg/httpx"
 	"marquee/services/search"
 )
@@ -40,5 +41,13 @@ func NewHandlerWith(log *slog.Logger, idx search.Searcher, d Deps) http.Handler 
 	}
 	e := httpx.NewEngine(log, mw...)
 	addRoutes(e, log, idx, &d)
-	return httpx.ServeHEAD(e)
+	head := httpx.ServeHEAD(e)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && r.URL.Path == snapshotRoute { // would copy the whole index for nothing
+			w.Header().Set("Allow", http.MethodGet)
+			httpx.WriteError(w, r, apperr.Errorf(apperr.MethodNotAllowed, "A snapshot is only sent to GET."))
+			return
+		}
+		head.ServeHTTP(w, r)
+	})
 }

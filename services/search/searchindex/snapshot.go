@@ -2,6 +2,7 @@ package searchindex
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -43,24 +44,25 @@ const maxSnapshotFile = 1 << 40
 // folder under scratch (removed before it returns), because a tar entry needs its size before its bytes:
 // the snapshot takes as much free disk there as the index, for as long as it is sent. Writes and searches
 // go on meanwhile; the segments being copied are kept from the merger's clean-up until the copy is done.
-func (x *Index) WriteSnapshot(w io.Writer, scratch string) (SnapshotManifest, error) {
+// ctx ends it between two files (a shard's copy itself runs to its end).
+func (x *Index) WriteSnapshot(ctx context.Context, w io.Writer, scratch string) (SnapshotManifest, error) {
 	dir, err := os.MkdirTemp(scratch, "snapshot-")
 	if err != nil {
 		return SnapshotManifest{}, fmt.Errorf("snapshot: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	m, err := x.copyTo(dir)
+	m, err := x.copyTo(ctx, dir)
 	if err != nil {
 		return m, fmt.Errorf("snapshot: %w", err)
 	}
-	if err := writeTar(w, dir, &m); err != nil {
+	if err := writeTar(ctx, w, dir, &m); err != nil {
 		return m, fmt.Errorf("snapshot: %w", err)
 	}
 	return m, nil
 }
 
 // copyTo copies every shard, as of one batch, into dir.
-func (x *Index) copyTo(dir string) (SnapshotManifest, error) {
+func (x *Index) copyTo(ctx context.Context, dir string) (SnapshotManifest, error) {
 	m := SnapshotManifest{MappingVersion: mappingVersion, Shards: len(x.shards), Checkpoint: ^uint64(0)}
 	readers := make([]index.CopyReader, 0, len(x.shards))
 	defer func() {
@@ -85,6 +87,9 @@ func (x *Index) copyTo(dir string) (SnapshotManifest, error) {
 	}
 	x.applyMu.Unlock()
 	for i, r := range readers {
+		if err := ctx.Err(); err != nil {
+			return m, err
+		}
 		cp, err := readerCheckpoint(r)
 		if err != nil {
 			return m, err
@@ -137,7 +142,7 @@ func readerCheckpoint(r index.CopyReader) (uint64, error) {
 }
 
 // writeTar writes the manifest, with the files' total size, then the files under dir.
-func writeTar(w io.Writer, dir string, m *SnapshotManifest) error {
+func writeTar(ctx context.Context, w io.Writer, dir string, m *SnapshotManifest) error {
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -166,6 +171,9 @@ func writeTar(w io.Writer, dir string, m *SnapshotManifest) error {
 		return err
 	}
 	for _, p := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := addFile(tw, dir, p); err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func TestSnapshotOpensAsThePeer(t *testing.T) {
 				t.Fatal(err)
 			}
 			var tarball bytes.Buffer
-			sent, err := peer.WriteSnapshot(&tarball, dir)
+			sent, err := peer.WriteSnapshot(ctx, &tarball, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestSnapshotDuringWrites(t *testing.T) {
 	})
 	for i := range 5 {
 		var tarball bytes.Buffer
-		m, err := peer.WriteSnapshot(&tarball, dir)
+		m, err := peer.WriteSnapshot(ctx, &tarball, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestSnapshotRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var good bytes.Buffer
-	m, err := peer.WriteSnapshot(&good, dir)
+	m, err := peer.WriteSnapshot(ctx, &good, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestSnapshotRefused(t *testing.T) {
 		"a symlink":               {withManifest(func(*searchindex.SnapshotManifest) {}, &tar.Header{Name: "store/x", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}), 1, "not a regular file"},
 		"a file of no index":      {withManifest(func(m *searchindex.SnapshotManifest) { m.Bytes = 1 }, &tar.Header{Name: "notes.txt", Size: 1, Mode: 0o644}), 1, "not a file of an index"},
 		"files missing":           {withManifest(func(*searchindex.SnapshotManifest) {}), 1, "its manifest says"},
-		"cut short":               {good.Bytes()[:good.Len()/2], 1, "read snapshot"},
+		"cut short":               {good.Bytes()[:good.Len()/2], 1, "unexpected EOF"},
 		"no manifest":             {nil, 1, "no manifest"},
 	}
 	for name, c := range cases {

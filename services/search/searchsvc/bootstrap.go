@@ -2,6 +2,7 @@ package searchsvc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,54 +26,88 @@ import (
 // snapshotPath is the route a peer serves its snapshot on.
 const snapshotPath = "/v1/index/snapshot"
 
-// reserveSnapshot is the API's Snapshot: one snapshot at a time (each takes a copy's worth of disk), and
-// none while a rebuild may swap the index away under it.
-func (s *Service) reserveSnapshot() (func(io.Writer) error, error) {
+// sendSnapshot is the API's Snapshot: one snapshot at a time (each takes a copy's worth of disk), none
+// while a rebuild may swap the index away under it, and none of an empty index. It calls begin once the
+// snapshot is reserved, and writes to what begin returns. A snapshot ends with ctx, or with Close.
+func (s *Service) sendSnapshot(ctx context.Context, begin func() io.Writer) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.snapshotting {
-		return nil, apperr.Errorf(apperr.Unavailable, "This replica is sending a snapshot already; ask again later or ask another replica.")
-	}
-	if s.rebuild.State == RebuildBuilding || s.rebuild.State == RebuildSwapping {
-		return nil, apperr.Errorf(apperr.Unavailable, "This replica is rebuilding its index; ask again later or ask another replica.")
+	switch {
+	case s.closing:
+		s.mu.Unlock()
+		return apperr.Errorf(apperr.Unavailable, "This replica is shutting down; ask another replica.")
+	case s.snapshotting:
+		s.mu.Unlock()
+		return apperr.Errorf(apperr.Unavailable, "This replica is sending a snapshot already; ask again later or ask another replica.")
+	case s.rebuild.State == RebuildBuilding || s.rebuild.State == RebuildSwapping:
+		s.mu.Unlock()
+		return apperr.Errorf(apperr.Unavailable, "This replica is rebuilding its index; ask again later or ask another replica.")
 	}
 	idx, done := s.live.get()
-	done() // no rebuild can swap idx away once snapshotting is set, until it is cleared
+	done() // no rebuild can swap idx away, nor Close close it, while snapshotting is set
 	if cp, err := idx.Checkpoint(); err != nil || cp == 0 {
-		return nil, apperr.Errorf(apperr.Unavailable, "This replica's index is empty; ask another replica.")
+		s.mu.Unlock()
+		return apperr.Errorf(apperr.NotFound, "This replica's index is empty; there is nothing to copy.")
 	}
 	s.snapshotting = true
-	return func(w io.Writer) error {
-		defer func() {
-			s.mu.Lock()
-			s.snapshotting = false
-			s.mu.Unlock()
-		}()
-		t0 := time.Now()
-		m, err := idx.WriteSnapshot(w, s.cfg.DataDir)
-		if err != nil {
-			return err
+	s.snapshots.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.snapshotting = false
+		s.mu.Unlock()
+		s.snapshots.Done()
+	}()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-s.closed:
+			stop()
+		case <-ctx.Done():
 		}
-		s.log.Info("snapshot sent", "checkpoint", m.Checkpoint, "movies", m.Movies, "bytes", m.Bytes, "took", time.Since(t0).Round(time.Millisecond))
-		return nil
-	}, nil
+	}()
+	t0 := time.Now()
+	m, err := idx.WriteSnapshot(ctx, begin(), s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	s.log.Info("snapshot sent", "checkpoint", m.Checkpoint, "movies", m.Movies, "bytes", m.Bytes, "took", time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
-// bootstrapHeaderTimeout bounds the wait for a peer to start sending its snapshot (it answers before it
-// copies); the copy itself may take minutes and is bounded only by the caller's context.
-const bootstrapHeaderTimeout = 30 * time.Second
+// Bootstrap timing: how long a new replica keeps asking a peer that is busy, restarting or cut off before it
+// replays the whole stream instead, how long it waits for a peer to start sending (it answers before it
+// copies), and how long a snapshot may stall.
+const (
+	bootstrapPatience      = 2 * time.Minute
+	bootstrapHeaderTimeout = 30 * time.Second
+	bootstrapIdle          = time.Minute
+)
 
 // bootstrap replaces the empty index at path with a snapshot of the peer at cfg.BootstrapFrom, in a new
-// folder that index.current then names. It returns the index to serve: the snapshot's, or, when the peer
-// cannot give one, the empty index it was given, which then replays the stream from its start.
+// folder that index.current then names. It returns the index to serve: the snapshot's, or, when no peer
+// gives one within bootstrapPatience (or one refuses for good), the empty index it was given, which then
+// replays the stream from its start.
 func bootstrap(ctx context.Context, log *slog.Logger, cfg Config, opts searchindex.Options, idx *searchindex.Index, path string) (*searchindex.Index, string) {
 	log = log.With("component", "bootstrap", "peer", cfg.BootstrapFrom)
 	t0 := time.Now()
 	to := filepath.Join(cfg.DataDir, "index-"+time.Now().UTC().Format("20060102T150405.000000000"))
-	m, err := fetchSnapshot(ctx, cfg.BootstrapFrom, cfg.InternalToken, to, opts.Shards)
-	if err != nil {
-		log.Error("no snapshot from the peer; replaying the whole stream instead", "err", err)
-		return idx, path
+	var m searchindex.SnapshotManifest
+	for attempt := 1; ; attempt++ {
+		var err error
+		if m, err = fetchSnapshot(ctx, cfg.BootstrapFrom, cfg.InternalToken, to, opts.Shards); err == nil {
+			break
+		}
+		wait, again := retryAfter(err, attempt)
+		if !again || time.Since(t0)+wait > bootstrapPatience || ctx.Err() != nil {
+			log.Error("no snapshot from the peer; replaying the whole stream instead", "err", err, "attempts", attempt)
+			return idx, path
+		}
+		log.Warn("no snapshot from the peer yet; asking again", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
 	}
 	fetched := time.Since(t0)
 	next, err := searchindex.OpenWith(to, opts)
@@ -101,9 +137,48 @@ func bootstrap(ctx context.Context, log *slog.Logger, cfg Config, opts searchind
 	return next, to
 }
 
+// peerRefused is a peer's answer other than a snapshot.
+type peerRefused struct {
+	status     int
+	retryAfter time.Duration
+	detail     string
+}
+
+func (e *peerRefused) Error() string {
+	return fmt.Sprintf("the peer answered %d: %s", e.status, e.detail)
+}
+
+// retryAfter says whether a failed fetch is worth another try, and after how long: a peer that is busy
+// (503, as long as it asks) or that could not be reached or stopped mid-way (a restart, another replica
+// behind the Service next time), with backoff. A refusal that would stand (no token, an empty index, a
+// snapshot of another shape) is not.
+func retryAfter(err error, attempt int) (time.Duration, bool) {
+	backoff := min(time.Duration(1<<min(attempt, 4))*time.Second, 15*time.Second)
+	var refused *peerRefused
+	if errors.As(err, &refused) {
+		if refused.status != http.StatusServiceUnavailable {
+			return 0, false
+		}
+		if refused.retryAfter > 0 {
+			return min(refused.retryAfter, 30*time.Second), true
+		}
+		return backoff, true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errPeerStalled) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return backoff, true
+	}
+	return 0, false
+}
+
+var errPeerStalled = errors.New("the peer sent nothing for a minute")
+
 // fetchSnapshot reads the snapshot of the search service at base into the new folder to.
 func fetchSnapshot(ctx context.Context, base, token, to string, shards int) (searchindex.SnapshotManifest, error) {
 	var m searchindex.SnapshotManifest
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+snapshotPath, nil)
 	if err != nil {
 		return m, err
@@ -124,7 +199,29 @@ func fetchSnapshot(ctx context.Context, base, token, to string, shards int) (sea
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return m, fmt.Errorf("%s answered %s: %s", req.URL, resp.Status, strings.TrimSpace(string(body)))
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return m, &peerRefused{status: resp.StatusCode, retryAfter: time.Duration(secs) * time.Second, detail: strings.TrimSpace(string(body))}
 	}
-	return searchindex.ReadSnapshot(resp.Body, to, shards)
+	// A peer that stops sending (stalled, or gone without closing) would hold the replica's start for ever.
+	stall := time.AfterFunc(bootstrapIdle, func() { cancel(errPeerStalled) })
+	defer stall.Stop()
+	m, err = searchindex.ReadSnapshot(&idleReader{r: resp.Body, timer: stall}, to, shards)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errPeerStalled) {
+		err = fmt.Errorf("%w: %w", cause, err)
+	}
+	return m, err
+}
+
+// idleReader restarts its timer on every read that brings bytes.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(bootstrapIdle)
+	}
+	return n, err
 }

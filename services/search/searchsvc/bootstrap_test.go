@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,8 +28,21 @@ func TestReplicaFromSnapshot(t *testing.T) {
 	}
 	peer.waitReady(t)
 	peer.waitFor(t, n, 1)
-	srv := httptest.NewServer(peer.svc.Handler())
+	// The peer is busy the first time it is asked (503 with Retry-After): the replica asks again.
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/index/snapshot" && r.Header.Get(httpx.InternalTokenHeader) == token && asked.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		peer.svc.Handler().ServeHTTP(w, r)
+	}))
 	defer srv.Close()
+	// Nor is a snapshot copied for a HEAD.
+	if resp, err := http.Head(srv.URL + "/v1/index/snapshot"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("HEAD of the snapshot: %v %v, want 405", resp, err)
+	}
 
 	// Without the internal token the peer sends nothing.
 	resp, err := http.Get(srv.URL + "/v1/index/snapshot")
@@ -60,6 +74,9 @@ func TestReplicaFromSnapshot(t *testing.T) {
 		f.waitFor(t, n+1, 1)
 		f.waitFor(t, 20, 2)
 		f.waitFor(t, 10, 2)
+	}
+	if got := asked.Load(); got != 2 {
+		t.Errorf("the peer was asked for a snapshot %d times with the token, want 2 (busy, then sent)", got)
 	}
 	if st := copied.svc.Stats(); st.Applied == 0 || st.Applied >= n {
 		t.Errorf("the copied replica applied %d changes, want only the ones after its snapshot (fewer than %d)", st.Applied, n)

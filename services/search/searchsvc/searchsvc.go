@@ -215,6 +215,8 @@ type Service struct {
 	handler   http.Handler
 	resume    chan struct{} // a rebuild tells Run to go on with the (new or old) indexer
 	rebuilds  sync.WaitGroup
+	snapshots sync.WaitGroup // snapshots being sent, which Close ends and waits for
+	closed    chan struct{}  // closed by Close
 
 	mu           sync.Mutex // guards the fields below
 	indexer      *indexer.Indexer
@@ -224,6 +226,7 @@ type Service struct {
 	indexerDone  chan struct{}
 	rebuild      RebuildStatus
 	snapshotting bool      // a snapshot is being sent: no rebuild may swap the index away meanwhile
+	closing      bool      // Close has begun: no new snapshot
 	readyOnce    bool      // caught up with the stream once since start: ready from then on
 	lostNATS     time.Time // when NATS was first seen disconnected; zero while connected
 }
@@ -267,7 +270,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		log: deps.Log, cfg: cfg, js: deps.JS, nc: deps.JS.Conn(), stream: stream, indexOpts: opts,
-		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}),
+		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}), closed: make(chan struct{}),
 		path: path, rebuild: RebuildStatus{State: RebuildIdle},
 	}
 	cursorKey, err := sharedCursorKey(ctx, deps.JS, stream.Name, cfg.CursorKey, replicas)
@@ -286,7 +289,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Versions:      s.live.versions,
 		Rebuild:       func() (any, error) { return s.StartRebuild() },
 		RebuildStatus: func() any { return s.Rebuild() },
-		Snapshot:      s.reserveSnapshot,
+		Snapshot:      s.sendSnapshot,
 		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
 		Metrics:       httpx.MetricsHandler(deps.Registry),
 		CursorKey:     cursorKey,
@@ -440,8 +443,15 @@ func (s *Service) indexStatus(ctx context.Context) search.IndexStatus {
 // Stats returns the indexer's counters.
 func (s *Service) Stats() indexer.Stats { return s.currentIndexer().Stats() }
 
-// Close closes the index. Call it after Run has returned.
+// Close ends the snapshots being sent and closes the index. Call it after Run has returned.
 func (s *Service) Close() error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.closed)
+	}
+	s.mu.Unlock()
+	s.snapshots.Wait()
 	x, done := s.live.get()
 	done()
 	return x.Close()
