@@ -51,6 +51,8 @@ type result struct {
 	failures   []string        // invariants broken
 	elapsed    time.Duration
 	err        error
+	// gateway /readyz samples from each fault to its recovery (readiness.report)
+	readySeen, readyOK, readyDegraded int
 }
 
 func (r *result) passed() bool {
@@ -259,6 +261,9 @@ func check(ctx context.Context, s *session, o options) {
 	if v.unknownCreates > 0 {
 		s.figure("creates with unknown outcome: %d, of which %d had created the movie (each resolved to 0 or 1 movie unless listed as duplicate)",
 			v.unknownCreates, v.unknownCreatesHit)
+	}
+	if r := s.res; r.readySeen > 0 {
+		s.figure("gateway /readyz from each fault to its recovery: 200 in %d of %d samples (%d of them degraded)", r.readyOK, r.readySeen, r.readyDegraded)
 	}
 	s.figure("movies in MySQL: %d (%d deleted); searches checked: %d", v.movies, v.deletedMovies, v.searched)
 	if !o.replica || !v.converged {

@@ -112,6 +112,7 @@ func runCatalogKillCommit(ctx context.Context, s *session, p params) error {
 	var orphans []int
 	for range p.cycles {
 		sleepCtx(ctx, p.load)
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		if err := c.nats.signal(syscall.SIGSTOP); err != nil {
 			return err
 		}
@@ -134,6 +135,7 @@ func runCatalogKillCommit(ctx context.Context, s *session, p params) error {
 			return err
 		}
 		s.cycle(ctx, faultAt)
+		ready.report(s, "NATS paused and the catalog killed")
 	}
 	s.stopLoad()
 	total, none := 0, 0
@@ -221,13 +223,12 @@ func runNATSPause(ctx context.Context, s *session, p params) error {
 		sleepCtx(ctx, p.load)
 		reads0, bad0 := s.wl.reads.Load(), s.wl.read5xx.Load()+s.wl.readErrs.Load()
 		faultAt := time.Now()
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		if err := c.nats.signal(syscall.SIGSTOP); err != nil {
 			return err
 		}
 		s.res.faults++
-		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, p.outage)
-		ready.report(s, "NATS paused")
 		if err := c.nats.signal(syscall.SIGCONT); err != nil {
 			return err
 		}
@@ -242,6 +243,7 @@ func runNATSPause(ctx context.Context, s *session, p params) error {
 			s.miss("%d reads failed while NATS was paused (goal 0)", bad)
 		}
 		s.cycle(ctx, faultAt)
+		ready.report(s, "NATS paused")
 	}
 	return nil
 }
@@ -257,6 +259,7 @@ func runNATSKill(ctx context.Context, s *session, p params) error {
 			return fmt.Errorf("stream info before kill: ok=%v err=%v", ok, err)
 		}
 		faultAt := time.Now()
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		if err := c.nats.kill(); err != nil {
 			return err
 		}
@@ -265,9 +268,7 @@ func runNATSKill(ctx context.Context, s *session, p params) error {
 		if i == 0 {
 			down = p.outage
 		}
-		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, down)
-		ready.report(s, "NATS down")
 		if err := c.startNATS(ctx); err != nil {
 			return err
 		}
@@ -291,6 +292,7 @@ func runNATSKill(ctx context.Context, s *session, p params) error {
 			}
 		}
 		s.cycle(ctx, faultAt)
+		ready.report(s, "NATS down")
 	}
 	s.figure("stream after %d kills: lost %d times, last sequence went back %d times", p.cycles, streamLost, seqBack)
 	return nil
@@ -313,6 +315,7 @@ func runMariaDBRestart(ctx context.Context, s *session, p params) error {
 			recovered(how)
 		}
 		faultAt := time.Now()
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		how = "SIGTERM"
 		var took time.Duration
 		if i%2 == 1 {
@@ -329,9 +332,7 @@ func runMariaDBRestart(ctx context.Context, s *session, p params) error {
 		}
 		s.res.faults++
 		downFrom := time.Now() // MariaDB has exited
-		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, p.outage)
-		ready.report(s, "MariaDB "+how)
 		downTo := time.Now()
 		if err := c.startMariaDB(ctx); err != nil {
 			return err
@@ -349,6 +350,7 @@ func runMariaDBRestart(ctx context.Context, s *session, p params) error {
 			s.miss("MariaDB %s: %d of %d writes during the outage were not answered 503 (%s)", how, n, total, fmtStatuses(statuses))
 		}
 		s.cycle(ctx, faultAt)
+		ready.report(s, "MariaDB "+how)
 	}
 	sleepCtx(ctx, p.load)
 	recovered(how)
@@ -690,13 +692,12 @@ func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
 			victim = c.natsNodes()[i%3]
 		}
 		faultAt := time.Now()
+		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		if err := victim.kill(); err != nil {
 			return err
 		}
 		s.res.faults++
-		ready := watchReady(ctx, s.cl, s.cl.gateway)
 		sleepCtx(ctx, p.outage)
-		ready.report(s, victim.name+" down")
 		ok2, n, slowest, statuses := outageFigures(s, faultAt, time.Now())
 		answered, total = answered+ok2, total+n
 		s.logf("  cycle %d: %s (leading the stream) down %s: writes answered %d/%d (%s), slowest %s", i+1, victim.name, p.outage,
@@ -721,6 +722,7 @@ func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
 			s.fail("cycle %d: stream last sequence %d after the restart, %d before the kill", i+1, after.LastSeq, before.LastSeq)
 		}
 		s.cycle(ctx, faultAt)
+		ready.report(s, victim.name+" down")
 	}
 	s.figure("a node of three down %s, %d times (the stream's leader): writes answered meanwhile %d/%d (%.1f%%); stream lost %d times, last sequence went back %d times",
 		p.outage, p.cycles, answered, total, pct(answered, total), streamLost, seqBack)
@@ -768,11 +770,14 @@ func watchReady(ctx context.Context, cl *client, base string) *readiness {
 	return r
 }
 
-// report stops the sampling and fails the scenario if the gateway was not ready throughout.
+// report stops the sampling, adds it to the scenario's tally and fails the scenario if the gateway was not
+// ready throughout.
 func (r *readiness) report(s *session, what string) {
 	close(r.stop)
 	<-r.done
-	s.figure("%s: gateway /readyz 200 in %d of %d samples (%d of them degraded)", what, r.ok, r.seen, r.degraded)
+	s.res.readySeen += r.seen
+	s.res.readyOK += r.ok
+	s.res.readyDegraded += r.degraded
 	if r.ok < r.seen {
 		s.fail("%s: the gateway left readiness (%d of %d samples not 200, first: %s)", what, r.seen-r.ok, r.seen, r.first)
 	}

@@ -1279,8 +1279,8 @@ func testImportSameNewFilmConcurrent(t *testing.T, s catalog.Store) {
 		wg.Go(func() {
 			inputs := make([]catalog.MovieInput, films)
 			for i := range inputs {
-				// Each client's records in another order, so that batches cross.
-				f := (i*(c+1) + c) % films
+				// Each client sends every film, in an order of its own (7 is prime to 30), so that batches cross.
+				f := (i*7 + c*11) % films
 				inputs[i] = catalog.MovieInput{Title: fmt.Sprintf("Imported Twice %d", f), Year: ptr(1960 + f), Directors: []string{"Someone"}}
 			}
 			<-start

@@ -77,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		backlog: httpx.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "marquee_outbox_backlog", Help: "Committed change events not yet acknowledged by the stream."})),
 		published: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "marquee_outbox_published_total", Help: "Change events acknowledged by the stream."})),
+			Name: "marquee_outbox_published_total", Help: "Change events marked published: acknowledged by the stream, or superseded by a later event of the movie in the same batch."})),
 		errors: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marquee_outbox_relay_errors_total", Help: "Relay passes that failed and were retried."})),
 		pruned: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
