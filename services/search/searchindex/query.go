@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -430,11 +431,19 @@ func (x *Index) newTermQuery(p *plan, t term, typos bool) query.Query {
 		tq.SetBoost(f.boost)
 		exact = tq
 		if len(t.variants) > 0 {
+			// Bleve scales a disjunction by the share of its clauses that match. A number written another
+			// way is the same word (Hellboy II for "hellboy 2"), so each spelling is boosted by their count
+			// and one alone scores as the word typed; a plural or a singular stays a lesser match.
+			boost := f.boost
+			if _, ok := numerals[t.text]; ok {
+				boost *= float64(1 + len(t.variants))
+				tq.SetBoost(boost)
+			}
 			alts := []query.Query{tq}
 			for _, v := range t.variants {
 				vq := query.NewTermQuery(v)
 				vq.SetField(f.name)
-				vq.SetBoost(f.boost)
+				vq.SetBoost(boost)
 				alts = append(alts, vq)
 			}
 			exact = query.NewDisjunctionQuery(alts)
@@ -573,9 +582,7 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 	}
 	if words := strings.Fields(p.titleKey); len(words) >= 2 {
 		if x.rank.TitlePhrase > 0 {
-			pq := query.NewPhraseQuery(words, fieldTitle)
-			pq.SetBoost(x.rank.TitlePhrase)
-			should = append(should, pq)
+			should = append(should, titlePhrase(words, x.rank.TitlePhrase))
 		}
 		if x.rank.PersonPhrase > 0 {
 			for _, f := range []string{fieldCast, fieldDirectors} {
@@ -592,6 +599,41 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 		must = append(must, unscored{within})
 	}
 	return query.NewBooleanQuery(must, should, nil)
+}
+
+// maxTitlePhrases bounds the spellings of a title phrase with numbers (three a number: 2, ii, two).
+const maxTitlePhrases = 9
+
+// titlePhrase matches the words as a phrase of the title, with each number in any of its spellings: "hellboy
+// 2" is a phrase of "Hellboy II". The spellings are a disjunction, each boosted by their count, so that the
+// one that matches scores as a phrase typed as the title writes it (see newTermQuery).
+func titlePhrase(words []string, boost float64) query.Query {
+	phrases := [][]string{nil}
+	for _, w := range words {
+		spellings := append([]string{w}, numerals[w]...)
+		if len(phrases)*len(spellings) > maxTitlePhrases {
+			spellings = spellings[:1]
+		}
+		var next [][]string
+		for _, ph := range phrases {
+			for _, sp := range spellings {
+				next = append(next, append(slices.Clip(ph), sp))
+			}
+		}
+		phrases = next
+	}
+	if len(phrases) == 1 {
+		pq := query.NewPhraseQuery(words, fieldTitle)
+		pq.SetBoost(boost)
+		return pq
+	}
+	alts := make([]query.Query, len(phrases))
+	for i, ph := range phrases {
+		pq := query.NewPhraseQuery(ph, fieldTitle)
+		pq.SetBoost(boost * float64(len(phrases)))
+		alts[i] = pq
+	}
+	return query.NewDisjunctionQuery(alts)
 }
 
 // scoring is relevance with the priors: Bleve's custom score multiplies each match's text score by them.
