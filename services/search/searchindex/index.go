@@ -319,7 +319,13 @@ func (x *Index) Checkpoint() (uint64, error) {
 	return least, nil
 }
 
-func shardCheckpoint(bi bleve.Index) (uint64, error) {
+// internalReader is what holds internal keys: a shard, or a snapshot of one being copied.
+type internalReader interface {
+	GetInternal(key []byte) ([]byte, error)
+}
+
+// shardCheckpoint is the checkpoint a shard, or a copy of one, holds.
+func shardCheckpoint(bi internalReader) (uint64, error) {
 	b, err := bi.GetInternal(checkpointKey)
 	if err != nil {
 		return 0, fmt.Errorf("read checkpoint: %w", err)

@@ -3,7 +3,6 @@ package searchindex
 import (
 	"archive/tar"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,21 +123,11 @@ func (x *Index) copyTo(ctx context.Context, dir string) (SnapshotManifest, error
 // readerCheckpoint is the checkpoint a shard's copy holds: the one it was taken at, whatever the shard has
 // applied since.
 func readerCheckpoint(r index.CopyReader) (uint64, error) {
-	ir, ok := r.(interface{ GetInternal([]byte) ([]byte, error) })
+	ir, ok := r.(internalReader)
 	if !ok {
 		return 0, errors.New("the index's copy has no checkpoint")
 	}
-	b, err := ir.GetInternal(checkpointKey)
-	if err != nil {
-		return 0, fmt.Errorf("read checkpoint: %w", err)
-	}
-	if len(b) == 0 {
-		return 0, nil
-	}
-	if len(b) != 8 {
-		return 0, fmt.Errorf("read checkpoint: %d bytes, want 8", len(b))
-	}
-	return binary.BigEndian.Uint64(b), nil
+	return shardCheckpoint(ir)
 }
 
 // writeTar writes the manifest, with the files' total size, then the files under dir.
