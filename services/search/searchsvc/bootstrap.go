@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"marquee/pkg/apperr"
@@ -76,11 +77,14 @@ func (s *Service) sendSnapshot(ctx context.Context, begin func() io.Writer) erro
 }
 
 // Bootstrap timing: how long a new replica keeps asking a peer that is busy, restarting or cut off before it
-// replays the whole stream instead, how long it waits for a peer to start sending (it answers before it
-// copies), and how long a snapshot may stall.
-const (
+// replays the whole stream instead, how long it waits for a peer to answer (it answers before it copies),
+// for the snapshot's first byte (which comes once the peer has copied its index: minutes for a shard of
+// millions of movies), and how long a snapshot may stall after that. Variables, so that a test can shorten
+// them.
+var (
 	bootstrapPatience      = 2 * time.Minute
 	bootstrapHeaderTimeout = 30 * time.Second
+	bootstrapFirstByte     = 30 * time.Minute
 	bootstrapIdle          = time.Minute
 )
 
@@ -165,14 +169,17 @@ func retryAfter(err error, attempt int) (time.Duration, bool) {
 		return backoff, true
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errPeerStalled) ||
+	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errPeerStalled) || errors.Is(err, errPeerSlow) ||
 		errors.Is(err, context.DeadlineExceeded) {
 		return backoff, true
 	}
 	return 0, false
 }
 
-var errPeerStalled = errors.New("the peer sent nothing for a minute")
+var (
+	errPeerStalled = errors.New("the peer stopped sending its snapshot")
+	errPeerSlow    = errors.New("the peer sent no snapshot in time")
+)
 
 // fetchSnapshot reads the snapshot of the search service at base into the new folder to.
 func fetchSnapshot(ctx context.Context, base, token, to string, shards int) (searchindex.SnapshotManifest, error) {
@@ -203,24 +210,34 @@ func fetchSnapshot(ctx context.Context, base, token, to string, shards int) (sea
 		return m, &peerRefused{status: resp.StatusCode, retryAfter: time.Duration(secs) * time.Second, detail: strings.TrimSpace(string(body))}
 	}
 	// A peer that stops sending (stalled, or gone without closing) would hold the replica's start for ever.
-	stall := time.AfterFunc(bootstrapIdle, func() { cancel(errPeerStalled) })
-	defer stall.Stop()
-	m, err = searchindex.ReadSnapshot(&idleReader{r: resp.Body, timer: stall}, to, shards)
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errPeerStalled) {
+	// Until the first byte it is copying its index, which takes a while of its own.
+	body := &idleReader{r: resp.Body}
+	body.timer = time.AfterFunc(bootstrapFirstByte, func() {
+		if body.started.Load() {
+			cancel(errPeerStalled)
+		} else {
+			cancel(errPeerSlow)
+		}
+	})
+	defer body.timer.Stop()
+	m, err = searchindex.ReadSnapshot(body, to, shards)
+	if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errPeerStalled) || errors.Is(cause, errPeerSlow)) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	return m, err
 }
 
-// idleReader restarts its timer on every read that brings bytes.
+// idleReader gives its timer the stall budget again on every read that brings bytes.
 type idleReader struct {
-	r     io.Reader
-	timer *time.Timer
+	r       io.Reader
+	timer   *time.Timer
+	started atomic.Bool
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
+		r.started.Store(true)
 		r.timer.Reset(bootstrapIdle)
 	}
 	return n, err

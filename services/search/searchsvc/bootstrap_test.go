@@ -162,3 +162,67 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 	})
 	return w.ResponseRecorder.Write(b)
 }
+
+// A peer sends nothing until it has copied its index, minutes for a large one: the replica waits for the
+// first byte longer than it waits through a stall once the snapshot flows. One whose first byte comes
+// later than the stall budget still gets the copy; one that sends nothing at all replays the stream.
+func TestReplicaWaitsForTheCopy(t *testing.T) {
+	defer searchsvc.SetBootstrapTimes(2*time.Second, 3*time.Second, 200*time.Millisecond)()
+	token := strings.Repeat("t", 32)
+	peer := newSvcWith(t, func(c *searchsvc.Config) { c.InternalToken = token })
+	const n = 50
+	for id := int64(1); id <= n; id++ {
+		peer.publish(t, id, 1, fmt.Sprintf("Movie %d", id))
+	}
+	peer.waitReady(t)
+	peer.waitFor(t, n, 1)
+	slowPeer := func(delay time.Duration) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			peer.svc.Handler().ServeHTTP(&lateWriter{ResponseWriter: w, delay: delay, gone: r.Context().Done()}, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	replica := func(name, from string) *svcFixture {
+		return newSvcWith(t, func(c *searchsvc.Config) {
+			c.Stream, c.SubjectPrefix = peer.cfg.Stream, peer.cfg.SubjectPrefix
+			c.DataDir = filepath.Join(t.TempDir(), name)
+			c.BootstrapFrom, c.InternalToken = from, token
+		}, peer.js)
+	}
+	copied := replica("copied", slowPeer(time.Second))   // later than the stall budget, within the first byte's
+	replayed := replica("replayed", slowPeer(time.Hour)) // never
+	for _, f := range []*svcFixture{copied, replayed} {
+		f.waitReady(t)
+		f.waitFor(t, n, 1)
+	}
+	if st := copied.svc.Stats(); st.Applied != 0 {
+		t.Errorf("the replica whose peer took a second to start sending applied %d changes, want none: it has the copy", st.Applied)
+	}
+	if st := replayed.svc.Stats(); st.Applied < n {
+		t.Errorf("the replica whose peer never sent applied %d changes, want the whole stream (%d)", st.Applied, n)
+	}
+}
+
+// lateWriter sends the answer's status and headers at once and its body after delay, as a peer copying
+// its index does, unless the replica is gone by then.
+type lateWriter struct {
+	http.ResponseWriter
+	delay time.Duration
+	gone  <-chan struct{}
+	once  sync.Once
+}
+
+func (w *lateWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() {
+		select {
+		case <-time.After(w.delay):
+		case <-w.gone:
+		}
+	})
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *lateWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w *lateWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
