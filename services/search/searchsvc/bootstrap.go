@@ -33,7 +33,7 @@ const snapshotPath = "/v1/index/snapshot"
 func (s *Service) sendSnapshot(ctx context.Context, begin func() io.Writer) error {
 	s.mu.Lock()
 	switch {
-	case s.closing:
+	case isClosed(s.closed):
 		s.mu.Unlock()
 		return apperr.Errorf(apperr.Unavailable, "This replica is shutting down; ask another replica.")
 	case s.snapshotting:
@@ -74,6 +74,15 @@ func (s *Service) sendSnapshot(ctx context.Context, begin func() io.Writer) erro
 	}
 	s.log.Info("snapshot sent", "checkpoint", m.Checkpoint, "movies", m.Movies, "bytes", m.Bytes, "took", time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // Bootstrap timing: how long a new replica keeps asking a peer that is busy, restarting or cut off before it

@@ -216,7 +216,7 @@ type Service struct {
 	resume    chan struct{} // a rebuild tells Run to go on with the (new or old) indexer
 	rebuilds  sync.WaitGroup
 	snapshots sync.WaitGroup // snapshots being sent, which Close ends and waits for
-	closed    chan struct{}  // closed by Close
+	closed    chan struct{}  // closed by Close: no new snapshot
 
 	mu           sync.Mutex // guards the fields below
 	indexer      *indexer.Indexer
@@ -226,7 +226,6 @@ type Service struct {
 	indexerDone  chan struct{}
 	rebuild      RebuildStatus
 	snapshotting bool      // a snapshot is being sent: no rebuild may swap the index away meanwhile
-	closing      bool      // Close has begun: no new snapshot
 	readyOnce    bool      // caught up with the stream once since start: ready from then on
 	lostNATS     time.Time // when NATS was first seen disconnected; zero while connected
 }
@@ -445,9 +444,8 @@ func (s *Service) Stats() indexer.Stats { return s.currentIndexer().Stats() }
 
 // Close ends the snapshots being sent and closes the index. Call it after Run has returned.
 func (s *Service) Close() error {
-	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
+	s.mu.Lock() // with the check of sendSnapshot: a snapshot begins before Close, or not at all
+	if !isClosed(s.closed) {
 		close(s.closed)
 	}
 	s.mu.Unlock()
