@@ -30,27 +30,8 @@ const chromiumPath = "/usr/bin/chromium"
 // finds it under its new title. Each step leaves a screenshot in $MARQUEE_ARTIFACTS (default:
 // artifacts/screenshots at the repository root); MARQUEE_UPDATE_SCREENSHOTS=1 also refreshes docs/screenshots.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
-		}
-		t.Skipf("%s is missing: browser tests skipped (apt-get install -y chromium to run them)", chromiumPath)
-	}
-	seed, err := filepath.Abs("../../data/imdb.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const user, password = "root", "correct horse battery staple"
-	env := map[string]string{"MARQUEE_ADMIN_USERNAME": user, "MARQUEE_ADMIN_PASSWORD": password}
-	m := startCommand(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", seed)
-	c := &client{t: t, base: addrOf(t, m.stdout, "serving on")}
-	waitFor(t, "readiness", 60*time.Second, func() error {
-		if r := c.do("GET", "/readyz", nil, nil); r.status != 200 {
-			return fmt.Errorf("readyz %d: %s", r.status, r.body)
-		}
-		return nil
-	})
-	b := newBrowser(t, pageURL(t, c.base))
+	c, b := seedPage(t)
+	user, password := browserUser, browserPassword
 
 	// 1. The page loads and shows the whole seed.
 	b.open("/")

@@ -9,6 +9,7 @@
 (() => {
   const PER_PAGE = 24;
   const DEBOUNCE_MS = 120;
+  const SETTLE_MS = 1500; // a pause in typing that makes the next query a new entry in the history
   const GENRES_SHOWN = 10;
   const SESSION_KEY = 'marquee.session';
 
@@ -56,8 +57,10 @@
 
   function debounce(fn, ms) {
     let t = 0;
-    const d = (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
-    d.cancel = () => clearTimeout(t);
+    let pending = null;
+    const d = (...args) => { clearTimeout(t); pending = args; t = setTimeout(() => { pending = null; fn(...args); }, ms); };
+    d.cancel = () => { clearTimeout(t); pending = null; };
+    d.flush = () => { if (pending) { const args = pending; d.cancel(); fn(...args); } };
     return d;
   }
 
@@ -177,12 +180,17 @@
 
   const state = {
     q: '', genres: [], genreMode: 'any', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '',
-    director: '', cast: '', sort: '', page: 1,
+    runtimeMin: '', runtimeMax: '', popularityMin: '', popularityMax: '', director: '', cast: '', sort: '', page: 1,
   };
   const PARAMS = [
     ['yearMin', 'year_min'], ['yearMax', 'year_max'], ['ratingMin', 'rating_min'], ['ratingMax', 'rating_max'],
-    ['director', 'director'], ['cast', 'cast'], ['sort', 'sort'],
+    ['runtimeMin', 'runtime_min'], ['runtimeMax', 'runtime_max'], ['popularityMin', 'popularity_min'],
+    ['popularityMax', 'popularity_max'], ['director', 'director'], ['cast', 'cast'], ['sort', 'sort'],
   ];
+  const NO_FILTERS = {
+    genres: [], genreMode: 'any', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '', runtimeMin: '', runtimeMax: '',
+    popularityMin: '', popularityMax: '', director: '', cast: '',
+  };
 
   function readURL() {
     const p = new URLSearchParams(location.search);
@@ -202,7 +210,7 @@
     if (state.page > 1) p.set('page', String(state.page));
     if (forAPI) {
       p.set('per_page', String(PER_PAGE));
-      p.set('facets', 'genres,decade,rating,year');
+      p.set('facets', 'genres,decade,rating,runtime,year,popularity');
     }
     return p;
   }
@@ -215,6 +223,7 @@
 
   function activeFilterCount() {
     return state.genres.length + (state.yearMin || state.yearMax ? 1 : 0) + (state.ratingMin || state.ratingMax ? 1 : 0) +
+      (state.runtimeMin || state.runtimeMax ? 1 : 0) + (state.popularityMin || state.popularityMax ? 1 : 0) +
       (state.director ? 1 : 0) + (state.cast ? 1 : 0);
   }
 
@@ -266,6 +275,7 @@
     renderEmpty(total, res);
     renderPager(total, res.per_page || PER_PAGE, res.page || state.page);
     renderFreshness(res.index);
+    sortLabels();
     lastQ = state.q.trim();
     if (typing) mergeSuggestions();
     document.title = state.q.trim() ? `${state.q.trim()} · Marquee` : 'Marquee · movie search';
@@ -273,6 +283,7 @@
 
   function renderStatus(total, res) {
     statusEl.dataset.total = String(total);
+    $('#filters-done').textContent = total ? `Show ${plural(total, 'movie', 'movies')}` : 'No movies match: close';
     const parts = [el('strong', null, plural(total, 'movie', 'movies'))];
     if (state.q.trim()) parts.push(' for ', el('strong', null, `“${state.q.trim()}”`));
     const perPage = res.per_page || PER_PAGE;
@@ -291,17 +302,46 @@
 
   function renderError(e) {
     statusEl.dataset.total = '';
-    statusEl.textContent = e.status === 400 ? `This search is not valid: ${e.message}` : `Search is unavailable right now. ${e.message}`;
     const box = $('#empty');
-    box.replaceChildren(el('h2', null, 'Something went wrong'), el('p', null, e.message),
-      el('button', { type: 'button', class: 'btn', onclick: () => search() }, 'Try again'));
+    const problems = Object.entries((e.problem && e.problem.errors) || {});
+    if (e.status === 400 && problems.length) {
+      // A value from the address (typed, or an old link) the search cannot read: name it, and offer to drop it.
+      statusEl.textContent = `This search is not valid: ${problems.map(([name, msg]) => `${name} ${msg}`).join('; ')}.`;
+      box.replaceChildren(el('h2', null, problems.length > 1 ? 'These search settings are not valid' : 'This search setting is not valid'),
+        el('ul', { class: 'problems' }, problems.map(([name, msg]) => el('li', null, el('code', null, `${name}=${paramValue(name)}`), ` ${msg}.`))),
+        el('button', { type: 'button', class: 'btn', id: 'drop-invalid', onclick: () => dropParams(problems.map(([name]) => name)) },
+          problems.length > 1 ? 'Remove them and search' : `Remove ${problems[0][0]} and search`));
+    } else {
+      statusEl.textContent = `Search is unavailable right now. ${e.message}`;
+      box.replaceChildren(el('h2', null, 'Something went wrong'), el('p', null, e.message),
+        el('button', { type: 'button', class: 'btn', onclick: () => search() }, 'Try again'));
+    }
     box.hidden = false;
     results.replaceChildren();
     $('#pager').hidden = true;
-    for (const [field, msg] of Object.entries((e.problem && e.problem.errors) || {})) {
-      const input = { year_min: '#year-min', year_max: '#year-max', rating_min: '#rating-min' }[field];
+    for (const [field, msg] of problems) {
+      const input = { year_min: '#year-min', year_max: '#year-max', rating_min: '#rating-min', popularity_min: '#popularity-min' }[field];
       if (input) { $(input).setAttribute('aria-invalid', 'true'); $(input).title = msg; }
     }
+  }
+
+  function paramValue(name) {
+    const v = toParams(true).getAll(name);
+    return v.length ? v.join(',') : '';
+  }
+
+  /** dropParams forgets the search settings the API refused, named by their URL parameters. */
+  function dropParams(names) {
+    for (const name of names) {
+      const known = PARAMS.find(([, n]) => n === name);
+      if (known) state[known[0]] = '';
+      else if (name === 'q') state.q = '';
+      else if (name === 'genre') state.genres = [];
+      else if (name === 'genre_mode') state.genreMode = 'any';
+    }
+    state.page = 1;
+    syncControls();
+    search();
   }
 
   function renderEmpty(total) {
@@ -423,14 +463,23 @@
 
     renderBuckets('#facet-decade', '#decade-list', f.decade, 'yearMin', 'yearMax');
     renderBuckets('#facet-rating', '#rating-list', f.rating, 'ratingMin', 'ratingMax', (v) => `★ ${v.replace('-', '–')}`);
+    renderBuckets('#facet-runtime', '#runtime-list', f.runtime, 'runtimeMin', 'runtimeMax', runtimeLabel);
 
     const years = f.year && typeof f.year === 'object' && !Array.isArray(f.year) ? f.year : null;
     if (years && years.min) { $('#year-min').placeholder = String(years.min); $('#year-max').placeholder = String(years.max); }
+    const pop = f.popularity && typeof f.popularity === 'object' && !Array.isArray(f.popularity) ? f.popularity : null;
+    if (pop && typeof pop.max === 'number') $('#popularity-min').placeholder = `0 to ${numberFmt.format(Math.ceil(pop.max))}`;
 
     const n = activeFilterCount();
     $('#clear-filters').hidden = n === 0;
     $('#filters-count').hidden = n === 0;
     $('#filters-count').textContent = String(n);
+  }
+
+  function runtimeLabel(v) {
+    if (v.startsWith('<')) return `Under ${v.slice(1)} min`;
+    if (v.endsWith('+')) return `${v.slice(0, -1)} min or more`;
+    return `${v.replace('-', '–')} min`;
   }
 
   function renderBuckets(sectionSel, listSel, buckets, minKey, maxKey, label = (v) => v) {
@@ -462,6 +511,14 @@
       const text = state.ratingMax ? `Rating ${state.ratingMin || 0}–${state.ratingMax}` : `Rating ≥ ${state.ratingMin}`;
       chips.push(chip(text, () => { state.ratingMin = state.ratingMax = ''; }));
     }
+    if (state.runtimeMin || state.runtimeMax) {
+      const text = state.runtimeMax ? `Runtime ${state.runtimeMin || 0}–${state.runtimeMax} min` : `Runtime ≥ ${state.runtimeMin} min`;
+      chips.push(chip(text, () => { state.runtimeMin = state.runtimeMax = ''; }));
+    }
+    if (state.popularityMin || state.popularityMax) {
+      const text = state.popularityMax ? `Popularity ${state.popularityMin || 0}–${state.popularityMax}` : `Popularity ≥ ${state.popularityMin}`;
+      chips.push(chip(text, () => { state.popularityMin = state.popularityMax = ''; }));
+    }
     if (state.director) chips.push(chip(`Director: ${state.director}`, () => { state.director = ''; }));
     if (state.cast) chips.push(chip(`Cast: ${state.cast}`, () => { state.cast = ''; }));
     $('#chips').replaceChildren(...chips);
@@ -476,7 +533,17 @@
     $('#year-max').value = state.yearMax;
     $('#rating-min').value = state.ratingMin || '0';
     $('#rating-min-out').textContent = state.ratingMin ? `${state.ratingMin}+` : 'Any';
-    for (const id of ['#year-min', '#year-max', '#rating-min']) $(id).removeAttribute('aria-invalid');
+    $('#popularity-min').value = state.popularityMin;
+    for (const id of ['#year-min', '#year-max', '#rating-min', '#popularity-min']) $(id).removeAttribute('aria-invalid');
+    sortLabels();
+  }
+
+  // sortLabels names the default order for what it is: relevance to the words, or, with no words, popularity
+  // (the API's default then), whose own option would say the same twice.
+  function sortLabels() {
+    const words = Boolean(state.q.trim());
+    $('#sort option[value=""]').textContent = words ? 'Relevance' : 'Popularity';
+    $('#sort option[value="-popularity,title"]').hidden = !words && state.sort !== '-popularity,title';
   }
 
   function filtersChanged() {
@@ -491,7 +558,7 @@
   }
 
   function clearFilters() {
-    Object.assign(state, { genres: [], genreMode: 'any', yearMin: '', yearMax: '', ratingMin: '', ratingMax: '', director: '', cast: '' });
+    Object.assign(state, NO_FILTERS);
     filtersChanged();
   }
 
@@ -500,7 +567,8 @@
     state.page = 1;
     q.value = text;
     closeSuggestions();
-    search({ push: true });
+    search({ push: !typedEntry }); // in place of the entry typing made for the words on the way
+    typedEntry = false;
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -510,10 +578,17 @@
   let activeSuggestion = -1;
   let suggestionItems = [];
 
+  // Typing adds one history entry for the query a person settles on, not one a keystroke, and not none: its
+  // first search pushes an entry, the next ones replace it, and a pause or Enter ends it. Back then returns
+  // to the query before.
+  let typedEntry = false;
+  const typingSettled = debounce(() => { typedEntry = false; }, SETTLE_MS);
   const onType = debounce(() => {
     state.q = q.value;
     state.page = 1;
-    search();
+    search({ push: !typedEntry });
+    typedEntry = true;
+    typingSettled();
     fetchSuggestions(q.value);
   }, DEBOUNCE_MS);
 
@@ -609,9 +684,11 @@
       onType.cancel();
       closeSuggestions();
       typing = false;
+      const again = typedEntry; // the entry typing made is this query's
+      typedEntry = false;
       state.q = q.value;
       state.page = 1;
-      search({ push: true });
+      search({ push: !again });
     } else if (e.key === 'Escape' && !suggestions.hidden) { e.preventDefault(); typing = false; closeSuggestions(); }
     else if (e.key === 'Tab') closeSuggestions();
   });
@@ -666,10 +743,27 @@
     ratingSlid();
   });
 
-  $('#filters-toggle').addEventListener('click', () => {
-    const aside = $('.filters');
-    const open = aside.classList.toggle('open');
+  const popularityTyped = debounce(() => {
+    const v = $('#popularity-min').value.trim();
+    const bad = v !== '' && !(Number(v) >= 0);
+    $('#popularity-min').setAttribute('aria-invalid', String(bad));
+    if (bad) return;
+    state.popularityMin = v;
+    filtersChanged();
+  }, 500);
+  $('#popularity-min').addEventListener('input', popularityTyped);
+  $('#popularity-min').addEventListener('change', () => { popularityTyped(); popularityTyped.flush(); });
+
+  function showFilters(open) {
+    $('.filters').classList.toggle('open', open);
     $('#filters-toggle').setAttribute('aria-expanded', String(open));
+  }
+  $('#filters-toggle').addEventListener('click', () => showFilters(!$('.filters').classList.contains('open')));
+  // On a phone the open filters cover the results: this button folds them away and goes to the results.
+  $('#filters-done').addEventListener('click', () => {
+    showFilters(false);
+    $('#status').scrollIntoView({ block: 'start' });
+    results.focus({ preventScroll: true });
   });
 
   let ignorePop = false; // set while the page itself steps back in history (closing the details)
@@ -677,6 +771,7 @@
     if (ignorePop) { // keep what is on screen, which may have changed meanwhile, and say so in the address
       setTimeout(() => { ignorePop = false; }, 0);
       writeURL(false);
+      detailsClosed();
       return;
     }
     readURL();
@@ -722,6 +817,7 @@
 
   async function openMovie(id) {
     current = null;
+    movieDialog.dataset.id = id;
     $('#movie-body').replaceChildren(el('div', { class: 'movie' }, el('div', { class: 'poster skeleton' }), el('div', null, el('h2', { id: 'movie-title' }, 'Loading…'))));
     openDialog(movieDialog);
     try {
@@ -738,7 +834,7 @@
   function people(names, filterKey, label) {
     if (!names || !names.length) return null;
     return [el('dt', null, label), el('dd', null, names.flatMap((n, i) => [i ? ', ' : null,
-      el('button', { type: 'button', class: 'person', title: `Show movies with ${n}`, onclick: () => { movieDialog.close(); Object.assign(state, { q: '', [filterKey]: n }); filtersChanged(); } }, n)]))];
+      el('button', { type: 'button', class: 'person', title: `Show movies with ${n}`, onclick: () => leaveDetails(() => { Object.assign(state, { q: '', [filterKey]: n }); filtersChanged(); }) }, n)]))];
   }
 
   function renderMovie(m) {
@@ -753,7 +849,7 @@
     if (m.original_language) facts.push(el('span', null, m.original_language.toUpperCase()));
     const genreTags = (m.genres || []).map((g) => el('button', {
       type: 'button', class: 'tag', title: `Show ${g} movies`,
-      onclick: () => { movieDialog.close(); state.genres = [...new Set([...state.genres, g])]; filtersChanged(); },
+      onclick: () => leaveDetails(() => { state.genres = [...new Set([...state.genres, g])]; filtersChanged(); }),
     }, g));
     const admin = isAdmin() ? el('div', { class: 'admin-actions' },
       el('button', { type: 'button', class: 'btn btn-primary', id: 'edit-movie', onclick: () => openEditor(m) }, 'Edit'),
@@ -790,14 +886,35 @@
     routeFromHash();
   });
   movieDialog.addEventListener('close', () => {
-    if (!/^#movie\//.test(location.hash)) return;
+    if (!/^#movie\//.test(location.hash)) { detailsClosed(); return; }
     if (detailPushed) { // step back over the entry that opened the details; the popstate it causes is ours
       ignorePop = true;
-      history.back();
+      history.back(); // detailsClosed once it is done
     } else {
       history.replaceState(null, '', location.pathname + location.search);
+      detailsClosed();
     }
   });
+
+  // leaveDetails closes the details and then runs then (a new filter, say), once the address no longer
+  // names the movie: run before, its entry would keep the movie's fragment and the step back would undo it.
+  let afterDetails = null;
+  function leaveDetails(then) {
+    afterDetails = then;
+    movieDialog.close();
+  }
+
+  // detailsClosed runs what leaveDetails asked for, or puts the focus back on the movie's card, which may
+  // have been drawn again meanwhile, so that a keyboard user goes on from where they were.
+  function detailsClosed() {
+    const then = afterDetails;
+    afterDetails = null;
+    if (then) { then(); results.focus({ preventScroll: true }); return; }
+    const id = movieDialog.dataset.id;
+    const link = id && $(`#results .card[data-id="${CSS.escape(id)}"] a.card-link`);
+    if (link) link.focus();
+    else if (document.activeElement === document.body) results.focus({ preventScroll: true });
+  }
   results.addEventListener('click', (e) => { // a card whose details are already in the address opens them again
     const a = e.target.closest('a.card-link');
     if (a && a.getAttribute('href') === location.hash) { e.preventDefault(); routeFromHash(); }
@@ -992,7 +1109,11 @@
     const box = $('#edit-error');
     box.replaceChildren(...[el('p', null, summary || 'Please correct the fields marked below.'), unplaced.length ? el('p', null, unplaced.join('; ')) : null].filter(Boolean));
     box.hidden = false;
-    if (first) first.focus();
+    if (first) {
+      first.focus({ preventScroll: true });
+      // The message is under the field, and the sticky buttons at the dialog's foot would cover it.
+      $(`#e-${first.name}`).scrollIntoView({ block: 'nearest' });
+    }
   }
 
   editForm.addEventListener('submit', async (e) => {
