@@ -30,12 +30,7 @@ const chromiumPath = "/usr/bin/chromium"
 // finds it under its new title. Each step leaves a screenshot in $MARQUEE_ARTIFACTS (default:
 // artifacts/screenshots at the repository root); MARQUEE_UPDATE_SCREENSHOTS=1 also refreshes docs/screenshots.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
-		}
-		t.Skipf("%s is missing: browser tests skipped (apt-get install -y chromium to run them)", chromiumPath)
-	}
+	needChromium(t)
 	seed, err := filepath.Abs("../../data/imdb.json")
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +228,17 @@ func TestBrowser(t *testing.T) {
 	b.waitJS("the phone layout", `document.querySelectorAll('#results .card:not(.skeleton)').length > 0 && getComputedStyle(document.getElementById('filters-toggle')).display !== 'none'`)
 	b.screenshot("09-phone")
 	b.checkConsole()
+}
+
+// needChromium skips the test without Chromium, loudly, and fails it under CI.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
+		}
+		t.Skipf("%s is missing: browser tests skipped (apt-get install -y chromium to run them)", chromiumPath)
+	}
 }
 
 // pageURL returns where the page is served: the gateway itself once it mounts web.Handler at "/"; until then,
