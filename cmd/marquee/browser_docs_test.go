@@ -53,6 +53,9 @@ func TestBrowserDocs(t *testing.T) {
 	if got := evaluate[string](b, `document.getElementById('searchMovies-status').textContent`); !strings.HasPrefix(got, "Status 200") || !strings.Contains(got, " ms") {
 		t.Fatalf("status line %q, want the status and the time taken", got)
 	}
+	// Headless Chromium may refuse the clipboard; then the button selects the line for Ctrl+C instead.
+	b.do(chromedp.Click(chromedp.ID("searchMovies-copy")))
+	b.waitJS("the curl line copied or selected", `document.getElementById('searchMovies-copy').textContent === 'Copied' || getSelection().toString() === document.getElementById('searchMovies-curl').textContent`)
 	evaluate[bool](b, `(document.getElementById('searchMovies-status').scrollIntoView(), true)`) // the answer and its curl line in view
 	b.screenshot("13-docs-try")
 
