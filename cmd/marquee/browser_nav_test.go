@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,15 +15,10 @@ import (
 const browserUser, browserPassword = "root", "correct horse battery staple"
 
 // seedPage starts the all-in-one on the seed with an admin, waits until it is ready, and opens a headless
-// Chromium on its page. It skips the test where Chromium is missing, except in CI.
+// Chromium on its page.
 func seedPage(t *testing.T) (*client, *browser) {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
-		}
-		t.Skipf("%s is missing: browser tests skipped (apt-get install -y chromium to run them)", chromiumPath)
-	}
+	needChromium(t)
 	seed, err := filepath.Abs("../../data/imdb.json")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +47,9 @@ func TestBrowserNavigation(t *testing.T) {
 		return c.search(query + "&per_page=1").Total
 	}
 	status := func(n int) string { return fmt.Sprintf(`document.getElementById('status').dataset.total === '%d'`, n) }
-	address := func(param string) string { return evaluate[string](b, fmt.Sprintf(`new URLSearchParams(location.search).get(%q) ?? ''`, param)) }
+	address := func(param string) string {
+		return evaluate[string](b, fmt.Sprintf(`new URLSearchParams(location.search).get(%q) ?? ''`, param))
+	}
 
 	// Typing makes one history entry: Back returns to the whole catalog, Forward to the query.
 	b.open("/")

@@ -216,6 +216,17 @@ func TestBrowser(t *testing.T) {
 	b.checkConsole()
 }
 
+// needChromium skips the test without Chromium, loudly, and fails it under CI.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
+		}
+		t.Skipf("%s is missing: browser tests skipped (apt-get install -y chromium to run them)", chromiumPath)
+	}
+}
+
 // pageURL returns where the page is served: the gateway itself once it mounts web.Handler at "/"; until then,
 // a front server that serves the page and passes everything else to the gateway, so the page still talks to
 // the real all-in-one.
