@@ -118,7 +118,7 @@ func TestBrowser(t *testing.T) {
 	const newTitle = "Metropolis: The Marquee Cut"
 	b.open("/?q=metropolis")
 	b.waitJS("Metropolis first", settled+` && document.querySelector('#results .card')?.dataset.title === 'Metropolis'`)
-	b.do(chromedp.Click(chromedp.CSS(`#results .card a`)))
+	b.do(chromedp.Click(chromedp.CSS(`#results .card[data-title="Metropolis"] a`)))
 	b.waitJS("the movie details with admin actions", `document.getElementById('movie-dialog').open && document.getElementById('edit-movie') !== null`)
 	b.screenshot("05-movie-details")
 	b.do(chromedp.Click(chromedp.ID("edit-movie")))
@@ -140,7 +140,8 @@ func TestBrowser(t *testing.T) {
 
 	// 6. A field the catalog refuses is marked next to the field; a change made meanwhile by someone else is
 	// a conflict that the page explains and resolves by loading the latest version, never by overwriting it.
-	b.do(chromedp.Click(chromedp.CSS(`#results .card a`)))
+	// (Cards are picked by title, not place: a search still landing could put another movie first.)
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#results .card[data-title=%q] a`, newTitle))))
 	b.waitJS("the renamed movie's details", `document.getElementById('movie-dialog').open && document.getElementById('edit-movie') !== null`)
 	b.do(chromedp.Click(chromedp.ID("edit-movie")))
 	b.waitJS("the edit form at version 2", fmt.Sprintf(`document.getElementById('edit-dialog').open && document.getElementById('f-title').value === %q`, newTitle))
@@ -182,7 +183,7 @@ func TestBrowser(t *testing.T) {
 	b.waitJS("the form to close", `!document.getElementById('edit-dialog').open`)
 	b.do(chromedp.Click(chromedp.ID("q")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.SendKeys(chromedp.ID("q"), "zyzzyva"), chromedp.KeyEvent(kb.Enter))
 	b.waitJS("the new movie to be searchable", settled+` && document.querySelector('#results .card')?.dataset.title === 'Zyzzyva Nights'`)
-	b.do(chromedp.Click(chromedp.CSS(`#results .card a`)))
+	b.do(chromedp.Click(chromedp.CSS(`#results .card[data-title="Zyzzyva Nights"] a`)))
 	b.waitJS("its details", `document.getElementById('movie-title')?.textContent === 'Zyzzyva Nights' && document.getElementById('history-movie') !== null`)
 	b.do(chromedp.Click(chromedp.ID("history-movie")))
 	b.waitJS("its history", `document.getElementById('history-dialog').open && document.getElementById('history-body').textContent !== 'Loading…'`)
