@@ -113,6 +113,7 @@ func runCatalogKillCommit(ctx context.Context, s *session, p params) error {
 	for range p.cycles {
 		sleepCtx(ctx, p.load)
 		ready := watchReady(ctx, s.cl, s.cl.gateway)
+		defer ready.stopSampling() // on an error before its report
 		if err := c.nats.signal(syscall.SIGSTOP); err != nil {
 			return err
 		}
@@ -224,6 +225,7 @@ func runNATSPause(ctx context.Context, s *session, p params) error {
 		reads0, bad0 := s.wl.reads.Load(), s.wl.read5xx.Load()+s.wl.readErrs.Load()
 		faultAt := time.Now()
 		ready := watchReady(ctx, s.cl, s.cl.gateway)
+		defer ready.stopSampling() // on an error before its report
 		if err := c.nats.signal(syscall.SIGSTOP); err != nil {
 			return err
 		}
@@ -260,6 +262,7 @@ func runNATSKill(ctx context.Context, s *session, p params) error {
 		}
 		faultAt := time.Now()
 		ready := watchReady(ctx, s.cl, s.cl.gateway)
+		defer ready.stopSampling() // on an error before its report
 		if err := c.nats.kill(); err != nil {
 			return err
 		}
@@ -316,6 +319,7 @@ func runMariaDBRestart(ctx context.Context, s *session, p params) error {
 		}
 		faultAt := time.Now()
 		ready := watchReady(ctx, s.cl, s.cl.gateway)
+		defer ready.stopSampling() // on an error before its report
 		how = "SIGTERM"
 		var took time.Duration
 		if i%2 == 1 {
@@ -693,6 +697,7 @@ func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
 		}
 		faultAt := time.Now()
 		ready := watchReady(ctx, s.cl, s.cl.gateway)
+		defer ready.stopSampling() // on an error before its report
 		if err := victim.kill(); err != nil {
 			return err
 		}
@@ -736,6 +741,7 @@ func runNATSNodeLoss(ctx context.Context, s *session, p params) error {
 // reads, whatever the catalog, MySQL or NATS are doing (readiness that cascaded took every gateway out).
 type readiness struct {
 	stop     chan struct{}
+	stopOnce sync.Once
 	done     chan struct{}
 	ok, seen int
 	degraded int // ready, and saying what it lacks
@@ -770,11 +776,16 @@ func watchReady(ctx context.Context, cl *client, base string) *readiness {
 	return r
 }
 
+// stopSampling ends the sampling and waits for it; again, it does nothing.
+func (r *readiness) stopSampling() {
+	r.stopOnce.Do(func() { close(r.stop) })
+	<-r.done
+}
+
 // report stops the sampling, adds it to the scenario's tally and fails the scenario if the gateway was not
 // ready throughout.
 func (r *readiness) report(s *session, what string) {
-	close(r.stop)
-	<-r.done
+	r.stopSampling()
 	s.res.readySeen += r.seen
 	s.res.readyOK += r.ok
 	s.res.readyDegraded += r.degraded
