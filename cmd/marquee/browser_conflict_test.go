@@ -13,7 +13,7 @@ import (
 
 // TestBrowserConflict edits movies in the page while someone else changes them through the API. A change to
 // other fields is merged and saved with the page's; a field both changed shows both values and saves
-// nothing until the person chooses between them.
+// nothing until the person chooses between them, as often as it happens; a movie deleted meanwhile says so.
 func TestBrowserConflict(t *testing.T) {
 	const user, password = "root", "correct horse battery staple"
 	c, b := serveForBrowser(t, user, password)
@@ -107,6 +107,43 @@ func TestBrowserConflict(t *testing.T) {
 		if got := get(id, v+2); got.Title != mine || got.Tagline != tagline || got.Version != v+2 {
 			t.Fatalf("after keeping mine the movie is %+v, want my title and their tagline at version %d", got, v+2)
 		}
+	}
+
+	// 3. Someone renames the movie again while the person decides: the save merges again and shows the
+	// newer title; the person takes theirs, and the overview the person wrote is saved with it.
+	{
+		id, v := edit("Casablanca")
+		const mine, theirs, again = "Casablanca (1942)", "Casablanca, Morocco", "Casablanca: As Time Goes By"
+		const overview = "A nightclub owner in Casablanca meets the woman who left him."
+		b.do(chromedp.Click(chromedp.ID("f-title")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.SendKeys(chromedp.ID("f-title"), mine),
+			chromedp.Click(chromedp.ID("f-overview")), chromedp.SendKeys(chromedp.ID("f-overview"), overview))
+		patch(id, v, map[string]any{"title": theirs})
+		b.do(chromedp.Click(chromedp.ID("edit-submit")))
+		b.waitJS("the first conflict", fmt.Sprintf(`document.querySelector('#c-title del')?.textContent === %q`, theirs))
+		patch(id, v+1, map[string]any{"title": again})
+		b.do(chromedp.Click(chromedp.ID("keep-mine-title")), chromedp.Click(chromedp.ID("edit-submit")))
+		b.waitJS("the second conflict, with the newer title", fmt.Sprintf(`document.getElementById('edit-dialog').open`+
+			` && document.querySelector('#c-title del')?.textContent === %q && document.querySelector('#c-title ins')?.textContent === %q`+
+			` && document.getElementById('f-overview').value === %q`, again, mine, overview))
+		b.do(chromedp.Click(chromedp.ID("take-theirs-title")))
+		b.waitJS("their title in the form", fmt.Sprintf(`document.getElementById('c-title') === null && document.getElementById('f-title').value === %q`, again))
+		b.do(chromedp.Click(chromedp.ID("edit-submit")))
+		b.waitJS("the save on top of the newer version", `!document.getElementById('edit-dialog').open && `+
+			toasted(fmt.Sprintf("Merged with the change someone made to Title meanwhile; saved version %d.", v+3)))
+		if got := get(id, v+3); got.Title != again || got.Overview != overview || got.Version != v+3 {
+			t.Fatalf("after taking theirs the movie is %+v, want their newer title and my overview at version %d", got, v+3)
+		}
+	}
+
+	// 4. A movie deleted meanwhile: the save says so and leaves the form as the person wrote it.
+	{
+		id, v := edit("Psycho")
+		const mine = "Psycho (1960)"
+		b.do(chromedp.Click(chromedp.ID("f-title")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.SendKeys(chromedp.ID("f-title"), mine))
+		c.must(204, "DELETE", fmt.Sprintf("/v1/movies/%d", id), nil, map[string]string{"If-Match": fmt.Sprintf(`"%d"`, v)})
+		b.do(chromedp.Click(chromedp.ID("edit-submit")))
+		b.waitJS("the deletion explained", fmt.Sprintf(`document.getElementById('edit-dialog').open && document.getElementById('f-title').value === %q`+
+			` && document.getElementById('edit-error').textContent.includes('This movie was deleted after you opened it; nothing was saved.')`, mine))
 	}
 	b.checkConsole()
 }
