@@ -70,7 +70,7 @@ func TestBrowserConflict(t *testing.T) {
 
 		b.do(chromedp.Click(chromedp.ID("edit-submit")))
 		b.waitJS("the merged save", `!document.getElementById('edit-dialog').open && `+
-			toasted(fmt.Sprintf("Merged with the change someone made to Tagline meanwhile; saved version %d.", v+2)))
+			toasted(fmt.Sprintf("Merged with the change root made to Tagline meanwhile; saved version %d.", v+2)))
 		if got := get(id, v+2); got.Tagline != tagline || got.Overview != overview || got.Version != v+2 {
 			t.Fatalf("after the merge the movie is %+v, want their tagline and the page's overview at version %d", got, v+2)
 		}
@@ -87,7 +87,8 @@ func TestBrowserConflict(t *testing.T) {
 		b.do(chromedp.Click(chromedp.ID("edit-submit")))
 		b.waitJS("both titles, with a choice between them", fmt.Sprintf(`document.getElementById('edit-dialog').open`+
 			` && document.querySelector('#c-title del')?.textContent === %q && document.querySelector('#c-title ins')?.textContent === %q`+
-			` && document.getElementById('keep-mine-title') !== null && document.getElementById('take-theirs-title') !== null`, theirs, mine))
+			` && document.querySelector('#c-title th')?.textContent === 'Theirs (version %d, by root)'`+
+			` && document.getElementById('keep-mine-title') !== null && document.getElementById('take-theirs-title') !== null`, theirs, mine, v+1))
 		// The title is marked and described by the conflict, and has the focus; their tagline is in the form.
 		b.waitJS("the marked title, focused, beside their tagline", fmt.Sprintf(`document.activeElement.id === 'f-title'`+
 			` && document.getElementById('f-title').getAttribute('aria-invalid') === 'true'`+
@@ -103,7 +104,7 @@ func TestBrowserConflict(t *testing.T) {
 			` && !document.getElementById('f-title').hasAttribute('aria-invalid')`)
 		b.do(chromedp.Click(chromedp.ID("edit-submit")))
 		b.waitJS("the save on top of theirs", `!document.getElementById('edit-dialog').open && `+
-			toasted(fmt.Sprintf("Merged with the change someone made to Tagline meanwhile; saved version %d.", v+2)))
+			toasted(fmt.Sprintf("Merged with the change root made to Tagline meanwhile; saved version %d.", v+2)))
 		if got := get(id, v+2); got.Title != mine || got.Tagline != tagline || got.Version != v+2 {
 			t.Fatalf("after keeping mine the movie is %+v, want my title and their tagline at version %d", got, v+2)
 		}
@@ -129,7 +130,7 @@ func TestBrowserConflict(t *testing.T) {
 		b.waitJS("their title in the form", fmt.Sprintf(`document.getElementById('c-title') === null && document.getElementById('f-title').value === %q`, again))
 		b.do(chromedp.Click(chromedp.ID("edit-submit")))
 		b.waitJS("the save on top of the newer version", `!document.getElementById('edit-dialog').open && `+
-			toasted(fmt.Sprintf("Merged with the change someone made to Title meanwhile; saved version %d.", v+3)))
+			toasted(fmt.Sprintf("Merged with the change root made to Title meanwhile; saved version %d.", v+3)))
 		if got := get(id, v+3); got.Title != again || got.Overview != overview || got.Version != v+3 {
 			t.Fatalf("after taking theirs the movie is %+v, want their newer title and my overview at version %d", got, v+3)
 		}

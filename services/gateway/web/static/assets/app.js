@@ -893,7 +893,7 @@
 
   const editDialog = $('#edit-dialog');
   const editForm = $('#edit-form');
-  let editing = null; // {id, version, original, merged, conflicts} when editing, null when creating
+  let editing = null; // {id, version, original, merged, by, conflicts} when editing, null when creating
   let idempotencyKey = '';
   const LIST_FIELDS = ['directors', 'cast', 'genres'];
   const INT_FIELDS = ['year', 'runtime_minutes', 'votes'];
@@ -930,7 +930,7 @@
   }
 
   function openEditor(m) {
-    editing = m ? { id: m.id, version: m.version, original: m, merged: [], conflicts: null } : null;
+    editing = m ? { id: m.id, version: m.version, original: m, merged: [], by: [], conflicts: null } : null;
     idempotencyKey = randomKey();
     $('#edit-title').textContent = m ? `Edit “${m.title}”` : 'New movie';
     $('#edit-submit').textContent = m ? 'Save changes' : 'Create movie';
@@ -1051,6 +1051,7 @@
         if (err.status !== 412) throw err;
       }
       const latest = await latestAfter(editing.id, editing.version);
+      const by = await whoChanged(editing.id, editing.version, latest.version);
       const theirs = changes(editing.original, latest);
       const mine = {};
       const conflicts = {};
@@ -1062,12 +1063,13 @@
       editing.original = latest;
       editing.version = latest.version;
       editing.merged = [...new Set([...editing.merged, ...Object.keys(theirs)])];
+      editing.by = [...new Set([...editing.by, ...by])];
       fillForm(latest);
       for (const [f, v] of Object.entries(mine)) setField(f, v);
       $('#edit-title').textContent = `Edit “${latest.title}”`;
       if (current && current.id === latest.id) { current = latest; renderMovie(latest); }
       if (Object.keys(conflicts).length) {
-        showConflicts(conflicts, Object.keys(theirs).filter((f) => !(f in conflicts)));
+        showConflicts(conflicts, Object.keys(theirs).filter((f) => !(f in conflicts)), by);
         return null;
       }
       if (!Object.keys(mine).length) return latest; // they made every change the person made
@@ -1095,19 +1097,31 @@
     throw new ApiError(503, { detail: 'Someone else changed this movie, but their version cannot be read yet; nothing was saved. Save again in a moment.' });
   }
 
+  /** whoChanged names the accounts that saved the movie after version `from` up to `to`, from its history;
+   * it is only a courtesy, so without a history it names no one. */
+  async function whoChanged(id, from, to) {
+    try {
+      const { data } = await api('GET', `/v1/movies/${id}/history`, { auth: true });
+      const name = await actorNames();
+      const entries = ((data && data.history) || []).filter((h) => h.version > from && h.version <= to && h.actor);
+      return [...new Set(entries.map((h) => name(h.actor) || h.actor))];
+    } catch (_) {
+      return [];
+    }
+  }
+
   /** fieldLabel names a form field as its label does, without the hint in parentheses. */
   function fieldLabel(f) {
     const label = editForm.elements[f].labels[0];
     return label ? label.firstChild.textContent.replace(/\s*\(.*\)\s*$/, '').trim() : f;
   }
 
-  function listOf(fields) {
-    const names = fields.map(fieldLabel);
+  function listOf(fields, names = fields.map(fieldLabel)) {
     return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names.join('');
   }
 
   function mergedNote(saved) {
-    const what = `the ${editing.merged.length > 1 ? 'changes' : 'change'} someone made to ${listOf(editing.merged)} meanwhile`;
+    const what = `the ${editing.merged.length > 1 ? 'changes' : 'change'} ${editing.by.length ? listOf(editing.by, editing.by) : 'someone'} made to ${listOf(editing.merged)} meanwhile`;
     return saved.version === editing.version
       ? `Someone else made the same changes meanwhile; nothing left to save (version ${saved.version}).`
       : `Merged with ${what}; saved version ${saved.version}.`;
@@ -1115,7 +1129,7 @@
 
   /** showConflicts marks each field both sides changed, with their value and the person's, and a choice
    * between them; until the person chooses, the field shows their own value. */
-  function showConflicts(conflicts, merged) {
+  function showConflicts(conflicts, merged, by) {
     clearConflicts();
     editing.conflicts = conflicts;
     for (const [f, c] of Object.entries(conflicts)) {
@@ -1124,7 +1138,7 @@
       const id = `c-${f}`;
       const box = el('div', { class: 'conflict', id, role: 'group', 'aria-label': `${label}: changed by someone else too` },
         el('table', { class: 'diff' }, el('tbody', null,
-          el('tr', null, el('th', { scope: 'row' }, `Theirs (version ${editing.version})`), el('td', null, el('del', null, fmtValue(c.theirs))),
+          el('tr', null, el('th', { scope: 'row' }, `Theirs (version ${editing.version}${by.length ? `, by ${listOf(by, by)}` : ''})`), el('td', null, el('del', null, fmtValue(c.theirs))),
             el('td', null, el('button', { type: 'button', class: 'btn', id: `take-theirs-${f}`, onclick: () => decide(f, { value: c.theirs }) },
               'Take theirs', el('span', { class: 'visually-hidden' }, ` for ${label}`)))),
           el('tr', null, el('th', { scope: 'row' }, 'Yours'), el('td', null, el('ins', null, fmtValue(c.mine))),
@@ -1136,7 +1150,7 @@
     }
     const both = Object.keys(conflicts);
     $('#edit-error').replaceChildren(
-      el('p', null, el('strong', null, 'Someone else changed this movie after you opened it; nothing was saved yet.')),
+      el('p', null, el('strong', null, `Changed by ${by.length ? listOf(by, by) : 'someone else'} after you opened it; nothing was saved yet.`)),
       el('p', null, merged.length ? `Their ${merged.length > 1 ? 'changes' : 'change'} to ${listOf(merged)} ${merged.length > 1 ? 'are' : 'is'} in the form with yours. ` : '',
         `You both changed ${listOf(both)}: keep yours or take theirs for each marked field, then save on top of version ${editing.version}.`));
     markConflicts();
@@ -1288,6 +1302,17 @@
   // ---------------------------------------------------------------------------------------------------
   // History
 
+  /** actorNames returns a function naming an account by the stable id histories use (user:<id>): its
+   * current username where there is one, else ''. */
+  async function actorNames() {
+    const names = {};
+    try {
+      const { data: users } = await api('GET', '/v1/users', { auth: true });
+      for (const u of (users && users.users) || []) if (u.actor) names[u.actor] = u.username;
+    } catch (_) { /* ids alone still say who */ }
+    return (actor) => names[actor] || (actor.startsWith('import:') && names[actor.slice(7)] ? `import by ${names[actor.slice(7)]}` : '');
+  }
+
   async function openHistory(m) {
     const body = $('#history-body');
     $('#history-title').textContent = `History of “${m.title}”`;
@@ -1295,14 +1320,9 @@
     openDialog($('#history-dialog'));
     try {
       const { data } = await api('GET', `/v1/movies/${m.id}/history`, { auth: true });
-      // Histories name accounts by stable ids (user:<id>); show the current username where there is one.
-      const names = {};
-      try {
-        const { data: users } = await api('GET', '/v1/users', { auth: true });
-        for (const u of (users && users.users) || []) if (u.actor) names[u.actor] = u.username;
-      } catch (_) { /* ids alone still say who */ }
+      const nameOf = await actorNames();
       const who = (actor) => {
-        const name = names[actor] || (actor.startsWith('import:') && names[actor.slice(7)] ? `import by ${names[actor.slice(7)]}` : '');
+        const name = nameOf(actor);
         return name ? `${name} (${actor})` : actor;
       };
       const entries = (data && Array.isArray(data.history) ? data.history : []).slice().sort((a, b) => b.version - a.version);
