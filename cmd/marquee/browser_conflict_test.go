@@ -39,7 +39,7 @@ func TestBrowserConflict(t *testing.T) {
 		c.must(200, "GET", fmt.Sprintf("/v1/movies/%d?min_version=%d", id, version), nil, nil).json(t, &m)
 		return m
 	}
-	// edit opens the movie's edit form in the page, as the person left it at version.
+	// edit opens the movie's edit form in the page; it returns the id, and the version the form is based on.
 	edit := func(title string) (id, version int64) {
 		t.Helper()
 		hits := c.search("q=" + url.QueryEscape(title)).Hits
