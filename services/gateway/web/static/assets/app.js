@@ -790,7 +790,7 @@
       if (box.matches(':popover-open')) box.hidePopover();
       box.showPopover();
     }
-    setTimeout(() => t.remove(), kind === 'error' ? 7000 : 4000);
+    setTimeout(() => t.remove(), kind === 'error' || kind === 'long' ? 7000 : 4000); // long: more to read
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -1010,7 +1010,7 @@
 
   const editDialog = $('#edit-dialog');
   const editForm = $('#edit-form');
-  let editing = null; // {id, version, original} when editing, null when creating
+  let editing = null; // {id, version, original, merged, by, conflicts} when editing, null when creating
   let idempotencyKey = '';
   const LIST_FIELDS = ['directors', 'cast', 'genres'];
   const INT_FIELDS = ['year', 'runtime_minutes', 'votes'];
@@ -1019,9 +1019,15 @@
   const OPTIONAL_TEXT = ['tagline', 'poster_url']; // left out of a new movie when empty
 
   function fillForm(m) {
-    for (const f of TEXT_FIELDS) editForm.elements[f].value = (m && m[f]) || '';
-    for (const f of LIST_FIELDS) editForm.elements[f].value = ((m && m[f]) || []).join(', ');
-    for (const f of [...INT_FIELDS, ...NUM_FIELDS]) editForm.elements[f].value = m && m[f] !== null && m[f] !== undefined ? String(m[f]) : '';
+    for (const f of [...TEXT_FIELDS, ...LIST_FIELDS, ...INT_FIELDS, ...NUM_FIELDS]) setField(f, m && m[f]);
+  }
+
+  /** setField shows one field's value in the form, as fillForm does for a whole movie. */
+  function setField(f, v) {
+    const input = editForm.elements[f];
+    if (TEXT_FIELDS.includes(f)) input.value = v || '';
+    else if (LIST_FIELDS.includes(f)) input.value = (v || []).join(', ');
+    else input.value = v !== null && v !== undefined ? String(v) : '';
   }
 
   function clearErrors() {
@@ -1041,11 +1047,12 @@
   }
 
   function openEditor(m) {
-    editing = m ? { id: m.id, version: m.version, original: m } : null;
+    editing = m ? { id: m.id, version: m.version, original: m, merged: [], by: [], conflicts: null } : null;
     idempotencyKey = randomKey();
     $('#edit-title').textContent = m ? `Edit “${m.title}”` : 'New movie';
     $('#edit-submit').textContent = m ? 'Save changes' : 'Create movie';
     clearErrors();
+    clearConflicts();
     fillForm(m);
     openDialog(editDialog);
     editForm.elements.title.focus();
@@ -1126,17 +1133,17 @@
     const btn = $('#edit-submit');
     btn.disabled = true;
     try {
-      const r = editing
-        ? await api('PATCH', `/v1/movies/${editing.id}`, { body: patch, auth: true, headers: { 'If-Match': `"${editing.version}"` } })
-        : await api('POST', '/v1/movies', { body, auth: true, headers: { 'Idempotency-Key': idempotencyKey } });
-      const saved = r.data;
+      const saved = editing
+        ? await saveEdit(patch)
+        : (await api('POST', '/v1/movies', { body, auth: true, headers: { 'Idempotency-Key': idempotencyKey } })).data;
+      if (!saved) return; // conflicts for the person to decide are marked in the form; nothing was saved
       editDialog.close();
-      toast(editing ? `Saved “${saved.title}”.` : `Created “${saved.title}”.`);
+      if (editing && editing.merged.length) toast(mergedNote(saved), 'long');
+      else toast(editing ? `Saved “${saved.title}”.` : `Created “${saved.title}”.`);
       if (movieDialog.open && current && current.id === saved.id) { current = saved; renderMovie(saved); }
       afterWrite(saved.id, saved.version);
     } catch (err) {
-      if (err.status === 412) showConflict();
-      else if (err.problem && err.problem.errors && Object.keys(err.problem.errors).length) showProblems(err.problem.errors, err.message);
+      if (err.problem && err.problem.errors && Object.keys(err.problem.errors).length) showProblems(err.problem.errors, err.message);
       else if (err.status === 401 || err.status === 403) showProblems({}, err.status === 403 ? 'Only admins can change movies.' : 'Your session has ended: sign in again, then save.');
       else showProblems({}, err.message);
     } finally {
@@ -1144,39 +1151,167 @@
     }
   });
 
-  function showConflict() {
-    const box = $('#edit-error');
-    const reload = el('button', { type: 'button', class: 'btn', id: 'reload-latest' }, 'Load the latest version');
-    box.replaceChildren(
-      el('p', null, el('strong', null, 'Someone else changed this movie after you opened it.'),
-        ` Your copy is version ${editing.version}; saving it would overwrite their changes, so nothing was saved.`),
-      el('p', null, 'Load the latest version, then make your changes again.'),
-      reload);
-    box.hidden = false;
-    reload.focus();
-    reload.addEventListener('click', async () => {
-      reload.disabled = true;
-      const had = editing.version;
+  // ---------------------------------------------------------------------------------------------------
+  // Edit conflicts: when someone else saved the movie after the form was opened, the form is merged with
+  // their version field by field (base: the movie as opened; mine: the form; theirs: the latest version).
+  // A field changed on one side only takes that side's value; a field both changed to different values is a
+  // conflict for the person to decide. Nothing they typed is thrown away, and nothing of theirs is overwritten
+  // without the person seeing it.
+
+  /** saveEdit saves patch (the form's changes to editing.original) and returns the saved movie, or null when
+   * conflicts are left for the person to decide. A refused save (412) is merged and, without conflicts, saved
+   * again on top of the latest version, as often as someone else keeps saving first. */
+  async function saveEdit(patch) {
+    if (markConflicts()) return null;
+    for (;;) {
       try {
-        let m = null;
-        for (let i = 0; i < 20; i++) { // the read model may be a moment behind the catalog
-          m = (await api('GET', `/v1/movies/${editing.id}`)).data;
-          if (m.version > had) break;
-          await sleep(150);
-        }
-        editing.version = m.version;
-        editing.original = m;
-        clearErrors();
-        fillForm(m);
-        $('#edit-title').textContent = `Edit “${m.title}”`;
-        box.replaceChildren(el('p', null, `Loaded version ${m.version}. Make your changes again and save.`));
-        box.hidden = false;
-        editForm.elements.title.focus();
-        if (current && current.id === m.id) { current = m; renderMovie(m); }
+        const r = await api('PATCH', `/v1/movies/${editing.id}`, { body: patch, auth: true, headers: { 'If-Match': `"${editing.version}"` } });
+        return r.data;
       } catch (err) {
-        box.replaceChildren(el('p', null, err.status === 404 ? 'This movie has been deleted meanwhile.' : err.message));
+        if (err.status === 404) throw deletedMeanwhile();
+        if (err.status !== 412) throw err;
       }
-    });
+      const latest = await latestAfter(editing.id, editing.version);
+      const by = await whoChanged(editing.id, editing.version, latest.version);
+      const theirs = changes(editing.original, latest);
+      const mine = {};
+      const conflicts = {};
+      for (const [f, v] of Object.entries(patch)) {
+        if (!(f in theirs)) mine[f] = v;
+        else if (JSON.stringify(v) !== JSON.stringify(theirs[f])) conflicts[f] = { mine: v, theirs: theirs[f] };
+        // else: both made the same change, which the latest version already holds
+      }
+      editing.original = latest;
+      editing.version = latest.version;
+      editing.merged = [...new Set([...editing.merged, ...Object.keys(theirs)])];
+      editing.by = [...new Set([...editing.by, ...by])];
+      fillForm(latest);
+      for (const [f, v] of Object.entries(mine)) setField(f, v);
+      $('#edit-title').textContent = `Edit “${latest.title}”`;
+      if (current && current.id === latest.id) { current = latest; renderMovie(latest); }
+      if (Object.keys(conflicts).length) {
+        showConflicts(conflicts, Object.keys(theirs).filter((f) => !(f in conflicts)), by);
+        return null;
+      }
+      if (!Object.keys(mine).length) return latest; // they made every change the person made
+      patch = mine;
+    }
+  }
+
+  function deletedMeanwhile() {
+    return new ApiError(404, { detail: 'This movie was deleted after you opened it; nothing was saved.' });
+  }
+
+  /** latestAfter reads the movie once the read model holds a version after `version`: it may be a moment
+   * behind the catalog that refused the save, and merging with an older version would lose their change. */
+  async function latestAfter(id, version) {
+    for (let i = 0; i < 20; i++) {
+      let m;
+      try {
+        m = (await api('GET', `/v1/movies/${id}`)).data;
+      } catch (err) {
+        throw err.status === 404 ? deletedMeanwhile() : err;
+      }
+      if (m.version > version) return m;
+      await sleep(150);
+    }
+    throw new ApiError(503, { detail: 'Someone else changed this movie, but their version cannot be read yet; nothing was saved. Save again in a moment.' });
+  }
+
+  /** whoChanged names the accounts that saved the movie after version `from` up to `to`, from its history;
+   * it is only a courtesy, so without a history it names no one. */
+  async function whoChanged(id, from, to) {
+    try {
+      const { data } = await api('GET', `/v1/movies/${id}/history`, { auth: true });
+      const name = await actorNames();
+      const entries = ((data && data.history) || []).filter((h) => h.version > from && h.version <= to && h.actor);
+      return [...new Set(entries.map((h) => name(h.actor) || h.actor))];
+    } catch (_) {
+      return [];
+    }
+  }
+
+  /** fieldLabel names a form field as its label does, without the hint in parentheses. */
+  function fieldLabel(f) {
+    const label = editForm.elements[f].labels[0];
+    return label ? label.firstChild.textContent.replace(/\s*\(.*\)\s*$/, '').trim() : f;
+  }
+
+  function listOf(fields, names = fields.map(fieldLabel)) {
+    return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names.join('');
+  }
+
+  function mergedNote(saved) {
+    const what = `the ${editing.merged.length > 1 ? 'changes' : 'change'} ${editing.by.length ? listOf(editing.by, editing.by) : 'someone'} made to ${listOf(editing.merged)} meanwhile`;
+    return saved.version === editing.version
+      ? `Someone else made the same changes meanwhile; nothing left to save (version ${saved.version}).`
+      : `Merged with ${what}; saved version ${saved.version}.`;
+  }
+
+  /** showConflicts marks each field both sides changed, with their value and the person's, and a choice
+   * between them; until the person chooses, the field shows their own value. */
+  function showConflicts(conflicts, merged, by) {
+    clearConflicts();
+    editing.conflicts = conflicts;
+    for (const [f, c] of Object.entries(conflicts)) {
+      setField(f, c.mine);
+      const label = fieldLabel(f);
+      const id = `c-${f}`;
+      const box = el('div', { class: 'conflict', id, role: 'group', 'aria-label': `${label}: changed by someone else too` },
+        el('table', { class: 'diff' }, el('tbody', null,
+          el('tr', null, el('th', { scope: 'row' }, `Theirs (version ${editing.version}${by.length ? `, by ${listOf(by, by)}` : ''})`), el('td', null, el('del', null, fmtValue(c.theirs))),
+            el('td', null, el('button', { type: 'button', class: 'btn', id: `take-theirs-${f}`, onclick: () => decide(f, { value: c.theirs }) },
+              'Take theirs', el('span', { class: 'visually-hidden' }, ` for ${label}`)))),
+          el('tr', null, el('th', { scope: 'row' }, 'Yours'), el('td', null, el('ins', null, fmtValue(c.mine))),
+            el('td', null, el('button', { type: 'button', class: 'btn', id: `keep-mine-${f}`, onclick: () => decide(f) },
+              'Keep mine', el('span', { class: 'visually-hidden' }, ` for ${label}`)))))));
+      $(`#e-${f}`).after(box);
+      const input = editForm.elements[f];
+      input.setAttribute('aria-describedby', `${input.getAttribute('aria-describedby') || ''} ${id}`.trim());
+    }
+    const both = Object.keys(conflicts);
+    $('#edit-error').replaceChildren(
+      el('p', null, el('strong', null, `Changed by ${by.length ? listOf(by, by) : 'someone else'} after you opened it; nothing was saved yet.`)),
+      el('p', null, merged.length ? `Their ${merged.length > 1 ? 'changes' : 'change'} to ${listOf(merged)} ${merged.length > 1 ? 'are' : 'is'} in the form with yours. ` : '',
+        `You both changed ${listOf(both)}: keep yours or take theirs for each marked field, then save on top of version ${editing.version}.`));
+    markConflicts();
+  }
+
+  /** markConflicts marks the undecided conflicts (again: a submit clears the marks) and focuses the first. */
+  function markConflicts() {
+    const left = Object.keys(editing.conflicts || {});
+    if (!left.length) return false;
+    for (const f of left) fieldError(f, 'Changed by someone else too: keep yours or take theirs.');
+    const box = $('#edit-error');
+    if (!box.childElementCount) box.replaceChildren(el('p', null, `Keep yours or take theirs for ${listOf(left)}, then save.`));
+    box.hidden = false;
+    editForm.elements[left[0]].focus();
+    return true;
+  }
+
+  /** decide settles a conflict: with theirs, their value replaces the field's; without, the field keeps what
+   * is in it (the person's value, or what they typed since), and the saved note no longer counts their change. */
+  function decide(f, theirs) {
+    if (theirs) setField(f, theirs.value);
+    else editing.merged = editing.merged.filter((m) => m !== f);
+    delete editing.conflicts[f];
+    unmarkConflict(f);
+    const next = Object.keys(editing.conflicts)[0];
+    if (next) { editForm.elements[next].focus(); return; }
+    $('#edit-error').replaceChildren(el('p', null, `Every conflict is decided. Save to store the result on top of version ${editing.version}.`));
+    $('#edit-submit').focus();
+  }
+
+  function unmarkConflict(f) {
+    const input = editForm.elements[f];
+    $(`#c-${f}`)?.remove();
+    input.setAttribute('aria-describedby', input.getAttribute('aria-describedby').split(' ').filter((id) => id !== `c-${f}`).join(' '));
+    input.removeAttribute('aria-invalid');
+    $(`#e-${f}`).textContent = '';
+  }
+
+  function clearConflicts() {
+    for (const box of $$('.conflict', editForm)) unmarkConflict(box.id.slice(2));
   }
 
   /** afterWrite waits until search has the written version (or the delete), then refreshes what is shown. */
@@ -1288,6 +1423,17 @@
   // ---------------------------------------------------------------------------------------------------
   // History
 
+  /** actorNames returns a function naming an account by the stable id histories use (user:<id>): its
+   * current username where there is one, else ''. */
+  async function actorNames() {
+    const names = {};
+    try {
+      const { data: users } = await api('GET', '/v1/users', { auth: true });
+      for (const u of (users && users.users) || []) if (u.actor) names[u.actor] = u.username;
+    } catch (_) { /* ids alone still say who */ }
+    return (actor) => names[actor] || (actor.startsWith('import:') && names[actor.slice(7)] ? `import by ${names[actor.slice(7)]}` : '');
+  }
+
   async function openHistory(m) {
     const body = $('#history-body');
     $('#history-title').textContent = `History of “${m.title}”`;
@@ -1295,14 +1441,9 @@
     openDialog($('#history-dialog'));
     try {
       const { data } = await api('GET', `/v1/movies/${m.id}/history`, { auth: true });
-      // Histories name accounts by stable ids (user:<id>); show the current username where there is one.
-      const names = {};
-      try {
-        const { data: users } = await api('GET', '/v1/users', { auth: true });
-        for (const u of (users && users.users) || []) if (u.actor) names[u.actor] = u.username;
-      } catch (_) { /* ids alone still say who */ }
+      const nameOf = await actorNames();
       const who = (actor) => {
-        const name = names[actor] || (actor.startsWith('import:') && names[actor.slice(7)] ? `import by ${names[actor.slice(7)]}` : '');
+        const name = nameOf(actor);
         return name ? `${name} (${actor})` : actor;
       };
       const entries = (data && Array.isArray(data.history) ? data.history : []).slice().sort((a, b) => b.version - a.version);
