@@ -65,8 +65,13 @@ func TestBrowserConflict(t *testing.T) {
 		const tagline = "There is no place like home."
 		patch(id, v, map[string]any{"tagline": tagline}) // someone else, meanwhile
 
+		// The merge refills the form from what was sent: while it reads their version (slowed down here),
+		// the fields take no typing that it would then drop.
+		evaluate[bool](b, fmt.Sprintf(`(() => { const f = window.fetch; window.fetch = (u, o) => String(u) === '/v1/movies/%d' ?
+			new Promise((r) => setTimeout(r, 800)).then(() => f(u, o)) : f(u, o); return true; })()`, id))
 		b.do(chromedp.Click(chromedp.ID("edit-submit")))
-		b.waitJS("the merged save", `!document.getElementById('edit-dialog').open && `+
+		b.waitJS("the fields read-only while merging", `document.getElementById('f-overview').readOnly && document.getElementById('f-title').readOnly`)
+		b.waitJS("the merged save", `!document.getElementById('edit-dialog').open && !document.getElementById('f-overview').readOnly && `+
 			toasted(fmt.Sprintf("Merged with the change root made to Tagline meanwhile; saved version %d.", v+2)))
 		if got := get(id, v+2); got.Tagline != tagline || got.Overview != overview || got.Version != v+2 {
 			t.Fatalf("after the merge the movie is %+v, want their tagline and the page's overview at version %d", got, v+2)

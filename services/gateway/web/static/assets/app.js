@@ -1132,6 +1132,7 @@
     if (patch && !Object.keys(patch).length) { editDialog.close(); toast('Nothing to save: no field changed.'); return; }
     const btn = $('#edit-submit');
     btn.disabled = true;
+    formBusy(true); // a merge refills the form from what was sent: typing meanwhile would be lost
     try {
       const saved = editing
         ? await saveEdit(patch)
@@ -1148,8 +1149,15 @@
       else showProblems({}, err.message);
     } finally {
       btn.disabled = false;
+      formBusy(false);
     }
   });
+
+  /** formBusy makes the form's fields read-only (not disabled: the focus stays) while a save is under way. */
+  function formBusy(busy) {
+    if (busy) editForm.setAttribute('aria-busy', 'true'); else editForm.removeAttribute('aria-busy');
+    for (const input of $$('input, textarea', editForm)) input.readOnly = busy;
+  }
 
   // ---------------------------------------------------------------------------------------------------
   // Edit conflicts: when someone else saved the movie after the form was opened, the form is merged with
