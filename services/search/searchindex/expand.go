@@ -138,6 +138,30 @@ func (e *expansions) known(word string) bool {
 	return !ok || known
 }
 
+// titleWord is word if a title has it, else the title word nearest to it within fuzz edits (of those as
+// near, the one most titles have), else "".
+func (e *expansions) titleWord(word string, fuzz int) string {
+	v, ok := e.lookup(expansionKey{word: word, fuzz: -5}, func(r *dictReader) (any, error) {
+		fields, err := r.wordFields(word)
+		return fields&titleBit != 0, err
+	})
+	if inTitle, _ := v.(bool); inTitle || !ok {
+		return word
+	}
+	if fuzz == 0 {
+		return ""
+	}
+	cands, _ := e.variants(fieldTitle, word, fuzz)
+	best := ""
+	bestEdits, bestCount := fuzz+1, uint64(0)
+	for _, c := range cands {
+		if d := int(c.EditDistance); d < bestEdits || (d == bestEdits && c.Count > bestCount) {
+			best, bestEdits, bestCount = c.Term, d, c.Count
+		}
+	}
+	return best
+}
+
 // completes reports whether some word of field starts with prefix.
 func (e *expansions) completes(field, prefix string) bool {
 	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })

@@ -583,6 +583,9 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 	if words := strings.Fields(p.titleKey); len(words) >= 2 {
 		if x.rank.TitlePhrase > 0 {
 			should = append(should, titlePhrase(words, x.rank.TitlePhrase))
+			if start := x.titleStart(p, words); start != nil {
+				should = append(should, start)
+			}
 		}
 		if x.rank.PersonPhrase > 0 {
 			for _, f := range []string{fieldCast, fieldDirectors} {
@@ -599,6 +602,30 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 		must = append(must, unscored{within})
 	}
 	return query.NewBooleanQuery(must, should, nil)
+}
+
+// titleStart matches the titles that begin with the words as typed so far, the last one half typed, each
+// other word that no title has as its nearest title word ("jurasic par" begins Jurassic Park, "the godf"
+// The Godfather): the title phrase of a person still typing it, which the title phrase itself misses. Nil
+// when the title phrase can match (every word is a title word, the last one whole), or when a word is near
+// no title word.
+func (x *Index) titleStart(p *plan, words []string) query.Query {
+	if len(p.phrases) > 0 || len(p.terms) == 0 || !p.terms[len(p.terms)-1].prefix {
+		return nil
+	}
+	last := len(words) - 1
+	typed := slices.Clone(words)
+	asTyped := p.exp.titleWord(words[last], 0) != ""
+	for i, w := range words[:last] {
+		if typed[i] = p.exp.titleWord(w, fuzziness(utf8.RuneCountInString(w))); typed[i] == "" {
+			return nil
+		}
+		asTyped = asTyped && typed[i] == w
+	}
+	if asTyped {
+		return nil
+	}
+	return p.exp.prefixQuery(fieldTitleKey, typedTitleKey(strings.Join(typed, " ")), x.rank.TitlePhrase)
 }
 
 // maxTitlePhrases bounds the spellings of a title phrase with numbers (three a number: 2, ii, two).

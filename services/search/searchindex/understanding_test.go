@@ -10,7 +10,8 @@ import (
 )
 
 // TestTitlesAsPeopleTypeThem: words joined or split, dots inside a title, numbers written another way, a
-// typo in the word being typed, and a typed word that is itself the misspelling all find their movie first.
+// typo in the word being typed, a typed word that is itself the misspelling, and the start of a title
+// typed so far all find their movie first.
 func TestTitlesAsPeopleTypeThem(t *testing.T) {
 	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
 	var movies []search.Movie
@@ -33,6 +34,9 @@ func TestTitlesAsPeopleTypeThem(t *testing.T) {
 	add("Alien", 12000, "A crew meets a creature.")
 	add("The Godfather", 17000, "A crime family.")
 	add("Interstellar", 30000, "Explorers travel through a wormhole.")
+	add("Jurassic Park", 2000, "A theme park of cloned dinosaurs.")
+	add("Jurassic World", 90000, "Twenty-two years after the events of Jurassic Park, the park is open again.")
+	movies[len(movies)-1].Keywords = []string{"theme park", "dinosaur"}
 	add("Secret Origins", 100, "When an intersteller threat comes to Earth, a band of heroes from far and wide must set aside their differences and join forces to save the planet from destruction.")
 	for i := range 30 {
 		add(fmt.Sprintf("Filler %d", i), int64(i), "Nothing to see.")
@@ -49,6 +53,10 @@ func TestTitlesAsPeopleTypeThem(t *testing.T) {
 		{"alien 3", "Alien³"},
 		{"godfate", "The Godfather"},
 		{"intersteller", "Interstellar"},
+		// The start of a title while it is typed, a typo and all, before a more popular movie with the words.
+		{"jurasic par", "Jurassic Park"},
+		{"jurassic par", "Jurassic Park"},
+		{"the godf", "The Godfather"},
 	} {
 		res, err := idx.Search(context.Background(), search.Query{Text: tc.q, PerPage: 3})
 		if err != nil {
