@@ -1,7 +1,8 @@
 // Package catalogapi is the catalog's HTTP API (gin): access tokens and the JWKS of their rotating public
-// keys, browser sessions that renew them (a rotating refresh cookie), API keys and their introspection for the gateway, users, and the movie writes (create, replace,
-// merge-patch, delete, bulk import, history), which require the admin role. Movies are served exactly as
-// events.Movie, the shape search also answers with. Every error is problem+json.
+// keys, browser sessions that renew access tokens (a rotating refresh cookie), API keys and their
+// introspection for the gateway, users, and the movie writes (create, replace, merge-patch, delete, bulk
+// import, history), which require the admin role. Movies are served exactly as events.Movie, the shape
+// search also answers with. Every error is problem+json.
 package catalogapi
 
 import (

@@ -21,7 +21,7 @@ import (
 // page scripts cannot read, scoped to /v1/auth so that only the session routes ever receive it. The page
 // keeps its access token in memory and exchanges the cookie for a new one (POST /v1/auth/refresh); each
 // exchange rotates the cookie, and a rotated token shown again revokes the whole session, since only a
-// copy of the cookie can show it (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+// copy of the cookie can show it (OAuth 2.0 Security BCP, RFC 9700 §4.14).
 const (
 	refreshCookie = "marquee_refresh"
 	refreshPath   = "/v1/auth"
