@@ -78,9 +78,13 @@ func (s *sessions) rotate(c *gin.Context) (authn.Principal, error) {
 	case err != nil:
 		return authn.Principal{}, err
 	}
+	// The new token is set at once: old is used now, so an answer without next (say, the user cannot be
+	// looked up just now) would leave the client only a used token, and its retry would end the session.
+	s.setCookie(c, tok)
 	u, err := s.store.UserByName(ctx, next.Username)
 	switch {
 	case apperr.Is(err, apperr.NotFound) || err == nil && (u.Role != next.Role || next.StartedAt.Before(u.UpdatedAt.Truncate(time.Microsecond))):
+		c.Writer.Header().Del("Set-Cookie")
 		if err := s.store.RevokeRefreshFamily(ctx, next.Hash); err != nil {
 			s.log.Warn("revoke the session of a changed user", "user", next.Username, "err", err)
 		}
@@ -88,7 +92,6 @@ func (s *sessions) rotate(c *gin.Context) (authn.Principal, error) {
 	case err != nil:
 		return authn.Principal{}, err
 	}
-	s.setCookie(c, tok)
 	return authn.Principal{Subject: u.Username, Role: u.Role}, nil
 }
 

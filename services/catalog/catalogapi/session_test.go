@@ -2,11 +2,17 @@ package catalogapi_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"marquee/pkg/apperr"
 	"marquee/services/catalog"
+	"marquee/services/catalog/catalogapi"
+	"marquee/services/catalog/password"
 )
 
 const refreshCookie = "marquee_refresh"
@@ -195,4 +201,38 @@ func TestSessionNeedsJSON(t *testing.T) {
 		}
 	}
 	wantRefreshed(t, e, e.refresh(t, tok), tok) // neither rotated nor ended
+}
+
+// downStore is a store whose users cannot be looked up while down is set.
+type downStore struct {
+	catalogapi.Store
+	down atomic.Bool
+}
+
+func (s *downStore) UserByName(ctx context.Context, name string) (*catalog.User, error) {
+	if s.down.Load() {
+		return nil, apperr.Errorf(apperr.Unavailable, "The catalog database is unavailable; try again shortly.")
+	}
+	return s.Store.UserByName(ctx, name)
+}
+
+// A refresh that rotated its token but then cannot check the user answers 503 with the new token: the
+// client's retry then works, where the used token would have ended the session.
+func TestSessionSurvivesAFailedRefresh(t *testing.T) {
+	e := newEnv(t, true)
+	store := &downStore{Store: e.svc.Store()}
+	srv := httptest.NewServer(catalogapi.NewHandler(slog.New(slog.DiscardHandler), catalogapi.Deps{
+		Store: store, Passwords: password.NewHasher(1), TokenTTL: e.cfg.TokenTTL, RefreshTTL: e.cfg.RefreshTTL}))
+	t.Cleanup(srv.Close)
+	e.srv = srv
+	tok := e.signIn(t, adminName, adminPass)
+	store.down.Store(true)
+	res := e.refresh(t, tok)
+	wantProblem(t, res, http.StatusServiceUnavailable)
+	c := cookieOf(res)
+	if c == nil || c.Value == "" || c.Value == tok || c.MaxAge <= 0 {
+		t.Fatalf("a refresh that failed after rotating sets %v", res.header)
+	}
+	store.down.Store(false)
+	wantRefreshed(t, e, e.refresh(t, c.Value), c.Value)
 }
