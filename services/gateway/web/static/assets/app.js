@@ -880,11 +880,13 @@
     if (localStorage.getItem(SESSION_HINT)) refreshSession();
   }
 
-  // A sign-in or sign-out in another tab of this browser holds here too.
+  // A sign-in or sign-out in another tab of this browser holds here too. Every tab hears of a sign-in at
+  // once, so only with Web Locks (https or localhost) do they all renew then: unsynchronised, they would send
+  // one cookie together and end the session.
   window.addEventListener('storage', (e) => {
     if (e.key !== SESSION_HINT) return;
     if (!e.newValue && session) sessionEnded();
-    else if (e.newValue && !session) refreshSession();
+    else if (e.newValue && !session && navigator.locks) refreshSession();
   });
 
   function sessionEnded() {
