@@ -44,7 +44,7 @@ func (s *sessions) start(c *gin.Context, p authn.Principal) error {
 		return err
 	}
 	now := s.now()
-	t := catalog.RefreshToken{Hash: catalog.HashAPIKey(tok), Family: family, Username: p.Subject, Role: p.Role,
+	t := catalog.RefreshToken{Hash: catalog.HashRefreshToken(tok), Family: family, Username: p.Subject, Role: p.Role,
 		StartedAt: now, ExpiresAt: now.Add(s.ttl)}
 	if err := s.store.CreateRefreshToken(c.Request.Context(), t); err != nil {
 		return err
@@ -67,8 +67,8 @@ func (s *sessions) rotate(c *gin.Context) (authn.Principal, error) {
 		return authn.Principal{}, err
 	}
 	now := s.now()
-	next, err := s.store.RotateRefreshToken(ctx, catalog.HashAPIKey(old.Value), catalog.RefreshToken{
-		Hash: catalog.HashAPIKey(tok), ExpiresAt: now.Add(s.ttl)}, now)
+	next, err := s.store.RotateRefreshToken(ctx, catalog.HashRefreshToken(old.Value), catalog.RefreshToken{
+		Hash: catalog.HashRefreshToken(tok), ExpiresAt: now.Add(s.ttl)}, now)
 	switch {
 	case apperr.Is(err, apperr.Conflict):
 		s.log.Warn("a used refresh token was shown again; its session is revoked")
@@ -101,7 +101,7 @@ func (s *sessions) end(c *gin.Context) error {
 	if err != nil || old.Value == "" {
 		return nil
 	}
-	return s.store.RevokeRefreshFamily(c.Request.Context(), catalog.HashAPIKey(old.Value))
+	return s.store.RevokeRefreshFamily(c.Request.Context(), catalog.HashRefreshToken(old.Value))
 }
 
 func (s *sessions) setCookie(c *gin.Context, tok string) {

@@ -123,7 +123,7 @@ func TestSessionDead(t *testing.T) {
 	e := newEnv(t, true)
 	wantSessionEnded(t, e.refresh(t, "no-such-token"))
 	wantSessionEnded(t, e.raw(t, "POST", "/v1/auth/refresh", "", []byte("{}"))) // no cookie
-	expired := catalog.RefreshToken{Hash: catalog.HashAPIKey("expired"), Family: "f", Username: adminName, Role: catalog.RoleAdmin,
+	expired := catalog.RefreshToken{Hash: catalog.HashRefreshToken("expired"), Family: "f", Username: adminName, Role: catalog.RoleAdmin,
 		StartedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(-time.Second)}
 	if err := e.svc.Store().CreateRefreshToken(context.Background(), expired); err != nil {
 		t.Fatal(err)

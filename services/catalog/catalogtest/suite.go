@@ -1087,7 +1087,7 @@ func testAPIKeysFollowTheirCreator(t *testing.T, s catalog.Store) {
 }
 
 func refreshToken(name, family string, expires time.Time) catalog.RefreshToken {
-	return catalog.RefreshToken{Hash: catalog.HashAPIKey(name), Family: family, Username: "ada", Role: catalog.RoleAdmin,
+	return catalog.RefreshToken{Hash: catalog.HashRefreshToken(name), Family: family, Username: "ada", Role: catalog.RoleAdmin,
 		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), ExpiresAt: expires}
 }
 
@@ -1102,26 +1102,26 @@ func testRefreshRotate(t *testing.T, s catalog.Store) {
 	if err := s.CreateRefreshToken(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	next, err := s.RotateRefreshToken(ctx, first.Hash, catalog.RefreshToken{Hash: catalog.HashAPIKey("r2"), ExpiresAt: now.Add(2 * time.Hour)}, now)
+	next, err := s.RotateRefreshToken(ctx, first.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("r2"), ExpiresAt: now.Add(2 * time.Hour)}, now)
 	if err != nil || next.Family != "fam1" || next.Username != "ada" || next.Role != catalog.RoleAdmin ||
-		!next.StartedAt.Equal(first.StartedAt) || string(next.Hash) != string(catalog.HashAPIKey("r2")) {
+		!next.StartedAt.Equal(first.StartedAt) || string(next.Hash) != string(catalog.HashRefreshToken("r2")) {
 		t.Fatalf("RotateRefreshToken = %+v, %v", next, err)
 	}
 	// r1 again: a copy of a used token. The family goes, r2 with it; the other family stays.
-	_, err = s.RotateRefreshToken(ctx, first.Hash, catalog.RefreshToken{Hash: catalog.HashAPIKey("r3"), ExpiresAt: now.Add(time.Hour)}, now)
+	_, err = s.RotateRefreshToken(ctx, first.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("r3"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.Conflict)
-	_, err = s.RotateRefreshToken(ctx, next.Hash, catalog.RefreshToken{Hash: catalog.HashAPIKey("r4"), ExpiresAt: now.Add(time.Hour)}, now)
+	_, err = s.RotateRefreshToken(ctx, next.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("r4"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.NotFound)
-	if _, err := s.RotateRefreshToken(ctx, other.Hash, catalog.RefreshToken{Hash: catalog.HashAPIKey("o2"), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, other.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("o2"), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
 		t.Fatalf("the other family: %v", err)
 	}
 	// A logout revokes a family by any of its tokens.
 	if err := s.RevokeRefreshFamily(ctx, other.Hash); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.RotateRefreshToken(ctx, catalog.HashAPIKey("o2"), catalog.RefreshToken{Hash: catalog.HashAPIKey("o3"), ExpiresAt: now.Add(time.Hour)}, now)
+	_, err = s.RotateRefreshToken(ctx, catalog.HashRefreshToken("o2"), catalog.RefreshToken{Hash: catalog.HashRefreshToken("o3"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.NotFound)
-	if err := s.RevokeRefreshFamily(ctx, catalog.HashAPIKey("nobody")); err != nil {
+	if err := s.RevokeRefreshFamily(ctx, catalog.HashRefreshToken("nobody")); err != nil {
 		t.Fatalf("RevokeRefreshFamily(unknown) = %v", err)
 	}
 }
@@ -1136,14 +1136,14 @@ func testRefreshDead(t *testing.T, s catalog.Store) {
 			t.Fatal(err)
 		}
 	}
-	_, err := s.RotateRefreshToken(ctx, old.Hash, catalog.RefreshToken{Hash: catalog.HashAPIKey("x"), ExpiresAt: now.Add(time.Hour)}, now)
+	_, err := s.RotateRefreshToken(ctx, old.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("x"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.NotFound)
-	_, err = s.RotateRefreshToken(ctx, catalog.HashAPIKey("unknown"), catalog.RefreshToken{Hash: catalog.HashAPIKey("y"), ExpiresAt: now.Add(time.Hour)}, now)
+	_, err = s.RotateRefreshToken(ctx, catalog.HashRefreshToken("unknown"), catalog.RefreshToken{Hash: catalog.HashRefreshToken("y"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.NotFound)
 	if n, err := s.PruneRefreshTokens(ctx, now); err != nil || n != 1 {
 		t.Fatalf("PruneRefreshTokens = %d, %v; want 1 (the expired token)", n, err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, live.Hash, catalog.RefreshToken{Hash: catalog.HashAPIKey("z"), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, live.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("z"), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
 		t.Fatalf("the live token after the prune: %v", err)
 	}
 }
@@ -1162,7 +1162,7 @@ func testRefreshConcurrent(t *testing.T, s catalog.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			next := catalog.RefreshToken{Hash: catalog.HashAPIKey(fmt.Sprintf("c%d", i)), ExpiresAt: now.Add(time.Hour)}
+			next := catalog.RefreshToken{Hash: catalog.HashRefreshToken(fmt.Sprintf("c%d", i)), ExpiresAt: now.Add(time.Hour)}
 			_, errs[i] = s.RotateRefreshToken(ctx, tok.Hash, next, now)
 		}()
 	}
@@ -1182,7 +1182,7 @@ func testRefreshConcurrent(t *testing.T, s catalog.Store) {
 		t.Fatalf("no rotation won: %v", errs)
 	}
 	// The losers showed a used token: the winner's new token is revoked with its family.
-	_, err := s.RotateRefreshToken(ctx, catalog.HashAPIKey(fmt.Sprintf("c%d", won)), catalog.RefreshToken{Hash: catalog.HashAPIKey("d"), ExpiresAt: now.Add(time.Hour)}, now)
+	_, err := s.RotateRefreshToken(ctx, catalog.HashRefreshToken(fmt.Sprintf("c%d", won)), catalog.RefreshToken{Hash: catalog.HashRefreshToken("d"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.NotFound)
 }
 
