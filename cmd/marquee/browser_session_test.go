@@ -76,14 +76,15 @@ func TestBrowserSession(t *testing.T) {
 		`!document.getElementById('edit-dialog').open && !document.getElementById('login-dialog').open && document.getElementById('movie-title')?.textContent === %q && document.querySelector('#movie-body article').dataset.version === '2'`, newTitle))
 	b.screenshot("12-saved-after-renewal")
 
-	// 4. The admin edits again; meanwhile the other tab signs out, which ends the session everywhere. Saving
-	// asks for the password over the form, which keeps what was typed, and then saves.
+	// 4. The admin edits again; meanwhile the other tab signs out, which revokes the session and signs out
+	// every tab. Saving asks for the password over the form, which keeps what was typed, and then saves.
 	b.do(chromedp.Click(chromedp.ID("edit-movie")))
 	b.waitJS("the edit form at version 2", fmt.Sprintf(`document.getElementById('edit-dialog').open && document.getElementById('f-title').value === %q`, newTitle))
 	const tagline = "The mediator between head and hands must be the heart."
 	b.do(chromedp.Click(chromedp.ID("f-tagline")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.SendKeys(chromedp.ID("f-tagline"), tagline))
 	tab.do(chromedp.Click(chromedp.ID("logout-button")))
 	tab.waitJS("the other tab signed out", `document.getElementById('admin-bar').hidden && !document.getElementById('login-button').hidden`)
+	b.waitJS("this tab signed out too, the form still open", `document.getElementById('admin-bar').hidden && document.getElementById('edit-dialog').open`)
 	b.do(chromedp.Click(chromedp.ID("edit-submit")))
 	b.waitJS("the sign-in dialog over the kept form", fmt.Sprintf(
 		`document.getElementById('login-dialog').open && document.getElementById('edit-dialog').open && document.getElementById('f-tagline').value === %q && document.getElementById('f-title').value === %q`, tagline, newTitle))
