@@ -265,6 +265,12 @@ type browser struct {
 
 func newBrowser(t *testing.T, base string) *browser {
 	t.Helper()
+	return newBrowserFor(t, base, 90*time.Second)
+}
+
+// newBrowserFor is newBrowser for a story that needs up to limit, such as one that waits for a token to expire.
+func newBrowserFor(t *testing.T, base string, limit time.Duration) *browser {
+	t.Helper()
 	b := &browser{t: t, base: base, artifacts: artifactsDir(t)}
 	if os.Getenv("MARQUEE_UPDATE_SCREENSHOTS") == "1" {
 		b.docs = filepath.Join(repoRoot(t), "docs", "screenshots")
@@ -291,7 +297,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.Flag("lang", "en-US"),
 	}
-	deadline, cancelDeadline := context.WithTimeout(context.Background(), 90*time.Second)
+	deadline, cancelDeadline := context.WithTimeout(context.Background(), limit)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(deadline, opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelDeadline() })

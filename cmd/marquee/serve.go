@@ -28,26 +28,29 @@ import (
 
 // serveConfig configures the all-in-one. It needs no configuration at all: everything lives under data_dir.
 type serveConfig struct {
-	Addr              string   `key:"addr" usage:"address to listen on"`
-	DataDir           string   `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
-	MySQLDSN          string   `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
-	MySQLMaxConns     int      `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
-	Seed              string   `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
-	GenreSynonyms     string   `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling, and a genre filter reads it so"`
-	AdminUsername     string   `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
-	AdminPassword     string   `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
-	RateLimit         string   `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
-	MetricsToken      string   `key:"metrics_token" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only" secret:"true"`
-	TrustedProxies    []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
-	LogLevel          string   `key:"log_level" usage:"log level: debug, info, warn or error"`
-	IndexShards       int      `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
-	SearchConcurrency int      `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
-	SearchQueue       int      `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
+	Addr              string        `key:"addr" usage:"address to listen on"`
+	DataDir           string        `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
+	MySQLDSN          string        `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
+	MySQLMaxConns     int           `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
+	Seed              string        `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
+	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling, and a genre filter reads it so"`
+	AdminUsername     string        `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
+	AdminPassword     string        `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
+	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens (1m to 24h); the search page renews its own before they expire"`
+	RefreshTTL        time.Duration `key:"refresh_ttl" usage:"how long an unused browser session lasts: each renewal of its access token extends it by as much"`
+	RateLimit         string        `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
+	MetricsToken      string        `key:"metrics_token" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only" secret:"true"`
+	TrustedProxies    []string      `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
+	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
+	IndexShards       int           `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
+	SearchConcurrency int           `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
+	SearchQueue       int           `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
 }
 
 func defaultServeConfig() serveConfig {
+	cat := catalogsvc.DefaultConfig()
 	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info", IndexShards: 1,
-		MySQLMaxConns: catalogsql.DefaultMySQLConns}
+		MySQLMaxConns: catalogsql.DefaultMySQLConns, TokenTTL: cat.TokenTTL, RefreshTTL: cat.RefreshTTL}
 }
 
 // gatewayConfig is the gateway's configuration in the all-in-one: its defaults with the few settings that
@@ -140,6 +143,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	catCfg.Seed, catCfg.GenreSynonyms = cfg.Seed, cfg.GenreSynonyms
 	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
 	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
+	catCfg.TokenTTL, catCfg.RefreshTTL = cfg.TokenTTL, cfg.RefreshTTL
 	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: dbSource.Dialect, JS: js, Stdout: stdout,
 		Registry: reg, SearchIndex: srch.Handler(), Republish: republishWindow})
 	if err != nil {

@@ -77,6 +77,26 @@ func TestSplitMode(t *testing.T) {
 	})
 	exerciseCatalog(t, c, "ops", "split mode secret", 248) // its API key is checked through the internal endpoint
 
+	// A browser session crosses the gateway's proxy: the cookie reaches the catalog and its successor comes
+	// back, marked Secure for a client that came over https to a proxy in front.
+	refreshCookie := func(r response) *http.Cookie {
+		t.Helper()
+		for _, ck := range (&http.Response{Header: r.header}).Cookies() {
+			if ck.Name == "marquee_refresh" && ck.Value != "" {
+				return ck
+			}
+		}
+		t.Fatalf("no session cookie: %d %v %s", r.status, r.header, r.body)
+		return nil
+	}
+	https := map[string]string{"X-Forwarded-Proto": "https"}
+	first := refreshCookie(c.must(200, "POST", "/v1/auth/token", map[string]any{"username": "ops", "password": "split mode secret", "session": true}, https))
+	https["Cookie"] = "marquee_refresh=" + first.Value
+	next := refreshCookie(c.must(200, "POST", "/v1/auth/refresh", map[string]any{}, https))
+	if !first.Secure || !next.Secure || next.Value == first.Value {
+		t.Fatalf("session cookies through the proxy: %+v then %+v", first, next)
+	}
+
 	// The internal endpoints answer the deployment's services only: called directly without the internal
 	// token, or with another, they refuse; with it, they answer.
 	for _, tc := range []struct{ method, url string }{

@@ -77,6 +77,10 @@ func HashAPIKey(key string) []byte {
 	return sum[:]
 }
 
+// HashRefreshToken is what the store keeps of a browser session's refresh token: its SHA-256, as for API
+// keys (256 random bits make a slow hash useless).
+func HashRefreshToken(tok string) []byte { return HashAPIKey(tok) }
+
 // NewSigningKey generates a signing key named after its creation day and public key.
 func NewSigningKey(now time.Time) (SigningKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)

@@ -354,6 +354,17 @@ type APIKey struct {
 	RevokedAt  *time.Time
 }
 
+// RefreshToken is one token of a browser session, which renews its access token. A token is used once: each
+// refresh exchanges it for the next of its family (the tokens of one sign-in). Only its SHA-256 is stored.
+type RefreshToken struct {
+	Hash      []byte // SHA-256 of the token
+	Family    string
+	Username  string
+	Role      string    // the user's role at sign-in
+	StartedAt time.Time // of the sign-in: a new password or role of the user after it ends the session
+	ExpiresAt time.Time
+}
+
 // Subject is the principal subject of requests made with the key.
 func (k *APIKey) Subject() string { return "key:" + strconv.FormatInt(k.ID, 10) }
 
@@ -469,6 +480,19 @@ type Store interface {
 	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
 	// RevokeAPIKey revokes a key; revoking a revoked key changes nothing. Returns NotFound if there is none.
 	RevokeAPIKey(ctx context.Context, id int64) error
+
+	// CreateRefreshToken stores the first token of a new family.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken exchanges the live token with hash old for a new token of its family, in one
+	// transaction: old is marked used and next is stored with old's family, user, role and start (next gives
+	// only Hash and ExpiresAt), and returned. Returns NotFound if old is unknown, expired at now or of a
+	// revoked family; Conflict if old was used before, after revoking its family (a copied token).
+	RotateRefreshToken(ctx context.Context, old []byte, next RefreshToken, now time.Time) (*RefreshToken, error)
+	// RevokeRefreshFamily revokes every token of the family of the token with this hash; an unknown hash
+	// changes nothing.
+	RevokeRefreshFamily(ctx context.Context, hash []byte) error
+	// PruneRefreshTokens deletes the tokens that expired before now, returning how many.
+	PruneRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 }
 
 // EventMovie converts a movie to its wire form: the one representation the catalog API serves and the

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +47,11 @@ func newProxy(log *slog.Logger, name string, base *url.URL, timeout, maxAge time
 	return &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(base)
+			proto := r.In.Header.Get("X-Forwarded-Proto")
 			r.SetXForwarded()
+			if strings.EqualFold(proto, "https") { // TLS ended at a proxy in front (Heroku's router): the catalog marks the session cookie Secure
+				r.Out.Header.Set("X-Forwarded-Proto", "https")
+			}
 			r.Out.Header.Del(httpx.InternalTokenHeader)
 			if internalToken != "" {
 				r.Out.Header.Set(httpx.InternalTokenHeader, internalToken)

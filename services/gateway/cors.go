@@ -10,8 +10,9 @@ import (
 	"marquee/pkg/httpx"
 )
 
-// CORS header values. Credentials travel in the Authorization header, never in cookies, so no answer
-// allows credentials.
+// CORS header values. No answer allows credentials: they travel in the Authorization header, and the one
+// cookie, a browser session's, is for the gateway's own page (SameSite=Strict, and a cross-origin call
+// with it fails its preflight for want of Access-Control-Allow-Credentials).
 const (
 	corsAllowHeaders  = "Authorization, Content-Type, Content-Encoding, If-Match, If-None-Match, Idempotency-Key"
 	corsExposeHeaders = "ETag, Location, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Idempotent-Replayed"

@@ -285,6 +285,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/keys", "catalog", admins},
 		{"DELETE", "/v1/keys/7f3a", "catalog", admins},
 		{"POST", "/v1/auth/token", "catalog", anyone},
+		{"POST", "/v1/auth/refresh", "catalog", anyone},
+		{"POST", "/v1/auth/logout", "catalog", anyone},
 		{"GET", "/v1/auth/jwks.json", "catalog", anyone},
 		{"POST", "/v1/auth/rotate", "catalog", admins},
 		{"POST", "/v1/auth/introspect", "", nobody},

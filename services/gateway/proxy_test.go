@@ -98,3 +98,36 @@ func TestProxySendsTheInternalToken(t *testing.T) {
 		}
 	}
 }
+
+// The session cookie crosses the proxy both ways, and an https client stays https to the catalog behind a
+// proxy that ended TLS in front of the gateway, so that the cookie is marked Secure.
+func TestProxyPassesTheSessionCookie(t *testing.T) {
+	type seen struct{ cookie, proto string }
+	got := make(chan seen, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Header.Get("Cookie"), r.Header.Get("X-Forwarded-Proto")}
+		http.SetCookie(w, &http.Cookie{Name: "marquee_refresh", Value: "next", Path: "/v1/auth", HttpOnly: true})
+	}))
+	t.Cleanup(backend.Close)
+	base, _ := url.Parse(backend.URL)
+	proxy := newProxy(slog.New(slog.DiscardHandler), "catalog", base, CatalogTimeout, connMaxAge, "")
+	for _, proto := range []string{"https", ""} {
+		r := httptest.NewRequest(http.MethodPost, "/v1/auth/refresh", strings.NewReader("{}"))
+		r.Header.Set("Cookie", "marquee_refresh=old")
+		if proto != "" {
+			r.Header.Set("X-Forwarded-Proto", proto)
+		}
+		w := httptest.NewRecorder()
+		proxy.ServeHTTP(w, r)
+		want := seen{"marquee_refresh=old", "http"}
+		if proto == "https" {
+			want.proto = "https"
+		}
+		if s := <-got; s != want {
+			t.Errorf("X-Forwarded-Proto %q: the backend saw %+v, want %+v", proto, s, want)
+		}
+		if c := w.Header().Get("Set-Cookie"); !strings.HasPrefix(c, "marquee_refresh=next") {
+			t.Errorf("Set-Cookie = %q", c)
+		}
+	}
+}

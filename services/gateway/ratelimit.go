@@ -25,7 +25,8 @@ type Rate struct {
 }
 
 // RateLimits are the gateway's rate limits, per caller. Anonymous callers are counted per client IP (per /64
-// for IPv6), users and admins per token subject or API key, and POST /v1/auth/token per client IP whoever calls.
+// for IPv6), users and admins per token subject or API key, and POST /v1/auth/token per client IP whoever calls
+// (the session routes too, in a bucket of their own).
 type RateLimits struct {
 	Off        bool // no limits at all
 	Anonymous  Rate
@@ -157,11 +158,14 @@ func rateLimit(l *limiter, ips clientIPs) gin.HandlerFunc {
 }
 
 // rateKey names the bucket a request spends from, and its rate: the login bucket of the client IP for
-// POST /v1/auth/token, else the caller's own (API key or token subject) at its role's rate, else the
+// POST /v1/auth/token, its session bucket at the same rate for the session routes, else the caller's own (API key or token subject) at its role's rate, else the
 // client IP's at the anonymous rate.
 func rateKey(cfg RateLimits, who *caller, ip netip.Addr, method, path string) (string, Rate) {
 	if method == http.MethodPost && path == loginPath {
 		return "login|" + ipKey(ip), cfg.Login
+	}
+	if method == http.MethodPost && sessionPaths[path] {
+		return "session|" + ipKey(ip), cfg.Login
 	}
 	if who == nil {
 		return ipRateKey(ip), cfg.Anonymous

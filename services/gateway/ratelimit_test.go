@@ -60,6 +60,8 @@ func TestRateLimitTiers(t *testing.T) {
 		{"admin token", "GET", "/v1/movies", func(f *fixture) string { return f.admin }, 8},
 		{"admin API key", "POST", "/v1/movies", func(*fixture) string { return adminKey }, 8},
 		{"login, whoever calls", "POST", "/v1/auth/token", func(f *fixture) string { return f.admin }, 2},
+		{"session renewal, whoever calls", "POST", "/v1/auth/refresh", func(f *fixture) string { return f.admin }, 2},
+		{"sign-out, whoever calls", "POST", "/v1/auth/logout", func(*fixture) string { return "" }, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, smallLimits)
@@ -221,6 +223,8 @@ func TestRateKey(t *testing.T) {
 		{"key of the same name", key, ip, "GET", "/v1/movies", "key|ada", cfg.Admin},
 		{"login", user, ip, "POST", "/v1/auth/token", "login|192.0.2.1", cfg.Login},
 		{"token route read", nil, ip, "GET", "/v1/auth/token", "ip|192.0.2.1", cfg.Anonymous},
+		{"session renewal", user, ip, "POST", "/v1/auth/refresh", "session|192.0.2.1", cfg.Login},
+		{"sign-out", nil, ip, "POST", "/v1/auth/logout", "session|192.0.2.1", cfg.Login},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, r := rateKey(cfg, tc.who, tc.ip, tc.method, tc.path)

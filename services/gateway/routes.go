@@ -77,6 +77,8 @@ var routes = []route{
 	{method: "DELETE", path: "/v1/keys/:id", access: admin, handler: toCatalog},
 
 	{method: "POST", path: "/v1/auth/token", access: public, handler: toCatalog},
+	{method: "POST", path: "/v1/auth/refresh", access: public, handler: toCatalog},
+	{method: "POST", path: "/v1/auth/logout", access: public, handler: toCatalog},
 	{method: "GET", path: "/v1/auth/jwks.json", access: public, read: true, handler: toCatalog},
 	{method: "POST", path: "/v1/auth/rotate", access: admin, handler: toCatalog},
 
@@ -99,6 +101,10 @@ const metricsPath = "/metrics"
 
 // loginPath is the route limited per client IP more strictly than the rest, against password guessing.
 const loginPath = "/v1/auth/token"
+
+// sessionPaths take the session cookie; they are limited per client IP at the login rate, in a bucket of
+// their own so that renewals never use up an office's sign-ins.
+var sessionPaths = map[string]bool{"/v1/auth/refresh": true, "/v1/auth/logout": true}
 
 // newRouter builds the gateway. Every request passes, in order: CORS (which answers preflights), the query
 // string limit, authentication, and the rate limit; then its route's body limit, the admin check where the
@@ -147,7 +153,8 @@ func nameClient(ips clientIPs) gin.HandlerFunc {
 	}
 }
 
-// forward hands the request to a backend as it is, credentials included: the catalog checks them again.
+// forward hands the request to a backend as it is, credentials included (the session cookie too): the
+// catalog checks them again.
 func forward(backend http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) { backend.ServeHTTP(plainWriter{c.Writer}, c.Request) }
 }

@@ -128,6 +128,7 @@ type tokenRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	APIKey   string `json:"api_key"`
+	Session  bool   `json:"session"` // also start a browser session (a refresh cookie); username and password only
 }
 
 type tokenResponse struct {
@@ -137,8 +138,8 @@ type tokenResponse struct {
 }
 
 // handleTokenCreate handles "POST /v1/auth/token": a username and password, or an API key, for an
-// access token.
-func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher, keys *keyring, auth *authenticator, guard *lockout) gin.HandlerFunc {
+// access token; a username and password with "session": true also start a browser session.
+func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher, keys *keyring, auth *authenticator, guard *lockout, sess *sessions) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req tokenRequest
 		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
@@ -150,6 +151,9 @@ func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher
 		switch {
 		case req.APIKey != "" && (req.Username != "" || req.Password != ""):
 			httpx.Error(c, apperr.Errorf(apperr.Invalid, "Send either username and password, or api_key."))
+			return
+		case req.APIKey != "" && req.Session:
+			httpx.Error(c, apperr.Errorf(apperr.Invalid, "A session is for a username and password, not an API key."))
 			return
 		case req.APIKey != "":
 			k, err := auth.apiKey(ctx, req.APIKey)
@@ -173,15 +177,13 @@ func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher
 			httpx.Error(c, err)
 			return
 		}
-		tok, err := signer.Issue(p)
-		if err != nil {
-			httpx.Error(c, err)
-			return
+		if req.Session {
+			if err := sess.start(c, p); err != nil {
+				httpx.Error(c, err)
+				return
+			}
 		}
-		c.Header("Cache-Control", "no-store")
-		httpx.WriteJSON(c.Writer, http.StatusOK, tokenResponse{
-			AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(signer.TTL().Seconds()),
-		})
+		writeToken(c, signer, p)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package catalogapi is the catalog's HTTP API (gin): access tokens and the JWKS of their rotating public
-// keys, API keys and their introspection for the gateway, users, and the movie writes (create, replace,
-// merge-patch, delete, bulk import, history), which require the admin role. Movies are served exactly as
-// events.Movie, the shape search also answers with. Every error is problem+json.
+// keys, browser sessions that renew access tokens (a rotating refresh cookie), API keys and their
+// introspection for the gateway, users, and the movie writes (create, replace, merge-patch, delete, bulk
+// import, history), which require the admin role. Movies are served exactly as events.Movie, the shape
+// search also answers with. Every error is problem+json.
 package catalogapi
 
 import (
@@ -44,6 +45,10 @@ type Store interface {
 	APIKeyByID(ctx context.Context, id int64) (*catalog.APIKey, error)
 	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
 	RevokeAPIKey(ctx context.Context, id int64) error
+
+	CreateRefreshToken(ctx context.Context, t catalog.RefreshToken) error
+	RotateRefreshToken(ctx context.Context, old []byte, next catalog.RefreshToken, now time.Time) (*catalog.RefreshToken, error)
+	RevokeRefreshFamily(ctx context.Context, hash []byte) error
 }
 
 // Deps are the API's collaborators.
@@ -53,6 +58,8 @@ type Deps struct {
 	// TokenTTL is the lifetime of access tokens. The signing keys live in the Store: the newest signs, and a
 	// replaced key stays published for 2×TokenTTL+5m.
 	TokenTTL time.Duration
+	// RefreshTTL is how long a browser session lasts unused: each refresh sets a new cookie for as long.
+	RefreshTTL time.Duration
 	// Ready reports whether the service can take traffic; nil means always.
 	Ready func(ctx context.Context) error
 	// InternalToken, if set, must be in the httpx.InternalTokenHeader of requests to the API-key check

@@ -18,18 +18,21 @@ func newEngine(log *slog.Logger, d Deps) *gin.Engine {
 	e := httpx.NewEngine(log, mw...)
 	keys := newKeyring(log, d.Store, d.TokenTTL, time.Now)
 	auth := &authenticator{log: log, store: d.Store, jwt: authn.NewVerifier(keys), now: time.Now}
-	addRoutes(e, log, d, keys, auth, newLockout(time.Now))
+	sess := &sessions{log: log, store: d.Store, ttl: d.RefreshTTL, now: time.Now}
+	addRoutes(e, log, d, keys, auth, newLockout(time.Now), sess)
 	return e
 }
 
-func addRoutes(e *gin.Engine, log *slog.Logger, d Deps, keys *keyring, auth *authenticator, guard *lockout) {
+func addRoutes(e *gin.Engine, log *slog.Logger, d Deps, keys *keyring, auth *authenticator, guard *lockout, sess *sessions) {
 	e.GET("/healthz", handleHealthz())
 	e.GET("/readyz", handleReadyz(d.Ready, d.Degraded))
 	if d.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(d.Metrics))
 	}
 
-	e.POST("/v1/auth/token", handleTokenCreate(log, d.Store, d.Passwords, keys, auth, guard))
+	e.POST("/v1/auth/token", handleTokenCreate(log, d.Store, d.Passwords, keys, auth, guard, sess))
+	e.POST("/v1/auth/refresh", handleRefresh(keys, sess))
+	e.POST("/v1/auth/logout", handleLogout(sess))
 	e.GET("/v1/auth/jwks.json", handleJWKS(keys))
 	e.POST("/v1/auth/introspect", httpx.RequireInternal(d.InternalToken), handleIntrospect(auth))
 

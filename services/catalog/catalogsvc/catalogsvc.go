@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		Store:         store,
 		Passwords:     hasher,
 		TokenTTL:      cfg.TokenTTL,
+		RefreshTTL:    cfg.RefreshTTL,
 		Ready:         s.Ready,
 		Degraded:      s.Degraded,
 		InternalToken: cfg.InternalToken,
@@ -326,6 +327,11 @@ func (s *Service) pruneKeys(ctx context.Context) {
 			s.log.Warn("prune idempotency keys", "err", err)
 		} else if n > 0 {
 			s.log.Info("pruned expired idempotency keys", "keys", n)
+		}
+		if n, err := s.store.PruneRefreshTokens(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("prune refresh tokens", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned expired refresh tokens", "tokens", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -33,6 +33,7 @@ type Config struct {
 	AdminPassword     string        `key:"admin_password" usage:"password of admin_username; empty generates one on first start" secret:"true"`
 	AdminPasswordFile string        `key:"admin_password_file" usage:"file (mode 0600) to also write a generated admin password to; empty for none"`
 	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens"`
+	RefreshTTL        time.Duration `key:"refresh_ttl" usage:"how long an unused browser session lasts: each renewal of its access token extends it by as much"`
 	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
 
 	OutboxRetention   time.Duration `key:"outbox_retention" usage:"how long published outbox rows are kept before they are deleted"`
@@ -51,6 +52,7 @@ func DefaultConfig() Config {
 		Stream:        "CATALOG",
 		SubjectPrefix: "catalog",
 		TokenTTL:      15 * time.Minute,
+		RefreshTTL:    7 * 24 * time.Hour,
 		LogLevel:      "info",
 
 		OutboxRetention:   24 * time.Hour,
@@ -108,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 24*time.Hour {
 		problems = append(problems, "token_ttl must be between 1m and 24h")
+	}
+	if c.RefreshTTL < c.TokenTTL || c.RefreshTTL > 90*24*time.Hour {
+		problems = append(problems, "refresh_ttl must be between token_ttl and 2160h (90 days)")
 	}
 	if c.MySQLMaxConns < 1 {
 		problems = append(problems, "mysql_max_conns must be at least 1")

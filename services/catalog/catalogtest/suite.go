@@ -59,6 +59,9 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Users/concurrent deletes keep one admin", testLastAdminConcurrent},
 		{"APIKeys/create, look up, touch and revoke", testAPIKeys},
 		{"APIKeys/revoked with their creator's delete, new password or role", testAPIKeysFollowTheirCreator},
+		{"RefreshTokens/rotate once; a reuse revokes the family", testRefreshRotate},
+		{"RefreshTokens/expired, unknown and revoked tokens do not rotate; prune", testRefreshDead},
+		{"RefreshTokens/concurrent rotations of one token: one wins, the family is revoked", testRefreshConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -1080,6 +1083,106 @@ func testAPIKeysFollowTheirCreator(t *testing.T, s catalog.Store) {
 		}
 	}
 	_, err = s.APIKeyByID(ctx, 9999)
+	wantCode(t, err, apperr.NotFound)
+}
+
+func refreshToken(name, family string, expires time.Time) catalog.RefreshToken {
+	return catalog.RefreshToken{Hash: catalog.HashRefreshToken(name), Family: family, Username: "ada", Role: catalog.RoleAdmin,
+		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), ExpiresAt: expires}
+}
+
+func testRefreshRotate(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	first := refreshToken("r1", "fam1", now.Add(time.Hour))
+	if err := s.CreateRefreshToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	other := refreshToken("o1", "fam2", now.Add(time.Hour))
+	if err := s.CreateRefreshToken(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.RotateRefreshToken(ctx, first.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("r2"), ExpiresAt: now.Add(2 * time.Hour)}, now)
+	if err != nil || next.Family != "fam1" || next.Username != "ada" || next.Role != catalog.RoleAdmin ||
+		!next.StartedAt.Equal(first.StartedAt) || string(next.Hash) != string(catalog.HashRefreshToken("r2")) {
+		t.Fatalf("RotateRefreshToken = %+v, %v", next, err)
+	}
+	// r1 again: a copy of a used token. The family goes, r2 with it; the other family stays.
+	_, err = s.RotateRefreshToken(ctx, first.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("r3"), ExpiresAt: now.Add(time.Hour)}, now)
+	wantCode(t, err, apperr.Conflict)
+	_, err = s.RotateRefreshToken(ctx, next.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("r4"), ExpiresAt: now.Add(time.Hour)}, now)
+	wantCode(t, err, apperr.NotFound)
+	if _, err := s.RotateRefreshToken(ctx, other.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("o2"), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+		t.Fatalf("the other family: %v", err)
+	}
+	// A logout revokes a family by any of its tokens.
+	if err := s.RevokeRefreshFamily(ctx, other.Hash); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.RotateRefreshToken(ctx, catalog.HashRefreshToken("o2"), catalog.RefreshToken{Hash: catalog.HashRefreshToken("o3"), ExpiresAt: now.Add(time.Hour)}, now)
+	wantCode(t, err, apperr.NotFound)
+	if err := s.RevokeRefreshFamily(ctx, catalog.HashRefreshToken("nobody")); err != nil {
+		t.Fatalf("RevokeRefreshFamily(unknown) = %v", err)
+	}
+}
+
+func testRefreshDead(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	old := refreshToken("old", "famA", now.Add(-time.Second))
+	live := refreshToken("live", "famB", now.Add(time.Hour))
+	for _, tok := range []catalog.RefreshToken{old, live} {
+		if err := s.CreateRefreshToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.RotateRefreshToken(ctx, old.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("x"), ExpiresAt: now.Add(time.Hour)}, now)
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.RotateRefreshToken(ctx, catalog.HashRefreshToken("unknown"), catalog.RefreshToken{Hash: catalog.HashRefreshToken("y"), ExpiresAt: now.Add(time.Hour)}, now)
+	wantCode(t, err, apperr.NotFound)
+	if n, err := s.PruneRefreshTokens(ctx, now); err != nil || n != 1 {
+		t.Fatalf("PruneRefreshTokens = %d, %v; want 1 (the expired token)", n, err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, live.Hash, catalog.RefreshToken{Hash: catalog.HashRefreshToken("z"), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+		t.Fatalf("the live token after the prune: %v", err)
+	}
+}
+
+func testRefreshConcurrent(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	tok := refreshToken("c", "famC", now.Add(time.Hour))
+	if err := s.CreateRefreshToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := catalog.RefreshToken{Hash: catalog.HashRefreshToken(fmt.Sprintf("c%d", i)), ExpiresAt: now.Add(time.Hour)}
+			_, errs[i] = s.RotateRefreshToken(ctx, tok.Hash, next, now)
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won < 0:
+			won = i
+		case err == nil:
+			t.Fatalf("rotations %d and %d both won", won, i)
+		case !apperr.Is(err, apperr.Conflict) && !apperr.Is(err, apperr.NotFound):
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no rotation won: %v", errs)
+	}
+	// The losers showed a used token: the winner's new token is revoked with its family.
+	_, err := s.RotateRefreshToken(ctx, catalog.HashRefreshToken(fmt.Sprintf("c%d", won)), catalog.RefreshToken{Hash: catalog.HashRefreshToken("d"), ExpiresAt: now.Add(time.Hour)}, now)
 	wantCode(t, err, apperr.NotFound)
 }
 

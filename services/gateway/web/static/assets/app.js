@@ -11,7 +11,7 @@
   const DEBOUNCE_MS = 120;
   const SETTLE_MS = 1500; // a pause in typing that makes the next query a new entry in the history
   const GENRES_SHOWN = 10;
-  const SESSION_KEY = 'marquee.session';
+  const SESSION_HINT = 'marquee.signedIn'; // localStorage: "1" while this browser may hold a session cookie
 
   // ---------------------------------------------------------------------------------------------------
   // Small helpers
@@ -142,9 +142,25 @@
     }
   }
 
+  // The access token lives in this page's memory only. The session behind it is an HttpOnly cookie that
+  // POST /v1/auth/refresh exchanges for a new token (and a new cookie); see "Signing in".
   let session = null; // {token, username, role, expiresAt}
 
+  // api calls the API. An authenticated call renews a token about to expire first, and after a 401 renews
+  // the session once and retries; if the session is over, it throws the 401 with sessionEnded set.
   async function api(method, path, opts = {}) {
+    if (opts.auth && session && session.expiresAt - Date.now() < 5000) await refreshSession();
+    try {
+      return await request(method, path, opts);
+    } catch (err) {
+      if (err.status !== 401 || !opts.auth) throw err;
+      if (await refreshSession()) return request(method, path, opts);
+      err.sessionEnded = true;
+      throw err;
+    }
+  }
+
+  async function request(method, path, opts) {
     const headers = new Headers(opts.headers || {});
     headers.set('Accept', 'application/json, application/problem+json');
     let body = opts.body;
@@ -168,9 +184,7 @@
       }
     }
     if (!res.ok) {
-      const err = new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
-      if (res.status === 401 && opts.auth) sessionExpired();
-      throw err;
+      throw new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
     }
     return { status: res.status, data, headers: res.headers };
   }
@@ -932,31 +946,70 @@
 
   function isAdmin() { return Boolean(session && session.role === 'admin'); }
 
-  let expiryTimer = 0;
-  function setSession(s) {
-    session = s;
-    clearTimeout(expiryTimer);
-    if (s) {
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
-      expiryTimer = setTimeout(sessionExpired, Math.max(0, s.expiresAt - Date.now()));
+  // setSession adopts a token answer (from a sign-in or a renewal), or with null forgets the session. The
+  // token is renewed when four fifths of its life are gone, so an open page stays signed in.
+  let renewTimer = 0;
+  let lastUsername = '';
+  function setSession(data) {
+    clearTimeout(renewTimer);
+    if (data) {
+      const claims = decodeJWT(data.access_token);
+      const ttl = (Number(data.expires_in) || 900) * 1000;
+      session = { token: data.access_token, username: claims.sub || '', role: claims.role || 'user', expiresAt: Date.now() + ttl };
+      lastUsername = session.username;
+      localStorage.setItem(SESSION_HINT, '1');
+      renewTimer = setTimeout(refreshSession, ttl * 0.8);
     } else {
-      sessionStorage.removeItem(SESSION_KEY);
+      session = null;
+      localStorage.removeItem(SESSION_HINT);
     }
     renderAccount();
   }
 
-  function restoreSession() {
-    try {
-      const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-      if (s && s.token && s.expiresAt > Date.now() + 5000) setSession(s);
-      else setSession(null);
-    } catch { setSession(null); }
+  // refreshSession renews the access token with the session cookie: true if it did. One renewal runs at a
+  // time in this page, and across tabs too (Web Locks), because each renewal rotates the cookie that every
+  // tab shares: two tabs sending one cookie at once would look like a stolen copy and end the session.
+  let renewing = null;
+  function refreshSession() {
+    if (!renewing) {
+      const renew = async () => {
+        try {
+          const { data } = await request('POST', '/v1/auth/refresh', { body: {} });
+          setSession(data);
+          return true;
+        } catch (err) {
+          if (err.status === 401) sessionEnded();
+          else if (session) renewTimer = setTimeout(refreshSession, 30000); // the server is away: try again
+          return false;
+        }
+      };
+      renewing = (navigator.locks ? navigator.locks.request('marquee.session', renew) : renew())
+        .finally(() => { renewing = null; });
+    }
+    return renewing;
   }
 
-  function sessionExpired() {
-    if (!session) return;
+  // restoreSession signs a new page in from the session cookie, if this browser may have one. (Earlier
+  // versions kept the token itself in sessionStorage: it goes.)
+  function restoreSession() {
+    sessionStorage.removeItem('marquee.session');
+    renderAccount();
+    if (localStorage.getItem(SESSION_HINT)) refreshSession();
+  }
+
+  // A sign-in or sign-out in another tab of this browser holds here too. Every tab hears of a sign-in at
+  // once, so only with Web Locks (https or localhost) do they all renew then: unsynchronised, they would send
+  // one cookie together and end the session.
+  window.addEventListener('storage', (e) => {
+    if (e.key !== SESSION_HINT) return;
+    if (!e.newValue && session) sessionEnded();
+    else if (e.newValue && !session && navigator.locks) refreshSession();
+  });
+
+  function sessionEnded() {
+    const had = Boolean(session);
     setSession(null);
-    toast('Your session has ended. Sign in again to make changes.', 'error');
+    if (had) toast('Your session has ended. Sign in again to make changes.', 'error');
   }
 
   function renderAccount() {
@@ -971,13 +1024,29 @@
     if (current && movieDialog.open) renderMovie(current);
   }
 
-  $('#login-button').addEventListener('click', () => {
+  // askToSignIn opens the sign-in dialog, over any open dialog (the top layer stacks them), and runs then
+  // after a successful sign-in: a save interrupted by the end of the session resumes without losing its form.
+  let afterSignIn = null;
+  function askToSignIn(note, then) {
     $('#login-error').hidden = true;
     $('#login-form').reset();
+    $('#login-note').textContent = note || 'Admins can add, edit, import and delete movies.';
     openDialog($('#login-dialog'));
-    $('#login-username').focus();
+    afterSignIn = then || null;
+    if (lastUsername) { $('#login-username').value = lastUsername; $('#login-password').focus(); }
+    else $('#login-username').focus();
+  }
+  $('#login-dialog').addEventListener('close', () => { afterSignIn = null; });
+
+  $('#login-button').addEventListener('click', () => askToSignIn());
+  // Signing out revokes the session first, then tells the other tabs (setSession), so none renews it meanwhile.
+  $('#logout-button').addEventListener('click', async () => {
+    let told = true;
+    try { await request('POST', '/v1/auth/logout', { body: {} }); } catch { told = false; }
+    setSession(null);
+    if (told) toast('Signed out.');
+    else toast('Signed out here, but the server could not be told; the session ends when it expires.', 'error');
   });
-  $('#logout-button').addEventListener('click', () => { setSession(null); toast('Signed out.'); });
 
   $('#login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -988,14 +1057,12 @@
     const btn = $('#login-submit');
     btn.disabled = true;
     try {
-      const { data } = await api('POST', '/v1/auth/token', { body: { username, password } });
-      const claims = decodeJWT(data.access_token);
-      setSession({
-        token: data.access_token, username: claims.sub || username, role: claims.role || 'user',
-        expiresAt: Date.now() + (Number(data.expires_in) || 3600) * 1000,
-      });
+      const { data } = await api('POST', '/v1/auth/token', { body: { username, password, session: true } });
+      setSession(data);
+      const then = afterSignIn;
       $('#login-dialog').close();
-      toast(`Signed in as ${session.username}.`);
+      toast(`Signed in as ${session.username || username}.`);
+      if (then) then();
     } catch (err) {
       errBox.textContent = err.status === 401 ? 'That username and password do not match.' : err.message;
       errBox.hidden = false;
@@ -1145,7 +1212,10 @@
       afterWrite(saved.id, saved.version);
     } catch (err) {
       if (err.problem && err.problem.errors && Object.keys(err.problem.errors).length) showProblems(err.problem.errors, err.message);
-      else if (err.status === 401 || err.status === 403) showProblems({}, err.status === 403 ? 'Only admins can change movies.' : 'Your session has ended: sign in again, then save.');
+      else if (err.status === 401) {
+        showProblems({}, 'Your session has ended. Sign in to save your changes; they are kept.');
+        askToSignIn('Your session has ended. Sign in to save your changes; they are kept.', () => editForm.requestSubmit());
+      } else if (err.status === 403) showProblems({}, 'Only admins can change movies.');
       else showProblems({}, err.message);
     } finally {
       btn.disabled = false;
