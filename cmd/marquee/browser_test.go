@@ -415,7 +415,7 @@ func (b *browser) screenshot(name string) {
 
 // readmeShots are the screenshots that MARQUEE_UPDATE_SCREENSHOTS=1 copies to docs/screenshots for the README.
 var readmeShots = map[string]bool{"01-browse": true, "02-typo-search": true, "03-genre-facet": true, "05-movie-details": true,
-	"11-conflict": true, "08-dark": true, "09-phone": true}
+	"11-conflict": true, "08-dark": true, "09-phone": true, "13-docs-try": true, "16-invalid-address": true, "17-phone-filters": true}
 
 // checkConsole fails the test if the page threw or logged an error.
 func (b *browser) checkConsole() {
