@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"testing"
@@ -18,13 +19,20 @@ const browserUser, browserPassword = "root", "correct horse battery staple"
 // Chromium on its page.
 func seedPage(t *testing.T) (*client, *browser) {
 	t.Helper()
+	return seedPageWith(t, nil, 90*time.Second)
+}
+
+// seedPageWith is seedPage with more of the server's environment, for a story that takes up to limit.
+func seedPageWith(t *testing.T, env map[string]string, limit time.Duration) (*client, *browser) {
+	t.Helper()
 	needChromium(t)
 	seed, err := filepath.Abs("../../data/imdb.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"MARQUEE_ADMIN_USERNAME": browserUser, "MARQUEE_ADMIN_PASSWORD": browserPassword}
-	m := startCommand(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", seed)
+	all := map[string]string{"MARQUEE_ADMIN_USERNAME": browserUser, "MARQUEE_ADMIN_PASSWORD": browserPassword}
+	maps.Copy(all, env)
+	m := startCommand(t, all, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", seed)
 	c := &client{t: t, base: addrOf(t, m.stdout, "serving on")}
 	waitFor(t, "readiness", 60*time.Second, func() error {
 		if r := c.do("GET", "/readyz", nil, nil); r.status != 200 {
@@ -32,7 +40,7 @@ func seedPage(t *testing.T) (*client, *browser) {
 		}
 		return nil
 	})
-	return c, newBrowser(t, pageURL(t, c.base))
+	return c, newBrowserFor(t, pageURL(t, c.base), limit)
 }
 
 // TestBrowserNavigation: the history, the focus and the filters behave as a person expects. Back returns to

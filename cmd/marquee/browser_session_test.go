@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,31 +15,12 @@ import (
 // the session: saving the next edit opens the sign-in dialog over the form, the typed values are still
 // there, and once signed in the save goes through.
 func TestBrowserSession(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
-		}
-		t.Skipf("%s is missing: browser tests skipped (apt-get install -y chromium to run them)", chromiumPath)
-	}
-	seed, err := filepath.Abs("../../data/imdb.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const (
-		user, password = "root", "correct horse battery staple"
-		ttl            = time.Minute      // the shortest token_ttl allowed
-		leeway         = 30 * time.Second // what verifiers allow past a token's expiry (pkg/authn)
+		ttl    = time.Minute      // the shortest token_ttl allowed
+		leeway = 30 * time.Second // what verifiers allow past a token's expiry (pkg/authn)
 	)
-	env := map[string]string{"MARQUEE_ADMIN_USERNAME": user, "MARQUEE_ADMIN_PASSWORD": password, "MARQUEE_TOKEN_TTL": ttl.String()}
-	m := startCommand(t, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--seed", seed)
-	c := &client{t: t, base: addrOf(t, m.stdout, "serving on")}
-	waitFor(t, "readiness", 60*time.Second, func() error {
-		if r := c.do("GET", "/readyz", nil, nil); r.status != 200 {
-			return fmt.Errorf("readyz %d: %s", r.status, r.body)
-		}
-		return nil
-	})
-	b := newBrowserFor(t, pageURL(t, c.base), 4*time.Minute)
+	c, b := seedPageWith(t, map[string]string{"MARQUEE_TOKEN_TTL": ttl.String()}, 4*time.Minute)
+	user, password := browserUser, browserPassword
 
 	// 1. The admin signs in and starts editing Metropolis. A token issued alongside the page's shows when
 	// the page's has expired.

@@ -20,14 +20,8 @@ import (
 // answers as its peer does; one that cannot get a snapshot (refused, or no peer) replays the whole stream
 // and gets there too.
 func TestReplicaFromSnapshot(t *testing.T) {
-	token := strings.Repeat("t", 32)
-	peer := newSvcWith(t, func(c *searchsvc.Config) { c.InternalToken = token })
 	const n = 200
-	for id := int64(1); id <= n; id++ {
-		peer.publish(t, id, 1, fmt.Sprintf("Movie %d", id))
-	}
-	peer.waitReady(t)
-	peer.waitFor(t, n, 1)
+	peer, token := snapshotPeer(t, n)
 	// The peer is busy the first time it is asked (503 with Retry-After): the replica asks again.
 	var asked atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,6 +96,19 @@ func TestReplicaFromSnapshot(t *testing.T) {
 	}
 }
 
+// snapshotPeer starts a search service with an internal token, holding movies 1..n, to copy replicas from.
+func snapshotPeer(t *testing.T, n int64) (*svcFixture, string) {
+	t.Helper()
+	token := strings.Repeat("t", 32)
+	peer := newSvcWith(t, func(c *searchsvc.Config) { c.InternalToken = token })
+	for id := int64(1); id <= n; id++ {
+		peer.publish(t, id, 1, fmt.Sprintf("Movie %d", id))
+	}
+	peer.waitReady(t)
+	peer.waitFor(t, n, 1)
+	return peer, token
+}
+
 // answerOf is the status and body of a read, without what differs between replicas that hold the same
 // movies (the time it took).
 func answerOf(t *testing.T, f *svcFixture, target string) string {
@@ -168,14 +175,8 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 // later than the stall budget still gets the copy; one that sends nothing at all replays the stream.
 func TestReplicaWaitsForTheCopy(t *testing.T) {
 	defer searchsvc.SetBootstrapTimes(2*time.Second, 3*time.Second, 200*time.Millisecond)()
-	token := strings.Repeat("t", 32)
-	peer := newSvcWith(t, func(c *searchsvc.Config) { c.InternalToken = token })
 	const n = 50
-	for id := int64(1); id <= n; id++ {
-		peer.publish(t, id, 1, fmt.Sprintf("Movie %d", id))
-	}
-	peer.waitReady(t)
-	peer.waitFor(t, n, 1)
+	peer, token := snapshotPeer(t, n)
 	slowPeer := func(delay time.Duration) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			peer.svc.Handler().ServeHTTP(&lateWriter{ResponseWriter: w, delay: delay, gone: r.Context().Done()}, r)
