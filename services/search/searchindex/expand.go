@@ -138,17 +138,16 @@ func (e *expansions) known(word string) bool {
 	return !ok || known
 }
 
-// titleWord is word if a title has it, else the title word nearest to it within fuzz edits (of those as
-// near, the one most titles have), else "".
+// titleWord is word if a title has it; else, if no movie has it at all (a misspelling, which the typo tier
+// expands anyway), the title word nearest to it within fuzz edits (of those as near, the one most titles
+// have); else "". A word that other fields have (an overview's, a name) is meant as it is.
 func (e *expansions) titleWord(word string, fuzz int) string {
-	v, ok := e.lookup(expansionKey{word: word, fuzz: -5}, func(r *dictReader) (any, error) {
-		fields, err := r.wordFields(word)
-		return fields&titleBit != 0, err
-	})
-	if inTitle, _ := v.(bool); inTitle || !ok {
+	v, ok := e.lookup(expansionKey{word: word, fuzz: -5}, func(r *dictReader) (any, error) { return r.wordFields(word) })
+	fields, _ := v.(uint64)
+	switch {
+	case !ok || fields&titleBit != 0:
 		return word
-	}
-	if fuzz == 0 {
+	case fields != 0 || fuzz == 0:
 		return ""
 	}
 	cands, _ := e.variants(fieldTitle, word, fuzz)

@@ -605,10 +605,10 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 }
 
 // titleStart matches the titles that begin with the words as typed so far, the last one half typed, each
-// other word that no title has as its nearest title word ("jurasic par" begins Jurassic Park, "the godf"
+// other word that no movie has as its nearest title word ("jurasic par" begins Jurassic Park, "the godf"
 // The Godfather): the title phrase of a person still typing it, which the title phrase itself misses. Nil
-// when the title phrase can match (every word is a title word, the last one whole), or when a word is near
-// no title word.
+// when the title phrase can match (every word is a title word, the last one whole), or when a word is in
+// no title (an overview's word, a name) or near no title word.
 func (x *Index) titleStart(p *plan, words []string) query.Query {
 	if len(p.phrases) > 0 || len(p.terms) == 0 || !p.terms[len(p.terms)-1].prefix {
 		return nil
