@@ -562,6 +562,7 @@
 
   function filtersChanged() {
     state.page = 1;
+    typedEntry = false; // the words typed next are a query after this entry, not in place of it
     syncControls();
     search({ push: true });
   }
