@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestBrowserConflict edits movies in the page while someone else changes them through the API. A change to
@@ -71,6 +72,11 @@ func TestBrowserConflict(t *testing.T) {
 			new Promise((r) => setTimeout(r, 800)).then(() => f(u, o)) : f(u, o); return true; })()`, id))
 		b.do(chromedp.Click(chromedp.ID("edit-submit")))
 		b.waitJS("the fields read-only while merging", `document.getElementById('f-overview').readOnly && document.getElementById('f-title').readOnly`)
+		// Nor can the form be closed under the save, which would go on into a closed or another movie's form.
+		b.do(chromedp.KeyEvent(kb.Escape))
+		if evaluate[bool](b, `!document.getElementById('edit-dialog').open || !document.querySelector('#edit-form [data-close]').disabled`) {
+			t.Fatal("the edit form could be closed while its save merged")
+		}
 		b.waitJS("the merged save", `!document.getElementById('edit-dialog').open && !document.getElementById('f-overview').readOnly && `+
 			toasted(fmt.Sprintf("Merged with the change root made to Tagline meanwhile; saved version %d.", v+2)))
 		if got := get(id, v+2); got.Tagline != tagline || got.Overview != overview || got.Version != v+2 {

@@ -155,7 +155,9 @@
     } catch (err) {
       if (err.status !== 401 || !opts.auth) throw err;
       if (await refreshSession()) return request(method, path, opts);
-      err.sessionEnded = true;
+      if (session) { // the renewal failed for another reason than the session's end (a 429, the server away)
+        throw new ApiError(503, { detail: 'Your session could not be renewed just now; nothing was lost. Try again in a moment.' });
+      }
       throw err;
     }
   }
@@ -789,6 +791,8 @@
       detailsClosed();
       return;
     }
+    onType.cancel();
+    typedEntry = false; // what is typed next is a query after this entry, not in place of it
     readURL();
     syncControls();
     search();
@@ -813,6 +817,7 @@
 
   for (const d of $$('dialog')) {
     d.addEventListener('click', (e) => {
+      if (d.querySelector('form[aria-busy]')) return; // a save under way (formBusy)
       if (e.target.closest('[data-close]')) d.close();
       else if (e.target === d) { // a click on the backdrop
         const r = d.getBoundingClientRect();
@@ -971,16 +976,22 @@
   // time in this page, and across tabs too (Web Locks), because each renewal rotates the cookie that every
   // tab shares: two tabs sending one cookie at once would look like a stolen copy and end the session.
   let renewing = null;
+  let renewFailures = 0;
   function refreshSession() {
     if (!renewing) {
       const renew = async () => {
         try {
           const { data } = await request('POST', '/v1/auth/refresh', { body: {} });
+          renewFailures = 0;
           setSession(data);
           return true;
         } catch (err) {
           if (err.status === 401) sessionEnded();
-          else if (session) renewTimer = setTimeout(refreshSession, 30000); // the server is away: try again
+          else if (session || localStorage.getItem(SESSION_HINT)) {
+            // Busy (429) or away: the session may well be alive, so a page signing in from it tries again too.
+            clearTimeout(renewTimer);
+            renewTimer = setTimeout(refreshSession, Math.min(60000, 5000 * 2 ** renewFailures++));
+          }
           return false;
         }
       };
@@ -1224,11 +1235,15 @@
     }
   });
 
-  /** formBusy makes the form's fields read-only (not disabled: the focus stays) while a save is under way. */
+  /** formBusy makes the form's fields read-only (not disabled: the focus stays) while a save is under way,
+   * and the dialog impossible to close: a save that merges goes on after its waits, and must not go on into a
+   * form closed meanwhile, or opened for another movie. */
   function formBusy(busy) {
     if (busy) editForm.setAttribute('aria-busy', 'true'); else editForm.removeAttribute('aria-busy');
     for (const input of $$('input, textarea', editForm)) input.readOnly = busy;
+    for (const b of $$('[data-close]', editDialog)) b.disabled = busy;
   }
+  editDialog.addEventListener('cancel', (e) => { if (editForm.hasAttribute('aria-busy')) e.preventDefault(); }); // Esc
 
   // ---------------------------------------------------------------------------------------------------
   // Edit conflicts: when someone else saved the movie after the form was opened, the form is merged with
