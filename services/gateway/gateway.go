@@ -41,8 +41,8 @@ type Config struct {
 	RateUserBurst      int     `key:"rate_user_burst" usage:"burst allowed to each user"`
 	RateAdmin          float64 `key:"rate_admin" usage:"requests per second allowed to each admin (token subject or API key)"`
 	RateAdminBurst     int     `key:"rate_admin_burst" usage:"burst allowed to each admin"`
-	RateLoginPerMinute float64 `key:"rate_login_per_minute" usage:"POST /v1/auth/token requests per minute allowed to each client IP (and as many again to the session routes, refresh and logout)"`
-	RateLoginBurst     int     `key:"rate_login_burst" usage:"POST /v1/auth/token burst allowed to each client IP (and as many again to the session routes)"`
+	RateLoginPerMinute float64 `key:"rate_login_per_minute" usage:"POST /v1/auth/token requests per minute allowed to each client IP (and as many again to session renewals, POST /v1/auth/refresh)"`
+	RateLoginBurst     int     `key:"rate_login_burst" usage:"POST /v1/auth/token burst allowed to each client IP (and as many again to session renewals)"`
 	RateLimitEntries   int     `key:"rate_limit_entries" usage:"most callers tracked at once by the rate limiter"`
 
 	TrustedProxies []string `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For is believed (comma-separated)"`

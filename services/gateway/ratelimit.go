@@ -158,7 +158,7 @@ func rateLimit(l *limiter, ips clientIPs) gin.HandlerFunc {
 }
 
 // rateKey names the bucket a request spends from, and its rate: the login bucket of the client IP for
-// POST /v1/auth/token, its session bucket at the same rate for the session routes, else the caller's own (API key or token subject) at its role's rate, else the
+// POST /v1/auth/token, its session bucket at the same rate for a session's renewal, else the caller's own (API key or token subject) at its role's rate, else the
 // client IP's at the anonymous rate.
 func rateKey(cfg RateLimits, who *caller, ip netip.Addr, method, path string) (string, Rate) {
 	if method == http.MethodPost && path == loginPath {

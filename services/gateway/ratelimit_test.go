@@ -61,7 +61,7 @@ func TestRateLimitTiers(t *testing.T) {
 		{"admin API key", "POST", "/v1/movies", func(*fixture) string { return adminKey }, 8},
 		{"login, whoever calls", "POST", "/v1/auth/token", func(f *fixture) string { return f.admin }, 2},
 		{"session renewal, whoever calls", "POST", "/v1/auth/refresh", func(f *fixture) string { return f.admin }, 2},
-		{"sign-out, whoever calls", "POST", "/v1/auth/logout", func(*fixture) string { return "" }, 2},
+		{"sign-out, at the caller's own rate, not the renewals'", "POST", "/v1/auth/logout", func(*fixture) string { return "" }, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, smallLimits)
@@ -224,7 +224,7 @@ func TestRateKey(t *testing.T) {
 		{"login", user, ip, "POST", "/v1/auth/token", "login|192.0.2.1", cfg.Login},
 		{"token route read", nil, ip, "GET", "/v1/auth/token", "ip|192.0.2.1", cfg.Anonymous},
 		{"session renewal", user, ip, "POST", "/v1/auth/refresh", "session|192.0.2.1", cfg.Login},
-		{"sign-out", nil, ip, "POST", "/v1/auth/logout", "session|192.0.2.1", cfg.Login},
+		{"sign-out", nil, ip, "POST", "/v1/auth/logout", "ip|192.0.2.1", cfg.Anonymous},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, r := rateKey(cfg, tc.who, tc.ip, tc.method, tc.path)

@@ -102,9 +102,10 @@ const metricsPath = "/metrics"
 // loginPath is the route limited per client IP more strictly than the rest, against password guessing.
 const loginPath = "/v1/auth/token"
 
-// sessionPaths take the session cookie; they are limited per client IP at the login rate, in a bucket of
-// their own so that renewals never use up an office's sign-ins.
-var sessionPaths = map[string]bool{"/v1/auth/refresh": true, "/v1/auth/logout": true}
+// sessionPaths renew a session with its cookie; they are limited per client IP at the login rate, in a
+// bucket of their own so that renewals never use up an office's sign-ins. A sign-out is not among them: it
+// only ends a session, and one refused for the rate would leave the cookie alive.
+var sessionPaths = map[string]bool{"/v1/auth/refresh": true}
 
 // newRouter builds the gateway. Every request passes, in order: CORS (which answers preflights), the query
 // string limit, authentication, and the rate limit; then its route's body limit, the admin check where the
