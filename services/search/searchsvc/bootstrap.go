@@ -178,7 +178,7 @@ func retryAfter(err error, attempt int) (time.Duration, bool) {
 		return backoff, true
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errPeerStalled) || errors.Is(err, errPeerSlow) ||
+	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errPeerStalled) ||
 		errors.Is(err, context.DeadlineExceeded) {
 		return backoff, true
 	}

@@ -174,7 +174,7 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 // first byte longer than it waits through a stall once the snapshot flows. One whose first byte comes
 // later than the stall budget still gets the copy; one that sends nothing at all replays the stream.
 func TestReplicaWaitsForTheCopy(t *testing.T) {
-	defer searchsvc.SetBootstrapTimes(2*time.Second, 3*time.Second, 200*time.Millisecond)()
+	defer searchsvc.SetBootstrapTimes(5*time.Second, 10*time.Second, time.Second)()
 	const n = 50
 	peer, token := snapshotPeer(t, n)
 	slowPeer := func(delay time.Duration) string {
@@ -191,7 +191,7 @@ func TestReplicaWaitsForTheCopy(t *testing.T) {
 			c.BootstrapFrom, c.InternalToken = from, token
 		}, peer.js)
 	}
-	copied := replica("copied", slowPeer(time.Second))   // later than the stall budget, within the first byte's
+	copied := replica("copied", slowPeer(2500*time.Millisecond)) // later than the stall budget, within the first byte's
 	replayed := replica("replayed", slowPeer(time.Hour)) // never
 	for _, f := range []*svcFixture{copied, replayed} {
 		f.waitReady(t)
