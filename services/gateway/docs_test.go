@@ -158,16 +158,16 @@ func TestDocsPageRendersEveryOperation(t *testing.T) {
 }
 
 // TestDocsTryIt checks what a try shows: the token from POST /v1/auth/token goes into the Authorization box
-// and with the next try, the curl line quotes what was sent but not the token, and a response body is text,
+// and with the next try, the curl line quotes what was sent but not the token nor a password, and a response body is text,
 // cut short when huge.
 func TestDocsTryIt(t *testing.T) {
 	got := renderDocs(t)
 	if got.TokenBox != "tok-123" || !strings.Contains(got.TokenNotice, "Authorization box") {
 		t.Fatalf("after POST /v1/auth/token the box holds %q and the page says %q", got.TokenBox, got.TokenNotice)
 	}
-	if want := `--data-binary '{"username":"root","password":"it'\''s me"}'`; !strings.Contains(got.TokenCurl, want) ||
+	if want := `--data-binary '{"username":"o'\''neil","password":"…"}'`; !strings.Contains(got.TokenCurl, want) || strings.Contains(got.TokenCurl, "s me") ||
 		!strings.HasPrefix(got.TokenCurl, "curl -sS -i -X POST 'http://localhost:8080/v1/auth/token'") {
-		t.Fatalf("curl line\n%s\nwant the URL and the body quoted for the shell, %s", got.TokenCurl, want)
+		t.Fatalf("curl line\n%s\nwant the URL and the body quoted for the shell, its password left out, %s", got.TokenCurl, want)
 	}
 	if got.SentAuthorization != "Bearer tok-123" {
 		t.Fatalf("the next try sent Authorization %q", got.SentAuthorization)

@@ -80,7 +80,7 @@ const submit = (opId) => all(find(opId)).find((n) => n.tag === "form").listeners
   out.plainURL = sent.length ? sent[sent.length - 1].url : "";
 
   // A token from POST /v1/auth/token lands in the Authorization box; its curl line carries the body.
-  find("createToken-body").value = JSON.stringify({ username: "root", password: "it's me" });
+  find("createToken-body").value = JSON.stringify({ username: "o'neil", password: "it's me" });
   submit("createToken");
   await tick();
   out.tokenBox = byId["auth-token"].value;
