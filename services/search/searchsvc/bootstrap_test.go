@@ -192,7 +192,7 @@ func TestReplicaWaitsForTheCopy(t *testing.T) {
 		}, peer.js)
 	}
 	copied := replica("copied", slowPeer(2500*time.Millisecond)) // later than the stall budget, within the first byte's
-	replayed := replica("replayed", slowPeer(time.Hour)) // never
+	replayed := replica("replayed", slowPeer(time.Hour))         // never
 	for _, f := range []*svcFixture{copied, replayed} {
 		f.waitReady(t)
 		f.waitFor(t, n, 1)
