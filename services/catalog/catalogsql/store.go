@@ -212,7 +212,8 @@ func (s *Store) insertMovie(ctx context.Context, tx *txn, actor string, in catal
 	if err := s.insertEvent(ctx, tx, catalog.UpsertEvent(m), now); err != nil {
 		return nil, err
 	}
-	if err := s.insertHistory(ctx, tx, m.ID, 1, catalog.ActionCreated, actor, catalog.Diff(nil, &in), now); err != nil {
+	// A creation's entry holds no fields: MovieHistory rebuilds them from the row (catalog.FirstState).
+	if err := s.insertHistory(ctx, tx, m.ID, 1, catalog.ActionCreated, actor, nil, now); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -347,7 +348,9 @@ func (s *Store) DeleteMovie(ctx context.Context, actor string, id, ifVersion int
 		if err := s.insertEvent(ctx, tx, catalog.DeleteEvent(id, version, now), now); err != nil {
 			return err
 		}
-		return s.insertHistory(ctx, tx, id, version, catalog.ActionDeleted, actor, map[string]catalog.FieldChange{}, now)
+		// The ids it frees are a change, which MovieHistory needs to rebuild a creation of the movie.
+		freed := catalog.Diff(&catalog.MovieInput{TMDBID: cur.TMDBID, IMDbID: cur.IMDbID}, &catalog.MovieInput{})
+		return s.insertHistory(ctx, tx, id, version, catalog.ActionDeleted, actor, freed, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete movie %d: %w", id, dbErr(err))
@@ -376,7 +379,11 @@ func (s *Store) insertEventAs(ctx context.Context, tx *txn, e *events.MovieChang
 // insertHistory records a change of a movie, in the caller's transaction.
 func (s *Store) insertHistory(ctx context.Context, tx *txn, id, version int64, action, actor string,
 	changes map[string]catalog.FieldChange, now time.Time) error {
-	data, err := json.Marshal(changes)
+	data := []byte("{}")
+	var err error
+	if len(changes) > 0 {
+		data, err = json.Marshal(changes)
+	}
 	if err != nil {
 		return fmt.Errorf("encode history: %w", dbErr(err))
 	}
@@ -387,15 +394,24 @@ func (s *Store) insertHistory(ctx context.Context, tx *txn, id, version int64, a
 	return nil
 }
 
-// MovieHistory implements catalog.Store.
+// MovieHistory implements catalog.Store. The movie's row is read before its entries: every entry up to the
+// row's version is committed with it, so the row and those entries rebuild a creation stored without its
+// fields (catalog.FirstState), whatever is written meanwhile.
 func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEntry, error) {
+	cur, err := scanMovie(s.db.QueryRowContext(ctx, `SELECT `+movieColumns+` FROM movies WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "Movie %d never existed.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read movie %d: %w", id, dbErr(err))
+	}
 	const q = `SELECT version, action, actor, changes, created_at FROM movie_history WHERE movie_id = ? ORDER BY version`
 	rows, err := s.db.QueryContext(ctx, q, id)
 	if err != nil {
 		return nil, fmt.Errorf("read history of movie %d: %w", id, dbErr(err))
 	}
 	defer func() { _ = rows.Close() }()
-	out := []catalog.HistoryEntry{}
+	out := []catalog.HistoryEntry{} // a movie from before histories were kept has none
 	for rows.Next() {
 		var (
 			h       catalog.HistoryEntry
@@ -417,15 +433,10 @@ func (s *Store) MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEn
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read history of movie %d: %w", id, dbErr(err))
 	}
-	if len(out) == 0 { // a movie from before histories were kept has none; one that never existed is missing
-		var one int
-		err := s.db.QueryRowContext(ctx, `SELECT 1 FROM movies WHERE id = ?`, id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, apperr.Errorf(apperr.NotFound, "Movie %d never existed.", id)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read movie %d: %w", id, dbErr(err))
-		}
+	// A creation always sets a title: one with no fields was stored without them.
+	if len(out) > 0 && out[0].Action == catalog.ActionCreated && len(out[0].Changes) == 0 {
+		in := cur.Input()
+		out[0].Changes = catalog.FirstState(&in, cur.Version, out[1:])
 	}
 	return out, nil
 }

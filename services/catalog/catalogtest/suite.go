@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -44,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Fields/every field round-trips", testAllFields},
 		{"ExternalIDs/duplicates are a Conflict naming the field; a delete frees them", testExternalIDs},
 		{"History/who changed what, kept after the delete", testHistory},
+		{"History/a creation shows every field it set, after later changes and a delete", testHistoryCreation},
 		{"Idempotency/CreateMovieOnce replays and refuses another request", testCreateOnce},
 		{"Idempotency/concurrent requests with one key create one movie", testCreateOnceConcurrent},
 		{"Idempotency/claim, complete and release", testClaimKey},
@@ -772,6 +774,54 @@ func testHistory(t *testing.T, s catalog.Store) {
 	if c := hs[1].Changes["genres"]; string(c.From) != "[]" || string(c.To) != `["Crime"]` {
 		t.Errorf("genres change = %s -> %s", c.From, c.To)
 	}
+}
+
+func testHistoryCreation(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	first := matrix()
+	first.Tags, first.TMDBID, first.IMDbID = []string{"cyberpunk"}, ptr(int64(603)), ptr("tt0133093")
+	m := mustCreate(t, s, first)
+	second := first
+	second.Title, second.Cast, second.Tags, second.Rating = "Matrix", []string{"Keanu Reeves", "Carrie-Anne Moss"}, nil, nil
+	if _, err := s.UpdateMovie(ctx, "ada", m.ID, 1, second); err != nil {
+		t.Fatal(err)
+	}
+	third := second
+	third.Title, third.Year, third.Overview = "The Matrix", ptr(2000), ""
+	if _, err := s.UpdateMovie(ctx, "ada", m.ID, 2, third); err != nil {
+		t.Fatal(err)
+	}
+	want := catalog.Diff(nil, &first)
+	for _, deleted := range []bool{false, true} {
+		if deleted {
+			if _, err := s.DeleteMovie(ctx, "ada", m.ID, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hs, err := s.MovieHistory(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hs) < 3 || hs[0].Action != catalog.ActionCreated {
+			t.Fatalf("history = %+v", hs)
+		}
+		if !reflect.DeepEqual(hs[0].Changes, want) {
+			t.Errorf("deleted %v: creation = %s, want %s", deleted, changesOf(hs[0].Changes), changesOf(want))
+		}
+		if deleted {
+			if got := hs[3].Changes["tmdb_id"]; string(got.From) != "603" || string(got.To) != "null" {
+				t.Errorf("the delete's freed tmdb_id = %s -> %s", got.From, got.To)
+			}
+		}
+	}
+}
+
+func changesOf(cs map[string]catalog.FieldChange) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(cs)) {
+		fmt.Fprintf(&b, "%s: %s -> %s; ", k, cs[k].From, cs[k].To)
+	}
+	return b.String()
 }
 
 func idemKey(key, body string) catalog.IdempotencyKey {
