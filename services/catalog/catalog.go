@@ -435,6 +435,9 @@ type Store interface {
 	PendingEvents(ctx context.Context, limit int) ([]OutboxEvent, error)
 	// MarkPublished records that the events with these outbox ids were acknowledged by the stream.
 	MarkPublished(ctx context.Context, ids []int64) error
+	// DeletePublished deletes the events with these outbox ids, which the stream acknowledged: what a
+	// relay that keeps no published rows does instead of marking them.
+	DeletePublished(ctx context.Context, ids []int64) error
 	// Backlog counts the unpublished events.
 	Backlog(ctx context.Context) (int64, error)
 	// PrunePublished deletes up to limit events published before before and returns how many it deleted.

@@ -112,9 +112,10 @@ func startCluster(ctx context.Context, dir, marquee string, natsNodes int) (*clu
 	dsn := fmt.Sprintf("root@tcp(127.0.0.1:%d)/marquee", c.dbPort)
 	natsURL := c.natsURL
 	c.catalog = &proc{name: "catalog", path: marquee, log: filepath.Join(dir, "catalog.log"),
-		// The reconciler also compares this search index (an environment variable, which an older -rev ignores).
+		// The reconciler also compares this search index, and the duplicates scenario sends old events again
+		// from the outbox, which keeps them (environment variables, which an older -rev ignores).
 		env: append(baseEnv(), "MARQUEE_ADMIN_USERNAME="+c.adminUser, "MARQUEE_ADMIN_PASSWORD="+c.adminPass,
-			"MARQUEE_SEARCH_URL="+c.url(c.searchPort)),
+			"MARQUEE_SEARCH_URL="+c.url(c.searchPort), "MARQUEE_OUTBOX_RETENTION=24h"),
 		args: []string{"catalog", "--addr", c.addr(c.catalogPort), "--mysql-dsn", dsn, "--nats-url", natsURL,
 			"--seed=", "--token-ttl", "2h"}}
 	if natsNodes == 3 {

@@ -62,6 +62,27 @@ func (s *Store) MarkPublished(ctx context.Context, ids []int64) error {
 	return nil
 }
 
+// DeletePublished implements catalog.Store. Only rows still unpublished are deleted, as MarkPublished marks
+// only those.
+func (s *Store) DeletePublished(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		q := `DELETE FROM outbox WHERE published_at IS NULL AND id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete %d published events: %w", len(ids), dbErr(err))
+	}
+	return nil
+}
+
 // UnmarkPublished implements catalog.Store. Of the events published since since, it unmarks only each movie's
 // last one: the stream keeps a movie's last message, and one of the superseded events published again after
 // a restart of the stream's server, which forgets the ids of the messages it no longer holds, would become

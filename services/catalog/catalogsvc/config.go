@@ -36,7 +36,7 @@ type Config struct {
 	RefreshTTL        time.Duration `key:"refresh_ttl" usage:"how long an unused browser session lasts: each renewal of its access token extends it by as much"`
 	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
 
-	OutboxRetention   time.Duration `key:"outbox_retention" usage:"how long published outbox rows are kept before they are deleted"`
+	OutboxRetention   time.Duration `key:"outbox_retention" usage:"how long outbox rows the stream has acknowledged are kept (for audits) before they are deleted; 0: deleted at once (each movie's history records its changes)"`
 	OutboxBatchSize   int           `key:"outbox_batch_size" usage:"outbox rows the relay publishes (asynchronously) and marks at a time"`
 	ReconcileInterval time.Duration `key:"reconcile_interval" usage:"how often the database is compared with the stream (and search_url's index) and differences republished; 0 turns it off"`
 	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling"`
@@ -55,7 +55,6 @@ func DefaultConfig() Config {
 		RefreshTTL:    7 * 24 * time.Hour,
 		LogLevel:      "info",
 
-		OutboxRetention:   24 * time.Hour,
 		OutboxBatchSize:   1000,
 		ReconcileInterval: 10 * time.Minute,
 		MySQLMaxConns:     catalogsql.DefaultMySQLConns,
@@ -117,8 +116,8 @@ func (c *Config) Validate() error {
 	if c.MySQLMaxConns < 1 {
 		problems = append(problems, "mysql_max_conns must be at least 1")
 	}
-	if c.OutboxRetention < time.Minute {
-		problems = append(problems, "outbox_retention must be at least 1m")
+	if c.OutboxRetention < 0 {
+		problems = append(problems, "outbox_retention must not be negative")
 	}
 	if c.OutboxBatchSize < 1 || c.OutboxBatchSize > 10000 {
 		problems = append(problems, "outbox_batch_size must be between 1 and 10000")

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"DeleteMovie/ids are never reused", testIDsNotReused},
 		{"Movies/pages in id order without deleted movies", testMovies},
 		{"Outbox/pending in id order and MarkPublished", testPending},
+		{"Outbox/DeletePublished deletes the acknowledged pending events only", testDeletePublished},
 		{"Outbox/UnmarkPublished unmarks each movie's last event since a time", testUnmarkPublished},
 		{"Outbox/RepublishMovies queues the state of each movie with nothing pending", testRepublishMovies},
 		{"Seed/is idempotent and keeps duplicate titles", testSeed},
@@ -386,6 +387,31 @@ func testPending(t *testing.T, s catalog.Store) {
 		t.Fatalf("Backlog = %d, %v; want 1", n, err)
 	}
 	if err := s.MarkPublished(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testDeletePublished(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	for range 3 {
+		mustCreate(t, s, matrix())
+	}
+	evs := mustPending(t, s)
+	if err := s.MarkPublished(ctx, []int64{evs[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	// A marked row is the kept record of a publication: DeletePublished leaves it to the pruning.
+	if err := s.DeletePublished(ctx, []int64{evs[0].ID, evs[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	rest := mustPending(t, s)
+	if len(rest) != 1 || rest[0].ID != evs[2].ID {
+		t.Fatalf("pending after delete = %+v, want the third event only", rest)
+	}
+	if n, err := s.PrunePublished(ctx, time.Now().Add(time.Hour), 10); err != nil || n != 1 {
+		t.Errorf("PrunePublished = %d, %v; want the marked row", n, err)
+	}
+	if err := s.DeletePublished(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -6,11 +6,12 @@
 // movie's rows in one batch only the last is sent, and the earlier ones are marked with it (the stream keeps
 // only a movie's last event, each event carries the whole movie, and an earlier one sent again could replace
 // a later one; see latestPerMovie). On an error the relay publishes the failed rows again, one at a time and
-// in order, and backs off; a row
-// published twice is dropped by the server's duplicate window. Published rows are kept for a retention
-// period (for audits and repairs), then deleted in small batches. A relay whose stream server syncs to disk on
-// an interval rather than on every write publishes the rows of that last interval again when it starts
-// (Options.Republish): a crash of the machine may have taken them from the stream after it acknowledged them.
+// in order, and backs off; a row published twice is dropped by the server's duplicate window. A published row
+// is deleted at once, unless it is kept for a retention period (Options.Retention, for audits) or for the
+// stream's unsynced interval: a relay whose stream server syncs to disk on an interval rather than on every
+// write publishes the rows of that last interval again when it starts (Options.Republish), since a crash of
+// the machine may have taken them from the stream after it acknowledged them. Kept rows are deleted in small
+// batches once their time is up. The movie's history, not the outbox, is the record of its changes.
 package outbox
 
 import (
@@ -33,6 +34,7 @@ import (
 type Store interface {
 	PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxEvent, error)
 	MarkPublished(ctx context.Context, ids []int64) error
+	DeletePublished(ctx context.Context, ids []int64) error
 	Backlog(ctx context.Context) (int64, error)
 	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
 	UnmarkPublished(ctx context.Context, since time.Time) (int64, error)
@@ -41,11 +43,9 @@ type Store interface {
 // Relay tunables.
 const (
 	DefaultBatchSize = 1000
-	DefaultRetention = 24 * time.Hour
 	PollInterval     = 200 * time.Millisecond
 	PublishTimeout   = 10 * time.Second
 	maxBackoff       = 5 * time.Second
-	pruneEvery       = time.Minute
 	pruneBatch       = 500
 	backlogEvery     = time.Second
 )
@@ -53,11 +53,12 @@ const (
 // Options tune a relay; zero fields take the defaults.
 type Options struct {
 	BatchSize  int           // rows read, published and marked at a time; 0 means DefaultBatchSize
-	Retention  time.Duration // how long published rows are kept; 0 means DefaultRetention
+	Retention  time.Duration // how long published rows are kept at least; 0: deleted at once (but see Republish)
 	PerMessage bool          // publish one message at a time, waiting for each ack (the old path; benchmarks)
 	// Republish is how far back, when it starts, the relay publishes again what it had published: at least
 	// what the stream's server may acknowledge without having it on disk (its sync interval), and less
 	// than its duplicate window, which drops the events it kept. 0: nothing (a server that syncs every write).
+	// Published rows are kept at least this long, for it.
 	Republish time.Duration
 	Metrics   *Metrics // nil: not measured
 }
@@ -77,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		backlog: httpx.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "marquee_outbox_backlog", Help: "Committed change events not yet acknowledged by the stream."})),
 		published: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "marquee_outbox_published_total", Help: "Change events marked published: acknowledged by the stream, or superseded by a later event of the movie in the same batch."})),
+			Name: "marquee_outbox_published_total", Help: "Change events settled: acknowledged by the stream, or superseded by a later event of the movie in the same batch."})),
 		errors: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marquee_outbox_relay_errors_total", Help: "Relay passes that failed and were retried."})),
 		pruned: httpx.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
@@ -114,9 +115,7 @@ func NewWith(log *slog.Logger, store Store, js jetstream.JetStream, stream event
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
-	if opts.Retention <= 0 {
-		opts.Retention = DefaultRetention
-	}
+	opts.Retention = max(opts.Retention, opts.Republish, 0)
 	return &Relay{log: log, store: store, js: js, stream: stream, opts: opts, kick: make(chan struct{}, 1)}
 }
 
@@ -202,7 +201,8 @@ func (r *Relay) republish(ctx context.Context, since time.Time, done *bool) erro
 	return nil
 }
 
-// housekeeping counts the backlog (every second) and prunes expired published rows (every minute).
+// housekeeping counts the backlog (every second) and prunes expired published rows (twice a retention
+// period, at least every second and at most every minute).
 func (r *Relay) housekeeping(ctx context.Context) {
 	now := time.Now()
 	if now.Sub(r.backlogAt) >= backlogEvery {
@@ -214,7 +214,7 @@ func (r *Relay) housekeeping(ctx context.Context) {
 			}
 		}
 	}
-	if now.Sub(r.prunedAt) >= pruneEvery {
+	if r.opts.Retention > 0 && now.Sub(r.prunedAt) >= min(max(r.opts.Retention/2, time.Second), time.Minute) {
 		r.prunedAt = now
 		if n, err := r.Prune(ctx, now.Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
 			r.log.Warn("prune published outbox rows", "err", err)
@@ -273,7 +273,7 @@ func (r *Relay) relayBatch(ctx context.Context) (full bool, err error) {
 		// Mark even after a context cancel, so that a shutdown does not republish what was acknowledged.
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PublishTimeout)
 		defer cancel()
-		if err := r.store.MarkPublished(markCtx, acked); err != nil {
+		if err := r.settle(markCtx, acked); err != nil {
 			return false, err
 		}
 		r.published.Add(int64(len(acked)))
@@ -286,6 +286,14 @@ func (r *Relay) relayBatch(ctx context.Context) (full bool, err error) {
 		return false, pubErr
 	}
 	return len(rows) == r.opts.BatchSize, nil
+}
+
+// settle marks the acknowledged rows published, or deletes them if none are kept.
+func (r *Relay) settle(ctx context.Context, ids []int64) error {
+	if r.opts.Retention > 0 {
+		return r.store.MarkPublished(ctx, ids)
+	}
+	return r.store.DeletePublished(ctx, ids)
 }
 
 // publishAsync publishes rows without waiting between them, then waits for every acknowledgement. The

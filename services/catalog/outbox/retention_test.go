@@ -8,15 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"marquee/pkg/events"
 	"marquee/services/catalog/outbox"
 )
 
 func TestRelayPrunesOnlyExpiredPublishedRows(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, true).run(t)
+	f := newFixture(t, true).keeping(time.Hour).run(t)
 	for range 3 {
 		mustCreate(t, f, "M")
 	}
@@ -43,6 +45,25 @@ func TestRelayPrunesOnlyExpiredPublishedRows(t *testing.T) {
 	}
 	if left != 2 || pending != 1 {
 		t.Errorf("left %d rows (%d pending), want 2 (1 pending): unpublished and recent rows stay", left, pending)
+	}
+}
+
+// By default a row the stream has acknowledged is deleted at once: the outbox holds what waits, not what was
+// sent (which the movie's history records), so an import does not leave a copy of every movie behind.
+func TestRelayKeepsNoPublishedRows(t *testing.T) {
+	f := newFixture(t, true).run(t)
+	a := mustCreate(t, f, "A")
+	mustCreate(t, f, "B")
+	f.waitDrained(t)
+	var rows int
+	if err := f.db.QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("%d outbox rows left after publishing, want none", rows)
+	}
+	if got := f.lastMsg(t, a.ID).Header.Get(jetstream.MsgIDHeader); got != events.MsgID(a.ID, 1) {
+		t.Errorf("movie A's message %q, want its first version", got)
 	}
 }
 
