@@ -48,14 +48,17 @@ func ConnOptions(log *slog.Logger, name string) []nats.Option {
 	}
 }
 
-// StreamConfig is the JetStream configuration of a movie change stream: file storage, the last message of
-// each movie only (replaying it from the start rebuilds the catalog), and a duplicate window for message ids.
+// StreamConfig is the JetStream configuration of a movie change stream: file storage, compressed (S2), the
+// last message of each movie only (replaying it from the start rebuilds the catalog), and a duplicate window
+// for message ids. Each message is a whole movie in JSON, which S2 halves; a server older than 2.10 ignores
+// the compression and stores the stream as it is.
 func StreamConfig(s events.Stream) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              s.Name,
 		Description:       "Marquee movie changes: the last state of every movie, one subject per movie",
 		Subjects:          []string{s.Subjects()},
 		Storage:           jetstream.FileStorage,
+		Compression:       jetstream.S2Compression,
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: 1,
 		Discard:           jetstream.DiscardOld,
@@ -110,13 +113,25 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream, 
 	if replicas == 0 {
 		cfg.Replicas = have.Replicas
 	}
+	if !compresses(js.Conn()) {
+		cfg.Compression = have.Compression // an older server would be asked at every start, and ignore it
+	}
 	if have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || have.Duplicates != cfg.Duplicates || len(have.Subjects) != 1 ||
-		have.Subjects[0] != cfg.Subjects[0] || have.Replicas != cfg.Replicas {
+		have.Subjects[0] != cfg.Subjects[0] || have.Replicas != cfg.Replicas || have.Compression != cfg.Compression {
 		if st, err = js.UpdateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("update stream %s: %w", s.Name, err)
 		}
 	}
 	return st, nil
+}
+
+// compresses reports whether the server nc is connected to stores streams compressed: 2.10 or later.
+func compresses(nc *nats.Conn) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(nc.ConnectedServerVersion(), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 10
 }
 
 // Drain lets nc deliver what it holds and closes it, waiting at most timeout.

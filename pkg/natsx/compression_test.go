@@ -1,0 +1,84 @@
+package natsx_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/events"
+	"marquee/pkg/natsx"
+	"marquee/pkg/natsx/natsembed"
+	"marquee/pkg/testenv"
+)
+
+// The movie stream is stored compressed: each message is a whole movie in JSON. EnsureStream creates it so
+// and compresses a stream created before, on a server that can (2.10 and later).
+func TestStreamIsCompressed(t *testing.T) {
+	srv, err := natsembed.Run(natsembed.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fresh := events.Stream{Name: "FRESH", Prefix: "fresh"}
+	st, err := natsx.EnsureStream(ctx, js, fresh, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config.Compression; c != jetstream.S2Compression {
+		t.Errorf("new stream stored with %v, want s2", c)
+	}
+	old := events.Stream{Name: "OLD", Prefix: "old"}
+	cfg := natsx.StreamConfig(old)
+	cfg.Compression = jetstream.NoCompression
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = natsx.EnsureStream(ctx, js, old, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config.Compression; c != jetstream.S2Compression {
+		t.Errorf("a stream created uncompressed is left %v, want s2", c)
+	}
+}
+
+// A server older than 2.10 (Debian's 2.9) ignores the compression: it stores the stream as it is, and
+// EnsureStream neither fails nor changes the stream at the next start.
+func TestStreamOnAServerWithoutCompression(t *testing.T) {
+	nc, err := nats.Connect(testenv.NATSURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := js.Conn().ConnectedServerVersion(); !strings.HasPrefix(v, "2.9.") && !strings.HasPrefix(v, "2.8.") {
+		t.Skipf("nats-server %s compresses streams", v)
+	}
+	ctx := context.Background()
+	s := events.Stream{Name: "COMPRESSION_OLD_SERVER", Prefix: "compression"}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), s.Name) })
+	for range 2 {
+		st, err := natsx.EnsureStream(ctx, js, s, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := st.CachedInfo().Config.Compression; c != jetstream.NoCompression {
+			t.Errorf("stream stored with %v", c)
+		}
+	}
+}
