@@ -54,7 +54,7 @@ func TestQuickBench(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	want := 9
+	want := 10
 	if dsn != "" {
 		want++
 	}

@@ -176,6 +176,7 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	// merge's inputs next to its output (4.2 KB a movie instead of 2.6 in a 400k run).
 	srv.settle(ctx, o.settleLimit)
 	rep.indexBytes = dirBytes(filepath.Join(srv.dataDir, "search"))
+	rep.streamBytes = dirBytes(filepath.Join(srv.dataDir, "nats"))
 	rep.dataBytes = dirBytes(srv.dataDir)
 
 	// MariaDB FULLTEXT and GROUP BY on the same catalog.
