@@ -54,7 +54,7 @@ func TestQuickBench(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	want := 10
+	want := 11
 	if dsn != "" {
 		want++
 	}

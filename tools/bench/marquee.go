@@ -336,6 +336,52 @@ func (m *marquee) indexed(ctx context.Context) (total uint64, current bool, err 
 	return res.Total, res.Index.Lag == 0, err
 }
 
+// rebuildResult is what a rebuild of the search index from the stream measured.
+type rebuildResult struct {
+	movies   uint64
+	duration time.Duration // as the search service timed it, from the start to the swap
+}
+
+func (r *rebuildResult) rate() float64 { return float64(r.movies) / r.duration.Seconds() }
+
+// rebuild builds the search index again from the stream (POST /v1/index/rebuild: what a new search replica
+// does, beside the live index, which keeps serving) and waits, asking once a second, until it is done.
+func (m *marquee) rebuild(ctx context.Context, timeout time.Duration) (*rebuildResult, error) {
+	status, answer, err := m.do(ctx, http.MethodPost, "/v1/index/rebuild", nil, nil)
+	if err != nil || status != http.StatusAccepted {
+		return nil, fmt.Errorf("start a rebuild: %d %s %v", status, answer, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		status, answer, err := m.do(ctx, http.MethodGet, "/v1/index/rebuild", nil, nil)
+		if err != nil || status != http.StatusOK {
+			return nil, fmt.Errorf("follow the rebuild: %d %s %v", status, answer, err)
+		}
+		var st struct {
+			State      string `json:"state"`
+			Movies     uint64 `json:"movies"`
+			Error      string `json:"error"`
+			DurationMS int64  `json:"duration_ms"`
+		}
+		if err := json.Unmarshal(answer, &st); err != nil {
+			return nil, fmt.Errorf("follow the rebuild: %s", answer)
+		}
+		switch {
+		case st.State == "done":
+			return &rebuildResult{movies: st.Movies, duration: time.Duration(st.DurationMS) * time.Millisecond}, nil
+		case st.State == "failed":
+			return nil, fmt.Errorf("the rebuild failed: %s", st.Error)
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("the rebuild is still %s after %s", st.State, timeout)
+		}
+	}
+}
+
 // ingestResult is what an import measured.
 type ingestResult struct {
 	movies   int

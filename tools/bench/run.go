@@ -188,6 +188,15 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 			return rep, fmt.Errorf("MariaDB comparison: %w", err)
 		}
 	}
+	// A new replica's rebuild from the stream, once every other figure of the index above is taken; the peers'
+	// comparison then measures the rebuilt index, settled as the imported one was.
+	log("rebuild of the search index from the stream")
+	if rep.rebuild, err = srv.rebuild(ctx, o.IngestTimeout); err != nil {
+		return nil, err
+	}
+	log("rebuild: %d movies in %s", rep.rebuild.movies, rep.rebuild.duration.Round(time.Millisecond))
+	srv.settle(ctx, o.settleLimit)
+
 	// Xapian and Sphinx on the same catalog and queries; Marquee first, then stopped for the peers' turn.
 	if len(o.peers()) > 0 {
 		peerMix, err := buildQueries(catalog, o.Small, uint64(o.Seed)+1, o.PerClass)
