@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,6 +38,18 @@ func holdsCurrent(idx any, r *http.Request) bool {
 	}
 	checkpoint, err := v.Checkpoint()
 	return err == nil && inm == listETag(checkpoint, r)
+}
+
+// wantsFresh reports whether the request asks, as HTTP lets a client ask any cache, for no stored answer
+// without revalidation (Cache-Control: no-cache or max-age=0, or Pragma: no-cache): then it gets the index
+// as it is, whatever the staleness bound. A check that the index holds what it should asks so.
+func wantsFresh(r *http.Request) bool {
+	for d := range strings.SplitSeq(r.Header.Get("Cache-Control"), ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "max-age=0" {
+			return true
+		}
+	}
+	return r.Header.Get("Pragma") == "no-cache"
 }
 
 // minIndexVersion is the checkpoint a read that waited for its versions must be answered at or after: the

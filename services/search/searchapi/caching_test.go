@@ -42,7 +42,7 @@ func TestSearchNotModified(t *testing.T) {
 // TestSearchStaleAnswer checks the HTTP side of the result cache's staleness bound: after a write, a cached
 // answer is sent within the bound with the checkpoint it is of (index.version, ETag) and its Age, 304
 // answers a client holding it, a read with min_version gets the write, and past the bound the query is
-// searched again.
+// searched again. A request with Cache-Control: no-cache gets the index as it is.
 func TestSearchStaleAnswer(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	idx, err := searchindex.OpenWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{
@@ -141,6 +141,14 @@ func TestSearchStaleAnswer(t *testing.T) {
 	}
 	if fresh.Header().Get("ETag") == tag || fresh.Header().Get("Age") != "" {
 		t.Errorf("past the bound: ETag=%q Age=%q, want a new tag and no Age", fresh.Header().Get("ETag"), fresh.Header().Get("Age"))
+	}
+	write(4, "The Matrix Revisited", 4)
+	now = now.Add(time.Second)
+	if a := read(do(h, "/v1/movies?q=matrix")); a.Total != 3 {
+		t.Errorf("within the bound: total=%d, want the cached 3", a.Total)
+	}
+	if a := read(do(h, "/v1/movies?q=matrix", "Cache-Control", "no-cache")); a.Total != 4 || a.Index.Version != 4 {
+		t.Errorf("Cache-Control: no-cache: %+v, want 4 movies of version 4", a)
 	}
 }
 

@@ -55,7 +55,8 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degrad
 // Its ETag names that answer, so 304 means the client holds the answer it would be sent.
 // With min_version (<id>:<version>, repeatable or comma-separated) it first waits, up to a bound, for the
 // index to hold those versions, and its index.current and Marquee-Consistent header say whether it does;
-// its answer is of the index after the wait, never an older cached one.
+// its answer is of the index after the wait, never an older cached one; so is the answer to a request with
+// Cache-Control: no-cache.
 func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		params := c.Request.URL.Query()
@@ -74,9 +75,10 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			return
 		}
 		c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, asked))
-		if asked {
+		if asked || wantsFresh(c.Request) {
 			q.MinIndexVersion = minIndexVersion(idx)
-		} else if holdsCurrent(idx, c.Request) {
+		}
+		if !asked && holdsCurrent(idx, c.Request) {
 			c.Header("ETag", c.GetHeader("If-None-Match"))
 			c.Status(http.StatusNotModified)
 			return
