@@ -132,9 +132,9 @@ func handleSuggest(idx search.Searcher, d *Deps) gin.HandlerFunc {
 }
 
 // handleMovieGet handles "GET /v1/movies/:id": one movie, with its version as ETag: it is read from the
-// index as it is (never from the result cache), so the tag changes exactly when the movie does. With min_version=N it
-// first waits, up to a bound, for the index to hold version N or later, then answers with "index" and the
-// Marquee-Consistent header saying whether it does.
+// index as it is (never from the result cache), so the tag changes exactly when the movie does. With
+// min_version=N it first waits, up to a bound, for the index to hold version N or later, then answers with
+// "index" and the Marquee-Consistent header saying whether it does.
 func handleMovieGet(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)

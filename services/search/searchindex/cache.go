@@ -141,7 +141,7 @@ func resultSize(key string, r *search.Result) int64 {
 
 // Search answers q; see search.Searcher. With a cache (Options.CacheBytes) an answer for the same
 // normalized query is served from memory if the index has not changed since it was computed, or if it was
-// computed within Options.CacheMaxAge and is of q.MinIndexVersion or later.
+// the index's answer within Options.CacheMaxAge; never one of a checkpoint below q.MinIndexVersion.
 func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if x.cache == nil {
 		return x.search(ctx, q)
