@@ -45,12 +45,13 @@ type serveConfig struct {
 	IndexShards       int           `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
 	SearchConcurrency int           `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
 	SearchQueue       int           `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
+	CacheMaxAge       time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); anonymous reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is (0 to 10m)"`
 }
 
 func defaultServeConfig() serveConfig {
 	cat := catalogsvc.DefaultConfig()
 	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info", IndexShards: 1,
-		MySQLMaxConns: catalogsql.DefaultMySQLConns, TokenTTL: cat.TokenTTL, RefreshTTL: cat.RefreshTTL}
+		MySQLMaxConns: catalogsql.DefaultMySQLConns, TokenTTL: cat.TokenTTL, RefreshTTL: cat.RefreshTTL, CacheMaxAge: searchsvc.DefaultConfig().CacheMaxAge}
 }
 
 // gatewayConfig is the gateway's configuration in the all-in-one: its defaults with the few settings that
@@ -132,6 +133,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	searchCfg.IndexShards = cfg.IndexShards
 	searchCfg.SearchConcurrency = cfg.SearchConcurrency
 	searchCfg.SearchQueue = cfg.SearchQueue
+	searchCfg.CacheMaxAge = cfg.CacheMaxAge
 	searchCfg.GenreSynonyms = cfg.GenreSynonyms
 	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {

@@ -7,14 +7,15 @@ import (
 )
 
 // cachedReads are the public reads whose answers HTTP caches may keep. The search service tags them
-// (ETag: the index checkpoint and the query for lists, the movie version for one movie) and answers 304 to
-// a client that holds the current answer.
+// (ETag: the checkpoint the answer is of and the query for lists, the movie version for one movie) and
+// answers 304 to a client that holds the answer it would be sent.
 var cachedReads = map[string]bool{"/v1/movies": true, "/v1/movies/:id": true, "/v1/suggest": true}
 
-// Cache policies of a successful public read: anonymous answers are the same for everyone and may be kept a
-// few seconds by any cache, and served stale while it revalidates; a caller's own are private.
+// Cache policies of a successful public read: anonymous answers are the same for everyone, and any cache may
+// keep them as long as the search service says (its Cache-Control: s-maxage is its staleness bound,
+// cache_max_age), or cachePublic from a search service that says nothing; a caller's own are private.
 const (
-	cachePublic  = "public, max-age=5, stale-while-revalidate=30"
+	cachePublic  = "public, max-age=5, s-maxage=5, stale-while-revalidate=5" // search's default cache_max_age, 5s
 	cachePrivate = "private, no-cache"
 )
 
@@ -25,21 +26,18 @@ func cacheControl() gin.HandlerFunc {
 		if c.Request.Method != http.MethodGet || !cachedReads[c.FullPath()] {
 			return
 		}
-		policy := cachePublic
 		// A caller's own answers, and reads that wait for a write to be indexed (whose answer may say it is
 		// not current yet), are for that caller alone.
-		if _, ok := callerOf(c); ok || c.Query("min_version") != "" {
-			policy = cachePrivate
-		}
-		c.Writer = &cacheWriter{ResponseWriter: c.Writer, policy: policy}
+		_, caller := callerOf(c)
+		c.Writer = &cacheWriter{ResponseWriter: c.Writer, private: caller || c.Query("min_version") != ""}
 	}
 }
 
 // cacheWriter adds the cache policy to a successful answer's header.
 type cacheWriter struct {
 	gin.ResponseWriter
-	policy string
-	done   bool
+	private bool
+	done    bool
 }
 
 func (w *cacheWriter) WriteHeader(status int) {
@@ -47,7 +45,12 @@ func (w *cacheWriter) WriteHeader(status int) {
 		w.done = true
 		if status == http.StatusOK || status == http.StatusNotModified {
 			h := w.Header()
-			h.Set("Cache-Control", w.policy)
+			switch {
+			case w.private:
+				h.Set("Cache-Control", cachePrivate)
+			case h.Get("Cache-Control") == "": // else search's own, matched to its staleness bound, stands
+				h.Set("Cache-Control", cachePublic)
+			}
 			h.Add("Vary", "Authorization")
 		}
 	}

@@ -24,12 +24,14 @@ var gzipWriters = sync.Pool{New: func() any {
 // It buffers the start of the body to decide, so a small answer goes out as it is.
 func compress() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// Every answer may differ by Accept-Encoding, so caches keep them apart; added, not set: CORS varies
+		// by Origin.
+		c.Writer.Header().Add("Vary", "Accept-Encoding")
 		if !acceptsGzip(c.Request.Header.Get("Accept-Encoding")) || c.Request.Method == http.MethodHead {
 			return
 		}
 		w := &gzipWriter{ResponseWriter: c.Writer, status: http.StatusOK}
 		c.Writer = w
-		c.Header("Vary", "Accept-Encoding")
 		c.Next()
 		w.finish()
 	}

@@ -102,3 +102,40 @@ func TestCacheControlPrivateAndErrors(t *testing.T) {
 		t.Errorf("refused read: Cache-Control=%q, want no cache policy of a read", got)
 	}
 }
+
+// TestCacheControlFollowsSearch checks that an anonymous read keeps the Cache-Control and Age the search
+// service sent (its staleness bound, which a CDN must not outlast), that a caller's read and one waiting for
+// a version are private whatever search says, and that caches are told every header answers vary by.
+func TestCacheControlFollowsSearch(t *testing.T) {
+	f := newFixture(t, noLimits)
+	const searchPolicy = "public, max-age=30, s-maxage=30, stale-while-revalidate=30"
+	f.searchCacheControl = searchPolicy
+	anon := f.do(t, "GET", "/v1/movies?q=x", "", "")
+	if got := anon.Header().Get("Cache-Control"); got != searchPolicy {
+		t.Errorf("anonymous read: Cache-Control=%q, want search's %q", got, searchPolicy)
+	}
+	if got := anon.Header().Get("Age"); got != "2" {
+		t.Errorf("anonymous read: Age=%q, want search's 2", got)
+	}
+	for name, w := range map[string]*httptest.ResponseRecorder{
+		"caller":      f.do(t, "GET", "/v1/movies?q=x", f.user, ""),
+		"min_version": f.do(t, "GET", "/v1/movies?q=x&min_version=1:1", "", ""),
+	} {
+		if got := w.Header().Get("Cache-Control"); got != cachePrivate {
+			t.Errorf("%s: Cache-Control=%q, want %q", name, got, cachePrivate)
+		}
+	}
+
+	gw := newSearchOnly(t, `{"hits":[]}`)
+	r := httptest.NewRequest("GET", "/v1/movies?q=x", nil)
+	r.Header.Set("Origin", "https://example.com")
+	r.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	gw.ServeHTTP(w, r)
+	vary := strings.Join(w.Header().Values("Vary"), ", ")
+	for _, h := range []string{"Origin", "Accept-Encoding", "Authorization"} {
+		if !strings.Contains(vary, h) {
+			t.Errorf("Vary=%q, want %s in it", vary, h)
+		}
+	}
+}

@@ -86,9 +86,11 @@ type fixture struct {
 	searchReady    bool
 	searchDegraded string // what the stand-in search says it lacks while ready
 	searchStale    bool   // the stand-in search is ready, its index not holding everything the stream does
-	introspections int
-	introspectFail bool
-	revoked        map[string]bool // tokens the stand-in catalog says are no longer active
+	// searchCacheControl, if set, is the Cache-Control (with Age 2) the stand-in search answers reads with.
+	searchCacheControl string
+	introspections     int
+	introspectFail     bool
+	revoked            map[string]bool // tokens the stand-in catalog says are no longer active
 }
 
 func newFixture(t testing.TB, o Options) *fixture {
@@ -130,6 +132,10 @@ func newFixture(t testing.TB, o Options) *fixture {
 	})
 	search := f.search.handler(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/readyz" {
+			if f.searchCacheControl != "" {
+				w.Header().Set("Cache-Control", f.searchCacheControl)
+				w.Header().Set("Age", "2")
+			}
 			return false
 		}
 		f.mu.Lock()

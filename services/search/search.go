@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"marquee/pkg/apperr"
@@ -103,6 +104,11 @@ type Query struct {
 	Page       int       // 1-based; 0 means 1
 	PerPage    int       // 0 means DefaultPerPage
 	Cursor     string    // opaque: the next_cursor of the previous page; excludes Page > 1
+
+	// MinIndexVersion asks for an answer of the index at this stream sequence or later: a read that must see
+	// a write (min_version) is never answered from a cached answer older than the write. It does not change
+	// the answer, so it is no part of the query's identity.
+	MinIndexVersion uint64 `json:"-"`
 }
 
 // Match says how a hit matched the query text.
@@ -151,9 +157,13 @@ type Facet struct {
 
 // IndexStatus tells how current the index that answered is.
 type IndexStatus struct {
-	Version uint64 // the stream sequence the index has applied up to
+	Version uint64 // the stream sequence the index had applied up to when the answer was computed
 	Lag     uint64 // stream sequences the index is behind (an upper bound on events)
 	Current bool   // whether the index had applied everything the stream held when asked
+	// Age is, for a cached answer of a Version the index has since moved past (served within the cache's
+	// staleness bound), how long ago it was last known to be the index's answer; 0 for an answer of the
+	// index as it is.
+	Age time.Duration
 }
 
 // Result is one page of the movies matching a query. Total is exact. Facets always holds "genres", counted

@@ -318,7 +318,8 @@ func lastLines(s string, n int) string {
 
 // indexed reports how many movies search holds and whether its index has caught up with the stream.
 func (m *marquee) indexed(ctx context.Context) (total uint64, current bool, err error) {
-	status, answer, err := m.do(ctx, http.MethodGet, "/v1/movies?per_page=1", nil, nil)
+	// no-cache: the index as it is, not an answer from the result cache a few seconds old (cache_max_age).
+	status, answer, err := m.do(ctx, http.MethodGet, "/v1/movies?per_page=1", nil, map[string]string{"Cache-Control": "no-cache"})
 	if err != nil {
 		return 0, false, err
 	}

@@ -271,9 +271,13 @@ type searchHit struct {
 	Title   string `json:"title"`
 }
 
+// fresh asks search for the index as it is, not an answer its result cache kept from before the last
+// writes (cache_max_age): the checks compare the index with the database.
+var fresh = map[string]string{"Cache-Control": "no-cache"}
+
 // searchTotal is how many movies the index holds: the total of a search without text, which matches all.
 func (cl *client) searchTotal(ctx context.Context) (uint64, error) {
-	status, _, b, err := cl.do(ctx, http.MethodGet, cl.gateway+"/v1/movies?per_page=1", nil, nil)
+	status, _, b, err := cl.do(ctx, http.MethodGet, cl.gateway+"/v1/movies?per_page=1", nil, fresh)
 	if err != nil {
 		return 0, err
 	}
@@ -289,7 +293,7 @@ func (cl *client) searchTotal(ctx context.Context) (uint64, error) {
 
 // searchText searches through the gateway.
 func (cl *client) searchText(ctx context.Context, q string) ([]searchHit, error) {
-	status, _, b, err := cl.do(ctx, http.MethodGet, cl.gateway+"/v1/movies?per_page=20&q="+q, nil, nil)
+	status, _, b, err := cl.do(ctx, http.MethodGet, cl.gateway+"/v1/movies?per_page=20&q="+q, nil, fresh)
 	if err != nil {
 		return nil, err
 	}

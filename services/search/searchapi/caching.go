@@ -1,9 +1,13 @@
 package searchapi
 
 import (
+	"fmt"
 	"hash/fnv"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -14,26 +18,72 @@ type versioned interface {
 	Checkpoint() (uint64, error)
 }
 
-// conditionalSearch answers "GET /v1/movies" with 304 Not Modified, before searching, when the client
-// already holds the answer: its ETag is the index checkpoint and the query string, so it changes whenever
-// an applied change could change the answer. The ETag is weak: the index lag in the body may differ. A
-// request that waits for a version (min_version) always searches.
-func conditionalSearch(idx any) gin.HandlerFunc {
+// listETag identifies a list answer: the checkpoint it was computed at and the query string. It is weak:
+// the index lag in the body may differ. The checkpoint is the answer's own, which may be older than the
+// index's when the answer came from the result cache within its staleness bound.
+func listETag(checkpoint uint64, r *http.Request) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(r.URL.Query().Encode())) // sorted by key: the same query, the same tag
+	return `W/"` + strconv.FormatUint(checkpoint, 36) + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`
+}
+
+// holdsCurrent reports whether the client already holds the answer of the index as it is now: then 304
+// needs no search. (A client holding an older answer may still get 304 once the search says which answer it
+// would be sent.)
+func holdsCurrent(idx any, r *http.Request) bool {
+	inm := r.Header.Get("If-None-Match")
 	v, ok := idx.(versioned)
-	return func(c *gin.Context) {
-		if !ok || c.Request.Method != http.MethodGet || c.FullPath() != "/v1/movies" || c.Query("min_version") != "" {
-			return
+	if inm == "" || !ok {
+		return false
+	}
+	checkpoint, err := v.Checkpoint()
+	return err == nil && inm == listETag(checkpoint, r)
+}
+
+// wantsFresh reports whether the request asks, as HTTP lets a client ask any cache, for no stored answer
+// without revalidation (Cache-Control: no-cache or max-age=0, or Pragma: no-cache): then it gets the index
+// as it is, whatever the staleness bound. A check that the index holds what it should asks so.
+func wantsFresh(r *http.Request) bool {
+	for d := range strings.SplitSeq(r.Header.Get("Cache-Control"), ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "max-age=0" {
+			return true
 		}
-		checkpoint, err := v.Checkpoint()
-		if err != nil {
-			return
+	}
+	return r.Header.Get("Pragma") == "no-cache"
+}
+
+// minIndexVersion is the checkpoint a read that waited for its versions must be answered at or after: the
+// index's now, which holds them (or the freshest there is, when the wait gave up).
+func minIndexVersion(idx any) uint64 {
+	if v, ok := idx.(versioned); ok {
+		if checkpoint, err := v.Checkpoint(); err == nil {
+			return checkpoint
 		}
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(c.Request.URL.Query().Encode())) // sorted by key: the same query, the same tag
-		etag := `W/"` + strconv.FormatUint(checkpoint, 36) + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`
-		c.Header("ETag", etag)
-		if c.GetHeader("If-None-Match") == etag {
-			c.AbortWithStatus(http.StatusNotModified)
-		}
+	}
+	return math.MaxUint64 // no cached answer qualifies
+}
+
+// cachePolicy is the Cache-Control of a successful public read. Shared caches (a CDN) may keep an answer as
+// long as the service's own result cache may (maxAge, counted from when it was computed: stale answers say
+// their Age), and serve it that long again while they revalidate, so an answer a CDN gives is at most
+// 2 × maxAge behind the index. With no staleness allowed they revalidate every time (the ETag makes that a
+// cheap 304 while nothing changed). A read that waits for a write (min_version) is for its caller alone.
+func cachePolicy(maxAge time.Duration, waited bool) string {
+	s := int64(maxAge / time.Second)
+	switch {
+	case waited:
+		return "private, no-cache"
+	case s <= 0:
+		return "public, no-cache"
+	default:
+		return fmt.Sprintf("public, max-age=%d, s-maxage=%d, stale-while-revalidate=%d", s, s, s)
+	}
+}
+
+// setAge sets the Age header of a cached answer the index has moved past: caches downstream count their
+// freshness from when it was computed, not from now. Rounded up, so that they never keep it longer.
+func setAge(c *gin.Context, age time.Duration) {
+	if age > 0 {
+		c.Header("Age", strconv.FormatInt(int64((age+time.Second-1)/time.Second), 10))
 	}
 }

@@ -50,9 +50,13 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degrad
 }
 
 // handleMovieSearch handles "GET /v1/movies": search, filter, sort and facet (parameters in searchParams).
-// Every answer says how current the index is.
+// Every answer says how current the index is, and which checkpoint it was computed at: one from the
+// result cache may be older than the index, within the cache's staleness bound (its Age says how old).
+// Its ETag names that answer, so 304 means the client holds the answer it would be sent.
 // With min_version (<id>:<version>, repeatable or comma-separated) it first waits, up to a bound, for the
-// index to hold those versions, and its index.current and Marquee-Consistent header say whether it does.
+// index to hold those versions, and its index.current and Marquee-Consistent header say whether it does;
+// its answer is of the index after the wait, never an older cached one; so is the answer to a request with
+// Cache-Control: no-cache.
 func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		params := c.Request.URL.Query()
@@ -70,25 +74,47 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, asked))
+		if asked || wantsFresh(c.Request) {
+			q.MinIndexVersion = minIndexVersion(idx)
+		}
+		if !asked && holdsCurrent(idx, c.Request) {
+			c.Header("ETag", c.GetHeader("If-None-Match"))
+			c.Status(http.StatusNotModified)
+			return
+		}
 		res, err := idx.Search(c.Request.Context(), q)
 		if err != nil {
+			c.Writer.Header().Del("Cache-Control")
 			httpx.Error(c, err)
 			return
 		}
 		res.NextCursor = d.cursors.sign(params, res.NextCursor)
 		if d.Status != nil {
 			st := d.Status(c.Request.Context())
-			res.Index.Lag, res.Index.Current = st.Lag, st.Current
+			res.Index.Lag, res.Index.Current = st.Lag, st.Current && res.Index.Age == 0
+			if st.Version > res.Index.Version { // a cached answer of an older checkpoint: that much further behind
+				res.Index.Lag += st.Version - res.Index.Version
+				res.Index.Current = false
+			}
 		}
 		if asked {
 			res.Index.Current = current
+		} else {
+			setAge(c, res.Index.Age)
+			etag := listETag(res.Index.Version, c.Request)
+			c.Header("ETag", etag)
+			if c.GetHeader("If-None-Match") == etag {
+				c.Status(http.StatusNotModified)
+				return
+			}
 		}
 		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res))
 	}
 }
 
 // handleSuggest handles "GET /v1/suggest": autocompletion of titles and people with ?q=&limit=.
-func handleSuggest(idx search.Searcher) gin.HandlerFunc {
+func handleSuggest(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q, err := toSuggestQuery(c.Request.URL.Query())
 		if err != nil {
@@ -100,13 +126,15 @@ func handleSuggest(idx search.Searcher) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
+		c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, false))
 		httpx.WriteJSON(c.Writer, http.StatusOK, fromSuggestions(ss))
 	}
 }
 
-// handleMovieGet handles "GET /v1/movies/:id": one movie, with its version as ETag. With min_version=N it
-// first waits, up to a bound, for the index to hold version N or later, then answers with "index" and the
-// Marquee-Consistent header saying whether it does.
+// handleMovieGet handles "GET /v1/movies/:id": one movie, with its version as ETag: it is read from the
+// index as it is (never from the result cache), so the tag changes exactly when the movie does. With
+// min_version=N it first waits, up to a bound, for the index to hold version N or later, then answers with
+// "index" and the Marquee-Consistent header saying whether it does.
 func handleMovieGet(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -119,6 +147,9 @@ func handleMovieGet(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			return
 		}
 		m, err := idx.Movie(c.Request.Context(), id)
+		if err == nil {
+			c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, asked))
+		}
 		if asked && err == nil {
 			st := search.IndexStatus{Current: true}
 			if d.Status != nil {

@@ -31,6 +31,9 @@ type Deps struct {
 	Wait func(ctx context.Context, want map[int64]int64) bool
 	// MaxWait bounds Wait; 0 means 2 s.
 	MaxWait time.Duration
+	// CacheMaxAge is the index's staleness bound (searchindex.Options.CacheMaxAge): the public reads tell
+	// shared caches to keep their answers that long (Cache-Control s-maxage), and no longer.
+	CacheMaxAge time.Duration
 	// Versions pages through the versions the index holds (GET /v1/index/versions); nil: no such route.
 	Versions func(ctx context.Context, afterID, untilID int64, limit int) ([]searchindex.MovieVersion, int64, error)
 	// Rebuild starts a rebuild of the index from the stream (POST /v1/index/rebuild) and RebuildStatus

@@ -17,7 +17,7 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	e.GET("/healthz", handleHealth())
 	e.GET("/readyz", handleReady(log, d.Ready, d.Degraded, d.Status))
 	e.GET("/v1/movies", handleMovieSearch(idx, d))
-	e.GET("/v1/suggest", handleSuggest(idx))
+	e.GET("/v1/suggest", handleSuggest(idx, d))
 	e.GET("/v1/movies/:id", handleMovieGet(idx, d))
 	if d.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(d.Metrics))

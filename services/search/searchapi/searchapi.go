@@ -15,8 +15,8 @@ import (
 	"marquee/services/search"
 )
 
-// StatusFunc reports how far the index is behind the stream; its Version is ignored (the index that
-// answered a search knows its own).
+// StatusFunc reports how far the index is behind the stream. Its Version is the index's checkpoint now (0:
+// unknown): an answer computed at an older one, from the result cache, is that much further behind.
 type StatusFunc func(ctx context.Context) search.IndexStatus
 
 // NewHandler returns the search API over idx. ready reports whether the index has caught up with the stream;
@@ -35,9 +35,9 @@ func NewHandlerWith(log *slog.Logger, idx search.Searcher, d Deps) http.Handler 
 		d.MaxWait = 2 * time.Second
 	}
 	d.cursors = newCursorSigner(d.CursorKey)
-	mw := []gin.HandlerFunc{conditionalSearch(idx)}
+	var mw []gin.HandlerFunc
 	if d.HTTPMetrics != nil {
-		mw = append([]gin.HandlerFunc{d.HTTPMetrics.Middleware("search")}, mw...)
+		mw = append(mw, d.HTTPMetrics.Middleware("search"))
 	}
 	e := httpx.NewEngine(log, mw...)
 	addRoutes(e, log, idx, &d)

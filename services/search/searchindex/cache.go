@@ -4,64 +4,105 @@ import (
 	"container/list"
 	"context"
 	"encoding/json"
-	"strconv"
 	"sync"
+	"time"
 
 	"marquee/services/search"
 )
 
-// resultCache keeps search answers by query and index checkpoint, least recently used first out, within a
-// budget of bytes. The checkpoint in the key is the invalidation: an applied batch moves it, and answers of
-// the old checkpoint are never asked for again and age out.
+// resultCache keeps search answers by normalized query, least recently used first out, within a budget of
+// bytes. Each answer remembers the checkpoint it was computed at, and when it was last known to be the
+// index's answer: an answer of the current checkpoint is exact and always served; an older one only within
+// the staleness bound (Options.CacheMaxAge) of that time, so that writes, which move the checkpoint many
+// times a second at peak, do not empty the cache, and every answer served holds every write applied longer
+// than the bound ago. A newer answer replaces an older one of the same query.
 type resultCache struct {
-	mu    sync.Mutex
-	max   int64
-	size  int64
-	ll    *list.List // front: most recently used
-	items map[string]*list.Element
+	mu     sync.Mutex
+	max    int64
+	size   int64
+	maxAge time.Duration
+	now    func() time.Time
+	ll     *list.List // front: most recently used
+	items  map[string]*list.Element
+	stats  CacheStats
+}
+
+// CacheStats counts the searches the result cache was asked for.
+type CacheStats struct {
+	Hits      uint64 // answered with an answer of the current checkpoint
+	StaleHits uint64 // answered with an older answer within the staleness bound
+	Misses    uint64 // searched: no answer, or none recent enough
 }
 
 type cacheEntry struct {
 	key  string
 	res  search.Result
+	at   time.Time // when res was last known to be the index's answer: computed, or found current
 	size int64
 }
 
-func newResultCache(maxBytes int64) *resultCache {
-	return &resultCache{max: maxBytes, ll: list.New(), items: map[string]*list.Element{}}
+func newResultCache(maxBytes int64, maxAge time.Duration, now func() time.Time) *resultCache {
+	return &resultCache{max: maxBytes, maxAge: maxAge, now: now, ll: list.New(), items: map[string]*list.Element{}}
 }
 
-// cacheKey is the normalized query and the checkpoint; "" if the query cannot be a key.
-func cacheKey(q *search.Query, checkpoint uint64) string {
+// cacheKey is the normalized query; "" if the query cannot be a key.
+func cacheKey(q *search.Query) string {
 	b, err := json.Marshal(q)
 	if err != nil {
 		return ""
 	}
-	return strconv.FormatUint(checkpoint, 10) + "|" + string(b)
+	return string(b)
 }
 
-// get returns a copy of the cached answer (the caller may set its fields; the hits are shared, read only).
-func (c *resultCache) get(key string) (*search.Result, bool) {
+// get returns a copy of the answer cached for key (the caller may set its fields; the hits are shared, read
+// only) if it may answer now: it is of checkpoint, or of an older one but was current within the staleness
+// bound, and in either case of atLeast or later. A stale answer says its age.
+func (c *resultCache) get(key string, checkpoint, atLeast uint64) (*search.Result, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
 	if !ok {
+		c.stats.Misses++
+		return nil, false
+	}
+	e := el.Value.(*cacheEntry)
+	res := e.res
+	now := c.now()
+	age := now.Sub(e.at)
+	switch {
+	case res.Index.Version < atLeast:
+		c.stats.Misses++
+		return nil, false
+	case res.Index.Version >= checkpoint:
+		c.stats.Hits++
+		e.at = now // still the index's answer: its staleness counts from the write that ends that
+	case c.maxAge > 0 && age <= c.maxAge:
+		c.stats.StaleHits++
+		res.Index.Current = false
+		res.Index.Age = max(age, time.Nanosecond) // stale, however young: an age says so
+	default:
+		c.stats.Misses++
 		return nil, false
 	}
 	c.ll.MoveToFront(el)
-	res := el.Value.(*cacheEntry).res
 	return &res, true
 }
 
+// put keeps res, computed now, as the answer for key, unless the cache holds a newer one.
 func (c *resultCache) put(key string, res *search.Result) {
-	e := &cacheEntry{key: key, res: *res, size: resultSize(key, res)}
+	e := &cacheEntry{key: key, res: *res, at: c.now(), size: resultSize(key, res)}
 	if e.size > c.max/8 {
 		return // one answer may not take much of the cache
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[key]; ok {
-		return
+	if el, ok := c.items[key]; ok {
+		old := el.Value.(*cacheEntry)
+		if old.res.Index.Version > res.Index.Version {
+			return // a search that began before a write finished after one that began after it
+		}
+		c.ll.Remove(el)
+		c.size -= old.size
 	}
 	c.items[key] = c.ll.PushFront(e)
 	c.size += e.size
@@ -99,7 +140,8 @@ func resultSize(key string, r *search.Result) int64 {
 }
 
 // Search answers q; see search.Searcher. With a cache (Options.CacheBytes) an answer for the same
-// normalized query at the same checkpoint is served from memory.
+// normalized query is served from memory if the index has not changed since it was computed, or if it was
+// the index's answer within Options.CacheMaxAge; never one of a checkpoint below q.MinIndexVersion.
 func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if x.cache == nil {
 		return x.search(ctx, q)
@@ -111,18 +153,31 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, err
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey(&q, checkpoint)
-	if res, ok := x.cache.get(key); ok {
-		return res, nil
+	key := cacheKey(&q)
+	if key != "" {
+		if res, ok := x.cache.get(key, checkpoint, q.MinIndexVersion); ok {
+			return res, nil
+		}
 	}
 	res, err := x.search(ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	// Kept only if no batch was applied during the search: then the answer is exactly the checkpoint's.
 	if key != "" && res.Index.Version == checkpoint {
 		x.cache.put(key, res)
 		cp := *res
 		return &cp, nil
 	}
 	return res, nil
+}
+
+// CacheStats returns the result cache's counters; zero without a cache.
+func (x *Index) CacheStats() CacheStats {
+	if x.cache == nil {
+		return CacheStats{}
+	}
+	x.cache.mu.Lock()
+	defer x.cache.mu.Unlock()
+	return x.cache.stats
 }

@@ -1,5 +1,7 @@
 package searchindex
 
+import "time"
+
 // WithOptions returns a read-only view of x that searches with other options (the ranking is kept when
 // o.Ranking is zero): benchmarks compare settings on one index. Never Apply to or Close the view.
 func WithOptions(x *Index, o Options) *Index {
@@ -49,3 +51,12 @@ func WithoutMerges(o Options) Options {
 
 // WaitingSearches is how many searches wait for a slot of x.
 func WaitingSearches(x *Index) int64 { return x.admission.waiting.Load() }
+
+// WithResultCache returns a read-only view of x (see WithOptions) that answers through a result cache of
+// its own, of maxBytes, staleness bound maxAge and clock now: replays compare cache policies on one index
+// that x keeps applying changes to.
+func WithResultCache(x *Index, maxBytes int64, maxAge time.Duration, now func() time.Time) *Index {
+	v := WithOptions(x, x.opts)
+	v.cache = newResultCache(maxBytes, maxAge, now)
+	return v
+}

@@ -68,7 +68,7 @@ type Index struct {
 	priors    *priors        // every movie's ranking inputs, kept by Apply
 	segCaches *segmentCaches // what searches keep of each segment (priors, facet bitmaps, expansions)
 	decoded   *postingsCache // long postings lists searches walk, decoded; nil without Options.PostingsCacheBytes
-	cache     *resultCache   // answers by query and checkpoint; nil for none
+	cache     *resultCache   // answers by query, with their checkpoint; nil for none
 	admission *admission     // searches running at once, and waiting (Options.SearchConcurrency, SearchQueue)
 	applyMu   sync.Mutex     // makes Apply's read-compare-write of versions and checkpoint atomic
 	applied   notifier       // wakes readers waiting for a version after each applied batch
@@ -93,9 +93,17 @@ type Options struct {
 	// (people; any facet where the executor does not count) are counted on a sample of them and marked
 	// approximate; 0 means DefaultFacetSampleAbove.
 	FacetSampleAbove int
-	// CacheBytes bounds the cache of search answers (keyed by the query and the index checkpoint); 0
-	// means no cache.
+	// CacheBytes bounds the cache of search answers (by normalized query, each with the checkpoint it was
+	// computed at); 0 means no cache.
 	CacheBytes int64
+	// CacheMaxAge is how long a cached answer may still be served once the index has applied a change,
+	// counted from when it was last known to be the index's answer (the staleness bound): at peak a write
+	// moves the checkpoint every few milliseconds, and an answer kept only while the checkpoint stands is
+	// rarely asked again. 0 serves an answer only while the index holds exactly what it was computed from.
+	// A read that must see a write sets search.Query.MinIndexVersion and gets no older answer.
+	CacheMaxAge time.Duration
+	// Now is the result cache's clock; nil means time.Now. Tests and the cache replay set it.
+	Now func() time.Time
 	// Shards splits the index into that many Bleve indexes (movie id modulo Shards), written in parallel
 	// and searched in parallel through an alias; 0 means 1. An index on disk with another number of shards
 	// is removed and rebuilt from the stream, like one of another mapping version.
@@ -148,6 +156,9 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if opts.SearchConcurrency < 0 {
 		return nil, fmt.Errorf("open search index %s: search concurrency %d, want 0 or more", path, opts.SearchConcurrency)
 	}
+	if opts.CacheMaxAge < 0 {
+		return nil, fmt.Errorf("open search index %s: cache max age %v, want 0 or more", path, opts.CacheMaxAge)
+	}
 	if opts.SearchQueue < 0 {
 		return nil, fmt.Errorf("open search index %s: search queue %d, want 0 or more", path, opts.SearchQueue)
 	}
@@ -191,7 +202,10 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		}
 	}
 	if opts.CacheBytes > 0 {
-		x.cache = newResultCache(opts.CacheBytes)
+		if opts.Now == nil {
+			opts.Now = time.Now
+		}
+		x.cache = newResultCache(opts.CacheBytes, opts.CacheMaxAge, opts.Now)
 	}
 	return x, nil
 }

@@ -41,7 +41,7 @@ type Config struct {
 	Stream             string `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix      string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
 	LogLevel           string `key:"log_level" usage:"log level: debug, info, warn or error"`
-	CacheBytes         int64  `key:"cache_bytes" usage:"memory for cached search answers (by query and index checkpoint), in bytes; 0 turns the cache off"`
+	CacheBytes         int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
 	PostingsCacheBytes int64  `key:"postings_cache_bytes" usage:"memory for the long postings lists searches keep decoded (a common word's list is walked from its start in the index), in bytes; 0 keeps none"`
 	IndexShards        int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
 	SearchConcurrency  int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
@@ -53,6 +53,7 @@ type Config struct {
 	InternalToken   string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the index's endpoints (rebuild, versions, snapshot) answer only requests that carry it, and bootstrap_from asks with it; empty: anyone who reaches the service"`
 	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
 	BootstrapFrom   string        `key:"bootstrap_from" usage:"URL of a peer search service (e.g. http://search:8082) a new replica copies its index from, then replays only the stream after that copy's checkpoint; it asks with internal_token. Empty, or no peer answering: replay the whole stream"`
+	CacheMaxAge     time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); the public reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is, and shared caches revalidate every time (0 to 10m)"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
@@ -96,6 +97,7 @@ func DefaultConfig() Config {
 		ConsistencyWait: 2 * time.Second,
 		DegradedLag:     1000,
 		CompactAfter:    2 * time.Second,
+		CacheMaxAge:     5 * time.Second,
 	}.withRanking(searchindex.DefaultRanking())
 }
 
@@ -159,6 +161,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SearchConcurrency < 0 {
 		problems = append(problems, "search_concurrency must be 0 (one per core) or more")
+	}
+	if c.CacheMaxAge < 0 || c.CacheMaxAge > 10*time.Minute {
+		problems = append(problems, "cache_max_age must be between 0 (no stale answers) and 10m")
 	}
 	if c.CompactAfter < 0 {
 		problems = append(problems, "compact_after must be 0 (never) or more")
@@ -254,7 +259,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search config: genre_synonyms: %w", err)
 	}
-	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, Shards: cfg.IndexShards, Genres: vocab,
+	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, CacheMaxAge: cfg.CacheMaxAge, Shards: cfg.IndexShards, Genres: vocab,
 		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue, PostingsCacheBytes: cfg.PostingsCacheBytes}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
@@ -285,6 +290,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Status:        s.indexStatus,
 		Wait:          s.live.wait,
 		MaxWait:       cfg.ConsistencyWait,
+		CacheMaxAge:   cfg.CacheMaxAge,
 		Versions:      s.live.versions,
 		Rebuild:       func() (any, error) { return s.StartRebuild() },
 		RebuildStatus: func() any { return s.Rebuild() },
@@ -420,6 +426,20 @@ func (s *Service) registerMetrics(reg *prometheus.Registry) {
 		}
 		return float64(n)
 	}))
+	for result, count := range map[string]func(searchindex.CacheStats) uint64{
+		"hit":   func(st searchindex.CacheStats) uint64 { return st.Hits },
+		"stale": func(st searchindex.CacheStats) uint64 { return st.StaleHits },
+		"miss":  func(st searchindex.CacheStats) uint64 { return st.Misses },
+	} {
+		httpx.Register(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "marquee_search_cache_lookups_total", ConstLabels: prometheus.Labels{"result": result},
+			Help: "Searches asked of the result cache, by result: hit (an answer of the index as it is), stale (an older answer within cache_max_age) or miss (searched). A rebuild starts them again.",
+		}, func() float64 {
+			x, done := s.live.get()
+			defer done()
+			return float64(count(x.CacheStats()))
+		}))
+	}
 	httpx.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "marquee_index_checkpoint", Help: "The stream sequence the search index has applied up to.",
 	}, func() float64 {

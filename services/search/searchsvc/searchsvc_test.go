@@ -36,6 +36,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "too many shards", change: func(c *searchsvc.Config) { c.IndexShards = 65 }},
 		{name: "never compact", change: func(c *searchsvc.Config) { c.CompactAfter = 0 }, valid: true},
 		{name: "negative compact_after", change: func(c *searchsvc.Config) { c.CompactAfter = -time.Second }},
+		{name: "no stale answers", change: func(c *searchsvc.Config) { c.CacheMaxAge = 0 }, valid: true},
+		{name: "negative cache_max_age", change: func(c *searchsvc.Config) { c.CacheMaxAge = -time.Second }},
+		{name: "cache_max_age over 10m", change: func(c *searchsvc.Config) { c.CacheMaxAge = 11 * time.Minute }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

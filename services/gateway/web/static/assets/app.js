@@ -261,14 +261,17 @@
   let lastQ = null; // the query that `last` answers
   const features = { suggest: true };
 
-  async function search({ push = false } = {}) {
+  /** search shows the results of the current state. minVersion ("<id>:<version>", after a write) asks for
+   * results that hold that write: without it, search may answer from its cache, a few seconds behind. */
+  async function search({ push = false, minVersion = '' } = {}) {
     writeURL(push);
     const my = ++seq;
     if (inflight) inflight.abort();
     inflight = new AbortController();
     results.setAttribute('aria-busy', 'true');
+    const wait = minVersion ? `&min_version=${encodeURIComponent(minVersion)}` : '';
     try {
-      const { data } = await api('GET', `/v1/movies?${toParams(true)}`, { signal: inflight.signal });
+      const { data } = await api('GET', `/v1/movies?${toParams(true)}${wait}`, { signal: inflight.signal });
       if (my !== seq) return;
       last = data || {};
       render(last);
@@ -1419,7 +1422,9 @@
       }
       await sleep(150);
     }
-    search();
+    // Any min_version makes search answer from the index as it is after that wait, which holds the write
+    // (a delete too, whose version the page does not know).
+    search({ minVersion: `${id}:${version}` });
   }
 
   $('#new-button').addEventListener('click', () => openEditor(null));
