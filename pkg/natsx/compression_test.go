@@ -10,27 +10,13 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/natsx"
-	"marquee/pkg/natsx/natsembed"
 	"marquee/pkg/testenv"
 )
 
 // The movie stream is stored compressed: each message is a whole movie in JSON. EnsureStream creates it so
 // and compresses a stream created before, on a server that can (2.10 and later).
 func TestStreamIsCompressed(t *testing.T) {
-	srv, err := natsembed.Run(natsembed.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.JetStream(t) // an embedded server, of the version the all-in-one runs
 	ctx := context.Background()
 	fresh := events.Stream{Name: "FRESH", Prefix: "fresh"}
 	st, err := natsx.EnsureStream(ctx, js, fresh, 0)
