@@ -442,6 +442,8 @@ type Store interface {
 	Backlog(ctx context.Context) (int64, error)
 	// PrunePublished deletes up to limit events published before before and returns how many it deleted.
 	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
+	// LastPublished is when the last event still kept was marked published; zero if none is.
+	LastPublished(ctx context.Context) (time.Time, error)
 	// UnmarkPublished makes each movie's last event published at or after since unpublished again (not the
 	// events a later one of the movie supersedes), so that the relay publishes them again, and returns how
 	// many it changed.

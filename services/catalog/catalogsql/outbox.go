@@ -83,6 +83,18 @@ func (s *Store) DeletePublished(ctx context.Context, ids []int64) error {
 	return nil
 }
 
+// LastPublished implements catalog.Store.
+func (s *Store) LastPublished(ctx context.Context) (time.Time, error) {
+	var at nullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(published_at) FROM outbox`).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("read the last publication: %w", dbErr(err))
+	}
+	if p := at.ptr(); p != nil {
+		return *p, nil
+	}
+	return time.Time{}, nil
+}
+
 // UnmarkPublished implements catalog.Store. Of the events published since since, it unmarks only each movie's
 // last one: the stream keeps a movie's last message, and one of the superseded events published again after
 // a restart of the stream's server, which forgets the ids of the messages it no longer holds, would become

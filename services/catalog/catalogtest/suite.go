@@ -35,7 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Movies/pages in id order without deleted movies", testMovies},
 		{"Outbox/pending in id order and MarkPublished", testPending},
 		{"Outbox/DeletePublished deletes the acknowledged pending events only", testDeletePublished},
-		{"Outbox/UnmarkPublished unmarks each movie's last event since a time", testUnmarkPublished},
+		{"Outbox/LastPublished, and UnmarkPublished unmarks each movie's last event since a time", testUnmarkPublished},
 		{"Outbox/RepublishMovies queues the state of each movie with nothing pending", testRepublishMovies},
 		{"Seed/is idempotent and keeps duplicate titles", testSeed},
 		{"Seed/concurrent seeders store the movies once", testSeedConcurrent},
@@ -469,8 +469,15 @@ func testUnmarkPublished(t *testing.T, s catalog.Store) {
 	for _, e := range mustPending(t, s) {
 		ids = append(ids, e.ID)
 	}
+	if last, err := s.LastPublished(ctx); err != nil || !last.IsZero() {
+		t.Fatalf("LastPublished before any = %v, %v; want zero", last, err)
+	}
+	before := time.Now().Add(-time.Second)
 	if err := s.MarkPublished(ctx, ids); err != nil {
 		t.Fatal(err)
+	}
+	if last, err := s.LastPublished(ctx); err != nil || last.Before(before) || last.After(time.Now().Add(time.Second)) {
+		t.Fatalf("LastPublished = %v, %v; want about now", last, err)
 	}
 	if n, err := s.UnmarkPublished(ctx, time.Now().Add(time.Minute)); err != nil || n != 0 {
 		t.Fatalf("UnmarkPublished(in a minute) = %d, %v; want 0", n, err)

@@ -37,6 +37,7 @@ type Store interface {
 	DeletePublished(ctx context.Context, ids []int64) error
 	Backlog(ctx context.Context) (int64, error)
 	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
+	LastPublished(ctx context.Context) (time.Time, error)
 	UnmarkPublished(ctx context.Context, since time.Time) (int64, error)
 }
 
@@ -55,10 +56,10 @@ type Options struct {
 	BatchSize  int           // rows read, published and marked at a time; 0 means DefaultBatchSize
 	Retention  time.Duration // how long published rows are kept at least; 0: deleted at once (but see Republish)
 	PerMessage bool          // publish one message at a time, waiting for each ack (the old path; benchmarks)
-	// Republish is how far back, when it starts, the relay publishes again what it had published: at least
-	// what the stream's server may acknowledge without having it on disk (its sync interval), and less
-	// than its duplicate window, which drops the events it kept. 0: nothing (a server that syncs every write).
-	// Published rows are kept at least this long, for it.
+	// Republish is how far back from its last publication, when it starts, the relay publishes again what it
+	// had published: at least what the stream's server may acknowledge without having it on disk (its sync
+	// interval), and less than its duplicate window, which drops the events it kept. 0: nothing (a server
+	// that syncs every write). Published rows are kept at least this long, for it.
 	Republish time.Duration
 	Metrics   *Metrics // nil: not measured
 }
@@ -146,7 +147,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	var backoff time.Duration
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	republishSince, republished := time.Now().Add(-r.opts.Republish), r.opts.Republish <= 0
+	republished := r.opts.Republish <= 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -155,7 +156,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-r.kick:
 		}
 		var full bool
-		err := r.republish(ctx, republishSince, &republished)
+		err := r.republish(ctx, &republished)
 		if err == nil {
 			full, err = r.relayBatch(ctx)
 		}
@@ -184,12 +185,23 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// republish marks each movie's last row published since since unpublished, once, before the relay publishes
-// anything: they go out again first, in id order, before any newer row of the same movie.
-func (r *Relay) republish(ctx context.Context, since time.Time, done *bool) error {
+// republish marks each movie's last row of the last Republish interval of publications unpublished, once,
+// before the relay publishes anything: they go out again first, in id order, before any newer row of the
+// same movie. The interval ends at the last publication, not at this start: a machine that crashed comes
+// back minutes later, and the stream's unsynced second is the one before the crash.
+func (r *Relay) republish(ctx context.Context, done *bool) error {
 	if *done {
 		return nil
 	}
+	last, err := r.store.LastPublished(ctx)
+	if err != nil {
+		return err
+	}
+	if last.IsZero() {
+		*done = true
+		return nil
+	}
+	since := last.Add(-r.opts.Republish)
 	n, err := r.store.UnmarkPublished(ctx, since)
 	if err != nil {
 		return err

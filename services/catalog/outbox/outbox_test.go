@@ -233,6 +233,42 @@ func (f *fixture) lastMsgErr(id int64) (*jetstream.RawStreamMsg, error) {
 	return st.GetLastMsgForSubject(context.Background(), testStream.Subject(id))
 }
 
+// The interval published again ends at the relay's last publication, not at its start: a machine that
+// crashed comes back minutes later, and what its stream lost is the second before the crash.
+func TestRelayRepublishesTheIntervalBeforeALongStop(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, true)
+	relay := func() *outbox.Relay {
+		return outbox.NewWith(slog.New(slog.DiscardHandler), f.store, f.js, testStream, outbox.Options{Republish: time.Minute})
+	}
+	a := mustCreate(t, f, "A")
+	first := relay()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(rctx) }()
+	waitFor(t, "A published", func() bool { return first.Published() == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The machine went down an hour ago, and its stream with the last second it had not synced.
+	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ?`, time.Now().UTC().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.js.DeleteStream(ctx, testStream.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := natsx.EnsureStream(ctx, f.js, testStream, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.relay = relay()
+	f.run(t)
+	waitFor(t, "A published again", func() bool { return f.relay.Published() == 1 })
+	if got := f.lastMsg(t, a.ID).Header.Get(jetstream.MsgIDHeader); got != events.MsgID(a.ID, 1) {
+		t.Errorf("movie A's message %q after the restart, want its event again", got)
+	}
+}
+
 // A stream server that syncs on an interval may lose, in a crash of the machine, messages it acknowledged.
 // A relay started with Republish publishes again each movie's last event of that interval, and nothing
 // older: not an event published before it, and not an event a later one of the same movie supersedes, which
