@@ -41,11 +41,13 @@ func holdsCurrent(idx any, r *http.Request) bool {
 }
 
 // wantsFresh reports whether the request asks, as HTTP lets a client ask any cache, for no stored answer
-// without revalidation (Cache-Control: no-cache or max-age=0, or Pragma: no-cache): then it gets the index
-// as it is, whatever the staleness bound. A check that the index holds what it should asks so.
+// without revalidation (Cache-Control: no-cache, or Pragma: no-cache): then it gets the index as it is,
+// whatever the staleness bound. A check that the index holds what it should asks so. Cache-Control:
+// max-age=0 does not: a browser's fetch that revalidates its own HTTP cache (the web page's) sends it with
+// every request, which would leave the page's searches no use of the result cache.
 func wantsFresh(r *http.Request) bool {
 	for d := range strings.SplitSeq(r.Header.Get("Cache-Control"), ",") {
-		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "max-age=0" {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" {
 			return true
 		}
 	}

@@ -1488,7 +1488,7 @@
       if (gz) headers['Content-Encoding'] = 'gzip';
       const { data } = await api('POST', '/v1/imports', { body: new Blob([bytes]), headers, auth: true });
       renderImport(data || {});
-      setTimeout(search, 800);
+      searchAfterImport(data || {});
     } catch (err) {
       errBox.textContent = err.status === 404 ? 'This server does not accept imports yet.'
         : err.status === 413 ? `The file is too large. ${err.message}` : err.message;
@@ -1498,6 +1498,14 @@
       btn.textContent = 'Import';
     }
   });
+
+  /** searchAfterImport shows results that hold what the import wrote: search waits for the last movie it
+   * created or updated, which the index applies after the others (one stream, in order). */
+  function searchAfterImport(s) {
+    const written = (Array.isArray(s.results) ? s.results : []).filter((r) => r.id && r.version && (r.status === 'created' || r.status === 'updated'));
+    const last = written[written.length - 1];
+    search(last ? { minVersion: `${last.id}:${last.version}` } : {});
+  }
 
   function renderImport(s) {
     const tiles = ['total', 'created', 'updated', 'unchanged', 'failed'].map((k) =>
