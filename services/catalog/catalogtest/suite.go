@@ -1311,6 +1311,13 @@ func testImportSameFilm(t *testing.T, s catalog.Store) {
 		t.Fatalf("merged movie = %+v: want the richer source's fields, the genres of both", m)
 	}
 
+	// The same in two imports: the second finds the film the first stored without a tmdb_id.
+	seedFirst := importAll(t, s, seedGodfather("The Godfather Part II"))
+	if later := importAll(t, s, tmdbGodfather("The Godfather Part II", 240)); later[0].Status != catalog.ImportUpdated ||
+		later[0].Movie == nil || later[0].Movie.ID != seedFirst[0].Movie.ID {
+		t.Fatalf("the TMDB record after the seed's = %+v, want movie %d updated", later[0], seedFirst[0].Movie.ID)
+	}
+
 	// Spelt otherwise, it is the same film; of another year, or by another director, it is another.
 	respelt := seedGodfather("the GODFATHER!")
 	remake := tmdbGodfather("The Godfather", 999)
