@@ -213,8 +213,9 @@ func (r *Relay) republish(ctx context.Context, done *bool) error {
 	return nil
 }
 
-// housekeeping counts the backlog (every second) and prunes expired published rows (twice a retention
-// period, at least every second and at most every minute).
+// housekeeping counts the backlog (every second) and prunes expired published rows: twice a retention period,
+// at least every second and at most every minute; once a minute when none are kept, for the rows a relay
+// that kept them left behind.
 func (r *Relay) housekeeping(ctx context.Context) {
 	now := time.Now()
 	if now.Sub(r.backlogAt) >= backlogEvery {
@@ -226,7 +227,11 @@ func (r *Relay) housekeeping(ctx context.Context) {
 			}
 		}
 	}
-	if r.opts.Retention > 0 && now.Sub(r.prunedAt) >= min(max(r.opts.Retention/2, time.Second), time.Minute) {
+	every := time.Minute
+	if r.opts.Retention > 0 {
+		every = min(max(r.opts.Retention/2, time.Second), time.Minute)
+	}
+	if now.Sub(r.prunedAt) >= every {
 		r.prunedAt = now
 		if n, err := r.Prune(ctx, now.Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
 			r.log.Warn("prune published outbox rows", "err", err)

@@ -67,6 +67,20 @@ func TestRelayKeepsNoPublishedRows(t *testing.T) {
 	}
 }
 
+// Rows that a relay keeping them marked published (an earlier version kept them a day) go too.
+func TestRelayPrunesRowsKeptBefore(t *testing.T) {
+	f := newFixture(t, false)
+	if _, err := f.db.Exec(`INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at, published_at) VALUES ('kept', 7, 1, 's', '{}', ?, ?)`,
+		time.Now().UTC().Add(-time.Hour), time.Now().UTC().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	waitFor(t, "the kept row to go", func() bool {
+		var rows int
+		return f.db.QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&rows) == nil && rows == 0
+	})
+}
+
 func TestRelayMetricsMove(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	f := newFixture(t, true)
