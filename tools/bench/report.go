@@ -181,9 +181,13 @@ func (r *report) finish() {
 			ms(l.fromSend.quantile(0.5)), ms(l.fromSend.quantile(0.99))),
 		gate(p50 <= 10*time.Millisecond && p99 <= 50*time.Millisecond && l.lost+l.writeErrors+l.late == 0))
 	bpm := float64(r.indexBytes) / float64(r.o.Count)
-	add(fmt.Sprintf("rebuild of the search index from the stream, %s movies (a new replica's)", n), "≥ 20,000 movies/s",
-		fmt.Sprintf("%.0f movies/s (%d movies in %s)", r.rebuild.rate(), r.rebuild.movies, r.rebuild.duration.Round(100*time.Millisecond)),
-		gate(r.rebuild.rate() >= 20_000))
+	if r.rebuild != nil {
+		add(fmt.Sprintf("rebuild of the search index from the stream, %s movies (a new replica's)", n), "≥ 20,000 movies/s",
+			fmt.Sprintf("%.0f movies/s (%d movies in %s)", r.rebuild.rate(), r.rebuild.movies, r.rebuild.duration.Round(100*time.Millisecond)),
+			gate(r.rebuild.rate() >= 20_000))
+	} else {
+		add("rebuild of the search index from the stream (a new replica's)", "≥ 20,000 movies/s", "not measured (the run stopped before it)", nil)
+	}
 	add("index on disk per movie", "≤ 900 bytes", fmt.Sprintf("%.0f bytes (%.0f MB for %s)", bpm, float64(r.indexBytes)/1e6, n), size(bpm <= 900))
 	perMovie := func(b int64) float64 { return float64(b) / float64(r.o.Count) }
 	data := perMovie(r.dataBytes)

@@ -192,7 +192,10 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	// comparison then measures the rebuilt index, settled as the imported one was.
 	log("rebuild of the search index from the stream")
 	if rep.rebuild, err = srv.rebuild(ctx, o.IngestTimeout); err != nil {
-		return nil, err
+		// Everything before it was measured: print it (the document is not updated).
+		srv.stop()
+		rep.finish()
+		return rep, fmt.Errorf("rebuild: %w", err)
 	}
 	log("rebuild: %d movies in %s", rep.rebuild.movies, rep.rebuild.duration.Round(time.Millisecond))
 	srv.settle(ctx, o.settleLimit)

@@ -109,8 +109,9 @@ func (s *Store) importOne(ctx context.Context, tx *txn, actor string, in catalog
 // titlesWithoutTMDBID returns the title keys of the batch that a live movie without a tmdb_id has: the only
 // movies a record with a tmdb_id can describe by its title (sameFilms). One statement a batch instead of
 // one a record, which was a tenth of the all-in-one's CPU while it imported a catalog whose records all
-// have a tmdb_id. The batch claimed its titles first (claimFilms), so no other write changes them before
-// it commits.
+// have a tmdb_id. The batch claimed its titles first (claimFilms), so no create or import of the same
+// titles commits meanwhile; an update that renames a movie claims nothing, as with the look-up a record
+// before.
 func (s *Store) titlesWithoutTMDBID(ctx context.Context, tx *txn, batch []catalog.MovieInput) (map[string]bool, error) {
 	var keys []any
 	for _, in := range batch {

@@ -160,7 +160,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err == nil {
 			full, err = r.relayBatch(ctx)
 		}
-		r.housekeeping(ctx)
+		r.housekeeping(ctx, republished)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -215,8 +215,9 @@ func (r *Relay) republish(ctx context.Context, done *bool) error {
 
 // housekeeping counts the backlog (every second) and prunes expired published rows: twice a retention period,
 // at least every second and at most every minute; once a minute when none are kept, for the rows a relay
-// that kept them left behind.
-func (r *Relay) housekeeping(ctx context.Context) {
+// that kept them left behind. It prunes nothing until the rows to publish again are marked (republished): a
+// start minutes after a crash finds every kept row expired, the ones the stream may have lost among them.
+func (r *Relay) housekeeping(ctx context.Context, republished bool) {
 	now := time.Now()
 	if now.Sub(r.backlogAt) >= backlogEvery {
 		r.backlogAt = now
@@ -231,7 +232,7 @@ func (r *Relay) housekeeping(ctx context.Context) {
 	if r.opts.Retention > 0 {
 		every = min(max(r.opts.Retention/2, time.Second), time.Minute)
 	}
-	if now.Sub(r.prunedAt) >= every {
+	if republished && now.Sub(r.prunedAt) >= every {
 		r.prunedAt = now
 		if n, err := r.Prune(ctx, now.Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
 			r.log.Warn("prune published outbox rows", "err", err)

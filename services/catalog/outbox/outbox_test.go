@@ -269,6 +269,41 @@ func TestRelayRepublishesTheIntervalBeforeALongStop(t *testing.T) {
 	}
 }
 
+// flakyLast is a store whose first look-up of the last publication fails, as a busy database would.
+type flakyLast struct {
+	*catalogsql.Store
+	failed bool
+}
+
+func (s *flakyLast) LastPublished(ctx context.Context) (time.Time, error) {
+	if !s.failed {
+		s.failed = true
+		return time.Time{}, errors.New("database is locked")
+	}
+	return s.Store.LastPublished(ctx)
+}
+
+// Nothing is pruned before the interval to publish again is marked: a start minutes after a crash finds
+// every kept row expired, and a failed first attempt must not leave the second nothing to publish.
+func TestRelayPrunesNothingBeforeItRepublishes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, true)
+	a := mustCreate(t, f, "A")
+	if err := f.store.MarkPublished(ctx, []int64{1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ?`, time.Now().UTC().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The stream lost A's event (it never had it here); the relay's first pass fails, then it goes on.
+	f.relay = outbox.NewWith(slog.New(slog.DiscardHandler), &flakyLast{Store: f.store}, f.js, testStream, outbox.Options{Republish: time.Minute})
+	f.run(t)
+	waitFor(t, "A published again", func() bool { return f.relay.Published() == 1 })
+	if got := f.lastMsg(t, a.ID).Header.Get(jetstream.MsgIDHeader); got != events.MsgID(a.ID, 1) {
+		t.Errorf("movie A's message %q, want its event", got)
+	}
+}
+
 // A stream server that syncs on an interval may lose, in a crash of the machine, messages it acknowledged.
 // A relay started with Republish publishes again each movie's last event of that interval, and nothing
 // older: not an event published before it, and not an event a later one of the same movie supersedes, which

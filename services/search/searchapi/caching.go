@@ -54,16 +54,10 @@ func wantsFresh(r *http.Request) bool {
 	return r.Header.Get("Pragma") == "no-cache"
 }
 
-// minIndexVersion is the checkpoint a read that waited for its versions must be answered at or after: the
-// index's now, which holds them (or the freshest there is, when the wait gave up).
-func minIndexVersion(idx any) uint64 {
-	if v, ok := idx.(versioned); ok {
-		if checkpoint, err := v.Checkpoint(); err == nil {
-			return checkpoint
-		}
-	}
-	return math.MaxUint64 // no cached answer qualifies
-}
+// computedNow is the Query.MinIndexVersion of a read that must not get a cached answer: one that waited for
+// its writes, or asked for the index as it is. Not the checkpoint after the wait: with shards it is their
+// least, which may not count a write the wait saw in its own shard, and a cached answer of it would lack it.
+const computedNow = math.MaxUint64
 
 // cachePolicy is the Cache-Control of a successful public read. Shared caches (a CDN) may keep an answer as
 // long as the service's own result cache may (maxAge, counted from when it was computed: stale answers say
@@ -83,9 +77,12 @@ func cachePolicy(maxAge time.Duration, waited bool) string {
 }
 
 // setAge sets the Age header of a cached answer the index has moved past: caches downstream count their
-// freshness from when it was computed, not from now. Rounded up, so that they never keep it longer.
+// freshness from when it was computed, not from now.
 func setAge(c *gin.Context, age time.Duration) {
 	if age > 0 {
-		c.Header("Age", strconv.FormatInt(int64((age+time.Second-1)/time.Second), 10))
+		c.Header("Age", strconv.FormatInt(ageSeconds(age), 10))
 	}
 }
+
+// ageSeconds is an answer's age in whole seconds, rounded up, so that no cache keeps it longer; 0 for none.
+func ageSeconds(age time.Duration) int64 { return int64((age + time.Second - 1) / time.Second) }

@@ -79,6 +79,7 @@ func TestSearchStaleAnswer(t *testing.T) {
 			Version uint64 `json:"version"`
 			Lag     uint64 `json:"lag"`
 			Current bool   `json:"current"`
+			Age     int64  `json:"age"`
 		} `json:"index"`
 	}
 	read := func(w *httptest.ResponseRecorder) answer {
@@ -109,8 +110,8 @@ func TestSearchStaleAnswer(t *testing.T) {
 	now = now.Add(2 * time.Second)
 	stale := do(h, "/v1/movies?q=matrix")
 	a := read(stale)
-	if a.Total != 1 || a.Index.Version != 1 || a.Index.Current || a.Index.Lag != 1 {
-		t.Errorf("within the bound: %+v, want the cached answer: 1 movie, version 1, not current, lag 1", a)
+	if a.Total != 1 || a.Index.Version != 1 || a.Index.Current || a.Index.Lag != 1 || a.Index.Age != 2 {
+		t.Errorf("within the bound: %+v, want the cached answer: 1 movie, version 1, not current, lag 1, age 2", a)
 	}
 	if got := stale.Header().Get("ETag"); got != tag {
 		t.Errorf("ETag=%q, want the cached answer's %q", got, tag)

@@ -58,6 +58,7 @@ type indexDTO struct {
 	Version uint64 `json:"version"`
 	Lag     uint64 `json:"lag"`
 	Current bool   `json:"current"`
+	Age     int64  `json:"age,omitempty"` // seconds, rounded up, of a cached answer the index has moved past (the Age header)
 }
 
 type suggestionsDTO struct {
@@ -78,7 +79,7 @@ func fromResult(r *search.Result) resultDTO {
 	out := resultDTO{
 		Total: r.Total, Page: r.Page, PerPage: r.PerPage, Hits: make([]hitDTO, len(r.Hits)), Facets: map[string]any{},
 		DidYouMean: r.DidYouMean, NextCursor: r.NextCursor, FacetsApproximate: r.FacetsApproximate,
-		Index: indexDTO{Version: r.Index.Version, Lag: r.Index.Lag, Current: r.Index.Current},
+		Index: indexDTO{Version: r.Index.Version, Lag: r.Index.Lag, Current: r.Index.Current, Age: ageSeconds(r.Index.Age)},
 	}
 	for i, h := range r.Hits {
 		out.Hits[i] = hitDTO{Movie: fromMovie(&h.Movie), WeightedRating: h.WeightedRating, Score: h.Score, Highlights: h.Highlights, Match: h.Match}

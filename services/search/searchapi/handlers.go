@@ -76,7 +76,7 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 		}
 		c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, asked))
 		if asked || wantsFresh(c.Request) {
-			q.MinIndexVersion = minIndexVersion(idx)
+			q.MinIndexVersion = computedNow
 		}
 		if !asked && holdsCurrent(idx, c.Request) {
 			c.Header("ETag", c.GetHeader("If-None-Match"))

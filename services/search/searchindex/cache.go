@@ -57,7 +57,7 @@ func cacheKey(q *search.Query) string {
 // get returns a copy of the answer cached for key (the caller may set its fields; the hits are shared, read
 // only) if it may answer now: it is of checkpoint, or of an older one but was current within the staleness
 // bound, and in either case of atLeast or later. A stale answer says its age.
-func (c *resultCache) get(key string, checkpoint, atLeast uint64) (*search.Result, bool) {
+func (c *resultCache) get(key string, checkpoint, atLeast uint64, now time.Time) (*search.Result, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
@@ -67,7 +67,6 @@ func (c *resultCache) get(key string, checkpoint, atLeast uint64) (*search.Resul
 	}
 	e := el.Value.(*cacheEntry)
 	res := e.res
-	now := c.now()
 	age := now.Sub(e.at)
 	switch {
 	case res.Index.Version < atLeast:
@@ -88,9 +87,9 @@ func (c *resultCache) get(key string, checkpoint, atLeast uint64) (*search.Resul
 	return &res, true
 }
 
-// put keeps res, computed now, as the answer for key, unless the cache holds a newer one.
-func (c *resultCache) put(key string, res *search.Result) {
-	e := &cacheEntry{key: key, res: *res, at: c.now(), size: resultSize(key, res)}
+// put keeps res as the answer for key, known to be the index's at at, unless the cache holds a newer one.
+func (c *resultCache) put(key string, res *search.Result, at time.Time) {
+	e := &cacheEntry{key: key, res: *res, at: at, size: resultSize(key, res)}
 	if e.size > c.max/8 {
 		return // one answer may not take much of the cache
 	}
@@ -149,13 +148,16 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, err
 	if err := q.Normalize(); err != nil {
 		return nil, err
 	}
+	// The moment an answer is known to be the index's is taken before the checkpoint is read: a batch
+	// applied after it is one the answer may lack, and the staleness bound counts from before it.
+	now := x.cache.now()
 	checkpoint, err := x.Checkpoint()
 	if err != nil {
 		return nil, err
 	}
 	key := cacheKey(&q)
 	if key != "" {
-		if res, ok := x.cache.get(key, checkpoint, q.MinIndexVersion); ok {
+		if res, ok := x.cache.get(key, checkpoint, q.MinIndexVersion, now); ok {
 			return res, nil
 		}
 	}
@@ -163,9 +165,10 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, err
 	if err != nil {
 		return nil, err
 	}
-	// Kept only if no batch was applied during the search: then the answer is exactly the checkpoint's.
+	// Kept only if the search answered at the checkpoint read before it (its own read of the version agrees):
+	// then the answer is that checkpoint's, and was the index's answer at now.
 	if key != "" && res.Index.Version == checkpoint {
-		x.cache.put(key, res)
+		x.cache.put(key, res, now)
 		cp := *res
 		return &cp, nil
 	}

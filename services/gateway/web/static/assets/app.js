@@ -435,7 +435,9 @@
     const current = index.current === true || lag === 0 || lag === '0s';
     let text = current ? 'Search index up to date' : 'Search index catching up';
     if (!current && lag !== undefined && lag !== null) text += typeof lag === 'number' ? ` (${plural(lag, 'change', 'changes')} behind)` : ` (${lag} behind)`;
-    box.replaceChildren(el('span', { class: current ? 'dot' : 'dot lagging', 'aria-hidden': 'true' }), text);
+    // An answer search kept from a moment ago (its result cache) is not an index that lags.
+    if (index.age > 0) text = `Results as of ${plural(index.age, 'second', 'seconds')} ago`;
+    box.replaceChildren(el('span', { class: current || index.age > 0 ? 'dot' : 'dot lagging', 'aria-hidden': 'true' }), text);
     box.title = index.version !== undefined ? `Index version ${index.version}` : '';
     box.hidden = false;
   }
@@ -1500,7 +1502,8 @@
   });
 
   /** searchAfterImport shows results that hold what the import wrote: search waits for the last movie it
-   * created or updated, which the index applies after the others (one stream, in order). */
+   * created or updated. The relay publishes in order, so the others are nearly always applied by then; one
+   * it had to send again after a failure may come a moment later. */
   function searchAfterImport(s) {
     const written = (Array.isArray(s.results) ? s.results : []).filter((r) => r.id && r.version && (r.status === 'created' || r.status === 'updated'));
     const last = written[written.length - 1];
