@@ -45,7 +45,7 @@ type serveConfig struct {
 	IndexShards       int           `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
 	SearchConcurrency int           `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
 	SearchQueue       int           `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
-	CacheMaxAge       time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); anonymous reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is (0 to 10m)"`
+	CacheMaxAge       time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); anonymous reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is (whole seconds, 0 to 10m)"`
 }
 
 func defaultServeConfig() serveConfig {

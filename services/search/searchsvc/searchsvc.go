@@ -53,7 +53,7 @@ type Config struct {
 	InternalToken   string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the index's endpoints (rebuild, versions, snapshot) answer only requests that carry it, and bootstrap_from asks with it; empty: anyone who reaches the service"`
 	CursorKey       string        `key:"cursor_key" secret:"true" usage:"secret (32 bytes or more) that signs search cursors; empty: a random one that every search service on the same NATS shares (kept in JetStream)"`
 	BootstrapFrom   string        `key:"bootstrap_from" usage:"URL of a peer search service (e.g. http://search:8082) a new replica copies its index from, then replays only the stream after that copy's checkpoint; it asks with internal_token. Empty, or no peer answering: replay the whole stream"`
-	CacheMaxAge     time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); the public reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is, and shared caches revalidate every time (0 to 10m)"`
+	CacheMaxAge     time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); the public reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is, and shared caches revalidate every time (whole seconds, 0 to 10m)"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
 	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
@@ -162,8 +162,9 @@ func (c *Config) Validate() error {
 	if c.SearchConcurrency < 0 {
 		problems = append(problems, "search_concurrency must be 0 (one per core) or more")
 	}
-	if c.CacheMaxAge < 0 || c.CacheMaxAge > 10*time.Minute {
-		problems = append(problems, "cache_max_age must be between 0 (no stale answers) and 10m")
+	if c.CacheMaxAge < 0 || c.CacheMaxAge > 10*time.Minute || c.CacheMaxAge%time.Second != 0 {
+		// Whole seconds, as Cache-Control counts them: the s-maxage shared caches are told is the same bound.
+		problems = append(problems, "cache_max_age must be whole seconds between 0 (no stale answers) and 10m")
 	}
 	if c.CompactAfter < 0 {
 		problems = append(problems, "compact_after must be 0 (never) or more")

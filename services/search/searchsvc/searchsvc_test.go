@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no stale answers", change: func(c *searchsvc.Config) { c.CacheMaxAge = 0 }, valid: true},
 		{name: "negative cache_max_age", change: func(c *searchsvc.Config) { c.CacheMaxAge = -time.Second }},
 		{name: "cache_max_age over 10m", change: func(c *searchsvc.Config) { c.CacheMaxAge = 11 * time.Minute }},
+		{name: "cache_max_age of part of a second", change: func(c *searchsvc.Config) { c.CacheMaxAge = 1500 * time.Millisecond }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
