@@ -56,29 +56,40 @@ type Config struct {
 	CacheMaxAge     time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); the public reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is, and shared caches revalidate every time (whole seconds, 0 to 10m)"`
 	CompactAfter    time.Duration `key:"compact_after" usage:"merge the index's segments into one or two a shard once no change has come for this long (fewer segments make every search cheaper); 0 never"`
 
-	// Ranking (see searchindex.Ranking; the defaults are tuned against the relevance judgments).
-	RankTitle                  float64 `key:"rank_title" usage:"ranking: boost of a word in the title"`
-	RankDirectors              float64 `key:"rank_directors" usage:"ranking: boost of a word in a director's name"`
-	RankCast                   float64 `key:"rank_cast" usage:"ranking: boost of a word in a cast member's name"`
-	RankGenres                 float64 `key:"rank_genres" usage:"ranking: boost of a word in the genres"`
-	RankKeywords               float64 `key:"rank_keywords" usage:"ranking: boost of a word in the plot keywords"`
-	RankTags                   float64 `key:"rank_tags" usage:"ranking: boost of a word in the user tags"`
-	RankTagline                float64 `key:"rank_tagline" usage:"ranking: boost of a word in the tagline"`
-	RankOverview               float64 `key:"rank_overview" usage:"ranking: boost of a word in the overview"`
-	RankTitleExact             float64 `key:"rank_title_exact" usage:"ranking: boost when the query is the whole title"`
-	RankTitlePhrase            float64 `key:"rank_title_phrase" usage:"ranking: boost when the query words are a phrase of the title"`
-	RankPersonPhrase           float64 `key:"rank_person_phrase" usage:"ranking: boost when the query words are a phrase of a person's name"`
-	RankValueExact             float64 `key:"rank_value_exact" usage:"ranking: boost when the query is a whole genre or a person's whole name"`
-	RankPrefix                 float64 `key:"rank_prefix" usage:"ranking: weight of a prefix match of the last word (exact = 1)"`
-	RankTypo                   float64 `key:"rank_typo" usage:"ranking: weight of a typo match (exact = 1)"`
-	RankVotesWeight            float64 `key:"rank_votes_weight" usage:"ranking: popularity prior, how much log(votes) may multiply a score by (1 + w)"`
-	RankVotesSaturate          float64 `key:"rank_votes_saturate" usage:"ranking: vote count at which the popularity prior is full"`
-	RankRatingWeight           float64 `key:"rank_rating_weight" usage:"ranking: rating prior, how much the rating may move a score (± w)"`
-	RankRatingMinVotes         float64 `key:"rank_rating_min_votes" usage:"ranking: vote count at which a rating is fully trusted"`
-	RankWeightedRatingMinVotes float64 `key:"rank_weighted_rating_min_votes" usage:"sort=rating orders by a weighted rating: the votes a rating needs to count as much as the catalog's mean rating (IMDb's m)"`
-	RankTypoBelow              int     `key:"rank_typo_below" usage:"ranking: with fewer movies matching every word exactly, add those matching with typos"`
-	RankRelaxBelow             int     `key:"rank_relax_below" usage:"ranking: with fewer movies matching every word, add those matching some"`
-	RankDidYouMeanBelow        int     `key:"rank_did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
+	// Rank is the ranking (the defaults are tuned against the relevance judgments).
+	Rank Ranking `prefix:"rank_"`
+}
+
+// Ranking is searchindex.Ranking with the keys and meanings of its settings: the two convert into each
+// other, so a field added to one and not the other fails to compile.
+type Ranking struct {
+	Title     float64 `key:"title" usage:"ranking: boost of a word in the title"`
+	Directors float64 `key:"directors" usage:"ranking: boost of a word in a director's name"`
+	Cast      float64 `key:"cast" usage:"ranking: boost of a word in a cast member's name"`
+	Genres    float64 `key:"genres" usage:"ranking: boost of a word in the genres"`
+	Keywords  float64 `key:"keywords" usage:"ranking: boost of a word in the plot keywords"`
+	Tags      float64 `key:"tags" usage:"ranking: boost of a word in the user tags"`
+	Tagline   float64 `key:"tagline" usage:"ranking: boost of a word in the tagline"`
+	Overview  float64 `key:"overview" usage:"ranking: boost of a word in the overview"`
+
+	TitleExact   float64 `key:"title_exact" usage:"ranking: boost when the query is the whole title"`
+	TitlePhrase  float64 `key:"title_phrase" usage:"ranking: boost when the query words are a phrase of the title"`
+	PersonPhrase float64 `key:"person_phrase" usage:"ranking: boost when the query words are a phrase of a person's name"`
+	ValueExact   float64 `key:"value_exact" usage:"ranking: boost when the query is a whole genre or a person's whole name"`
+
+	Prefix float64 `key:"prefix" usage:"ranking: weight of a prefix match of the last word (exact = 1)"`
+	Typo   float64 `key:"typo" usage:"ranking: weight of a typo match (exact = 1)"`
+
+	VotesWeight    float64 `key:"votes_weight" usage:"ranking: popularity prior, how much log(votes) may multiply a score by (1 + w)"`
+	VotesSaturate  float64 `key:"votes_saturate" usage:"ranking: vote count at which the popularity prior is full"`
+	RatingWeight   float64 `key:"rating_weight" usage:"ranking: rating prior, how much the rating may move a score (± w)"`
+	RatingMinVotes float64 `key:"rating_min_votes" usage:"ranking: vote count at which a rating is fully trusted"`
+
+	WeightedRatingMinVotes float64 `key:"weighted_rating_min_votes" usage:"sort=rating orders by a weighted rating: the votes a rating needs to count as much as the catalog's mean rating (IMDb's m)"`
+
+	TypoBelow       int `key:"typo_below" usage:"ranking: with fewer movies matching every word exactly, add those matching with typos"`
+	RelaxBelow      int `key:"relax_below" usage:"ranking: with fewer movies matching every word, add those matching some"`
+	DidYouMeanBelow int `key:"did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
 }
 
 // DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
@@ -98,30 +109,8 @@ func DefaultConfig() Config {
 		DegradedLag:     1000,
 		CompactAfter:    2 * time.Second,
 		CacheMaxAge:     5 * time.Second,
-	}.withRanking(searchindex.DefaultRanking())
-}
 
-func (c Config) withRanking(r searchindex.Ranking) Config {
-	c.RankTitle, c.RankDirectors, c.RankCast, c.RankGenres = r.Title, r.Directors, r.Cast, r.Genres
-	c.RankKeywords, c.RankTags, c.RankTagline, c.RankOverview = r.Keywords, r.Tags, r.Tagline, r.Overview
-	c.RankTitleExact, c.RankTitlePhrase, c.RankPersonPhrase, c.RankValueExact = r.TitleExact, r.TitlePhrase, r.PersonPhrase, r.ValueExact
-	c.RankPrefix, c.RankTypo = r.Prefix, r.Typo
-	c.RankVotesWeight, c.RankVotesSaturate, c.RankRatingWeight, c.RankRatingMinVotes = r.VotesWeight, r.VotesSaturate, r.RatingWeight, r.RatingMinVotes
-	c.RankTypoBelow, c.RankRelaxBelow, c.RankDidYouMeanBelow = r.TypoBelow, r.RelaxBelow, r.DidYouMeanBelow
-	c.RankWeightedRatingMinVotes = r.WeightedRatingMinVotes
-	return c
-}
-
-// Ranking is the index's ranking as configured.
-func (c *Config) Ranking() searchindex.Ranking {
-	return searchindex.Ranking{
-		Title: c.RankTitle, Directors: c.RankDirectors, Cast: c.RankCast, Genres: c.RankGenres,
-		Keywords: c.RankKeywords, Tags: c.RankTags, Tagline: c.RankTagline, Overview: c.RankOverview,
-		TitleExact: c.RankTitleExact, TitlePhrase: c.RankTitlePhrase, PersonPhrase: c.RankPersonPhrase, ValueExact: c.RankValueExact,
-		Prefix: c.RankPrefix, Typo: c.RankTypo,
-		VotesWeight: c.RankVotesWeight, VotesSaturate: c.RankVotesSaturate, RatingWeight: c.RankRatingWeight, RatingMinVotes: c.RankRatingMinVotes,
-		TypoBelow: c.RankTypoBelow, RelaxBelow: c.RankRelaxBelow, DidYouMeanBelow: c.RankDidYouMeanBelow,
-		WeightedRatingMinVotes: c.RankWeightedRatingMinVotes,
+		Rank: Ranking(searchindex.DefaultRanking()),
 	}
 }
 
@@ -183,7 +172,7 @@ func (c *Config) Validate() error {
 	if c.CursorKey != "" && len(c.CursorKey) < 32 {
 		problems = append(problems, "cursor_key must be at least 32 bytes")
 	}
-	if err := c.Ranking().Validate(); err != nil {
+	if err := searchindex.Ranking(c.Rank).Validate(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
@@ -260,7 +249,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search config: genre_synonyms: %w", err)
 	}
-	opts := searchindex.Options{Ranking: cfg.Ranking(), CacheBytes: cfg.CacheBytes, CacheMaxAge: cfg.CacheMaxAge, Shards: cfg.IndexShards, Genres: vocab,
+	opts := searchindex.Options{Ranking: searchindex.Ranking(cfg.Rank), CacheBytes: cfg.CacheBytes, CacheMaxAge: cfg.CacheMaxAge, Shards: cfg.IndexShards, Genres: vocab,
 		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue, PostingsCacheBytes: cfg.PostingsCacheBytes}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
