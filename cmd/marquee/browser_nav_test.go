@@ -117,7 +117,7 @@ func TestBrowserNavigation(t *testing.T) {
 	})
 	// The page browsed "/" a moment ago, before these writes made outside it: search may answer that browse
 	// from its cache for cache_max_age after them. Past that bound the page's next browse holds them.
-	time.Sleep(defaultServeConfig().CacheMaxAge)
+	time.Sleep(defaultServeConfig().Search.CacheMaxAge)
 	b.open("/")
 	b.waitJS("the runtime facet", `document.querySelector('#runtime-list button[data-value="<90"]') !== null`)
 	b.do(chromedp.Click(chromedp.ID("genre-more")))

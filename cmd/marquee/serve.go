@@ -27,45 +27,49 @@ import (
 )
 
 // serveConfig configures the all-in-one. It needs no configuration at all: everything lives under data_dir.
+// It takes the settings of the three parts under the keys they have in split mode, but for those that connect
+// the parts over a network (they share a process here) and those the all-in-one decides itself.
 type serveConfig struct {
-	Addr              string        `key:"addr" usage:"address to listen on"`
-	DataDir           string        `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
-	MySQLDSN          string        `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
-	MySQLMaxConns     int           `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
-	Seed              string        `key:"seed" usage:"movies to load on first start (imdb.json format); \"\" for none"`
-	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling, and a genre filter reads it so"`
-	AdminUsername     string        `key:"admin_username" usage:"admin to create, or whose password to reset, at start"`
-	AdminPassword     string        `key:"admin_password" usage:"that admin's password; unset: first start generates one" secret:"true"`
-	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens (1m to 24h); the search page renews its own before they expire"`
-	RefreshTTL        time.Duration `key:"refresh_ttl" usage:"how long an unused browser session lasts: each renewal of its access token extends it by as much"`
-	RateLimit         string        `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
-	MetricsToken      string        `key:"metrics_token" usage:"bearer token that may read GET /metrics besides admins (for a Prometheus scraper); empty: admins only" secret:"true"`
-	TrustedProxies    []string      `key:"trusted_proxies" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. a PaaS router)"`
-	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
-	IndexShards       int           `key:"index_shards" usage:"split the search index into this many shards, written and searched in parallel; a change rebuilds the index"`
-	SearchConcurrency int           `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
-	SearchQueue       int           `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
-	CacheMaxAge       time.Duration `key:"cache_max_age" usage:"staleness bound of cached search answers: after the index changes, an answer that was its answer this long ago or less may still be served, saying which index version it is of (a read with min_version never gets one older than its write); anonymous reads tell shared caches (a CDN) to keep answers as long (Cache-Control s-maxage). 0: only answers of the index as it is (whole seconds, 0 to 10m)"`
+	DataDir       string `key:"data_dir" usage:"folder for the database, the event stream and the search index"`
+	MySQLDSN      string `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
+	MySQLMaxConns int    `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
+
+	Gateway gateway.Config    `prefix:"" omit:"catalog_url,search_url,internal_token"`
+	Catalog catalogsvc.Config `prefix:"" omit:"addr,mysql_dsn,mysql_max_conns,nats_url,nats_user,nats_password,stream,subject_prefix,stream_replicas,admin_password_file,internal_token,search_url"`
+	Search  searchsvc.Config  `prefix:"" omit:"addr,data_dir,nats_url,nats_user,nats_password,stream,subject_prefix,internal_token,bootstrap_from"`
 }
 
 func defaultServeConfig() serveConfig {
-	cat := catalogsvc.DefaultConfig()
-	return serveConfig{Addr: "127.0.0.1:8080", DataDir: "./var", Seed: "data/imdb.json", RateLimit: "on", LogLevel: "info", IndexShards: 1,
-		MySQLMaxConns: catalogsql.DefaultMySQLConns, TokenTTL: cat.TokenTTL, RefreshTTL: cat.RefreshTTL, CacheMaxAge: searchsvc.DefaultConfig().CacheMaxAge}
+	cfg := serveConfig{DataDir: "./var", MySQLMaxConns: catalogsql.DefaultMySQLConns,
+		Gateway: gateway.DefaultConfig(), Catalog: catalogsvc.DefaultConfig(), Search: searchsvc.DefaultConfig()}
+	cfg.Catalog.Seed = "data/imdb.json"
+	return cfg
 }
 
-// gatewayConfig is the gateway's configuration in the all-in-one: its defaults with the few settings that
-// make sense without a network between the parts.
-func (c serveConfig) gatewayConfig() (gateway.Config, error) {
-	g := gateway.DefaultConfig()
-	g.RateLimit, g.TrustedProxies, g.MetricsToken = c.RateLimit, c.TrustedProxies, c.MetricsToken
+// catalogConfig is the catalog's configuration in the all-in-one.
+func (c *serveConfig) catalogConfig() catalogsvc.Config {
+	cat := c.Catalog
+	cat.AdminPasswordFile = filepath.Join(c.DataDir, "admin-password")
+	return cat
+}
+
+// searchConfig is the search service's configuration in the all-in-one.
+func (c *serveConfig) searchConfig() searchsvc.Config {
+	srch := c.Search
+	srch.DataDir = filepath.Join(c.DataDir, "search")
+	return srch
+}
+
+// gatewayConfig is the gateway's configuration in the all-in-one; its backends' URLs are not used.
+func (c *serveConfig) gatewayConfig() (gateway.Config, error) {
+	g := c.Gateway
 	return g, g.Validate()
 }
 
 func newServeCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	cfg := defaultServeConfig()
 	cmd := partCommand("serve", "Run the whole of Marquee in one process (embedded NATS, SQLite, Bleve)",
-		&cfg, &cfg.LogLevel, getenv, stderr, func(ctx context.Context, log *slog.Logger) error {
+		&cfg, &cfg.Gateway.LogLevel, getenv, stderr, func(ctx context.Context, log *slog.Logger) error {
 			return serve(ctx, log, cfg, getenv, stdout)
 		})
 	cmd.Long = `Run the gateway, the catalog and search in one process, with an embedded NATS
@@ -76,7 +80,13 @@ MARQUEE_ADMIN_PASSWORD, or "admin" with a generated password it prints once).
 With --mysql-dsn (or a MySQL add-on's URL in the environment) the catalog, its
 users, API keys and signing keys live in that database instead: a machine whose
 disk is lost (a Heroku dyno's, every day) starts with an empty data folder,
-republishes the database's movies to its new stream and rebuilds the index.`
+republishes the database's movies to its new stream and rebuilds the index.
+
+Every setting of the split parts that makes sense in one process can be set here
+too, under the same name: the ranking (--rank-*), the caches (--cache-bytes,
+--postings-cache-bytes), the gateway's limits (--rate-*, --max-*-bytes), the
+outbox relay's and the reconciler's. Those that connect the parts over a network
+(--nats-url, --internal-token, the parts' addresses) have no use here.`
 	return cmd
 }
 
@@ -128,25 +138,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	}
 
 	reg := httpx.NewRegistry() // one registry for every part, served at the gateway's /metrics
-	searchCfg := searchsvc.DefaultConfig()
-	searchCfg.DataDir = filepath.Join(cfg.DataDir, "search")
-	searchCfg.IndexShards = cfg.IndexShards
-	searchCfg.SearchConcurrency = cfg.SearchConcurrency
-	searchCfg.SearchQueue = cfg.SearchQueue
-	searchCfg.CacheMaxAge = cfg.CacheMaxAge
-	searchCfg.GenreSynonyms = cfg.GenreSynonyms
-	srch, err := searchsvc.New(ctx, searchCfg, searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
+	srch, err := searchsvc.New(ctx, cfg.searchConfig(), searchsvc.Deps{Log: log.With("part", "search"), JS: js, Registry: reg})
 	if err != nil {
 		return err
 	}
 	defer srch.Close()
 
-	catCfg := catalogsvc.DefaultConfig()
-	catCfg.Seed, catCfg.GenreSynonyms = cfg.Seed, cfg.GenreSynonyms
-	catCfg.AdminUsername, catCfg.AdminPassword = cfg.AdminUsername, cfg.AdminPassword
-	catCfg.AdminPasswordFile = filepath.Join(cfg.DataDir, "admin-password")
-	catCfg.TokenTTL, catCfg.RefreshTTL = cfg.TokenTTL, cfg.RefreshTTL
-	cat, err := catalogsvc.New(ctx, catCfg, catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: dbSource.Dialect, JS: js, Stdout: stdout,
+	cat, err := catalogsvc.New(ctx, cfg.catalogConfig(), catalogsvc.Deps{Log: log.With("part", "catalog"), DB: db, Dialect: dbSource.Dialect, JS: js, Stdout: stdout,
 		Registry: reg, SearchIndex: srch.Handler(), Republish: republishWindow})
 	if err != nil {
 		return err
@@ -161,9 +159,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, getenv func(s
 	gwOpts.HTTPMetrics, gwOpts.Metrics = httpx.NewMetrics(reg), httpx.MetricsHandler(reg)
 	gwOpts.ReadyWaitsForCatalog = true // the seed is searchable when it first says ready
 	gw := gateway.NewHandler(log.With("part", "gateway"), gateway.Backends{Catalog: cat.Handler(), Search: srch.Handler()}, gwOpts)
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", gwCfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", gwCfg.Addr, err)
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Marquee is serving on %s (data in %s)\n", base, cfg.DataDir)

@@ -34,7 +34,7 @@ type Config struct {
 	MaxQueryBytes  int    `key:"max_query_bytes" usage:"longest query string accepted, in bytes"`
 	LogLevel       string `key:"log_level" usage:"log level: debug, info, warn or error"`
 
-	RateLimit          string  `key:"rate_limit" usage:"rate limiting: on or off"`
+	RateLimit          string  `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
 	RateAnonymous      float64 `key:"rate_anonymous" usage:"requests per second allowed to each anonymous client IP"`
 	RateAnonymousBurst int     `key:"rate_anonymous_burst" usage:"burst allowed to each anonymous client IP"`
 	RateUser           float64 `key:"rate_user" usage:"requests per second allowed to each user (token subject or API key)"`

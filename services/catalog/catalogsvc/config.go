@@ -32,7 +32,7 @@ type Config struct {
 	AdminUsername     string        `key:"admin_username" usage:"admin to create or whose password to reset (with admin_password)"`
 	AdminPassword     string        `key:"admin_password" usage:"password of admin_username; empty generates one on first start" secret:"true"`
 	AdminPasswordFile string        `key:"admin_password_file" usage:"file (mode 0600) to also write a generated admin password to; empty for none"`
-	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens"`
+	TokenTTL          time.Duration `key:"token_ttl" usage:"lifetime of access tokens (1m to 24h); the search page renews its own before they expire"`
 	RefreshTTL        time.Duration `key:"refresh_ttl" usage:"how long an unused browser session lasts: each renewal of its access token extends it by as much"`
 	LogLevel          string        `key:"log_level" usage:"log level: debug, info, warn or error"`
 
