@@ -83,9 +83,9 @@ disk is lost (a Heroku dyno's, every day) starts with an empty data folder,
 republishes the database's movies to its new stream and rebuilds the index.
 
 Every setting of the split parts that makes sense in one process can be set here
-too, under the same name: the ranking (--rank-*), the caches (--cache-bytes,
---postings-cache-bytes), the gateway's limits (--rate-*, --max-*-bytes), the
-outbox relay's and the reconciler's. Those that connect the parts over a network
+too, under the same name: the ranking (--rank-*), the result cache
+(--cache-bytes, --cache-max-age), the gateway's limits (--rate-*, --max-*-bytes),
+the outbox relay's and the reconciler's. Those that connect the parts over a network
 (--nats-url, --internal-token, the parts' addresses) have no use here.`
 	return cmd
 }

@@ -134,9 +134,9 @@ func segmentSizes(bi bleve.Index) (live, full []int64, err error) {
 
 // Warm prepares every segment of the index for searches, as they would prepare it themselves on first
 // use: it reads the ranking prior of every document that has none kept yet (see segmentCache), so that a
-// search reads no movie id to rank a match (about a quarter of a microsecond a document), and builds the
-// segment's dictionary of every text field's words (see wordfields.go). A merge leaves a large segment with
-// neither.
+// search reads no movie id to rank a match (about a quarter of a microsecond a document), builds the
+// segment's dictionary of every text field's words (see wordfields.go) and reads its text fields' lengths
+// (see textstats.go). A merge leaves a large segment with none of them.
 func (x *Index) Warm(ctx context.Context) error {
 	for _, bi := range x.shards {
 		s, err := openExecShard(ctx, x, bi)
@@ -160,6 +160,9 @@ func (s *execShard) warm(ctx context.Context) error {
 	for i, sg := range s.segs {
 		if _, err := sg.cache.buildWordFields(sg.ss.Segment()); err != nil && failed == nil {
 			failed = fmt.Errorf("words dictionary: %w", err)
+		}
+		if _, err := sg.cache.fieldLengths(sg.ss.Segment()); err != nil && failed == nil {
+			failed = err
 		}
 		for d := range sg.ss.Segment().Count() {
 			if d%4096 == 0 {

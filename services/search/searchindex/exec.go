@@ -89,18 +89,23 @@ func (e *executor) close() {
 
 // execShard is one shard's snapshot.
 type execShard struct {
-	x            *Index
-	ctx          context.Context // the search's
-	r            index.IndexReader
-	snap         *scorch.IndexSnapshot
-	segs         []execSegment
-	docTotal     uint64                              // live documents, the N of the idf
-	dicts        map[string][]segment.TermDictionary // by field, per segment
-	lists        map[fieldTerm][]segment.PostingsList
-	raws         map[fieldTerm][]*roaring.Bitmap
-	freqs        map[fieldTerm]uint64
-	memos        map[query.Query][]*roaring.Bitmap // matches per segment, by the query object compiled (see compile)
-	decodedLists map[postingsKey]*decodedPostings  // what the postings cache answered this search, by list (nil: walk it)
+	x        *Index
+	ctx      context.Context // the search's
+	r        index.IndexReader
+	snap     *scorch.IndexSnapshot
+	segs     []execSegment
+	docTotal uint64                              // live documents, the N of the idf
+	dicts    map[string][]segment.TermDictionary // by field, per segment
+	lists    map[fieldTerm][]segment.PostingsList
+	raws     map[fieldTerm][]*roaring.Bitmap
+	freqs    map[fieldTerm]uint64
+	memos    map[query.Query][]*roaring.Bitmap // matches per segment, by the query object compiled (see compile)
+	reps     map[repeatsKey]repeats            // the repeats of the words this search scored, by segment
+}
+
+type repeatsKey struct {
+	seg         int
+	field, term string
 }
 
 type fieldTerm struct{ field, term string }
@@ -146,6 +151,23 @@ func openExecShard(ctx context.Context, x *Index, bi interface {
 	return s, nil
 }
 
+// dictionaries is field's dictionary in every segment, read once a search.
+func (s *execShard) dictionaries(field string) ([]segment.TermDictionary, error) {
+	if dicts, ok := s.dicts[field]; ok {
+		return dicts, nil
+	}
+	dicts := make([]segment.TermDictionary, len(s.segs))
+	for i, sg := range s.segs {
+		d, err := sg.ss.Segment().Dictionary(field)
+		if err != nil {
+			return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+		}
+		dicts[i] = d
+	}
+	s.dicts[field] = dicts
+	return dicts, nil
+}
+
 // postings is the postings list of term in field in every segment (nil where it has none), with its
 // documents as a bitmap, deleted ones included: the lists are read without exceptions, so that a bitmap
 // is the segment's own and an intersection with a set of live documents costs no copy of it.
@@ -154,17 +176,9 @@ func (s *execShard) postings(field, term string) ([]segment.PostingsList, []*roa
 	if pls, ok := s.lists[key]; ok {
 		return pls, s.raws[key], nil
 	}
-	dicts, ok := s.dicts[field]
-	if !ok {
-		dicts = make([]segment.TermDictionary, len(s.segs))
-		for i, sg := range s.segs {
-			d, err := sg.ss.Segment().Dictionary(field)
-			if err != nil {
-				return nil, nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
-			}
-			dicts[i] = d
-		}
-		s.dicts[field] = dicts
+	dicts, err := s.dictionaries(field)
+	if err != nil {
+		return nil, nil, err
 	}
 	pls := make([]segment.PostingsList, len(s.segs))
 	raws := make([]*roaring.Bitmap, len(s.segs))
@@ -192,6 +206,42 @@ func (s *execShard) postings(field, term string) ([]segment.PostingsList, []*roa
 	}
 	s.lists[key], s.raws[key], s.freqs[key] = pls, raws, live
 	return pls, raws, nil
+}
+
+// scoringStats is what scores term in field in segment i without zap's postings (textstats.go): the
+// field's lengths and the word's repeats; false when the field has none.
+func (s *execShard) scoringStats(field, term string, i int) (lengthsOf, repeats, bool, error) {
+	code, ok := statsCode(field)
+	if !ok {
+		return lengthsOf{}, nil, false, nil
+	}
+	seg := s.segs[i].ss.Segment()
+	fl, err := s.segs[i].cache.fieldLengths(seg)
+	if err != nil {
+		return lengthsOf{}, nil, false, fmt.Errorf("executor: %w", err)
+	}
+	lens, ok := fl.field(int(code - 'a'))
+	if !ok {
+		return lengthsOf{}, nil, false, nil
+	}
+	key := repeatsKey{i, field, term}
+	reps, ok := s.reps[key]
+	if !ok {
+		dicts, err := s.dictionaries(fieldTextStats)
+		if err != nil {
+			return lengthsOf{}, nil, false, err
+		}
+		if dicts[i] != nil {
+			if reps, err = readRepeats(dicts[i], code, term); err != nil {
+				return lengthsOf{}, nil, false, fmt.Errorf("executor: repeats of %s:%s: %w", field, term, err)
+			}
+		}
+		if s.reps == nil {
+			s.reps = map[repeatsKey]repeats{}
+		}
+		s.reps[key] = reps
+	}
+	return lens, reps, true, nil
 }
 
 // rawBitmap is the documents of a postings list read without exceptions: the segment's own bitmap, not

@@ -201,22 +201,21 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 		if pl == nil {
 			return drop()
 		}
-		var dec *decodedPostings
 		if !n.withLocs {
-			var err error
-			if dec, err = s.decodedList(n, i, pl); err != nil {
-				return -1, err
-			}
-		}
-		if dec != nil {
 			narrowed := roaring.And(n.raws[i], cands)
 			if narrowed.IsEmpty() {
 				return drop()
 			}
-			f.nodes[at].cur = &postingCursor{dec: dec, in: narrowed.Iterator()}
-			f.nodes[at].idf, f.nodes[at].w = n.idf, n.weight
-			f.leaves = append(f.leaves, at)
-			return at, nil
+			lens, reps, ok, err := s.scoringStats(n.field, n.term, i)
+			if err != nil {
+				return -1, err
+			}
+			if ok {
+				f.nodes[at].cur = &postingCursor{in: narrowed.Iterator(), lens: lens, reps: reps}
+				f.nodes[at].idf, f.nodes[at].w = n.idf, n.weight
+				f.leaves = append(f.leaves, at)
+				return at, nil
+			}
 		}
 		it := pl.Iterator(true, true, n.withLocs, nil)
 		o, ok := it.(segment.OptimizablePostingsIterator)

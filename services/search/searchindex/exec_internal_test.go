@@ -56,7 +56,8 @@ func TestExecutorLifetime(t *testing.T) {
 }
 
 // TestWarm: after Warm every document of every segment has its prior kept, the one its movie's votes and
-// rating give, so no search reads a movie id to rank a match, and every segment has its words dictionary.
+// rating give, so no search reads a movie id to rank a match, and every segment has its words dictionary
+// and its text fields' lengths.
 func TestWarm(t *testing.T) {
 	// Without merges: a merge finishing between Warm and the check would bring a segment no one
 	// warmed, as any segment written after a warm-up starts cold.
@@ -99,6 +100,9 @@ func TestWarm(t *testing.T) {
 			t.Errorf("segment %d has no words dictionary", i)
 		} else if ok, _ := sg.cache.wordFields.Contains([]byte("quokka")); !ok {
 			t.Errorf("segment %d: the words dictionary lacks the title's word", i)
+		}
+		if sg.cache.lengths == nil || !sg.cache.lengths.fits[0] || sg.cache.docs[0].lens[0] != 1 {
+			t.Errorf("segment %d: its text fields' lengths were not read", i)
 		}
 		for d := range sg.ss.Segment().Count() {
 			id, err := sg.ss.DocID(d)

@@ -79,14 +79,12 @@ func TestExecutorMatchesBleve(t *testing.T) {
 }
 
 // compareExecutor runs each query through idx (the executor) and through a view of idx on Bleve's own
-// searchers, and fails on any difference of the answers. The executor answers twice: walking every list
-// in its segment, and with long lists kept decoded in a cache small enough that lists are dropped from it.
+// searchers, and fails on any difference of the answers.
 func compareExecutor(t *testing.T, idx *searchindex.Index, qs []search.Query) {
 	t.Helper()
 	ref := searchindex.WithOptions(idx, searchindex.Options{BleveExecutor: true})
 	execs := map[string]*searchindex.Index{ // no result cache
-		"executor":                searchindex.WithOptions(idx, searchindex.Options{}),
-		"executor, lists decoded": searchindex.WithOptions(idx, searchindex.Options{PostingsCacheBytes: 1 << 20}),
+		"executor": searchindex.WithOptions(idx, searchindex.Options{}),
 	}
 	failures := 0
 	for _, q := range qs {

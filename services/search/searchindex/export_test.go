@@ -8,8 +8,7 @@ func WithOptions(x *Index, o Options) *Index {
 	if o.Ranking == (Ranking{}) {
 		o.Ranking = x.rank
 	}
-	decoded := newPostingsCache(o.PostingsCacheBytes)
-	return &Index{decoded: decoded, segCaches: newSegmentCaches(decoded.dropSegment), shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil,
+	return &Index{segCaches: newSegmentCaches(), shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil,
 		admission: newAdmission(o.SearchConcurrency, o.SearchQueue)}
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 	jsonv2 "github.com/go-json-experiment/json"
@@ -67,7 +68,6 @@ type Index struct {
 	counts    *facetCounts   // browse facets of the whole catalog, kept by Apply; nil until built
 	priors    *priors        // every movie's ranking inputs, kept by Apply
 	segCaches *segmentCaches // what searches keep of each segment (priors, facet bitmaps, expansions)
-	decoded   *postingsCache // long postings lists searches walk, decoded; nil without Options.PostingsCacheBytes
 	cache     *resultCache   // answers by query, with their checkpoint; nil for none
 	admission *admission     // searches running at once, and waiting (Options.SearchConcurrency, SearchQueue)
 	applyMu   sync.Mutex     // makes Apply's read-compare-write of versions and checkpoint atomic
@@ -114,9 +114,6 @@ type Options struct {
 	// BleveExecutor answers every search with Bleve's own searchers instead of the executor (exec.go): the
 	// exhaustive reference that the tests compare the executor with.
 	BleveExecutor bool
-	// PostingsCacheBytes bounds the memory of the long postings lists that searches keep decoded across
-	// searches (see exec_postings.go); 0 means none are kept, and every list is walked in its segment.
-	PostingsCacheBytes int64
 	// Genres is the vocabulary a genre filter is read with ("sci-fi" is Science Fiction, as the catalog
 	// stores it); nil means genres.Default().
 	Genres *genres.Vocabulary
@@ -166,9 +163,8 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	decoded := newPostingsCache(opts.PostingsCacheBytes)
-	x := &Index{path: path, paths: paths, rank: opts.Ranking, opts: opts, admission: newAdmission(opts.SearchConcurrency, opts.SearchQueue), decoded: decoded,
-		segCaches: newSegmentCaches(decoded.dropSegment)}
+	x := &Index{path: path, paths: paths, rank: opts.Ranking, opts: opts, admission: newAdmission(opts.SearchConcurrency, opts.SearchQueue),
+		segCaches: newSegmentCaches()}
 	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {
 		bi, err := openShard(p, opts.mergePlan)
@@ -518,7 +514,12 @@ func (x *Index) applyShard(w *shardWrite, checkpoint uint64, persisted func(erro
 				return 0, false, err
 			}
 			w.rows[c.ID] = rowOf(c.Movie)
-			if err := b.Index(key, d); err != nil {
+			doc := document.NewDocument(key)
+			if err := x.mapping.MapDocument(doc, d); err != nil {
+				return 0, false, fmt.Errorf("apply movie %d: %w", c.ID, err)
+			}
+			addTextStats(doc)
+			if err := b.IndexAdvanced(doc); err != nil {
 				return 0, false, fmt.Errorf("apply movie %d: %w", c.ID, err)
 			}
 			if deleted { // a newer version brings a deleted movie back; its version now lives in the document

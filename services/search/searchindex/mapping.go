@@ -49,11 +49,14 @@ const (
 	fieldRuntime    = "runtime_minutes"
 	fieldSample     = "sample" // keyword: the movie's sample bucket (sampleKey), for facets counted on a sample
 	fieldSource     = "source" // the event's movie JSON, stored and not indexed: a hit returns the full movie
+	// fieldTextStats holds what scoring reads of the text fields: their lengths, and the words they hold
+	// more than once (textstats.go). Not in the mapping: Apply appends it to each mapped document.
+	fieldTextStats = "text_stats"
 )
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "12"
+const mappingVersion = "13"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.

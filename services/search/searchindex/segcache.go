@@ -16,12 +16,13 @@ import (
 // segmentCache is what searches keep of one segment, which never changes once written: the ranking
 // priors of its documents by local number, filled as searches score them (a match's prior costs one read
 // of its id the first time, then an array load; zero marks a prior not read yet, as a prior is never below
-// 1 - RatingWeight > 0); the postings of the facet fields of few values, as bitmaps; and the dictionary
-// words that query words expand to (typo variants, completions), which a search would otherwise find by
-// walking each field's dictionary in every segment again.
+// 1 - RatingWeight > 0), beside its text fields' lengths (textstats.go); the postings of the facet fields
+// of few values, as bitmaps; and the dictionary words that query words expand to (typo variants,
+// completions), which a search would otherwise find by walking each field's dictionary in every segment
+// again.
 type segmentCache struct {
-	vals []atomic.Uint64 // math.Float64bits
-	used atomic.Uint64   // the registry's generation when last opened
+	docs []docStats    // by local document number
+	used atomic.Uint64 // the registry's generation when last opened
 
 	mu     sync.Mutex
 	facets map[string]*facetField // by field, once read
@@ -31,7 +32,8 @@ type segmentCache struct {
 	wordFieldsMu sync.Mutex
 	wordFields   *vellum.FST // every text field's words, each with the fields that hold it; nil until built
 
-	listsDropped bool // the segment's decoded postings lists were dropped with it (guarded by the postings cache's lock)
+	lengthsMu sync.Mutex
+	lengths   *fieldLengths // which fields have their lengths in docs; nil until read
 }
 
 // wordsKey names a dictionary expansion: the typo variants of word within fuzz edits, or (fuzz -1) the
@@ -63,6 +65,27 @@ func (sc *segmentCache) expansion(k wordsKey, read func() ([]index.DictEntry, er
 	}
 	sc.words[k] = es
 	return es, nil
+}
+
+// fieldLengths reads the lengths of the segment's documents' text fields into docs once (textstats.go).
+func (sc *segmentCache) fieldLengths(seg segment.Segment) (*fieldLengths, error) {
+	sc.lengthsMu.Lock()
+	defer sc.lengthsMu.Unlock()
+	if sc.lengths == nil {
+		fl, err := readFieldLengths(seg, sc.docs)
+		if err != nil {
+			return nil, err
+		}
+		sc.lengths = fl
+	}
+	return sc.lengths, nil
+}
+
+// docStats is what scoring reads of a document: its prior and its text fields' lengths, side by side, so
+// that a match costs one cache line.
+type docStats struct {
+	prior atomic.Uint64 // math.Float64bits
+	lens  [len(scoredTextFields)]uint16
 }
 
 // termBitmap is a term of a facet field and its live and deleted documents in the segment.
@@ -153,25 +176,24 @@ func (ff *facetField) byDocument(docs uint64) bool {
 }
 
 func (sp *segmentCache) get(d uint64) float64 {
-	if d >= uint64(len(sp.vals)) {
+	if d >= uint64(len(sp.docs)) {
 		return 0
 	}
-	return math.Float64frombits(sp.vals[d].Load())
+	return math.Float64frombits(sp.docs[d].prior.Load())
 }
 
 func (sp *segmentCache) set(d uint64, v float64) {
-	if d < uint64(len(sp.vals)) {
-		sp.vals[d].Store(math.Float64bits(v))
+	if d < uint64(len(sp.docs)) {
+		sp.docs[d].prior.Store(math.Float64bits(v))
 	}
 }
 
 // segmentCaches holds the segmentCache of the segments searches open. Merges replace segments; the
 // ones no search has opened in a while are dropped.
 type segmentCaches struct {
-	mu      sync.Mutex
-	gen     uint64
-	segs    map[segment.Segment]*segmentCache
-	dropped func(*segmentCache) // told of each cache dropped, so that what else is kept of its segment goes too
+	mu   sync.Mutex
+	gen  uint64
+	segs map[segment.Segment]*segmentCache
 }
 
 // dropAfter is how many look-ups (of any segment) a segment's cache outlives its own last one. Every search
@@ -179,8 +201,8 @@ type segmentCaches struct {
 // searches.
 const dropAfter = 256
 
-func newSegmentCaches(dropped func(*segmentCache)) *segmentCaches {
-	return &segmentCaches{segs: map[segment.Segment]*segmentCache{}, dropped: dropped}
+func newSegmentCaches() *segmentCaches {
+	return &segmentCaches{segs: map[segment.Segment]*segmentCache{}}
 }
 
 // of returns the cache of seg, empty at first.
@@ -190,7 +212,7 @@ func (p *segmentCaches) of(seg segment.Segment) *segmentCache {
 	p.gen++
 	sp, ok := p.segs[seg]
 	if !ok {
-		sp = &segmentCache{vals: make([]atomic.Uint64, seg.Count())}
+		sp = &segmentCache{docs: make([]docStats, seg.Count())}
 		p.segs[seg] = sp
 	}
 	sp.used.Store(p.gen)
@@ -198,7 +220,6 @@ func (p *segmentCaches) of(seg segment.Segment) *segmentCache {
 		for s, old := range p.segs {
 			if p.gen-old.used.Load() > dropAfter {
 				delete(p.segs, s)
-				p.dropped(old)
 			}
 		}
 	}

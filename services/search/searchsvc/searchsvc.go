@@ -33,20 +33,19 @@ import (
 
 // Config is the search service's configuration (see pkg/config for how it is loaded).
 type Config struct {
-	Addr               string `key:"addr" usage:"HTTP listen address"`
-	NATSURL            string `key:"nats_url" usage:"NATS server URL, or several separated by commas (the nodes of a cluster)"`
-	NATSUser           string `key:"nats_user" usage:"NATS user search connects as (deploy/nats/auth.conf: search, which may read the stream but not publish a movie's change); empty: none"`
-	NATSPassword       string `key:"nats_password" secret:"true" usage:"password of nats_user"`
-	DataDir            string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
-	Stream             string `key:"stream" usage:"JetStream stream of movie changes"`
-	SubjectPrefix      string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
-	LogLevel           string `key:"log_level" usage:"log level: debug, info, warn or error"`
-	CacheBytes         int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
-	PostingsCacheBytes int64  `key:"postings_cache_bytes" usage:"memory for the long postings lists searches keep decoded (a common word's list is walked from its start in the index), in bytes; 0 keeps none"`
-	IndexShards        int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
-	SearchConcurrency  int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
-	SearchQueue        int    `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
-	GenreSynonyms      string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
+	Addr              string `key:"addr" usage:"HTTP listen address"`
+	NATSURL           string `key:"nats_url" usage:"NATS server URL, or several separated by commas (the nodes of a cluster)"`
+	NATSUser          string `key:"nats_user" usage:"NATS user search connects as (deploy/nats/auth.conf: search, which may read the stream but not publish a movie's change); empty: none"`
+	NATSPassword      string `key:"nats_password" secret:"true" usage:"password of nats_user"`
+	DataDir           string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
+	Stream            string `key:"stream" usage:"JetStream stream of movie changes"`
+	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
+	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
+	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
+	IndexShards       int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
+	SearchConcurrency int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
+	SearchQueue       int    `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
+	GenreSynonyms     string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version (10ms to 8s)"`
 	DegradedLag     int           `key:"degraded_lag" usage:"stream sequences the index may lag before /readyz reports it degraded (it stays ready and serves reads, each answer saying how current it is)"`
@@ -95,15 +94,14 @@ type Ranking struct {
 // DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
 func DefaultConfig() Config {
 	return Config{
-		Addr:               "127.0.0.1:8082",
-		NATSURL:            "nats://127.0.0.1:4222",
-		DataDir:            "./var/search",
-		Stream:             events.DefaultStream.Name,
-		SubjectPrefix:      events.DefaultStream.Prefix,
-		LogLevel:           "info",
-		CacheBytes:         32 << 20,
-		PostingsCacheBytes: 64 << 20,
-		IndexShards:        1,
+		Addr:          "127.0.0.1:8082",
+		NATSURL:       "nats://127.0.0.1:4222",
+		DataDir:       "./var/search",
+		Stream:        events.DefaultStream.Name,
+		SubjectPrefix: events.DefaultStream.Prefix,
+		LogLevel:      "info",
+		CacheBytes:    32 << 20,
+		IndexShards:   1,
 
 		ConsistencyWait: 2 * time.Second,
 		DegradedLag:     1000,
@@ -250,7 +248,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("search config: genre_synonyms: %w", err)
 	}
 	opts := searchindex.Options{Ranking: searchindex.Ranking(cfg.Rank), CacheBytes: cfg.CacheBytes, CacheMaxAge: cfg.CacheMaxAge, Shards: cfg.IndexShards, Genres: vocab,
-		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue, PostingsCacheBytes: cfg.PostingsCacheBytes}
+		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {
