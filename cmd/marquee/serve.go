@@ -46,6 +46,23 @@ func defaultServeConfig() serveConfig {
 	return cfg
 }
 
+// Validate checks every part's settings as the part will read them, before anything starts: a mistake is
+// reported at once, not after the catalog has migrated its database and loaded the seed.
+func (c *serveConfig) Validate() error {
+	cat, srch := c.catalogConfig(), c.searchConfig()
+	var errs []error
+	if err := c.Gateway.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("invalid gateway config: %w", err))
+	}
+	if err := cat.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("invalid catalog config: %w", err))
+	}
+	if err := srch.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("invalid search config: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
 // catalogConfig is the catalog's configuration in the all-in-one.
 func (c *serveConfig) catalogConfig() catalogsvc.Config {
 	cat := c.Catalog

@@ -93,7 +93,7 @@ func TestServeKeepsItsSettings(t *testing.T) {
 		}
 	}
 	cfg, err = loadServeConfig(t, []string{"--addr", "127.0.0.1:9", "--data-dir", "/d"},
-		map[string]string{"MARQUEE_ADMIN_PASSWORD": "correct horse battery staple", "MARQUEE_MYSQL_MAX_CONNS": "4"})
+		map[string]string{"MARQUEE_ADMIN_USERNAME": "admin", "MARQUEE_ADMIN_PASSWORD": "correct horse battery staple", "MARQUEE_MYSQL_MAX_CONNS": "4"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,4 +178,26 @@ func TestServeHonoursSearchSettings(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServeChecksEverySettingFirst: a part's bad setting stops marquee serve before anything starts, with
+// the part's own message: no database is created in the data folder.
+func TestServeChecksEverySettingFirst(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-body-bytes", "0"}, "invalid gateway config: max_body_bytes must be positive"},
+		{[]string{"--rank-title", "0"}, "invalid search config: invalid ranking: title must be above 0"},
+	} {
+		dir := t.TempDir()
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--seed", ""}, tc.args...)
+		out, err := runCommand(t, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("marquee %s: %v, want %q\n%s", strings.Join(args, " "), err, tc.want, out)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("marquee %s left %d entries in the data folder; want none, as nothing started", strings.Join(args, " "), len(entries))
+		}
+	}
 }

@@ -82,7 +82,7 @@ func (sc *segmentCache) fieldLengths(seg segment.Segment) (*fieldLengths, error)
 }
 
 // docStats is what scoring reads of a document: its prior and its text fields' lengths, side by side, so
-// that a match costs one cache line.
+// that a match costs one memory access rather than one an array.
 type docStats struct {
 	prior atomic.Uint64 // math.Float64bits
 	lens  [len(scoredTextFields)]uint16

@@ -83,6 +83,7 @@ func (f *textStatsField) AnalyzedTokenFrequencies() index.TokenFrequencies { ret
 // names are one field to zap), as zap does when it writes the postings. Most fields have one value, whose
 // frequencies are read as they are; only the words of a field of several values are counted anew.
 func (f *textStatsField) Analyze() {
+	f.length = 0
 	var lengths, values [len(scoredTextFields)]int
 	fields := f.doc.Fields[:slices.Index(f.doc.Fields, document.Field(f))]
 	for _, fl := range fields {
@@ -154,9 +155,12 @@ func (l lengthsOf) of(d uint64) uint16 { return l.docs[d].lens[l.k] }
 // readFieldLengths reads the lengths of a segment's documents from its "<f>#<n>" terms into docs.
 func readFieldLengths(seg segment.Segment, docs []docStats) (*fieldLengths, error) {
 	fl := &fieldLengths{docs: docs}
+	if !slices.Contains(seg.Fields(), fieldTextStats) {
+		return fl, nil // a segment written without the stats (zap gives it an empty dictionary): none fit
+	}
 	d, err := seg.Dictionary(fieldTextStats)
-	if err != nil || d == nil {
-		return fl, err
+	if err != nil {
+		return nil, err
 	}
 	for k := range scoredTextFields {
 		from := []byte{byte('a' + k), statsLength}

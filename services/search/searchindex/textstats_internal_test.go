@@ -235,3 +235,61 @@ func TestTextStatsOfADocument(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentWithoutTextStats: a segment written without the stats field (as Bleve's own Index writes it)
+// has no lengths, and its matches are scored from zap's postings, as Bleve's searchers score them.
+func TestSegmentWithoutTextStats(t *testing.T) {
+	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), Options{Scratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	b := x.shards[0].NewBatch()
+	for id := int64(1); id <= 40; id++ {
+		m := &search.Movie{ID: id, Title: "Night of the " + strconv.Itoa(int(id)%7) + " Night", Overview: strings.Repeat("dark night ", int(id)%4+1), Cast: []string{"John Smith", "John Doe"}}
+		d, err := x.toDoc(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Index(strconv.FormatInt(id, 10), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.shards[0].Batch(b); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openExecShard(context.Background(), x, x.shards[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := s.segs[0].cache.fieldLengths(s.segs[0].ss.Segment())
+	s.r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, fits := range fl.fits {
+		if fits {
+			t.Fatalf("%s has lengths in a segment without the stats", scoredTextFields[k])
+		}
+	}
+	ref := WithOptions(x, Options{BleveExecutor: true})
+	for _, text := range []string{"night", "dark night", "john", "smith night"} {
+		q := search.Query{Text: text, PerPage: 10}
+		got, err := WithOptions(x, Options{}).Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != want.Total || len(got.Hits) != len(want.Hits) || len(got.Hits) == 0 {
+			t.Fatalf("%q: %d hits of %d, Bleve %d of %d", text, len(got.Hits), got.Total, len(want.Hits), want.Total)
+		}
+		for i := range got.Hits {
+			if got.Hits[i].ID != want.Hits[i].ID || math.Abs(got.Hits[i].Score-want.Hits[i].Score) > 1e-12*want.Hits[i].Score {
+				t.Errorf("%q hit %d: %d scored %v, Bleve %d scored %v", text, i, got.Hits[i].ID, got.Hits[i].Score, want.Hits[i].ID, want.Hits[i].Score)
+			}
+		}
+	}
+}
