@@ -39,7 +39,7 @@ type Config struct {
 	OutboxRetention   time.Duration `key:"outbox_retention" usage:"how long outbox rows the stream has acknowledged are kept (for audits) before they are deleted; 0: deleted at once (each movie's history records its changes)"`
 	OutboxBatchSize   int           `key:"outbox_batch_size" usage:"outbox rows the relay publishes (asynchronously) and marks at a time"`
 	ReconcileInterval time.Duration `key:"reconcile_interval" usage:"how often the database is compared with the stream (and search_url's index) and differences republished; 0 turns it off"`
-	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling"`
+	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling, and a genre filter is read so (split: set the search service's alike)"`
 	InternalToken     string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the API-key check the gateway calls answers only requests that carry it, and the reconciler sends it to search_url; empty: anyone who reaches the service"`
 	SearchURL         string        `key:"search_url" usage:"base URL of a search service whose index the reconciler also compares (e.g. http://127.0.0.1:8082); empty: the stream only"`
 }
