@@ -118,20 +118,12 @@ func (sc *segmentCache) facetTerms(seg segment.Segment, field string) (*facetFie
 	}
 	ff := &facetField{}
 	if d != nil {
-		it := d.AutomatonIterator(nil, nil, nil)
-		for {
-			e, err := it.Next()
-			if err != nil {
-				return nil, err
-			}
-			if e == nil {
-				break
-			}
-			pl, err := d.PostingsList([]byte(e.Term), nil, nil)
-			if err != nil {
-				return nil, err
-			}
-			ff.terms = append(ff.terms, termBitmap{term: e.Term, docs: listBitmap(pl, nil)})
+		err := eachTerm(d, nil, nil, func(term string, pl segment.PostingsList) (bool, error) {
+			ff.terms = append(ff.terms, termBitmap{term: term, docs: listBitmap(pl, nil)})
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	if sc.facets == nil {
@@ -139,6 +131,25 @@ func (sc *segmentCache) facetTerms(seg segment.Segment, field string) (*facetFie
 	}
 	sc.facets[field] = ff
 	return ff, nil
+}
+
+// eachTerm calls f with each term of d from from (inclusive) to to (exclusive; nil bounds: the whole
+// dictionary), in order, and its postings list, until f says to stop or fails.
+func eachTerm(d segment.TermDictionary, from, to []byte, f func(term string, pl segment.PostingsList) (bool, error)) error {
+	it := d.AutomatonIterator(nil, from, to)
+	for {
+		e, err := it.Next()
+		if err != nil || e == nil {
+			return err
+		}
+		pl, err := d.PostingsList([]byte(e.Term), nil, nil)
+		if err != nil {
+			return err
+		}
+		if more, err := f(e.Term, pl); err != nil || !more {
+			return err
+		}
+	}
 }
 
 // byDocument builds the documents' terms once; false if the field has too many terms for them.

@@ -165,27 +165,15 @@ func readFieldLengths(seg segment.Segment, docs []docStats) (*fieldLengths, erro
 	for k := range scoredTextFields {
 		from := []byte{byte('a' + k), statsLength}
 		to := []byte{byte('a' + k), statsLength + 1}
-		it := d.AutomatonIterator(nil, from, to)
 		fl.fits[k] = true
-		for {
-			e, err := it.Next()
+		err := eachTerm(d, from, to, func(term string, pl segment.PostingsList) (bool, error) {
+			n, err := strconv.ParseUint(term[2:], 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("field lengths: %w", err)
-			}
-			if e == nil {
-				break
-			}
-			n, err := strconv.ParseUint(e.Term[2:], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("field lengths: term %q: %w", e.Term, err)
+				return false, fmt.Errorf("term %q: %w", term, err)
 			}
 			if n > math.MaxUint16 {
 				fl.fits[k] = false
-				break
-			}
-			pl, err := d.PostingsList([]byte(e.Term), nil, nil)
-			if err != nil {
-				return nil, fmt.Errorf("field lengths: %w", err)
+				return false, nil
 			}
 			bit := rawBitmap(pl).Iterator()
 			for bit.HasNext() {
@@ -193,6 +181,10 @@ func readFieldLengths(seg segment.Segment, docs []docStats) (*fieldLengths, erro
 					docs[doc].lens[k] = uint16(n)
 				}
 			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("field lengths: %w", err)
 		}
 	}
 	return fl, nil
@@ -211,25 +203,17 @@ type repeated struct {
 func readRepeats(d segment.TermDictionary, code byte, term string) (repeats, error) {
 	from := repeatTerm(code, term, -1)
 	to := append(slices.Clone(from), '9'+1)
-	it := d.AutomatonIterator(nil, from, to)
 	var reps repeats
-	for {
-		e, err := it.Next()
+	err := eachTerm(d, from, to, func(term string, pl segment.PostingsList) (bool, error) {
+		k, err := strconv.ParseUint(term[len(from):], 10, 64)
 		if err != nil {
-			return nil, err
-		}
-		if e == nil {
-			break
-		}
-		k, err := strconv.ParseUint(e.Term[len(from):], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("term %q: %w", e.Term, err)
-		}
-		pl, err := d.PostingsList([]byte(e.Term), nil, nil)
-		if err != nil {
-			return nil, err
+			return false, fmt.Errorf("term %q: %w", term, err)
 		}
 		reps = append(reps, repeated{docs: rawBitmap(pl), tf: math.Sqrt(float64(k))})
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(reps, func(a, b repeated) int { return cmp.Compare(b.docs.GetCardinality(), a.docs.GetCardinality()) })
 	return reps, nil
