@@ -33,9 +33,12 @@ const touchEvery = time.Minute
 // authenticator finds the principal of a bearer token: an access token (JWT) or an API key ("mq_…").
 type authenticator struct {
 	log   *slog.Logger
-	store Store
-	jwt   *authn.Verifier
-	now   func() time.Time
+	store interface {
+		catalog.UserStore
+		catalog.APIKeyStore
+	}
+	jwt *authn.Verifier
+	now func() time.Time
 }
 
 // principal returns the principal of a token, or Unauthorized (Unavailable when it cannot be checked).
@@ -139,7 +142,7 @@ type tokenResponse struct {
 
 // handleTokenCreate handles "POST /v1/auth/token": a username and password, or an API key, for an
 // access token; a username and password with "session": true also start a browser session.
-func handleTokenCreate(log *slog.Logger, store Store, passwords *password.Hasher, keys *keyring, auth *authenticator, guard *lockout, sess *sessions) gin.HandlerFunc {
+func handleTokenCreate(log *slog.Logger, store catalog.UserStore, passwords *password.Hasher, keys *keyring, auth *authenticator, guard *lockout, sess *sessions) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req tokenRequest
 		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
@@ -206,7 +209,7 @@ func retryAfter(err error) (int, bool) {
 // login checks a username and password from client. Unknown users cost a hash too and get the same
 // answer, and the throttling applies to every username, known or not, so that nothing tells which users
 // exist.
-func login(ctx context.Context, log *slog.Logger, store Store, passwords *password.Hasher, guard *lockout, client string, req tokenRequest) (authn.Principal, error) {
+func login(ctx context.Context, log *slog.Logger, store catalog.UserStore, passwords *password.Hasher, guard *lockout, client string, req tokenRequest) (authn.Principal, error) {
 	name := strings.ToLower(strings.TrimSpace(req.Username))
 	if wait := guard.wait(name, client); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)

@@ -16,39 +16,15 @@ import (
 	"marquee/services/catalog/password"
 )
 
-// Store is what the API needs of the catalog store (see catalog.Store for the error codes).
+// Store is what the API needs of the catalog store (see catalog.Store for the error codes). Each handler
+// takes only the part it uses.
 type Store interface {
-	CreateMovie(ctx context.Context, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm) (*catalog.Movie, error)
-	CreateMovieOnce(ctx context.Context, actor string, in catalog.MovieInput, onSame catalog.OnSameFilm, key catalog.IdempotencyKey,
-		respond func(*catalog.Movie) (catalog.SavedResponse, error)) (catalog.SavedResponse, bool, error)
-	UpdateMovie(ctx context.Context, actor string, id, ifVersion int64, in catalog.MovieInput) (*catalog.Movie, error)
-	DeleteMovie(ctx context.Context, actor string, id, ifVersion int64) (int64, error)
-	Movie(ctx context.Context, id int64) (*catalog.Movie, error)
-	MovieHistory(ctx context.Context, id int64) ([]catalog.HistoryEntry, error)
-	ImportMovies(ctx context.Context, actor string, inputs []catalog.MovieInput) ([]catalog.ImportResult, error)
-
-	ClaimIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey) (*catalog.SavedResponse, error)
-	CompleteIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey, resp catalog.SavedResponse) error
-	ReleaseIdempotencyKey(ctx context.Context, key catalog.IdempotencyKey) error
-
-	CreateUser(ctx context.Context, u catalog.User) (*catalog.User, error)
-	UserByName(ctx context.Context, username string) (*catalog.User, error)
-	Users(ctx context.Context) ([]catalog.User, error)
-	DeleteUser(ctx context.Context, username string) error
-
-	SigningKeys(ctx context.Context) ([]catalog.SigningKey, error)
-	AddSigningKey(ctx context.Context, k catalog.SigningKey) error
-
-	CreateAPIKey(ctx context.Context, k catalog.APIKey) (*catalog.APIKey, error)
-	APIKeys(ctx context.Context) ([]catalog.APIKey, error)
-	APIKeyByHash(ctx context.Context, hash []byte) (*catalog.APIKey, error)
-	APIKeyByID(ctx context.Context, id int64) (*catalog.APIKey, error)
-	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
-	RevokeAPIKey(ctx context.Context, id int64) error
-
-	CreateRefreshToken(ctx context.Context, t catalog.RefreshToken) error
-	RotateRefreshToken(ctx context.Context, old []byte, next catalog.RefreshToken, now time.Time) (*catalog.RefreshToken, error)
-	RevokeRefreshFamily(ctx context.Context, hash []byte) error
+	catalog.MovieStore
+	catalog.IdempotencyStore
+	catalog.UserStore
+	catalog.SigningKeyStore
+	catalog.APIKeyStore
+	catalog.RefreshTokenStore
 }
 
 // Deps are the API's collaborators.

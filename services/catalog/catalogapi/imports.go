@@ -106,9 +106,15 @@ type importResult struct {
 // importContentTypes are the media types of an import body: a JSON array, or JSON Lines.
 var importContentTypes = []string{httpx.JSONContentType, "application/x-ndjson", "application/jsonl"}
 
+// importStore is what an import needs: the movies, and the Idempotency-Key held across its transactions.
+type importStore interface {
+	catalog.MovieStore
+	catalog.IdempotencyStore
+}
+
 // handleImport handles "POST /v1/imports": many movie bodies at once, each created or, when its tmdb_id
 // (else imdb_id) names a live movie, updated. Once per Idempotency-Key.
-func handleImport(log *slog.Logger, store Store, changed func()) gin.HandlerFunc {
+func handleImport(log *slog.Logger, store importStore, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key, hasKey, err := idempotencyKeyOf(c.Request)
 		if err != nil {
@@ -177,7 +183,7 @@ func handleImport(log *slog.Logger, store Store, changed func()) gin.HandlerFunc
 }
 
 // runImport validates every record, then has the store write the valid ones in order.
-func runImport(c *gin.Context, store Store, recs []json.RawMessage) (*importResponse, error) {
+func runImport(c *gin.Context, store catalog.MovieStore, recs []json.RawMessage) (*importResponse, error) {
 	resp := &importResponse{Total: len(recs), Results: make([]importResult, len(recs))}
 	valid := make([]catalog.MovieInput, 0, len(recs))
 	at := make([]int, 0, len(recs)) // valid[i] is record at[i]

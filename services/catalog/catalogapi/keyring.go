@@ -25,17 +25,11 @@ const (
 
 func keyRetention(ttl time.Duration) time.Duration { return 2*ttl + keyMargin }
 
-// KeyStore is what the keyring needs of the store.
-type KeyStore interface {
-	SigningKeys(ctx context.Context) ([]catalog.SigningKey, error)
-	AddSigningKey(ctx context.Context, k catalog.SigningKey) error
-}
-
 // keyring is the set of signing keys, shared by every replica through the store. It implements
 // authn.KeySource.
 type keyring struct {
 	log   *slog.Logger
-	store KeyStore
+	store catalog.SigningKeyStore
 	ttl   time.Duration
 	now   func() time.Time
 
@@ -45,7 +39,7 @@ type keyring struct {
 	missAt   time.Time
 }
 
-func newKeyring(log *slog.Logger, store KeyStore, ttl time.Duration, now func() time.Time) *keyring {
+func newKeyring(log *slog.Logger, store catalog.SigningKeyStore, ttl time.Duration, now func() time.Time) *keyring {
 	return &keyring{log: log, store: store, ttl: ttl, now: now}
 }
 

@@ -176,7 +176,7 @@ func target(c *gin.Context) (id, version int64, err error) {
 func actorOf(c *gin.Context) string { return c.GetString(actorKey) }
 
 // handleMovieGet handles "GET /v1/movies/:id".
-func handleMovieGet(store Store) gin.HandlerFunc {
+func handleMovieGet(store catalog.MovieStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := movieID(c)
 		if err != nil {
@@ -195,7 +195,7 @@ func handleMovieGet(store Store) gin.HandlerFunc {
 
 // handleMovieCreate handles "POST /v1/movies", once per Idempotency-Key. A movie that looks like one the
 // catalog holds (catalog.SameFilm) is refused unless the request says allow_duplicate=true.
-func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
+func handleMovieCreate(store catalog.MovieStore, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key, hasKey, err := idempotencyKeyOf(c.Request)
 		if err != nil {
@@ -244,7 +244,7 @@ func handleMovieCreate(store Store, changed func()) gin.HandlerFunc {
 }
 
 // handleMovieUpdate handles "PUT /v1/movies/:id".
-func handleMovieUpdate(store Store, changed func()) gin.HandlerFunc {
+func handleMovieUpdate(store catalog.MovieStore, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, version, err := target(c)
 		if err != nil {
@@ -272,7 +272,7 @@ const MergePatchType = "application/merge-patch+json"
 // handleMoviePatch handles "PATCH /v1/movies/:id": a JSON merge patch (RFC 7396) of the write body. The
 // patched movie is validated like a PUT. Without If-Match, a patch that loses a race with another write is
 // applied again to the new version.
-func handleMoviePatch(store Store, changed func()) gin.HandlerFunc {
+func handleMoviePatch(store catalog.MovieStore, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := httpx.RequireContentType(c.Request, MergePatchType, httpx.JSONContentType); err != nil {
 			httpx.Error(c, err)
@@ -308,7 +308,7 @@ func handleMoviePatch(store Store, changed func()) gin.HandlerFunc {
 	}
 }
 
-func patchMovie(ctx context.Context, store Store, actor string, id, ifVersion int64, patch []byte) (*catalog.Movie, error) {
+func patchMovie(ctx context.Context, store catalog.MovieStore, actor string, id, ifVersion int64, patch []byte) (*catalog.Movie, error) {
 	cur, err := store.Movie(ctx, id)
 	if err != nil {
 		return nil, err
@@ -367,7 +367,7 @@ func applyMergePatch(cur catalog.MovieInput, patch []byte) (catalog.MovieInput, 
 }
 
 // handleMovieDelete handles "DELETE /v1/movies/:id".
-func handleMovieDelete(store Store, changed func()) gin.HandlerFunc {
+func handleMovieDelete(store catalog.MovieStore, changed func()) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, version, err := target(c)
 		if err != nil {
@@ -400,7 +400,7 @@ type historyEntry struct {
 }
 
 // handleMovieHistory handles "GET /v1/movies/:id/history".
-func handleMovieHistory(store Store) gin.HandlerFunc {
+func handleMovieHistory(store catalog.MovieStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := movieID(c)
 		if err != nil {

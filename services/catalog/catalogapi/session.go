@@ -32,9 +32,12 @@ var errNoSession = apperr.Errorf(apperr.Unauthorized, "There is no live session;
 // sessions issues, rotates and ends refresh tokens.
 type sessions struct {
 	log   *slog.Logger
-	store Store
-	ttl   time.Duration
-	now   func() time.Time
+	store interface {
+		catalog.RefreshTokenStore
+		catalog.UserStore
+	}
+	ttl time.Duration
+	now func() time.Time
 }
 
 // start begins a session for p and sets its first refresh token.

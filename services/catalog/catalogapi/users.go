@@ -32,7 +32,7 @@ func fromUser(u *catalog.User) userResponse {
 }
 
 // handleUserCreate handles "POST /v1/users".
-func handleUserCreate(store Store, passwords *password.Hasher) gin.HandlerFunc {
+func handleUserCreate(store catalog.UserStore, passwords *password.Hasher) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req userRequest
 		if err := httpx.DecodeJSON(c.Request, 8<<10, &req); err != nil {
@@ -64,7 +64,7 @@ type usersResponse struct {
 }
 
 // handleUserList handles "GET /v1/users".
-func handleUserList(store Store) gin.HandlerFunc {
+func handleUserList(store catalog.UserStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		us, err := store.Users(c.Request.Context())
 		if err != nil {
@@ -81,7 +81,7 @@ func handleUserList(store Store) gin.HandlerFunc {
 }
 
 // handleUserDelete handles "DELETE /v1/users/:username".
-func handleUserDelete(store Store) gin.HandlerFunc {
+func handleUserDelete(store catalog.UserStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		name := c.Param("username")
 		if !catalog.ValidUsername(name) {
@@ -127,7 +127,7 @@ func fromAPIKey(k *catalog.APIKey) apiKeyResponse {
 }
 
 // handleAPIKeyCreate handles "POST /v1/keys". The key is in this answer only; the store keeps its hash.
-func handleAPIKeyCreate(store Store) gin.HandlerFunc {
+func handleAPIKeyCreate(store catalog.APIKeyStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req apiKeyRequest
 		if err := httpx.DecodeJSON(c.Request, 4<<10, &req); err != nil {
@@ -175,7 +175,7 @@ type apiKeysResponse struct {
 }
 
 // handleAPIKeyList handles "GET /v1/keys".
-func handleAPIKeyList(store Store) gin.HandlerFunc {
+func handleAPIKeyList(store catalog.APIKeyStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ks, err := store.APIKeys(c.Request.Context())
 		if err != nil {
@@ -192,7 +192,7 @@ func handleAPIKeyList(store Store) gin.HandlerFunc {
 }
 
 // handleAPIKeyRevoke handles "DELETE /v1/keys/:id".
-func handleAPIKeyRevoke(store Store) gin.HandlerFunc {
+func handleAPIKeyRevoke(store catalog.APIKeyStore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 		if err != nil || id <= 0 {

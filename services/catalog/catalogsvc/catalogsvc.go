@@ -424,7 +424,7 @@ func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream,
 }
 
 // ensureSigningKey generates the first signing key.
-func ensureSigningKey(ctx context.Context, store catalog.Store) error {
+func ensureSigningKey(ctx context.Context, store catalog.SigningKeyStore) error {
 	keys, err := store.SigningKeys(ctx)
 	if err != nil || len(keys) > 0 {
 		return err
@@ -441,7 +441,7 @@ func ensureSigningKey(ctx context.Context, store catalog.Store) error {
 
 // ensureAdmin creates or resets the configured admin, or, when none is configured and none exists,
 // creates one with a generated password and announces it once.
-func ensureAdmin(ctx context.Context, log *slog.Logger, cfg Config, store catalog.Store, h *password.Hasher, stdout io.Writer) error {
+func ensureAdmin(ctx context.Context, log *slog.Logger, cfg Config, store catalog.UserStore, h *password.Hasher, stdout io.Writer) error {
 	if cfg.AdminUsername != "" && cfg.AdminPassword != "" {
 		// An admin already as configured is left alone: a reset would revoke its tokens and keys.
 		if u, err := store.UserByName(ctx, cfg.AdminUsername); err == nil && u.Role == catalog.RoleAdmin {

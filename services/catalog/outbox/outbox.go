@@ -30,17 +30,6 @@ import (
 	"marquee/services/catalog"
 )
 
-// Store is what the relay needs of the catalog store.
-type Store interface {
-	PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxEvent, error)
-	MarkPublished(ctx context.Context, ids []int64) error
-	DeletePublished(ctx context.Context, ids []int64) error
-	Backlog(ctx context.Context) (int64, error)
-	PrunePublished(ctx context.Context, before time.Time, limit int) (int, error)
-	LastPublished(ctx context.Context) (time.Time, error)
-	UnmarkPublished(ctx context.Context, since time.Time) (int64, error)
-}
-
 // Relay tunables.
 const (
 	DefaultBatchSize = 1000
@@ -93,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Relay publishes outbox rows to a stream.
 type Relay struct {
 	log    *slog.Logger
-	store  Store
+	store  catalog.OutboxStore
 	js     jetstream.JetStream
 	stream events.Stream
 	opts   Options
@@ -107,12 +96,12 @@ type Relay struct {
 }
 
 // New returns a relay from store to the stream via js with the default options.
-func New(log *slog.Logger, store Store, js jetstream.JetStream, stream events.Stream) *Relay {
+func New(log *slog.Logger, store catalog.OutboxStore, js jetstream.JetStream, stream events.Stream) *Relay {
 	return NewWith(log, store, js, stream, Options{})
 }
 
 // NewWith returns a relay from store to the stream via js.
-func NewWith(log *slog.Logger, store Store, js jetstream.JetStream, stream events.Stream, opts Options) *Relay {
+func NewWith(log *slog.Logger, store catalog.OutboxStore, js jetstream.JetStream, stream events.Stream, opts Options) *Relay {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
 	}

@@ -33,12 +33,6 @@ import (
 	"marquee/services/catalog"
 )
 
-// Store is what the reconciler needs of the catalog store.
-type Store interface {
-	MovieVersions(ctx context.Context, afterID int64, limit int) ([]catalog.MovieVersion, error)
-	RepublishMovies(ctx context.Context, ids []int64) (queued []int64, err error)
-}
-
 // Index is a search index's view of the movies: every (id, version, deleted) it holds with an id in
 // (afterID, untilID], in id order.
 type Index interface {
@@ -93,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Reconciler compares and repairs. One reconciliation runs at a time.
 type Reconciler struct {
 	log     *slog.Logger
-	store   Store
+	store   catalog.ReconcileStore
 	js      jetstream.JetStream
 	stream  events.Stream
 	index   Index // nil: the stream only
@@ -105,7 +99,7 @@ type Reconciler struct {
 }
 
 // New returns a reconciler. index may be nil; metrics may be nil; queued is called after repairs.
-func New(log *slog.Logger, store Store, js jetstream.JetStream, stream events.Stream, index Index, metrics *Metrics, queued func()) *Reconciler {
+func New(log *slog.Logger, store catalog.ReconcileStore, js jetstream.JetStream, stream events.Stream, index Index, metrics *Metrics, queued func()) *Reconciler {
 	if queued == nil {
 		queued = func() {}
 	}
