@@ -14,6 +14,7 @@ import (
 	"marquee/pkg/httpx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/password"
+	"marquee/services/catalog/reconcile"
 )
 
 // Store is what the API needs of the catalog store (see catalog.Store for the error codes). Each handler
@@ -47,7 +48,7 @@ type Deps struct {
 	// Changed is called after each committed write (to wake the outbox relay); nil means nothing.
 	Changed func()
 	// Reconcile runs a reconciliation now and returns its report (POST /v1/admin/reconcile); nil: 404.
-	Reconcile func(ctx context.Context) (any, error)
+	Reconcile func(ctx context.Context) (reconcile.Report, error)
 	// HTTPMetrics observes every request; nil: not measured.
 	HTTPMetrics *httpx.Metrics
 	// Metrics serves GET /metrics; nil: no such route.

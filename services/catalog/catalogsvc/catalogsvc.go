@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		Degraded:      s.Degraded,
 		InternalToken: cfg.InternalToken,
 		Changed:       s.relay.Kick,
-		Reconcile:     func(ctx context.Context) (any, error) { return s.Reconcile(ctx) },
+		Reconcile:     s.Reconcile,
 		HTTPMetrics:   httpx.NewMetrics(d.Registry),
 		Metrics:       httpx.MetricsHandler(d.Registry),
 	})

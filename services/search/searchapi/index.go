@@ -14,6 +14,7 @@ import (
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
 	"marquee/pkg/httpx"
+	"marquee/services/search"
 	"marquee/services/search/searchindex"
 )
 
@@ -38,8 +39,8 @@ type Deps struct {
 	Versions func(ctx context.Context, afterID, untilID int64, limit int) ([]searchindex.MovieVersion, int64, error)
 	// Rebuild starts a rebuild of the index from the stream (POST /v1/index/rebuild) and RebuildStatus
 	// reports on it (GET /v1/index/rebuild); nil: no such routes.
-	Rebuild       func() (any, error)
-	RebuildStatus func() any
+	Rebuild       func() (search.RebuildStatus, error)
+	RebuildStatus func() search.RebuildStatus
 	// Snapshot sends a snapshot of the index (GET /v1/index/snapshot) to what begin returns, which it calls
 	// once the snapshot is reserved; an error before then says why none can be sent now. nil: no such route.
 	Snapshot func(ctx context.Context, begin func() io.Writer) error

@@ -17,6 +17,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/httpx"
+	"marquee/services/search"
 	"marquee/services/search/searchindex"
 )
 
@@ -39,7 +40,7 @@ func (s *Service) sendSnapshot(ctx context.Context, begin func() io.Writer) erro
 	case s.snapshotting:
 		s.mu.Unlock()
 		return apperr.Errorf(apperr.Unavailable, "This replica is sending a snapshot already; ask again later or ask another replica.")
-	case s.rebuild.State == RebuildBuilding || s.rebuild.State == RebuildSwapping:
+	case s.rebuild.State == search.RebuildBuilding || s.rebuild.State == search.RebuildSwapping:
 		s.mu.Unlock()
 		return apperr.Errorf(apperr.Unavailable, "This replica is rebuilding its index; ask again later or ask another replica.")
 	}

@@ -129,46 +129,24 @@ func writeCurrent(dataDir, path string) error {
 	return os.Rename(tmp, filepath.Join(dataDir, currentFile))
 }
 
-// Rebuild states.
-const (
-	RebuildIdle     = "idle"
-	RebuildBuilding = "building" // the new index replays the stream; the old one serves
-	RebuildSwapping = "swapping" // the old indexer stopped; the new index takes the last events
-	RebuildDone     = "done"     // the new index serves; the old one is removed
-	RebuildFailed   = "failed"   // the old index still serves
-)
-
-// RebuildStatus reports on the last (or running) rebuild.
-type RebuildStatus struct {
-	State      string     `json:"state"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	Checkpoint uint64     `json:"checkpoint"` // stream sequence the new index has applied up to
-	Target     uint64     `json:"target"`     // the stream's last sequence
-	Applied    uint64     `json:"applied"`    // changes applied to the new index
-	Movies     uint64     `json:"movies"`     // documents in the new index
-	Error      string     `json:"error,omitempty"`
-	DurationMS int64      `json:"duration_ms"` // so far, or in all
-}
-
 // StartRebuild starts building a fresh index from the stream beside the live one; it returns at once.
 // Search keeps answering from the old index until the new one has caught up; then the indexer stops, the
 // new index takes the last events, and one swap puts it behind the API and the indexer. The old index is
 // closed and removed. Returns Conflict while a rebuild runs and Unavailable before Run.
-func (s *Service) StartRebuild() (RebuildStatus, error) {
+func (s *Service) StartRebuild() (search.RebuildStatus, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.runCtx == nil || s.runCtx.Err() != nil {
 		return s.rebuild, apperr.Errorf(apperr.Unavailable, "The search service is not running.")
 	}
-	if s.rebuild.State == RebuildBuilding || s.rebuild.State == RebuildSwapping {
+	if s.rebuild.State == search.RebuildBuilding || s.rebuild.State == search.RebuildSwapping {
 		return s.rebuild, apperr.Errorf(apperr.Conflict, "A rebuild is already running.")
 	}
 	if s.snapshotting {
 		return s.rebuild, apperr.Errorf(apperr.Conflict, "A snapshot of the index is being sent to a new replica; rebuild once it is done.")
 	}
 	now := time.Now().UTC()
-	s.rebuild = RebuildStatus{State: RebuildBuilding, StartedAt: &now}
+	s.rebuild = search.RebuildStatus{State: search.RebuildBuilding, StartedAt: &now}
 	s.rebuilds.Add(1)
 	go func() {
 		defer s.rebuilds.Done()
@@ -178,7 +156,7 @@ func (s *Service) StartRebuild() (RebuildStatus, error) {
 }
 
 // Rebuild reports on the last (or running) rebuild.
-func (s *Service) Rebuild() RebuildStatus {
+func (s *Service) Rebuild() search.RebuildStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.rebuild
@@ -192,7 +170,7 @@ func (s *Service) Rebuild() RebuildStatus {
 	return st
 }
 
-func (s *Service) setRebuild(fn func(st *RebuildStatus)) {
+func (s *Service) setRebuild(fn func(st *search.RebuildStatus)) {
 	s.mu.Lock()
 	fn(&s.rebuild)
 	s.mu.Unlock()
@@ -202,12 +180,12 @@ func (s *Service) runRebuild(ctx context.Context) {
 	log := s.log.With("component", "rebuild")
 	err := s.rebuildOnce(ctx, log)
 	now := time.Now().UTC()
-	s.setRebuild(func(st *RebuildStatus) {
+	s.setRebuild(func(st *search.RebuildStatus) {
 		st.FinishedAt = &now
 		if err != nil {
-			st.State, st.Error = RebuildFailed, err.Error()
+			st.State, st.Error = search.RebuildFailed, err.Error()
 		} else {
-			st.State = RebuildDone
+			st.State = search.RebuildDone
 		}
 	})
 	if err != nil {
@@ -245,7 +223,7 @@ func (s *Service) rebuildOnce(ctx context.Context, log *slog.Logger) (err error)
 		return err
 	}
 	// Phase 2: stop the live indexer (it finishes its batch), let the new index take what came meanwhile.
-	s.setRebuild(func(st *RebuildStatus) { st.State = RebuildSwapping })
+	s.setRebuild(func(st *search.RebuildStatus) { st.State = search.RebuildSwapping })
 	s.mu.Lock()
 	stopLive, liveDone := s.stopIndexer, s.indexerDone
 	s.mu.Unlock()
@@ -320,7 +298,9 @@ func (s *Service) follow(ctx context.Context, ix *indexer.Indexer, idx *searchin
 		}
 		docs, _ := idx.DocCount()
 		stats := ix.Stats()
-		s.setRebuild(func(r *RebuildStatus) { r.Checkpoint, r.Target, r.Applied, r.Movies = ck, last, stats.Applied, docs })
+		s.setRebuild(func(r *search.RebuildStatus) {
+			r.Checkpoint, r.Target, r.Applied, r.Movies = ck, last, stats.Applied, docs
+		})
 		if ck >= last {
 			return nil
 		}

@@ -19,6 +19,7 @@ import (
 	"marquee/pkg/events"
 	"marquee/pkg/natsx/natsembed"
 	"marquee/pkg/testenv"
+	"marquee/services/search"
 	"marquee/services/search/searchsvc"
 )
 
@@ -223,7 +224,7 @@ func TestRebuildSwapsWithoutDowntime(t *testing.T) {
 		t.Fatalf("before: %d", w.Code)
 	}
 	st, err := f.svc.StartRebuild()
-	if err != nil || st.State != searchsvc.RebuildBuilding {
+	if err != nil || st.State != search.RebuildBuilding {
 		t.Fatalf("StartRebuild = %+v, %v", st, err)
 	}
 	if _, err := f.svc.StartRebuild(); err == nil {
@@ -232,8 +233,8 @@ func TestRebuildSwapsWithoutDowntime(t *testing.T) {
 	// Reads and writes go on while it runs; every read is answered.
 	var failed int
 	deadline := time.Now().Add(30 * time.Second)
-	for v := int64(2); f.svc.Rebuild().State != searchsvc.RebuildDone; v++ {
-		if time.Now().After(deadline) || f.svc.Rebuild().State == searchsvc.RebuildFailed {
+	for v := int64(2); f.svc.Rebuild().State != search.RebuildDone; v++ {
+		if time.Now().After(deadline) || f.svc.Rebuild().State == search.RebuildFailed {
 			t.Fatalf("rebuild did not finish: %+v", f.svc.Rebuild())
 		}
 		if v < 50 {

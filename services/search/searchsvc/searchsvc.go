@@ -217,7 +217,7 @@ type Service struct {
 	runCtx       context.Context
 	stopIndexer  context.CancelFunc
 	indexerDone  chan struct{}
-	rebuild      RebuildStatus
+	rebuild      search.RebuildStatus
 	snapshotting bool      // a snapshot is being sent: no rebuild may swap the index away meanwhile
 	readyOnce    bool      // caught up with the stream once since start: ready from then on
 	lostNATS     time.Time // when NATS was first seen disconnected; zero while connected
@@ -263,7 +263,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		log: deps.Log, cfg: cfg, js: deps.JS, nc: deps.JS.Conn(), stream: stream, indexOpts: opts,
 		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}), closed: make(chan struct{}),
-		path: path, rebuild: RebuildStatus{State: RebuildIdle},
+		path: path, rebuild: search.RebuildStatus{State: search.RebuildIdle},
 	}
 	cursorKey, err := sharedCursorKey(ctx, deps.JS, stream.Name, cfg.CursorKey, replicas)
 	if err != nil {
@@ -280,8 +280,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		MaxWait:       cfg.ConsistencyWait,
 		CacheMaxAge:   cfg.CacheMaxAge,
 		Versions:      s.live.versions,
-		Rebuild:       func() (any, error) { return s.StartRebuild() },
-		RebuildStatus: func() any { return s.Rebuild() },
+		Rebuild:       s.StartRebuild,
+		RebuildStatus: s.Rebuild,
 		Snapshot:      s.sendSnapshot,
 		HTTPMetrics:   httpx.NewMetrics(deps.Registry),
 		Metrics:       httpx.MetricsHandler(deps.Registry),
