@@ -279,7 +279,6 @@ type OutboxEvent struct {
 	EventID   string // events.MsgID(MovieID, Version), the JetStream message id
 	MovieID   int64
 	Version   int64
-	Subject   string
 	Payload   []byte // JSON of events.MovieChanged
 	CreatedAt time.Time
 }

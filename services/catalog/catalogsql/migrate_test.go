@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"marquee/pkg/events"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 )
@@ -54,7 +53,7 @@ func TestMigrateKeepsMovies(t *testing.T) {
 			if err := Migrate(ctx, db, d); err != nil {
 				t.Fatal(err)
 			}
-			m, err := New(db, d, events.DefaultStream).Movie(ctx, 1)
+			m, err := New(db, d).Movie(ctx, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +65,7 @@ func TestMigrateKeepsMovies(t *testing.T) {
 				t.Fatalf("migrated movie = %+v", m)
 			}
 			// Accounts of before the principals get ids of their own, and new ones come after them.
-			store := New(db, d, events.DefaultStream)
+			store := New(db, d)
 			ada, errA := store.UserByName(ctx, "ada")
 			bob, errB := store.UserByName(ctx, "bob")
 			carol, errC := store.CreateUser(ctx, catalog.User{Username: "carol", Role: catalog.RoleUser, PasswordHash: "h"})
@@ -99,4 +98,61 @@ func freshMySQL(t *testing.T) string {
 	}
 	cfg.DBName = name
 	return cfg.FormatDSN()
+}
+
+// TestMigrateDropsOutboxSubject migrates a database whose outbox still has the subject column and a pending
+// event written with it: the column goes, the event is still relayed, and new writes queue theirs.
+func TestMigrateDropsOutboxSubject(t *testing.T) {
+	for _, dialect := range []string{SQLite, MySQL} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			var dsn string
+			if dialect == MySQL {
+				dsn = freshMySQL(t)
+			} else {
+				dsn = filepath.Join(t.TempDir(), "c.db")
+			}
+			db, err := Open(ctx, dialect, dsn, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = db.Close() }()
+			d, _ := DialectOf(dialect)
+			files, err := migrations(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before []migration
+			for _, m := range files {
+				if m.name < "0007" {
+					before = append(before, m)
+				}
+			}
+			if err := migrate(ctx, db, before); err != nil {
+				t.Fatal(err)
+			}
+			const q = `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at)
+			VALUES ('movie.99.v1', 99, 1, 'marquee.movie.99', '{}', '2026-01-01 00:00:00')`
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			if err := Migrate(ctx, db, d); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `SELECT subject FROM outbox`); err == nil {
+				t.Error("the outbox still has its subject column")
+			}
+			store := New(db, d)
+			if _, err := store.CreateMovie(ctx, "test", catalog.MovieInput{Title: "New"}, catalog.CreateAnyway); err != nil {
+				t.Fatal(err)
+			}
+			pending, err := store.PendingEvents(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pending) != 2 || pending[0].EventID != "movie.99.v1" || string(pending[0].Payload) != "{}" || pending[1].MovieID == 0 {
+				t.Fatalf("pending = %+v, want the old event and the new one", pending)
+			}
+		})
+	}
 }

@@ -13,7 +13,7 @@ import (
 // PendingEvents implements catalog.Store. It scans the unpublished set rather than keeping a cursor: ids are
 // assigned at insert, not at commit, so a lower id can become visible after a higher one.
 func (s *Store) PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxEvent, error) {
-	const q = `SELECT id, event_id, movie_id, version, subject, payload, created_at FROM outbox
+	const q = `SELECT id, event_id, movie_id, version, payload, created_at FROM outbox
 	WHERE published_at IS NULL ORDER BY id LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, limit)
 	if err != nil {
@@ -26,7 +26,7 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]catalog.OutboxE
 			e  catalog.OutboxEvent
 			at timeValue
 		)
-		if err := rows.Scan(&e.ID, &e.EventID, &e.MovieID, &e.Version, &e.Subject, &e.Payload, &at); err != nil {
+		if err := rows.Scan(&e.ID, &e.EventID, &e.MovieID, &e.Version, &e.Payload, &at); err != nil {
 			return nil, fmt.Errorf("read pending events: %w", dbErr(err))
 		}
 		e.CreatedAt = timeOf(at)

@@ -134,16 +134,16 @@ func pendingMovies(ctx context.Context, tx *txn, in string, args []any) (map[int
 
 // insertRepairs queues repair events in one statement, each under its own events.RepairMsgID.
 func (s *Store) insertRepairs(ctx context.Context, tx *txn, es []*events.MovieChanged, now time.Time) error {
-	args := make([]any, 0, 6*len(es))
+	args := make([]any, 0, 5*len(es))
 	for _, e := range es {
 		payload, err := e.Marshal()
 		if err != nil {
 			return fmt.Errorf("encode event: %w", dbErr(err))
 		}
-		args = append(args, events.RepairMsgID(e.ID, e.Version, now.UnixNano()), e.ID, e.Version, s.stream.Subject(e.ID), payload, now)
+		args = append(args, events.RepairMsgID(e.ID, e.Version, now.UnixNano()), e.ID, e.Version, payload, now)
 	}
-	q := `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)` +
-		strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, len(es)-1)
+	q := `INSERT INTO outbox (event_id, movie_id, version, payload, created_at) VALUES (?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?)`, len(es)-1)
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("insert outbox events: %w", dbErr(err))
 	}

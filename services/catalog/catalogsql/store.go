@@ -19,10 +19,9 @@ import (
 
 // Store is the catalog.Store over database/sql.
 type Store struct {
-	db     *sql.DB
-	d      Dialect
-	stream events.Stream
-	now    func() time.Time
+	db  *sql.DB
+	d   Dialect
+	now func() time.Time
 	// writer lets SQLite's transactions in one at a time, first come first served. SQLite has one writer;
 	// left to its busy handler, the waiting ones poll with sleeps of up to 100 ms, so the database idles
 	// between transactions and an unlucky writer waits behind many others (in the bench, one of ten import
@@ -34,9 +33,9 @@ type Store struct {
 
 var _ catalog.Store = (*Store)(nil)
 
-// New returns a store over a migrated database. Outbox rows name subjects of stream.
-func New(db *sql.DB, d Dialect, stream events.Stream) *Store {
-	s := &Store{db: db, d: d, stream: stream, now: time.Now, genres: genres.Default()}
+// New returns a store over a migrated database.
+func New(db *sql.DB, d Dialect) *Store {
+	s := &Store{db: db, d: d, now: time.Now, genres: genres.Default()}
 	if d.Name == SQLite {
 		s.writer = semaphore.NewWeighted(1)
 	}
@@ -369,8 +368,8 @@ func (s *Store) insertEventAs(ctx context.Context, tx *txn, e *events.MovieChang
 	if err != nil {
 		return fmt.Errorf("encode event: %w", dbErr(err))
 	}
-	const q = `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`
-	if _, err := tx.ExecContext(ctx, q, msgID, e.ID, e.Version, s.stream.Subject(e.ID), payload, now); err != nil {
+	const q = `INSERT INTO outbox (event_id, movie_id, version, payload, created_at) VALUES (?, ?, ?, ?, ?)`
+	if _, err := tx.ExecContext(ctx, q, msgID, e.ID, e.Version, payload, now); err != nil {
 		return fmt.Errorf("insert outbox event: %w", dbErr(err))
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"marquee/pkg/events"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/catalogtest"
@@ -17,7 +16,7 @@ func TestStoreContract(t *testing.T) {
 				catalogtest.MustOpenMySQL(t) // skips loudly when MARQUEE_TEST_MYSQL_DSN is unset
 			}
 			catalogtest.Run(t, func(t *testing.T) catalog.Store {
-				return catalogtest.MustStore(t, catalogtest.MustOpen(t, dialect), dialect, events.DefaultStream)
+				return catalogtest.MustStore(t, catalogtest.MustOpen(t, dialect), dialect)
 			})
 		})
 	}
@@ -32,7 +31,7 @@ func TestCreationHistoryHoldsNoCopy(t *testing.T) {
 				catalogtest.MustOpenMySQL(t)
 			}
 			db := catalogtest.MustOpen(t, dialect)
-			s := catalogtest.MustStore(t, db, dialect, events.DefaultStream)
+			s := catalogtest.MustStore(t, db, dialect)
 			m, err := s.CreateMovie(context.Background(), "tester", catalog.MovieInput{Title: "Heat", Overview: "A heist."}, catalog.CreateAnyway)
 			if err != nil {
 				t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"marquee/pkg/apperr"
-	"marquee/pkg/events"
 	"marquee/pkg/httpx"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
@@ -36,7 +35,7 @@ func TestDatabaseOutageIsUnavailable(t *testing.T) {
 	db := sql.OpenDB(conn)
 	t.Cleanup(func() { _ = db.Close() })
 	d, _ := catalogsql.DialectOf(catalogsql.MySQL)
-	store := catalogsql.New(db, d, events.DefaultStream)
+	store := catalogsql.New(db, d)
 	ctx := context.Background()
 
 	_, createErr := store.CreateMovie(ctx, "admin", catalog.MovieInput{Title: "Heat"}, catalog.CreateAnyway)

@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if err := ensureStream(ctx, d.Log, d.JS, stream, cfg.StreamReplicas); err != nil {
 		return nil, err
 	}
-	store := catalogsql.New(d.DB, dialect, stream)
+	store := catalogsql.New(d.DB, dialect)
 	vocab, err := genres.Parse(cfg.GenreSynonyms)
 	if err != nil {
 		return nil, fmt.Errorf("catalog config: genre_synonyms: %w", err)

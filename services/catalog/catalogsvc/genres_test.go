@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"marquee/pkg/events"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
@@ -21,7 +20,7 @@ import (
 func TestRespellGenres(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
-	old := catalogtest.MustStore(t, catalogtest.MustOpenSQLiteAt(t, path), catalogsql.SQLite, events.DefaultStream)
+	old := catalogtest.MustStore(t, catalogtest.MustOpenSQLiteAt(t, path), catalogsql.SQLite)
 	old.UseGenres(nil) // as written: the store of before the vocabulary
 	m, err := old.CreateMovie(ctx, "ada", catalog.MovieInput{Title: "Solaris", Genres: []string{"Drama", "Sci-Fi"}}, catalog.CreateAnyway)
 	if err != nil || !slices.Equal(m.Genres, []string{"Drama", "Sci-Fi"}) {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"unicode"
 
-	"marquee/pkg/events"
 	"marquee/pkg/ingest"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog"
@@ -20,7 +19,7 @@ import (
 // changes nothing; the seed's "Sci-Fi" and the catalog's "Science Fiction" are one genre.
 func TestSeedThenCatalogOneRecordPerFilm(t *testing.T) {
 	ctx := context.Background()
-	store := catalogtest.MustStore(t, catalogtest.MustOpenSQLite(t), catalogsql.SQLite, events.DefaultStream)
+	store := catalogtest.MustStore(t, catalogtest.MustOpenSQLite(t), catalogsql.SQLite)
 	seed, err := catalogsvc.ReadSeed(seedFile)
 	if err != nil {
 		t.Fatal(err)

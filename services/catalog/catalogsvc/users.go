@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"marquee/pkg/events"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
 	"marquee/services/catalog/password"
@@ -36,7 +35,7 @@ func OpenUsers(ctx context.Context, db *sql.DB, dialect string) (*Users, error) 
 	if err := catalogsql.Migrate(ctx, db, d); err != nil {
 		return nil, fmt.Errorf("migrate catalog database: %w", err)
 	}
-	return &Users{store: catalogsql.New(db, d, events.DefaultStream), hasher: password.NewHasher(1)}, nil
+	return &Users{store: catalogsql.New(db, d), hasher: password.NewHasher(1)}, nil
 }
 
 // Add creates a user. The username is trimmed and lower-cased; the password needs at least

@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"marquee/pkg/events"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog/catalogsql"
 )
@@ -86,8 +85,8 @@ func MustOpen(tb testing.TB, dialect string) *sql.DB {
 	return MustOpenSQLite(tb)
 }
 
-// MustStore returns a store over db, migrated, whose events name subjects of stream.
-func MustStore(tb testing.TB, db *sql.DB, dialect string, stream events.Stream) *catalogsql.Store {
+// MustStore returns a store over db, migrated.
+func MustStore(tb testing.TB, db *sql.DB, dialect string) *catalogsql.Store {
 	tb.Helper()
 	d, err := catalogsql.DialectOf(dialect)
 	if err != nil {
@@ -96,5 +95,5 @@ func MustStore(tb testing.TB, db *sql.DB, dialect string, stream events.Stream) 
 	if err := catalogsql.Migrate(context.Background(), db, d); err != nil {
 		tb.Fatal(err)
 	}
-	return catalogsql.New(db, d, stream)
+	return catalogsql.New(db, d)
 }

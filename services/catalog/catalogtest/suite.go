@@ -138,9 +138,6 @@ func checkEvent(t *testing.T, e catalog.OutboxEvent, id, version int64, m *catal
 	if e.MovieID != id || e.Version != version {
 		t.Errorf("event movie/version = %d/%d, want %d/%d", e.MovieID, e.Version, id, version)
 	}
-	if got, want := e.Subject, events.DefaultStream.Subject(id); got != want {
-		t.Errorf("Subject = %q, want %q", got, want)
-	}
 	ev, err := events.Unmarshal(e.Payload)
 	if err != nil {
 		t.Fatalf("payload: %v", err)

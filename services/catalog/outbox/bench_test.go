@@ -56,7 +56,7 @@ func relayRate(b *testing.B, n int, opts outbox.Options) float64 {
 	if os.Getenv("MARQUEE_TEST_MYSQL_DSN") != "" { // the split deployment's database
 		db, dialect = catalogtest.MustOpenMySQL(b), catalogsql.MySQL
 	}
-	store := catalogtest.MustStore(b, db, dialect, stream)
+	store := catalogtest.MustStore(b, db, dialect)
 	js := testenv.JetStream(b)
 	if url := os.Getenv("MARQUEE_TEST_NATS_URL"); url != "" { // a nats-server over TCP, as in split mode
 		nc, err := nats.Connect(url)

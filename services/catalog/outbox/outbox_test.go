@@ -32,7 +32,7 @@ type fixture struct {
 func newFixture(t *testing.T, ensureStream bool) *fixture {
 	t.Helper()
 	db := catalogtest.MustOpenSQLite(t)
-	f := &fixture{db: db, store: catalogtest.MustStore(t, db, catalogsql.SQLite, testStream), js: testenv.JetStream(t)}
+	f := &fixture{db: db, store: catalogtest.MustStore(t, db, catalogsql.SQLite), js: testenv.JetStream(t)}
 	if ensureStream {
 		if _, err := natsx.EnsureStream(context.Background(), f.js, testStream, 0); err != nil {
 			t.Fatal(err)

@@ -29,7 +29,7 @@ func TestRelayPrunesOnlyExpiredPublishedRows(t *testing.T) {
 	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ? WHERE id <= 3`, time.Now().UTC().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.Exec(`INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at) VALUES ('x', 99, 1, 's', '{}', ?)`, time.Now().UTC()); err != nil {
+	if _, err := f.db.Exec(`INSERT INTO outbox (event_id, movie_id, version, payload, created_at) VALUES ('x', 99, 1, '{}', ?)`, time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
 	n, err := f.relay.Prune(ctx, time.Now().Add(-30*time.Minute))
@@ -70,7 +70,7 @@ func TestRelayKeepsNoPublishedRows(t *testing.T) {
 // Rows that a relay keeping them marked published (an earlier version kept them a day) go too.
 func TestRelayPrunesRowsKeptBefore(t *testing.T) {
 	f := newFixture(t, false)
-	if _, err := f.db.Exec(`INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at, published_at) VALUES ('kept', 7, 1, 's', '{}', ?, ?)`,
+	if _, err := f.db.Exec(`INSERT INTO outbox (event_id, movie_id, version, payload, created_at, published_at) VALUES ('kept', 7, 1, '{}', ?, ?)`,
 		time.Now().UTC().Add(-time.Hour), time.Now().UTC().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}

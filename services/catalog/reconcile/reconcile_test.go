@@ -30,7 +30,7 @@ var testStream = events.Stream{Name: "RECON_TEST", Prefix: "recontest"}
 func TestReconcileRepairsTheStream(t *testing.T) {
 	ctx := context.Background()
 	db := catalogtest.MustOpenSQLite(t)
-	store := catalogtest.MustStore(t, db, catalogsql.SQLite, testStream)
+	store := catalogtest.MustStore(t, db, catalogsql.SQLite)
 	js := testenv.JetStream(t)
 	if _, err := natsx.EnsureStream(ctx, js, testStream, 0); err != nil {
 		t.Fatal(err)
