@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,9 +56,9 @@ type Indexer struct {
 	stream events.Stream
 	idx    *searchindex.Index
 
-	received, applied, stale, bad, parked, batches, retries atomic.Uint64
-	metrics                                                 *Metrics
-	batchSize                                               int
+	counts    counts
+	metrics   *Metrics
+	batchSize int
 
 	mu       sync.Mutex // guards the fields below
 	lastSeq  uint64     // the stream's last sequence, as of infoAt
@@ -83,20 +82,19 @@ func NewWith(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = BatchSize
 	}
-	return &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx,
+	ix := &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx,
 		metrics: opts.Metrics, batchSize: opts.BatchSize}
+	if ix.metrics != nil {
+		ix.metrics.measure(&ix.counts)
+	}
+	return ix
 }
 
 // Index is the index the indexer feeds.
 func (ix *Indexer) Index() *searchindex.Index { return ix.idx }
 
 // Stats returns the counters.
-func (ix *Indexer) Stats() Stats {
-	return Stats{
-		Received: ix.received.Load(), Applied: ix.applied.Load(), Stale: ix.stale.Load(),
-		Bad: ix.bad.Load(), Parked: ix.parked.Load(), Batches: ix.batches.Load(), Retries: ix.retries.Load(),
-	}
-}
+func (ix *Indexer) Stats() Stats { return ix.counts.stats() }
 
 // Run consumes the stream until ctx is done, then returns nil. A failure of NATS (the consumer is lost, the
 // server restarts) or of the index is logged and retried with backoff, never skipped: the indexer always
@@ -254,7 +252,7 @@ func (ix *Indexer) acknowledge(ctx context.Context, queue <-chan applied) {
 // handle applies one batch, retrying until it is applied or ctx is done, then queues it to be
 // acknowledged once durable.
 func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg, queue chan<- applied) error {
-	ix.received.Add(uint64(len(msgs)))
+	ix.counts.received.Add(uint64(len(msgs)))
 	changes := make([]searchindex.Change, 0, len(msgs))
 	var lastSeq uint64
 	start := time.Now()
@@ -282,12 +280,10 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg, queue chan<
 	for {
 		n, err := ix.idx.Apply(ctx, changes, lastSeq)
 		if err == nil {
-			ix.applied.Add(uint64(n))
-			ix.stale.Add(uint64(len(changes) - n))
-			ix.batches.Add(1)
+			ix.counts.applied.Add(uint64(n))
+			ix.counts.stale.Add(uint64(len(changes) - n))
+			ix.counts.batches.Add(1)
 			if m := ix.metrics; m != nil {
-				m.applied.Add(float64(n))
-				m.stale.Add(float64(len(changes) - n))
 				m.batchSize.Observe(float64(len(msgs)))
 				m.batchSeconds.Observe(time.Since(start).Seconds())
 			}
@@ -296,7 +292,7 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg, queue chan<
 		if ctx.Err() != nil {
 			return ctx.Err() // not applied: not acknowledged, the next consumer redelivers it
 		}
-		ix.retries.Add(1)
+		ix.counts.retries.Add(1)
 		ix.log.Error("apply batch failed; retrying", "messages", len(msgs), "last_seq", lastSeq, "err", err, "in", backoff)
 		for _, m := range msgs {
 			_ = m.InProgress() // keep the server from redelivering what we still hold
@@ -320,7 +316,7 @@ func (ix *Indexer) ack(ctx context.Context, a applied) {
 	for i, m := range a.msgs {
 		var err error
 		if a.bad[i] != nil {
-			ix.bad.Add(1)
+			ix.counts.bad.Add(1)
 			ix.deadLetter(ctx, m, a.bad[i])
 			err = m.Term()
 		} else {
@@ -338,9 +334,6 @@ func (ix *Indexer) ack(ctx context.Context, a applied) {
 // is logged and counted, never retried: a bad message must not block the rest, and the reconciler
 // republishes the movie's true state anyway.
 func (ix *Indexer) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
-	if ix.metrics != nil {
-		ix.metrics.bad.Inc()
-	}
 	id := "unknown"
 	if subj := m.Subject(); strings.HasPrefix(subj, ix.stream.Prefix+".movie.") {
 		id = subj[strings.LastIndexByte(subj, '.')+1:]
@@ -359,10 +352,7 @@ func (ix *Indexer) deadLetter(ctx context.Context, m jetstream.Msg, reason error
 		ix.log.Error("dead-letter publish failed; the bad message is only logged", "subject", m.Subject(), "err", err)
 		return
 	}
-	ix.parked.Add(1)
-	if ix.metrics != nil {
-		ix.metrics.parked.Inc()
-	}
+	ix.counts.parked.Add(1)
 }
 
 func truncate(s string, n int) string {

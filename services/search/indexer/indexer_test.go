@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
@@ -298,4 +299,54 @@ func TestApplyFailureRetries(t *testing.T) {
 	MustRun(t, ix)
 	MustCatchUp(t, ix)
 	MustHave(t, idx, map[int64]state{1: {1, false, "One"}, 2: {1, false, "Two"}})
+}
+
+// TestMetricsCountEveryIndexer reads the counters a scrape reports: they are the indexers' own counts,
+// summed over every indexer given the metrics, so that they keep growing when a rebuild swaps one in.
+func TestMetricsCountEveryIndexer(t *testing.T) {
+	js := testenv.JetStream(t)
+	stream := MustStream(t, js)
+	reg := prometheus.NewRegistry()
+	metrics := indexer.NewMetrics(reg)
+
+	MustPublish(t, js, stream, upserted(1, 1, "One"), true)
+	MustPublish(t, js, stream, upserted(2, 1, "Two"), true)
+	if _, err := js.Publish(context.Background(), stream.Subject(99), []byte(`not an event`)); err != nil {
+		t.Fatal(err)
+	}
+	first := indexer.NewWith(testLog(t), js, stream, MustOpen(t, filepath.Join(t.TempDir(), "a")), indexer.Options{Metrics: metrics})
+	MustRun(t, first)
+	MustEventually(t, func() bool { s := first.Stats(); return s.Applied == 2 && s.Bad == 1 })
+	wantCounters(t, reg, map[string]float64{"applied": 2, "stale": 0, "bad": 1})
+
+	// A second indexer replays the same stream into a new index (a rebuild): its counts add to the first's.
+	second := indexer.NewWith(testLog(t), js, stream, MustOpen(t, filepath.Join(t.TempDir(), "b")), indexer.Options{Metrics: metrics})
+	MustRun(t, second)
+	MustEventually(t, func() bool { s := second.Stats(); return s.Applied == 2 && s.Bad == 1 })
+	wantCounters(t, reg, map[string]float64{"applied": 4, "stale": 0, "bad": 2})
+	if s := first.Stats(); s.Applied != 2 {
+		t.Errorf("first indexer's Applied = %d after the second ran, want its own 2", s.Applied)
+	}
+}
+
+// wantCounters checks marquee_indexer_events_<name>_total in what reg gathers.
+func wantCounters(tb testing.TB, reg *prometheus.Registry, want map[string]float64) {
+	tb.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for name := range want {
+			if f.GetName() == "marquee_indexer_events_"+name+"_total" {
+				got[name] = f.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+	}
+	for name, w := range want {
+		if v, ok := got[name]; !ok || v != w {
+			tb.Errorf("marquee_indexer_events_%s_total = %v (reported: %v), want %v", name, v, ok, w)
+		}
+	}
 }
