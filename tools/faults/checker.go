@@ -27,7 +27,7 @@ func (r dbRow) token() string {
 	return ""
 }
 
-// verdict is what the checker found: the figures of reliability.md section 6 and the evidence behind them.
+// verdict is what the checker found: the figures of the fault-injection results and the evidence behind them.
 type verdict struct {
 	attempted, acked, failed, unknown int // writes, by outcome (a create's retries are one write)
 

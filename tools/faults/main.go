@@ -3,8 +3,8 @@
 // loopback ports), drives a recorded write workload through the gateway, injects faults (kill -9, SIGSTOP,
 // SIGTERM, stopped servers, duplicated and reordered events, malformed events, If-Match races), lets the
 // system converge and checks that nothing was lost: every acknowledged write is in MySQL and in the index at
-// its final version, nothing is duplicated, no deleted movie comes back. It prints the figures of the goals
-// table in docs/reliability.md (research reliability.md section 6) after each scenario and in a final table.
+// its final version, nothing is duplicated, no deleted movie comes back. It prints the figures of the
+// fault-injection results in docs/reliability.md after each scenario and in a final table.
 //
 //	go run ./tools/faults                        # every scenario, full profile (about 10 minutes)
 //	go run ./tools/faults -short                 # the short profile of every scenario

@@ -28,7 +28,7 @@ type params struct {
 // scenario is one fault-injection experiment.
 type scenario struct {
 	name  string
-	goal  string // the rows of reliability.md section 6 it measures
+	goal  string // the numbered reliability goals it measures, as the Goal column of the results names them
 	about string
 	full  params
 	short params

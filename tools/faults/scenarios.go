@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// scenarios is the suite, in the order it runs (reliability.md 5.3; goals in section 6).
+// scenarios is the suite, in the order it runs.
 var scenarios = []scenario{
 	{
 		name: "catalog-kill-commit", goal: "#1",

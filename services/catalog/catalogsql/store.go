@@ -262,7 +262,7 @@ func (s *Store) UpdateMovie(ctx context.Context, actor string, id, ifVersion int
 
 // lockMovie reads a live movie for a change, locking its row on MySQL (SQLite transactions hold the
 // database's write lock from BEGIN). The row lock orders concurrent writers of one movie, so their outbox
-// rows commit in version order (reliability.md 1.2). Returns NotFound or PreconditionFailed.
+// rows commit in version order. Returns NotFound or PreconditionFailed.
 func (s *Store) lockMovie(ctx context.Context, tx *txn, id, ifVersion int64) (*catalog.Movie, error) {
 	q := `SELECT ` + movieColumns + `, deleted_at IS NOT NULL FROM movies WHERE id = ?` + s.d.forUpdate
 	var deleted bool
