@@ -77,7 +77,7 @@ require (
 	github.com/mschoch/smat v0.2.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
+	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
@@ -117,7 +117,6 @@ require (
 )
 
 replace (
-	marquee/pkg => ../../pkg
 	marquee/services/catalog => ../../services/catalog
 	marquee/services/gateway => ../../services/gateway
 	marquee/services/search => ../../services/search
