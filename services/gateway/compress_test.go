@@ -87,6 +87,20 @@ func TestCompressAndCacheHeaders(t *testing.T) {
 	}
 }
 
+// A HEAD answer is never gzipped: it has no body to compress, and its headers must match what a GET's
+// uncompressed answer would say.
+func TestHeadIsNotCompressed(t *testing.T) {
+	gw := newSearchOnly(t, `{"hits":"`+strings.Repeat("movie ", 500)+`"}`)
+	r := httptest.NewRequest("HEAD", "/v1/movies?q=x", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	gw.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Encoding") != "" || w.Body.Len() != 0 {
+		t.Errorf("HEAD: status %d, Content-Encoding %q, %d body bytes; want 200, none, none",
+			w.Code, w.Header().Get("Content-Encoding"), w.Body.Len())
+	}
+}
+
 func TestCacheControlPrivateAndErrors(t *testing.T) {
 	f := newFixture(t, noLimits)
 	if got, want := f.do(t, "GET", "/v1/movies", f.user, "").Header().Get("Cache-Control"), cachePrivate; got != want {

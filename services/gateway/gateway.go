@@ -214,7 +214,7 @@ func NewHandler(log *slog.Logger, b Backends, o Options) http.Handler {
 		keys:   newKeyChecker(b.Catalog, o.KeyCacheTTL, o.KeyCacheInactiveTTL, o.now),
 	}
 	e := newRouter(log, b, auth, o)
-	return handler{Handler: httpx.ServeHEAD(e), engine: e}
+	return handler{Handler: gzipAnswers(httpx.ServeHEAD(e)), engine: e}
 }
 
 // handler is the gateway's http.Handler; Routes lists what it serves (HEAD is answered wherever GET is).

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gin-gonic/gin v1.12.0
+	github.com/klauspost/compress v1.20.3
 	golang.org/x/sync v0.25.0
 	golang.org/x/time v0.16.0
 	marquee/pkg v0.0.0

@@ -122,7 +122,7 @@ func newRouter(log *slog.Logger, b Backends, auth *authenticator, o Options) *gi
 	limits := newLimiter(o.RateLimits, o.now)
 	e.Use(cors(o.CORSOrigins), limitQuery(o.MaxQueryBytes), authenticate(auth, limits, ips, o.MetricsToken), rateLimit(limits, ips))
 	e.Use(nameClient(ips))
-	e.Use(compress(), cacheControl())
+	e.Use(cacheControl())
 	for _, r := range routes {
 		limit := o.MaxBodyBytes
 		if r.bigBody {
