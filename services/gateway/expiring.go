@@ -7,6 +7,10 @@ import (
 
 // expiringMap is a map with a size bound and per-entry expiry: entries past their expiry are gone, and
 // adding to a full map drops the least recently used entry. It is not safe for concurrent use.
+//
+// hashicorp/golang-lru's expirable LRU does not fit: it has one TTL for all entries (the rate limiter keeps
+// buckets of different refill times, the key cache active and inactive answers for different times), reads
+// the wall clock where the tests turn a fake one, and starts a cleanup goroutine it cannot stop.
 type expiringMap[K comparable, V any] struct {
 	max   int
 	items map[K]*list.Element
