@@ -1,7 +1,8 @@
 // Package testenv hands tests the servers and data they use: an embedded JetStream, the shared data sets,
 // and the external MariaDB/MySQL (MARQUEE_TEST_MYSQL_DSN) and NATS (MARQUEE_TEST_NATS_URL). Without an
 // external one, a test skips and says how to run it; under CI (CI=true) it fails instead, so that CI can
-// never pass by silently skipping what it must run.
+// never pass by silently skipping what it must run. It also runs the background loops of a test (Run), waits
+// for what they do (Eventually), and gives a test a stream of its own (Stream).
 package testenv
 
 import (

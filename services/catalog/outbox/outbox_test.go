@@ -52,32 +52,13 @@ func (f *fixture) keeping(retention time.Duration) *fixture {
 // run starts the relay until the test ends.
 func (f *fixture) run(t *testing.T) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.relay.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	testenv.Run(t, f.relay.Run)
 	return f
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (f *fixture) waitDrained(t *testing.T) {
 	t.Helper()
-	waitFor(t, "an empty backlog", func() bool {
+	testenv.Eventually(t, "an empty backlog", func() bool {
 		n, err := f.store.Backlog(context.Background())
 		return err == nil && n == 0 && f.relay.Drained()
 	})
@@ -162,7 +143,7 @@ func TestRelayPublishesEachMovieLastWrite(t *testing.T) {
 	}
 	// Published counts the rows marked, superseded ones too, after the mark commits, a moment after the
 	// backlog empties.
-	waitFor(t, "5 published", func() bool { return f.relay.Published() == 5 })
+	testenv.Eventually(t, "5 published", func() bool { return f.relay.Published() == 5 })
 }
 
 func TestRelayRepublishIsDeduplicated(t *testing.T) {
@@ -176,7 +157,7 @@ func TestRelayRepublishIsDeduplicated(t *testing.T) {
 	}
 	f.relay.Kick()
 	f.waitDrained(t)
-	waitFor(t, "each row published twice", func() bool { return f.relay.Published() == 4 })
+	testenv.Eventually(t, "each row published twice", func() bool { return f.relay.Published() == 4 })
 	if state := f.streamState(t); state.LastSeq != 2 || state.Msgs != 2 {
 		t.Errorf("stream last seq %d, msgs %d; want 2 and 2: republished events must be dropped", state.LastSeq, state.Msgs)
 	}
@@ -243,14 +224,9 @@ func TestRelayRepublishesTheIntervalBeforeALongStop(t *testing.T) {
 	}
 	a := mustCreate(t, f, "A")
 	first := relay()
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- first.Run(rctx) }()
-	waitFor(t, "A published", func() bool { return first.Published() == 1 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop := testenv.Run(t, first.Run)
+	testenv.Eventually(t, "A published", func() bool { return first.Published() == 1 })
+	stop()
 	// The machine went down an hour ago, and its stream with the last second it had not synced.
 	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ?`, time.Now().UTC().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
@@ -263,7 +239,7 @@ func TestRelayRepublishesTheIntervalBeforeALongStop(t *testing.T) {
 	}
 	f.relay = relay()
 	f.run(t)
-	waitFor(t, "A published again", func() bool { return f.relay.Published() == 1 })
+	testenv.Eventually(t, "A published again", func() bool { return f.relay.Published() == 1 })
 	if got := f.lastMsg(t, a.ID).Header.Get(jetstream.MsgIDHeader); got != events.MsgID(a.ID, 1) {
 		t.Errorf("movie A's message %q after the restart, want its event again", got)
 	}
@@ -298,7 +274,7 @@ func TestRelayPrunesNothingBeforeItRepublishes(t *testing.T) {
 	// The stream lost A's event (it never had it here); the relay's first pass fails, then it goes on.
 	f.relay = outbox.NewWith(slog.New(slog.DiscardHandler), &flakyLast{Store: f.store}, f.js, testStream, outbox.Options{Republish: time.Minute})
 	f.run(t)
-	waitFor(t, "A published again", func() bool { return f.relay.Published() == 1 })
+	testenv.Eventually(t, "A published again", func() bool { return f.relay.Published() == 1 })
 	if got := f.lastMsg(t, a.ID).Header.Get(jetstream.MsgIDHeader); got != events.MsgID(a.ID, 1) {
 		t.Errorf("movie A's message %q, want its event", got)
 	}
@@ -313,15 +289,10 @@ func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
 	f := newFixture(t, true)
 	runFor := func(relay *outbox.Relay, until func() bool) {
 		t.Helper()
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- relay.Run(rctx) }()
+		stop := testenv.Run(t, relay.Run)
 		relay.Kick()
-		waitFor(t, "the relay to drain", until)
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		testenv.Eventually(t, "the relay to drain", until)
+		stop()
 	}
 	drained := func(r *outbox.Relay) func() bool {
 		return func() bool { n, err := f.store.Backlog(ctx); return err == nil && n == 0 && r.Drained() }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"marquee/pkg/events"
+	"marquee/pkg/testenv"
 	"marquee/services/catalog/outbox"
 )
 
@@ -75,7 +76,7 @@ func TestRelayPrunesRowsKeptBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.run(t)
-	waitFor(t, "the kept row to go", func() bool {
+	testenv.Eventually(t, "the kept row to go", func() bool {
 		var rows int
 		return f.db.QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&rows) == nil && rows == 0
 	})
@@ -90,11 +91,11 @@ func TestRelayMetricsMove(t *testing.T) {
 		mustCreate(t, f, "M")
 	}
 	f.waitDrained(t)
-	waitFor(t, "5 published in the metrics", func() bool {
+	testenv.Eventually(t, "5 published in the metrics", func() bool {
 		return testutil.ToFloat64(findCounter(t, reg, "marquee_outbox_published_total")) == 5
 	})
 	// The backlog is counted once a second: it reaches 0 shortly after the drain.
-	waitFor(t, "a backlog of 0 in the metrics", func() bool {
+	testenv.Eventually(t, "a backlog of 0 in the metrics", func() bool {
 		return testutil.GatherAndCompare(reg, strings.NewReader("# HELP marquee_outbox_backlog Committed change events not yet acknowledged by the stream.\n# TYPE marquee_outbox_backlog gauge\nmarquee_outbox_backlog 0\n"), "marquee_outbox_backlog") == nil
 	})
 }

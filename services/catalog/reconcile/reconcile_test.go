@@ -10,13 +10,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
 	"marquee/pkg/httpx"
-	"marquee/pkg/natsx"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
@@ -25,33 +23,19 @@ import (
 	"marquee/services/catalog/reconcile"
 )
 
-var testStream = events.Stream{Name: "RECON_TEST", Prefix: "recontest"}
-
 func TestReconcileRepairsTheStream(t *testing.T) {
 	ctx := context.Background()
 	db := catalogtest.MustOpenSQLite(t)
 	store := catalogtest.MustStore(t, db, catalogsql.SQLite)
 	js := testenv.JetStream(t)
-	if _, err := natsx.EnsureStream(ctx, js, testStream, 0); err != nil {
-		t.Fatal(err)
-	}
+	testStream := testenv.Stream(t, js)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	relay := outbox.New(log, store, js, testStream)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(rctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.Run(t, relay.Run)
 	drain := func() {
 		t.Helper()
 		relay.Kick()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if n, err := store.Backlog(ctx); err == nil && n == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("backlog not drained")
-			}
-		}
+		testenv.Eventually(t, "an empty backlog", func() bool { n, err := store.Backlog(ctx); return err == nil && n == 0 })
 	}
 
 	var ids []int64

@@ -2,10 +2,8 @@ package indexer_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
-	"marquee/pkg/natsx"
 	"marquee/pkg/testenv"
 	"marquee/services/search/indexer"
 	"marquee/services/search/searchindex"
@@ -46,7 +43,7 @@ func TestIndexerExternal(t *testing.T) {
 
 func testIndexer(t *testing.T, js jetstream.JetStream) {
 	ctx := context.Background()
-	stream := MustStream(t, js)
+	stream := testenv.Stream(t, js)
 
 	// Phase 1: three movies, indexed by a running indexer.
 	for _, e := range []*events.MovieChanged{upserted(1, 1, "One"), upserted(2, 1, "Two"), upserted(3, 1, "Three")} {
@@ -58,7 +55,7 @@ func testIndexer(t *testing.T, js jetstream.JetStream) {
 	if ready, _, err := ix.CaughtUp(ctx); err != nil || ready {
 		t.Fatalf("CaughtUp before Run = %v, %v; want false", ready, err)
 	}
-	stop := MustRun(t, ix)
+	stop := testenv.Run(t, ix.Run)
 	MustCatchUp(t, ix)
 	want := map[int64]state{1: {1, false, "One"}, 2: {1, false, "Two"}, 3: {1, false, "Three"}}
 	MustHave(t, idx, want)
@@ -76,7 +73,7 @@ func testIndexer(t *testing.T, js jetstream.JetStream) {
 	MustPublish(t, js, stream, upserted(4, 1, "Four"), true)
 	want[1], want[2], want[4], want[99] = state{2, false, "One, again"}, state{2, true, ""}, state{1, false, "Four"}, state{}
 	// Readiness latches, so wait until every received event is accounted for, not just for CaughtUp.
-	MustEventually(t, func() bool { s := ix.Stats(); return s.Received == 8 && s.Applied+s.Stale+s.Bad == 8 })
+	testenv.Eventually(t, "every received event accounted for", func() bool { s := ix.Stats(); return s.Received == 8 && s.Applied+s.Stale+s.Bad == 8 })
 	MustHave(t, idx, want)
 	if got, want := ix.Stats(), (indexer.Stats{Received: 8, Applied: 6, Stale: 1, Bad: 1}); got.Received != want.Received || got.Applied != want.Applied || got.Stale != want.Stale || got.Bad != want.Bad {
 		t.Errorf("stats %+v, want %+v", got, want)
@@ -89,12 +86,12 @@ func testIndexer(t *testing.T, js jetstream.JetStream) {
 	}
 	idx = MustOpen(t, path)
 	ix = indexer.New(testLog(t), js, stream, idx)
-	stop = MustRun(t, ix)
+	stop = testenv.Run(t, ix.Run)
 	MustCatchUp(t, ix)
 	MustPublish(t, js, stream, upserted(1, 3, "One, third"), true)
 	MustPublish(t, js, stream, upserted(5, 1, "Five"), true)
 	want[1], want[5] = state{3, false, "One, third"}, state{1, false, "Five"}
-	MustEventually(t, func() bool { return ix.Stats().Applied == 2 })
+	testenv.Eventually(t, "two changes applied", func() bool { return ix.Stats().Applied == 2 })
 	MustHave(t, idx, want)
 	if st := ix.Stats(); st.Received != 2 || st.Bad != 0 {
 		t.Errorf("after restart: stats %+v, want Received 2 (nothing reapplied), Bad 0", st)
@@ -104,7 +101,7 @@ func testIndexer(t *testing.T, js jetstream.JetStream) {
 	// A fresh index rebuilds everything from the stream.
 	fresh := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
 	ix = indexer.New(testLog(t), js, stream, fresh)
-	stop = MustRun(t, ix)
+	stop = testenv.Run(t, ix.Run)
 	MustCatchUp(t, ix)
 	MustHave(t, fresh, want)
 	stop()
@@ -113,7 +110,7 @@ func testIndexer(t *testing.T, js jetstream.JetStream) {
 func TestCaughtUpLatches(t *testing.T) {
 	ctx := context.Background()
 	js := testenv.JetStream(t)
-	stream := MustStream(t, js)
+	stream := testenv.Stream(t, js)
 	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
 	ix := indexer.New(testLog(t), js, stream, idx)
 	// An empty stream and an empty index: caught up at once.
@@ -122,7 +119,7 @@ func TestCaughtUpLatches(t *testing.T) {
 	}
 	// New events behind the (not running) indexer: still ready, with a lag once the cache expires.
 	MustPublish(t, js, stream, upserted(1, 1, "One"), true)
-	MustEventually(t, func() bool {
+	testenv.Eventually(t, "a lag of one", func() bool {
 		ready, lag, err := ix.CaughtUp(ctx)
 		return err == nil && ready && lag == 1
 	})
@@ -185,24 +182,6 @@ func MustPublish(tb testing.TB, js jetstream.JetStream, s events.Stream, e *even
 	}
 }
 
-// MustStream creates a stream of its own for the test (so tests can share a server) and deletes it after.
-func MustStream(tb testing.TB, js jetstream.JetStream) events.Stream {
-	tb.Helper()
-	n := fmt.Sprintf("%08x", rand.Uint32())
-	s := events.Stream{Name: "T" + n, Prefix: "t" + n}
-	if _, err := natsx.EnsureStream(context.Background(), js, s, 0); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := js.DeleteStream(ctx, s.Name); err != nil {
-			tb.Logf("delete stream %s: %v", s.Name, err)
-		}
-	})
-	return s
-}
-
 // MustOpen opens the index at path and closes it at the end of the test if the test did not.
 func MustOpen(tb testing.TB, path string) *searchindex.Index {
 	tb.Helper()
@@ -214,52 +193,13 @@ func MustOpen(tb testing.TB, path string) *searchindex.Index {
 	return idx
 }
 
-// MustRun runs ix until the returned stop is called (or the test ends); stop checks that Run returned nil.
-func MustRun(tb testing.TB, ix *indexer.Indexer) (stop func()) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ix.Run(ctx) }()
-	var stopped bool
-	stop = func() {
-		tb.Helper()
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			tb.Fatal("Run did not return within 10s of its context being done")
-		}
-	}
-	tb.Cleanup(stop)
-	return stop
-}
-
 // MustCatchUp waits until the indexer has applied everything in the stream.
 func MustCatchUp(tb testing.TB, ix *indexer.Indexer) {
 	tb.Helper()
-	MustEventually(tb, func() bool {
+	testenv.Eventually(tb, "the indexer to catch up", func() bool {
 		ready, lag, err := ix.CaughtUp(context.Background())
 		return err == nil && ready && lag == 0
 	})
-}
-
-// MustEventually polls cond for up to ten seconds.
-func MustEventually(tb testing.TB, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func testLog(tb testing.TB) *slog.Logger {
@@ -273,19 +213,19 @@ func testLog(tb testing.TB) *slog.Logger {
 // or skipped, and a new indexer on the repaired index picks it up.
 func TestApplyFailureRetries(t *testing.T) {
 	js := testenv.JetStream(t)
-	stream := MustStream(t, js)
+	stream := testenv.Stream(t, js)
 	path := filepath.Join(t.TempDir(), "idx")
 	idx := MustOpen(t, path)
 	ix := indexer.New(testLog(t), js, stream, idx)
-	stop := MustRun(t, ix)
+	stop := testenv.Run(t, ix.Run)
 	MustPublish(t, js, stream, upserted(1, 1, "One"), true)
-	MustEventually(t, func() bool { return ix.Stats().Applied == 1 })
+	testenv.Eventually(t, "one change applied", func() bool { return ix.Stats().Applied == 1 })
 
 	if err := idx.Close(); err != nil { // every Apply fails from now on
 		t.Fatal(err)
 	}
 	MustPublish(t, js, stream, upserted(2, 1, "Two"), true)
-	MustEventually(t, func() bool { return ix.Stats().Retries >= 2 })
+	testenv.Eventually(t, "two retries", func() bool { return ix.Stats().Retries >= 2 })
 	stop()
 	if st := ix.Stats(); st.Applied != 1 || st.Batches != 1 {
 		t.Errorf("stats %+v, want Applied 1, Batches 1", st)
@@ -296,7 +236,7 @@ func TestApplyFailureRetries(t *testing.T) {
 		t.Fatalf("Checkpoint = %d, %v; want 1: the failed batch must not move it", cp, err)
 	}
 	ix = indexer.New(testLog(t), js, stream, idx)
-	MustRun(t, ix)
+	testenv.Run(t, ix.Run)
 	MustCatchUp(t, ix)
 	MustHave(t, idx, map[int64]state{1: {1, false, "One"}, 2: {1, false, "Two"}})
 }
@@ -305,7 +245,7 @@ func TestApplyFailureRetries(t *testing.T) {
 // summed over every indexer given the metrics, so that they keep growing when a rebuild swaps one in.
 func TestMetricsCountEveryIndexer(t *testing.T) {
 	js := testenv.JetStream(t)
-	stream := MustStream(t, js)
+	stream := testenv.Stream(t, js)
 	reg := prometheus.NewRegistry()
 	metrics := indexer.NewMetrics(reg)
 
@@ -315,14 +255,14 @@ func TestMetricsCountEveryIndexer(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := indexer.NewWith(testLog(t), js, stream, MustOpen(t, filepath.Join(t.TempDir(), "a")), indexer.Options{Metrics: metrics})
-	MustRun(t, first)
-	MustEventually(t, func() bool { s := first.Stats(); return s.Applied == 2 && s.Bad == 1 })
+	testenv.Run(t, first.Run)
+	testenv.Eventually(t, "the first indexer to take the stream", func() bool { s := first.Stats(); return s.Applied == 2 && s.Bad == 1 })
 	wantCounters(t, reg, map[string]float64{"applied": 2, "stale": 0, "bad": 1})
 
 	// A second indexer replays the same stream into a new index (a rebuild): its counts add to the first's.
 	second := indexer.NewWith(testLog(t), js, stream, MustOpen(t, filepath.Join(t.TempDir(), "b")), indexer.Options{Metrics: metrics})
-	MustRun(t, second)
-	MustEventually(t, func() bool { s := second.Stats(); return s.Applied == 2 && s.Bad == 1 })
+	testenv.Run(t, second.Run)
+	testenv.Eventually(t, "the second indexer to take the stream", func() bool { s := second.Stats(); return s.Applied == 2 && s.Bad == 1 })
 	wantCounters(t, reg, map[string]float64{"applied": 4, "stale": 0, "bad": 2})
 	if s := first.Stats(); s.Applied != 2 {
 		t.Errorf("first indexer's Applied = %d after the second ran, want its own 2", s.Applied)
