@@ -3,6 +3,7 @@ package catalogsql
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"path/filepath"
@@ -20,25 +21,7 @@ func TestMigrateKeepsMovies(t *testing.T) {
 	for _, dialect := range []string{SQLite, MySQL} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			var dsn string
-			if dialect == MySQL {
-				dsn = freshMySQL(t)
-			} else {
-				dsn = filepath.Join(t.TempDir(), "c.db")
-			}
-			db, err := Open(ctx, dialect, dsn, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = db.Close() }()
-			d, _ := DialectOf(dialect)
-			files, err := migrations(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := migrate(ctx, db, files[:1]); err != nil {
-				t.Fatal(err)
-			}
+			db, d := openMigratedBefore(t, dialect, "0002")
 			const q = `INSERT INTO movies (title, directors, cast_members, genres, overview, version, created_at, updated_at)
 			VALUES ('Old', '[]', '[]', '["Drama"]', '', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')`
 			if _, err := db.ExecContext(ctx, q); err != nil {
@@ -76,6 +59,39 @@ func TestMigrateKeepsMovies(t *testing.T) {
 	}
 }
 
+// openMigratedBefore opens a new database of the dialect, closed when the test ends, holding the schema of
+// the migrations whose names sort before the name given: a database an older catalog left behind.
+func openMigratedBefore(t *testing.T, dialect, name string) (*sql.DB, Dialect) {
+	t.Helper()
+	ctx := context.Background()
+	var dsn string
+	if dialect == MySQL {
+		dsn = freshMySQL(t)
+	} else {
+		dsn = filepath.Join(t.TempDir(), "c.db")
+	}
+	db, err := Open(ctx, dialect, dsn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	d, _ := DialectOf(dialect)
+	files, err := migrations(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []migration
+	for _, m := range files {
+		if m.name < name {
+			before = append(before, m)
+		}
+	}
+	if err := migrate(ctx, db, before); err != nil {
+		t.Fatal(err)
+	}
+	return db, d
+}
+
 func freshMySQL(t *testing.T) string {
 	t.Helper()
 	dsn := testenv.MySQLDSN(t)
@@ -106,31 +122,7 @@ func TestMigrateDropsOutboxSubject(t *testing.T) {
 	for _, dialect := range []string{SQLite, MySQL} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			var dsn string
-			if dialect == MySQL {
-				dsn = freshMySQL(t)
-			} else {
-				dsn = filepath.Join(t.TempDir(), "c.db")
-			}
-			db, err := Open(ctx, dialect, dsn, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = db.Close() }()
-			d, _ := DialectOf(dialect)
-			files, err := migrations(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var before []migration
-			for _, m := range files {
-				if m.name < "0007" {
-					before = append(before, m)
-				}
-			}
-			if err := migrate(ctx, db, before); err != nil {
-				t.Fatal(err)
-			}
+			db, d := openMigratedBefore(t, dialect, "0007")
 			const q = `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at)
 			VALUES ('movie.99.v1', 99, 1, 'marquee.movie.99', '{}', '2026-01-01 00:00:00')`
 			if _, err := db.ExecContext(ctx, q); err != nil {
