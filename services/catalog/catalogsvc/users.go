@@ -14,7 +14,7 @@ import (
 // Users manages accounts directly on the catalog database, without the service running: the logic of the
 // `marquee user add|list|remove` command. It applies the same rules as the API (POST/GET/DELETE /v1/users).
 type Users struct {
-	store  *catalogsql.Store
+	store  catalog.UserStore
 	hasher *password.Hasher
 }
 
