@@ -56,7 +56,7 @@ type Indexer struct {
 	stream events.Stream
 	idx    *searchindex.Index
 
-	counts    counts
+	counts    *counts // apart from the indexer, so that the metrics keep only them once a rebuild retires it
 	metrics   *Metrics
 	batchSize int
 
@@ -83,9 +83,9 @@ func NewWith(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx
 		opts.BatchSize = BatchSize
 	}
 	ix := &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx,
-		metrics: opts.Metrics, batchSize: opts.BatchSize}
+		counts: &counts{}, metrics: opts.Metrics, batchSize: opts.BatchSize}
 	if ix.metrics != nil {
-		ix.metrics.measure(&ix.counts)
+		ix.metrics.measure(ix.counts)
 	}
 	return ix
 }
