@@ -21,21 +21,24 @@ type flat struct {
 	touched [][]int32 // the nodes reached for the current document, by depth
 	at      []int32   // the leaves at it
 
-	// Pruning (MaxScore). A term's part of a score is at most ub, its idf times its weight (a field's
-	// tf × norm is at most 1), and every node adds up its children's parts or less, so a document's score is
-	// at most its terms' ub added up, times the largest prior. A set of terms that cannot bring a document
-	// onto the page on their own leaves the merge ("lazy"): they are looked up only for the documents the
-	// others bring whose bound reaches the page's threshold, largest ub first, and no further once those a
-	// document lacks have taken its bound below the threshold. What a document with lazy terms only can score
-	// is bounded through the query's tree (lazyBound): a disjunction scales by the share of its children that
-	// can match, a conjunction needs every child, a boolean its must part. That bound is often far below the
-	// plain sum of the terms' ub, which, times the prior's 5× range, let few terms leave.
+	// Pruning (MaxScore). A term's part of a score is at most ub: its idf times its weight times the most its
+	// √tf × norm is in the segment's matches (top: the norm of the shortest field among them times the root
+	// of the largest count, at most 1). Every node adds up its children's parts or less, so a document's
+	// score is at most its terms' ub added up, times the largest prior. A set of terms that cannot bring a
+	// document onto the page on their own leaves the merge ("lazy"), least idf × weight first: they are
+	// looked up only for the documents the others bring whose bound reaches the page's threshold, largest ub
+	// first, and no further once those a document lacks have taken its bound below the threshold. What a
+	// document with lazy terms only can score is bounded through the query's tree (lazyBound): a disjunction
+	// scales by the share of its children that can match, a conjunction needs every child, a boolean its must
+	// part. That bound is often far below the plain sum of the terms' ub, which, times the prior's 5× range,
+	// let few terms leave.
 	ub       []float64 // by node: of a term
-	byUB     []int32   // the terms, least ub first: the order they are tried in
+	byWeight []int32   // the terms, least idf × weight first: the order they are tried in
 	lazy     []int32   // the terms that have left the merge, least ub first
 	lazyUB   float64   // their ub added up
 	isLazy   []bool    // by node
 	maxPrior float64
+	tight    bool    // the terms' bounds are worked out from their matches (top), not taken as 1
 	prunedAt float64 // the threshold prune last tried
 	// lazyBound's scratch, by node
 	bSum, bMust, bShould []float64
@@ -54,6 +57,7 @@ type flatNode struct {
 	kids    []int32
 	cur     *postingCursor
 	idf, w  float64
+	top     float64 // of a term: the most its √tf × norm is in any of the segment's matches
 	notIn   *roaring.Bitmap
 	in      *roaring.Bitmap
 	hasMust bool
@@ -71,7 +75,7 @@ type flatNode struct {
 // flatten binds n to segment i's matches cands; nil when no match can score (it cannot happen for a tier's
 // own matches), errUnsupported for a shape it does not take.
 func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error) {
-	f := &flat{}
+	f := &flat{tight: cands.GetCardinality() >= tightBoundsFrom}
 	root, err := f.add(s, n, i, cands, -1, 0, 0)
 	if err != nil || root < 0 {
 		return nil, err
@@ -88,10 +92,16 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 	f.queue.init()
 	f.ub, f.isLazy = make([]float64, len(f.nodes)), make([]bool, len(f.nodes))
 	for _, l := range f.leaves {
-		f.ub[l] = f.nodes[l].idf * f.nodes[l].w * (1 + 1e-6) // tf × norm ≤ 1, but for float32 rounding
+		nd := &f.nodes[l]
+		f.ub[l] = nd.idf * nd.w * nd.top * (1 + 1e-6) // but for float32 rounding
 	}
-	f.byUB = slices.Clone(f.leaves)
-	slices.SortFunc(f.byUB, func(a, b int32) int { return cmp.Compare(f.ub[a], f.ub[b]) })
+	// The terms are tried by idf × weight, not by ub: a common word's long lists have the least idf, and
+	// setting them aside first spares the merge most. A term of few matches may have a smaller ub (its
+	// matches' fields are long), but setting it aside first spends the room under the threshold on it.
+	f.byWeight = slices.Clone(f.leaves)
+	slices.SortFunc(f.byWeight, func(a, b int32) int {
+		return cmp.Compare(f.nodes[a].idf*f.nodes[a].w, f.nodes[b].idf*f.nodes[b].w)
+	})
 	k := len(f.nodes)
 	f.bSum, f.bMust, f.bShould, f.bCnt = make([]float64, k), make([]float64, k), make([]float64, k), make([]int, k)
 	f.bMustOK, f.bShouldOK = make([]bool, k), make([]bool, k)
@@ -99,6 +109,11 @@ func (s *execShard) flatten(n *node, i int, cands *roaring.Bitmap) (*flat, error
 	f.maxPrior = (1 + r.VotesWeight) * (1 + r.RatingWeight) * (1 + 1e-6)
 	return f, nil
 }
+
+// tightBoundsFrom is the number of matches from which flat works out each term's bound (top) rather than
+// take 1: a few bitmap intersections a term, which a query of many terms (every field, typo variant and
+// completion of its words) and few matches would spend in vain, as it scores them all anyway.
+const tightBoundsFrom = 1024
 
 // lazyBound is the most a document in which only lazy terms are can score before its prior, through the
 // query's tree; 0 when such a document cannot match. Whether a node can match is kept apart from its
@@ -144,14 +159,15 @@ func (f *flat) lazyBound() float64 {
 // where the tree's bound does not grow (another word's field, a boost).
 const pruneMisses = 4
 
-// prune moves the terms that can no longer bring a document over theta out of the merge, least ub first.
+// prune moves the terms that can no longer bring a document over theta out of the merge, in byWeight's
+// order.
 func (f *flat) prune(theta float64) {
 	if theta <= f.prunedAt {
 		return
 	}
 	f.prunedAt = theta
 	moved, misses := false, 0
-	for _, l := range f.byUB {
+	for _, l := range f.byWeight {
 		if f.isLazy[l] {
 			continue
 		}
@@ -213,6 +229,10 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 			if ok {
 				f.nodes[at].cur = &postingCursor{in: narrowed.Iterator(), lens: lens, reps: reps}
 				f.nodes[at].idf, f.nodes[at].w = n.idf, n.weight
+				f.nodes[at].top = 1
+				if f.tight {
+					f.nodes[at].top = min(1, reps.maxSqrtTF(narrowed)*lens.maxNorm(narrowed))
+				}
 				f.leaves = append(f.leaves, at)
 				return at, nil
 			}
@@ -231,6 +251,7 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 			return drop()
 		}
 		f.nodes[at].cur, f.nodes[at].idf, f.nodes[at].w = &postingCursor{it: it}, n.idf, n.weight
+		f.nodes[at].top = 1 // zap's norm is at most 1, and its frequency unknown until read: the bound of before
 		f.leaves = append(f.leaves, at)
 		return at, nil
 	case nodeAny, nodeAll, nodePhrase:

@@ -132,25 +132,54 @@ func (f *textStatsField) Analyze() {
 }
 
 // fieldLengths says which scored text fields have their lengths in a segment's docStats; a field whose
-// lengths do not all fit has none, and its norms come from zap.
+// lengths do not all fit has none, and its norms come from zap. It also keeps each field's documents by
+// length, shortest first, to bound the norms of a set of documents.
 type fieldLengths struct {
-	docs []docStats
-	fits [len(scoredTextFields)]bool
+	docs  []docStats
+	fits  [len(scoredTextFields)]bool
+	byLen [len(scoredTextFields)][]lengthDocs
+}
+
+// lengthDocs is the documents whose field is n words long (the segment's own bitmap, deleted ones
+// included).
+type lengthDocs struct {
+	n    uint16
+	docs *roaring.Bitmap
 }
 
 // field is the lengths of field k; false when it has none.
 func (fl *fieldLengths) field(k int) (lengthsOf, bool) {
-	return lengthsOf{fl.docs, k}, fl.fits[k]
+	return lengthsOf{fl.docs, k, fl.byLen[k]}, fl.fits[k]
 }
 
 // lengthsOf is one field's lengths in a segment's documents.
 type lengthsOf struct {
-	docs []docStats
-	k    int
+	docs  []docStats
+	k     int
+	byLen []lengthDocs
 }
 
 // of is the field's length in document d.
 func (l lengthsOf) of(d uint64) uint16 { return l.docs[d].lens[l.k] }
+
+// maxNormScan is how many lengths maxNorm tries, shortest first, before it settles for the norm of the
+// next: a bound still, as no document it looks for is shorter.
+const maxNormScan = 16
+
+// maxNorm is the largest norm the field has in any of docs (documents that hold a word of it): the norm of
+// the shortest length one of them has. A score's bound takes it instead of 1: an overview's norm is a
+// fraction of that, and a bound that assumed 1 could seldom set a word aside (see flat).
+func (l lengthsOf) maxNorm(docs *roaring.Bitmap) float64 {
+	for i, ld := range l.byLen {
+		if i == maxNormScan {
+			return lengthNorm(ld.n)
+		}
+		if ld.docs.Intersects(docs) {
+			return lengthNorm(ld.n)
+		}
+	}
+	return 1 // no length found: the bound assumes none
+}
 
 // readFieldLengths reads the lengths of a segment's documents from its "<f>#<n>" terms into docs.
 func readFieldLengths(seg segment.Segment, docs []docStats) (*fieldLengths, error) {
@@ -175,17 +204,22 @@ func readFieldLengths(seg segment.Segment, docs []docStats) (*fieldLengths, erro
 				fl.fits[k] = false
 				return false, nil
 			}
-			bit := rawBitmap(pl).Iterator()
+			raw := rawBitmap(pl)
+			bit := raw.Iterator()
 			for bit.HasNext() {
 				if doc := bit.Next(); int(doc) < len(docs) {
 					docs[doc].lens[k] = uint16(n)
 				}
+			}
+			if n > 0 {
+				fl.byLen[k] = append(fl.byLen[k], lengthDocs{uint16(n), raw})
 			}
 			return true, nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("field lengths: %w", err)
 		}
+		slices.SortFunc(fl.byLen[k], func(a, b lengthDocs) int { return cmp.Compare(a.n, b.n) }) // the terms sort as text
 	}
 	return fl, nil
 }
@@ -217,6 +251,17 @@ func readRepeats(d segment.TermDictionary, code byte, term string) (repeats, err
 	}
 	slices.SortFunc(reps, func(a, b repeated) int { return cmp.Compare(b.docs.GetCardinality(), a.docs.GetCardinality()) })
 	return reps, nil
+}
+
+// maxSqrtTF is the largest √tf the word has in any of docs.
+func (reps repeats) maxSqrtTF(docs *roaring.Bitmap) float64 {
+	top := 1.0
+	for _, r := range reps {
+		if r.tf > top && r.docs.Intersects(docs) {
+			top = r.tf
+		}
+	}
+	return top
 }
 
 // sqrtTF is √tf of a word in document d, which reps holds the repeats of.

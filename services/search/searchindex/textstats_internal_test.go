@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +18,9 @@ import (
 // TestTextStatsAsZap: for every posting of every word of every scored text field, in segments written by
 // two batches, the field's length and the word's repeats give the frequency and the norm zap stores beside
 // the posting; and a cursor scoring from them over a random part of a list lands where zap's narrowed
-// iterator lands, by next and by advance, with the same √tf × norm. The movies repeat words within a value
+// iterator lands, by next and by advance, with the same √tf × norm; and the bound of √tf × norm that pruning
+// takes for a set of documents is a document's own for a set of one, and no less than the largest in a
+// list. The movies repeat words within a value
 // and across a list's values (a cast's names), leave fields empty, and hold a field of more words than the
 // table of usual norms.
 func TestTextStatsAsZap(t *testing.T) {
@@ -71,7 +74,7 @@ func TestTextStatsAsZap(t *testing.T) {
 		t.Fatalf("%d segments, want two or more", len(s.segs))
 	}
 
-	postings, repeated := 0, 0
+	postings, repeated, unscanned := 0, 0, 0
 	for i, sg := range s.segs {
 		fl, err := sg.cache.fieldLengths(sg.ss.Segment())
 		if err != nil {
@@ -103,6 +106,7 @@ func TestTextStatsAsZap(t *testing.T) {
 					t.Fatal(err)
 				}
 				zit := pl.Iterator(true, true, false, nil)
+				listMax := 0.0
 				for {
 					p, err := zit.Next()
 					if err != nil {
@@ -121,13 +125,32 @@ func TestTextStatsAsZap(t *testing.T) {
 					if p.Frequency() > 1 {
 						repeated++
 					}
+					// The bound of a set of one is the document's own √tf × norm, neither factor looser or tighter,
+					// unless its length is beyond those maxNorm tries: then it is at least that.
+					want := math.Sqrt(float64(p.Frequency())) * p.Norm()
+					listMax = max(listMax, want)
+					one := roaring.BitmapOf(uint32(p.Number()))
+					got := min(1, reps.maxSqrtTF(one)*lens.maxNorm(one))
+					scanned := slices.IndexFunc(lens.byLen, func(ld lengthDocs) bool { return ld.n == lens.of(p.Number()) }) < maxNormScan
+					if got*(1+1e-6) < want || scanned && got > want*(1+1e-6) {
+						t.Fatalf("segment %d, %s:%s, doc %d: bound %v, √tf × norm %v", i, field, e.Term, p.Number(), got, want)
+					}
+					if !scanned {
+						unscanned++
+					}
+				}
+				if pl.Count() > 1 {
+					all := rawBitmap(pl)
+					if got := min(1, reps.maxSqrtTF(all)*lens.maxNorm(all)); got*(1+1e-6) < listMax {
+						t.Fatalf("segment %d, %s:%s: bound %v below the list's largest √tf × norm %v", i, field, e.Term, got, listMax)
+					}
 				}
 				checkCursor(t, r, s, field, e.Term, i)
 			}
 		}
 	}
-	if postings < 10_000 || repeated < 500 {
-		t.Fatalf("%d postings of which %d repeat a word: too few to tell", postings, repeated)
+	if postings < 10_000 || repeated < 500 || unscanned < 100 {
+		t.Fatalf("%d postings of which %d repeat a word and %d are of a length maxNorm does not try: too few to tell", postings, repeated, unscanned)
 	}
 }
 
