@@ -116,34 +116,61 @@ func freshMySQL(t *testing.T) string {
 	return cfg.FormatDSN()
 }
 
-// TestMigrateDropsOutboxSubject migrates a database whose outbox still has the subject column and a pending
-// event written with it: the column goes, the event is still relayed, and new writes queue theirs.
-func TestMigrateDropsOutboxSubject(t *testing.T) {
+// TestMigrateRetiresOutboxSubject migrates a database whose outbox still has the subject column and a
+// pending event written with it: the event is still relayed, and new writes queue theirs without the column.
+// On MySQL, which processes of two releases share during a rolling deploy, the column stays with a default,
+// so that a process of the release before still inserts and reads rows; SQLite's goes.
+func TestMigrateRetiresOutboxSubject(t *testing.T) {
 	for _, dialect := range []string{SQLite, MySQL} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			db, d := openMigratedBefore(t, dialect, "0007")
-			const q = `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at)
-			VALUES ('movie.99.v1', 99, 1, 'marquee.movie.99', '{}', '2026-01-01 00:00:00')`
-			if _, err := db.ExecContext(ctx, q); err != nil {
+			const before = `INSERT INTO outbox (event_id, movie_id, version, subject, payload, created_at)
+			VALUES (?, ?, 1, ?, '{}', '2026-01-01 00:00:00')`
+			if _, err := db.ExecContext(ctx, before, "movie.99.v1", 99, "marquee.movie.99"); err != nil {
 				t.Fatal(err)
 			}
 			if err := Migrate(ctx, db, d); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.ExecContext(ctx, `SELECT subject FROM outbox`); err == nil {
-				t.Error("the outbox still has its subject column")
-			}
 			store := New(db, d)
 			if _, err := store.CreateMovie(ctx, "test", catalog.MovieInput{Title: "New"}, catalog.CreateAnyway); err != nil {
 				t.Fatal(err)
+			}
+			want := 2
+			if dialect == SQLite {
+				if _, err := db.ExecContext(ctx, `SELECT subject FROM outbox`); err == nil {
+					t.Error("SQLite's outbox still has its subject column")
+				}
+			} else {
+				// What a catalog of the release before does while the new one starts: insert with the column, and
+				// read every pending row's.
+				if _, err := db.ExecContext(ctx, before, "movie.98.v1", 98, "marquee.movie.98"); err != nil {
+					t.Fatalf("a catalog of the release before cannot insert: %v", err)
+				}
+				var subjects []string
+				rows, err := db.QueryContext(ctx, `SELECT subject FROM outbox ORDER BY id`)
+				if err != nil {
+					t.Fatalf("a catalog of the release before cannot read the outbox: %v", err)
+				}
+				for rows.Next() {
+					var s string
+					if err := rows.Scan(&s); err != nil {
+						t.Fatalf("a catalog of the release before cannot read a new row: %v", err)
+					}
+					subjects = append(subjects, s)
+				}
+				if err := rows.Err(); err != nil || len(subjects) != 3 {
+					t.Fatalf("subjects %q (%v), want three rows", subjects, err)
+				}
+				want = 3
 			}
 			pending, err := store.PendingEvents(ctx, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(pending) != 2 || pending[0].EventID != "movie.99.v1" || string(pending[0].Payload) != "{}" || pending[1].MovieID == 0 {
-				t.Fatalf("pending = %+v, want the old event and the new one", pending)
+			if len(pending) != want || pending[0].EventID != "movie.99.v1" || string(pending[0].Payload) != "{}" || pending[1].MovieID == 0 {
+				t.Fatalf("pending = %+v, want the old event, the new one (and the old release's second)", pending)
 			}
 		})
 	}
