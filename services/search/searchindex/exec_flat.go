@@ -57,7 +57,7 @@ type flatNode struct {
 	kids    []int32
 	cur     *postingCursor
 	idf, w  float64
-	top     float64 // of a term: the most its √tf × norm is in any of the segment's matches
+	top     float64 // of a term: the most its √tf × norm can be in any of its matches in the tier
 	notIn   *roaring.Bitmap
 	in      *roaring.Bitmap
 	hasMust bool
@@ -231,7 +231,7 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 				f.nodes[at].idf, f.nodes[at].w = n.idf, n.weight
 				f.nodes[at].top = 1
 				if f.tight {
-					f.nodes[at].top = min(1, reps.maxSqrtTF(narrowed)*lens.maxNorm(narrowed))
+					f.nodes[at].top = termTop(lens, reps, narrowed)
 				}
 				f.leaves = append(f.leaves, at)
 				return at, nil

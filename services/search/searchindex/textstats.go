@@ -140,8 +140,9 @@ type fieldLengths struct {
 	byLen [len(scoredTextFields)][]lengthDocs
 }
 
-// lengthDocs is the documents whose field is n words long (the segment's own bitmap, deleted ones
-// included).
+// lengthDocs is the documents whose field is n words long: the segment's own bitmap (deleted ones
+// included), which lives in the segment's memory map, so it is read only by a search whose snapshot holds
+// the segment, as every use of a segmentCache is.
 type lengthDocs struct {
 	n    uint16
 	docs *roaring.Bitmap
@@ -166,9 +167,10 @@ func (l lengthsOf) of(d uint64) uint16 { return l.docs[d].lens[l.k] }
 // next: a bound still, as no document it looks for is shorter.
 const maxNormScan = 16
 
-// maxNorm is the largest norm the field has in any of docs (documents that hold a word of it): the norm of
-// the shortest length one of them has. A score's bound takes it instead of 1: an overview's norm is a
-// fraction of that, and a bound that assumed 1 could seldom set a word aside (see flat).
+// maxNorm is at least the norm the field has in any of docs (documents that hold a word of it): the norm of
+// the shortest length one of them has, or, past maxNormScan lengths, of the next length. A score's bound
+// takes it instead of 1: an overview's norm is a fraction of that, and a bound that assumed 1 could seldom
+// set a word aside (see flat).
 func (l lengthsOf) maxNorm(docs *roaring.Bitmap) float64 {
 	for i, ld := range l.byLen {
 		if i == maxNormScan {
@@ -201,7 +203,7 @@ func readFieldLengths(seg segment.Segment, docs []docStats) (*fieldLengths, erro
 				return false, fmt.Errorf("term %q: %w", term, err)
 			}
 			if n > math.MaxUint16 {
-				fl.fits[k] = false
+				fl.fits[k], fl.byLen[k] = false, nil
 				return false, nil
 			}
 			raw := rawBitmap(pl)
@@ -251,6 +253,12 @@ func readRepeats(d segment.TermDictionary, code byte, term string) (repeats, err
 	}
 	slices.SortFunc(reps, func(a, b repeated) int { return cmp.Compare(b.docs.GetCardinality(), a.docs.GetCardinality()) })
 	return reps, nil
+}
+
+// termTop is the most √tf × norm can be for the word in any of docs, its matches: the largest √tf among them
+// times the largest norm, at most 1 (a word occurs at most as often as its field has words).
+func termTop(lens lengthsOf, reps repeats, docs *roaring.Bitmap) float64 {
+	return min(1, reps.maxSqrtTF(docs)*lens.maxNorm(docs))
 }
 
 // maxSqrtTF is the largest √tf the word has in any of docs.

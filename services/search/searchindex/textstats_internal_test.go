@@ -130,7 +130,7 @@ func TestTextStatsAsZap(t *testing.T) {
 					want := math.Sqrt(float64(p.Frequency())) * p.Norm()
 					listMax = max(listMax, want)
 					one := roaring.BitmapOf(uint32(p.Number()))
-					got := min(1, reps.maxSqrtTF(one)*lens.maxNorm(one))
+					got := termTop(lens, reps, one)
 					scanned := slices.IndexFunc(lens.byLen, func(ld lengthDocs) bool { return ld.n == lens.of(p.Number()) }) < maxNormScan
 					if got*(1+1e-6) < want || scanned && got > want*(1+1e-6) {
 						t.Fatalf("segment %d, %s:%s, doc %d: bound %v, √tf × norm %v", i, field, e.Term, p.Number(), got, want)
@@ -141,7 +141,7 @@ func TestTextStatsAsZap(t *testing.T) {
 				}
 				if pl.Count() > 1 {
 					all := rawBitmap(pl)
-					if got := min(1, reps.maxSqrtTF(all)*lens.maxNorm(all)); got*(1+1e-6) < listMax {
+					if got := termTop(lens, reps, all); got*(1+1e-6) < listMax {
 						t.Fatalf("segment %d, %s:%s: bound %v below the list's largest √tf × norm %v", i, field, e.Term, got, listMax)
 					}
 				}
