@@ -22,8 +22,8 @@ type flat struct {
 	at      []int32   // the leaves at it
 
 	// Pruning (MaxScore). A term's part of a score is at most ub: its idf times its weight times the most its
-	// √tf × norm is in the segment's matches (top: the norm of the shortest field among them times the root
-	// of the largest count, at most 1). Every node adds up its children's parts or less, so a document's
+	// √tf × norm can be in its matches in the tier (top: the norm of the shortest field among them times the
+	// root of the largest count, at most 1). Every node adds up its children's parts or less, so a document's
 	// score is at most its terms' ub added up, times the largest prior. A set of terms that cannot bring a
 	// document onto the page on their own leaves the merge ("lazy"), least idf × weight first: they are
 	// looked up only for the documents the others bring whose bound reaches the page's threshold, largest ub

@@ -173,10 +173,7 @@ const maxNormScan = 16
 // set a word aside (see flat).
 func (l lengthsOf) maxNorm(docs *roaring.Bitmap) float64 {
 	for i, ld := range l.byLen {
-		if i == maxNormScan {
-			return lengthNorm(ld.n)
-		}
-		if ld.docs.Intersects(docs) {
+		if i == maxNormScan || ld.docs.Intersects(docs) {
 			return lengthNorm(ld.n)
 		}
 	}

@@ -20,9 +20,8 @@ import (
 // the posting; and a cursor scoring from them over a random part of a list lands where zap's narrowed
 // iterator lands, by next and by advance, with the same √tf × norm; and the bound of √tf × norm that pruning
 // takes for a set of documents is a document's own for a set of one, and no less than the largest in a
-// list. The movies repeat words within a value
-// and across a list's values (a cast's names), leave fields empty, and hold a field of more words than the
-// table of usual norms.
+// list. The movies repeat words within a value and across a list's values (a cast's names), leave fields
+// empty, and hold a field of more words than the table of usual norms.
 func TestTextStatsAsZap(t *testing.T) {
 	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), Options{Scratch: true, mergePlan: map[string]any{"MaxSegmentsPerTier": 1 << 20, "FloorSegmentSize": 1, "FloorSegmentFileSize": 0}})
 	if err != nil {
