@@ -96,11 +96,9 @@ type execShard struct {
 	segs     []execSegment
 	docTotal uint64                              // live documents, the N of the idf
 	dicts    map[string][]segment.TermDictionary // by field, per segment
-	lists    map[fieldTerm][]segment.PostingsList
-	raws     map[fieldTerm][]*roaring.Bitmap
-	freqs    map[fieldTerm]uint64
-	memos    map[query.Query][]*roaring.Bitmap // matches per segment, by the query object compiled (see compile)
-	reps     map[repeatsKey]repeats            // the repeats of the words this search scored, by segment
+	terms    map[fieldTerm]*termPostings
+	nodes    map[query.Query]*node  // compiled, by query object (see compile)
+	reps     map[repeatsKey]repeats // the repeats of the words this search scored, by segment
 }
 
 type repeatsKey struct {
@@ -109,6 +107,14 @@ type repeatsKey struct {
 }
 
 type fieldTerm struct{ field, term string }
+
+// termPostings is a word's postings in a field, per segment (nil where it has none), read without
+// exceptions, with their documents as bitmaps (deleted ones included) and its live documents in the shard.
+type termPostings struct {
+	lists []segment.PostingsList
+	raws  []*roaring.Bitmap
+	freq  uint64
+}
 
 type execSegment struct {
 	ss     *scorch.SegmentSnapshot
@@ -142,7 +148,7 @@ func openExecShard(ctx context.Context, x *Index, bi interface {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
 	s := &execShard{x: x, ctx: ctx, r: r, snap: snap, docTotal: n, dicts: map[string][]segment.TermDictionary{},
-		lists: map[fieldTerm][]segment.PostingsList{}, raws: map[fieldTerm][]*roaring.Bitmap{}, freqs: map[fieldTerm]uint64{}}
+		terms: make(map[fieldTerm]*termPostings, 64)}
 	var offset uint64
 	for _, ss := range snap.Segments() {
 		s.segs = append(s.segs, execSegment{ss: ss, offset: offset, cache: x.segCaches.of(ss.Segment())})
@@ -168,28 +174,27 @@ func (s *execShard) dictionaries(field string) ([]segment.TermDictionary, error)
 	return dicts, nil
 }
 
-// postings is the postings list of term in field in every segment (nil where it has none), with its
-// documents as a bitmap, deleted ones included: the lists are read without exceptions, so that a bitmap
-// is the segment's own and an intersection with a set of live documents costs no copy of it.
-func (s *execShard) postings(field, term string) ([]segment.PostingsList, []*roaring.Bitmap, error) {
+// postings is the postings lists of term in field in every segment, read once a search: the lists are
+// read without exceptions, so that a bitmap is the segment's own and an intersection with a set of live
+// documents costs no copy of it.
+func (s *execShard) postings(field, term string) (*termPostings, error) {
 	key := fieldTerm{field, term}
-	if pls, ok := s.lists[key]; ok {
-		return pls, s.raws[key], nil
+	if tp, ok := s.terms[key]; ok {
+		return tp, nil
 	}
 	dicts, err := s.dictionaries(field)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	pls := make([]segment.PostingsList, len(s.segs))
-	raws := make([]*roaring.Bitmap, len(s.segs))
-	var live uint64
+	tp := &termPostings{lists: make([]segment.PostingsList, len(s.segs)), raws: make([]*roaring.Bitmap, len(s.segs))}
+	word := []byte(term)
 	for i, d := range dicts {
 		if d == nil {
 			continue
 		}
-		pl, err := d.PostingsList([]byte(term), nil, nil)
+		pl, err := d.PostingsList(word, nil, nil)
 		if err != nil {
-			return nil, nil, fmt.Errorf("executor: postings of %s:%s: %w", field, term, err)
+			return nil, fmt.Errorf("executor: postings of %s:%s: %w", field, term, err)
 		}
 		if pl == nil || pl.Count() == 0 {
 			continue
@@ -200,12 +205,12 @@ func (s *execShard) postings(field, term string) ([]segment.PostingsList, []*roa
 			n -= raw.AndCardinality(del)
 		}
 		if n > 0 {
-			pls[i], raws[i] = pl, raw
-			live += n
+			tp.lists[i], tp.raws[i] = pl, raw
+			tp.freq += n
 		}
 	}
-	s.lists[key], s.raws[key], s.freqs[key] = pls, raws, live
-	return pls, raws, nil
+	s.terms[key] = tp
+	return tp, nil
 }
 
 // scoringStats is what scores term in field in segment i without zap's postings (textstats.go): the
@@ -303,25 +308,26 @@ type node struct {
 // executor does not know become opaque nodes, whose matches Bleve's searcher finds; such a node cannot be
 // scored.
 //
-// A search compiles the same query objects more than once: a tier's movies in its count, its scored
-// query and the next tier's exclusion, and all of them again for each group of facets. Their matches
-// depend on nothing but the query and the snapshot, so every node compiled from one query object shares
-// one memo of them: a word's postings in eight fields are united once a search, not once a use (a node's
-// weights, which depend on the whole query, stay its own).
+// A search uses the same query objects more than once: a tier's movies in its count, its scored query and
+// the next tier's exclusion, and all of them again for each group of facets. A query object is compiled
+// once a search, so its node, with its dictionary look-ups and its matches per segment, serves every use.
+// The one part of a node that depends on the whole query, a term's weight, is set by top just before it
+// scores (normalize), under the executor's lock.
 func (s *execShard) compile(q query.Query) (*node, error) {
+	keyed := q != nil && reflect.TypeOf(q).Kind() == reflect.Pointer
+	if keyed {
+		if n, ok := s.nodes[q]; ok {
+			return n, nil
+		}
+	}
 	n, err := s.compileQuery(q)
-	if err != nil || n == nil || q == nil || reflect.TypeOf(q).Kind() != reflect.Pointer {
+	if err != nil || n == nil || !keyed {
 		return n, err
 	}
-	memo, ok := s.memos[q]
-	if !ok {
-		if s.memos == nil {
-			s.memos = map[query.Query][]*roaring.Bitmap{}
-		}
-		memo = make([]*roaring.Bitmap, len(s.segs))
-		s.memos[q] = memo
+	if s.nodes == nil {
+		s.nodes = map[query.Query]*node{}
 	}
-	n.memo = memo
+	s.nodes[q] = n
 	return n, nil
 }
 
@@ -459,42 +465,47 @@ func allScorable(ns []*node) bool {
 
 // termNode is a word in a field, with Bleve's TF-IDF idf over the shard's live documents.
 func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
-	lists, raws, err := s.postings(field, term)
+	tp, err := s.postings(field, term)
 	if err != nil {
 		return nil, err
 	}
-	idf := 1.0 + math.Log(float64(s.docTotal)/float64(s.freqs[fieldTerm{field, term}]+1.0))
-	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, freq: s.freqs[fieldTerm{field, term}], lists: lists, raws: raws, scorable: true}, nil
+	idf := 1.0 + math.Log(float64(s.docTotal)/float64(tp.freq+1.0))
+	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, freq: tp.freq, lists: tp.lists, raws: tp.raws, scorable: true}, nil
 }
 
 // prefixNode follows NewTermPrefixSearcher: the words of the shard's dictionary that start with prefix,
-// as a disjunction; the prefix itself as a word when none or only it does.
+// as a disjunction in dictionary order; the prefix itself as a word when none or only it does.
 func (s *execShard) prefixNode(field, prefix string, boost float64) (*node, error) {
-	d, err := s.snap.FieldDictPrefix(field, []byte(prefix))
+	dicts, err := s.dictionaries(field)
 	if err != nil {
-		return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+		return nil, err
 	}
 	var terms []string
-	seen := map[string]bool{}
-	for {
-		e, err := d.Next()
-		if err != nil {
-			_ = d.Close()
-			return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+	start, end := []byte(prefix), prefixEnd(prefix)
+	for _, d := range dicts {
+		if d == nil {
+			continue
 		}
-		if e == nil {
-			break
-		}
-		if !seen[e.Term] {
-			seen[e.Term] = true
+		it := wordsWithoutCounts(d, nil, start, end)
+		for {
+			e, err := it.Next()
+			if err != nil {
+				return nil, fmt.Errorf("executor: dictionary of %s: %w", field, err)
+			}
+			if e == nil {
+				break
+			}
 			terms = append(terms, e.Term)
 		}
 	}
-	_ = d.Close()
+	if len(dicts) > 1 {
+		slices.Sort(terms)
+		terms = slices.Compact(terms)
+	}
 	if len(terms) == 0 || (len(terms) == 1 && terms[0] == prefix) {
 		return s.termNode(field, prefix, boost)
 	}
-	n := &node{kind: nodeAny, scorable: true}
+	n := &node{kind: nodeAny, scorable: true, kids: make([]*node, 0, len(terms))}
 	for _, t := range terms {
 		k, err := s.termNode(field, t, boost)
 		if err != nil {

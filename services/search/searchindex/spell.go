@@ -185,37 +185,53 @@ func (ir *dictReader) close() {
 	}
 }
 
-// docFreq is the number of movies that have word t in each of the fields, added up.
+// docFreq is the number of movies that have word t in each of the fields, added up (deleted ones
+// included, as a dictionary counts them). It reads each segment's dictionary itself: the snapshot's
+// dictionary ranges open a goroutine and an iterator per segment, for one word.
 func (ir *dictReader) docFreq(fields []string, t string) (uint64, error) {
 	var n uint64
-	for _, r := range ir.rs {
+	word := []byte(t)
+	err := ir.eachSegmentOf(func(seg segment.Segment, _ *segmentCache) error {
 		for _, field := range fields {
-			err := visitDict(func() (index.FieldDict, error) { return r.FieldDictRange(field, []byte(t), []byte(t)) },
-				func(e *index.DictEntry) { n += e.Count })
+			d, err := seg.Dictionary(field)
 			if err != nil {
-				return 0, fmt.Errorf("read dictionary of %s: %w", field, err)
+				return fmt.Errorf("read dictionary of %s: %w", field, err)
+			}
+			if d == nil {
+				continue
+			}
+			pl, err := d.PostingsList(word, nil, nil)
+			if err != nil {
+				return fmt.Errorf("read postings of %s:%s: %w", field, t, err)
+			}
+			if pl != nil {
+				n += pl.Count()
 			}
 		}
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // hasPrefix reports whether a word of any of the fields starts with prefix.
 func (ir *dictReader) hasPrefix(fields []string, prefix string) bool {
-	for _, r := range ir.rs {
+	start, end := []byte(prefix), prefixEnd(prefix)
+	found := false
+	_ = ir.eachSegmentOf(func(seg segment.Segment, _ *segmentCache) error {
 		for _, field := range fields {
-			d, err := r.FieldDictPrefix(field, []byte(prefix))
-			if err != nil {
+			if found {
+				return nil
+			}
+			d, err := seg.Dictionary(field)
+			if err != nil || d == nil {
 				continue
 			}
-			e, err := d.Next()
-			_ = d.Close()
-			if err == nil && e != nil {
-				return true
-			}
+			e, err := wordsWithoutCounts(d, nil, start, end).Next()
+			found = err == nil && e != nil
 		}
-	}
-	return false
+		return nil
+	})
+	return found
 }
 
 // visitDict calls visit with each entry of the dictionary open opens, and closes it.

@@ -157,8 +157,8 @@ func TestTextStatsAsZap(t *testing.T) {
 // the list, and requires the same documents and √tf × norm at every step.
 func checkCursor(t *testing.T, r *rand.Rand, s *execShard, field, term string, i int) {
 	t.Helper()
-	pls, raws, err := s.postings(field, term)
-	if err != nil || pls[i] == nil {
+	tp, err := s.postings(field, term)
+	if err != nil || tp.lists[i] == nil {
 		t.Fatalf("postings of %s:%s: %v", field, term, err)
 	}
 	lens, reps, _, err := s.scoringStats(field, term, i)
@@ -166,15 +166,15 @@ func checkCursor(t *testing.T, r *rand.Rand, s *execShard, field, term string, i
 		t.Fatal(err)
 	}
 	cands := roaring.New()
-	it := raws[i].Iterator()
+	it := tp.raws[i].Iterator()
 	for it.HasNext() {
 		if d := it.Next(); r.IntN(3) == 0 {
 			cands.Add(d)
 		}
 	}
-	narrowed := roaring.And(raws[i], cands)
+	narrowed := roaring.And(tp.raws[i], cands)
 	c := &postingCursor{in: narrowed.Iterator(), lens: lens, reps: reps}
-	z := &postingCursor{it: pls[i].Iterator(true, true, false, nil)}
+	z := &postingCursor{it: tp.lists[i].Iterator(true, true, false, nil)}
 	z.it.(interface{ ReplaceActual(*roaring.Bitmap) }).ReplaceActual(narrowed.Clone())
 	for step := 0; ; step++ {
 		var errC, errZ error
