@@ -281,27 +281,28 @@ const (
 
 // node is a query compiled against one shard's snapshot.
 type node struct {
-	kind        nodeKind
-	field, term string
-	boost       float64
-	idf         float64                // of a term
-	freq        uint64                 // of a term: its live documents in the shard
-	weight      float64                // of a term: boost × idf × query norm, once normalized
-	lists       []segment.PostingsList // of a term, per segment, read without exceptions
-	raws        []*roaring.Bitmap      // their documents, deleted ones included
-	memo        []*roaring.Bitmap      // the node's matches per segment, once computed
-	est         uint64                 // at most how many movies it matches (a bound, for ordering)
-	byEst       []*node                // of all and phrase: the kids, least est first
-	kids        []*node                // of any, all, and phrase (its words)
-	must        *node                  // of bool; nil ones are absent
-	should      *node
-	mustNot     *node
-	filter      *node
-	q           query.Query       // of opaque
-	opaque      []*roaring.Bitmap // of opaque: its matches per segment, once read
-	withLocs    bool              // a phrase's word: its postings are read with positions
-	min         int               // of any: how many children must match (0 and 1 alike)
-	scorable    bool              // the node's score is computed here
+	kind     nodeKind
+	scorable bool // the node's score is computed here
+	withLocs bool // a phrase's word: its postings are read with positions
+
+	field, term   string
+	boost         float64
+	idf           float64 // of a term
+	weight        float64 // of a term: boost × idf × query norm, once normalized
+	*termPostings         // of a term
+
+	memo  []*roaring.Bitmap // the node's matches per segment, once computed (an opaque node's, all at once)
+	est   uint64            // at most how many movies it matches (a bound, for ordering)
+	byEst []*node           // of all and phrase: the kids, least est first
+	kids  []*node           // of any, all, and phrase (its words)
+	*boolParts
+	q query.Query // of opaque and range
+}
+
+// boolParts are a boolean node's parts; nil ones are absent. A search compiles hundreds of nodes, few of
+// them boolean: the parts are apart to keep the others small.
+type boolParts struct {
+	must, should, mustNot, filter *node
 }
 
 // compile turns a Bleve query built by this package into a node tree for the shard. Query shapes the
@@ -449,7 +450,7 @@ func (s *execShard) compileBool(q *query.BooleanQuery) (*node, error) {
 	case must == nil && should == nil:
 		must = &node{kind: nodeEvery}
 	}
-	n := &node{kind: nodeBool, must: must, should: should, mustNot: mustNot, filter: filter}
+	n := &node{kind: nodeBool, boolParts: &boolParts{must: must, should: should, mustNot: mustNot, filter: filter}}
 	n.scorable = (must == nil || must.scorable) && (should == nil || should.scorable)
 	return n, nil
 }
@@ -470,7 +471,7 @@ func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
 		return nil, err
 	}
 	idf := 1.0 + math.Log(float64(s.docTotal)/float64(tp.freq+1.0))
-	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, freq: tp.freq, lists: tp.lists, raws: tp.raws, scorable: true}, nil
+	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, termPostings: tp, scorable: true}, nil
 }
 
 // prefixNode follows NewTermPrefixSearcher: the words of the shard's dictionary that start with prefix,
@@ -559,6 +560,9 @@ func (n *node) normalize(norm float64) {
 	}
 }
 
+// noMatches is the empty set of matches, shared: the words of a query are absent from most fields.
+var noMatches = roaring.New()
+
 // matches is the set of live documents of segment i that n matches. The sets it returns are shared:
 // never change one.
 func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) { return s.matchesIn(n, i, nil) }
@@ -568,7 +572,7 @@ func (s *execShard) matches(n *node, i int) (*roaring.Bitmap, error) { return s.
 // movies instead of being united over the whole catalog first.
 func (s *execShard) matchesIn(n *node, i int, within *roaring.Bitmap) (*roaring.Bitmap, error) {
 	if n.memo != nil && n.memo[i] != nil {
-		if within == nil {
+		if within == nil || n.memo[i].IsEmpty() {
 			return n.memo[i], nil
 		}
 		return roaring.And(n.memo[i], within), nil // one intersection, not one a part
@@ -590,7 +594,7 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		raw := n.raws[i]
 		switch {
 		case raw == nil:
-			return roaring.New(), nil
+			return noMatches, nil
 		case within != nil:
 			return roaring.And(raw, within), nil
 		case sg.ss.Deleted() != nil:
@@ -666,7 +670,7 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		}
 		return sg.live, nil
 	case nodeNone:
-		return roaring.New(), nil
+		return noMatches, nil
 	case nodeRange:
 		return s.rangeMatches(n.q.(*query.TermRangeQuery), i, within)
 	case nodeOpaque:
@@ -674,9 +678,9 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 			return nil, err
 		}
 		if within != nil {
-			return roaring.And(n.opaque[i], within), nil
+			return roaring.And(n.memo[i], within), nil
 		}
-		return n.opaque[i], nil
+		return n.memo[i], nil
 	}
 	return nil, fmt.Errorf("executor: node kind %d", n.kind)
 }
@@ -799,7 +803,7 @@ func listBitmap(pl segment.PostingsList, deleted *roaring.Bitmap) *roaring.Bitma
 // readOpaque finds an opaque node's matches with Bleve's own searcher over the shard's snapshot, unscored,
 // and files them by segment.
 func (s *execShard) readOpaque(n *node) error {
-	if n.opaque != nil {
+	if n.memo != nil { // read: only readOpaque makes an opaque node's memo before its matches are read
 		return nil
 	}
 	sr, err := n.q.Searcher(s.ctx, s.snap, s.x.mapping, blevesearch.SearcherOptions{Score: "none"})
@@ -807,9 +811,9 @@ func (s *execShard) readOpaque(n *node) error {
 		return fmt.Errorf("executor: %w", err)
 	}
 	defer func() { _ = sr.Close() }()
-	n.opaque = make([]*roaring.Bitmap, len(s.segs))
-	for i := range n.opaque {
-		n.opaque[i] = roaring.New()
+	n.memo = make([]*roaring.Bitmap, len(s.segs))
+	for i := range n.memo {
+		n.memo[i] = roaring.New()
 	}
 	sctx := &blevesearch.SearchContext{DocumentMatchPool: blevesearch.NewDocumentMatchPool(sr.DocumentMatchPoolSize(), 0)}
 	seg := 0
@@ -825,7 +829,7 @@ func (s *execShard) readOpaque(n *node) error {
 		for seg+1 < len(s.segs) && num >= s.segs[seg+1].offset {
 			seg++
 		}
-		n.opaque[seg].Add(uint32(num - s.segs[seg].offset))
+		n.memo[seg].Add(uint32(num - s.segs[seg].offset))
 		sctx.DocumentMatchPool.Put(d)
 	}
 }
