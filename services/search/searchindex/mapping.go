@@ -10,6 +10,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"marquee/services/search"
 )
 
 // The analyzers of the index. Query text goes through textAnalyzer too, so that a query term and an indexed
@@ -41,7 +43,6 @@ const (
 	fieldTags       = "tags"
 	fieldTagline    = "tagline"
 	fieldOverview   = "overview"
-	fieldLanguage   = "language" // keyword: filter and facet
 	fieldYear       = "year"
 	fieldRating     = "rating"
 	fieldPopularity = "popularity"
@@ -149,7 +150,9 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	doc.AddFieldMappingsAt(fieldTags, text())
 	doc.AddFieldMappingsAt(fieldTagline, text())
 	doc.AddFieldMappingsAt(fieldOverview, text())
-	doc.AddFieldMappingsAt(fieldLanguage, keyword(fieldLanguage, true))
+	for _, c := range search.CodeFilters { // keyword: filter and facet
+		doc.AddFieldMappingsAt(c.Name, keyword(c.Name, true))
+	}
 	for _, f := range []string{fieldYear, fieldRating, fieldVotes, fieldRuntime} {
 		doc.AddFieldMappingsAt(f, exact(f))
 	}
