@@ -37,6 +37,7 @@ type Movie struct {
 	Votes            *int64    `json:"votes"`
 	Popularity       *float64  `json:"popularity"`
 	OriginalLanguage string    `json:"original_language"`
+	Certification    string    `json:"certification"` // the age rating, as its board writes it: PG-13, R, 12A, FSK 12
 	PosterURL        string    `json:"poster_url"`
 	TMDBID           *int64    `json:"tmdb_id"`
 	IMDbID           *string   `json:"imdb_id"`
@@ -162,6 +163,7 @@ const (
 	MaxTagItems     = 100 // keywords, tags
 	MaxListItemLen  = 200
 	MaxPosterURLLen = 1000
+	MaxCertLen      = 16
 	MinYear         = 1870
 	MaxYear         = 2100
 	MaxRuntime      = 2000
@@ -173,11 +175,12 @@ const (
 var (
 	languageRE = regexp.MustCompile(`^[a-z]{2,3}$`)
 	imdbIDRE   = regexp.MustCompile(`^tt[0-9]{5,10}$`)
+	certRE     = regexp.MustCompile(`^[A-Z0-9][A-Z0-9 +/-]*$`)
 )
 
-// Validate normalises the writable fields of m in place (strings trimmed, list items trimmed and
-// de-duplicated keeping the first occurrence, a blank imdb_id dropped) and then checks them. It returns an
-// Invalid error naming every bad field. The server's fields are not looked at.
+// Validate normalises the writable fields of m in place (strings trimmed, the certification in upper case,
+// list items trimmed and de-duplicated keeping the first occurrence, a blank imdb_id dropped) and then
+// checks them. It returns an Invalid error naming every bad field. The server's fields are not looked at.
 func (m *Movie) Validate() error {
 	bad := map[string]string{}
 	text := func(field string, s *string, max int, required, multiline bool) {
@@ -227,6 +230,10 @@ func (m *Movie) Validate() error {
 	m.OriginalLanguage = strings.TrimSpace(m.OriginalLanguage)
 	if m.OriginalLanguage != "" && !languageRE.MatchString(m.OriginalLanguage) {
 		bad["original_language"] = "must be 2 or 3 lower-case letters (ISO 639)"
+	}
+	m.Certification = strings.ToUpper(strings.TrimSpace(m.Certification))
+	if c := m.Certification; c != "" && (len(c) > MaxCertLen || !certRE.MatchString(c)) {
+		bad["certification"] = fmt.Sprintf("must be at most %d letters, digits, spaces, +, - or / (e.g. PG-13)", MaxCertLen)
 	}
 	m.PosterURL = strings.TrimSpace(m.PosterURL)
 	if m.PosterURL != "" {

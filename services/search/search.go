@@ -106,6 +106,7 @@ type CodeFilter struct {
 // mapping version of the index).
 var CodeFilters = []CodeFilter{
 	{Name: FacetLanguage, Value: func(m *Movie) string { return m.OriginalLanguage }, Fold: strings.ToLower},
+	{Name: "certification", Value: func(m *Movie) string { return m.Certification }, Fold: strings.ToUpper},
 }
 
 // Query is one search request. An empty Text browses every movie, most popular first.

@@ -57,7 +57,7 @@ const (
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "13"
+const mappingVersion = "14"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
