@@ -225,11 +225,12 @@ func (c *apiClient) authenticate(ctx context.Context, token, username, password 
 // retried after a pause.
 func (c *apiClient) importBatch(ctx context.Context, key string, batch []pending) (*importAnswer, error) {
 	var raw bytes.Buffer
-	enc := json.NewEncoder(&raw)
 	for _, p := range batch {
-		if err := enc.Encode(p.movie); err != nil {
+		line, err := p.movie.InputJSON()
+		if err != nil {
 			return nil, err
 		}
+		raw.Write(append(line, '\n'))
 	}
 	var zipped bytes.Buffer
 	zw := gzip.NewWriter(&zipped)

@@ -75,33 +75,6 @@ type MovieChanged struct {
 	Movie      *Movie    `json:"movie,omitempty"`
 }
 
-// Movie is the full state of a movie as carried by an event (schema 1). It is also the movie's public
-// representation: the catalog and search answer with exactly this JSON. Lists are never null; strings are ""
-// when unknown; numbers and external ids are null when unknown.
-type Movie struct {
-	ID               int64     `json:"id"`
-	Title            string    `json:"title"`
-	Year             *int      `json:"year"`
-	Directors        []string  `json:"directors"`
-	Cast             []string  `json:"cast"`
-	Genres           []string  `json:"genres"`
-	Overview         string    `json:"overview"`
-	Tagline          string    `json:"tagline"`
-	Keywords         []string  `json:"keywords"`
-	Tags             []string  `json:"tags"`
-	RuntimeMinutes   *int      `json:"runtime_minutes"`
-	Rating           *float64  `json:"rating"`
-	Votes            *int64    `json:"votes"`
-	Popularity       *float64  `json:"popularity"`
-	OriginalLanguage string    `json:"original_language"`
-	PosterURL        string    `json:"poster_url"`
-	TMDBID           *int64    `json:"tmdb_id"`
-	IMDbID           *string   `json:"imdb_id"`
-	Version          int64     `json:"version"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-}
-
 // Deleted reports whether the event is a tombstone.
 func (e *MovieChanged) Deleted() bool { return e.Type == MovieDeleted }
 

@@ -28,7 +28,7 @@ func sampleUpsert() *events.MovieChanged {
 			Overview: "A hacker learns the truth.", Tagline: "Welcome to the Real World.",
 			Keywords: []string{"virtual reality", "dystopia"}, Tags: []string{"cyberpunk"},
 			RuntimeMinutes: ptr(136), Rating: ptr(8.7), Votes: ptr(int64(22351)), Popularity: ptr(87.0),
-			OriginalLanguage: "en", PosterURL: "https://image.tmdb.org/t/p/w154/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg",
+			OriginalLanguage: "en", Certification: "R", PosterURL: "https://image.tmdb.org/t/p/w154/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg",
 			TMDBID: ptr(int64(603)), IMDbID: ptr("tt0133093"),
 			Version: 3, CreatedAt: at.Add(-time.Hour), UpdatedAt: at,
 		},
@@ -127,4 +127,26 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("round trip: %v, %+v vs %+v", err, back, e)
 		}
 	})
+}
+
+// TestOlderEventDecodes: an event written before a field was added (here certification) is still in the
+// stream after the upgrade, and must still decode, with the field empty.
+func TestOlderEventDecodes(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "movie_upserted.golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var older []string
+	for _, line := range strings.Split(string(golden), "\n") {
+		if !strings.Contains(line, `"certification"`) {
+			older = append(older, line)
+		}
+	}
+	e, err := events.Unmarshal([]byte(strings.Join(older, "\n")))
+	if err != nil {
+		t.Fatalf("an event without certification does not decode: %v", err)
+	}
+	if e.Movie.Certification != "" || e.Movie.Title != "The Matrix" {
+		t.Fatalf("decoded %+v", e.Movie)
+	}
 }

@@ -2,23 +2,16 @@ package ingest
 
 import (
 	"strings"
-	"time"
 )
 
 // parseNative reads the API's write body. A movie as the API returns it (with id, version, timestamps)
 // is accepted too, so an export can be imported again; those server-owned fields are ignored.
 func parseNative(raw []byte, m *Movie) error {
-	var rec struct {
-		Movie
-		ID        *int64     `json:"id"`
-		Version   *int64     `json:"version"`
-		CreatedAt *time.Time `json:"created_at"`
-		UpdatedAt *time.Time `json:"updated_at"`
-	}
+	var rec Movie
 	if err := strict(raw, &rec); err != nil {
 		return err
 	}
-	*m = rec.Movie
+	*m = rec.Input()
 	return nil
 }
 

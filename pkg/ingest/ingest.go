@@ -14,28 +14,12 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"marquee/pkg/events"
 )
 
-// Movie is one movie to write, in the shape of the API's write body (POST /v1/movies, POST /v1/imports).
-type Movie struct {
-	Title            string   `json:"title"`
-	Year             *int     `json:"year,omitempty"`
-	Directors        []string `json:"directors,omitempty"`
-	Cast             []string `json:"cast,omitempty"`
-	Genres           []string `json:"genres,omitempty"`
-	Overview         string   `json:"overview,omitempty"`
-	Tagline          string   `json:"tagline,omitempty"`
-	Keywords         []string `json:"keywords,omitempty"`
-	Tags             []string `json:"tags,omitempty"`
-	RuntimeMinutes   *int     `json:"runtime_minutes,omitempty"`
-	Rating           *float64 `json:"rating,omitempty"`
-	Votes            *int64   `json:"votes,omitempty"`
-	Popularity       *float64 `json:"popularity,omitempty"`
-	OriginalLanguage string   `json:"original_language,omitempty"`
-	PosterURL        string   `json:"poster_url,omitempty"`
-	TMDBID           *int64   `json:"tmdb_id,omitempty"`
-	IMDbID           *string  `json:"imdb_id,omitempty"`
-}
+// Movie is one movie read from a file: its writable fields (events.Fields); the server's are zero.
+type Movie = events.Movie
 
 // Format names the shape a record was read in.
 type Format string

@@ -100,7 +100,7 @@ func TestReadFormatsAndBadRecords(t *testing.T) {
 	lines := strings.Join([]string{
 		`{"title":"Heat","year":1995,"directors":["Michael Mann"],"tmdb_id":949}`,
 		``,
-		`{"title":"Heat","id":7,"version":3,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-02T00:00:00Z","rating":8.3}`,
+		`{"title":"Heat","id":7,"version":3,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-02T00:00:00Z","rating":8.3,"certification":"R"}`,
 		`{"title":"Typo","ratng":8}`,
 		`{not json`,
 		`{"name":"Rocky","director":"John G. Avildsen","genre":["Drama"," Sport"],"imdb_score":8.1,"99popularity":81.0}`,
@@ -124,6 +124,10 @@ func TestReadFormatsAndBadRecords(t *testing.T) {
 				if r.Index != i+1 || r.Format != w.format || (r.Err != nil) != w.bad {
 					t.Fatalf("record %d: index %d format %q err %v; want format %q bad %v", i+1, r.Index, r.Format, r.Err, w.format, w.bad)
 				}
+			}
+			// A movie as the API answers: every field of the write body read, the server's dropped.
+			if m := recs[1].Movie; m.Certification != "R" || *m.Rating != 8.3 || m.ID != 0 || m.Version != 0 || !m.CreatedAt.IsZero() {
+				t.Fatalf("exported movie read as %+v", m)
 			}
 			if !strings.Contains(recs[2].Err.Error(), `unknown field "ratng"`) {
 				t.Fatalf("the typo is not named: %v", recs[2].Err)

@@ -60,6 +60,10 @@ func TestMovieInputValidate(t *testing.T) {
 		{"51 cast", catalog.MovieInput{Title: "x", Cast: many(51)}, []string{"cast"}},
 		{"language", catalog.MovieInput{Title: "x", OriginalLanguage: "EN"}, []string{"original_language"}},
 		{"language length", catalog.MovieInput{Title: "x", OriginalLanguage: "engl"}, []string{"original_language"}},
+		{"certifications", catalog.MovieInput{Title: "x", Certification: " pg-13 "}, nil},
+		{"certification with a space", catalog.MovieInput{Title: "x", Certification: "FSK 12"}, nil},
+		{"certification mark", catalog.MovieInput{Title: "x", Certification: "PG_13"}, []string{"certification"}},
+		{"long certification", catalog.MovieInput{Title: "x", Certification: strings.Repeat("A", 17)}, []string{"certification"}},
 		{"relative poster", catalog.MovieInput{Title: "x", PosterURL: "/t/p/x.jpg"}, []string{"poster_url"}},
 		{"ftp poster", catalog.MovieInput{Title: "x", PosterURL: "ftp://h/x.jpg"}, []string{"poster_url"}},
 		{"poster with space", catalog.MovieInput{Title: "x", PosterURL: "https://h/a b.jpg"}, []string{"poster_url"}},
@@ -96,18 +100,19 @@ func TestMovieInputValidate(t *testing.T) {
 
 func TestMovieInputNormalises(t *testing.T) {
 	in := catalog.MovieInput{
-		Title:     "  The Wizard of Oz ",
-		Overview:  "\nA girl. ",
-		Genres:    []string{"Adventure", " Family", "Family ", " Fantasy"},
-		Directors: nil,
-		Cast:      []string{" Judy Garland"},
+		Title:         "  The Wizard of Oz ",
+		Overview:      "\nA girl. ",
+		Genres:        []string{"Adventure", " Family", "Family ", " Fantasy"},
+		Directors:     nil,
+		Cast:          []string{" Judy Garland"},
+		Certification: " pg ",
 	}
 	if err := in.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	want := catalog.MovieInput{
 		Title: "The Wizard of Oz", Overview: "A girl.", Genres: []string{"Adventure", "Family", "Fantasy"},
-		Directors: []string{}, Cast: []string{"Judy Garland"}, Keywords: []string{}, Tags: []string{},
+		Directors: []string{}, Cast: []string{"Judy Garland"}, Keywords: []string{}, Tags: []string{}, Certification: "PG",
 	}
 	if !reflect.DeepEqual(in, want) {
 		t.Errorf("normalised = %#v\nwant %#v", in, want)

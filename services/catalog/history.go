@@ -3,6 +3,8 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+
+	"marquee/pkg/events"
 )
 
 // FieldChange is how one field changed, as JSON values: From is null for a field a creation set.
@@ -17,19 +19,19 @@ var jsonNull = json.RawMessage("null")
 // creation: every field after sets, from null. Both must be normalised (Validate) first.
 func Diff(before, after *MovieInput) map[string]FieldChange {
 	out := map[string]FieldChange{}
-	to := after.jsonFields()
+	to := jsonFields(after)
 	if before == nil {
 		for i, f := range to {
 			if !emptyJSON(f) {
-				out[fieldNames[i]] = FieldChange{From: jsonNull, To: f}
+				out[events.Fields[i].Name] = FieldChange{From: jsonNull, To: f}
 			}
 		}
 		return out
 	}
-	from := before.jsonFields()
+	from := jsonFields(before)
 	for i := range to {
 		if !bytes.Equal(from[i], to[i]) {
-			out[fieldNames[i]] = FieldChange{From: from[i], To: to[i]}
+			out[events.Fields[i].Name] = FieldChange{From: from[i], To: to[i]}
 		}
 	}
 	return out
@@ -41,8 +43,8 @@ func Diff(before, after *MovieInput) map[string]FieldChange {
 // later entries' "from" values already hold: it was a third of an imported catalog's database.
 func FirstState(current *MovieInput, atVersion int64, later []HistoryEntry) map[string]FieldChange {
 	state := map[string]json.RawMessage{}
-	for i, f := range current.jsonFields() {
-		state[fieldNames[i]] = f
+	for i, f := range jsonFields(current) {
+		state[events.Fields[i].Name] = f
 	}
 	for i := len(later) - 1; i >= 0; i-- {
 		h := later[i]
@@ -56,9 +58,9 @@ func FirstState(current *MovieInput, atVersion int64, later []HistoryEntry) map[
 		}
 	}
 	out := map[string]FieldChange{}
-	for _, name := range fieldNames {
-		if f := state[name]; !emptyJSON(f) {
-			out[name] = FieldChange{From: jsonNull, To: f}
+	for _, f := range events.Fields {
+		if v := state[f.Name]; !emptyJSON(v) {
+			out[f.Name] = FieldChange{From: jsonNull, To: v}
 		}
 	}
 	return out
@@ -67,22 +69,11 @@ func FirstState(current *MovieInput, atVersion int64, later []HistoryEntry) map[
 // Same reports whether two normalised inputs hold the same values.
 func Same(a, b *MovieInput) bool { return len(Diff(a, b)) == 0 }
 
-// fieldNames are the JSON names of the writable fields, in the order of jsonFields.
-var fieldNames = []string{
-	"title", "year", "directors", "cast", "genres", "overview", "tagline", "keywords", "tags",
-	"runtime_minutes", "rating", "votes", "popularity", "original_language", "poster_url", "tmdb_id", "imdb_id",
-}
-
-// jsonFields returns the JSON of each writable field, nil lists as [].
-func (in *MovieInput) jsonFields() []json.RawMessage {
-	values := []any{
-		in.Title, in.Year, nonNil(in.Directors), nonNil(in.Cast), nonNil(in.Genres), in.Overview, in.Tagline,
-		nonNil(in.Keywords), nonNil(in.Tags), in.RuntimeMinutes, in.Rating, in.Votes, in.Popularity,
-		in.OriginalLanguage, in.PosterURL, in.TMDBID, in.IMDbID,
-	}
-	out := make([]json.RawMessage, len(values))
-	for i, v := range values {
-		b, err := json.Marshal(v)
+// jsonFields returns the JSON of each writable field of in, in the order of events.Fields, nil lists as [].
+func jsonFields(in *MovieInput) []json.RawMessage {
+	out := make([]json.RawMessage, len(events.Fields))
+	for i, f := range events.Fields {
+		b, err := json.Marshal(f.Value(in))
 		if err != nil { // only NaN or ±Inf, which Validate rejects
 			b = jsonNull
 		}

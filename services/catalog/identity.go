@@ -1,11 +1,14 @@
 package catalog
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"marquee/pkg/events"
 )
 
 // One film is one record. A write without an external id that describes a movie the catalog already holds
@@ -13,7 +16,7 @@ import (
 // the rule of SameFilm and merged into it (Merge) instead of stored a second time.
 
 // MaxTitleKeyLen bounds a title key: a title of MaxTitleLen characters can decompose into more.
-const MaxTitleKeyLen = 2 * MaxTitleLen
+const MaxTitleKeyLen = 2 * events.MaxTitleLen
 
 // TitleKey is the form in which two spellings of one title are equal: letters and digits only, lower case,
 // accents of Latin letters removed, apostrophes dropped ("It's" and "Its" are one word), "&" read as "and", and every other
@@ -83,42 +86,40 @@ func SameFilm(m *Movie, in *MovieInput) bool {
 // say which source measured the film more. Its rating, votes and popularity are taken together (a rating
 // means something only beside the votes it came with), unless it has no rating and no votes, when the
 // other side's are. Every other field is the winner's where it has one, else the other side's; genres,
-// keywords and tags are united, the winner's first. Both must be valid; so is the result. Merging the same
-// record again changes nothing.
+// keywords and tags (united) are united, the winner's first. Both must be valid; so is the result. Merging
+// the same record again changes nothing.
 func Merge(stored, in MovieInput) MovieInput {
 	win, lose := in, stored
 	if votesOf(stored.Votes) > votesOf(in.Votes) {
 		win, lose = stored, in
 	}
 	out := win
-	fill := func(dst *string, other string) {
-		if *dst == "" {
-			*dst = other
+	for _, f := range events.Fields {
+		switch f.Name {
+		case "rating", "votes": // below, with popularity
+		case "genres", "keywords", "tags":
+			items := f.Ptr(&out).(*[]string)
+			*items = unite(*items, *f.Ptr(&lose).(*[]string), united[f.Name])
+		default:
+			fill(f.Ptr(&out), f.Ptr(&lose))
 		}
 	}
-	fill(&out.Title, lose.Title)
-	fill(&out.Overview, lose.Overview)
-	fill(&out.Tagline, lose.Tagline)
-	fill(&out.OriginalLanguage, lose.OriginalLanguage)
-	fill(&out.PosterURL, lose.PosterURL)
-	out.Year = fillPtr(out.Year, lose.Year)
-	out.RuntimeMinutes = fillPtr(out.RuntimeMinutes, lose.RuntimeMinutes)
-	out.TMDBID = fillPtr(out.TMDBID, lose.TMDBID)
-	out.IMDbID = fillPtr(out.IMDbID, lose.IMDbID)
 	if win.Rating == nil && votesOf(win.Votes) == 0 {
-		out.Rating, out.Votes, out.Popularity = lose.Rating, lose.Votes, lose.Popularity
+		out.Rating, out.Votes, out.Popularity = lose.Rating, lose.Votes, fillPtr(lose.Popularity, win.Popularity)
 	}
-	out.Popularity = fillPtr(out.Popularity, fillPtr(win.Popularity, lose.Popularity))
-	if len(out.Directors) == 0 {
-		out.Directors = lose.Directors
-	}
-	if len(out.Cast) == 0 {
-		out.Cast = lose.Cast
-	}
-	out.Genres = unite(out.Genres, lose.Genres, MaxListItems)
-	out.Keywords = unite(out.Keywords, lose.Keywords, MaxTagItems)
-	out.Tags = unite(out.Tags, lose.Tags, MaxTagItems)
 	return out
+}
+
+// united are the lists that Merge unites, and how many items each may hold.
+var united = map[string]int{"genres": events.MaxListItems, "keywords": events.MaxTagItems, "tags": events.MaxTagItems}
+
+// fill sets the field that dst points to to other's (a pointer to a field of the same type) when it is
+// empty: "", null or no items.
+func fill(dst, other any) {
+	d := reflect.ValueOf(dst).Elem()
+	if d.IsZero() || (d.Kind() == reflect.Slice && d.Len() == 0) {
+		d.Set(reflect.ValueOf(other).Elem())
+	}
 }
 
 func votesOf(v *int64) int64 {

@@ -3,6 +3,8 @@ package catalog
 import (
 	"strings"
 	"testing"
+
+	"marquee/pkg/events"
 )
 
 func TestTitleKey(t *testing.T) {
@@ -23,7 +25,7 @@ func TestTitleKey(t *testing.T) {
 			t.Errorf("%q and %q share a key", tt.a, tt.b)
 		}
 	}
-	if k := TitleKey(strings.Repeat("ﬃ", MaxTitleLen)); len(k) > MaxTitleKeyLen {
+	if k := TitleKey(strings.Repeat("ﬃ", events.MaxTitleLen)); len(k) > MaxTitleKeyLen {
 		t.Errorf("a key of %d bytes, want at most %d", len(k), MaxTitleKeyLen)
 	}
 }

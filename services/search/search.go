@@ -84,17 +84,39 @@ const (
 	FacetVotes      = "votes"      // min and max vote count
 )
 
-// FacetNames are the facets a query may ask for.
-var FacetNames = []string{FacetGenres, FacetDirectors, FacetCast, FacetLanguage, FacetDecade, FacetRating, FacetRuntime, FacetYear, FacetPopularity, FacetVotes}
+// FacetNames are the facets a query may ask for: a code filter's facet (CodeFilters) among them.
+var FacetNames = func() []string {
+	out := []string{FacetGenres, FacetDirectors, FacetCast}
+	for _, c := range CodeFilters {
+		out = append(out, c.Name)
+	}
+	return append(out, FacetDecade, FacetRating, FacetRuntime, FacetYear, FacetPopularity, FacetVotes)
+}()
+
+// CodeFilter is a filter, and a facet, on a field of a movie that holds one code (its original language,
+// ISO 639-1): a search names any of its values, and the facet counts them. The query parameter, the facet
+// and the index's field are all called Name; a value is indexed, matched and shown as Fold writes it.
+type CodeFilter struct {
+	Name  string
+	Value func(*Movie) string
+	Fold  func(string) string
+}
+
+// CodeFilters are the code filters. A filter on a new code field of the movie is a line here (and a
+// mapping version of the index).
+var CodeFilters = []CodeFilter{
+	{Name: FacetLanguage, Value: func(m *Movie) string { return m.OriginalLanguage }, Fold: strings.ToLower},
+	{Name: "certification", Value: func(m *Movie) string { return m.Certification }, Fold: strings.ToUpper},
+}
 
 // Query is one search request. An empty Text browses every movie, most popular first.
 type Query struct {
-	Text       string    // free text; see ParseText for its syntax
-	Genres     []string  // exact genre values
-	GenreMode  GenreMode // how Genres combine; "" means GenreAny
-	Directors  []string  // director names (any letter case or accents); a movie matches if it has any of them
-	Cast       []string  // cast member names (any letter case or accents); a movie matches if it has all of them
-	Languages  []string  // original languages (ISO 639-1); any of them
+	Text       string              // free text; see ParseText for its syntax
+	Genres     []string            // exact genre values
+	GenreMode  GenreMode           // how Genres combine; "" means GenreAny
+	Directors  []string            // director names (any letter case or accents); a movie matches if it has any of them
+	Cast       []string            // cast member names (any letter case or accents); a movie matches if it has all of them
+	Codes      map[string][]string // the code filters' values (CodeFilters), by name; any of a filter's values
 	Year       Range
 	Rating     Range
 	Popularity Range
@@ -265,7 +287,14 @@ func (q *Query) Normalize() error {
 	if q.GenreMode != GenreAny && q.GenreMode != GenreAll {
 		problems["genre_mode"] = "must be any or all"
 	}
-	for name, vals := range map[string]*[]string{"genre": &q.Genres, "director": &q.Directors, "cast": &q.Cast, "language": &q.Languages} {
+	lists := map[string]*[]string{"genre": &q.Genres, "director": &q.Directors, "cast": &q.Cast}
+	codes := map[string]*[]string{}
+	for _, c := range CodeFilters {
+		if vals, ok := q.Codes[c.Name]; ok {
+			codes[c.Name], lists[c.Name] = &vals, &vals
+		}
+	}
+	for name, vals := range lists {
 		*vals = cleanValues(*vals)
 		if len(*vals) > MaxFilterValues {
 			problems[name] = fmt.Sprintf("at most %d values", MaxFilterValues)
@@ -274,6 +303,15 @@ func (q *Query) Normalize() error {
 			if !utf8.ValidString(v) || utf8.RuneCountInString(v) > 200 {
 				problems[name] = "values must be valid UTF-8 of at most 200 characters"
 			}
+		}
+	}
+	q.Codes = nil // a code filter without values is no filter, and no part of the query's identity
+	for name, vals := range codes {
+		if len(*vals) > 0 {
+			if q.Codes == nil {
+				q.Codes = map[string][]string{}
+			}
+			q.Codes[name] = *vals
 		}
 	}
 	for name, r := range map[string]Range{"year": q.Year, "rating": q.Rating, "popularity": q.Popularity, "runtime": q.Runtime} {

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"marquee/pkg/apperr"
+	"marquee/pkg/events"
 	"marquee/pkg/httpx"
 	"marquee/services/catalog"
 )
@@ -21,52 +22,13 @@ import (
 // MaxMovieBodyBytes is the limit on a movie body (POST, PUT, PATCH).
 const MaxMovieBodyBytes = 1 << 20
 
-// movieRequest is the body of POST and PUT: the writable fields. PUT replaces all of them.
-type movieRequest struct {
-	Title            string   `json:"title"`
-	Year             *int     `json:"year"`
-	Directors        []string `json:"directors"`
-	Cast             []string `json:"cast"`
-	Genres           []string `json:"genres"`
-	Overview         string   `json:"overview"`
-	Tagline          string   `json:"tagline"`
-	Keywords         []string `json:"keywords"`
-	Tags             []string `json:"tags"`
-	RuntimeMinutes   *int     `json:"runtime_minutes"`
-	Rating           *float64 `json:"rating"`
-	Votes            *int64   `json:"votes"`
-	Popularity       *float64 `json:"popularity"`
-	OriginalLanguage string   `json:"original_language"`
-	PosterURL        string   `json:"poster_url"`
-	TMDBID           *int64   `json:"tmdb_id"`
-	IMDbID           *string  `json:"imdb_id"`
-}
-
-func toMovieInput(r movieRequest) catalog.MovieInput {
-	return catalog.MovieInput{
-		Title: r.Title, Year: r.Year, Directors: r.Directors, Cast: r.Cast, Genres: r.Genres,
-		Overview: r.Overview, Tagline: r.Tagline, Keywords: r.Keywords, Tags: r.Tags,
-		RuntimeMinutes: r.RuntimeMinutes, Rating: r.Rating, Votes: r.Votes, Popularity: r.Popularity,
-		OriginalLanguage: r.OriginalLanguage, PosterURL: r.PosterURL, TMDBID: r.TMDBID, IMDbID: r.IMDbID,
-	}
-}
-
-func fromMovieInput(in catalog.MovieInput) movieRequest {
-	return movieRequest{
-		Title: in.Title, Year: in.Year, Directors: in.Directors, Cast: in.Cast, Genres: in.Genres,
-		Overview: in.Overview, Tagline: in.Tagline, Keywords: in.Keywords, Tags: in.Tags,
-		RuntimeMinutes: in.RuntimeMinutes, Rating: in.Rating, Votes: in.Votes, Popularity: in.Popularity,
-		OriginalLanguage: in.OriginalLanguage, PosterURL: in.PosterURL, TMDBID: in.TMDBID, IMDbID: in.IMDbID,
-	}
-}
-
-// decodeMovieBody strictly decodes and validates a movie body.
+// decodeMovieBody strictly decodes and validates a movie body (POST, PUT, a line of an import): the movie's
+// writable fields, the server's (id, version, times) refused as unknown.
 func decodeMovieBody(data []byte) (catalog.MovieInput, error) {
-	var req movieRequest
-	if err := httpx.UnmarshalStrict(data, &req); err != nil {
+	in, err := events.DecodeInput(data, httpx.UnmarshalStrict)
+	if err != nil {
 		return catalog.MovieInput{}, err
 	}
-	in := toMovieInput(req)
 	if err := in.Validate(); err != nil {
 		return catalog.MovieInput{}, err
 	}
@@ -334,13 +296,13 @@ func applyMergePatch(cur catalog.MovieInput, patch []byte) (catalog.MovieInput, 
 	if ops == nil { // the patch was null
 		return catalog.MovieInput{}, apperr.Errorf(apperr.Invalid, "A merge patch must be a JSON object.")
 	}
-	data, err := json.Marshal(fromMovieInput(cur))
-	if err != nil {
-		return catalog.MovieInput{}, err
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return catalog.MovieInput{}, err
+	doc := map[string]json.RawMessage{}
+	for _, f := range events.Fields {
+		v, err := json.Marshal(f.Value(&cur))
+		if err != nil {
+			return catalog.MovieInput{}, err
+		}
+		doc[f.Name] = v
 	}
 	bad := map[string]string{}
 	for field, v := range ops {
@@ -360,7 +322,8 @@ func applyMergePatch(cur catalog.MovieInput, patch []byte) (catalog.MovieInput, 
 	if len(bad) > 0 {
 		return catalog.MovieInput{}, apperr.InvalidFields("The merge patch is not valid.", bad)
 	}
-	if data, err = json.Marshal(doc); err != nil {
+	data, err := json.Marshal(doc)
+	if err != nil {
 		return catalog.MovieInput{}, apperr.Errorf(apperr.Invalid, "The merge patch is not valid.")
 	}
 	return decodeMovieBody(data)

@@ -192,16 +192,11 @@ func (s *Store) insertMovie(ctx context.Context, tx *txn, actor string, in catal
 	now := s.timestamp()
 	m := &catalog.Movie{ID: 0, Version: 1, CreatedAt: now, UpdatedAt: now}
 	setInput(m, in)
-	lists, err := encodeLists(m)
+	args, err := fieldArgs(m)
 	if err != nil {
 		return nil, err
 	}
-	const q = `INSERT INTO movies (title, year, directors, cast_members, genres, overview, tagline, keywords, tags,
-	runtime_minutes, rating, votes, popularity, original_language, poster_url, tmdb_id, imdb_id, version, created_at,
-	updated_at, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
-	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, lists[0], lists[1], lists[2], m.Overview, m.Tagline,
-		lists[3], lists[4], m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity, m.OriginalLanguage, m.PosterURL,
-		m.TMDBID, m.IMDbID, now, now, catalog.TitleKey(m.Title))
+	res, err := tx.ExecContext(ctx, insertMovieSQL, append(args, now, now, catalog.TitleKey(m.Title))...)
 	if err != nil {
 		return nil, writeError("insert movie", err)
 	}
@@ -216,14 +211,6 @@ func (s *Store) insertMovie(ctx context.Context, tx *txn, actor string, in catal
 		return nil, err
 	}
 	return m, nil
-}
-
-// setInput copies the writable fields of in to m.
-func setInput(m *catalog.Movie, in catalog.MovieInput) {
-	m.Title, m.Year, m.Directors, m.Cast, m.Genres = in.Title, in.Year, in.Directors, in.Cast, in.Genres
-	m.Overview, m.Tagline, m.Keywords, m.Tags = in.Overview, in.Tagline, in.Keywords, in.Tags
-	m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity = in.RuntimeMinutes, in.Rating, in.Votes, in.Popularity
-	m.OriginalLanguage, m.PosterURL, m.TMDBID, m.IMDbID = in.OriginalLanguage, in.PosterURL, in.TMDBID, in.IMDbID
 }
 
 // writeError turns a unique-key violation on an external id into a Conflict naming the field.
@@ -286,17 +273,11 @@ func (s *Store) updateMovie(ctx context.Context, tx *txn, actor string, cur *cat
 	m := *cur
 	setInput(&m, in)
 	m.Version, m.UpdatedAt = cur.Version+1, now
-	lists, err := encodeLists(&m)
+	args, err := fieldArgs(&m)
 	if err != nil {
 		return nil, err
 	}
-	const q = `UPDATE movies SET title = ?, year = ?, directors = ?, cast_members = ?, genres = ?, overview = ?,
-	tagline = ?, keywords = ?, tags = ?, runtime_minutes = ?, rating = ?, votes = ?, popularity = ?,
-	original_language = ?, poster_url = ?, tmdb_id = ?, imdb_id = ?, version = ?, updated_at = ?, title_key = ?
-	WHERE id = ? AND version = ?`
-	res, err := tx.ExecContext(ctx, q, m.Title, m.Year, lists[0], lists[1], lists[2], m.Overview, m.Tagline,
-		lists[3], lists[4], m.RuntimeMinutes, m.Rating, m.Votes, m.Popularity, m.OriginalLanguage, m.PosterURL,
-		m.TMDBID, m.IMDbID, m.Version, now, catalog.TitleKey(m.Title), m.ID, cur.Version)
+	res, err := tx.ExecContext(ctx, updateMovieSQL, append(args, m.Version, now, catalog.TitleKey(m.Title), m.ID, cur.Version)...)
 	if err != nil {
 		return nil, writeError("update movie", err)
 	}
@@ -451,7 +432,7 @@ func (s *Store) Movie(ctx context.Context, id int64) (*catalog.Movie, error) {
 
 // Movies implements catalog.Store.
 func (s *Store) Movies(ctx context.Context, afterID int64, limit int) ([]*catalog.Movie, error) {
-	const q = `SELECT ` + movieColumns + ` FROM movies WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?`
+	q := `SELECT ` + movieColumns + ` FROM movies WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list movies: %w", dbErr(err))
@@ -471,16 +452,12 @@ func (s *Store) Movies(ctx context.Context, afterID int64, limit int) ([]*catalo
 	return out, nil
 }
 
-const movieColumns = `id, title, year, directors, cast_members, genres, overview, tagline, keywords, tags,
-runtime_minutes, rating, votes, popularity, original_language, poster_url, tmdb_id, imdb_id, version, created_at,
-updated_at`
-
 type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func (s *Store) movie(ctx context.Context, db queryRower, id int64) (*catalog.Movie, error) {
-	const q = `SELECT ` + movieColumns + ` FROM movies WHERE id = ? AND deleted_at IS NULL`
+	q := `SELECT ` + movieColumns + ` FROM movies WHERE id = ? AND deleted_at IS NULL`
 	m, err := scanMovie(db.QueryRowContext(ctx, q, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "Movie %d not found.", id)
@@ -489,80 +466,6 @@ func (s *Store) movie(ctx context.Context, db queryRower, id int64) (*catalog.Mo
 		return nil, fmt.Errorf("read movie: %w", dbErr(err))
 	}
 	return m, nil
-}
-
-// scanMovie scans the movieColumns, then any extra destinations.
-func scanMovie(row interface{ Scan(...any) error }, extra ...any) (*catalog.Movie, error) {
-	var (
-		m                       catalog.Movie
-		year, runtime           sql.NullInt64
-		votes, tmdbID           sql.NullInt64
-		rating, popularity      sql.NullFloat64
-		imdbID                  sql.NullString
-		directors, cast, genres string
-		keywords, tags          string
-		createdAt, updatedAt    timeValue
-	)
-	dest := []any{&m.ID, &m.Title, &year, &directors, &cast, &genres, &m.Overview, &m.Tagline, &keywords, &tags,
-		&runtime, &rating, &votes, &popularity, &m.OriginalLanguage, &m.PosterURL, &tmdbID, &imdbID, &m.Version,
-		&createdAt, &updatedAt}
-	if err := row.Scan(append(dest, extra...)...); err != nil {
-		return nil, err
-	}
-	if year.Valid {
-		v := int(year.Int64)
-		m.Year = &v
-	}
-	if runtime.Valid {
-		v := int(runtime.Int64)
-		m.RuntimeMinutes = &v
-	}
-	if votes.Valid {
-		m.Votes = &votes.Int64
-	}
-	if tmdbID.Valid {
-		m.TMDBID = &tmdbID.Int64
-	}
-	if imdbID.Valid {
-		m.IMDbID = &imdbID.String
-	}
-	if rating.Valid {
-		m.Rating = &rating.Float64
-	}
-	if popularity.Valid {
-		m.Popularity = &popularity.Float64
-	}
-	for _, l := range []struct {
-		raw string
-		dst *[]string
-	}{{directors, &m.Directors}, {cast, &m.Cast}, {genres, &m.Genres}, {keywords, &m.Keywords}, {tags, &m.Tags}} {
-		if l.raw != "" {
-			if err := json.Unmarshal([]byte(l.raw), l.dst); err != nil {
-				return nil, fmt.Errorf("decode list of movie %d: %w", m.ID, dbErr(err))
-			}
-		}
-		if *l.dst == nil {
-			*l.dst = []string{}
-		}
-	}
-	m.CreatedAt, m.UpdatedAt = timeOf(createdAt), timeOf(updatedAt)
-	return &m, nil
-}
-
-// encodeLists returns the JSON of directors, cast, genres, keywords and tags, nil lists as [].
-func encodeLists(m *catalog.Movie) ([5]string, error) {
-	var out [5]string
-	for i, l := range [][]string{m.Directors, m.Cast, m.Genres, m.Keywords, m.Tags} {
-		if l == nil {
-			l = []string{}
-		}
-		b, err := json.Marshal(l)
-		if err != nil {
-			return out, fmt.Errorf("encode list: %w", dbErr(err))
-		}
-		out[i] = string(b)
-	}
-	return out, nil
 }
 
 // nullTime scans a nullable timestamp of either engine.

@@ -558,7 +558,7 @@ func ReadSeed(path string) ([]catalog.MovieInput, error) {
 		if r.Err != nil {
 			return fmt.Errorf("record %d: %w", r.Index, r.Err)
 		}
-		in := FromIngest(r.Movie)
+		in := r.Movie
 		if err := in.Validate(); err != nil {
 			return fmt.Errorf("record %d (%q): %s %v", r.Index, in.Title, apperr.MessageOf(err), apperr.FieldsOf(err))
 		}
@@ -569,14 +569,4 @@ func ReadSeed(path string) ([]catalog.MovieInput, error) {
 		return nil, fmt.Errorf("seed file: %w", err)
 	}
 	return out, nil
-}
-
-// FromIngest converts a movie read by pkg/ingest to a catalog input (not yet validated).
-func FromIngest(m ingest.Movie) catalog.MovieInput {
-	return catalog.MovieInput{
-		Title: m.Title, Year: m.Year, Directors: m.Directors, Cast: m.Cast, Genres: m.Genres,
-		Overview: m.Overview, Tagline: m.Tagline, Keywords: m.Keywords, Tags: m.Tags,
-		RuntimeMinutes: m.RuntimeMinutes, Rating: m.Rating, Votes: m.Votes, Popularity: m.Popularity,
-		OriginalLanguage: m.OriginalLanguage, PosterURL: m.PosterURL, TMDBID: m.TMDBID, IMDbID: m.IMDbID,
-	}
 }

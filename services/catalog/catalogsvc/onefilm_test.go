@@ -29,7 +29,7 @@ func TestSeedThenCatalogOneRecordPerFilm(t *testing.T) {
 	}
 	var tmdb []catalog.MovieInput
 	err = ingest.ReadFile(testenv.SharedData(t, "movies.jsonl.gz"), func(r ingest.Record) error {
-		in := catalogsvc.FromIngest(r.Movie)
+		in := r.Movie
 		if r.Err != nil || in.Validate() != nil {
 			return nil // the catalog's few invalid records are the import's own test
 		}

@@ -98,6 +98,7 @@ func full() catalog.MovieInput {
 	in.Keywords = []string{"cyberpunk", "simulated reality"}
 	in.Tags = []string{"mind-bending"}
 	in.OriginalLanguage = "en"
+	in.Certification = "R"
 	in.PosterURL = "https://image.tmdb.org/t/p/w500/matrix.jpg"
 	in.TMDBID = ptr(int64(603))
 	in.IMDbID = ptr("tt0133093")
@@ -702,7 +703,7 @@ func testAllFields(t *testing.T, s catalog.Store) {
 		t.Fatalf("read back %+v\nwant %+v", catalog.EventMovie(got), catalog.EventMovie(m))
 	}
 	if *got.TMDBID != 603 || *got.IMDbID != "tt0133093" || got.Tagline == "" || len(got.Keywords) != 2 || len(got.Tags) != 1 ||
-		got.OriginalLanguage != "en" || got.PosterURL == "" {
+		got.OriginalLanguage != "en" || got.Certification != "R" || got.PosterURL == "" {
 		t.Fatalf("fields lost: %+v", got)
 	}
 	in := full()

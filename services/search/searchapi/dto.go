@@ -106,13 +106,20 @@ func fromSuggestions(ss []search.Suggestion) suggestionsDTO {
 	return out
 }
 
-// searchParams are the parameters GET /v1/movies takes; repeatable ones may be given more than once.
-var searchParams = map[string]bool{
-	"q": false, "genre": true, "genre_mode": false, "director": true, "cast": true, "language": true,
-	"year_min": false, "year_max": false, "rating_min": false, "rating_max": false,
-	"popularity_min": false, "popularity_max": false, "runtime_min": false, "runtime_max": false,
-	"sort": false, "facets": true, "page": false, "per_page": false, "cursor": false,
-}
+// searchParams are the parameters GET /v1/movies takes; repeatable ones may be given more than once. The
+// code filters (search.CodeFilters) are repeatable parameters of their names.
+var searchParams = func() map[string]bool {
+	params := map[string]bool{
+		"q": false, "genre": true, "genre_mode": false, "director": true, "cast": true,
+		"year_min": false, "year_max": false, "rating_min": false, "rating_max": false,
+		"popularity_min": false, "popularity_max": false, "runtime_min": false, "runtime_max": false,
+		"sort": false, "facets": true, "page": false, "per_page": false, "cursor": false,
+	}
+	for _, c := range search.CodeFilters {
+		params[c.Name] = true
+	}
+	return params
+}()
 
 // toQuery reads a search from the URL parameters (see searchParams). Every problem is reported at once, by
 // parameter name, as an apperr.Invalid error; the bounds are checked by search.Query.Normalize.
@@ -129,7 +136,15 @@ func toQuery(v url.Values) (search.Query, error) {
 	}
 	q := search.Query{
 		Text: v.Get("q"), Genres: v["genre"], GenreMode: search.GenreMode(v.Get("genre_mode")),
-		Directors: v["director"], Cast: v["cast"], Languages: v["language"], Cursor: v.Get("cursor"),
+		Directors: v["director"], Cast: v["cast"], Cursor: v.Get("cursor"),
+	}
+	for _, c := range search.CodeFilters {
+		if vals, ok := v[c.Name]; ok {
+			if q.Codes == nil {
+				q.Codes = map[string][]string{}
+			}
+			q.Codes[c.Name] = vals
+		}
 	}
 	if _, ok := v["genre_mode"]; ok && q.GenreMode == "" {
 		problems["genre_mode"] = "must be any or all"

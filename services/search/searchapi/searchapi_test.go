@@ -168,7 +168,7 @@ func TestSearchShape(t *testing.T) {
 	}
 	want := `{"total":1,"page":1,"per_page":20,"hits":[{"id":2,"title":"Amélie","year":2001,"directors":["Jean-Pierre Jeunet"],` +
 		`"cast":["Audrey Tautou"],"genres":["Comedy","Romance"],"overview":"A shy waitress.","tagline":"","keywords":[],"tags":[],` +
-		`"runtime_minutes":null,"rating":null,"votes":null,"popularity":60,"original_language":"","poster_url":"","tmdb_id":null,` +
+		`"runtime_minutes":null,"rating":null,"votes":null,"popularity":60,"original_language":"","certification":"","poster_url":"","tmdb_id":null,` +
 		`"imdb_id":null,"version":1,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z","score":0,"match":"browse"}],` +
 		`"facets":{"genres":[{"value":"Crime","count":2},{"value":"Drama","count":2},{"value":"Comedy","count":1},{"value":"Romance","count":1}]},` +
 		`"index":{"version":5,"lag":2,"current":false}}` // genre counts ignore the genre filter: a UI can tick another

@@ -199,20 +199,12 @@ func load(ctx context.Context, idx *searchindex.Index, path string, batchSize in
 	return movies, skipped, nil
 }
 
+// toMovie is a record of the catalog as an event would carry it, under its TMDB id.
 func toMovie(in ingest.Movie, at time.Time) *search.Movie {
-	list := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	return &search.Movie{
-		ID: *in.TMDBID, Title: in.Title, Year: in.Year, Directors: list(in.Directors), Cast: list(in.Cast),
-		Genres: list(in.Genres), Overview: in.Overview, Tagline: in.Tagline, Keywords: list(in.Keywords),
-		Tags: list(in.Tags), RuntimeMinutes: in.RuntimeMinutes, Rating: in.Rating, Votes: in.Votes,
-		Popularity: in.Popularity, OriginalLanguage: in.OriginalLanguage, PosterURL: in.PosterURL,
-		TMDBID: in.TMDBID, IMDbID: in.IMDbID, Version: 1, CreatedAt: at, UpdatedAt: at,
-	}
+	m := in
+	m.FillLists()
+	m.ID, m.Version, m.CreatedAt, m.UpdatedAt = *in.TMDBID, 1, at, at
+	return &m
 }
 
 // readJudgments reads a judgments TSV (query_id, query, movie_id, grade, max_grade, source, title,

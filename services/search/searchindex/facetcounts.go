@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -62,10 +61,16 @@ func (fc *facetCounts) writeEnds(checkpoint uint64, whole bool) {
 }
 
 // countedFacets are the facets facetCounts keeps.
-var countedFacets = map[string]bool{
-	search.FacetGenres: true, search.FacetLanguage: true, search.FacetDecade: true, search.FacetRating: true,
-	search.FacetRuntime: true, search.FacetYear: true, search.FacetPopularity: true, search.FacetVotes: true,
-}
+var countedFacets = func() map[string]bool {
+	counted := map[string]bool{
+		search.FacetGenres: true, search.FacetDecade: true, search.FacetRating: true,
+		search.FacetRuntime: true, search.FacetYear: true, search.FacetPopularity: true, search.FacetVotes: true,
+	}
+	for _, c := range search.CodeFilters {
+		counted[c.Name] = true
+	}
+	return counted
+}()
 
 // minMax is a stats facet over the catalog. A removed movie that held the min or the max makes it stale: it
 // is recounted on the next read.
@@ -95,8 +100,10 @@ func facetSource(m *search.Movie) (values map[string][]string, nums map[string]*
 			values[search.FacetGenres] = append(values[search.FacetGenres], g)
 		}
 	}
-	if m.OriginalLanguage != "" {
-		values[search.FacetLanguage] = []string{strings.ToLower(m.OriginalLanguage)}
+	for _, c := range search.CodeFilters {
+		if v := c.Value(m); v != "" {
+			values[c.Name] = []string{c.Fold(v)}
+		}
 	}
 	fl := func(p *int) *float64 {
 		if p == nil {

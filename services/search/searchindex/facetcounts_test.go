@@ -34,7 +34,7 @@ func TestCatalogFacetCounts(t *testing.T) {
 	for _, q := range []search.Query{
 		{Facets: all},
 		{Facets: all, Genres: []string{"Drama"}},
-		{Facets: all, Languages: []string{"en"}, Year: search.Range{Min: ptr(1990.0)}},
+		{Facets: all, Codes: map[string][]string{search.FacetLanguage: {"en"}}, Year: search.Range{Min: ptr(1990.0)}},
 	} {
 		got, err := idx.Search(context.Background(), q)
 		if err != nil {

@@ -18,8 +18,15 @@ import (
 	"marquee/services/search"
 )
 
-// facetSize bounds a value facet: more genres or languages than any catalog has, and the top people.
-var facetSize = map[string]int{search.FacetGenres: 100, search.FacetLanguage: 100, search.FacetDirectors: 30, search.FacetCast: 30}
+// facetSize bounds a value facet: more genres or codes (languages, …) than any catalog has, and the top
+// people.
+var facetSize = func() map[string]int {
+	size := map[string]int{search.FacetGenres: 100, search.FacetDirectors: 30, search.FacetCast: 30}
+	for _, c := range search.CodeFilters {
+		size[c.Name] = 100
+	}
+	return size
+}()
 
 // facetDef says how a facet is computed and which filter it ignores (multi-select): "" for none.
 type facetDef struct {
@@ -43,11 +50,10 @@ func (x *Index) facetDefs(q *search.Query) map[string]facetDef {
 	if q.GenreMode == search.GenreAll {
 		genreOwn = "" // ticking another genre narrows: count within the current matches
 	}
-	return map[string]facetDef{
+	defs := map[string]facetDef{
 		search.FacetGenres:     {field: fieldGenre, own: genreOwn},
 		search.FacetDirectors:  {field: fieldDirector, labelled: true, own: filterDirector},
 		search.FacetCast:       {field: fieldCastName, labelled: true},
-		search.FacetLanguage:   {field: fieldLanguage, own: filterLanguage},
 		search.FacetDecade:     {field: fieldYear, own: filterYear, bucket: decades},
 		search.FacetRating:     {field: fieldRating, own: filterRating, bucket: ratings},
 		search.FacetRuntime:    {field: fieldRuntime, own: filterRuntime, bucket: runtimes},
@@ -55,6 +61,10 @@ func (x *Index) facetDefs(q *search.Query) map[string]facetDef {
 		search.FacetPopularity: {field: fieldPopularity, own: filterPopularity, stats: true},
 		search.FacetVotes:      {field: fieldVotes, stats: true},
 	}
+	for _, c := range search.CodeFilters {
+		defs[c.Name] = facetDef{field: c.Name, own: c.Name}
+	}
+	return defs
 }
 
 func decades() []bucket {

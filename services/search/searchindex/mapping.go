@@ -10,6 +10,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"marquee/services/search"
 )
 
 // The analyzers of the index. Query text goes through textAnalyzer too, so that a query term and an indexed
@@ -41,7 +43,6 @@ const (
 	fieldTags       = "tags"
 	fieldTagline    = "tagline"
 	fieldOverview   = "overview"
-	fieldLanguage   = "language" // keyword: filter and facet
 	fieldYear       = "year"
 	fieldRating     = "rating"
 	fieldPopularity = "popularity"
@@ -56,7 +57,7 @@ const (
 
 // mappingVersion names the shape of newMapping and of the documents. Open rebuilds an index written with
 // another version (from the stream, which keeps every movie's last state); bump it with every change.
-const mappingVersion = "13"
+const mappingVersion = "14"
 
 // newMapping is the explicit index mapping. Nothing is dynamic: a field that is not declared here is
 // neither indexed nor stored, so a change of the mapping shows up in review and in the golden tests.
@@ -149,7 +150,9 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	doc.AddFieldMappingsAt(fieldTags, text())
 	doc.AddFieldMappingsAt(fieldTagline, text())
 	doc.AddFieldMappingsAt(fieldOverview, text())
-	doc.AddFieldMappingsAt(fieldLanguage, keyword(fieldLanguage, true))
+	for _, c := range search.CodeFilters { // keyword: filter and facet
+		doc.AddFieldMappingsAt(c.Name, keyword(c.Name, true))
+	}
 	for _, f := range []string{fieldYear, fieldRating, fieldVotes, fieldRuntime} {
 		doc.AddFieldMappingsAt(f, exact(f))
 	}

@@ -47,8 +47,10 @@ func (x *Index) toDoc(m *search.Movie) (map[string]any, error) {
 		fieldSample:    sampleKey(m.ID),
 		fieldSource:    string(src),
 	}
-	if m.OriginalLanguage != "" {
-		d[fieldLanguage] = strings.ToLower(m.OriginalLanguage)
+	for _, c := range search.CodeFilters {
+		if v := c.Value(m); v != "" {
+			d[c.Name] = c.Fold(v)
+		}
 	}
 	if m.Year != nil {
 		d[fieldYear] = exactNumber(float64(*m.Year))
@@ -700,7 +702,6 @@ const (
 	filterGenre      = "genre"
 	filterDirector   = "director"
 	filterCast       = "cast"
-	filterLanguage   = "language"
 	filterYear       = "year"
 	filterRating     = "rating"
 	filterPopularity = "popularity"
@@ -731,9 +732,11 @@ func (x *Index) filters(q *search.Query) filters {
 	if len(q.Cast) > 0 {
 		fs[filterCast] = terms(fieldCastName, q.Cast, true, byKey)
 	}
-	if len(q.Languages) > 0 {
-		lower := func(field, v string) query.Query { return wordQuery(field, strings.ToLower(v), 1) }
-		fs[filterLanguage] = terms(fieldLanguage, q.Languages, false, lower)
+	for _, c := range search.CodeFilters { // the filter, the facet and the field are all c.Name
+		if vals := q.Codes[c.Name]; len(vals) > 0 {
+			folded := func(field, v string) query.Query { return wordQuery(field, c.Fold(v), 1) }
+			fs[c.Name] = terms(c.Name, vals, false, folded)
+		}
 	}
 	for name, r := range map[string]struct {
 		field string
@@ -797,13 +800,23 @@ func and(qs ...query.Query) query.Query {
 // without is the conjunction of the filters except the named one ("" keeps all).
 func (fs filters) without(name string) query.Query {
 	var qs []query.Query
-	for _, k := range []string{filterGenre, filterDirector, filterCast, filterLanguage, filterYear, filterRating, filterPopularity, filterRuntime} {
+	for _, k := range filterOrder {
 		if f, ok := fs[k]; ok && k != name {
 			qs = append(qs, f)
 		}
 	}
 	return and(qs...)
 }
+
+// filterOrder is the order in which the filters are joined: the code filters' (search.CodeFilters) after
+// the people's.
+var filterOrder = func() []string {
+	out := []string{filterGenre, filterDirector, filterCast}
+	for _, c := range search.CodeFilters {
+		out = append(out, c.Name)
+	}
+	return append(out, filterYear, filterRating, filterPopularity, filterRuntime)
+}()
 
 // filtered is q narrowed, without changing its scores, by filter (which may be nil).
 func filtered(q, filter query.Query) query.Query {

@@ -872,6 +872,7 @@
     if (m.year) facts.push(el('span', null, String(m.year)));
     if (m.runtime_minutes) facts.push(el('span', null, fmtRuntime(m.runtime_minutes)));
     if (m.original_language) facts.push(el('span', null, m.original_language.toUpperCase()));
+    if (m.certification) facts.push(el('span', { title: 'Certification' }, m.certification));
     const genreTags = (m.genres || []).map((g) => el('button', {
       type: 'button', class: 'tag', title: `Show ${g} movies`,
       onclick: () => leaveDetails(() => { state.genres = [...new Set([...state.genres, g])]; filtersChanged(); }),
@@ -1099,8 +1100,8 @@
   const LIST_FIELDS = ['directors', 'cast', 'genres'];
   const INT_FIELDS = ['year', 'runtime_minutes', 'votes'];
   const NUM_FIELDS = ['rating', 'popularity'];
-  const TEXT_FIELDS = ['title', 'overview', 'tagline', 'poster_url'];
-  const OPTIONAL_TEXT = ['tagline', 'poster_url']; // left out of a new movie when empty
+  const TEXT_FIELDS = ['title', 'overview', 'tagline', 'certification', 'poster_url'];
+  const OPTIONAL_TEXT = ['tagline', 'certification', 'poster_url']; // left out of a new movie when empty
 
   function fillForm(m) {
     for (const f of [...TEXT_FIELDS, ...LIST_FIELDS, ...INT_FIELDS, ...NUM_FIELDS]) setField(f, m && m[f]);

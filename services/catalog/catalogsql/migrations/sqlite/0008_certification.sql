@@ -1,0 +1,2 @@
+-- A movie's certification (its age rating, e.g. PG-13): "" when unknown, as older rows are.
+ALTER TABLE movies ADD COLUMN certification TEXT NOT NULL DEFAULT '';
