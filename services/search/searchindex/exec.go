@@ -695,7 +695,7 @@ func (s *execShard) rangeMatches(q *query.TermRangeQuery, i int, within *roaring
 		return nil, fmt.Errorf("executor: dictionary of %s: %w", q.FieldVal, err)
 	}
 	if d == nil {
-		return roaring.New(), nil
+		return noMatches, nil
 	}
 	inclMin, inclMax := q.InclusiveMin == nil || *q.InclusiveMin, q.InclusiveMax != nil && *q.InclusiveMax
 	var start, end []byte
@@ -803,7 +803,7 @@ func listBitmap(pl segment.PostingsList, deleted *roaring.Bitmap) *roaring.Bitma
 // readOpaque finds an opaque node's matches with Bleve's own searcher over the shard's snapshot, unscored,
 // and files them by segment.
 func (s *execShard) readOpaque(n *node) error {
-	if n.memo != nil { // read: only readOpaque makes an opaque node's memo before its matches are read
+	if n.memo != nil { // read: an opaque node's memo is set here, once its matches are all read
 		return nil
 	}
 	sr, err := n.q.Searcher(s.ctx, s.snap, s.x.mapping, blevesearch.SearcherOptions{Score: "none"})
@@ -811,9 +811,9 @@ func (s *execShard) readOpaque(n *node) error {
 		return fmt.Errorf("executor: %w", err)
 	}
 	defer func() { _ = sr.Close() }()
-	n.memo = make([]*roaring.Bitmap, len(s.segs))
-	for i := range n.memo {
-		n.memo[i] = roaring.New()
+	found := make([]*roaring.Bitmap, len(s.segs))
+	for i := range found {
+		found[i] = roaring.New()
 	}
 	sctx := &blevesearch.SearchContext{DocumentMatchPool: blevesearch.NewDocumentMatchPool(sr.DocumentMatchPoolSize(), 0)}
 	seg := 0
@@ -823,13 +823,14 @@ func (s *execShard) readOpaque(n *node) error {
 			return fmt.Errorf("executor: %w", err)
 		}
 		if d == nil {
+			n.memo = found
 			return nil
 		}
 		num := d.IndexInternalID.Value()
 		for seg+1 < len(s.segs) && num >= s.segs[seg+1].offset {
 			seg++
 		}
-		n.memo[seg].Add(uint32(num - s.segs[seg].offset))
+		found[seg].Add(uint32(num - s.segs[seg].offset))
 		sctx.DocumentMatchPool.Put(d)
 	}
 }

@@ -326,7 +326,8 @@ type plan struct {
 	exp      *expansions // the words' typo variants and completions; nil: Bleve's fuzzy and prefix queries
 	exec     *executor   // the search's snapshot for ranked tiers and counts; nil: Bleve answers them
 	// Each word's query, built once a search: the tiers, their counts, the scored queries and the facets
-	// then share one object a word, and with it the executor's memo of its matches (see execShard.compile).
+	// then share one object a word, and with it the executor's compiled node and its matches (see
+	// execShard.compile).
 	// Shared by the copies of the plan; nil: built anew each time.
 	wordQueries map[wordQueryKey]query.Query
 }

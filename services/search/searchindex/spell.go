@@ -3,6 +3,7 @@ package searchindex
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -216,23 +217,23 @@ func (ir *dictReader) docFreq(fields []string, t string) (uint64, error) {
 // hasPrefix reports whether a word of any of the fields starts with prefix.
 func (ir *dictReader) hasPrefix(fields []string, prefix string) bool {
 	start, end := []byte(prefix), prefixEnd(prefix)
-	found := false
-	_ = ir.eachSegmentOf(func(seg segment.Segment, _ *segmentCache) error {
+	err := ir.eachSegmentOf(func(seg segment.Segment, _ *segmentCache) error {
 		for _, field := range fields {
-			if found {
-				return nil
-			}
 			d, err := seg.Dictionary(field)
 			if err != nil || d == nil {
 				continue
 			}
-			e, err := wordsWithoutCounts(d, nil, start, end).Next()
-			found = err == nil && e != nil
+			if e, err := wordsWithoutCounts(d, nil, start, end).Next(); err == nil && e != nil {
+				return errFound
+			}
 		}
 		return nil
 	})
-	return found
+	return errors.Is(err, errFound)
 }
+
+// errFound stops a walk that found what it looked for.
+var errFound = errors.New("found")
 
 // visitDict calls visit with each entry of the dictionary open opens, and closes it.
 func visitDict(open func() (index.FieldDict, error), visit func(*index.DictEntry)) error {
