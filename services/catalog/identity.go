@@ -86,7 +86,7 @@ func SameFilm(m *Movie, in *MovieInput) bool {
 // say which source measured the film more. Its rating, votes and popularity are taken together (a rating
 // means something only beside the votes it came with), unless it has no rating and no votes, when the
 // other side's are. Every other field is the winner's where it has one, else the other side's; genres,
-// keywords and tags (united) are united, the winner's first. Both must be valid; so is the result. Merging
+// keywords and tags are united, the winner's first. Both must be valid; so is the result. Merging
 // the same record again changes nothing.
 func Merge(stored, in MovieInput) MovieInput {
 	win, lose := in, stored
