@@ -64,6 +64,9 @@ func writableFields() []Field {
 	var out []Field
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if !t.Field(i).IsExported() || name == "" || name == "-" {
+			panic(fmt.Sprintf("events.Movie.%s: a movie's field is exported and named in JSON", t.Field(i).Name))
+		}
 		if !isServerField(name) {
 			out = append(out, Field{Name: name, index: i})
 		}
