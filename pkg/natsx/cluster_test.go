@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
+	"marquee/pkg/freeport"
 	"marquee/pkg/natsx"
 )
 
@@ -185,14 +186,9 @@ func waitCurrent(t *testing.T, js jetstream.JetStream, name string, n int) {
 // startCluster runs n JetStream servers in the process, routed to each other on loopback ports.
 func startCluster(t *testing.T, n int) []*server.Server {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
+	ports, err := freeport.Ports(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var routes []*url.URL
 	for _, p := range ports {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"marquee/pkg/freeport"
 	"marquee/pkg/ingest"
 )
 
@@ -475,7 +475,7 @@ func startSphinx(ctx context.Context, tsvPath, dir string) (*sphinxEngine, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -572,16 +572,6 @@ func (e *sphinxEngine) close() {
 	}
 	_ = e.cmd.Process.Signal(os.Interrupt)
 	waitOrKill(e.cmd.Process, e.done, 10*time.Second)
-}
-
-// freePort is a TCP port free on the loopback interface a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // worstRatio is the largest Marquee ÷ peer CPU-ms over the classes, and its class; ok is false when the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"marquee/pkg/freeport"
 )
 
 // dbRow is a movie as MySQL, the source of truth, holds it.
@@ -399,7 +401,7 @@ func checkSearch(ctx context.Context, cl *client, rows map[int64]dbRow, limit in
 // replicaCheck builds a new search replica from the stream alone, in a fresh folder, and compares it with
 // MySQL: the stream must be a replayable copy of the catalog. It returns the differences.
 func replicaCheck(ctx context.Context, c *cluster, cl *client, rows map[int64]dbRow, n int) ([]indexDiff, time.Duration, error) {
-	ports, err := freePorts(1)
+	ports, err := freeport.Ports(1)
 	if err != nil {
 		return nil, 0, err
 	}

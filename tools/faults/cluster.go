@@ -18,6 +18,8 @@ import (
 	_ "github.com/go-sql-driver/mysql" // the catalog's database, read directly by the checker
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/freeport"
 )
 
 // The Debian-packaged servers the suite runs. Nothing else is needed besides the marquee binary.
@@ -81,7 +83,7 @@ func startCluster(ctx context.Context, dir, marquee string, natsNodes int) (*clu
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(5)
+	ports, err := freeport.Ports(5)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +232,7 @@ func (c *cluster) openDB(ctx context.Context) error {
 
 // natsCluster makes c.nats the first of three nodes of a JetStream cluster on free loopback ports.
 func (c *cluster) natsCluster(dir string, env []string) error {
-	ports, err := freePorts(5)
+	ports, err := freeport.Ports(5)
 	if err != nil {
 		return err
 	}
@@ -349,26 +351,6 @@ func (c *cluster) close() {
 	if c.db != nil {
 		_ = c.db.Close()
 	}
-}
-
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // waitHTTP polls url until it answers 200.

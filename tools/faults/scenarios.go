@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"marquee/pkg/freeport"
 )
 
 // scenarios is the suite, in the order it runs.
@@ -627,7 +629,7 @@ func runReplicaBootstrap(ctx context.Context, s *session, p params) error {
 	var ready []time.Duration
 	for i := range p.cycles {
 		sleepCtx(ctx, p.load)
-		ports, err := freePorts(1)
+		ports, err := freeport.Ports(1)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"marquee/pkg/freeport"
 	"marquee/pkg/natsx/natsembed"
 	"marquee/services/catalog/catalogtest"
 )
@@ -32,16 +32,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
 }
 
 func TestRunRequiresDSN(t *testing.T) {
@@ -69,7 +59,7 @@ func testRunServesAndStops(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	env := map[string]string{
 		"MARQUEE_MYSQL_DSN":      dsn,
 		"MARQUEE_ADMIN_PASSWORD": "a-long-secret-password",

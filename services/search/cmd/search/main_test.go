@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"marquee/pkg/freeport"
 	"marquee/pkg/natsx/natsembed"
 )
 
@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	addr := MustFreeAddr(t)
+	addr := freeport.Addr(t)
 	env := map[string]string{"MARQUEE_NATS_URL": ns.ClientURL(), "MARQUEE_STREAM": "TMAIN"}
 	args := []string{"--addr", addr, "--data-dir", t.TempDir(), "--subject-prefix", "tmain"}
 
@@ -91,15 +91,4 @@ func TestRunHelp(t *testing.T) {
 	if !strings.Contains(out.String(), "--data-dir") || !strings.Contains(out.String(), "MARQUEE_DATA_DIR") {
 		t.Errorf("help does not list --data-dir and its env:\n%s", out.String())
 	}
-}
-
-// MustFreeAddr returns a loopback address with a port that was free a moment ago.
-func MustFreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
