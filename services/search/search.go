@@ -131,6 +131,28 @@ type Query struct {
 	// a write (min_version) is never answered from a cached answer older than the write. It does not change
 	// the answer, so it is no part of the query's identity.
 	MinIndexVersion uint64 `json:"-"`
+
+	parsed *parsedText // Text taken apart, kept by Normalize for the index (see ParsedText)
+}
+
+// parsedText is a query text and its parse. It is never changed once made, so copies of a Query share it.
+type parsedText struct {
+	of   string
+	text Text
+}
+
+// ParsedText returns q.Text taken apart (ParseText). Normalize parses the text to check it, and the index
+// takes that parse rather than make it again; a Text changed since is parsed anew.
+func (q *Query) ParsedText() (Text, error) {
+	if q.parsed != nil && q.parsed.of == q.Text {
+		return q.parsed.text, nil
+	}
+	t, err := ParseText(q.Text)
+	if err != nil {
+		return Text{}, err
+	}
+	q.parsed = &parsedText{of: q.Text, text: t}
+	return t, nil
 }
 
 // Match says how a hit matched the query text.
@@ -266,7 +288,7 @@ func (q *Query) Normalize() error {
 		problems["q"] = "must be valid UTF-8"
 	} else if n := utf8.RuneCountInString(q.Text); n > MaxTextLen {
 		problems["q"] = fmt.Sprintf("must be at most %d characters, not %d", MaxTextLen, n)
-	} else if _, err := ParseText(q.Text); err != nil {
+	} else if _, err := q.ParsedText(); err != nil {
 		problems["q"] = apperr.FieldsOf(err)["q"]
 	}
 	if q.Page < 1 {

@@ -69,3 +69,39 @@ func FuzzParseText(f *testing.F) {
 		}
 	})
 }
+
+// TestParsedTextOnce: the parse Normalize makes to check the text is the one the index takes (the same
+// words, not a second parse), copies of the query share it, and a text changed after Normalize is parsed
+// anew rather than answered with the old words.
+func TestParsedTextOnce(t *testing.T) {
+	q := search.Query{Text: `  star "new hope" -empire `}
+	if err := q.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	copied := q
+	first, err := q.ParsedText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := copied.ParsedText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Words) != 1 || &first.Words[0] != &again.Words[0] {
+		t.Fatalf("the text was parsed again after Normalize: %+v, %+v", first, again)
+	}
+	if !slices.Equal(first.Phrases, []string{"new hope"}) || !slices.Equal(first.Excluded, []string{"empire"}) {
+		t.Fatalf("parse of %q = %+v", q.Text, first)
+	}
+	copied.Text = "alien"
+	changed, err := copied.ParsedText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(changed.Words, []string{"alien"}) || len(changed.Phrases) != 0 {
+		t.Fatalf("a changed text answered with the old parse: %+v", changed)
+	}
+	if again, _ := q.ParsedText(); !slices.Equal(again.Words, []string{"star"}) {
+		t.Fatalf("changing a copy's text changed the original's parse: %+v", again)
+	}
+}

@@ -142,11 +142,11 @@ func resultSize(key string, r *search.Result) int64 {
 // normalized query is served from memory if the index has not changed since it was computed, or if it was
 // the index's answer within Options.CacheMaxAge; never one of a checkpoint below q.MinIndexVersion.
 func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
-	if x.cache == nil {
-		return x.search(ctx, q)
-	}
 	if err := q.Normalize(); err != nil {
 		return nil, err
+	}
+	if x.cache == nil {
+		return x.search(ctx, q)
 	}
 	// The moment an answer is known to be the index's is taken before the checkpoint is read: a batch
 	// applied after it is one the answer may lack, and the staleness bound counts from before it.

@@ -889,14 +889,11 @@ func (x *Index) sortOrder(keys []search.SortKey, scored bool, mean float64) blev
 // defaultBrowseSort is the order of a search without text or sort: most popular first, then by title.
 var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
 
-// search answers q, uncached; see Search. With text, the matches come in tiers (see tiers), whatever their
-// scores; within a tier the blended relevance decides. A sort replaces the tiers with its keys.
+// search answers q, normalized by Search, uncached. With text, the matches come in tiers (see tiers),
+// whatever their scores; within a tier the blended relevance decides. A sort replaces the tiers with its keys.
 func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, error) {
-	if err := q.Normalize(); err != nil {
-		return nil, err
-	}
 	q.Genres = x.opts.Genres.Canonical(q.Genres) // the catalog stores them so
-	text, err := search.ParseText(q.Text)
+	text, err := q.ParsedText()
 	if err != nil {
 		return nil, err
 	}
