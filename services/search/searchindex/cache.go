@@ -2,7 +2,6 @@ package searchindex
 
 import (
 	"container/list"
-	"context"
 	"encoding/json"
 	"sync"
 	"time"
@@ -136,43 +135,6 @@ func resultSize(key string, r *search.Result) int64 {
 		}
 	}
 	return n
-}
-
-// Search answers q; see search.Searcher. With a cache (Options.CacheBytes) an answer for the same
-// normalized query is served from memory if the index has not changed since it was computed, or if it was
-// the index's answer within Options.CacheMaxAge; never one of a checkpoint below q.MinIndexVersion.
-func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
-	if err := q.Normalize(); err != nil {
-		return nil, err
-	}
-	if x.cache == nil {
-		return x.search(ctx, q)
-	}
-	// The moment an answer is known to be the index's is taken before the checkpoint is read: a batch
-	// applied after it is one the answer may lack, and the staleness bound counts from before it.
-	now := x.cache.now()
-	checkpoint, err := x.Checkpoint()
-	if err != nil {
-		return nil, err
-	}
-	key := cacheKey(&q)
-	if key != "" {
-		if res, ok := x.cache.get(key, checkpoint, q.MinIndexVersion, now); ok {
-			return res, nil
-		}
-	}
-	res, err := x.search(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	// Kept only if the search answered at the checkpoint read before it (its own read of the version agrees):
-	// then the answer is that checkpoint's, and was the index's answer at now.
-	if key != "" && res.Index.Version == checkpoint {
-		x.cache.put(key, res, now)
-		cp := *res
-		return &cp, nil
-	}
-	return res, nil
 }
 
 // CacheStats returns the result cache's counters; zero without a cache.

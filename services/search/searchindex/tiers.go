@@ -1,0 +1,197 @@
+package searchindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"marquee/services/search"
+)
+
+// tier is one ranked group of a text search.
+type tier struct {
+	member   query.Query // which movies (unscored)
+	scored   bool        // ranked by relevance: scored by the words (all, or any when anyWords)
+	anyWords bool
+	match    search.Match
+	mixed    bool // exact and typo matches together: each hit's match says which
+}
+
+// commonShare is the share of the catalog above which a word is too common to make a movie a partial match
+// on its own (the, of, a, …).
+const commonShare = 0.1
+
+// informative is the plan with only the words that are informative enough to match on their own, for the
+// partial-match tier: "the godfater" relaxed matches movies with godfather, not every movie with "the". If
+// every word is common, all are kept.
+func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
+	docs, err := x.bi.DocCount()
+	if err != nil {
+		return p, fmt.Errorf("count documents: %w", err)
+	}
+	counts := make([]uint64, len(p.terms))
+	least := uint64(math.MaxUint64)
+	for i, t := range p.terms {
+		if counts[i], err = x.countWith(ctx, p.exec, x.termQuery(&p, t, true)); err != nil {
+			return p, err
+		}
+		least = min(least, counts[i])
+	}
+	// Common: in more than commonShare of the catalog, and more than twice as common as the rarest word (so
+	// that a small catalog keeps its words).
+	limit := max(commonShare*float64(docs), 2*float64(least))
+	var keep []term
+	for i, t := range p.terms {
+		if float64(counts[i]) <= limit {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) > 0 && len(keep) < len(p.terms) {
+		p.terms, p.joins = keep, nil
+	}
+	return p, nil
+}
+
+// tiers decides the tiers of a text search in rank order, each from the sizes of those before it, and hands
+// each to add, which returns its number of movies: movies with every word exactly (the last word also as a
+// prefix); then, only if fewer than Ranking.TypoBelow movies have every word exactly, movies with every word
+// within its typo tolerance; then, only if fewer than Ranking.RelaxBelow movies have every word (within the
+// tolerance), movies with some of the words. A fuzzy expansion of every word in every field is the costliest
+// part of a search, and when the words match as typed, their typo variants are noise below them. It returns
+// every movie the search matches, whether the words were relaxed to some of them, and the layout it chose.
+//
+// A later page passes the layout of the first (its cursor's, pinned): a write between the pages may move the
+// counts the layout was decided from, and the cursor's tier must stay the tier it was made in.
+func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error), pinned layout) (member query.Query, relaxed bool, l layout, err error) {
+	exact := x.membership(p, allExact)
+	if len(p.terms) == 0 {
+		if pinned != "" && pinned != "e" {
+			return nil, false, "", invalidCursor()
+		}
+		_, err := add(tier{scored: true, member: exact, match: search.MatchExact})
+		return exact, false, "e", err // phrases only: no typos, nothing to relax
+	}
+	if pinned != "" && (!pinned.valid() || (pinned.relaxed() && len(p.terms) < 2)) {
+		return nil, false, "", invalidCursor()
+	}
+	// Movies with every word as typed come first; below TypoBelow of them, the typo matches follow. But one or
+	// two such movies (below DidYouMeanBelow) do not outrank the typo matches: the typed word is likely the
+	// misspelling (intersteller in one overview, Interstellar in a title), so both are one tier, ranked by
+	// their scores, in which a typo weighs less.
+	first := pinned.first()
+	var n uint64
+	if pinned == "" {
+		if n, err = x.countWith(ctx, p.exec, exact); err != nil {
+			return nil, false, "", err
+		}
+		switch {
+		case n == 0:
+			first = tierTypo
+		case n < uint64(x.rank.DidYouMeanBelow):
+			first = tierMixed
+		default:
+			first = tierExact
+		}
+	}
+	l = layout(first)
+	typo := exact
+	switch first {
+	case tierTypo:
+		typo = x.membership(p, allTypos)
+		// pinned, it may hold exact matches by now: the exact ones are counted apart, as for a mixed tier
+		if n, err = add(tier{scored: true, member: typo, match: search.MatchTypo, mixed: pinned != ""}); err != nil {
+			return nil, false, "", err
+		}
+	case tierMixed:
+		typo = x.membership(p, allTypos)
+		if n, err = add(tier{scored: true, member: typo, match: search.MatchExact, mixed: true}); err != nil {
+			return nil, false, "", err
+		}
+	default:
+		if n, err = add(tier{scored: true, member: exact, match: search.MatchExact}); err != nil {
+			return nil, false, "", err
+		}
+		// n counts the filters' movies: add can say, the count above cannot
+		if pinned.has(tierTypo) || (pinned == "" && n < uint64(x.rank.TypoBelow)) {
+			typo = x.membership(p, allTypos)
+			k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})
+			if err != nil {
+				return nil, false, "", err
+			}
+			n += k
+			l += tierTypo
+		}
+	}
+	if pinned != "" && !pinned.relaxed() || pinned == "" && (len(p.terms) < 2 || n >= uint64(x.rank.RelaxBelow)) {
+		return typo, false, l, nil // one word is never relaxed
+	}
+	rp, err := x.informative(ctx, *p)
+	if err != nil {
+		return nil, false, "", err
+	}
+	member = x.membership(&rp, anyWord)
+	if _, err := add(tier{scored: true, anyWords: true, member: except(member, typo), match: search.MatchPartial}); err != nil {
+		return nil, false, "", err
+	}
+	return member, true, l + tierPartial, nil
+}
+
+// layout is the tiers of a text search, one letter each in rank order (see tiers): exact, then typo, then
+// partial ("etp"); or mixed exact and typo matches ("m"), or typo matches only ("t"), then partial.
+type layout string
+
+const (
+	tierExact   = "e"
+	tierMixed   = "m"
+	tierTypo    = "t"
+	tierPartial = "p"
+)
+
+func (l layout) valid() bool {
+	switch l {
+	case "e", "et", "ep", "etp", "m", "mp", "t", "tp":
+		return true
+	}
+	return false
+}
+
+func (l layout) first() string {
+	if l == "" {
+		return ""
+	}
+	return string(l[:1])
+}
+
+func (l layout) has(tier string) bool { return strings.Contains(string(l), tier) }
+
+func (l layout) relaxed() bool { return l.has(tierPartial) }
+
+// except is the movies of q that are not in not.
+func except(q, not query.Query) query.Query {
+	return query.NewBooleanQuery([]query.Query{q}, nil, []query.Query{not})
+}
+
+// countWith counts the movies matching q with the search's executor, or with Bleve where it has none.
+func (x *Index) countWith(ctx context.Context, e *executor, q query.Query) (uint64, error) {
+	n, err := e.count(q)
+	if errors.Is(err, errUnsupported) {
+		return x.count(ctx, q)
+	}
+	return n, err
+}
+
+// count is the number of movies matching q, unscored.
+func (x *Index) count(ctx context.Context, q query.Query) (uint64, error) {
+	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	req.Score = "none"
+	sr, err := x.query(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return sr.Total, nil
+}
