@@ -16,5 +16,3 @@ require (
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
-
-replace marquee/pkg => ../../pkg
