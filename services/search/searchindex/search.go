@@ -9,33 +9,42 @@ import (
 	"marquee/services/search"
 )
 
-// sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total. A sort by
-// rating pulls towards mean (see weightedRatingSort).
-func (x *Index) sortOrder(keys []search.SortKey, scored bool, mean float64) blevesearch.SortOrder {
-	var so blevesearch.SortOrder
-	hasScore := false
-	for _, k := range keys {
-		switch k.Field {
-		case search.SortRelevance:
-			so = append(so, &blevesearch.SortScore{Desc: !k.Desc}) // "relevance" is best first; "-relevance" reverses
-			hasScore = true
-		case search.SortRating:
-			so = append(so, newWeightedRatingSort(x, k.Desc, mean))
-		case search.SortTitle:
-			so = append(so, &blevesearch.SortField{Field: fieldTitleSort, Desc: k.Desc, Type: blevesearch.SortFieldAsString, Missing: blevesearch.SortFieldMissingLast})
-		default:
-			field := map[string]string{search.SortPopularity: fieldPopularity, search.SortVotes: fieldVotes, search.SortYear: fieldYear, search.SortRuntime: fieldRuntime}[k.Field]
-			so = append(so, &blevesearch.SortField{Field: field, Desc: k.Desc, Type: blevesearch.SortFieldAuto, Missing: blevesearch.SortFieldMissingLast})
+// Search answers q; see search.Searcher. With a cache (Options.CacheBytes) an answer for the same
+// normalized query is served from memory if the index has not changed since it was computed, or if it was
+// the index's answer within Options.CacheMaxAge; never one of a checkpoint below q.MinIndexVersion.
+func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
+	if err := q.Normalize(); err != nil {
+		return nil, err
+	}
+	if x.cache == nil {
+		return x.search(ctx, q)
+	}
+	// The moment an answer is known to be the index's is taken before the checkpoint is read: a batch
+	// applied after it is one the answer may lack, and the staleness bound counts from before it.
+	now := x.cache.now()
+	checkpoint, err := x.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey(&q)
+	if key != "" {
+		if res, ok := x.cache.get(key, checkpoint, q.MinIndexVersion, now); ok {
+			return res, nil
 		}
 	}
-	if scored && !hasScore {
-		so = append(so, &blevesearch.SortScore{Desc: true})
+	res, err := x.search(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	return append(so, &blevesearch.SortDocID{})
+	// Kept only if the search answered at the checkpoint read before it (its own read of the version agrees):
+	// then the answer is that checkpoint's, and was the index's answer at now.
+	if key != "" && res.Index.Version == checkpoint {
+		x.cache.put(key, res, now)
+		cp := *res
+		return &cp, nil
+	}
+	return res, nil
 }
-
-// defaultBrowseSort is the order of a search without text or sort: most popular first, then by title.
-var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
 
 // search answers q, normalized by Search, uncached. With text, the matches come in tiers (see tiers),
 // whatever their scores; within a tier the blended relevance decides. A sort replaces the tiers with its keys.
@@ -118,39 +127,30 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	return res, nil
 }
 
-// Search answers q; see search.Searcher. With a cache (Options.CacheBytes) an answer for the same
-// normalized query is served from memory if the index has not changed since it was computed, or if it was
-// the index's answer within Options.CacheMaxAge; never one of a checkpoint below q.MinIndexVersion.
-func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, error) {
-	if err := q.Normalize(); err != nil {
-		return nil, err
-	}
-	if x.cache == nil {
-		return x.search(ctx, q)
-	}
-	// The moment an answer is known to be the index's is taken before the checkpoint is read: a batch
-	// applied after it is one the answer may lack, and the staleness bound counts from before it.
-	now := x.cache.now()
-	checkpoint, err := x.Checkpoint()
-	if err != nil {
-		return nil, err
-	}
-	key := cacheKey(&q)
-	if key != "" {
-		if res, ok := x.cache.get(key, checkpoint, q.MinIndexVersion, now); ok {
-			return res, nil
+// sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total. A sort by
+// rating pulls towards mean (see weightedRatingSort).
+func (x *Index) sortOrder(keys []search.SortKey, scored bool, mean float64) blevesearch.SortOrder {
+	var so blevesearch.SortOrder
+	hasScore := false
+	for _, k := range keys {
+		switch k.Field {
+		case search.SortRelevance:
+			so = append(so, &blevesearch.SortScore{Desc: !k.Desc}) // "relevance" is best first; "-relevance" reverses
+			hasScore = true
+		case search.SortRating:
+			so = append(so, newWeightedRatingSort(x, k.Desc, mean))
+		case search.SortTitle:
+			so = append(so, &blevesearch.SortField{Field: fieldTitleSort, Desc: k.Desc, Type: blevesearch.SortFieldAsString, Missing: blevesearch.SortFieldMissingLast})
+		default:
+			field := map[string]string{search.SortPopularity: fieldPopularity, search.SortVotes: fieldVotes, search.SortYear: fieldYear, search.SortRuntime: fieldRuntime}[k.Field]
+			so = append(so, &blevesearch.SortField{Field: field, Desc: k.Desc, Type: blevesearch.SortFieldAuto, Missing: blevesearch.SortFieldMissingLast})
 		}
 	}
-	res, err := x.search(ctx, q)
-	if err != nil {
-		return nil, err
+	if scored && !hasScore {
+		so = append(so, &blevesearch.SortScore{Desc: true})
 	}
-	// Kept only if the search answered at the checkpoint read before it (its own read of the version agrees):
-	// then the answer is that checkpoint's, and was the index's answer at now.
-	if key != "" && res.Index.Version == checkpoint {
-		x.cache.put(key, res, now)
-		cp := *res
-		return &cp, nil
-	}
-	return res, nil
+	return append(so, &blevesearch.SortDocID{})
 }
+
+// defaultBrowseSort is the order of a search without text or sort: most popular first, then by title.
+var defaultBrowseSort = []search.SortKey{{Field: search.SortPopularity, Desc: true}, {Field: search.SortTitle}}
