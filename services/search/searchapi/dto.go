@@ -122,7 +122,10 @@ var searchParams = func() map[string]bool {
 }()
 
 // toQuery reads a search from the URL parameters (see searchParams). Every problem is reported at once, by
-// parameter name, as an apperr.Invalid error; the bounds are checked by search.Query.Normalize.
+// parameter name, as an apperr.Invalid error. It checks what only the parameters show: an unknown or
+// repeated name, a number's syntax, a parameter given empty or as 0 (which a Query reads as its default),
+// page beside cursor. The bounds are search.Query.Normalize's, which it runs so that a bad search is
+// answered before the handler waits for min_version or answers 304; the index keeps its parse of the text.
 func toQuery(v url.Values) (search.Query, error) {
 	problems := map[string]string{}
 	for name, vals := range v {
