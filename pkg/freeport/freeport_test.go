@@ -2,13 +2,16 @@ package freeport
 
 import (
 	"net"
-	"strconv"
 	"testing"
 )
 
 // TestPortsNeverRepeat: ports handed out are distinct across calls, even once their owners close them, and
-// each lies below the kernel's ephemeral range and can be listened on.
+// each lies outside the kernel's ephemeral range and can be listened on.
 func TestPortsNeverRepeat(t *testing.T) {
+	from, to, err := span()
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[int]bool{}
 	for range 50 {
 		ps, err := Ports(4)
@@ -20,8 +23,8 @@ func TestPortsNeverRepeat(t *testing.T) {
 				t.Fatalf("port %d handed out twice", p)
 			}
 			seen[p] = true
-			if p < lowest || p >= ephemeralStart() {
-				t.Fatalf("port %d outside [%d, %d)", p, lowest, ephemeralStart())
+			if p < from || p >= to {
+				t.Fatalf("port %d outside [%d, %d)", p, from, to)
 			}
 		}
 	}
@@ -32,34 +35,55 @@ func TestPortsNeverRepeat(t *testing.T) {
 	_ = ln.Close()
 }
 
-// TestPortsSkipsTaken: a port some listener holds is never handed out.
-func TestPortsSkipsTaken(t *testing.T) {
-	var held []net.Listener
-	taken := map[int]bool{}
-	for p := lowest; p < lowest+200; p++ {
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		held = append(held, ln)
-		taken[p] = true
-	}
-	defer func() {
-		for _, ln := range held {
-			_ = ln.Close()
-		}
-	}()
-	// Only these ports remain, as far as the allocator's random choice knows: narrow it by marking the rest given.
-	mu.Lock()
-	saved := given
-	given = map[int]bool{}
-	for p := lowest + 200; p < ephemeralStart(); p++ {
-		given[p] = true
-	}
-	mu.Unlock()
-	defer func() { mu.Lock(); given = saved; mu.Unlock() }()
+// narrow makes port the only one Ports may choose, for the rest of the test.
+func narrow(t *testing.T, port int) {
+	saved := span
+	span = func() (int, int, error) { return port, port + 1, nil }
+	t.Cleanup(func() { span = saved })
+}
 
-	if _, err := Ports(1); err == nil {
-		t.Fatal("a port was handed out though every candidate was taken or given")
+// TestPortsSkipsTakenAndGiven: a port some listener holds is not handed out, nor one handed out before;
+// a free one is. The ports are the kernel's own (port 0), which Ports never otherwise chooses.
+func TestPortsSkipsTakenAndGiven(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	narrow(t, held.Addr().(*net.TCPAddr).Port)
+	if p, err := Ports(1); err == nil {
+		t.Fatalf("port %d handed out while a listener holds it", p[0])
+	}
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := closed.Addr().(*net.TCPAddr).Port
+	_ = closed.Close()
+	narrow(t, port)
+	if p, err := Port(); err != nil || p != port {
+		t.Fatalf("Port() = %d, %v; want the free port %d", p, err, port)
+	}
+	if p, err := Port(); err == nil {
+		t.Fatalf("port %d handed out a second time", p)
+	}
+}
+
+// TestSpanOutside: the span lies below the ephemeral range when there is room, else above it, and never
+// inside it.
+func TestSpanOutside(t *testing.T) {
+	for _, c := range []struct{ lo, hi, from, to int }{
+		{32768, 60999, lowest, 32768},
+		{1024, 65535 - 2000, 65535 - 1999, 65536},
+		{15000, 40000, 40001, 65536},
+	} {
+		from, to, err := spanOutside(c.lo, c.hi)
+		if err != nil || from != c.from || to != c.to {
+			t.Errorf("spanOutside(%d, %d) = [%d, %d), %v; want [%d, %d)", c.lo, c.hi, from, to, err, c.from, c.to)
+		}
+	}
+	if _, _, err := spanOutside(1024, 65000); err == nil {
+		t.Error("spanOutside(1024, 65000) left room where there is none")
 	}
 }

@@ -142,7 +142,8 @@ type parsedText struct {
 }
 
 // ParsedText returns q.Text taken apart (ParseText). Normalize parses the text to check it, and the index
-// takes that parse rather than make it again; a Text changed since is parsed anew.
+// takes that parse rather than make it again; a Text changed since is parsed anew. Copies of q share the
+// parse: read it, never change it.
 func (q *Query) ParsedText() (Text, error) {
 	if q.parsed != nil && q.parsed.of == q.Text {
 		return q.parsed.text, nil
