@@ -16,7 +16,7 @@ import (
 // Bleve builds them (a disjunction of the words, each boosted by 1/(1+edits)), so the scores are Bleve's
 // (but for a prefix with more than maxCompletions completions).
 // A word or completion written to the index during the search is not among them: it is found from the next
-// search on.
+// search on. Later searches of the same segments take them from sharedExpansions.
 type expansions struct {
 	x     *Index
 	mu    sync.Mutex // facet counts build their queries concurrently
@@ -185,11 +185,17 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 	if e.r == nil {
 		return nil, false
 	}
+	shared := &e.r.cache.shared
+	if v, ok := shared.get(e.r.set, key); ok {
+		e.words[key] = v
+		return v, true
+	}
 	v, err := read(e.r)
 	if err != nil {
 		return nil, false
 	}
 	e.words[key] = v
+	shared.put(e.r.set, key, v)
 	return v, true
 }
 

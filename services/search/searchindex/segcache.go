@@ -20,6 +20,7 @@ import (
 // completions), which a search would otherwise find by walking each field's dictionary in every segment
 // again.
 type segmentCache struct {
+	id   uint64        // this segment's number among those the index has had: names it in a set of segments
 	docs []docStats    // by local document number
 	used atomic.Uint64 // the registry's generation when last opened
 
@@ -203,7 +204,45 @@ func (sp *segmentCache) set(d uint64, v float64) {
 type segmentCaches struct {
 	mu   sync.Mutex
 	gen  uint64
+	ids  uint64 // the last segmentCache.id given
 	segs map[segment.Segment]*segmentCache
+
+	shared sharedExpansions // what words expanded to in the set of segments searched last
+}
+
+// sharedExpansions keeps a search's expansions (expansions.words) for the searches after it, while they
+// read the same set of segments. An expansion depends on nothing but the segments' dictionaries, which
+// never change: an index at rest, or between one batch and the next, answers a word's typo variants and
+// completions from here. Otherwise each search merged them again across fields and segments: a tenth of a
+// query ending in a short word ("a", "the ma"), whose completions are thousands of words.
+type sharedExpansions struct {
+	mu    sync.Mutex
+	set   string // the segments' ids, in the order the shards' snapshots list them
+	words map[expansionKey]any
+}
+
+// maxSharedExpansions bounds sharedExpansions; past it they are dropped and found again.
+const maxSharedExpansions = 8192
+
+// get returns what key expanded to in the set of segments.
+func (c *sharedExpansions) get(set string, key expansionKey) (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set != set {
+		return nil, false
+	}
+	v, ok := c.words[key]
+	return v, ok
+}
+
+// put keeps what key expanded to in the set of segments: the expansions of another set are dropped.
+func (c *sharedExpansions) put(set string, key expansionKey, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set != set || c.words == nil || len(c.words) >= maxSharedExpansions {
+		c.set, c.words = set, map[expansionKey]any{}
+	}
+	c.words[key] = v
 }
 
 // dropAfter is how many look-ups (of any segment) a segment's cache outlives its own last one. Every search
@@ -222,7 +261,8 @@ func (p *segmentCaches) of(seg segment.Segment) *segmentCache {
 	p.gen++
 	sp, ok := p.segs[seg]
 	if !ok {
-		sp = &segmentCache{docs: make([]docStats, seg.Count())}
+		p.ids++
+		sp = &segmentCache{id: p.ids, docs: make([]docStats, seg.Count())}
 		p.segs[seg] = sp
 	}
 	sp.used.Store(p.gen)

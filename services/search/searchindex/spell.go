@@ -3,6 +3,7 @@ package searchindex
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -131,6 +132,7 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 type dictReader struct {
 	rs    []index.IndexReader
 	cache *segmentCaches // each segment's expansions, kept across searches
+	set   string         // the ids of the segments rs reads (sharedExpansions)
 
 	dfaMu sync.Mutex
 	dfas  map[dfaKey]vellum.Automaton // Levenshtein DFAs built so far, shared by every field's walk
@@ -177,6 +179,16 @@ func (x *Index) reader() (*dictReader, error) {
 		}
 		ir.rs = append(ir.rs, r)
 	}
+	var set []byte
+	err := ir.eachSegmentOf(func(_ segment.Segment, sc *segmentCache) error {
+		set = binary.AppendUvarint(set, sc.id)
+		return nil
+	})
+	if err != nil {
+		ir.close()
+		return nil, fmt.Errorf("open index reader: %w", err)
+	}
+	ir.set = string(set)
 	return ir, nil
 }
 
