@@ -195,7 +195,7 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 		return nil, false
 	}
 	e.words[key] = v
-	shared.put(e.r.set, key, v)
+	shared.put(e.r.set, e.r.newest, key, v)
 	return v, true
 }
 
@@ -222,7 +222,13 @@ func (e *expansions) split(word string) ([]string, bool) {
 		if err != nil {
 			return false, err
 		}
-		return fields&^splitFields == 0 && (fields == 0 || r.rare(fields, word)), nil
+		if fields&^splitFields != 0 {
+			return false, nil
+		}
+		if fields == 0 {
+			return true, nil
+		}
+		return r.rare(fields, word)
 	})
 	if ok, _ := v.(bool); !ok {
 		return nil, false
@@ -247,7 +253,7 @@ func (e *expansions) split(word string) ([]string, bool) {
 var splitFields = uint64(1)<<wordFieldBit(fieldKeywords) | uint64(1)<<wordFieldBit(fieldTags)
 
 // rare reports whether fewer than splitBelow movies have word in the fields (a set of wordFieldNames bits).
-func (ir *dictReader) rare(fields uint64, word string) bool {
+func (ir *dictReader) rare(fields uint64, word string) (bool, error) {
 	var in []string
 	for bit, f := range wordFieldNames {
 		if fields&(1<<bit) != 0 {
@@ -255,7 +261,7 @@ func (ir *dictReader) rare(fields uint64, word string) bool {
 		}
 	}
 	n, err := ir.docFreq(in, word)
-	return err == nil && n < splitBelow
+	return n < splitBelow, err
 }
 
 // splitBelow is how many movies a query word may have at most for split to cut it: a word that movies do

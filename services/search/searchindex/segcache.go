@@ -211,18 +211,21 @@ type segmentCaches struct {
 }
 
 // sharedExpansions keeps a search's expansions (expansions.words) for the searches after it, while they
-// read the same set of segments. An expansion depends on nothing but the segments' dictionaries, which
-// never change: an index at rest, or between one batch and the next, answers a word's typo variants and
-// completions from here. Otherwise each search merged them again across fields and segments: a tenth of a
-// query ending in a short word ("a", "the ma"), whose completions are thousands of words.
+// read the same set of segments. An expansion depends on nothing but the segments' dictionaries and
+// postings, which never change: an index at rest answers a word's typo variants and completions from here.
+// Otherwise each search merged them again across fields and segments: a tenth of a query ending in a short
+// word ("a", "the ma"), whose completions are thousands of words. Under writes the set changes with each
+// batch (its segment in memory, then the same on disk) and each merge, and the expansions are found again.
 type sharedExpansions struct {
-	mu    sync.Mutex
-	set   string // the segments' ids, in the order the shards' snapshots list them
-	words map[expansionKey]any
+	mu     sync.Mutex
+	set    string // the segments' ids, in the order the shards' snapshots list them
+	newest uint64 // the highest of them: a search of an older set, still running, does not drop these
+	words  map[expansionKey]any
+	bytes  int // about what words holds
 }
 
-// maxSharedExpansions bounds sharedExpansions; past it they are dropped and found again.
-const maxSharedExpansions = 8192
+// maxSharedExpansionBytes bounds sharedExpansions; past it they are dropped and found again.
+const maxSharedExpansionBytes = 16 << 20
 
 // get returns what key expanded to in the set of segments.
 func (c *sharedExpansions) get(set string, key expansionKey) (any, bool) {
@@ -235,14 +238,39 @@ func (c *sharedExpansions) get(set string, key expansionKey) (any, bool) {
 	return v, ok
 }
 
-// put keeps what key expanded to in the set of segments: the expansions of another set are dropped.
-func (c *sharedExpansions) put(set string, key expansionKey, v any) {
+// put keeps what key expanded to in the set of segments whose highest id is newest: the expansions of an
+// older set are dropped, those of a newer one kept.
+func (c *sharedExpansions) put(set string, newest uint64, key expansionKey, v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.set != set || c.words == nil || len(c.words) >= maxSharedExpansions {
-		c.set, c.words = set, map[expansionKey]any{}
+	if c.set != set {
+		if newest < c.newest {
+			return
+		}
+		c.set, c.newest, c.words, c.bytes = set, newest, nil, 0
+	}
+	size := expansionBytes(key, v)
+	if c.words == nil || c.bytes+size > maxSharedExpansionBytes {
+		c.words, c.bytes = map[expansionKey]any{}, 0
 	}
 	c.words[key] = v
+	c.bytes += size
+}
+
+// expansionBytes is about the memory an expansion holds: its words and their headers, and the map entry.
+func expansionBytes(key expansionKey, v any) int {
+	n := 96 + len(key.field) + len(key.word)
+	switch v := v.(type) {
+	case []string:
+		for _, w := range v {
+			n += 16 + len(w)
+		}
+	case []index.DictEntry:
+		for _, e := range v {
+			n += 40 + len(e.Term)
+		}
+	}
+	return n
 }
 
 // dropAfter is how many look-ups (of any segment) a segment's cache outlives its own last one. Every search

@@ -130,9 +130,10 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 // dictReader reads the term dictionaries of one snapshot of every shard: a word's count is the sum of its
 // counts in the shards.
 type dictReader struct {
-	rs    []index.IndexReader
-	cache *segmentCaches // each segment's expansions, kept across searches
-	set   string         // the ids of the segments rs reads (sharedExpansions)
+	rs     []index.IndexReader
+	cache  *segmentCaches // each segment's expansions, kept across searches
+	set    string         // the ids of the segments rs reads (sharedExpansions)
+	newest uint64         // the highest of them
 
 	dfaMu sync.Mutex
 	dfas  map[dfaKey]vellum.Automaton // Levenshtein DFAs built so far, shared by every field's walk
@@ -182,6 +183,7 @@ func (x *Index) reader() (*dictReader, error) {
 	var set []byte
 	err := ir.eachSegmentOf(func(_ segment.Segment, sc *segmentCache) error {
 		set = binary.AppendUvarint(set, sc.id)
+		ir.newest = max(ir.newest, sc.id)
 		return nil
 	})
 	if err != nil {
