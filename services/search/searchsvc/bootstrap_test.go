@@ -126,8 +126,10 @@ func answerOf(t *testing.T, f *svcFixture, target string) string {
 }
 
 // sameAnswer reports whether two replicas' answers (answerOf) agree: the same status and body, but that a
-// score may differ by up to 1 %, and a next cursor, which holds the last hit's score, in its bytes. A replica's scores count the movies of its segments, deleted ones too until a merge drops
-// them, and a copied replica's segments are not those of one that indexed the stream.
+// score may differ by up to 1 % (and hits whose scores are that close may trade places), and a next cursor,
+// which holds the last hit's score, in its bytes. A replica's scores count the movies of its segments,
+// deleted ones too until a merge drops them, and a copied replica's segments are not those of one that
+// indexed the stream.
 func sameAnswer(t *testing.T, got, want string) bool {
 	t.Helper()
 	gs, gb, _ := strings.Cut(got, " ")
@@ -142,12 +144,40 @@ func sameAnswer(t *testing.T, got, want string) bool {
 	return alike(g, w, "")
 }
 
-// TestSameAnswer: answers alike but for a score's last digits and a cursor's bytes are the same answer;
-// another status, hit, order, total, title or a score 2 % apart is not.
+// sameHits: the same hits, each alike, and at each place hits whose scores are within 1 %.
+func sameHits(g, w []any) bool {
+	byID := map[any]any{}
+	for _, h := range w {
+		m, _ := h.(map[string]any)
+		byID[m["id"]] = h
+	}
+	for i, h := range g {
+		m, _ := h.(map[string]any)
+		wh, ok := byID[m["id"]]
+		if !ok || !alike(h, wh, "") {
+			return false
+		}
+		wm, _ := w[i].(map[string]any)
+		if !alike(m["score"], wm["score"], "score") {
+			return false
+		}
+		delete(byID, m["id"])
+	}
+	return true
+}
+
+// TestSameAnswer: answers alike but for a score's last digits, a cursor's bytes, or the order of hits that
+// close are the same answer; another status, hit, total, title, a score 2 % apart, hits of far apart scores
+// in another order, or one hit twice, is not.
 func TestSameAnswer(t *testing.T) {
 	const want = `{"total":2,"hits":[{"id":1,"title":"Alien","score":1.234},{"id":2,"title":"Aliens","score":0.5}],"next_cursor":"abc"}`
 	if !sameAnswer(t, "200 "+strings.NewReplacer("1.234", "1.2356", "abc", "abd").Replace(want), "200 "+want) {
 		t.Error("a score 0.13 % apart and another cursor made answers differ")
+	}
+	const near = `{"total":2,"hits":[{"id":1,"title":"Alien","score":1.234},{"id":2,"title":"Aliens","score":1.2335}]}`
+	const swapped = `{"total":2,"hits":[{"id":2,"title":"Aliens","score":1.2335},{"id":1,"title":"Alien","score":1.234}]}`
+	if !sameAnswer(t, "200 "+swapped, "200 "+near) {
+		t.Error("two hits 0.04 % apart that traded places made answers differ")
 	}
 	for _, got := range []string{
 		"404 " + want,
@@ -157,6 +187,7 @@ func TestSameAnswer(t *testing.T) {
 		"200 " + strings.Replace(want, "1.234", "1.26", 1),
 		"200 " + strings.Replace(want, `,"next_cursor":"abc"`, "", 1),
 		`200 {"total":2,"hits":[{"id":2,"title":"Aliens","score":0.5},{"id":1,"title":"Alien","score":1.234}],"next_cursor":"abc"}`,
+		`200 {"total":2,"hits":[{"id":1,"title":"Alien","score":1.234},{"id":1,"title":"Alien","score":1.234}],"next_cursor":"abc"}`,
 	} {
 		if sameAnswer(t, got, "200 "+want) {
 			t.Errorf("%s is taken for the same answer as %s", got, want)
@@ -182,6 +213,9 @@ func alike(g, w any, key string) bool {
 		ga, ok := g.([]any)
 		if !ok || len(ga) != len(w) {
 			return false
+		}
+		if key == "hits" {
+			return sameHits(ga, w)
 		}
 		for i := range w {
 			if !alike(ga[i], w[i], key) {
