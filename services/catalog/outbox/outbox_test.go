@@ -43,6 +43,21 @@ func newFixture(t *testing.T, ensureStream bool) *fixture {
 	return f
 }
 
+// recreateStream deletes the test stream and creates it empty, as a server that lost it would. The
+// server may still be letting go of the old stream's store for a moment, and refuses the new one until
+// then ("error creating store for stream"); the catalog's start retries the same way.
+func (f *fixture) recreateStream(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.js.DeleteStream(ctx, testStream.Name); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the stream created again", func() bool {
+		_, err := natsx.EnsureStream(ctx, f.js, testStream, 0)
+		return err == nil
+	})
+}
+
 // keeping gives the fixture a relay that keeps published rows for retention.
 func (f *fixture) keeping(retention time.Duration) *fixture {
 	f.relay = outbox.NewWith(slog.New(slog.DiscardHandler), f.store, f.js, testStream, outbox.Options{Retention: retention})
@@ -217,7 +232,6 @@ func (f *fixture) lastMsgErr(id int64) (*jetstream.RawStreamMsg, error) {
 // The interval published again ends at the relay's last publication, not at its start: a machine that
 // crashed comes back minutes later, and what its stream lost is the second before the crash.
 func TestRelayRepublishesTheIntervalBeforeALongStop(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t, true)
 	relay := func() *outbox.Relay {
 		return outbox.NewWith(slog.New(slog.DiscardHandler), f.store, f.js, testStream, outbox.Options{Republish: time.Minute})
@@ -231,12 +245,7 @@ func TestRelayRepublishesTheIntervalBeforeALongStop(t *testing.T) {
 	if _, err := f.db.Exec(`UPDATE outbox SET published_at = ?`, time.Now().UTC().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.js.DeleteStream(ctx, testStream.Name); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := natsx.EnsureStream(ctx, f.js, testStream, 0); err != nil {
-		t.Fatal(err)
-	}
+	f.recreateStream(t)
 	f.relay = relay()
 	f.run(t)
 	testenv.Eventually(t, "A published again", func() bool { return f.relay.Published() == 1 })
@@ -325,12 +334,7 @@ func TestRelayRepublishesItsLastIntervalOnStart(t *testing.T) {
 
 	// The server lost its stream (a new stream remembers no message ids): the restart publishes A's last
 	// event and B's again, not A's first nor the hour-old one.
-	if err := f.js.DeleteStream(ctx, testStream.Name); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := natsx.EnsureStream(ctx, f.js, testStream, 0); err != nil {
-		t.Fatal(err)
-	}
+	f.recreateStream(t)
 	r = restarted()
 	runFor(r, func() bool { return drained(r)() && r.Published() == 2 })
 	if state := f.streamState(t); state.LastSeq != 2 || state.Msgs != 2 {
