@@ -23,6 +23,9 @@ type expansions struct {
 	r     *dictReader
 	err   error                // opening the reader failed: the queries fall back to Bleve's own
 	words map[expansionKey]any // []index.DictEntry for typo variants, []string for completions
+
+	set    string // r's segments, as sharedExpansions names them
+	newest uint64
 }
 
 type expansionKey struct {
@@ -180,13 +183,18 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 		return v, true
 	}
 	if e.r == nil && e.err == nil {
-		e.r, e.err = e.x.reader()
+		if e.r, e.err = e.x.reader(); e.err == nil {
+			if e.set, e.newest, e.err = e.r.segmentSet(); e.err != nil {
+				e.r.close()
+				e.r = nil
+			}
+		}
 	}
 	if e.r == nil {
 		return nil, false
 	}
 	shared := &e.r.cache.shared
-	if v, ok := shared.get(e.r.set, key); ok {
+	if v, ok := shared.get(e.set, key); ok {
 		e.words[key] = v
 		return v, true
 	}
@@ -195,7 +203,7 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 		return nil, false
 	}
 	e.words[key] = v
-	shared.put(e.r.set, e.r.newest, key, v)
+	shared.put(e.set, e.newest, key, v)
 	return v, true
 }
 

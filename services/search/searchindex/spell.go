@@ -130,10 +130,8 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 // dictReader reads the term dictionaries of one snapshot of every shard: a word's count is the sum of its
 // counts in the shards.
 type dictReader struct {
-	rs     []index.IndexReader
-	cache  *segmentCaches // each segment's expansions, kept across searches
-	set    string         // the ids of the segments rs reads (sharedExpansions)
-	newest uint64         // the highest of them
+	rs    []index.IndexReader
+	cache *segmentCaches // each segment's expansions, kept across searches
 
 	dfaMu sync.Mutex
 	dfas  map[dfaKey]vellum.Automaton // Levenshtein DFAs built so far, shared by every field's walk
@@ -180,18 +178,18 @@ func (x *Index) reader() (*dictReader, error) {
 		}
 		ir.rs = append(ir.rs, r)
 	}
-	var set []byte
-	err := ir.eachSegmentOf(func(_ segment.Segment, sc *segmentCache) error {
-		set = binary.AppendUvarint(set, sc.id)
-		ir.newest = max(ir.newest, sc.id)
+	return ir, nil
+}
+
+// segmentSet names the segments ir reads by their caches' ids (sharedExpansions), and gives the highest.
+func (ir *dictReader) segmentSet() (set string, newest uint64, err error) {
+	var ids []byte
+	err = ir.eachSegmentOf(func(_ segment.Segment, sc *segmentCache) error {
+		ids = binary.AppendUvarint(ids, sc.id)
+		newest = max(newest, sc.id)
 		return nil
 	})
-	if err != nil {
-		ir.close()
-		return nil, fmt.Errorf("open index reader: %w", err)
-	}
-	ir.set = string(set)
-	return ir, nil
+	return string(ids), newest, err
 }
 
 func (ir *dictReader) close() {
