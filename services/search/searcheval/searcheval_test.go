@@ -35,10 +35,10 @@ func TestRelevance(t *testing.T) {
 	if rep.Movies < 15000 {
 		t.Errorf("indexed %d movies, want the whole catalog", rep.Movies)
 	}
-	if got, want := rep.NDCG, 0.68; got < want {
+	if got, want := rep.NDCG, 0.70; got < want {
 		t.Errorf("nDCG@10=%.4f, want ≥ %.2f", got, want)
 	}
-	if got, want := rep.MRR, 0.72; got < want {
+	if got, want := rep.MRR, 0.75; got < want {
 		t.Errorf("MRR=%.4f, want ≥ %.2f", got, want)
 	}
 	checkCases(t, rep.Cases)

@@ -98,10 +98,11 @@ func (e *executor) better(a, b *ranked, errp *error) bool {
 }
 
 // top answers a scored tier: how many movies q matches in every shard, and its matches from..from+size-1
-// in Bleve's order, each scored as Bleve's searchers score q times the movie's prior; only those after
+// in Bleve's order, each scored as Bleve's searchers score q times the movie's prior (see Ranking.priorIn:
+// topic says whether the tier is a topic's); only those after
 // the position after, if given (a cursor's). It returns errUnsupported for a query it cannot score as
 // Bleve would.
-func (e *executor) top(q query.Query, after *ranked, from, size int) (uint64, []*blevesearch.DocumentMatch, error) {
+func (e *executor) top(q query.Query, topic bool, after *ranked, from, size int) (uint64, []*blevesearch.DocumentMatch, error) {
 	if e == nil {
 		return 0, nil, errUnsupported
 	}
@@ -145,9 +146,11 @@ func (e *executor) top(q query.Query, after *ranked, from, size int) (uint64, []
 				continue
 			}
 			sp := s.segs[i].cache
+			rank := s.x.rank
+			f.maxPrior = rank.priorIn(topic, f.maxPrior)
 			priorBound := func(d uint64) float64 {
 				if v := sp.get(d); v != 0 {
-					return v
+					return rank.priorIn(topic, v)
 				}
 				return f.maxPrior
 			}
@@ -176,6 +179,7 @@ func (e *executor) top(q query.Query, after *ranked, from, size int) (uint64, []
 				if err != nil {
 					return 0, nil, err
 				}
+				p = rank.priorIn(topic, p)
 				r := &ranked{shard: si, seg: i, num: d, score: v * p}
 				if after != nil && !e.better(after, r, &page.err) {
 					continue

@@ -77,7 +77,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 	}
 	qq := filtered(t.member, pg.filter)
 	if t.scored {
-		qq = x.scoring(pg.p, t.anyWords, member)
+		qq = x.scoring(pg.p, t.anyWords, member, t.topic)
 	}
 	size := 0
 	if pg.need > 0 {
@@ -117,7 +117,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 				return 0, err
 			}
 		}
-		total, hits, err := pg.p.exec.top(x.relevance(pg.p, t.anyWords, member), from, pg.skip, size)
+		total, hits, err := pg.p.exec.top(x.relevance(pg.p, t.anyWords, member), t.topic, from, pg.skip, size)
 		if err != nil && !errors.Is(err, errUnsupported) {
 			return 0, fmt.Errorf("search %q: %w", q.Text, err)
 		}

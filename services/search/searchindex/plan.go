@@ -290,6 +290,35 @@ func (x *Index) phraseQuery(words []string) query.Query {
 	return query.NewDisjunctionQuery(qs)
 }
 
+// topicFields are where a topic is named: the values that say what a movie is about.
+var topicFields = []string{fieldGenres, fieldKeywords, fieldTags}
+
+// maxTopicWords is the most words a topic has ("new york city"); a longer query is a title or a sentence.
+const maxTopicWords = 4
+
+// topicQuery matches the movies that have the plan's words, in order, in a genre, a keyword or a tag;
+// nil if the plan cannot name a topic (a quoted phrase, too many words, or none).
+func topicQuery(p *plan) query.Query {
+	if len(p.phrases) > 0 || len(p.terms) == 0 || len(p.terms) > maxTopicWords {
+		return nil
+	}
+	words := make([]string, len(p.terms))
+	for i, t := range p.terms {
+		words[i] = t.text
+	}
+	qs := make([]query.Query, len(topicFields))
+	for i, f := range topicFields {
+		if len(words) == 1 {
+			tq := query.NewTermQuery(words[0])
+			tq.SetField(f)
+			qs[i] = tq
+		} else {
+			qs[i] = query.NewPhraseQuery(words, f)
+		}
+	}
+	return query.NewDisjunctionQuery(qs)
+}
+
 // The ways a plan's words may match. A tier is a set of movies; the tiers of a search are disjoint and
 // ranked in order, whatever the scores.
 type strictness int
@@ -459,9 +488,10 @@ func titlePhrase(words []string, boost float64) query.Query {
 	return query.NewDisjunctionQuery(alts)
 }
 
-// scoring is relevance with the priors: Bleve's custom score multiplies each match's text score by them.
-func (x *Index) scoring(p *plan, anyWords bool, within query.Query) query.Query {
-	return query.NewCustomScoreQueryWithScorer(x.relevance(p, anyWords, within), x.scorer(x.rank), nil, nil)
+// scoring is relevance with the priors: Bleve's custom score multiplies each match's text score by them,
+// raised to Ranking.TopicPopularity in a topic's tier.
+func (x *Index) scoring(p *plan, anyWords bool, within query.Query, topic bool) query.Query {
+	return query.NewCustomScoreQueryWithScorer(x.relevance(p, anyWords, within), x.scorer(x.rank, topic), nil, nil)
 }
 
 // membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and

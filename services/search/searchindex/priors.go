@@ -163,9 +163,9 @@ func (p *priors) get(id int64) priorRow {
 // microsecond, a match about one.
 const yieldEvery = 256
 
-// scorer is the custom-score callback of ranking r: the text score times the movie's prior. Bleve resolves
-// the hit's id before calling it.
-func (x *Index) scorer(r Ranking) func(context.Context, *blevesearch.DocumentMatch) (float64, error) {
+// scorer is the custom-score callback of ranking r: the text score times the movie's prior (in a topic's
+// tier, the prior to the power r.TopicPopularity). Bleve resolves the hit's id before calling it.
+func (x *Index) scorer(r Ranking, topic bool) func(context.Context, *blevesearch.DocumentMatch) (float64, error) {
 	var scored atomic.Uint32 // the shards of one search share the callback
 	return func(_ context.Context, d *blevesearch.DocumentMatch) (float64, error) {
 		if scored.Add(1)%yieldEvery == 0 {
@@ -177,7 +177,7 @@ func (x *Index) scorer(r Ranking) func(context.Context, *blevesearch.DocumentMat
 		}
 		row := x.priors.get(id)
 		votes, rating := float64(row.votes), float64(row.rating)
-		return d.Score * r.prior(votes, rating, !math.IsNaN(votes), !math.IsNaN(rating)), nil
+		return d.Score * r.priorIn(topic, r.prior(votes, rating, !math.IsNaN(votes), !math.IsNaN(rating))), nil
 	}
 }
 

@@ -35,6 +35,14 @@ type Ranking struct {
 	TypoBelow       int // with fewer movies matching every word exactly, movies matching with typos follow them
 	RelaxBelow      int // with fewer movies matching every word, movies matching some words follow them
 	DidYouMeanBelow int // with fewer movies matching every word exactly, look for a corrected query
+
+	// A query names a topic when its words, in order, are in the genres, keywords or tags of at least
+	// TopicMin movies (0: never) and it is no person's whole name: "heist", "robots", "science fiction".
+	// Those movies come first, and among them popularity weighs TopicPopularity times as much: the prior
+	// is raised to that power. Someone who types a topic means its well-known films, not an obscure one
+	// that has the word in its title.
+	TopicMin        int
+	TopicPopularity float64
 }
 
 // DefaultRanking is the ranking the service runs with unless configured otherwise.
@@ -45,6 +53,7 @@ func DefaultRanking() Ranking {
 		Prefix: 0.6, Typo: 0.4,
 		VotesWeight: 3, VotesSaturate: 20000, RatingWeight: 0.3, RatingMinVotes: 200, WeightedRatingMinVotes: 500,
 		TypoBelow: 20, RelaxBelow: 10, DidYouMeanBelow: 3,
+		TopicMin: 10, TopicPopularity: 8,
 	}
 }
 
@@ -56,7 +65,7 @@ func (r Ranking) Validate() error {
 		"tags": r.Tags, "tagline": r.Tagline, "overview": r.Overview, "title_exact": r.TitleExact,
 		"title_phrase": r.TitlePhrase, "person_phrase": r.PersonPhrase, "value_exact": r.ValueExact, "prefix": r.Prefix, "typo": r.Typo,
 		"votes_weight": r.VotesWeight, "rating_weight": r.RatingWeight, "rating_min_votes": r.RatingMinVotes,
-		"weighted_rating_min_votes": r.WeightedRatingMinVotes,
+		"weighted_rating_min_votes": r.WeightedRatingMinVotes, "topic_popularity": r.TopicPopularity,
 	} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			problems = append(problems, fmt.Sprintf("%s must be a finite number ≥ 0", name))
@@ -71,8 +80,11 @@ func (r Ranking) Validate() error {
 	if r.Title == 0 {
 		problems = append(problems, "title must be above 0")
 	}
-	if r.TypoBelow < 0 || r.RelaxBelow < 0 || r.DidYouMeanBelow < 0 {
-		problems = append(problems, "typo_below, relax_below and did_you_mean_below must be ≥ 0")
+	if r.TypoBelow < 0 || r.RelaxBelow < 0 || r.DidYouMeanBelow < 0 || r.TopicMin < 0 {
+		problems = append(problems, "typo_below, relax_below, did_you_mean_below and topic_min must be ≥ 0")
+	}
+	if r.TopicPopularity > maxTopicPopularity {
+		problems = append(problems, fmt.Sprintf("topic_popularity must be at most %d", maxTopicPopularity))
 	}
 	if len(problems) > 0 {
 		return errors.New("invalid ranking: " + strings.Join(problems, "; "))
@@ -92,6 +104,18 @@ func (r Ranking) prior(votes, rating float64, hasVotes, hasRating bool) float64 
 		f *= 1 + r.RatingWeight*trust*max(-1, min(1, (rating-6)/3))
 	}
 	return f
+}
+
+// maxTopicPopularity bounds the power a topic's prior is raised to: already at 8, popularity all but
+// decides the order of a topic's movies.
+const maxTopicPopularity = 32
+
+// priorIn is the prior of a tier's movie: prior, or, in a topic's tier, prior to the power TopicPopularity.
+func (r Ranking) priorIn(topic bool, prior float64) float64 {
+	if !topic {
+		return prior
+	}
+	return math.Pow(prior, r.TopicPopularity)
 }
 
 // weightedRating is the Bayesian average that IMDb's top lists rank by: a movie's rating R over v votes

@@ -122,7 +122,7 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 func (x *Index) suggestScorer() func(context.Context, *blevesearch.DocumentMatch) (float64, error) {
 	r := x.rank
 	r.VotesWeight *= 4
-	return x.scorer(r)
+	return x.scorer(r, false)
 }
 
 // completes reports whether text has every typed word, the last as a prefix of one of its words.

@@ -20,6 +20,7 @@ type tier struct {
 	anyWords bool
 	match    search.Match
 	mixed    bool // exact and typo matches together: each hit's match says which
+	topic    bool // the movies of the topic the query names: the prior weighs Ranking.TopicPopularity times
 }
 
 // commonShare is the share of the catalog above which a word is too common to make a movie a partial match
@@ -79,6 +80,7 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 	if pinned != "" && (!pinned.valid() || (pinned.relaxed() && len(p.terms) < 2)) {
 		return nil, false, "", invalidCursor()
 	}
+	topical, pinned := pinned.topical()
 	// Movies with every word as typed come first; below TypoBelow of them, the typo matches follow. But one or
 	// two such movies (below DidYouMeanBelow) do not outrank the typo matches: the typed word is likely the
 	// misspelling (intersteller in one overview, Interstellar in a title), so both are one tier, ranked by
@@ -99,6 +101,24 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		}
 	}
 	l = layout(first)
+	// A topic's movies come first, then the other exact matches (see Ranking.TopicMin). A search with
+	// few exact matches names no topic: those are the typed word's misspellings.
+	exactRest := exact
+	if first == tierExact && (pinned == "" || topical) {
+		topic, err := x.topic(ctx, p, pinned != "", n)
+		if err != nil {
+			return nil, false, "", err
+		}
+		if topic != nil {
+			topic = and(topic, exact) // the excluded words too
+			k, err := add(tier{scored: true, member: topic, match: search.MatchExact, topic: true})
+			if err != nil {
+				return nil, false, "", err
+			}
+			n, exactRest = k, except(exact, topic)
+			l = tierTopic + l
+		}
+	}
 	typo := exact
 	switch first {
 	case tierTypo:
@@ -113,8 +133,14 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 			return nil, false, "", err
 		}
 	default:
-		if n, err = add(tier{scored: true, member: exact, match: search.MatchExact}); err != nil {
+		k, err := add(tier{scored: true, member: exactRest, match: search.MatchExact})
+		if err != nil {
 			return nil, false, "", err
+		}
+		if exactRest == exact {
+			n = k
+		} else {
+			n += k
 		}
 		// n counts the filters' movies: add can say, the count above cannot
 		if pinned.has(tierTypo) || (pinned == "" && n < uint64(x.rank.TypoBelow)) {
@@ -142,10 +168,12 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 }
 
 // layout is the tiers of a text search, one letter each in rank order (see tiers): exact, then typo, then
-// partial ("etp"); or mixed exact and typo matches ("m"), or typo matches only ("t"), then partial.
+// partial ("etp"); or mixed exact and typo matches ("m"), or typo matches only ("t"), then partial. A
+// topic's movies may come before the exact matches ("cetp").
 type layout string
 
 const (
+	tierTopic   = "c"
 	tierExact   = "e"
 	tierMixed   = "m"
 	tierTypo    = "t"
@@ -154,10 +182,16 @@ const (
 
 func (l layout) valid() bool {
 	switch l {
-	case "e", "et", "ep", "etp", "m", "mp", "t", "tp":
+	case "e", "et", "ep", "etp", "m", "mp", "t", "tp", "ce", "cet", "cep", "cetp":
 		return true
 	}
 	return false
+}
+
+// topical says whether l begins with a topic's tier, and returns the tiers after it.
+func (l layout) topical() (bool, layout) {
+	rest, ok := strings.CutPrefix(string(l), tierTopic)
+	return ok, layout(rest)
 }
 
 func (l layout) first() string {
@@ -170,6 +204,45 @@ func (l layout) first() string {
 func (l layout) has(tier string) bool { return strings.Contains(string(l), tier) }
 
 func (l layout) relaxed() bool { return l.has(tierPartial) }
+
+// topic is the query of the movies of the topic the plan's words name, or nil if they name none (see
+// Ranking.TopicMin); exact is how many movies have every word. A later page (pinned) does not count again:
+// its first page found the topic.
+func (x *Index) topic(ctx context.Context, p *plan, pinned bool, exact uint64) (query.Query, error) {
+	tq := topicQuery(p)
+	if tq == nil {
+		return nil, nil
+	}
+	// A movie whose whole title is the query is of the topic too, whatever its tags: a title is never
+	// pushed below the topic it names.
+	title := query.NewTermQuery(typedTitleKey(p.titleKey))
+	title.SetField(fieldTitleKey)
+	topic := query.NewDisjunctionQuery([]query.Query{tq, title})
+	if pinned {
+		return topic, nil
+	}
+	if x.rank.TopicMin <= 0 {
+		return nil, nil
+	}
+	// A word too common to match on its own (see informative) is in tags without being one: "a" is in
+	// "based on a book".
+	if len(p.terms) == 1 {
+		docs, err := x.bi.DocCount()
+		if err != nil || float64(exact) > commonShare*float64(docs) {
+			return nil, err
+		}
+	}
+	n, err := x.countWith(ctx, p.exec, tq)
+	if err != nil || n < uint64(x.rank.TopicMin) {
+		return nil, err
+	}
+	// A person's whole name is a person, whom some tags name too ("will smith").
+	person := query.NewDisjunctionQuery([]query.Query{keyQuery(fieldCastName, p.titleKey, 1), keyQuery(fieldDirector, p.titleKey, 1)})
+	if n, err = x.countWith(ctx, p.exec, person); err != nil || n > 0 {
+		return nil, err
+	}
+	return topic, nil
+}
 
 // except is the movies of q that are not in not.
 func except(q, not query.Query) query.Query {

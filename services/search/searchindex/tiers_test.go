@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"marquee/services/search"
@@ -148,5 +149,106 @@ func TestFiltersKeepScores(t *testing.T) {
 		if compared < 2 {
 			t.Errorf("%q: %d movies in both answers, want at least 2 to compare", text, compared)
 		}
+	}
+}
+
+// TestTopicsRankTheirWellKnownFilmsFirst checks the topic tier: a query that is a tag of at least
+// Ranking.TopicMin movies ranks those movies first, the most voted first, with a movie whose whole title is
+// the query among them; a movie with the word elsewhere (its overview) follows, however popular. Pages after
+// a cursor go through the tier and past it. A person's whole name is no topic, nor is a word too common to
+// match on its own, and TopicMin 0 turns topics off.
+func TestTopicsRankTheirWellKnownFilmsFirst(t *testing.T) {
+	build := func(r searchindex.Ranking) *searchindex.Index {
+		idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{Ranking: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = idx.Close() })
+		var movies []search.Movie
+		votes := 100.0
+		for i := range 12 { // votes 150 … 12,975: the more, the later
+			votes *= 1.5
+			movies = append(movies, search.Movie{ID: int64(i + 1), Version: 1, Title: fmt.Sprintf("The Vault %d", i+1),
+				Tags: []string{"heist", "ensemble cast"}, Votes: ptr(int64(votes))})
+		}
+		movies = append(movies,
+			search.Movie{ID: 100, Version: 1, Title: "Heist", Votes: ptr(int64(50))},
+			search.Movie{ID: 200, Version: 1, Title: "A Quiet Evening", Overview: "A heist goes wrong.", Votes: ptr(int64(19000))},
+			search.Movie{ID: 300, Version: 1, Title: "Lights Out", Cast: []string{"Ada Vance"}, Votes: ptr(int64(40))},
+			search.Movie{ID: 500, Version: 1, Title: "Ensemble", Votes: ptr(int64(10))})
+		for i := range 10 { // a person whom tags name
+			movies = append(movies, search.Movie{ID: int64(400 + i), Version: 1, Title: fmt.Sprintf("Evening %d", i),
+				Tags: []string{"ada vance"}, Votes: ptr(int64(5000))})
+		}
+		for i := range 150 { // ensemble becomes a common word
+			movies = append(movies, search.Movie{ID: int64(1000 + i), Version: 1, Title: fmt.Sprintf("Night %d", i),
+				Overview: "An ensemble piece."})
+		}
+		MustIndex(t, idx, movies...)
+		return idx
+	}
+	ids := func(idx *searchindex.Index, text string) []int64 {
+		t.Helper()
+		res, err := idx.Search(context.Background(), search.Query{Text: text, PerPage: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, h := range res.Hits {
+			if h.Match != search.MatchExact {
+				t.Errorf("%q: hit %d matched %q, want exact", text, h.ID, h.Match)
+			}
+			out = append(out, h.ID)
+		}
+		return out
+	}
+
+	idx := build(searchindex.DefaultRanking())
+	got := ids(idx, "heist")
+	if len(got) != 14 {
+		t.Fatalf("heist: %v, want 14 hits", got)
+	}
+	// The tagged films by their votes, most first, and the film titled Heist among them (where its title's
+	// weight against its 50 votes puts it).
+	tagged := slices.DeleteFunc(slices.Clone(got[:13]), func(id int64) bool { return id == 100 })
+	if fmt.Sprint(tagged) != "[12 11 10 9 8 7 6 5 4 3 2 1]" || got[0] != 12 {
+		t.Errorf("heist: %v, want the topic's films most voted first, and the film titled Heist among them", got)
+	}
+	if got[13] != 200 {
+		t.Errorf("heist: %v, want the film with the word in its overview last, although it has the most votes", got)
+	}
+
+	// The same order, page by page.
+	var paged []int64
+	q := search.Query{Text: "heist", PerPage: 4}
+	for range 10 {
+		res, err := idx.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range res.Hits {
+			paged = append(paged, h.ID)
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		q.Cursor = res.NextCursor
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(got) {
+		t.Errorf("heist page by page: %v, want %v", paged, got)
+	}
+
+	if got := ids(idx, "ada vance"); len(got) == 0 || got[0] != 300 {
+		t.Errorf("ada vance: %v, want her film first: a person's name is no topic", got)
+	}
+	// In 163 of 186 movies, more than commonShare: a word of tags, not a tag ("a" in "based on a book").
+	if got := ids(idx, "ensemble"); len(got) == 0 || got[0] != 500 {
+		t.Errorf("ensemble: %v, want the film titled Ensemble first: a common word names no topic", got)
+	}
+
+	r := searchindex.DefaultRanking()
+	r.TopicMin = 0
+	if got := ids(build(r), "heist"); len(got) == 0 || got[0] != 100 {
+		t.Errorf("heist, topics off: %v, want the film titled Heist first", got)
 	}
 }
