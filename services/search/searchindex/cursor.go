@@ -68,6 +68,9 @@ func encodeCursor(tier int, l layout, order blevesearch.SortOrder, h *blevesearc
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// maxTier is the last tier a search can have: topic, exact, typo and partial ("cetp").
+const maxTier = 3
+
 // decodeCursor reads a cursor given back by a client; nil for none. A cursor that this service did not
 // make for this sort is an apperr.Invalid error.
 func decodeCursor(s string, keys []search.SortKey) (*cursor, error) {
@@ -79,7 +82,7 @@ func decodeCursor(s string, keys []search.SortKey) (*cursor, error) {
 		return nil, invalidCursor()
 	}
 	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.Tier < 0 || c.Tier > 2 || len(c.After) == 0 || c.Sort != sortSignature(keys) ||
+	if err := json.Unmarshal(b, &c); err != nil || c.Tier < 0 || c.Tier > maxTier || len(c.After) == 0 || c.Sort != sortSignature(keys) ||
 		(c.Layout != "" && !c.Layout.valid()) || (c.Mean != nil && (math.IsNaN(*c.Mean) || math.IsInf(*c.Mean, 0))) {
 		return nil, invalidCursor()
 	}

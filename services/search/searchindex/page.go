@@ -34,8 +34,9 @@ type pager struct {
 	more         bool                       // whether a match follows the last hit
 	last         *blevesearch.DocumentMatch // the last hit, where the next page's cursor starts
 	lastTier     int                        // its tier
-	exactTotal   uint64                     // the first tier's size, if it holds exact matches only
+	exactTotal   uint64                     // the exact matches' number: the first tier's size, if it holds exact matches only
 	exactUnknown bool                       // the first tier holds exact and typo matches: exactTotal is not counted
+	topicFirst   bool                       // the first tier is a topic's, the second the other exact matches
 	judge        *hitJudge                  // the hits' match kinds and highlights, made on the first scored hit
 	layout       layout                     // the tiers of a text search, for the next page's cursor
 	mean         float64                    // the mean rating of the hits' weighted ratings (NaN: none)
@@ -162,11 +163,14 @@ func (pg *pager) add(t tier) (uint64, error) {
 
 func (pg *pager) counted(i int, t tier, n uint64) {
 	pg.res.Total += n
-	if i == 0 {
-		pg.exactTotal, pg.exactUnknown = 0, t.mixed
+	switch {
+	case i == 0:
+		pg.exactTotal, pg.exactUnknown, pg.topicFirst = 0, t.mixed, t.topic
 		if t.match == search.MatchExact && !t.mixed {
 			pg.exactTotal = n
 		}
+	case i == 1 && pg.topicFirst:
+		pg.exactTotal += n // the exact matches of the words beside the topic's
 	}
 }
 

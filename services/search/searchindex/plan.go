@@ -296,9 +296,9 @@ var topicFields = []string{fieldGenres, fieldKeywords, fieldTags}
 // maxTopicWords is the most words a topic has ("new york city"); a longer query is a title or a sentence.
 const maxTopicWords = 4
 
-// topicQuery matches the movies that have the plan's words, in order, in a genre, a keyword or a tag;
-// nil if the plan cannot name a topic (a quoted phrase, too many words, or none).
-func topicQuery(p *plan) query.Query {
+// inOrder matches the movies that have the plan's words, in order, in one of fields; nil if the plan cannot
+// name a topic (a quoted phrase, too many words, or none).
+func inOrder(p *plan, fields []string) query.Query {
 	if len(p.phrases) > 0 || len(p.terms) == 0 || len(p.terms) > maxTopicWords {
 		return nil
 	}
@@ -306,8 +306,8 @@ func topicQuery(p *plan) query.Query {
 	for i, t := range p.terms {
 		words[i] = t.text
 	}
-	qs := make([]query.Query, len(topicFields))
-	for i, f := range topicFields {
+	qs := make([]query.Query, len(fields))
+	for i, f := range fields {
 		if len(words) == 1 {
 			tq := query.NewTermQuery(words[0])
 			tq.SetField(f)

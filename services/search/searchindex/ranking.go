@@ -37,10 +37,11 @@ type Ranking struct {
 	DidYouMeanBelow int // with fewer movies matching every word exactly, look for a corrected query
 
 	// A query names a topic when its words, in order, are in the genres, keywords or tags of at least
-	// TopicMin movies (0: never) and it is no person's whole name: "heist", "robots", "science fiction".
-	// Those movies come first, and among them popularity weighs TopicPopularity times as much: the prior
-	// is raised to that power. Someone who types a topic means its well-known films, not an obscure one
-	// that has the word in its title.
+	// TopicMin movies (0: never), more than in people's names, and not too common: "heist", "robots",
+	// "science fiction", not "emma" (Emma Watson's) or "a" (of "based on a book"); see Index.topic.
+	// Those movies come first, and among them the prior (popularity and rating) weighs TopicPopularity
+	// times as much: it is raised to that power. Someone who types a topic means its well-known films, not
+	// an obscure one that has the word in its title.
 	TopicMin        int
 	TopicPopularity float64
 }

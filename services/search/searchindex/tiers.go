@@ -59,8 +59,9 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 }
 
 // tiers decides the tiers of a text search in rank order, each from the sizes of those before it, and hands
-// each to add, which returns its number of movies: movies with every word exactly (the last word also as a
-// prefix); then, only if fewer than Ranking.TypoBelow movies have every word exactly, movies with every word
+// each to add, which returns its number of movies: with topics (a search ranked by relevance), the movies of
+// the topic the words name, if they name one (see topic); movies with every word exactly (the last word also
+// as a prefix); then, only if fewer than Ranking.TypoBelow movies have every word exactly, movies with every word
 // within its typo tolerance; then, only if fewer than Ranking.RelaxBelow movies have every word (within the
 // tolerance), movies with some of the words. A fuzzy expansion of every word in every field is the costliest
 // part of a search, and when the words match as typed, their typo variants are noise below them. It returns
@@ -68,7 +69,7 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 //
 // A later page passes the layout of the first (its cursor's, pinned): a write between the pages may move the
 // counts the layout was decided from, and the cursor's tier must stay the tier it was made in.
-func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error), pinned layout) (member query.Query, relaxed bool, l layout, err error) {
+func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error), pinned layout, topics bool) (member query.Query, relaxed bool, l layout, err error) {
 	exact := x.membership(p, allExact)
 	if len(p.terms) == 0 {
 		if pinned != "" && pinned != "e" {
@@ -81,6 +82,9 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		return nil, false, "", invalidCursor()
 	}
 	topical, pinned := pinned.topical()
+	if topical && !topics {
+		return nil, false, "", invalidCursor()
+	}
 	// Movies with every word as typed come first; below TypoBelow of them, the typo matches follow. But one or
 	// two such movies (below DidYouMeanBelow) do not outrank the typo matches: the typed word is likely the
 	// misspelling (intersteller in one overview, Interstellar in a title), so both are one tier, ranked by
@@ -104,10 +108,13 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 	// A topic's movies come first, then the other exact matches (see Ranking.TopicMin). A search with
 	// few exact matches names no topic: those are the typed word's misspellings.
 	exactRest := exact
-	if first == tierExact && (pinned == "" || topical) {
+	if topics && first == tierExact && (pinned == "" || topical) {
 		topic, err := x.topic(ctx, p, pinned != "", n)
 		if err != nil {
 			return nil, false, "", err
+		}
+		if topic == nil && topical {
+			return nil, false, "", invalidCursor() // its tiers are not this search's
 		}
 		if topic != nil {
 			topic = and(topic, exact) // the excluded words too
@@ -209,7 +216,7 @@ func (l layout) relaxed() bool { return l.has(tierPartial) }
 // Ranking.TopicMin); exact is how many movies have every word. A later page (pinned) does not count again:
 // its first page found the topic.
 func (x *Index) topic(ctx context.Context, p *plan, pinned bool, exact uint64) (query.Query, error) {
-	tq := topicQuery(p)
+	tq := inOrder(p, topicFields)
 	if tq == nil {
 		return nil, nil
 	}
@@ -236,9 +243,10 @@ func (x *Index) topic(ctx context.Context, p *plan, pinned bool, exact uint64) (
 	if err != nil || n < uint64(x.rank.TopicMin) {
 		return nil, err
 	}
-	// A person's whole name is a person, whom some tags name too ("will smith").
-	person := query.NewDisjunctionQuery([]query.Query{keyQuery(fieldCastName, p.titleKey, 1), keyQuery(fieldDirector, p.titleKey, 1)})
-	if n, err = x.countWith(ctx, p.exec, person); err != nil || n > 0 {
+	// Words that name people at least as often are a person, whom tags name too ("will smith", "emma" of
+	// Emma Watson).
+	people, err := x.countWith(ctx, p.exec, inOrder(p, []string{fieldCast, fieldDirectors}))
+	if err != nil || people >= n {
 		return nil, err
 	}
 	return topic, nil

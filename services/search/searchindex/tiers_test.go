@@ -169,18 +169,29 @@ func TestTopicsRankTheirWellKnownFilmsFirst(t *testing.T) {
 		for i := range 12 { // votes 150 … 12,975: the more, the later
 			votes *= 1.5
 			movies = append(movies, search.Movie{ID: int64(i + 1), Version: 1, Title: fmt.Sprintf("The Vault %d", i+1),
-				Tags: []string{"heist", "ensemble cast"}, Votes: ptr(int64(votes))})
+				Tags: []string{"heist", "ensemble cast"}, Keywords: []string{"heist", "bank"}, Votes: ptr(int64(votes))})
 		}
 		movies = append(movies,
 			search.Movie{ID: 100, Version: 1, Title: "Heist", Votes: ptr(int64(50))},
 			search.Movie{ID: 200, Version: 1, Title: "A Quiet Evening", Overview: "A heist goes wrong.", Votes: ptr(int64(19000))},
 			search.Movie{ID: 300, Version: 1, Title: "Lights Out", Cast: []string{"Ada Vance"}, Votes: ptr(int64(40))},
 			search.Movie{ID: 500, Version: 1, Title: "Ensemble", Votes: ptr(int64(10))})
-		for i := range 10 { // a person whom tags name
+		for i := range 10 { // a person whom tags name (as they name Will Smith), and who plays in 11 films
 			movies = append(movies, search.Movie{ID: int64(400 + i), Version: 1, Title: fmt.Sprintf("Evening %d", i),
-				Tags: []string{"ada vance"}, Votes: ptr(int64(5000))})
+				Tags: []string{"ada vance"}, Votes: ptr(int64(5000 + 100*i))},
+				search.Movie{ID: int64(310 + i), Version: 1, Title: fmt.Sprintf("Morning %d", i), Cast: []string{"Ada Vance"},
+					Votes: ptr(int64(1000))})
 		}
-		for i := range 150 { // ensemble becomes a common word
+		// Of 2000: one film of the topic, five with the word elsewhere, and ten with a word one letter off.
+		movies = append(movies, search.Movie{ID: 600, Version: 1, Title: "Cold Cash", Year: ptr(2000), Tags: []string{"heist"}})
+		for i := range 5 {
+			movies = append(movies, search.Movie{ID: int64(601 + i), Version: 1, Title: fmt.Sprintf("Harbor %d", i), Year: ptr(2000),
+				Overview: "The heist of the year."})
+		}
+		for i := range 10 {
+			movies = append(movies, search.Movie{ID: int64(610 + i), Version: 1, Title: fmt.Sprintf("Hoist %d", i), Year: ptr(2000)})
+		}
+		for i := range 250 { // ensemble becomes a common word, and heist a rare one
 			movies = append(movies, search.Movie{ID: int64(1000 + i), Version: 1, Title: fmt.Sprintf("Night %d", i),
 				Overview: "An ensemble piece."})
 		}
@@ -205,17 +216,17 @@ func TestTopicsRankTheirWellKnownFilmsFirst(t *testing.T) {
 
 	idx := build(searchindex.DefaultRanking())
 	got := ids(idx, "heist")
-	if len(got) != 14 {
-		t.Fatalf("heist: %v, want 14 hits", got)
+	if len(got) != 20 {
+		t.Fatalf("heist: %v, want 20 hits", got)
 	}
-	// The tagged films by their votes, most first, and the film titled Heist among them (where its title's
-	// weight against its 50 votes puts it).
+	// The topic's tier: the tagged films by their votes, most first, the film titled Heist among them (where
+	// its title's weight against its 50 votes puts it), and the one without votes last.
 	tagged := slices.DeleteFunc(slices.Clone(got[:13]), func(id int64) bool { return id == 100 })
-	if fmt.Sprint(tagged) != "[12 11 10 9 8 7 6 5 4 3 2 1]" || got[0] != 12 {
+	if fmt.Sprint(tagged) != "[12 11 10 9 8 7 6 5 4 3 2 1]" || got[0] != 12 || got[13] != 600 {
 		t.Errorf("heist: %v, want the topic's films most voted first, and the film titled Heist among them", got)
 	}
-	if got[13] != 200 {
-		t.Errorf("heist: %v, want the film with the word in its overview last, although it has the most votes", got)
+	if got[14] != 200 {
+		t.Errorf("heist: %v, want the film with the word in its overview after the topic's, although it has the most votes", got)
 	}
 
 	// The same order, page by page.
@@ -238,17 +249,77 @@ func TestTopicsRankTheirWellKnownFilmsFirst(t *testing.T) {
 		t.Errorf("heist page by page: %v, want %v", paged, got)
 	}
 
-	if got := ids(idx, "ada vance"); len(got) == 0 || got[0] != 300 {
-		t.Errorf("ada vance: %v, want her film first: a person's name is no topic", got)
+	// Filtered to 2000, the topic's tier holds one film, the other exact matches five, and the typo matches
+	// (hoist) follow, as six exact matches are fewer than TypoBelow.
+	year := search.Range{Min: ptr(2000.0), Max: ptr(2000.0)}
+	res, err := idx.Search(context.Background(), search.Query{Text: "heist", Year: year, PerPage: 20})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// In 163 of 186 movies, more than commonShare: a word of tags, not a tag ("a" in "based on a book").
+	if res.Total != 16 || res.DidYouMean != "" || len(res.Hits) == 0 || res.Hits[0].ID != 600 {
+		t.Errorf("heist in 2000: total %d, did you mean %q, first %d; want 16 (6 exact, 10 typos), none, the topic's film (600)",
+			res.Total, res.DidYouMean, res.Hits[0].ID)
+	}
+
+	person := ids(idx, "ada vance")
+	// In 263 of 442 movies, more than commonShare: a word of tags, not a tag ("a" in "based on a book").
 	if got := ids(idx, "ensemble"); len(got) == 0 || got[0] != 500 {
 		t.Errorf("ensemble: %v, want the film titled Ensemble first: a common word names no topic", got)
 	}
 
 	r := searchindex.DefaultRanking()
 	r.TopicMin = 0
-	if got := ids(build(r), "heist"); len(got) == 0 || got[0] != 100 {
+	off := build(r)
+	if got := ids(off, "heist"); len(got) == 0 || got[0] != 100 {
 		t.Errorf("heist, topics off: %v, want the film titled Heist first", got)
+	}
+	// Words that name people at least as often (11 casts, 10 tags) are a person, no topic: her films first.
+	if want := ids(off, "ada vance"); fmt.Sprint(person) != fmt.Sprint(want) || len(want) != 20 || want[0] < 300 || want[0] > 319 {
+		t.Errorf("ada vance: %v, want %v, the order without topics, her films first", person, want)
+	}
+}
+
+// TestTopicPagesThroughEveryTier pages, two hits at a time, through a topic search narrowed by a filter to
+// few movies, so that it has all four tiers (topic, exact, typo and partial): every cursor is accepted, and
+// every movie comes once.
+func TestTopicPagesThroughEveryTier(t *testing.T) {
+	idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	var movies []search.Movie
+	for i := range 12 {
+		movies = append(movies, search.Movie{ID: int64(i + 1), Version: 1, Title: fmt.Sprintf("Orbit %d", i), Year: ptr(2000),
+			Genres: []string{"Science Fiction"}})
+	}
+	movies = append(movies, search.Movie{ID: 50, Version: 1, Title: "Red Moon", Year: ptr(1950), Genres: []string{"Science Fiction"}})
+	for i := range 5 {
+		movies = append(movies, search.Movie{ID: int64(60 + i), Version: 1, Title: fmt.Sprintf("Lab %d", i), Year: ptr(1950),
+			Overview: "A tale of science."})
+	}
+	MustIndex(t, idx, movies...)
+
+	q := search.Query{Text: "science fiction", Year: search.Range{Min: ptr(1950.0), Max: ptr(1950.0)}, PerPage: 2}
+	var got []int64
+	for page := 0; ; page++ {
+		if page == 5 {
+			t.Fatalf("after %v: still a next page", got)
+		}
+		res, err := idx.Search(context.Background(), q)
+		if err != nil {
+			t.Fatalf("page %d after %v: %v", page+1, got, err)
+		}
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		q.Cursor = res.NextCursor
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[50 60 61 62 63 64]" {
+		t.Errorf("science fiction in 1950, page by page: %v, want the topic's film and the five partial matches once each", got)
 	}
 }

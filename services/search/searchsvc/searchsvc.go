@@ -91,7 +91,7 @@ type Ranking struct {
 	DidYouMeanBelow int `key:"did_you_mean_below" usage:"ranking: with fewer exact matches, look for a corrected query"`
 
 	TopicMin        int     `key:"topic_min" usage:"ranking: a query whose words are in the genres, keywords or tags of at least this many movies names a topic, whose movies come first (0: never)"`
-	TopicPopularity float64 `key:"topic_popularity" usage:"ranking: among a topic's movies, the popularity prior is raised to this power"`
+	TopicPopularity float64 `key:"topic_popularity" usage:"ranking: among a topic's movies, the prior (popularity and rating) is raised to this power"`
 }
 
 // DefaultConfig returns the configuration of a search service on one machine next to a local NATS server.
