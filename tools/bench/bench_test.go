@@ -54,7 +54,7 @@ func TestQuickBench(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	want := 11
+	want := 12
 	if dsn != "" {
 		want++
 	}
@@ -80,6 +80,11 @@ func TestQuickBench(t *testing.T) {
 				t.Errorf("%s was not measured on every peer class:\n%s", name, md)
 			}
 		}
+	}
+	if a := rep.alone; a == nil || a.mix.requests == 0 || a.mix.errors > 0 {
+		t.Errorf("the search process alone answered no mix, or with errors: %+v", a)
+	} else if a.mem.anon <= 0 || a.mem.file <= 0 || a.mem.anon+a.mem.file > a.mem.rss {
+		t.Errorf("memory of the search process alone: %+v, want anonymous and file parts that add up to at most the RSS", a.mem)
 	}
 	for name, m := range map[string]memory{"empty": rep.memBase, "small": rep.memSmall, "large": rep.memLarge} {
 		if m.anon <= 0 || m.file <= 0 || m.anon+m.file > m.rss {

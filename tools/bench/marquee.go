@@ -77,6 +77,16 @@ func start(ctx context.Context, name, bin string, env []string, args ...string) 
 
 func (s *server) output() string { s.mu.Lock(); defer s.mu.Unlock(); return s.out.String() }
 
+// Write keeps the first MB of a process's output, for output.
+func (s *server) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.out.Len() < 1<<20 {
+		s.out.Write(p)
+	}
+	return len(p), nil
+}
+
 // stop asks the process to end (SIGTERM) and kills it if it has not within 30 s.
 func (s *server) stop() {
 	if s == nil || s.cmd.Process == nil {

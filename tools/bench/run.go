@@ -213,6 +213,13 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 		}
 	}
 	srv.stop()
+
+	// The search service alone, a split deployment's process, over the index and stream the all-in-one left.
+	log("search process alone")
+	if rep.alone, err = measureSearchAlone(ctx, bin, srv.dataDir, o.Shards, standard, rep.mixSmall.requests, o.Duration*8); err != nil {
+		rep.finish()
+		return rep, fmt.Errorf("search alone: %w", err)
+	}
 	rep.finish()
 	return rep, nil
 }
