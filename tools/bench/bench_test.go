@@ -81,7 +81,7 @@ func TestQuickBench(t *testing.T) {
 			}
 		}
 	}
-	if a := rep.alone; a == nil || a.mix.requests == 0 || a.mix.errors > 0 {
+	if a := rep.alone; a == nil || a.mix.requests == 0 || a.mix.errors > 0 || a.load.requests == 0 || a.load.errors > 0 {
 		t.Errorf("the search process alone answered no mix, or with errors: %+v", a)
 	} else if a.mem.anon <= 0 || a.mem.file <= 0 || a.mem.anon+a.mem.file > a.mem.rss {
 		t.Errorf("memory of the search process alone: %+v, want anonymous and file parts that add up to at most the RSS", a.mem)

@@ -215,10 +215,12 @@ func runBench(ctx context.Context, o options, w io.Writer) (*report, error) {
 	srv.stop()
 
 	// The search service alone, a split deployment's process, over the index and stream the all-in-one left.
+	// A failure leaves its row unmeasured rather than losing the run.
 	log("search process alone")
-	if rep.alone, err = measureSearchAlone(ctx, bin, srv.dataDir, o.Shards, standard, rep.mixSmall.requests, o.Duration*8); err != nil {
-		rep.finish()
-		return rep, fmt.Errorf("search alone: %w", err)
+	if rep.alone, err = measureSearchAlone(ctx, bin, srv.dataDir, o.Shards, standard, rep.mixSmall.requests, o.Duration*8,
+		text.next(), spec); err != nil {
+		log("search process alone: %v", err)
+		rep.alone = nil
 	}
 	rep.finish()
 	return rep, nil

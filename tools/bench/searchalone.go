@@ -19,15 +19,19 @@ import (
 // searchAlone is the search service as a split deployment runs it: `marquee search`, a process of its own,
 // serving the index the all-in-one built and following the same stream, which an embedded NATS server serves
 // from the all-in-one's store. The all-in-one must have stopped (the two would share the index folder). After
-// the standard mix, its memory is the search process's alone: no gateway, catalog or NATS server beside it.
+// the standard mix and a run of concurrent text searches, its memory is the search process's alone: no
+// gateway, catalog or NATS server beside it. It has indexed nothing since it started: a node that has just
+// rebuilt its index may hold more until the collector returns it.
 type searchAlone struct {
-	mix *loadResult
-	mem memory
+	mix, load *loadResult
+	mem       memory
 }
 
 // measureSearchAlone starts the search process over dataDir's index and stream, sends it the standard mix
-// (at most n queries, or for d) and reads its memory.
-func measureSearchAlone(ctx context.Context, bin, dataDir string, shards int, urls []string, n int, d time.Duration) (*searchAlone, error) {
+// (at most n queries, or for d), then text queries from load's workers for its duration, and reads its
+// memory.
+func measureSearchAlone(ctx context.Context, bin, dataDir string, shards int, urls []string, n int, d time.Duration,
+	text []string, load loadSpec) (*searchAlone, error) {
 	ns, err := natsembed.Run(natsembed.Options{StoreDir: filepath.Join(dataDir, "nats"), Listen: true})
 	if err != nil {
 		return nil, err
@@ -56,11 +60,15 @@ func measureSearchAlone(ctx context.Context, bin, dataDir string, shards int, ur
 	if err != nil {
 		return nil, err
 	}
+	concurrent, err := runLoad(ctx, newClient(load.Concurrency), s.base, text, load)
+	if err != nil {
+		return nil, err
+	}
 	mem, err := s.memory()
 	if err != nil {
 		return nil, err
 	}
-	return &searchAlone{mix: mix, mem: mem}, nil
+	return &searchAlone{mix: mix, load: concurrent, mem: mem}, nil
 }
 
 // waitReady waits until the search process answers /readyz with 200: it has opened its index and caught up
