@@ -274,18 +274,7 @@ func (x *Index) phraseQuery(words []string) query.Query {
 		if f.boost == 0 {
 			continue
 		}
-		var q query.Query
-		if len(words) == 1 {
-			tq := query.NewTermQuery(words[0])
-			tq.SetField(f.name)
-			tq.SetBoost(f.boost)
-			q = tq
-		} else {
-			pq := query.NewPhraseQuery(words, f.name)
-			pq.SetBoost(f.boost)
-			q = pq
-		}
-		qs = append(qs, q)
+		qs = append(qs, sequence(words, f.name, f.boost))
 	}
 	return query.NewDisjunctionQuery(qs)
 }
@@ -308,15 +297,22 @@ func inOrder(p *plan, fields []string) query.Query {
 	}
 	qs := make([]query.Query, len(fields))
 	for i, f := range fields {
-		if len(words) == 1 {
-			tq := query.NewTermQuery(words[0])
-			tq.SetField(f)
-			qs[i] = tq
-		} else {
-			qs[i] = query.NewPhraseQuery(words, f)
-		}
+		qs[i] = sequence(words, f, 1)
 	}
 	return query.NewDisjunctionQuery(qs)
+}
+
+// sequence matches words next to each other, in this order, in field: one word is a term query.
+func sequence(words []string, field string, boost float64) query.Query {
+	if len(words) == 1 {
+		tq := query.NewTermQuery(words[0])
+		tq.SetField(field)
+		tq.SetBoost(boost)
+		return tq
+	}
+	pq := query.NewPhraseQuery(words, field)
+	pq.SetBoost(boost)
+	return pq
 }
 
 // The ways a plan's words may match. A tier is a set of movies; the tiers of a search are disjoint and

@@ -107,7 +107,7 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 	l = layout(first)
 	// A topic's movies come first, then the other exact matches (see Ranking.TopicMin). A search with
 	// few exact matches names no topic: those are the typed word's misspellings.
-	exactRest := exact
+	exactRest, inTopic := exact, uint64(0)
 	if topics && first == tierExact && (pinned == "" || topical) {
 		topic, err := x.topic(ctx, p, pinned != "", n)
 		if err != nil {
@@ -118,11 +118,10 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		}
 		if topic != nil {
 			topic = and(topic, exact) // the excluded words too
-			k, err := add(tier{scored: true, member: topic, match: search.MatchExact, topic: true})
-			if err != nil {
+			if inTopic, err = add(tier{scored: true, member: topic, match: search.MatchExact, topic: true}); err != nil {
 				return nil, false, "", err
 			}
-			n, exactRest = k, except(exact, topic)
+			exactRest = except(exact, topic)
 			l = tierTopic + l
 		}
 	}
@@ -140,15 +139,10 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 			return nil, false, "", err
 		}
 	default:
-		k, err := add(tier{scored: true, member: exactRest, match: search.MatchExact})
-		if err != nil {
+		if n, err = add(tier{scored: true, member: exactRest, match: search.MatchExact}); err != nil {
 			return nil, false, "", err
 		}
-		if exactRest == exact {
-			n = k
-		} else {
-			n += k
-		}
+		n += inTopic
 		// n counts the filters' movies: add can say, the count above cannot
 		if pinned.has(tierTypo) || (pinned == "" && n < uint64(x.rank.TypoBelow)) {
 			typo = x.membership(p, allTypos)
