@@ -51,11 +51,7 @@ func start(ctx context.Context, name, bin string, env []string, args ...string) 
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			s.mu.Lock()
-			if s.out.Len() < 1<<20 {
-				s.out.WriteString(line + "\n")
-			}
-			s.mu.Unlock()
+			_, _ = s.Write([]byte(line + "\n"))
 			if m := listenRE.FindStringSubmatch(line); m != nil {
 				select {
 				case found <- m[1]:
