@@ -92,13 +92,7 @@ type execShard struct {
 	docTotal uint64                              // live documents, the N of the idf
 	dicts    map[string][]segment.TermDictionary // by field, per segment
 	terms    map[fieldTerm]*termPostings
-	nodes    map[query.Query]*node  // compiled, by query object (see compile)
-	reps     map[repeatsKey]repeats // the repeats of the words this search scored, by segment
-}
-
-type repeatsKey struct {
-	seg         int
-	field, term string
+	nodes    map[query.Query]*node // compiled, by query object (see compile)
 }
 
 type fieldTerm struct{ field, term string }
@@ -224,22 +218,15 @@ func (s *execShard) scoringStats(field, term string, i int) (lengthsOf, repeats,
 	if !ok {
 		return lengthsOf{}, nil, false, nil
 	}
-	key := repeatsKey{i, field, term}
-	reps, ok := s.reps[key]
-	if !ok {
+	reps, err := s.segs[i].cache.repeatsOf(code, term, func() (repeats, error) {
 		dicts, err := s.dictionaries(fieldTextStats)
-		if err != nil {
-			return lengthsOf{}, nil, false, err
+		if err != nil || dicts[i] == nil {
+			return nil, err
 		}
-		if dicts[i] != nil {
-			if reps, err = readRepeats(dicts[i], code, term); err != nil {
-				return lengthsOf{}, nil, false, fmt.Errorf("executor: repeats of %s:%s: %w", field, term, err)
-			}
-		}
-		if s.reps == nil {
-			s.reps = map[repeatsKey]repeats{}
-		}
-		s.reps[key] = reps
+		return readRepeats(dicts[i], code, term)
+	})
+	if err != nil {
+		return lengthsOf{}, nil, false, fmt.Errorf("executor: repeats of %s:%s: %w", field, term, err)
 	}
 	return lens, reps, true, nil
 }

@@ -28,6 +28,7 @@ type segmentCache struct {
 	facets map[string]*facetField // by field, once read
 	words  map[wordsKey][]index.DictEntry
 	typos  map[wordsKey][]typoVariant // by word and fuzz, in every text field (see wordfields.go)
+	reps   map[repeatsKey]repeats     // the documents that repeat a word in a field (see textstats.go)
 
 	wordFieldsMu sync.Mutex
 	wordFields   *vellum.FST // every text field's words, each with the fields that hold it; nil until built
@@ -65,6 +66,35 @@ func (sc *segmentCache) expansion(k wordsKey, read func() ([]index.DictEntry, er
 	}
 	sc.words[k] = es
 	return es, nil
+}
+
+type repeatsKey struct {
+	code byte // the field's (statsCode)
+	word string
+}
+
+// repeatsOf returns the cached repeats of word in the field of code, or reads them with read and keeps
+// them: a search scores each of its words in every field of every segment, and most words repeat nowhere,
+// which a dictionary walk takes as long to find.
+func (sc *segmentCache) repeatsOf(code byte, word string, read func() (repeats, error)) (repeats, error) {
+	k := repeatsKey{code, word}
+	sc.mu.Lock()
+	reps, ok := sc.reps[k]
+	sc.mu.Unlock()
+	if ok {
+		return reps, nil
+	}
+	reps, err := read()
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.reps == nil || len(sc.reps) >= maxCachedExpansions {
+		sc.reps = map[repeatsKey]repeats{}
+	}
+	sc.reps[k] = reps
+	return reps, nil
 }
 
 // fieldLengths reads the lengths of the segment's documents' text fields into docs once (textstats.go).
