@@ -218,10 +218,13 @@ func (s *execShard) scoringStats(field, term string, i int) (lengthsOf, repeats,
 	if !ok {
 		return lengthsOf{}, nil, false, nil
 	}
+	dicts, err := s.dictionaries(fieldTextStats)
+	if err != nil {
+		return lengthsOf{}, nil, false, err
+	}
 	reps, err := s.segs[i].cache.repeatsOf(code, term, func() (repeats, error) {
-		dicts, err := s.dictionaries(fieldTextStats)
-		if err != nil || dicts[i] == nil {
-			return nil, err
+		if dicts[i] == nil {
+			return nil, nil
 		}
 		return readRepeats(dicts[i], code, term)
 	})

@@ -18,7 +18,7 @@ import (
 // 1 - RatingWeight > 0), beside its text fields' lengths (textstats.go); the postings of the facet fields
 // of few values, as bitmaps; and the dictionary words that query words expand to (typo variants,
 // completions), which a search would otherwise find by walking each field's dictionary in every segment
-// again.
+// again; and the documents that repeat a word in a field (repeatsOf).
 type segmentCache struct {
 	id   uint64        // this segment's number among those the index has had: names it in a set of segments
 	docs []docStats    // by local document number
@@ -75,7 +75,8 @@ type repeatsKey struct {
 
 // repeatsOf returns the cached repeats of word in the field of code, or reads them with read and keeps
 // them: a search scores each of its words in every field of every segment, and most words repeat nowhere,
-// which a dictionary walk takes as long to find.
+// which a dictionary walk takes as long to find. Their bitmaps are the segment's own data, read only, and
+// looked up only by searches that hold the segment.
 func (sc *segmentCache) repeatsOf(code byte, word string, read func() (repeats, error)) (repeats, error) {
 	k := repeatsKey{code, word}
 	sc.mu.Lock()
