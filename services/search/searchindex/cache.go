@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"marquee/services/search"
 )
 
@@ -34,11 +37,22 @@ type CacheStats struct {
 }
 
 type cacheEntry struct {
-	key  string
-	res  search.Result
-	at   time.Time // when res was last known to be the index's answer: computed, or found current
-	size int64
+	key string
+	// data is the answer but its Index, encoded: one allocation, which the collector does not scan, and
+	// whose size is its length. Kept as a Result, an answer of ten hits was hundreds of small objects
+	// spread over the heap, half as large again as its estimate, and they kept partly empty spans alive.
+	data  []byte
+	index search.IndexStatus
+	at    time.Time // when the answer was last known to be the index's: computed, or found current
+	size  int64
 }
+
+// answerCoding encodes an answer so that it decodes to what it was: the fields that are zero, nil lists
+// and maps among them, are left out (and stay nil), and a duration (Index.Age, always 0 here) is a number.
+var answerCoding = jsonv2.JoinOptions(jsonv2.OmitZeroStructFields(true), jsonv1.FormatDurationAsNano(true))
+
+// entryOverhead is an entry's memory beyond its key and data: the entry, its list element and map slot.
+const entryOverhead = 192
 
 func newResultCache(maxBytes int64, maxAge time.Duration, now func() time.Time) *resultCache {
 	return &resultCache{max: maxBytes, maxAge: maxAge, now: now, ll: list.New(), items: map[string]*list.Element{}}
@@ -53,42 +67,62 @@ func cacheKey(q *search.Query) string {
 	return string(b)
 }
 
-// get returns a copy of the answer cached for key (the caller may set its fields; the hits are shared, read
-// only) if it may answer now: it is of checkpoint, or of an older one but was current within the staleness
-// bound, and in either case of atLeast or later. A stale answer says its age.
+// get returns the answer cached for key, a copy of its own, if it may answer now: it is of checkpoint, or
+// of an older one but was current within the staleness bound, and in either case of atLeast or later. A
+// stale answer says its age.
 func (c *resultCache) get(key string, checkpoint, atLeast uint64, now time.Time) (*search.Result, bool) {
+	data, index, ok := c.lookup(key, checkpoint, atLeast, now)
+	if !ok {
+		return nil, false
+	}
+	res := &search.Result{}
+	if err := jsonv2.Unmarshal(data, res, answerCoding); err != nil {
+		return nil, false // it was encoded from a Result: cannot happen
+	}
+	res.Index = index
+	return res, true
+}
+
+// lookup finds the entry get may answer with and counts the request.
+func (c *resultCache) lookup(key string, checkpoint, atLeast uint64, now time.Time) ([]byte, search.IndexStatus, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
 	if !ok {
 		c.stats.Misses++
-		return nil, false
+		return nil, search.IndexStatus{}, false
 	}
 	e := el.Value.(*cacheEntry)
-	res := e.res
+	index := e.index
 	age := now.Sub(e.at)
 	switch {
-	case res.Index.Version < atLeast:
+	case index.Version < atLeast:
 		c.stats.Misses++
-		return nil, false
-	case res.Index.Version >= checkpoint:
+		return nil, index, false
+	case index.Version >= checkpoint:
 		c.stats.Hits++
 		e.at = now // still the index's answer: its staleness counts from the write that ends that
 	case c.maxAge > 0 && age <= c.maxAge:
 		c.stats.StaleHits++
-		res.Index.Current = false
-		res.Index.Age = max(age, time.Nanosecond) // stale, however young: an age says so
+		index.Current = false
+		index.Age = max(age, time.Nanosecond) // stale, however young: an age says so
 	default:
 		c.stats.Misses++
-		return nil, false
+		return nil, index, false
 	}
 	c.ll.MoveToFront(el)
-	return &res, true
+	return e.data, index, true // data is never changed once stored
 }
 
 // put keeps res as the answer for key, known to be the index's at at, unless the cache holds a newer one.
 func (c *resultCache) put(key string, res *search.Result, at time.Time) {
-	e := &cacheEntry{key: key, res: *res, at: at, size: resultSize(key, res)}
+	body := *res
+	body.Index = search.IndexStatus{}
+	data, err := jsonv2.Marshal(&body, answerCoding)
+	if err != nil {
+		return
+	}
+	e := &cacheEntry{key: key, data: data, index: res.Index, at: at, size: int64(len(key)+cap(data)) + entryOverhead}
 	if e.size > c.max/8 {
 		return // one answer may not take much of the cache
 	}
@@ -96,7 +130,7 @@ func (c *resultCache) put(key string, res *search.Result, at time.Time) {
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
 		old := el.Value.(*cacheEntry)
-		if old.res.Index.Version > res.Index.Version {
+		if old.index.Version > res.Index.Version {
 			return // a search that began before a write finished after one that began after it
 		}
 		c.ll.Remove(el)
@@ -111,30 +145,6 @@ func (c *resultCache) put(key string, res *search.Result, at time.Time) {
 		delete(c.items, old.key)
 		c.size -= old.size
 	}
-}
-
-// resultSize estimates the bytes an answer holds in memory.
-func resultSize(key string, r *search.Result) int64 {
-	n := int64(len(key) + 256 + len(r.DidYouMean) + len(r.NextCursor))
-	for i := range r.Hits {
-		h := &r.Hits[i]
-		n += int64(512 + len(h.Title) + len(h.Overview) + len(h.Tagline) + len(h.PosterURL))
-		for _, l := range [][]string{h.Directors, h.Cast, h.Genres, h.Keywords, h.Tags} {
-			for _, s := range l {
-				n += int64(16 + len(s))
-			}
-		}
-		for k, v := range h.Highlights {
-			n += int64(32 + len(k) + len(v))
-		}
-	}
-	for name, f := range r.Facets {
-		n += int64(64 + len(name))
-		for _, v := range f.Values {
-			n += int64(48 + len(v.Value))
-		}
-	}
-	return n
 }
 
 // CacheStats returns the result cache's counters; zero without a cache.

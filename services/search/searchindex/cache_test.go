@@ -2,7 +2,10 @@ package searchindex_test
 
 import (
 	"context"
+	"math"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -176,4 +179,87 @@ func TestResultCacheWithoutMaxAge(t *testing.T) {
 // sciFi is a Sci-Fi movie of the given id and title, at version 1.
 func sciFi(id int64, title string) search.Movie {
 	return search.Movie{ID: id, Version: 1, Title: title, Genres: []string{"Sci-Fi"}}
+}
+
+// TestCachedAnswersAreTheSearchedOnes checks that an answer served from the cache is the one the search
+// gave, field for field, for every golden search (highlights, facets, cursors, did-you-mean, ratings).
+func TestCachedAnswersAreTheSearchedOnes(t *testing.T) {
+	for _, dir := range []string{"titles", "browse"} {
+		var movies []search.Movie
+		MustReadJSON(t, filepath.Join("testdata", dir, "movies.json"), &movies)
+		var searches []goldenSearch
+		MustReadJSON(t, filepath.Join("testdata", dir, "searches.json"), &searches)
+		idx, err := openWith(filepath.Join(t.TempDir(), "idx"), searchindex.Options{CacheBytes: 16 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = idx.Close() })
+		MustIndex(t, idx, movies...)
+		for _, s := range searches {
+			searched, err := idx.Search(context.Background(), s.query())
+			if err != nil {
+				t.Fatalf("%s/%s: %v", dir, s.Name, err)
+			}
+			hits := idx.CacheStats().Hits
+			cached, err := idx.Search(context.Background(), s.query())
+			if err != nil {
+				t.Fatalf("%s/%s: %v", dir, s.Name, err)
+			}
+			if idx.CacheStats().Hits != hits+1 {
+				t.Fatalf("%s/%s: asked again, the search was not answered from the cache", dir, s.Name)
+			}
+			if !reflect.DeepEqual(cached, searched) {
+				t.Errorf("%s/%s: the cached answer differs from the searched one:\n cached   %+v\n searched %+v", dir, s.Name, cached, searched)
+			}
+		}
+	}
+}
+
+// TestResultCacheKeepsToItsBudget checks that a full result cache holds about the memory it is given:
+// filled with answers to thousands of searches, the heap it takes (measured, after a collection) is within
+// a quarter of its budget.
+func TestResultCacheKeepsToItsBudget(t *testing.T) {
+	const budget = 4 << 20
+	movies := synthMovies(loadVocab(t), 5_000, 42)
+	idx := applySynthWith(t, t.TempDir(), movies, searchindex.Options{CacheBytes: budget, Scratch: true})
+	if err := idx.Compact(context.Background()); err != nil { // no merge allocates while the heap is read
+		t.Fatal(err)
+	}
+	for seed := uint64(1); ; seed++ {
+		for _, c := range queryClasses(movies, 100, seed) {
+			for _, q := range c.queries {
+				if _, err := idx.Search(context.Background(), q); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if held, _ := searchindex.ResultCacheBytes(idx); held > budget*9/10 || seed == 20 {
+			break
+		}
+	}
+	held, _ := searchindex.ResultCacheBytes(idx)
+	if held < budget*9/10 {
+		t.Fatalf("the cache holds %d bytes of its %d: not full", held, budget)
+	}
+	full := liveHeap()
+	searchindex.EmptyResultCache(idx)
+	empty := liveHeap()
+	if took := full - empty; float64(took) > 1.25*budget {
+		t.Errorf("a full cache of a %d-byte budget took %d bytes of the heap (%.2f×)", budget, took, float64(took)/budget)
+	} else {
+		t.Logf("a full cache of a %d-byte budget took %d bytes of the heap (%.2f×)", budget, took, float64(took)/budget)
+	}
+}
+
+// liveHeap is the bytes of the heap's objects still in use after a collection: the least of three readings,
+// in case a background goroutine allocated during one.
+func liveHeap() int64 {
+	least := int64(math.MaxInt64)
+	for range 3 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		least = min(least, int64(m.HeapAlloc))
+	}
+	return least
 }

@@ -1,6 +1,9 @@
 package searchindex
 
-import "time"
+import (
+	"container/list"
+	"time"
+)
 
 // WithOptions returns a read-only view of x that searches with other options (the ranking is kept when
 // o.Ranking is zero): benchmarks compare settings on one index. Never Apply to or Close the view.
@@ -58,4 +61,21 @@ func WithResultCache(x *Index, maxBytes int64, maxAge time.Duration, now func() 
 	v := WithOptions(x, x.opts)
 	v.cache = newResultCache(maxBytes, maxAge, now)
 	return v
+}
+
+// ResultCacheBytes is what x's result cache counts itself as holding, and its budget.
+func ResultCacheBytes(x *Index) (held, budget int64) {
+	x.cache.mu.Lock()
+	defer x.cache.mu.Unlock()
+	return x.cache.size, x.cache.max
+}
+
+// EmptyResultCache drops every answer x's result cache holds.
+func EmptyResultCache(x *Index) {
+	c := x.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	c.items = map[string]*list.Element{}
+	c.size = 0
 }

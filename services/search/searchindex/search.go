@@ -39,9 +39,7 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, err
 	// Kept only if the search answered at the checkpoint read before it (its own read of the version agrees):
 	// then the answer is that checkpoint's, and was the index's answer at now.
 	if key != "" && res.Index.Version == checkpoint {
-		x.cache.put(key, res, now)
-		cp := *res
-		return &cp, nil
+		x.cache.put(key, res, now) // keeps an encoded copy: the caller may change res
 	}
 	return res, nil
 }
