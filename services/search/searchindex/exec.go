@@ -91,8 +91,8 @@ type execShard struct {
 	segs     []execSegment
 	docTotal uint64                              // live documents, the N of the idf
 	dicts    map[string][]segment.TermDictionary // by field, per segment
-	terms    map[fieldTerm]*termPostings
-	nodes    map[query.Query]*node // compiled, by query object (see compile)
+	terms    map[fieldTerm]*termPostings         // each word's postings, read once a search (see postings)
+	nodes    map[query.Query]*node               // compiled, by query object (see compile)
 }
 
 type fieldTerm struct{ field, term string }
