@@ -49,23 +49,29 @@ const maxCachedExpansions = 8192
 
 // expansion returns the cached expansion of k, or reads it with read and keeps it.
 func (sc *segmentCache) expansion(k wordsKey, read func() ([]index.DictEntry, error)) ([]index.DictEntry, error) {
-	sc.mu.Lock()
-	if es, ok := sc.words[k]; ok {
-		sc.mu.Unlock()
-		return es, nil
+	return kept(&sc.mu, &sc.words, k, read)
+}
+
+// kept returns the value *m holds for k, or reads it with read (mu not held) and keeps it; a map of
+// maxCachedExpansions values is emptied first.
+func kept[K comparable, V any](mu *sync.Mutex, m *map[K]V, k K, read func() (V, error)) (V, error) {
+	mu.Lock()
+	v, ok := (*m)[k]
+	mu.Unlock()
+	if ok {
+		return v, nil
 	}
-	sc.mu.Unlock()
-	es, err := read()
+	v, err := read()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.words == nil || len(sc.words) >= maxCachedExpansions {
-		sc.words = map[wordsKey][]index.DictEntry{}
+	mu.Lock()
+	defer mu.Unlock()
+	if *m == nil || len(*m) >= maxCachedExpansions {
+		*m = map[K]V{}
 	}
-	sc.words[k] = es
-	return es, nil
+	(*m)[k] = v
+	return v, nil
 }
 
 type repeatsKey struct {
@@ -78,24 +84,7 @@ type repeatsKey struct {
 // which a dictionary walk takes as long to find. Their bitmaps are the segment's own data, read only, and
 // looked up only by searches that hold the segment.
 func (sc *segmentCache) repeatsOf(code byte, word string, read func() (repeats, error)) (repeats, error) {
-	k := repeatsKey{code, word}
-	sc.mu.Lock()
-	reps, ok := sc.reps[k]
-	sc.mu.Unlock()
-	if ok {
-		return reps, nil
-	}
-	reps, err := read()
-	if err != nil {
-		return nil, err
-	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.reps == nil || len(sc.reps) >= maxCachedExpansions {
-		sc.reps = map[repeatsKey]repeats{}
-	}
-	sc.reps[k] = reps
-	return reps, nil
+	return kept(&sc.mu, &sc.reps, repeatsKey{code, word}, read)
 }
 
 // fieldLengths reads the lengths of the segment's documents' text fields into docs once (textstats.go).

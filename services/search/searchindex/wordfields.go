@@ -156,31 +156,17 @@ func (sc *segmentCache) typoVariants(seg segment.Segment, word string, fuzz int,
 
 // wordsMatching is the words of seg's words dictionary that the automaton accepts, kept under k.
 func (sc *segmentCache) wordsMatching(seg segment.Segment, k wordsKey, automaton func() (vellum.Automaton, error)) ([]typoVariant, error) {
-	sc.mu.Lock()
-	if vs, ok := sc.typos[k]; ok {
-		sc.mu.Unlock()
-		return vs, nil
-	}
-	sc.mu.Unlock()
-	fst, err := sc.buildWordFields(seg)
-	if err != nil {
-		return nil, err
-	}
-	a, err := automaton()
-	if err != nil {
-		return nil, err
-	}
-	vs, err := wordVariants(fst, a)
-	if err != nil {
-		return nil, err
-	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.typos == nil || len(sc.typos) >= maxCachedExpansions {
-		sc.typos = map[wordsKey][]typoVariant{}
-	}
-	sc.typos[k] = vs
-	return vs, nil
+	return kept(&sc.mu, &sc.typos, k, func() ([]typoVariant, error) {
+		fst, err := sc.buildWordFields(seg)
+		if err != nil {
+			return nil, err
+		}
+		a, err := automaton()
+		if err != nil {
+			return nil, err
+		}
+		return wordVariants(fst, a)
+	})
 }
 
 // buildWordFields returns the words dictionary of seg, built on the first call that succeeds.
