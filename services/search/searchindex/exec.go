@@ -36,12 +36,18 @@ var errIndexClosed = errors.New("search index closed")
 
 // executor is one search's view of the index: a snapshot of every shard, opened on first use, with the
 // dictionaries and postings lists it has read.
+//
+// A sharded index scores as one index would: a word's idf is taken over every shard's live documents, and a
+// prefix expands to the words of every shard's dictionaries, so that shards change where a movie is kept,
+// not how it ranks.
 type executor struct {
-	mu     sync.Mutex // the facet groups of a search count in parallel: count, top and facet take it
-	x      *Index
-	ctx    context.Context
-	shards []*execShard
-	err    error // opening failed: every query goes to Bleve
+	mu       sync.Mutex // the facet groups of a search count in parallel: count, top and facet take it
+	x        *Index
+	ctx      context.Context
+	shards   []*execShard
+	docTotal uint64                 // live documents in every shard
+	prefixes map[fieldTerm][]string // a prefix's words in every shard's dictionary of the field
+	err      error                  // opening failed: every query goes to Bleve
 }
 
 func (x *Index) newExecutor(ctx context.Context) *executor {
@@ -66,7 +72,9 @@ func (e *executor) open() error {
 			e.err = err
 			return err
 		}
+		s.e = e
 		e.shards = append(e.shards, s)
+		e.docTotal += s.docTotal
 	}
 	return nil
 }
@@ -85,6 +93,7 @@ func (e *executor) close() {
 // execShard is one shard's snapshot.
 type execShard struct {
 	x        *Index
+	e        *executor       // whose shard it is; nil for a shard opened on its own
 	ctx      context.Context // the search's
 	r        index.IndexReader
 	snap     *scorch.IndexSnapshot

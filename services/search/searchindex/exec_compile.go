@@ -211,19 +211,90 @@ func allScorable(ns []*node) bool {
 	return true
 }
 
-// termNode is a word in a field, with Bleve's TF-IDF idf over the shard's live documents.
+// termNode is a word in a field, with Bleve's TF-IDF idf over the whole index's live documents.
 func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
 	tp, err := s.postings(field, term)
 	if err != nil {
 		return nil, err
 	}
-	idf := 1.0 + math.Log(float64(s.docTotal)/float64(tp.freq+1.0))
+	docs, freq, err := s.termStats(field, term, tp)
+	if err != nil {
+		return nil, err
+	}
+	idf := 1.0 + math.Log(float64(docs)/float64(freq+1.0))
 	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, termPostings: tp, scorable: true}, nil
 }
 
-// prefixNode follows NewTermPrefixSearcher: the words of the shard's dictionary that start with prefix,
+// termStats is the whole index's live documents, and those with the word in the field: the shard's own
+// when it is the only one, else added up over the executor's shards (whose postings every shard reads
+// anyway, as each compiles the same query).
+func (s *execShard) termStats(field, term string, tp *termPostings) (docs, freq uint64, err error) {
+	if s.e == nil || len(s.e.shards) < 2 {
+		return s.docTotal, tp.freq, nil
+	}
+	for _, o := range s.e.shards {
+		otp := tp
+		if o != s {
+			if otp, err = o.postings(field, term); err != nil {
+				return 0, 0, err
+			}
+		}
+		freq += otp.freq
+	}
+	return s.e.docTotal, freq, nil
+}
+
+// prefixNode follows NewTermPrefixSearcher: the words of the index's dictionary that start with prefix,
 // as a disjunction in dictionary order; the prefix itself as a word when none or only it does.
 func (s *execShard) prefixNode(field, prefix string, boost float64) (*node, error) {
+	terms, err := s.prefixWords(field, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if len(terms) == 0 || (len(terms) == 1 && terms[0] == prefix) {
+		return s.termNode(field, prefix, boost)
+	}
+	n := &node{kind: nodeAny, scorable: true, kids: make([]*node, 0, len(terms))}
+	for _, t := range terms {
+		k, err := s.termNode(field, t, boost)
+		if err != nil {
+			return nil, err
+		}
+		n.kids = append(n.kids, k)
+	}
+	return n, nil
+}
+
+// prefixWords is the words of the field that start with prefix, in dictionary order: of every shard of the
+// executor, so that each shard's disjunction (and its part of the query norm) is the one a single index has.
+func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
+	if s.e == nil || len(s.e.shards) < 2 {
+		return s.ownPrefixWords(field, prefix)
+	}
+	key := fieldTerm{field, prefix}
+	if words, ok := s.e.prefixes[key]; ok {
+		return words, nil
+	}
+	var words []string
+	for _, o := range s.e.shards {
+		own, err := o.ownPrefixWords(field, prefix)
+		if err != nil {
+			return nil, err
+		}
+		words = append(words, own...)
+	}
+	slices.Sort(words)
+	words = slices.Compact(words)
+	if s.e.prefixes == nil {
+		s.e.prefixes = map[fieldTerm][]string{}
+	}
+	s.e.prefixes[key] = words
+	return words, nil
+}
+
+// ownPrefixWords is the words of the field in the shard's own dictionaries that start with prefix, in
+// dictionary order.
+func (s *execShard) ownPrefixWords(field, prefix string) ([]string, error) {
 	dicts, err := s.dictionaries(field)
 	if err != nil {
 		return nil, err
@@ -250,18 +321,7 @@ func (s *execShard) prefixNode(field, prefix string, boost float64) (*node, erro
 		slices.Sort(terms)
 		terms = slices.Compact(terms)
 	}
-	if len(terms) == 0 || (len(terms) == 1 && terms[0] == prefix) {
-		return s.termNode(field, prefix, boost)
-	}
-	n := &node{kind: nodeAny, scorable: true, kids: make([]*node, 0, len(terms))}
-	for _, t := range terms {
-		k, err := s.termNode(field, t, boost)
-		if err != nil {
-			return nil, err
-		}
-		n.kids = append(n.kids, k)
-	}
-	return n, nil
+	return terms, nil
 }
 
 // sumOfSquares is the node's part of the query norm, as the searchers' Weight methods add it up.
