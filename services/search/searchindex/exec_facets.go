@@ -69,10 +69,7 @@ func (e *executor) facet(q query.Query, d facetDef, size int) ([]search.FacetVal
 			if m := matches[i]; m.GetCardinality()*sparseMatches < docs && ff.byDocument(docs) {
 				it := m.Iterator()
 				for it.HasNext() {
-					d := it.Next()
-					for _, j := range ff.ords[ff.offs[d]:ff.offs[d+1]] {
-						perTerm[j]++
-					}
+					ff.count(it.Next(), perTerm)
 				}
 			} else {
 				for j, t := range ff.terms {

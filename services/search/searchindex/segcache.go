@@ -115,14 +115,30 @@ type termBitmap struct {
 }
 
 // facetField is a facet field of the segment: its terms with their documents, and, once asked for, the
-// other way round: each document's terms (indexes into terms, from offs[d] to offs[d+1]), for counting a
-// few matches one by one rather than intersecting every term's documents with them.
+// other way round: each document's terms, for counting a few matches one by one rather than intersecting
+// every term's documents with them. A field of one term a document (a year, a decade, a rating's bucket)
+// keeps that term's index plus one by document (0: none), 2 bytes a document; another keeps each
+// document's term indexes, ords[offs[d]:offs[d+1]], 4 bytes a document and 2 a term.
 type facetField struct {
 	terms   []termBitmap
 	once    sync.Once
+	one     []uint16
 	offs    []uint32
 	ords    []uint16
-	forward bool // offs and ords are built
+	forward bool // one, or offs and ords, are built
+}
+
+// count adds one to perTerm for each term of document d.
+func (ff *facetField) count(d uint32, perTerm []int) {
+	if ff.one != nil {
+		if j := ff.one[d]; j > 0 {
+			perTerm[j-1]++
+		}
+		return
+	}
+	for _, j := range ff.ords[ff.offs[d]:ff.offs[d+1]] {
+		perTerm[j]++
+	}
 }
 
 // facetTerms is the facet field of the segment, read once.
@@ -175,17 +191,32 @@ func eachTerm(d segment.TermDictionary, from, to []byte, f func(term string, pl 
 // byDocument builds the documents' terms once; false if the field has too many terms for them.
 func (ff *facetField) byDocument(docs uint64) bool {
 	ff.once.Do(func() {
-		if len(ff.terms) > math.MaxUint16 || docs > math.MaxUint32 {
+		if len(ff.terms) >= math.MaxUint16 || docs > math.MaxUint32 {
 			return
 		}
 		offs := make([]uint32, docs+1)
+		single := true
 		for _, t := range ff.terms {
 			it := t.docs.Iterator()
 			for it.HasNext() {
 				if d := it.Next(); uint64(d) < docs {
 					offs[d+1]++
+					single = single && offs[d+1] == 1
 				}
 			}
+		}
+		if single {
+			one := make([]uint16, docs)
+			for j, t := range ff.terms {
+				it := t.docs.Iterator()
+				for it.HasNext() {
+					if d := it.Next(); uint64(d) < docs {
+						one[d] = uint16(j + 1)
+					}
+				}
+			}
+			ff.one, ff.forward = one, true
+			return
 		}
 		for d := uint64(1); d <= docs; d++ {
 			offs[d] += offs[d-1]
