@@ -37,7 +37,8 @@ import (
 //
 // $MARQUEE_CACHE_REPLAY_MOVIES sets the catalog (default 50,000), $MARQUEE_CACHE_REPLAY_SECONDS the virtual
 // length of each run after 5 s of warm-up (default 20), $MARQUEE_CACHE_REPLAY_POOL the distinct queries
-// (default 20,000) and $MARQUEE_CACHE_REPLAY_ZIPF their exponent (default 0.9).
+// (default 20,000), $MARQUEE_CACHE_REPLAY_ZIPF their exponent (default 0.9) and $MARQUEE_CACHE_REPLAY_MIB the
+// cache's budget in MiB (default 32).
 func TestCacheReplay(t *testing.T) {
 	if os.Getenv("MARQUEE_CACHE_REPLAY") == "" {
 		t.Skip("a measurement: set MARQUEE_CACHE_REPLAY=1 to run it")
@@ -55,7 +56,8 @@ func TestCacheReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := replayPool(t, catalog, poolSize)
-	t.Logf("%d movies, %d distinct queries (Zipf s=%.2f), %d s a run after 5 s of warm-up, 32 MiB cache", movies, len(pool), zipf, seconds)
+	budget := envInt("MARQUEE_CACHE_REPLAY_MIB", 32)
+	t.Logf("%d movies, %d distinct queries (Zipf s=%.2f), %d s a run after 5 s of warm-up, %d MiB cache", movies, len(pool), zipf, seconds, budget)
 
 	const writesPerSecond = 130.0
 	runs := []struct {
@@ -70,7 +72,7 @@ func TestCacheReplay(t *testing.T) {
 	t.Log("| searches/s (one cache) | writes/s | cache_max_age | hit rate | of which stale | search CPU-ms a request | requests |")
 	t.Log("| --- | --- | --- | --- | --- | --- | --- |")
 	for i, run := range runs {
-		r := replay(t, idx, catalog, pool, replayRun{qps: run.qps, writes: writesPerSecond, maxAge: run.maxAge, zipf: zipf,
+		r := replay(t, idx, catalog, pool, replayRun{qps: run.qps, writes: writesPerSecond, maxAge: run.maxAge, zipf: zipf, budget: int64(budget) << 20,
 			warmup: 5 * time.Second, length: time.Duration(seconds) * time.Second, seed: uint64(i + 1)})
 		t.Logf("| %.0f | %.0f | %v | %.1f %% | %.1f %% | %.2f | %d |", run.qps, writesPerSecond, run.maxAge,
 			100*r.hitRate(), 100*float64(r.stats.StaleHits)/float64(r.requests), float64(r.cpu.Microseconds())/1000/float64(r.requests), r.requests)
@@ -79,6 +81,7 @@ func TestCacheReplay(t *testing.T) {
 
 type replayRun struct {
 	qps, writes    float64
+	budget         int64 // the cache's bytes
 	maxAge         time.Duration
 	zipf           float64
 	warmup, length time.Duration
@@ -103,7 +106,7 @@ func replay(t *testing.T, idx *searchindex.Index, catalog []search.Movie, pool [
 	r := rand.New(rand.NewPCG(run.seed, 0xcafe))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	start := now
-	cached := searchindex.WithResultCache(idx, 32<<20, run.maxAge, func() time.Time { return now })
+	cached := searchindex.WithResultCache(idx, run.budget, run.maxAge, func() time.Time { return now })
 	cdf := make([]float64, len(pool))
 	sum := 0.0
 	for k := range pool {

@@ -103,8 +103,9 @@ func DefaultConfig() Config {
 		Stream:        events.DefaultStream.Name,
 		SubjectPrefix: events.DefaultStream.Prefix,
 		LogLevel:      "info",
-		CacheBytes:    32 << 20,
-		IndexShards:   1,
+		// A replica's 5 s of distinct answers at the planned peak (performance.md, "Result cache under writes").
+		CacheBytes:  16 << 20,
+		IndexShards: 1,
 
 		ConsistencyWait: 2 * time.Second,
 		DegradedLag:     1000,
