@@ -85,8 +85,7 @@ func TestTiesInIDOrder(t *testing.T) {
 	}
 	idx := MustOpen(t, filepath.Join(t.TempDir(), "idx"))
 	// The vote counts make five scores; the ties do not go in in id order. The ids are multiples of 6, so
-	// every movie is in the same shard when the tests shard the index (a shard weighs a word by its own
-	// document frequencies: movies of different shards seldom tie).
+	// every movie is in the same shard when the tests shard the index: ties within a shard's segments.
 	MustIndex(t, idx, movie(6, 50_000), movie(30, 500), movie(12, 500), movie(42, 50), movie(48, 5),
 		movie(54, 0), movie(36, 0), movie(18, 0), movie(120, 0))
 	want := []int64{6, 12, 30, 42, 48, 120, 18, 36, 54}

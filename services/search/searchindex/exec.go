@@ -37,11 +37,14 @@ var errIndexClosed = errors.New("search index closed")
 // executor is one search's view of the index: a snapshot of every shard, opened on first use, with the
 // dictionaries and postings lists it has read.
 //
-// A sharded index scores as one index would: a word's idf is taken over every shard's live documents, and a
+// A sharded index ranks as one index would: a word's idf is taken over every shard's live documents, and a
 // prefix expands to the words of every shard's dictionaries, so that shards change where a movie is kept,
-// not how it ranks.
+// not how it ranks. (What goes to Bleve instead, a sorted search or a suggestion, goes through its alias,
+// where each shard weighs words by its own frequencies.)
 type executor struct {
-	mu       sync.Mutex // the facet groups of a search count in parallel: count, top and facet take it
+	// The facet groups of a search count in parallel: count, top and facet take it. Compiling in one shard
+	// reads the others' postings and dictionaries too (termStats, prefixWords), so it guards every shard's.
+	mu       sync.Mutex
 	x        *Index
 	ctx      context.Context
 	shards   []*execShard
@@ -98,7 +101,7 @@ type execShard struct {
 	r        index.IndexReader
 	snap     *scorch.IndexSnapshot
 	segs     []execSegment
-	docTotal uint64                              // live documents, the N of the idf
+	docTotal uint64                              // live documents in the shard (the idf's N is the executor's)
 	dicts    map[string][]segment.TermDictionary // by field, per segment
 	terms    map[fieldTerm]*termPostings         // each word's postings, read once a search (see postings)
 	nodes    map[query.Query]*node               // compiled, by query object (see compile)

@@ -11,8 +11,8 @@ import (
 )
 
 // TestFacetsByDocument checks the facet fields' documents-to-terms index, which counts a few matches one by
-// one: each document's terms are the ones whose documents hold it, and a field of one term a document (the
-// year, the rating) keeps 2 bytes a document rather than 6.
+// one: each document's terms are the ones whose documents hold it, a field of one term a document (the year,
+// the rating) keeps 2 bytes a document rather than 6, and a field no document has keeps none.
 func TestFacetsByDocument(t *testing.T) {
 	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), Options{Scratch: true})
 	if err != nil {
@@ -43,6 +43,15 @@ func TestFacetsByDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.r.Close()
+	for _, sg := range s.segs { // no movie has a runtime: nothing to index, and no index of zeros
+		ff, err := sg.cache.facetTerms(sg.ss.Segment(), fieldRuntime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ff.byDocument(sg.ss.Segment().Count()) || ff.one != nil || ff.offs != nil {
+			t.Errorf("runtime, which no movie has: an index by document of %d and %d entries", len(ff.one), len(ff.offs))
+		}
+	}
 	for _, c := range []struct {
 		field  string
 		single bool

@@ -103,7 +103,7 @@ type Options struct {
 	// keep segments as written with it.
 	mergePlan map[string]any
 	// BleveExecutor answers every search with Bleve's own searchers instead of the executor (exec.go): the
-	// exhaustive reference that the tests compare the executor with.
+	// exhaustive reference that the tests compare the executor with (on one shard: see referenceOf).
 	BleveExecutor bool
 	// Genres is the vocabulary a genre filter is read with ("sci-fi" is Science Fiction, as the catalog
 	// stores it); nil means genres.Default().

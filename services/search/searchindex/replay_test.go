@@ -38,7 +38,8 @@ import (
 // $MARQUEE_CACHE_REPLAY_MOVIES sets the catalog (default 50,000), $MARQUEE_CACHE_REPLAY_SECONDS the virtual
 // length of each run after 5 s of warm-up (default 20), $MARQUEE_CACHE_REPLAY_POOL the distinct queries
 // (default 20,000), $MARQUEE_CACHE_REPLAY_ZIPF their exponent (default 0.9) and $MARQUEE_CACHE_REPLAY_MIB the
-// cache's budget in MiB (default 32).
+// cache's budget in MiB (default 32, the budget of the figures docs/performance.md compares with; the
+// service's default is 16).
 func TestCacheReplay(t *testing.T) {
 	if os.Getenv("MARQUEE_CACHE_REPLAY") == "" {
 		t.Skip("a measurement: set MARQUEE_CACHE_REPLAY=1 to run it")

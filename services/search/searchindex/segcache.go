@@ -116,7 +116,7 @@ type termBitmap struct {
 
 // facetField is a facet field of the segment: its terms with their documents, and, once asked for, the
 // other way round: each document's terms, for counting a few matches one by one rather than intersecting
-// every term's documents with them. A field of one term a document (a year, a decade, a rating's bucket)
+// every term's documents with them. A field of one term a document (the year, the rating, the runtime)
 // keeps that term's index plus one by document (0: none), 2 bytes a document; another keeps each
 // document's term indexes, ords[offs[d]:offs[d+1]], 4 bytes a document and 2 a term.
 type facetField struct {
@@ -188,10 +188,11 @@ func eachTerm(d segment.TermDictionary, from, to []byte, f func(term string, pl 
 	}
 }
 
-// byDocument builds the documents' terms once; false if the field has too many terms for them.
+// byDocument builds the documents' terms once; false if the field has none in the segment, or too many
+// terms for them.
 func (ff *facetField) byDocument(docs uint64) bool {
 	ff.once.Do(func() {
-		if len(ff.terms) >= math.MaxUint16 || docs > math.MaxUint32 {
+		if len(ff.terms) == 0 || len(ff.terms) > math.MaxUint16 || docs > math.MaxUint32 {
 			return
 		}
 		offs := make([]uint32, docs+1)
