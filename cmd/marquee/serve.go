@@ -35,8 +35,8 @@ type serveConfig struct {
 	MySQLMaxConns int    `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
 
 	Gateway gateway.Config    `prefix:"" omit:"catalog_url,search_url,internal_token"`
-	Catalog catalogsvc.Config `prefix:"" omit:"addr,mysql_dsn,mysql_max_conns,nats_url,nats_user,nats_password,stream,subject_prefix,stream_replicas,admin_password_file,internal_token,search_url"`
-	Search  searchsvc.Config  `prefix:"" omit:"addr,data_dir,nats_url,nats_user,nats_password,stream,subject_prefix,internal_token,bootstrap_from"`
+	Catalog catalogsvc.Config `prefix:"" omit:"addr,mysql_dsn,mysql_max_conns,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,stream_replicas,admin_password_file,internal_token,search_url"`
+	Search  searchsvc.Config  `prefix:"" omit:"addr,data_dir,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,partition,internal_token,bootstrap_from"`
 }
 
 func defaultServeConfig() serveConfig {

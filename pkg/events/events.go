@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -27,20 +28,82 @@ const (
 
 // Stream names a JetStream stream of movie changes and the subject prefix under it. Production uses
 // DefaultStream; tests use their own so that they never share state.
+//
+// A stream of Partitions > 1 keeps each movie's changes in one of that many partitions, chosen by the
+// server from the movie's id with its deterministic subject-mapping partition (FNV-1a of the id's digits,
+// modulo the partitions): publishers still publish on <prefix>.movie.<id>, the stream stores the message on
+// <prefix>.movie.<partition>.<id>, and each search shard group consumes one partition.
 type Stream struct {
-	Name   string // the JetStream stream, e.g. CATALOG
-	Prefix string // the subject prefix, e.g. catalog
+	Name       string // the JetStream stream, e.g. CATALOG
+	Prefix     string // the subject prefix, e.g. catalog
+	Partitions int    // 0 or 1: not partitioned
 }
 
 // DefaultStream is the stream of the design: CATALOG, subjects catalog.movie.<id>.
 var DefaultStream = Stream{Name: "CATALOG", Prefix: "catalog"}
 
-// Subject is the subject of one movie's changes: one subject per movie, so the stream keeps the last
-// state of each movie (a compacted changelog).
+// MaxPartitions is the most partitions a stream may have.
+const MaxPartitions = 1024
+
+// AllPartitions is the partition of a consumer that reads the whole stream.
+const AllPartitions = -1
+
+// Subject is the subject a change of one movie is published on: one subject per movie, so the stream keeps
+// the last state of each movie (a compacted changelog).
 func (s Stream) Subject(id int64) string { return s.Prefix + ".movie." + strconv.FormatInt(id, 10) }
 
-// Subjects is the wildcard that matches every movie's subject.
+// Subjects is the wildcard that matches every movie's subject: what the stream takes in.
 func (s Stream) Subjects() string { return s.Prefix + ".movie.*" }
+
+// Partitioned reports whether the stream keeps its movies in partitions.
+func (s Stream) Partitioned() bool { return s.Partitions > 1 }
+
+// Partition is the partition that holds movie id's changes: the one the server's partition function picks
+// (0 when the stream is not partitioned).
+func (s Stream) Partition(id int64) int {
+	if !s.Partitioned() {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write(strconv.AppendInt(nil, id, 10))
+	return int(h.Sum32() % uint32(s.Partitions))
+}
+
+// StoredSubject is the subject the stream keeps movie id's last change on: Subject(id), or in a partitioned
+// stream <prefix>.movie.<partition>.<id>. A lookup of a movie's last change asks for it.
+func (s Stream) StoredSubject(id int64) string {
+	if !s.Partitioned() {
+		return s.Subject(id)
+	}
+	return s.Prefix + ".movie." + strconv.Itoa(s.Partition(id)) + "." + strconv.FormatInt(id, 10)
+}
+
+// PartitionSubjects is the filter of a consumer of partition p: every stored subject of its movies, or of
+// every movie for AllPartitions.
+func (s Stream) PartitionSubjects(p int) string {
+	switch {
+	case !s.Partitioned():
+		return s.Subjects()
+	case p == AllPartitions:
+		return s.Prefix + ".movie.*.*"
+	default:
+		return s.Prefix + ".movie." + strconv.Itoa(p) + ".*"
+	}
+}
+
+// Transform is the stream's subject transform, from what is published to what is kept; empty when the
+// stream is not partitioned.
+func (s Stream) Transform() (source, destination string) {
+	if !s.Partitioned() {
+		return "", ""
+	}
+	return s.Subjects(), s.Prefix + ".movie.{{partition(" + strconv.Itoa(s.Partitions) + ",1)}}.{{wildcard(1)}}"
+}
+
+// HasPartition reports whether p names one of the stream's partitions, or all of them.
+func (s Stream) HasPartition(p int) bool {
+	return p == AllPartitions || p == 0 || s.Partitioned() && p > 0 && p < s.Partitions
+}
 
 // DeadLetterSubject is where a consumer parks a message about movie id it could not read:
 // <prefix>.deadletter.movie.<id>, outside the stream's <prefix>.movie.* so that it never comes back. id is

@@ -51,9 +51,15 @@ func ConnOptions(log *slog.Logger, name string) []nats.Option {
 // StreamConfig is the JetStream configuration of a movie change stream: file storage, compressed (S2), the
 // last message of each movie only (replaying it from the start rebuilds the catalog), and a duplicate window
 // for message ids. Each message is a whole movie in JSON, which S2 halves; a server older than 2.10 ignores
-// the compression and stores the stream as it is.
+// the compression and stores the stream as it is. A partitioned stream maps each movie's subject to its
+// partition's (events.Stream.Transform).
 func StreamConfig(s events.Stream) jetstream.StreamConfig {
+	var transform *jetstream.SubjectTransformConfig
+	if src, dst := s.Transform(); src != "" {
+		transform = &jetstream.SubjectTransformConfig{Source: src, Destination: dst}
+	}
 	return jetstream.StreamConfig{
+		SubjectTransform:  transform,
 		Name:              s.Name,
 		Description:       "Marquee movie changes: the last state of every movie, one subject per movie",
 		Subjects:          []string{s.Subjects()},
@@ -70,18 +76,50 @@ func StreamConfig(s events.Stream) jetstream.StreamConfig {
 
 // OpenStream returns the stream, creating it as EnsureStream would (one replica) if it is missing, and never
 // changes it: for the services that only read it (search), which the deployment's NATS users do not allow to.
+// It fails when the stream is partitioned otherwise than s says: its reader would look for movies where
+// they are not.
 func OpenStream(ctx context.Context, js jetstream.JetStream, s events.Stream) (jetstream.Stream, error) {
+	if err := partitionsServed(js.Conn(), s); err != nil {
+		return nil, err
+	}
 	st, err := js.Stream(ctx, s.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, StreamConfig(s))
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another process won the race
-			return js.Stream(ctx, s.Name)
+			st, err = js.Stream(ctx, s.Name)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", s.Name, err)
 	}
+	if have := st.CachedInfo().Config.SubjectTransform; !sameTransform(have, StreamConfig(s).SubjectTransform) {
+		return nil, fmt.Errorf("open stream %s: it is %s, the configuration says %s", s.Name, describePartitions(have), describePartitions(StreamConfig(s).SubjectTransform))
+	}
 	return st, nil
+}
+
+// partitionsServed fails when s is partitioned and the server cannot map subjects to partitions in a stream
+// (before 2.10).
+func partitionsServed(nc *nats.Conn, s events.Stream) error {
+	if s.Partitioned() && !atLeast210(nc) {
+		return fmt.Errorf("stream %s: %d partitions need NATS server 2.10 or later (stream subject transforms), this one is %s", s.Name, s.Partitions, nc.ConnectedServerVersion())
+	}
+	return nil
+}
+
+func sameTransform(a, b *jetstream.SubjectTransformConfig) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// describePartitions says how a stream with the transform t keeps its movies.
+func describePartitions(t *jetstream.SubjectTransformConfig) string {
+	if t == nil {
+		return "not partitioned"
+	}
+	return "partitioned by " + t.Destination
 }
 
 // MaxReplicas is the most copies of a stream JetStream keeps.
@@ -94,6 +132,9 @@ const MaxReplicas = 5
 func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream, replicas int) (jetstream.Stream, error) {
 	if replicas < 0 || replicas > MaxReplicas {
 		return nil, fmt.Errorf("ensure stream %s: %d replicas, want 0 to %d", s.Name, replicas, MaxReplicas)
+	}
+	if err := partitionsServed(js.Conn(), s); err != nil {
+		return nil, err
 	}
 	cfg := StreamConfig(s)
 	if replicas > 0 {
@@ -110,14 +151,23 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream, 
 		return nil, fmt.Errorf("ensure stream %s: %w", s.Name, err)
 	}
 	have := st.CachedInfo().Config
+	if !sameTransform(have.SubjectTransform, cfg.SubjectTransform) {
+		// A new transform applies to new messages only: a stream that holds movies under the old subjects
+		// would keep two states of a movie, so it is rebuilt anew rather than changed.
+		if n := st.CachedInfo().State.Msgs; n > 0 {
+			return nil, fmt.Errorf("ensure stream %s: it is %s and holds %d movies, the configuration says %s: a stream is partitioned only when created (delete it, and the catalog's reconciler publishes every movie again)",
+				s.Name, describePartitions(have.SubjectTransform), n, describePartitions(cfg.SubjectTransform))
+		}
+	}
 	if replicas == 0 {
 		cfg.Replicas = have.Replicas
 	}
-	if !compresses(js.Conn()) {
+	if !atLeast210(js.Conn()) {
 		cfg.Compression = have.Compression // an older server would be asked at every start, and ignore it
 	}
 	if have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || have.Duplicates != cfg.Duplicates || len(have.Subjects) != 1 ||
-		have.Subjects[0] != cfg.Subjects[0] || have.Replicas != cfg.Replicas || have.Compression != cfg.Compression {
+		have.Subjects[0] != cfg.Subjects[0] || have.Replicas != cfg.Replicas || have.Compression != cfg.Compression ||
+		!sameTransform(have.SubjectTransform, cfg.SubjectTransform) {
 		if st, err = js.UpdateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("update stream %s: %w", s.Name, err)
 		}
@@ -125,8 +175,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream, 
 	return st, nil
 }
 
-// compresses reports whether the server nc is connected to stores streams compressed: 2.10 or later.
-func compresses(nc *nats.Conn) bool {
+// atLeast210 reports whether the server nc is connected to is 2.10 or later: it stores streams compressed,
+// and maps a stream's subjects to partitions.
+func atLeast210(nc *nats.Conn) bool {
 	var major, minor int
 	if _, err := fmt.Sscanf(nc.ConnectedServerVersion(), "%d.%d", &major, &minor); err != nil {
 		return false

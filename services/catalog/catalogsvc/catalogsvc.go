@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if err := catalogsql.Migrate(ctx, d.DB, dialect); err != nil {
 		return nil, fmt.Errorf("migrate catalog database: %w", err)
 	}
-	stream := events.Stream{Name: cfg.Stream, Prefix: cfg.SubjectPrefix}
+	stream := cfg.EventStream()
 	if err := ensureStream(ctx, d.Log, d.JS, stream, cfg.StreamReplicas); err != nil {
 		return nil, err
 	}

@@ -316,6 +316,9 @@ func TestConfigValidate(t *testing.T) {
 		{"wildcard prefix", func(c *catalogsvc.Config) { c.SubjectPrefix = "catalog.>" }, false},
 		{"dotted stream", func(c *catalogsvc.Config) { c.Stream = "A.B" }, false},
 		{"tiny token ttl", func(c *catalogsvc.Config) { c.TokenTTL = time.Second }, false},
+		{"three partitions", func(c *catalogsvc.Config) { c.StreamPartitions = 3 }, true},
+		{"negative partitions", func(c *catalogsvc.Config) { c.StreamPartitions = -1 }, false},
+		{"too many partitions", func(c *catalogsvc.Config) { c.StreamPartitions = 1025 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

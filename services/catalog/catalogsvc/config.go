@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"marquee/pkg/events"
 	"marquee/pkg/genres"
 	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
@@ -27,6 +28,7 @@ type Config struct {
 	NATSPassword      string        `key:"nats_password" secret:"true" usage:"password of nats_user"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
+	StreamPartitions  int           `key:"stream_partitions" usage:"partitions the stream keeps movies in, by the server's hash of the id (NATS 2.10+): each search shard group consumes one; 0 or 1: none. Set when the stream is created: a stream that holds movies is not repartitioned"`
 	StreamReplicas    int           `key:"stream_replicas" usage:"copies of the stream a JetStream cluster keeps (3: a node lost loses no acknowledged change); the catalog creates the stream so and brings it back to it at every start; 0 keeps what the stream has (1 when creating it)"`
 	Seed              string        `key:"seed" usage:"seed file loaded once per database (JSON array or JSON Lines, optionally gzipped, of write bodies, imdb.json or TMDB-like records); empty for none"`
 	AdminUsername     string        `key:"admin_username" usage:"admin to create or whose password to reset (with admin_password)"`
@@ -42,6 +44,11 @@ type Config struct {
 	GenreSynonyms     string        `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family,Suspense=Thriller): writes store each genre in its canonical spelling, and a genre filter is read so (split: set the search service's alike)"`
 	InternalToken     string        `key:"internal_token" secret:"true" usage:"secret (32 bytes or more) the services of a split deployment share: the API-key check the gateway calls answers only requests that carry it, and the reconciler sends it to search_url; empty: anyone who reaches the service"`
 	SearchURL         string        `key:"search_url" usage:"base URL of a search service whose index the reconciler also compares (e.g. http://127.0.0.1:8082); empty: the stream only"`
+}
+
+// EventStream is the stream the catalog publishes to.
+func (c *Config) EventStream() events.Stream {
+	return events.Stream{Name: c.Stream, Prefix: c.SubjectPrefix, Partitions: c.StreamPartitions}
 }
 
 // DefaultConfig returns the defaults.
@@ -87,6 +94,9 @@ func (c *Config) Validate() error {
 	}
 	if c.InternalToken != "" && len(c.InternalToken) < httpx.MinInternalToken {
 		problems = append(problems, fmt.Sprintf("internal_token must be at least %d bytes", httpx.MinInternalToken))
+	}
+	if c.StreamPartitions < 0 || c.StreamPartitions > events.MaxPartitions {
+		problems = append(problems, fmt.Sprintf("stream_partitions must be 0 to %d", events.MaxPartitions))
 	}
 	if c.StreamReplicas < 0 || c.StreamReplicas > natsx.MaxReplicas {
 		problems = append(problems, fmt.Sprintf("stream_replicas must be 0 to %d", natsx.MaxReplicas))

@@ -36,7 +36,14 @@ import (
 // Index is a search index's view of the movies: every (id, version, deleted) it holds with an id in
 // (afterID, untilID], in id order.
 type Index interface {
-	Versions(ctx context.Context, afterID, untilID int64) ([]catalog.MovieVersion, error)
+	Versions(ctx context.Context, afterID, untilID int64) (Held, error)
+}
+
+// Held is what an index holds over a range of ids: each movie's version, and which movies it is meant to
+// hold at all (a search shard holds one partition of the stream).
+type Held struct {
+	Versions []catalog.MovieVersion
+	Holds    func(id int64) bool // nil: every movie
 }
 
 // Why a movie was repaired.
@@ -226,7 +233,7 @@ func (r *Reconciler) compareStream(ctx context.Context, st jetstream.Stream, pag
 }
 
 func (r *Reconciler) streamReason(ctx context.Context, st jetstream.Stream, mv catalog.MovieVersion) (string, error) {
-	msg, err := st.GetLastMsgForSubject(ctx, r.stream.Subject(mv.ID))
+	msg, err := st.GetLastMsgForSubject(ctx, r.stream.StoredSubject(mv.ID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return ReasonMissing, nil
 	}
@@ -255,14 +262,17 @@ func Compare(mv catalog.MovieVersion, data []byte) string {
 	return ""
 }
 
-// compareIndex sets reasons[i] (where not set yet) for every movie of page the index holds at another
-// version or state; have is what the index holds over the page's id range.
-func compareIndex(page, have []catalog.MovieVersion, reasons []string, rep *Report) {
-	byID := make(map[int64]catalog.MovieVersion, len(have))
-	for _, v := range have {
+// compareIndex sets reasons[i] (where not set yet) for every movie of page the index is meant to hold and
+// holds at another version or state; have is what the index holds over the page's id range.
+func compareIndex(page []catalog.MovieVersion, have Held, reasons []string, rep *Report) {
+	byID := make(map[int64]catalog.MovieVersion, len(have.Versions))
+	for _, v := range have.Versions {
 		byID[v.ID] = v
 	}
 	for i, mv := range page {
+		if have.Holds != nil && !have.Holds(mv.ID) {
+			continue // another shard's: what this one holds of it is counted as unknown below
+		}
 		h, ok := byID[mv.ID]
 		delete(byID, mv.ID)
 		switch {
@@ -313,16 +323,17 @@ func NewURLIndex(base, internalToken string) (*HTTPIndex, error) {
 	})}, nil
 }
 
-// Versions implements Index, page by page.
-func (x *HTTPIndex) Versions(ctx context.Context, afterID, untilID int64) ([]catalog.MovieVersion, error) {
-	var out []catalog.MovieVersion
+// Versions implements Index, page by page. A search service that holds one partition of the stream says
+// which: the movies of the others are not expected of it.
+func (x *HTTPIndex) Versions(ctx context.Context, afterID, untilID int64) (Held, error) {
+	var out Held
 	for afterID < untilID {
 		req := httptest.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("/v1/index/versions?after_id=%d&until_id=%d&limit=%d",
 			afterID, untilID, pageSize), nil)
 		rec := httptest.NewRecorder()
 		x.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
-			return nil, apperr.Errorf(apperr.Unavailable, "The search index answered %d to a versions request.", rec.Code)
+			return Held{}, apperr.Errorf(apperr.Unavailable, "The search index answered %d to a versions request.", rec.Code)
 		}
 		var body struct {
 			Versions []struct {
@@ -331,15 +342,25 @@ func (x *HTTPIndex) Versions(ctx context.Context, afterID, untilID int64) ([]cat
 				Deleted bool  `json:"deleted"`
 			} `json:"versions"`
 			NextAfterID int64 `json:"next_after_id"`
+			Partition   *int  `json:"partition"`
+			Partitions  int   `json:"partitions"`
 		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-			return nil, fmt.Errorf("decode index versions: %w", err)
+			return Held{}, fmt.Errorf("decode index versions: %w", err)
 		}
 		for _, v := range body.Versions {
-			out = append(out, catalog.MovieVersion{ID: v.ID, Version: v.Version, Deleted: v.Deleted})
+			out.Versions = append(out.Versions, catalog.MovieVersion{ID: v.ID, Version: v.Version, Deleted: v.Deleted})
+		}
+		if body.Partition != nil {
+			s := events.Stream{Partitions: body.Partitions}
+			if !s.Partitioned() || !s.HasPartition(*body.Partition) || *body.Partition < 0 {
+				return Held{}, fmt.Errorf("index versions: partition %d of %d", *body.Partition, body.Partitions)
+			}
+			p := *body.Partition
+			out.Holds = func(id int64) bool { return s.Partition(id) == p }
 		}
 		if body.NextAfterID <= afterID {
-			return nil, fmt.Errorf("index versions: no progress after id %d", afterID)
+			return Held{}, fmt.Errorf("index versions: no progress after id %d", afterID)
 		}
 		afterID = body.NextAfterID
 	}

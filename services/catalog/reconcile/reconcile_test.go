@@ -15,6 +15,7 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/httpx"
+	"marquee/pkg/natsx"
 	"marquee/pkg/testenv"
 	"marquee/services/catalog"
 	"marquee/services/catalog/catalogsql"
@@ -132,20 +133,93 @@ func TestReconcileComparesTheIndexOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 10 || got[9].ID != 10 || got[9].Version != 10 || !got[9].Deleted {
+	if len(got.Versions) != 10 || got.Versions[9].ID != 10 || got.Versions[9].Version != 10 || !got.Versions[9].Deleted || got.Holds != nil {
 		t.Errorf("versions %+v", got)
+	}
+}
+
+// A search service that holds one partition of the stream says so with its versions, and the index it
+// reads as is meant to hold that partition's movies only.
+func TestHTTPIndexOfAPartition(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"versions":[],"next_after_id":100,"partition":2,"partitions":3}`)
+	})
+	got, err := (&reconcile.HTTPIndex{Handler: h}).Versions(context.Background(), 0, 100)
+	if err != nil || got.Holds == nil {
+		t.Fatalf("versions %+v, %v: want the partition's movies", got, err)
+	}
+	s := events.Stream{Partitions: 3}
+	for id := int64(1); id <= 100; id++ {
+		if got.Holds(id) != (s.Partition(id) == 2) {
+			t.Errorf("movie %d (partition %d): held %v", id, s.Partition(id), got.Holds(id))
+		}
+	}
+	bad := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"versions":[],"next_after_id":100,"partition":3,"partitions":3}`)
+	})
+	if _, err := (&reconcile.HTTPIndex{Handler: bad}).Versions(context.Background(), 0, 100); err == nil {
+		t.Error("partition 3 of 3 was taken")
+	}
+}
+
+// On a partitioned stream, the reconciler finds each movie's last change in its partition, and a search
+// shard is asked only for the movies of its own: a movie of another partition missing from it is no
+// difference, one of its own is.
+func TestReconcilePartitionedStreamAndShard(t *testing.T) {
+	ctx := context.Background()
+	db := catalogtest.MustOpenSQLite(t)
+	store := catalogtest.MustStore(t, db, catalogsql.SQLite)
+	js := testenv.JetStream(t)
+	stream := events.Stream{Name: "PARTED", Prefix: "parted", Partitions: 3}
+	if _, err := natsx.EnsureStream(ctx, js, stream, 0); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	relay := outbox.New(log, store, js, stream)
+	testenv.Run(t, relay.Run)
+	drain := func() {
+		t.Helper()
+		relay.Kick()
+		testenv.Eventually(t, "an empty backlog", func() bool { n, err := store.Backlog(ctx); return err == nil && n == 0 })
+	}
+	shard := &fakeIndex{versions: map[int64]catalog.MovieVersion{}, holds: func(id int64) bool { return stream.Partition(id) == 0 }}
+	var own []int64
+	for i := range 12 {
+		m, err := store.CreateMovie(ctx, "t", catalog.MovieInput{Title: fmt.Sprintf("M%d", i)}, catalog.CreateAnyway)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shard.holds(m.ID) {
+			shard.versions[m.ID] = catalog.MovieVersion{ID: m.ID, Version: m.Version}
+			own = append(own, m.ID)
+		}
+	}
+	if len(own) == 0 || len(own) == 12 {
+		t.Fatalf("partition 0 holds %d of 12 movies: the test says nothing", len(own))
+	}
+	drain()
+	r := reconcile.New(log, store, js, stream, shard, nil, relay.Kick)
+	rep, err := r.Reconcile(ctx)
+	if err != nil || rep.Checked != 12 || rep.Repaired != 0 {
+		t.Fatalf("report %+v, %v: want 12 checked, none repaired", rep, err)
+	}
+	delete(shard.versions, own[0])
+	rep, err = r.Reconcile(ctx)
+	if err != nil || rep.Repaired != 1 || rep.Reasons[reconcile.ReasonIndex] != 1 {
+		t.Errorf("report %+v, %v: want movie %d repaired for the shard", rep, err, own[0])
 	}
 }
 
 type fakeIndex struct {
 	versions map[int64]catalog.MovieVersion
+	holds    func(int64) bool
 }
 
-func (f *fakeIndex) Versions(_ context.Context, afterID, untilID int64) ([]catalog.MovieVersion, error) {
-	var out []catalog.MovieVersion
+func (f *fakeIndex) Versions(_ context.Context, afterID, untilID int64) (reconcile.Held, error) {
+	out := reconcile.Held{Holds: f.holds}
 	for id, v := range f.versions {
 		if id > afterID && id <= untilID {
-			out = append(out, v)
+			out.Versions = append(out.Versions, v)
 		}
 	}
 	return out, nil
@@ -172,7 +246,7 @@ func TestURLIndexSendsTheInternalToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		vs, err := x.Versions(context.Background(), 0, 10)
-		if tc.ok && (err != nil || len(vs) != 1 || vs[0].ID != 3 || vs[0].Version != 2) {
+		if tc.ok && (err != nil || len(vs.Versions) != 1 || vs.Versions[0].ID != 3 || vs.Versions[0].Version != 2) {
 			t.Errorf("with the token: %v, %v; want movie 3 at version 2", vs, err)
 		}
 		if !tc.ok && err == nil {

@@ -59,6 +59,7 @@ type Indexer struct {
 	counts    *counts // apart from the indexer, so that the metrics keep only them once a rebuild retires it
 	metrics   *Metrics
 	batchSize int
+	partition int // of a partitioned stream, the one consumed, or events.AllPartitions
 
 	mu       sync.Mutex // guards the fields below
 	lastSeq  uint64     // the stream's last sequence, as of infoAt
@@ -68,13 +69,16 @@ type Indexer struct {
 
 // New returns an indexer of stream into idx. It does nothing until Run.
 func New(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx *searchindex.Index) *Indexer {
-	return NewWith(log, js, stream, idx, Options{})
+	return NewWith(log, js, stream, idx, Options{Partition: events.AllPartitions})
 }
 
 // Options tune an indexer; zero fields take the defaults.
 type Options struct {
 	BatchSize int      // the most messages applied in one index batch; 0 means BatchSize
 	Metrics   *Metrics // nil: not measured
+	// Partition is, of a partitioned stream, the partition whose movies the index holds (a shard), or
+	// events.AllPartitions; a stream that is not partitioned has one, and this is not read.
+	Partition int
 }
 
 // NewWith returns an indexer of stream into idx.
@@ -82,8 +86,14 @@ func NewWith(log *slog.Logger, js jetstream.JetStream, stream events.Stream, idx
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = BatchSize
 	}
+	if !stream.Partitioned() {
+		opts.Partition = events.AllPartitions
+	}
 	ix := &Indexer{log: log.With("component", "indexer", "stream", stream.Name), js: js, stream: stream, idx: idx,
-		counts: &counts{}, metrics: opts.Metrics, batchSize: opts.BatchSize}
+		counts: &counts{}, metrics: opts.Metrics, batchSize: opts.BatchSize, partition: opts.Partition}
+	if opts.Partition != events.AllPartitions {
+		ix.log = ix.log.With("partition", opts.Partition)
+	}
 	if ix.metrics != nil {
 		ix.metrics.measure(ix.counts)
 	}
@@ -134,7 +144,7 @@ func (ix *Indexer) consume(ctx context.Context) error {
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           ackWait,
 		MaxAckPending:     maxAckPending,
-		FilterSubject:     ix.stream.Subjects(),
+		FilterSubject:     ix.stream.PartitionSubjects(ix.partition),
 		InactiveThreshold: inactiveThreshold,
 	}
 	if last := st.CachedInfo().State.LastSeq; checkpoint > last {
@@ -368,7 +378,7 @@ func (ix *Indexer) decode(msg jetstream.Msg) (searchindex.Change, error) {
 	if err != nil {
 		return searchindex.Change{}, err
 	}
-	if want := ix.stream.Subject(e.ID); msg.Subject() != want {
+	if want := ix.stream.StoredSubject(e.ID); msg.Subject() != want {
 		return searchindex.Change{}, fmt.Errorf("event of movie %d on subject %s, want %s", e.ID, msg.Subject(), want)
 	}
 	c := searchindex.Change{ID: e.ID, Version: e.Version, Deleted: e.Deleted()}
@@ -379,10 +389,10 @@ func (ix *Indexer) decode(msg jetstream.Msg) (searchindex.Change, error) {
 	return c, nil
 }
 
-// CaughtUp reports whether the index has applied everything the stream held when last asked (at most
-// 200 ms ago), and how many stream sequences it lags (an upper bound on the events: the stream keeps only
-// the last event of each movie). Once caught up it stays caught up; when the stream cannot be asked the
-// error says so, and the lag is unknown (0).
+// CaughtUp reports whether the index has applied everything the stream (its partition) held when last
+// asked (at most 200 ms ago), and how many stream sequences it lags (an upper bound on the events: the
+// stream keeps only the last event of each movie). Once caught up it stays caught up; when the stream cannot
+// be asked the error says so, and the lag is unknown (0).
 func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
 	checkpoint, err := ix.idx.Checkpoint()
 	if err != nil {
@@ -404,9 +414,30 @@ func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
 	return ix.caughtUp, lag, nil
 }
 
-// streamLastSeq is the stream's last sequence, asked of the server at most every infoMaxAge. Searches ask it
-// for the lag they report, so it never waits on a NATS that is away: without a connection it fails at once,
-// and a lookup waits at most infoTimeout.
+// LastSeq is the last stream sequence of what the indexer consumes, asked of the server now: the stream's,
+// or its partition's last message's (0 when it has none). The index has caught up when its checkpoint is
+// there.
+func (ix *Indexer) LastSeq(ctx context.Context) (uint64, error) {
+	st, err := ix.js.Stream(ctx, ix.stream.Name)
+	if err != nil {
+		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, err)
+	}
+	if ix.partition == events.AllPartitions {
+		return st.CachedInfo().State.LastSeq, nil
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, ix.stream.PartitionSubjects(ix.partition))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("last message of partition %d of %s: %w", ix.partition, ix.stream.Name, err)
+	}
+	return msg.Sequence, nil
+}
+
+// streamLastSeq is LastSeq, asked of the server at most every infoMaxAge. Searches ask it for the lag they
+// report, so it never waits on a NATS that is away: without a connection it fails at once, and a lookup
+// waits at most infoTimeout.
 func (ix *Indexer) streamLastSeq(ctx context.Context) (uint64, error) {
 	ix.mu.Lock()
 	if time.Since(ix.infoAt) < infoMaxAge {
@@ -419,11 +450,10 @@ func (ix *Indexer) streamLastSeq(ctx context.Context) (uint64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
 	defer cancel()
-	st, err := ix.js.Stream(ctx, ix.stream.Name)
+	last, err := ix.LastSeq(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, err)
+		return 0, err
 	}
-	last := st.CachedInfo().State.LastSeq
 	ix.mu.Lock()
 	ix.lastSeq, ix.infoAt = last, time.Now()
 	ix.mu.Unlock()

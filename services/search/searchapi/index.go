@@ -37,6 +37,10 @@ type Deps struct {
 	CacheMaxAge time.Duration
 	// Versions pages through the versions the index holds (GET /v1/index/versions); nil: no such route.
 	Versions func(ctx context.Context, afterID, untilID int64, limit int) ([]searchindex.MovieVersion, int64, error)
+	// Partition and Partitions say, of a service that holds one partition of a partitioned stream (a
+	// shard), which: its versions say so, as the movies of the others are not expected of it. Partitions
+	// 0: it holds every movie.
+	Partition, Partitions int
 	// Rebuild starts a rebuild of the index from the stream (POST /v1/index/rebuild) and RebuildStatus
 	// reports on it (GET /v1/index/rebuild); nil: no such routes.
 	Rebuild       func() (search.RebuildStatus, error)
@@ -63,6 +67,8 @@ const ConsistentHeader = "Marquee-Consistent"
 type versionsDTO struct {
 	Versions    []versionDTO `json:"versions"`
 	NextAfterID int64        `json:"next_after_id"`
+	Partition   *int         `json:"partition,omitempty"` // a shard's partition, of partitions
+	Partitions  int          `json:"partitions,omitempty"`
 }
 
 type versionDTO struct {
@@ -159,6 +165,9 @@ func handleIndexVersions(d *Deps) gin.HandlerFunc {
 			return
 		}
 		out := versionsDTO{Versions: make([]versionDTO, len(vs)), NextAfterID: next}
+		if d.Partitions > 1 {
+			out.Partition, out.Partitions = &d.Partition, d.Partitions
+		}
 		for i, v := range vs {
 			out.Versions[i] = versionDTO{ID: v.ID, Version: v.Version, Deleted: v.Deleted}
 		}

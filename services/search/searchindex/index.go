@@ -33,14 +33,16 @@ import (
 // instead of hanging.
 const boltTimeout = "2s"
 
-// Internal keys: the checkpoint, the mapping version, and one tombstone per deleted movie, which is never
-// removed unless a newer version brings the movie back. A live movie's version is read from its document,
-// not kept as a key: scorch rewrites every internal key into root.bolt on each persisted snapshot, so a key
-// per movie made every batch cost in proportion to the catalog (60% of ingest CPU at 100k movies, 15 KB per
-// movie on disk). Deletes are few, so tombstones stay cheap.
+// Internal keys: the checkpoint, the mapping version, the part of the catalog held (when not all), and one
+// tombstone per deleted movie, which is never removed unless a newer version brings the movie back. A live
+// movie's version is read from its document, not kept as a key: scorch rewrites every internal key into
+// root.bolt on each persisted snapshot, so a key per movie made every batch cost in proportion to the
+// catalog (60% of ingest CPU at 100k movies, 15 KB per movie on disk). Deletes are few, so tombstones stay
+// cheap.
 var (
 	checkpointKey     = []byte("checkpoint")
 	mappingVersionKey = []byte("mapping_version")
+	contentsKey       = []byte("contents") // Options.Contents
 )
 
 func tombstoneKey(id int64) []byte { return []byte("t/" + strconv.FormatInt(id, 10)) }
@@ -114,6 +116,10 @@ type Options struct {
 	// SearchQueue is how many searches may wait for a slot; one more is refused at once with an Unavailable
 	// error (503). 0 means 16 a slot.
 	SearchQueue int
+	// Contents names the part of the catalog the index holds: "" for every movie, or e.g. the partition of
+	// the stream it is fed from. An index on disk that holds another part is removed and rebuilt from the
+	// stream, like one of another mapping version.
+	Contents string
 }
 
 // MaxShards bounds Options.Shards.
@@ -158,7 +164,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		segCaches: newSegmentCaches()}
 	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {
-		bi, err := openShard(p, opts.mergePlan)
+		bi, err := openShard(p, opts.Contents, opts.mergePlan)
 		if err != nil {
 			_ = x.closeShards()
 			return nil, err
@@ -233,8 +239,8 @@ func shardPaths(path string, n int) ([]string, error) {
 
 func shardName(i, n int) string { return fmt.Sprintf("shard-%d-of-%d", i, n) }
 
-// openShard opens (or creates) one Bleve index of the current mapping version at path.
-func openShard(path string, mergePlan map[string]any) (bleve.Index, error) {
+// openShard opens (or creates) one Bleve index of the current mapping version, holding contents, at path.
+func openShard(path, contents string, mergePlan map[string]any) (bleve.Index, error) {
 	// Batch returns once the batch is searchable; each batch's persisted callback says when it is on disk.
 	cfg := map[string]any{"bolt_timeout": boltTimeout, "unsafe_batch": true}
 	if mergePlan != nil {
@@ -243,8 +249,10 @@ func openShard(path string, mergePlan map[string]any) (bleve.Index, error) {
 	bi, err := bleve.OpenUsing(path, cfg)
 	if err == nil {
 		v, verr := bi.GetInternal(mappingVersionKey)
-		if verr != nil || string(v) != mappingVersion {
-			// An index of an older shape: its fields and analyzers are not the ones the queries use.
+		c, kerr := bi.GetInternal(contentsKey)
+		if verr != nil || string(v) != mappingVersion || kerr != nil || string(c) != contents {
+			// An index of an older shape: its fields and analyzers are not the ones the queries use. Or of
+			// other movies: a search answers for the ones it is configured to hold.
 			if cerr := bi.Close(); cerr != nil {
 				return nil, fmt.Errorf("close outdated search index %s: %w", path, cerr)
 			}
@@ -264,7 +272,11 @@ func openShard(path string, mergePlan map[string]any) (bleve.Index, error) {
 		}
 		bi, err = bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, cfg)
 		if err == nil {
-			if err = bi.SetInternal(mappingVersionKey, []byte(mappingVersion)); err != nil {
+			err = bi.SetInternal(mappingVersionKey, []byte(mappingVersion))
+			if err == nil && contents != "" {
+				err = bi.SetInternal(contentsKey, []byte(contents))
+			}
+			if err != nil {
 				_ = bi.Close()
 			}
 		}

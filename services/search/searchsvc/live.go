@@ -20,8 +20,9 @@ import (
 // liveIndex is the index behind the API. A rebuild swaps it atomically: a read holds the read lock for its
 // duration, so once the swap has the write lock no read uses the old index any more and it may be closed.
 type liveIndex struct {
-	mu  sync.RWMutex
-	idx *searchindex.Index
+	mu    sync.RWMutex
+	idx   *searchindex.Index
+	holds func(id int64) bool // whether a movie is one the index is fed (a shard's partition); nil: every one
 }
 
 var _ search.Searcher = (*liveIndex)(nil)
@@ -71,8 +72,18 @@ func (l *liveIndex) versions(ctx context.Context, afterID, untilID int64, limit 
 }
 
 // wait blocks until the live index holds every movie of want at its version or later (a delete counts), or
-// ctx is done. It wakes on applied batches (and swaps), never polls.
+// ctx is done. It wakes on applied batches (and swaps), never polls. A movie of another shard's partition
+// never comes here: it is not waited for.
 func (l *liveIndex) wait(ctx context.Context, want map[int64]int64) bool {
+	if l.holds != nil {
+		own := make(map[int64]int64, len(want))
+		for id, v := range want {
+			if l.holds(id) {
+				own[id] = v
+			}
+		}
+		want = own
+	}
 	for {
 		x, done := l.get()
 		changed := x.Changed() // taken before the check, so that no batch slips between
@@ -211,7 +222,7 @@ func (s *Service) rebuildOnce(ctx context.Context, log *slog.Logger) (err error)
 		}
 	}()
 	log.Info("rebuilding the index from the stream beside the live one", "path", path)
-	ix := indexer.New(log, s.js, s.stream, idx)
+	ix := indexer.NewWith(log, s.js, s.stream, idx, indexer.Options{Partition: s.cfg.Partition})
 	bctx, stopBuild := context.WithCancel(ctx)
 	built := make(chan struct{})
 	go func() { _ = ix.Run(bctx); close(built) }()
@@ -249,7 +260,7 @@ func (s *Service) rebuildOnce(ctx context.Context, log *slog.Logger) (err error)
 	s.mu.Lock()
 	oldPath := s.path
 	s.path = path
-	s.indexer = indexer.NewWith(s.log, s.js, s.stream, idx, indexer.Options{Metrics: s.ixMetrics})
+	s.indexer = indexer.NewWith(s.log, s.js, s.stream, idx, s.indexerOptions())
 	s.mu.Unlock()
 	swapped, resumed = true, true
 	s.resumeRun(ctx)
@@ -272,7 +283,7 @@ func (s *Service) resumeRun(ctx context.Context) {
 	}
 }
 
-// follow waits until ix has applied everything the stream holds, updating the progress; within is the
+// follow waits until ix has applied everything the stream (its partition) holds, updating the progress; within is the
 // longest it may take (0: no bound).
 func (s *Service) follow(ctx context.Context, ix *indexer.Indexer, idx *searchindex.Index, within time.Duration) error {
 	var deadline time.Time
@@ -287,11 +298,10 @@ func (s *Service) follow(ctx context.Context, ix *indexer.Indexer, idx *searchin
 			return errors.New("stopped: the service is shutting down")
 		case <-tick.C:
 		}
-		st, err := s.js.Stream(ctx, s.stream.Name)
+		last, err := ix.LastSeq(ctx)
 		if err != nil {
 			continue // NATS away: keep waiting
 		}
-		last := st.CachedInfo().State.LastSeq
 		ck, err := idx.Checkpoint()
 		if err != nil {
 			return err

@@ -40,6 +40,8 @@ type Config struct {
 	DataDir           string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
 	Stream            string `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
+	StreamPartitions  int    `key:"stream_partitions" usage:"partitions the stream keeps movies in: the catalog's stream_partitions; 0 or 1: none"`
+	Partition         int    `key:"partition" usage:"of a partitioned stream, the one partition (0 to stream_partitions-1) whose movies this service indexes and answers for, as one shard of the catalog; -1: every movie"`
 	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
 	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
 	IndexShards       int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
@@ -102,6 +104,7 @@ func DefaultConfig() Config {
 		DataDir:       "./var/search",
 		Stream:        events.DefaultStream.Name,
 		SubjectPrefix: events.DefaultStream.Prefix,
+		Partition:     events.AllPartitions,
 		LogLevel:      "info",
 		// A replica's 5 s of distinct answers at the planned peak (performance.md, "Result cache under writes").
 		CacheBytes:  16 << 20,
@@ -136,6 +139,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, "*> \t") || strings.HasPrefix(c.SubjectPrefix, ".") || strings.HasSuffix(c.SubjectPrefix, ".") {
 		problems = append(problems, fmt.Sprintf("subject_prefix %q must be a subject without wildcards, spaces or leading/trailing '.'", c.SubjectPrefix))
+	}
+	if c.StreamPartitions < 0 || c.StreamPartitions > events.MaxPartitions {
+		problems = append(problems, fmt.Sprintf("stream_partitions must be 0 to %d", events.MaxPartitions))
+	} else if !c.EventStream().HasPartition(c.Partition) {
+		problems = append(problems, fmt.Sprintf("partition must be -1 (every movie) or 0 to stream_partitions-1 (%d)", max(1, c.StreamPartitions)-1))
 	}
 	// A split gateway gives up on a search that has not answered within 10 s (gateway.SearchTimeout).
 	if c.ConsistencyWait < 10*time.Millisecond || c.ConsistencyWait > 8*time.Second {
@@ -186,9 +194,44 @@ func (c *Config) Validate() error {
 // IndexPath is the folder of the index.
 func (c *Config) IndexPath() string { return filepath.Join(c.DataDir, "index") }
 
+// OnePartition reports whether the service holds one partition of the stream: it is a shard.
+func (c *Config) OnePartition() bool {
+	return c.EventStream().Partitioned() && c.Partition != events.AllPartitions
+}
+
+// holds reports whether movie id is one the service indexes; nil: every movie.
+func (c *Config) holds() func(id int64) bool {
+	if !c.OnePartition() {
+		return nil
+	}
+	s, p := c.EventStream(), c.Partition
+	return func(id int64) bool { return s.Partition(id) == p }
+}
+
+// partitionsHeld is the stream's partitions if the service holds one of them, else 0.
+func (c *Config) partitionsHeld() int {
+	if !c.OnePartition() {
+		return 0
+	}
+	return c.StreamPartitions
+}
+
+// contents names what the index holds (searchindex.Options.Contents).
+func (c *Config) contents() string {
+	if !c.OnePartition() {
+		return ""
+	}
+	return fmt.Sprintf("partition %d of %d", c.Partition, c.StreamPartitions)
+}
+
+// indexerOptions are those of the live index's indexer.
+func (s *Service) indexerOptions() indexer.Options {
+	return indexer.Options{Metrics: s.ixMetrics, Partition: s.cfg.Partition}
+}
+
 // EventStream is the stream the indexer consumes.
 func (c *Config) EventStream() events.Stream {
-	return events.Stream{Name: c.Stream, Prefix: c.SubjectPrefix}
+	return events.Stream{Name: c.Stream, Prefix: c.SubjectPrefix, Partitions: c.StreamPartitions}
 }
 
 // Deps are the handles the service runs on; the caller owns them (and drains the NATS connection after Close).
@@ -252,7 +295,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("search config: genre_synonyms: %w", err)
 	}
 	opts := searchindex.Options{Ranking: searchindex.Ranking(cfg.Rank), CacheBytes: cfg.CacheBytes, CacheMaxAge: cfg.CacheMaxAge, Shards: cfg.IndexShards, Genres: vocab,
-		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue}
+		SearchConcurrency: cfg.SearchConcurrency, SearchQueue: cfg.SearchQueue, Contents: cfg.contents()}
 	path := livePath(deps.Log, cfg.DataDir)
 	idx, err := searchindex.OpenWith(path, opts)
 	if err != nil {
@@ -266,7 +309,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		log: deps.Log, cfg: cfg, js: deps.JS, nc: deps.JS.Conn(), stream: stream, indexOpts: opts,
-		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx}, resume: make(chan struct{}), closed: make(chan struct{}),
+		ixMetrics: indexer.NewMetrics(deps.Registry), live: &liveIndex{idx: idx, holds: cfg.holds()}, resume: make(chan struct{}), closed: make(chan struct{}),
 		path: path, rebuild: search.RebuildStatus{State: search.RebuildIdle},
 	}
 	cursorKey, err := sharedCursorKey(ctx, deps.JS, stream.Name, cfg.CursorKey, replicas)
@@ -274,7 +317,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		_ = idx.Close()
 		return nil, err
 	}
-	s.indexer = indexer.NewWith(deps.Log, deps.JS, stream, idx, indexer.Options{Metrics: s.ixMetrics})
+	s.indexer = indexer.NewWith(deps.Log, deps.JS, stream, idx, s.indexerOptions())
 	s.registerMetrics(deps.Registry)
 	s.handler = searchapi.NewHandlerWith(deps.Log, s.live, searchapi.Deps{
 		Ready:         s.Ready,
@@ -284,6 +327,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		MaxWait:       cfg.ConsistencyWait,
 		CacheMaxAge:   cfg.CacheMaxAge,
 		Versions:      s.live.versions,
+		Partition:     cfg.Partition,
+		Partitions:    cfg.partitionsHeld(),
 		Rebuild:       s.StartRebuild,
 		RebuildStatus: s.Rebuild,
 		Snapshot:      s.sendSnapshot,
