@@ -26,6 +26,7 @@ type SnapshotManifest struct {
 	Checkpoint     uint64 `json:"checkpoint"` // the stream sequence every shard has applied up to
 	MappingVersion string `json:"mapping_version"`
 	Shards         int    `json:"shards"`
+	Contents       string `json:"contents,omitempty"` // the part of the catalog held (Options.Contents); "": every movie
 	Movies         uint64 `json:"movies"`
 	Bytes          int64  `json:"bytes"` // the files' sizes, the manifest left out
 }
@@ -62,7 +63,7 @@ func (x *Index) WriteSnapshot(ctx context.Context, w io.Writer, scratch string) 
 
 // copyTo copies every shard, as of one batch, into dir.
 func (x *Index) copyTo(ctx context.Context, dir string) (SnapshotManifest, error) {
-	m := SnapshotManifest{MappingVersion: mappingVersion, Shards: len(x.shards), Checkpoint: ^uint64(0)}
+	m := SnapshotManifest{MappingVersion: mappingVersion, Shards: len(x.shards), Contents: x.opts.Contents, Checkpoint: ^uint64(0)}
 	readers := make([]index.CopyReader, 0, len(x.shards))
 	defer func() {
 		for _, r := range readers {
@@ -195,7 +196,7 @@ func addFile(tw *tar.Writer, dir, p string) error {
 // ReadSnapshot reads a snapshot from r into dir, which must not exist yet, and syncs it to disk. It
 // refuses one this build cannot serve as an index of the given number of shards (another mapping version,
 // or another split), and one whose files are not where an index keeps them. On an error dir is removed.
-func ReadSnapshot(r io.Reader, dir string, shards int) (m SnapshotManifest, err error) {
+func ReadSnapshot(r io.Reader, dir string, shards int, contents string) (m SnapshotManifest, err error) {
 	if shards == 0 {
 		shards = 1
 	}
@@ -224,6 +225,9 @@ func ReadSnapshot(r io.Reader, dir string, shards int) (m SnapshotManifest, err 
 	}
 	if m.Shards != shards {
 		return m, fmt.Errorf("the snapshot's index has %d shards, this replica is configured for %d", m.Shards, shards)
+	}
+	if m.Contents != contents {
+		return m, fmt.Errorf("the snapshot's index holds %s, this replica is configured for %s", describeContents(m.Contents), describeContents(contents))
 	}
 	var read int64
 	for {
@@ -322,4 +326,12 @@ func syncDirs(root string) error {
 		defer f.Close()
 		return f.Sync()
 	})
+}
+
+// describeContents names what an index holds (Options.Contents).
+func describeContents(c string) string {
+	if c == "" {
+		return "every movie"
+	}
+	return c
 }

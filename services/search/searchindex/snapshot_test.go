@@ -41,7 +41,7 @@ func TestSnapshotOpensAsThePeer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := searchindex.ReadSnapshot(bytes.NewReader(tarball.Bytes()), filepath.Join(dir, "replica"), shards)
+			got, err := searchindex.ReadSnapshot(bytes.NewReader(tarball.Bytes()), filepath.Join(dir, "replica"), shards, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestSnapshotDuringWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		to := filepath.Join(dir, fmt.Sprintf("replica-%d", i))
-		if _, err := searchindex.ReadSnapshot(&tarball, to, 3); err != nil {
+		if _, err := searchindex.ReadSnapshot(&tarball, to, 3, ""); err != nil {
 			t.Fatal(err)
 		}
 		replica := mustOpenShards(t, to, 3)
@@ -167,6 +167,7 @@ func TestSnapshotRefused(t *testing.T) {
 		want    string
 	}{
 		"another split":           {good.Bytes(), 2, "shards"},
+		"another partition":       {withManifest(func(m *searchindex.SnapshotManifest) { m.Contents = "partition 1 of 3" }), 1, "holds partition 1 of 3"},
 		"another mapping version": {withManifest(func(m *searchindex.SnapshotManifest) { m.MappingVersion = "0" }), 1, "mapping version"},
 		"a path outside":          {withManifest(func(m *searchindex.SnapshotManifest) { m.Bytes = 1 }, &tar.Header{Name: "../evil", Size: 1, Mode: 0o644}), 1, "plain relative path"},
 		"an absolute path":        {withManifest(func(m *searchindex.SnapshotManifest) { m.Bytes = 1 }, &tar.Header{Name: "/tmp/evil", Size: 1, Mode: 0o644}), 1, "plain relative path"},
@@ -178,7 +179,7 @@ func TestSnapshotRefused(t *testing.T) {
 	}
 	for name, c := range cases {
 		to := filepath.Join(dir, "replica")
-		_, err := searchindex.ReadSnapshot(bytes.NewReader(c.tarball), to, c.shards)
+		_, err := searchindex.ReadSnapshot(bytes.NewReader(c.tarball), to, c.shards, "")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, c.want)
 		}

@@ -109,7 +109,7 @@ func bootstrap(ctx context.Context, log *slog.Logger, cfg Config, opts searchind
 	var m searchindex.SnapshotManifest
 	for attempt := 1; ; attempt++ {
 		var err error
-		if m, err = fetchSnapshot(ctx, cfg.BootstrapFrom, cfg.InternalToken, to, opts.Shards); err == nil {
+		if m, err = fetchSnapshot(ctx, cfg.BootstrapFrom, cfg.InternalToken, to, opts); err == nil {
 			break
 		}
 		wait, again := retryAfter(err, attempt)
@@ -192,7 +192,7 @@ var (
 )
 
 // fetchSnapshot reads the snapshot of the search service at base into the new folder to.
-func fetchSnapshot(ctx context.Context, base, token, to string, shards int) (searchindex.SnapshotManifest, error) {
+func fetchSnapshot(ctx context.Context, base, token, to string, opts searchindex.Options) (searchindex.SnapshotManifest, error) {
 	var m searchindex.SnapshotManifest
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -230,7 +230,7 @@ func fetchSnapshot(ctx context.Context, base, token, to string, shards int) (sea
 		}
 	})
 	defer body.timer.Stop()
-	m, err = searchindex.ReadSnapshot(body, to, shards)
+	m, err = searchindex.ReadSnapshot(body, to, opts.Shards, opts.Contents)
 	if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errPeerStalled) || errors.Is(cause, errPeerSlow)) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
