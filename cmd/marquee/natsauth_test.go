@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"marquee/pkg/events"
 )
 
 // TestNATSLeastPrivilege runs the split stack on a NATS server that enforces the split deployment's own
@@ -138,6 +140,44 @@ func TestNATSLeastPrivilege(t *testing.T) {
 	if n := st.CachedInfo().State.NumSubjects; n < 248 {
 		t.Fatalf("the stream holds %d movies, want the seed's 248 at least", n)
 	}
+}
+
+// TestNATSLeastPrivilegePartitioned: a search service holding one partition of a partitioned stream does
+// its work with search's user too: it consumes its partition, tells how far behind it is (it was once never
+// ready there, asking the server for what its user may not read) and holds that partition's movies only.
+func TestNATSLeastPrivilegePartitioned(t *testing.T) {
+	const catalogPassword, searchPassword = "catalog-nats-secret-0123", "search-nats-secret-0123"
+	ns := startNATSWithAuth(t, map[string]string{"NATS_CATALOG_PASSWORD": catalogPassword, "NATS_SEARCH_PASSWORD": searchPassword})
+	seed, err := filepath.Abs("../../data/imdb.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(user, password string) map[string]string {
+		return map[string]string{"MARQUEE_NATS_URL": ns.ClientURL(), "MARQUEE_NATS_USER": user, "MARQUEE_NATS_PASSWORD": password,
+			"MARQUEE_STREAM_PARTITIONS": "3", "MARQUEE_ADMIN_USERNAME": "ops", "MARQUEE_ADMIN_PASSWORD": "least privilege secret"}
+	}
+	startCommand(t, env("catalog", catalogPassword),
+		"catalog", "--addr", "127.0.0.1:0", "--mysql-dsn", "sqlite:"+filepath.Join(t.TempDir(), "catalog.db"), "--seed", seed)
+	shard := env("search", searchPassword)
+	shard["MARQUEE_PARTITION"] = "1"
+	srch := startCommand(t, shard, "search", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	c := &client{t: t, base: addrOf(t, srch.stderr, "listening")}
+	stream := events.Stream{Partitions: 3}
+	want := 0
+	for id := int64(1); id <= 248; id++ {
+		if stream.Partition(id) == 1 {
+			want++
+		}
+	}
+	waitFor(t, "partition 1 of the seed, ready", 60*time.Second, func() error {
+		if r := c.do("GET", "/readyz", nil, nil); r.status != 200 {
+			return fmt.Errorf("readyz %d: %s", r.status, r.body)
+		}
+		if total := c.search("per_page=1").Total; total != want {
+			return fmt.Errorf("%d movies, want partition 1's %d of the seed's 248", total, want)
+		}
+		return nil
+	})
 }
 
 // startNATSWithAuth runs a JetStream server in the process with deploy/nats/auth.conf's users, whose

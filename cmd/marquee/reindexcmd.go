@@ -185,6 +185,7 @@ func runReconcile(ctx context.Context, cfg reconcileConfig, stdout io.Writer) er
 		IndexChecked     bool           `json:"index_checked"`
 		IndexAhead       int            `json:"index_ahead"`
 		IndexUnknown     int            `json:"index_unknown"`
+		IndexMisplaced   int            `json:"index_misplaced"`
 		DurationMS       int64          `json:"duration_ms"`
 		RepairsPublished bool           `json:"repairs_published"`
 	}
@@ -208,8 +209,8 @@ func runReconcile(ctx context.Context, cfg reconcileConfig, stdout io.Writer) er
 	if rep.Pending > 0 {
 		fmt.Fprintf(stdout, "%d differing movies still have an event in the outbox; the relay publishes them.\n", rep.Pending)
 	}
-	if rep.IndexAhead > 0 || rep.IndexUnknown > 0 {
-		fmt.Fprintf(stdout, "The index holds %d movies at a version the catalog never had and %d it never had: run marquee reindex.\n", rep.IndexAhead, rep.IndexUnknown)
+	if rep.IndexAhead > 0 || rep.IndexUnknown > 0 || rep.IndexMisplaced > 0 {
+		fmt.Fprintf(stdout, "The index holds %d movies at a version the catalog never had, %d it never had and %d of another partition: run marquee reindex.\n", rep.IndexAhead, rep.IndexUnknown, rep.IndexMisplaced)
 	}
 	if rep.Repaired > 0 && !rep.RepairsPublished {
 		fmt.Fprintln(stdout, "Not every repair was published within 30 s; the relay goes on.")

@@ -150,3 +150,41 @@ func TestOlderEventDecodes(t *testing.T) {
 		t.Fatalf("decoded %+v", e.Movie)
 	}
 }
+
+// A stream's partitions: an unpartitioned stream keeps every movie on its published subject and has one
+// partition; a partitioned one keeps it under its partition, and a consumer names one of them or all.
+func TestStreamPartitions(t *testing.T) {
+	flat := events.Stream{Name: "S", Prefix: "s"}
+	if flat.Partitioned() || flat.Partition(42) != 0 || flat.StoredSubject(42) != "s.movie.42" || flat.PartitionSubjects(events.AllPartitions) != "s.movie.*" {
+		t.Errorf("unpartitioned stream: partition %d, stored at %s, filter %s", flat.Partition(42), flat.StoredSubject(42), flat.PartitionSubjects(events.AllPartitions))
+	}
+	if src, dst := flat.Transform(); src != "" || dst != "" {
+		t.Errorf("unpartitioned stream maps %q to %q", src, dst)
+	}
+	three := events.Stream{Name: "S", Prefix: "s", Partitions: 3}
+	seen := map[int]bool{}
+	for id := int64(1); id <= 30; id++ {
+		p := three.Partition(id)
+		seen[p] = true
+		if want := fmt.Sprintf("s.movie.%d.%d", p, id); three.StoredSubject(id) != want || three.Subject(id) != fmt.Sprintf("s.movie.%d", id) {
+			t.Errorf("movie %d: stored at %s, published on %s; want %s", id, three.StoredSubject(id), three.Subject(id), want)
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("30 movies fall in partitions %v, want all three", seen)
+	}
+	if three.PartitionSubjects(2) != "s.movie.2.*" || three.PartitionSubjects(events.AllPartitions) != "s.movie.*.*" {
+		t.Errorf("filters %s, %s", three.PartitionSubjects(2), three.PartitionSubjects(events.AllPartitions))
+	}
+	if src, dst := three.Transform(); src != "s.movie.*" || dst != "s.movie.{{partition(3,1)}}.{{wildcard(1)}}" {
+		t.Errorf("transform %q → %q", src, dst)
+	}
+	for p, ok := range map[int]bool{-2: false, -1: true, 0: true, 2: true, 3: false} {
+		if three.HasPartition(p) != ok {
+			t.Errorf("three partitions: HasPartition(%d) = %v", p, !ok)
+		}
+	}
+	if flat.HasPartition(1) || !flat.HasPartition(0) {
+		t.Error("an unpartitioned stream has one partition, 0")
+	}
+}

@@ -92,17 +92,30 @@ func OpenStream(ctx context.Context, js jetstream.JetStream, s events.Stream) (j
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", s.Name, err)
 	}
-	if have := st.CachedInfo().Config.SubjectTransform; !sameTransform(have, StreamConfig(s).SubjectTransform) {
-		return nil, fmt.Errorf("open stream %s: it is %s, the configuration says %s", s.Name, describePartitions(have), describePartitions(StreamConfig(s).SubjectTransform))
+	if err := CheckPartitions(s, st.CachedInfo()); err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", s.Name, err)
 	}
 	return st, nil
+}
+
+// ErrPartitions says that a stream keeps its movies otherwise than the configuration says: its readers would
+// look for them where they are not. Retrying does not help.
+var ErrPartitions = errors.New("partitions not as configured")
+
+// CheckPartitions fails with ErrPartitions when the stream described by info does not keep movies as s says.
+func CheckPartitions(s events.Stream, info *jetstream.StreamInfo) error {
+	have, want := info.Config.SubjectTransform, StreamConfig(s).SubjectTransform
+	if sameTransform(have, want) {
+		return nil
+	}
+	return fmt.Errorf("%w: it is %s, the configuration says %s", ErrPartitions, describePartitions(have), describePartitions(want))
 }
 
 // partitionsServed fails when s is partitioned and the server cannot map subjects to partitions in a stream
 // (before 2.10).
 func partitionsServed(nc *nats.Conn, s events.Stream) error {
 	if s.Partitioned() && !atLeast210(nc) {
-		return fmt.Errorf("stream %s: %d partitions need NATS server 2.10 or later (stream subject transforms), this one is %s", s.Name, s.Partitions, nc.ConnectedServerVersion())
+		return fmt.Errorf("stream %s: %d partitions need NATS server 2.10 or later (stream subject transforms), this one is %s (%w)", s.Name, s.Partitions, nc.ConnectedServerVersion(), ErrPartitions)
 	}
 	return nil
 }
@@ -143,20 +156,19 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, s events.Stream, 
 	st, err := js.Stream(ctx, s.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, cfg)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another process won the race
-			return js.Stream(ctx, s.Name)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another process won the race: check its
+			st, err = js.Stream(ctx, s.Name)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", s.Name, err)
 	}
 	have := st.CachedInfo().Config
-	if !sameTransform(have.SubjectTransform, cfg.SubjectTransform) {
+	if err := CheckPartitions(s, st.CachedInfo()); err != nil {
 		// A new transform applies to new messages only: a stream that holds movies under the old subjects
 		// would keep two states of a movie, so it is rebuilt anew rather than changed.
 		if n := st.CachedInfo().State.Msgs; n > 0 {
-			return nil, fmt.Errorf("ensure stream %s: it is %s and holds %d movies, the configuration says %s: a stream is partitioned only when created (delete it, and the catalog's reconciler publishes every movie again)",
-				s.Name, describePartitions(have.SubjectTransform), n, describePartitions(cfg.SubjectTransform))
+			return nil, fmt.Errorf("ensure stream %s: %w, and it holds %d movies: a stream is partitioned only when created (delete it, and the catalog's reconciler publishes every movie again)", s.Name, err, n)
 		}
 	}
 	if replicas == 0 {

@@ -17,7 +17,7 @@ type RebuildStatus struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Checkpoint uint64     `json:"checkpoint"` // stream sequence the new index has applied up to
-	Target     uint64     `json:"target"`     // the stream's last sequence
+	Target     uint64     `json:"target"`     // the stream's last sequence; of one partition, the checkpoint plus the events left
 	Applied    uint64     `json:"applied"`    // changes applied to the new index
 	Movies     uint64     `json:"movies"`     // documents in the new index
 	Error      string     `json:"error,omitempty"`

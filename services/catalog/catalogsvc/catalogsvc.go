@@ -403,7 +403,8 @@ func (s *Service) Store() catalog.Store { return s.store }
 // nothing to release today; it exists so that callers need not change when there is.
 func (s *Service) Close() error { return nil }
 
-// ensureStream declares the stream, retrying for a while: in split mode NATS may start after the catalog.
+// ensureStream declares the stream, retrying for a while: in split mode NATS may start after the catalog. A
+// stream partitioned otherwise is not retried: it stays so.
 func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream, stream events.Stream, replicas int) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -411,7 +412,7 @@ func ensureStream(ctx context.Context, log *slog.Logger, js jetstream.JetStream,
 		if err == nil {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if errors.Is(err, natsx.ErrPartitions) || time.Now().After(deadline) {
 			return err
 		}
 		log.Warn("JetStream not ready; retrying", "stream", stream.Name, "err", err)

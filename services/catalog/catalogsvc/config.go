@@ -28,7 +28,7 @@ type Config struct {
 	NATSPassword      string        `key:"nats_password" secret:"true" usage:"password of nats_user"`
 	Stream            string        `key:"stream" usage:"JetStream stream of movie changes"`
 	SubjectPrefix     string        `key:"subject_prefix" usage:"subject prefix of movie changes (<prefix>.movie.<id>)"`
-	StreamPartitions  int           `key:"stream_partitions" usage:"partitions the stream keeps movies in, by the server's hash of the id (NATS 2.10+): each search shard group consumes one; 0 or 1: none. Set when the stream is created: a stream that holds movies is not repartitioned"`
+	StreamPartitions  int           `key:"stream_partitions" usage:"partitions the stream keeps movies in (at most 1024), by the server's hash of the id (NATS 2.10+): each search shard group consumes one; 0 or 1: none. Set when the stream is created: a stream that holds movies is not repartitioned"`
 	StreamReplicas    int           `key:"stream_replicas" usage:"copies of the stream a JetStream cluster keeps (3: a node lost loses no acknowledged change); the catalog creates the stream so and brings it back to it at every start; 0 keeps what the stream has (1 when creating it)"`
 	Seed              string        `key:"seed" usage:"seed file loaded once per database (JSON array or JSON Lines, optionally gzipped, of write bodies, imdb.json or TMDB-like records); empty for none"`
 	AdminUsername     string        `key:"admin_username" usage:"admin to create or whose password to reset (with admin_password)"`

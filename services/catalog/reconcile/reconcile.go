@@ -42,8 +42,9 @@ type Index interface {
 // Held is what an index holds over a range of ids: each movie's version, and which movies it is meant to
 // hold at all (a search shard holds one partition of the stream).
 type Held struct {
-	Versions []catalog.MovieVersion
-	Holds    func(id int64) bool // nil: every movie
+	Versions   []catalog.MovieVersion
+	Holds      func(id int64) bool // nil: every movie
+	Partitions int                 // with Holds, the partitions the index's stream has
 }
 
 // Why a movie was repaired.
@@ -71,6 +72,7 @@ type Report struct {
 	IndexChecked     bool           `json:"index_checked"`     // whether a search index was compared too
 	IndexAhead       int            `json:"index_ahead"`       // movies the index holds at a version the database never had (only a reindex fixes them)
 	IndexUnknown     int            `json:"index_unknown"`     // movies the index holds that the database has never had
+	IndexMisplaced   int            `json:"index_misplaced"`   // movies a shard holds that are another partition's
 	DurationMS       int64          `json:"duration_ms"`       // how long it took
 	RepairsPublished bool           `json:"repairs_published"` // set by callers that wait: whether the relay has published the repairs
 }
@@ -177,6 +179,9 @@ func (r *Reconciler) reconcile(ctx context.Context, index Index) (Report, error)
 			if err != nil {
 				return rep, err
 			}
+			if have.Holds != nil && have.Partitions != r.stream.Partitions {
+				return rep, apperr.Errorf(apperr.Unavailable, "The search index holds a partition of a stream of %d partitions; the catalog's has %d.", have.Partitions, r.stream.Partitions)
+			}
 			compareIndex(page, have, reasons, &rep)
 		}
 		var differ []int64
@@ -214,7 +219,7 @@ func (r *Reconciler) reconcile(ctx context.Context, index Index) (Report, error)
 	}
 	rep.DurationMS = time.Since(start).Milliseconds()
 	r.log.Info("reconciled", "checked", rep.Checked, "repaired", rep.Repaired, "reasons", rep.Reasons,
-		"pending", rep.Pending, "index_checked", rep.IndexChecked, "index_ahead", rep.IndexAhead, "took", time.Since(start))
+		"pending", rep.Pending, "index_checked", rep.IndexChecked, "index_ahead", rep.IndexAhead, "index_misplaced", rep.IndexMisplaced, "took", time.Since(start))
 	return rep, nil
 }
 
@@ -271,7 +276,11 @@ func compareIndex(page []catalog.MovieVersion, have Held, reasons []string, rep 
 	}
 	for i, mv := range page {
 		if have.Holds != nil && !have.Holds(mv.ID) {
-			continue // another shard's: what this one holds of it is counted as unknown below
+			if _, ok := byID[mv.ID]; ok {
+				rep.IndexMisplaced++ // another partition's: the shard should not hold it at all
+				delete(byID, mv.ID)
+			}
+			continue
 		}
 		h, ok := byID[mv.ID]
 		delete(byID, mv.ID)
@@ -357,7 +366,7 @@ func (x *HTTPIndex) Versions(ctx context.Context, afterID, untilID int64) (Held,
 				return Held{}, fmt.Errorf("index versions: partition %d of %d", *body.Partition, body.Partitions)
 			}
 			p := *body.Partition
-			out.Holds = func(id int64) bool { return s.Partition(id) == p }
+			out.Holds, out.Partitions = func(id int64) bool { return s.Partition(id) == p }, s.Partitions
 		}
 		if body.NextAfterID <= afterID {
 			return Held{}, fmt.Errorf("index versions: no progress after id %d", afterID)

@@ -145,7 +145,7 @@ func TestHTTPIndexOfAPartition(t *testing.T) {
 		_, _ = io.WriteString(w, `{"versions":[],"next_after_id":100,"partition":2,"partitions":3}`)
 	})
 	got, err := (&reconcile.HTTPIndex{Handler: h}).Versions(context.Background(), 0, 100)
-	if err != nil || got.Holds == nil {
+	if err != nil || got.Holds == nil || got.Partitions != 3 {
 		t.Fatalf("versions %+v, %v: want the partition's movies", got, err)
 	}
 	s := events.Stream{Partitions: 3}
@@ -182,7 +182,7 @@ func TestReconcilePartitionedStreamAndShard(t *testing.T) {
 		relay.Kick()
 		testenv.Eventually(t, "an empty backlog", func() bool { n, err := store.Backlog(ctx); return err == nil && n == 0 })
 	}
-	shard := &fakeIndex{versions: map[int64]catalog.MovieVersion{}, holds: func(id int64) bool { return stream.Partition(id) == 0 }}
+	shard := &fakeIndex{versions: map[int64]catalog.MovieVersion{}, holds: func(id int64) bool { return stream.Partition(id) == 0 }, partitions: 3}
 	var own []int64
 	for i := range 12 {
 		m, err := store.CreateMovie(ctx, "t", catalog.MovieInput{Title: fmt.Sprintf("M%d", i)}, catalog.CreateAnyway)
@@ -204,19 +204,31 @@ func TestReconcilePartitionedStreamAndShard(t *testing.T) {
 		t.Fatalf("report %+v, %v: want 12 checked, none repaired", rep, err)
 	}
 	delete(shard.versions, own[0])
+	var other int64
+	for id := int64(1); other == 0; id++ {
+		if !shard.holds(id) {
+			other = id
+		}
+	}
+	shard.versions[other] = catalog.MovieVersion{ID: other, Version: 1}
 	rep, err = r.Reconcile(ctx)
-	if err != nil || rep.Repaired != 1 || rep.Reasons[reconcile.ReasonIndex] != 1 {
-		t.Errorf("report %+v, %v: want movie %d repaired for the shard", rep, err, own[0])
+	if err != nil || rep.Repaired != 1 || rep.Reasons[reconcile.ReasonIndex] != 1 || rep.IndexMisplaced != 1 || rep.IndexUnknown != 0 {
+		t.Errorf("report %+v, %v: want movie %d repaired for the shard, and movie %d of another partition misplaced in it", rep, err, own[0], other)
+	}
+	shard.partitions = 4
+	if _, err := r.Reconcile(ctx); err == nil || !strings.Contains(err.Error(), "4 partitions") {
+		t.Errorf("a shard of a stream of 4 partitions compared with one of 3: %v", err)
 	}
 }
 
 type fakeIndex struct {
-	versions map[int64]catalog.MovieVersion
-	holds    func(int64) bool
+	versions   map[int64]catalog.MovieVersion
+	holds      func(int64) bool
+	partitions int
 }
 
 func (f *fakeIndex) Versions(_ context.Context, afterID, untilID int64) (reconcile.Held, error) {
-	out := reconcile.Held{Holds: f.holds}
+	out := reconcile.Held{Holds: f.holds, Partitions: f.partitions}
 	for id, v := range f.versions {
 		if id > afterID && id <= untilID {
 			out.Versions = append(out.Versions, v)

@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
+	"marquee/pkg/natsx"
 	"marquee/services/search"
 	"marquee/services/search/searchindex"
 )
@@ -32,7 +34,7 @@ const (
 	inactiveThreshold = 5 * time.Minute        // the server removes a consumer left behind by a dead process
 	drainWait         = 100 * time.Microsecond // for one more message once none is buffered: a trickle of writes waits it out each time
 	pullMaxBytes      = 8 << 20                // messages buffered ahead of the indexer, in bytes
-	infoMaxAge        = 200 * time.Millisecond // how long CaughtUp trusts the stream's last sequence
+	infoMaxAge        = 200 * time.Millisecond // how long CaughtUp trusts what the server said is left
 	infoTimeout       = time.Second            // the longest a lookup of it waits (a search waits for it)
 	minBackoff        = 100 * time.Millisecond
 	maxBackoff        = 5 * time.Second
@@ -61,8 +63,10 @@ type Indexer struct {
 	batchSize int
 	partition int // of a partitioned stream, the one consumed, or events.AllPartitions
 
-	mu       sync.Mutex // guards the fields below
-	lastSeq  uint64     // the stream's last sequence, as of infoAt
+	mu       sync.Mutex         // guards the fields below
+	cons     jetstream.Consumer // the running consumer; nil between consumers
+	unacked  atomic.Int64       // messages of the running consumer applied to the index, not acknowledged yet
+	left     remainder          // what the server said is left to index, as of infoAt
 	infoAt   time.Time
 	caughtUp bool // latched: once caught up, the index stays ready
 }
@@ -138,6 +142,11 @@ func (ix *Indexer) consume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("look up stream %s: %w", ix.stream.Name, err)
 	}
+	// A stream deleted and created partitioned otherwise since the service started holds its movies where
+	// this consumer would not look: it would take nothing and say it had caught up.
+	if err := natsx.CheckPartitions(ix.stream, st.CachedInfo()); err != nil {
+		return fmt.Errorf("stream %s: %w", ix.stream.Name, err)
+	}
 	cfg := jetstream.ConsumerConfig{
 		Description:       "marquee search indexer",
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
@@ -161,7 +170,14 @@ func (ix *Indexer) consume(ctx context.Context) error {
 		return fmt.Errorf("create consumer on %s: %w", ix.stream.Name, err)
 	}
 	name := cons.CachedInfo().Name
+	ix.mu.Lock()
+	ix.cons, ix.infoAt = cons, time.Time{} // a new consumer: what the last one said is left is no more
+	ix.unacked.Store(0)                    // the last one's unacknowledged messages went with it
+	ix.mu.Unlock()
 	defer func() {
+		ix.mu.Lock()
+		ix.cons = nil
+		ix.mu.Unlock()
 		// Remove it now rather than after the inactive threshold; the context may already be done.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
@@ -313,6 +329,7 @@ func (ix *Indexer) handle(ctx context.Context, msgs []jetstream.Msg, queue chan<
 		backoff = min(2*backoff, maxBackoff)
 	}
 
+	ix.unacked.Add(int64(len(msgs)))
 	select {
 	case queue <- applied{msgs: slices.Clone(msgs), bad: bad, written: ix.idx.Written()}:
 		return nil
@@ -337,6 +354,7 @@ func (ix *Indexer) ack(ctx context.Context, a applied) {
 			ix.log.Debug("ack", "subject", m.Subject(), "err", err)
 		}
 	}
+	ix.unacked.Add(-int64(len(a.msgs)))
 }
 
 // deadLetter parks a bad message on <prefix>.deadletter.movie.<id> (outside the stream's subjects, in the
@@ -390,74 +408,116 @@ func (ix *Indexer) decode(msg jetstream.Msg) (searchindex.Change, error) {
 }
 
 // CaughtUp reports whether the index has applied everything the stream (its partition) held when last
-// asked (at most 200 ms ago), and how many stream sequences it lags (an upper bound on the events: the
-// stream keeps only the last event of each movie). Once caught up it stays caught up; when the stream cannot
-// be asked the error says so, and the lag is unknown (0).
+// asked (at most 200 ms ago), and how many events it lags (an upper bound: the stream keeps only the last
+// event of each movie). Once caught up it stays caught up; when the stream cannot be asked the error says
+// so, and the lag is unknown (0).
 func (ix *Indexer) CaughtUp(ctx context.Context) (bool, uint64, error) {
 	checkpoint, err := ix.idx.Checkpoint()
 	if err != nil {
 		return false, 0, err
 	}
-	last, err := ix.streamLastSeq(ctx)
+	r, err := ix.remaining(ctx)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if err != nil {
 		return ix.caughtUp, 0, err
 	}
-	var lag uint64
-	if last > checkpoint {
-		lag = last - checkpoint
-	}
+	lag := r.lag(checkpoint)
 	if lag == 0 {
 		ix.caughtUp = true
 	}
 	return ix.caughtUp, lag, nil
 }
 
-// LastSeq is the last stream sequence of what the indexer consumes, asked of the server now: the stream's,
-// or its partition's last message's (0 when it has none). The index has caught up when its checkpoint is
-// there.
-func (ix *Indexer) LastSeq(ctx context.Context) (uint64, error) {
-	st, err := ix.js.Stream(ctx, ix.stream.Name)
-	if err != nil {
-		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, err)
-	}
-	if ix.partition == events.AllPartitions {
-		return st.CachedInfo().State.LastSeq, nil
-	}
-	msg, err := st.GetLastMsgForSubject(ctx, ix.stream.PartitionSubjects(ix.partition))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("last message of partition %d of %s: %w", ix.partition, ix.stream.Name, err)
-	}
-	return msg.Sequence, nil
-}
-
-// streamLastSeq is LastSeq, asked of the server at most every infoMaxAge. Searches ask it for the lag they
-// report, so it never waits on a NATS that is away: without a connection it fails at once, and a lookup
-// waits at most infoTimeout.
-func (ix *Indexer) streamLastSeq(ctx context.Context) (uint64, error) {
-	ix.mu.Lock()
-	if time.Since(ix.infoAt) < infoMaxAge {
-		defer ix.mu.Unlock()
-		return ix.lastSeq, nil
-	}
-	ix.mu.Unlock()
-	if nc := ix.js.Conn(); nc != nil && !nc.IsConnected() {
-		return 0, fmt.Errorf("stream info %s: %w", ix.stream.Name, nats.ErrConnectionClosed)
-	}
-	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
-	defer cancel()
-	last, err := ix.LastSeq(ctx)
+// Behind is how many events the index lags what the indexer consumes, asked of the server now (0: caught
+// up). A new index follows its indexer with it until it has caught up.
+func (ix *Indexer) Behind(ctx context.Context) (uint64, error) {
+	checkpoint, err := ix.idx.Checkpoint()
 	if err != nil {
 		return 0, err
 	}
+	r, err := ix.ask(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.lag(checkpoint), nil
+}
+
+// remainder is what is left to index. Reading the whole stream, the index has caught up at the stream's
+// last sequence. Reading one partition it cannot tell that way: the stream's last sequence is mostly the
+// other partitions', and the last message of its own costs the server a walk of every subject of the
+// partition. Its consumer says instead how many of its messages it has not delivered yet, and how many it
+// delivered that are not acknowledged: those the indexer has not applied are left.
+type remainder struct {
+	last      uint64 // the stream's last sequence (whole stream)
+	consumer  bool   // the rest is the consumer's (one partition)
+	pending   uint64 // its messages not delivered yet
+	unapplied uint64 // delivered and not applied
+}
+
+// lag is how many events an index at checkpoint lags: 0 once caught up.
+func (r remainder) lag(checkpoint uint64) uint64 {
+	switch {
+	case r.consumer:
+		return r.pending + r.unapplied
+	case r.last > checkpoint:
+		return r.last - checkpoint
+	default:
+		return 0
+	}
+}
+
+// errNoConsumer says that a partition's indexer has no consumer to ask yet (it is starting one).
+var errNoConsumer = errors.New("the stream consumer is starting")
+
+// ask asks the server what is left.
+func (ix *Indexer) ask(ctx context.Context) (remainder, error) {
+	if ix.partition == events.AllPartitions {
+		st, err := ix.js.Stream(ctx, ix.stream.Name)
+		if err != nil {
+			return remainder{}, fmt.Errorf("stream info %s: %w", ix.stream.Name, err)
+		}
+		return remainder{last: st.CachedInfo().State.LastSeq}, nil
+	}
 	ix.mu.Lock()
-	ix.lastSeq, ix.infoAt = last, time.Now()
+	cons := ix.cons
 	ix.mu.Unlock()
-	return last, nil
+	if cons == nil {
+		return remainder{}, errNoConsumer
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return remainder{}, fmt.Errorf("consumer info on %s: %w", ix.stream.Name, err)
+	}
+	// Read after the server's answer: an acknowledgement between the two makes the rest seem larger, never
+	// smaller.
+	applied := max(ix.unacked.Load(), 0)
+	return remainder{consumer: true, pending: info.NumPending, unapplied: uint64(max(int64(info.NumAckPending)-applied, 0))}, nil
+}
+
+// remaining is ask's answer, asked of the server at most every infoMaxAge. Searches ask it for the lag they
+// report, so it never waits on a NATS that is away: without a connection it fails at once, and a lookup
+// waits at most infoTimeout.
+func (ix *Indexer) remaining(ctx context.Context) (remainder, error) {
+	ix.mu.Lock()
+	if time.Since(ix.infoAt) < infoMaxAge {
+		defer ix.mu.Unlock()
+		return ix.left, nil
+	}
+	ix.mu.Unlock()
+	if nc := ix.js.Conn(); nc != nil && !nc.IsConnected() {
+		return remainder{}, fmt.Errorf("stream info %s: %w", ix.stream.Name, nats.ErrConnectionClosed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
+	defer cancel()
+	r, err := ix.ask(ctx)
+	if err != nil {
+		return remainder{}, err
+	}
+	ix.mu.Lock()
+	ix.left, ix.infoAt = r, time.Now()
+	ix.mu.Unlock()
+	return r, nil
 }
 
 // sleep waits d or until ctx is done; it reports whether the full d passed.

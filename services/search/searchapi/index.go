@@ -41,6 +41,9 @@ type Deps struct {
 	// shard), which: its versions say so, as the movies of the others are not expected of it. Partitions
 	// 0: it holds every movie.
 	Partition, Partitions int
+	// Contents names what the index holds (searchindex.Options.Contents): a replica that asks for a
+	// snapshot of other contents is refused before the copy is made.
+	Contents string
 	// Rebuild starts a rebuild of the index from the stream (POST /v1/index/rebuild) and RebuildStatus
 	// reports on it (GET /v1/index/rebuild); nil: no such routes.
 	Rebuild       func() (search.RebuildStatus, error)
@@ -200,6 +203,10 @@ func handleRebuildStatus(d *Deps) gin.HandlerFunc {
 // breaks the connection, so that the replica sees a cut snapshot, never a short one.
 func handleSnapshot(log *slog.Logger, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if want, asked := c.Request.URL.Query()["contents"]; asked && want[0] != d.Contents {
+			httpx.Error(c, apperr.Errorf(apperr.Conflict, "This index holds %s, not %s.", describeContents(d.Contents), describeContents(want[0])))
+			return
+		}
 		rc := http.NewResponseController(c.Writer)
 		began := false
 		err := d.Snapshot(c.Request.Context(), func() io.Writer {
@@ -221,6 +228,14 @@ func handleSnapshot(log *slog.Logger, d *Deps) gin.HandlerFunc {
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// describeContents names what an index holds.
+func describeContents(c string) string {
+	if c == "" {
+		return "every movie"
+	}
+	return c
 }
 
 // snapshotWriteTimeout bounds each write of a snapshot to a replica.

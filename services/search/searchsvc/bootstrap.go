@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,7 +197,8 @@ func fetchSnapshot(ctx context.Context, base, token, to string, opts searchindex
 	var m searchindex.SnapshotManifest
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+snapshotPath, nil)
+	// The peer refuses at once a snapshot of other movies than this replica's, before it copies its index.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+snapshotPath+"?contents="+url.QueryEscape(opts.Contents), nil)
 	if err != nil {
 		return m, err
 	}

@@ -283,8 +283,8 @@ func (s *Service) resumeRun(ctx context.Context) {
 	}
 }
 
-// follow waits until ix has applied everything the stream (its partition) holds, updating the progress; within is the
-// longest it may take (0: no bound).
+// follow waits until ix has applied everything the stream (its partition) holds, updating the progress;
+// within is the longest it may take (0: no bound).
 func (s *Service) follow(ctx context.Context, ix *indexer.Indexer, idx *searchindex.Index, within time.Duration) error {
 	var deadline time.Time
 	if within > 0 {
@@ -298,9 +298,9 @@ func (s *Service) follow(ctx context.Context, ix *indexer.Indexer, idx *searchin
 			return errors.New("stopped: the service is shutting down")
 		case <-tick.C:
 		}
-		last, err := ix.LastSeq(ctx)
+		behind, err := ix.Behind(ctx)
 		if err != nil {
-			continue // NATS away: keep waiting
+			continue // NATS away, or the consumer starting: keep waiting
 		}
 		ck, err := idx.Checkpoint()
 		if err != nil {
@@ -309,13 +309,13 @@ func (s *Service) follow(ctx context.Context, ix *indexer.Indexer, idx *searchin
 		docs, _ := idx.DocCount()
 		stats := ix.Stats()
 		s.setRebuild(func(r *search.RebuildStatus) {
-			r.Checkpoint, r.Target, r.Applied, r.Movies = ck, last, stats.Applied, docs
+			r.Checkpoint, r.Target, r.Applied, r.Movies = ck, ck+behind, stats.Applied, docs
 		})
-		if ck >= last {
+		if behind == 0 {
 			return nil
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return fmt.Errorf("the new index did not catch up within %s (at %d of %d)", within, ck, last)
+			return fmt.Errorf("the new index did not catch up within %s (at %d, %d events behind)", within, ck, behind)
 		}
 	}
 }

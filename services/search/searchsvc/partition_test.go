@@ -91,6 +91,10 @@ func TestShardsOfAPartitionedStream(t *testing.T) {
 			t.Errorf("partition %d: versions say partition %v of %d, %d movies; want %d of %d, %d movies",
 				p, vs.Partition, vs.Partitions, len(vs.Versions), p, stream.Partitions, len(owned[p]))
 		}
+		// A replica of another partition asking for this one's index is refused before it is copied.
+		if w := get(h, "/v1/index/snapshot?contents=partition+9+of+10"); w.Code != http.StatusConflict {
+			t.Errorf("partition %d: a snapshot for another partition answered %d", p, w.Code)
+		}
 		if p == 0 {
 			stop() // its data folder is reused below
 		}
@@ -106,6 +110,22 @@ func TestShardsOfAPartitionedStream(t *testing.T) {
 	waitReady(t, svc.Handler())
 	if got := searchIDs(t, svc.Handler(), "/v1/movies?q=shardword&per_page=100"); !slices.Equal(got, owned[1]) {
 		t.Errorf("partition 0's data folder serving partition 1 finds %v, want %v", got, owned[1])
+	}
+	// A rebuild replays the shard's partition only, and knows when it has caught up with it.
+	w := httptest.NewRecorder()
+	svc.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/index/rebuild", nil))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("rebuild: %d %s", w.Code, w.Body)
+	}
+	testenv.Eventually(t, "the rebuild done", func() bool {
+		var st struct {
+			State string `json:"state"`
+		}
+		_ = json.Unmarshal(get(svc.Handler(), "/v1/index/rebuild").Body.Bytes(), &st)
+		return st.State == "done"
+	})
+	if got := searchIDs(t, svc.Handler(), "/v1/movies?q=shardword&per_page=100"); !slices.Equal(got, owned[1]) {
+		t.Errorf("partition 1 rebuilt finds %v, want %v", got, owned[1])
 	}
 }
 

@@ -39,8 +39,8 @@ type Config struct {
 	NATSPassword      string `key:"nats_password" secret:"true" usage:"password of nats_user"`
 	DataDir           string `key:"data_dir" usage:"data folder; the index lives in <data_dir>/index"`
 	Stream            string `key:"stream" usage:"JetStream stream of movie changes"`
-	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>)"`
-	StreamPartitions  int    `key:"stream_partitions" usage:"partitions the stream keeps movies in: the catalog's stream_partitions; 0 or 1: none"`
+	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>, or <prefix>.movie.<partition>.<id> in a partitioned stream)"`
+	StreamPartitions  int    `key:"stream_partitions" usage:"partitions the stream keeps movies in: the catalog's stream_partitions (at most 1024); 0 or 1: none"`
 	Partition         int    `key:"partition" usage:"of a partitioned stream, the one partition (0 to stream_partitions-1) whose movies this service indexes and answers for, as one shard of the catalog; -1: every movie"`
 	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
 	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
@@ -216,12 +216,17 @@ func (c *Config) partitionsHeld() int {
 	return c.StreamPartitions
 }
 
-// contents names what the index holds (searchindex.Options.Contents).
+// contents names what the index holds (searchindex.Options.Contents): an index of another partition, or of
+// a stream partitioned otherwise, is rebuilt.
 func (c *Config) contents() string {
-	if !c.OnePartition() {
+	switch s := c.EventStream(); {
+	case !s.Partitioned():
 		return ""
+	case c.Partition == events.AllPartitions:
+		return fmt.Sprintf("every partition of %d", s.Partitions)
+	default:
+		return fmt.Sprintf("partition %d of %d", c.Partition, s.Partitions)
 	}
-	return fmt.Sprintf("partition %d of %d", c.Partition, c.StreamPartitions)
 }
 
 // indexerOptions are those of the live index's indexer.
@@ -329,6 +334,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Versions:      s.live.versions,
 		Partition:     cfg.Partition,
 		Partitions:    cfg.partitionsHeld(),
+		Contents:      cfg.contents(),
 		Rebuild:       s.StartRebuild,
 		RebuildStatus: s.Rebuild,
 		Snapshot:      s.sendSnapshot,
