@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // SchemaVersion is the version of MovieChanged written by this code. Consumers reject newer versions they
@@ -145,10 +147,12 @@ func (e *MovieChanged) Deleted() bool { return e.Type == MovieDeleted }
 func (e *MovieChanged) Marshal() ([]byte, error) { return json.Marshal(e) }
 
 // Unmarshal decodes and validates an event. Events are external input to their consumer: a bad one is
-// reported, never half-applied.
+// reported, never half-applied. It decodes with encoding/json v2, in half the time of v1 (every indexed
+// change and every movie the reconciler compares is one), and as strictly as the catalog writes: the names
+// exactly as written, each once, in valid UTF-8.
 func Unmarshal(data []byte) (*MovieChanged, error) {
 	var e MovieChanged
-	if err := json.Unmarshal(data, &e); err != nil {
+	if err := jsonv2.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("decode movie event: %w", err)
 	}
 	if err := e.Validate(); err != nil {

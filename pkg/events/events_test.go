@@ -83,6 +83,10 @@ func TestUnmarshalRejectsBadEvents(t *testing.T) {
 		{"mismatched movie", `{"schema":1,"type":"movie.upserted","id":1,"version":2,"movie":{"id":1,"version":1,"title":"x"}}`, "must match"},
 		{"untitled movie", `{"schema":1,"type":"movie.upserted","id":1,"version":1,"movie":{"id":1,"version":1,"title":" "}}`, "title"},
 		{"delete with movie", `{"schema":1,"type":"movie.deleted","id":1,"version":1,"movie":{"id":1,"version":1,"title":"x"}}`, "must not carry"},
+		// The catalog writes every name once, exactly so, in valid UTF-8: anything else is another writer's.
+		{"a name twice", `{"schema":1,"type":"movie.deleted","id":1,"id":2,"version":1}`, "duplicate"},
+		{"a name in other case", `{"schema":1,"type":"movie.upserted","id":1,"version":1,"movie":{"id":1,"version":1,"Title":"x"}}`, "title"},
+		{"invalid UTF-8", "{\"schema\":1,\"type\":\"movie.upserted\",\"id\":1,\"version\":1,\"movie\":{\"id\":1,\"version\":1,\"title\":\"x\xff\"}}", "UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := events.Unmarshal([]byte(tc.json))

@@ -40,6 +40,26 @@ func TestStreamIsCompressed(t *testing.T) {
 	}
 }
 
+// The movie stream answers direct gets (each movie's last message, which the reconciler reads), also when it
+// was created before without them.
+func TestStreamAllowsDirectGets(t *testing.T) {
+	js := testenv.JetStream(t)
+	ctx := context.Background()
+	old := events.Stream{Name: "NODIRECT", Prefix: "nodirect"}
+	cfg := natsx.StreamConfig(old)
+	cfg.AllowDirect = false
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := natsx.EnsureStream(ctx, js, old, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.CachedInfo().Config.AllowDirect {
+		t.Error("a stream created without direct gets is left without them")
+	}
+}
+
 // A server older than 2.10 (Debian's 2.9) ignores the compression: it stores the stream as it is, and
 // EnsureStream neither fails nor changes the stream at the next start.
 func TestStreamOnAServerWithoutCompression(t *testing.T) {

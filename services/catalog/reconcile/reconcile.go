@@ -60,7 +60,7 @@ const (
 
 const (
 	pageSize = 500
-	workers  = 16
+	workers  = 64 // look-ups of the stream in flight: a pass waits on their round trips more than on the CPU
 )
 
 // Report says what one reconciliation found and did.
