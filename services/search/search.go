@@ -179,6 +179,9 @@ type Hit struct {
 	Score          float64
 	Match          Match
 	Highlights     map[string]string // field → HTML-escaped text with <mark>…</mark> around matched words
+	// Tier is the hit's tier of a text search in rank order (0: the first): the hits of shards that answer
+	// for one catalog rank by tier, then score, then id.
+	Tier int
 }
 
 // FacetValue is one value (or bucket) of a facet and the number of matching movies in it. From and To bound

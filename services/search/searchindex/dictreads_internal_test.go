@@ -43,7 +43,7 @@ func TestDictionaryReadsAsScorch(t *testing.T) {
 	if len(s.segs) < 3 {
 		t.Fatalf("%d segments, want three or more", len(s.segs))
 	}
-	ir, err := x.reader()
+	ir, err := x.reader(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

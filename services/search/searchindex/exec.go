@@ -79,6 +79,14 @@ func (e *executor) open() error {
 		e.shards = append(e.shards, s)
 		e.docTotal += s.docTotal
 	}
+	// A shard of a catalog split across indexes weighs words over every shard's movies.
+	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskDocCount})
+	if err != nil {
+		e.close()
+		e.err = err
+		return err
+	}
+	e.docTotal += a.N
 	return nil
 }
 

@@ -229,7 +229,7 @@ func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
 // when it is the only one, else added up over the executor's shards (whose postings every shard reads
 // anyway, as each compiles the same query).
 func (s *execShard) termStats(field, term string, tp *termPostings) (docs, freq uint64, err error) {
-	if s.e == nil || len(s.e.shards) < 2 {
+	if s.e == nil {
 		return s.docTotal, tp.freq, nil
 	}
 	for _, o := range s.e.shards {
@@ -241,7 +241,8 @@ func (s *execShard) termStats(field, term string, tp *termPostings) (docs, freq 
 		}
 		freq += otp.freq
 	}
-	return s.e.docTotal, freq, nil
+	a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskTermFreq, Field: field, Word: term})
+	return s.e.docTotal, freq + a.N, err
 }
 
 // prefixNode follows NewTermPrefixSearcher: the words of the index's dictionary that start with prefix,
@@ -268,7 +269,7 @@ func (s *execShard) prefixNode(field, prefix string, boost float64) (*node, erro
 // prefixWords is the words of the field that start with prefix, in dictionary order: of every shard of the
 // executor, so that each shard's disjunction (and its part of the query norm) is the one a single index has.
 func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
-	if s.e == nil || len(s.e.shards) < 2 {
+	if s.e == nil || len(s.e.shards) < 2 && s.x.peerSet() == nil {
 		return s.ownPrefixWords(field, prefix)
 	}
 	key := fieldTerm{field, prefix}
@@ -283,6 +284,11 @@ func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
 		}
 		words = append(words, own...)
 	}
+	a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix})
+	if err != nil {
+		return nil, err
+	}
+	words = append(words, a.Words...)
 	slices.Sort(words)
 	words = slices.Compact(words)
 	if s.e.prefixes == nil {

@@ -1,6 +1,7 @@
 package searchindex
 
 import (
+	"context"
 	"sync"
 	"unicode/utf8"
 
@@ -19,7 +20,8 @@ import (
 // search on. Later searches of the same segments take them from sharedExpansions.
 type expansions struct {
 	x     *Index
-	mu    sync.Mutex // facet counts build their queries concurrently
+	ctx   context.Context // the search's
+	mu    sync.Mutex      // facet counts build their queries concurrently
 	r     *dictReader
 	err   error                // opening the reader failed: the queries fall back to Bleve's own
 	words map[expansionKey]any // []index.DictEntry for typo variants, []string for completions
@@ -34,8 +36,8 @@ type expansionKey struct {
 	fuzz        int // of typo variants
 }
 
-func (x *Index) newExpansions() *expansions {
-	return &expansions{x: x, words: map[expansionKey]any{}}
+func (x *Index) newExpansions(ctx context.Context) *expansions {
+	return &expansions{x: x, ctx: ctx, words: map[expansionKey]any{}}
 }
 
 // close releases the snapshot; the queries built stay valid.
@@ -183,7 +185,7 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 		return v, true
 	}
 	if e.r == nil && e.err == nil {
-		if e.r, e.err = e.x.reader(); e.err == nil {
+		if e.r, e.err = e.x.reader(e.ctx); e.err == nil {
 			if e.set, e.newest, e.err = e.r.segmentSet(); e.err != nil {
 				e.r.close()
 				e.r = nil
@@ -193,8 +195,10 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 	if e.r == nil {
 		return nil, false
 	}
+	// A shard's expansions hold its peers' words too, which its segments do not name: they are not shared.
 	shared := &e.r.cache.shared
-	if v, ok := shared.get(e.set, key); ok {
+	alone := e.x.peerSet() == nil
+	if v, ok := shared.get(e.set, key); ok && alone {
 		e.words[key] = v
 		return v, true
 	}
@@ -203,7 +207,9 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 		return nil, false
 	}
 	e.words[key] = v
-	shared.put(e.set, e.newest, key, v)
+	if alone {
+		shared.put(e.set, e.newest, key, v)
+	}
 	return v, true
 }
 

@@ -35,7 +35,7 @@ func TestExpansionsSharedWhileSegmentsStay(t *testing.T) {
 
 	completions := func() (words []string, reads int) {
 		t.Helper()
-		e := x.newExpansions()
+		e := x.newExpansions(context.Background())
 		defer e.close()
 		v, ok := e.lookup(expansionKey{true, fieldTitle, "sta", 0}, func(r *dictReader) (any, error) {
 			reads++

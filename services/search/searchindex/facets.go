@@ -204,7 +204,7 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 				scale := 1.0
 				if bounded {
 					n := res.Total
-					if own != "" || res.Total == 0 {
+					if own != "" || res.Total == 0 || x.peerSet() != nil { // a shard's total is its own
 						var err error
 						if n, err = x.countWith(gctx, e, matches); err != nil {
 							return err

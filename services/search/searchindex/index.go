@@ -71,6 +71,9 @@ type Index struct {
 
 	lastChange atomic.Int64 // when Apply last changed a movie, in Unix nanoseconds (see LastChange)
 
+	peersMu sync.RWMutex
+	peers   Peers // the catalog's other shards (SetPeers); nil: x holds the whole catalog
+
 	afterBatch func() // for tests: runs once a shard's batch is searchable, before Apply returns
 }
 

@@ -42,10 +42,10 @@ type pager struct {
 	mean         float64                    // the mean rating of the hits' weighted ratings (NaN: none)
 }
 
-func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) *pager {
-	mean, ok := x.priors.meanRating()
-	if !ok {
-		mean = math.NaN()
+func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) (*pager, error) {
+	mean, err := x.catalogMeanRating(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if cur != nil && cur.Mean != nil {
 		mean = *cur.Mean // the first page's, so that the next continues its order
@@ -58,18 +58,45 @@ func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored b
 	if cur != nil {
 		pg.skip, pg.start = 0, cur.Tier
 	}
-	return pg
+	return pg, nil
 }
 
-// add pages the next tier and returns how many movies it holds.
+// catalogMeanRating is the mean rating of the whole catalog (x's and its peers' movies), which weighted
+// ratings pull towards; NaN while no movie has one.
+func (x *Index) catalogMeanRating(ctx context.Context) (float64, error) {
+	x.priors.mu.RLock()
+	sum, n := x.priors.ratingSum, uint64(x.priors.rated)
+	x.priors.mu.RUnlock()
+	a, _, err := x.ask(ctx, PeerQuestion{Op: AskRatings})
+	if err != nil {
+		return 0, err
+	}
+	if sum, n = sum+a.Sum, n+a.N; n == 0 {
+		return math.NaN(), nil
+	}
+	return sum / float64(n), nil
+}
+
+// add pages the next tier and returns how many movies it holds. A shard pages its own movies (which its
+// total counts) but returns the tier's size in the whole catalog, which decides the next tier.
 func (pg *pager) add(t tier) (uint64, error) {
+	n, err := pg.addHere(t)
+	if err != nil {
+		return 0, err
+	}
+	a, _, err := pg.x.ask(pg.ctx, PeerQuestion{Op: AskCount, Query: and(t.member, pg.filter)})
+	return n + a.N, err
+}
+
+// addHere pages the next tier of x's own movies and returns how many of them it holds.
+func (pg *pager) addHere(t tier) (uint64, error) {
 	x, q := pg.x, pg.q
 	i := pg.added
 	pg.added++
 	member := and(t.member, pg.filter)
 	if i < pg.start || (pg.need == 0 && pg.more) {
 		// Before the cursor's tier, or after a full page: only the tier's size counts.
-		n, err := x.countWith(pg.ctx, pg.p.exec, member)
+		n, err := x.countHere(pg.ctx, pg.p.exec, member)
 		if err != nil {
 			return 0, err
 		}
@@ -154,6 +181,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
+		hit.Tier = i
 		pg.res.Hits = append(pg.res.Hits, hit)
 		pg.last, pg.lastTier = h, i
 	}

@@ -16,7 +16,7 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Result, err
 	if err := q.Normalize(); err != nil {
 		return nil, err
 	}
-	if x.cache == nil {
+	if x.cache == nil || x.peerSet() != nil {
 		return x.search(ctx, q)
 	}
 	// The moment an answer is known to be the index's is taken before the checkpoint is read: a batch
@@ -58,7 +58,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	}
 	defer release()
 	p := x.newPlan(text)
-	p.exp, p.wordQueries = x.newExpansions(), map[wordQueryKey]query.Query{}
+	p.exp, p.wordQueries = x.newExpansions(ctx), map[wordQueryKey]query.Query{}
 	defer p.exp.close()
 	p.exec = x.newExecutor(ctx)
 	defer p.exec.close()
@@ -78,7 +78,10 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	res := &search.Result{Page: q.Page, PerPage: q.PerPage, Facets: map[string]search.Facet{}, Index: search.IndexStatus{Version: version, Current: true}}
 
 	// The matches: every movie (browse), or the movies of the text, in tiers unless a sort replaces them.
-	pg := x.newPager(ctx, &q, &p, !p.empty(), all, cur, res)
+	pg, err := x.newPager(ctx, &q, &p, !p.empty(), all, cur, res)
+	if err != nil {
+		return nil, err
+	}
 	var member query.Query = query.NewMatchAllQuery()
 	var pinned layout
 	if cur != nil {
@@ -110,7 +113,8 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	if err := x.facets(ctx, p.exec, &q, member, fs, res); err != nil {
 		return nil, err
 	}
-	if len(p.terms) > 0 && len(q.Sort) == 0 && pg.exactUnknown {
+	// A shard's tiers counted its own movies: did-you-mean weighs the whole catalog's.
+	if len(p.terms) > 0 && len(q.Sort) == 0 && (pg.exactUnknown || x.peerSet() != nil) {
 		if exactTotal, err = x.countWith(ctx, p.exec, and(x.membership(&p, allExact), all)); err != nil {
 			return nil, err
 		}

@@ -35,7 +35,7 @@ const spellChoices = 5
 // have: of the most common few among equally close ones, the one with which the query finds the most movies
 // exactly. The correction is offered only if it finds more movies exactly than the query.
 func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filter query.Query, exactTotal uint64) (string, error) {
-	ir, err := x.reader()
+	ir, err := x.reader(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -132,6 +132,8 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 type dictReader struct {
 	rs    []index.IndexReader
 	cache *segmentCaches // each segment's expansions, kept across searches
+	x     *Index
+	ctx   context.Context // of the search, for the questions to x's peers; nil: x's own words alone
 
 	dfaMu sync.Mutex
 	dfas  map[dfaKey]vellum.Automaton // Levenshtein DFAs built so far, shared by every field's walk
@@ -162,9 +164,27 @@ func (ir *dictReader) levenshtein(t string, fuzz int) (vellum.Automaton, error) 
 	return dfa, nil
 }
 
-// reader opens a snapshot of the index for dictionary reads; close it after use.
-func (x *Index) reader() (*dictReader, error) {
-	ir := &dictReader{cache: x.segCaches}
+// reader opens a snapshot of the index for dictionary reads of the whole catalog (x's and its peers'
+// words); close it after use.
+func (x *Index) reader(ctx context.Context) (*dictReader, error) {
+	ir, err := x.ownReader()
+	if ir != nil {
+		ir.ctx = ctx
+	}
+	return ir, err
+}
+
+// ask asks x's peers of the reader's search, if it has any and is not a peer's own reader.
+func (ir *dictReader) ask(q PeerQuestion) (PeerAnswer, bool, error) {
+	if ir.ctx == nil {
+		return PeerAnswer{}, false, nil
+	}
+	return ir.x.ask(ir.ctx, q)
+}
+
+// ownReader opens a snapshot of x's own dictionaries; close it after use.
+func (x *Index) ownReader() (*dictReader, error) {
+	ir := &dictReader{cache: x.segCaches, x: x}
 	for _, bi := range x.shards {
 		ai, err := bi.Advanced()
 		if err != nil {
@@ -199,9 +219,19 @@ func (ir *dictReader) close() {
 }
 
 // docFreq is the number of movies that have word t in each of the fields, added up (deleted ones
-// included, as a dictionary counts them). It reads each segment's dictionary itself: the snapshot's
-// dictionary ranges open a goroutine and an iterator per segment, for one word.
+// included, as a dictionary counts them), in every shard of the catalog.
 func (ir *dictReader) docFreq(fields []string, t string) (uint64, error) {
+	n, err := ir.ownDocFreq(fields, t)
+	if err != nil {
+		return 0, err
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskDocFreq, Fields: fields, Word: t})
+	return n + a.N, err
+}
+
+// ownDocFreq is docFreq of the reader's own segments. It reads each segment's dictionary itself: the
+// snapshot's dictionary ranges open a goroutine and an iterator per segment, for one word.
+func (ir *dictReader) ownDocFreq(fields []string, t string) (uint64, error) {
 	var n uint64
 	word := []byte(t)
 	err := ir.eachSegmentOf(func(seg segment.Segment, _ *segmentCache) error {
@@ -226,8 +256,17 @@ func (ir *dictReader) docFreq(fields []string, t string) (uint64, error) {
 	return n, err
 }
 
-// hasPrefix reports whether a word of any of the fields starts with prefix.
+// hasPrefix reports whether a word of any of the fields starts with prefix, in any shard of the catalog.
 func (ir *dictReader) hasPrefix(fields []string, prefix string) bool {
+	if ir.ownHasPrefix(fields, prefix) {
+		return true
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskHasPrefix, Fields: fields, Word: prefix})
+	return err == nil && a.Yes
+}
+
+// ownHasPrefix is hasPrefix of the reader's own segments.
+func (ir *dictReader) ownHasPrefix(fields []string, prefix string) bool {
 	start, end := []byte(prefix), prefixEnd(prefix)
 	err := ir.eachSegmentOf(func(seg segment.Segment, _ *segmentCache) error {
 		for _, field := range fields {
@@ -323,6 +362,26 @@ func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index
 // fuzzy is the words of the field within fuzz edits of t, in dictionary order, each with its distance.
 // A text field's are read from each segment's dictionary of every text field's words (see wordfields.go).
 func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error) {
+	seen, err := ir.ownFuzzy(field, t, fuzz)
+	if err != nil {
+		return nil, err
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzy, Field: field, Word: t, Fuzz: fuzz})
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(seen, a.Edits)
+	out := make([]index.DictEntry, 0, len(seen))
+	for term, d := range seen {
+		out = append(out, index.DictEntry{Term: term, EditDistance: d})
+	}
+	slices.SortFunc(out, func(a, b index.DictEntry) int { return strings.Compare(a.Term, b.Term) })
+	return out, nil
+}
+
+// ownFuzzy is the words of the field within fuzz edits of t in the reader's own segments, with their
+// distances.
+func (ir *dictReader) ownFuzzy(field, t string, fuzz int) (map[string]uint8, error) {
 	seen := map[string]uint8{}
 	dfa := func() (vellum.Automaton, error) { return ir.levenshtein(t, fuzz) } // only on a segment's first look-up
 	var err error
@@ -346,23 +405,22 @@ func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error
 	if err != nil {
 		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 	}
-	out := make([]index.DictEntry, 0, len(seen))
-	for term, d := range seen {
-		out = append(out, index.DictEntry{Term: term, EditDistance: d})
-	}
-	slices.SortFunc(out, func(a, b index.DictEntry) int { return strings.Compare(a.Term, b.Term) })
-	return out, nil
+	return seen, nil
 }
 
 // withPrefix is the words of the field that start with prefix, in dictionary order: at most limit of them,
 // the ones the most movies have (on a tie, the first in dictionary order).
 func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, error) {
-	movies := map[string]uint64{}
-	err := ir.eachSegment(field, wordsKey{field, prefix, -1}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
-		return dictEntries(d, nil, []byte(prefix), prefixEnd(prefix))
-	}, func(e index.DictEntry) { movies[e.Term] += e.Count })
+	movies, err := ir.ownPrefixCounts(field, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
+		return nil, err
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCounts, Field: field, Word: prefix})
+	if err != nil {
+		return nil, err
+	}
+	for w, n := range a.Counts {
+		movies[w] += n
 	}
 	words := slices.Sorted(maps.Keys(movies))
 	if len(words) > limit {
@@ -371,6 +429,19 @@ func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, err
 		slices.Sort(words)
 	}
 	return words, nil
+}
+
+// ownPrefixCounts is the words of the field that start with prefix in the reader's own segments, with their
+// movies.
+func (ir *dictReader) ownPrefixCounts(field, prefix string) (map[string]uint64, error) {
+	movies := map[string]uint64{}
+	err := ir.eachSegment(field, wordsKey{field, prefix, -1}, func(d segment.TermDictionary) ([]index.DictEntry, error) {
+		return dictEntries(d, nil, []byte(prefix), prefixEnd(prefix))
+	}, func(e index.DictEntry) { movies[e.Term] += e.Count })
+	if err != nil {
+		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
+	}
+	return movies, nil
 }
 
 // eachSegment visits the entries of an expansion in every segment of every shard: from the segment's
@@ -486,9 +557,34 @@ func fuzzyPrefixKey(fuzz int) int { return -10 - fuzz }
 // completions of a word still being typed with a typo in it (godfate → godfather). At most limit of them,
 // the ones the most movies have, in dictionary order.
 func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]string, error) {
+	seen, err := ir.ownFuzzyPrefix(field, prefix, fuzz)
+	if err != nil {
+		return nil, err
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyPrefix, Field: field, Word: prefix, Fuzz: fuzz})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range a.Words {
+		seen[w] = true
+	}
+	words := slices.Sorted(maps.Keys(seen))
+	if len(words) > limit {
+		// The walk does not count each word's movies (it would read every completion's postings): the
+		// shortest completions are the likeliest, then dictionary order.
+		slices.SortStableFunc(words, func(a, b string) int { return cmp.Compare(len(a), len(b)) })
+		words = words[:limit]
+		slices.Sort(words)
+	}
+	return words, nil
+}
+
+// ownFuzzyPrefix is the words of the field in the reader's own segments that start with a word within fuzz
+// edits of prefix.
+func (ir *dictReader) ownFuzzyPrefix(field, prefix string, fuzz int) (map[string]bool, error) {
 	bit := wordFieldBit(field)
 	if bit < 0 {
-		return nil, nil // the prefix fields are all in the words dictionary
+		return map[string]bool{}, nil // the prefix fields are all in the words dictionary
 	}
 	automaton := func() (vellum.Automaton, error) {
 		dfa, err := ir.levenshtein(prefix, fuzz)
@@ -506,15 +602,7 @@ func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("read dictionary of %s: %w", field, err)
 	}
-	words := slices.Sorted(maps.Keys(seen))
-	if len(words) > limit {
-		// The walk does not count each word's movies (it would read every completion's postings): the
-		// shortest completions are the likeliest, then dictionary order.
-		slices.SortStableFunc(words, func(a, b string) int { return cmp.Compare(len(a), len(b)) })
-		words = words[:limit]
-		slices.Sort(words)
-	}
-	return words, nil
+	return seen, nil
 }
 
 // startsWith accepts the words that start with a word its automaton accepts.

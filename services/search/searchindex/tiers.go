@@ -31,7 +31,7 @@ const commonShare = 0.1
 // partial-match tier: "the godfater" relaxed matches movies with godfather, not every movie with "the". If
 // every word is common, all are kept.
 func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
-	docs, err := x.bi.DocCount()
+	docs, err := x.catalogDocs(ctx)
 	if err != nil {
 		return p, fmt.Errorf("count documents: %w", err)
 	}
@@ -228,7 +228,7 @@ func (x *Index) topic(ctx context.Context, p *plan, pinned bool, exact uint64) (
 	// A word too common to match on its own (see informative) is in tags without being one: "a" is in
 	// "based on a book".
 	if len(p.terms) == 1 {
-		docs, err := x.bi.DocCount()
+		docs, err := x.catalogDocs(ctx)
 		if err != nil || float64(exact) > commonShare*float64(docs) {
 			return nil, err
 		}
@@ -251,8 +251,19 @@ func except(q, not query.Query) query.Query {
 	return query.NewBooleanQuery([]query.Query{q}, nil, []query.Query{not})
 }
 
-// countWith counts the movies matching q with the search's executor, or with Bleve where it has none.
+// countWith counts the movies of the whole catalog matching q: x's (see countHere), and its peers'. The
+// search decides its tiers, its facets' sample and its did-you-mean from such counts.
 func (x *Index) countWith(ctx context.Context, e *executor, q query.Query) (uint64, error) {
+	n, err := x.countHere(ctx, e, q)
+	if err != nil {
+		return 0, err
+	}
+	a, _, err := x.ask(ctx, PeerQuestion{Op: AskCount, Query: q})
+	return n + a.N, err
+}
+
+// countHere counts x's own movies matching q with the search's executor, or with Bleve where it has none.
+func (x *Index) countHere(ctx context.Context, e *executor, q query.Query) (uint64, error) {
 	n, err := e.count(q)
 	if errors.Is(err, errUnsupported) {
 		return x.count(ctx, q)

@@ -183,9 +183,19 @@ func (sc *segmentCache) buildWordFields(seg segment.Segment) (*vellum.FST, error
 	return sc.wordFields, nil
 }
 
-// wordFields is the set of text fields that hold word in any segment (a bit per wordFieldNames): a lookup in
-// each segment's words dictionary.
+// wordFields is the set of text fields that hold word in any segment (a bit per wordFieldNames), of every
+// shard of the catalog.
 func (ir *dictReader) wordFields(word string) (uint64, error) {
+	fields, err := ir.ownWordFields(word)
+	if err != nil {
+		return 0, err
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskWordFields, Word: word})
+	return fields | a.Bits, err
+}
+
+// ownWordFields is wordFields of the reader's own segments: a lookup in each segment's words dictionary.
+func (ir *dictReader) ownWordFields(word string) (uint64, error) {
 	var fields uint64
 	err := ir.eachSegmentOf(func(seg segment.Segment, sc *segmentCache) error {
 		fst, err := sc.buildWordFields(seg)

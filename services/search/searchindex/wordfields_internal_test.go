@@ -50,7 +50,7 @@ func TestTypoVariantsOfEveryField(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ir, err := x.reader()
+	ir, err := x.reader(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

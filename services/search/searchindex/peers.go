@@ -1,0 +1,221 @@
+package searchindex
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+	"golang.org/x/sync/errgroup"
+)
+
+// Peers are the other shards of a catalog split across indexes, each holding some of its movies (in a
+// deployment, one partition of the stream each, in search services of their own). A search of one shard
+// asks them what it must know of the whole catalog to rank as one index of every movie would: how many
+// movies there are, how many have a word or match a query, which words their dictionaries hold, and the
+// mean rating. Its own answer is then its part of the one index's: its hits, scored and tiered as that
+// index scores and tiers them, its total and its facet counts, which add up over the shards.
+//
+// A sorted search (sort=relevance included) and a suggestion are answered from the shard's own words and
+// frequencies, as Bleve's alias answers them over the shards of one process.
+type Peers interface {
+	// Ask puts the question to every peer, each answering from its own index alone, and joins the answers.
+	Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error)
+}
+
+// PeerOp is what a PeerQuestion asks.
+type PeerOp string
+
+// The questions a shard asks its peers.
+const (
+	AskDocCount     PeerOp = "doc_count"     // N: the live movies
+	AskCount        PeerOp = "count"         // N: the movies Query matches
+	AskTermFreq     PeerOp = "term_freq"     // N: the live movies with Word in Field
+	AskPrefixWords  PeerOp = "prefix_words"  // Words: Field's words that start with Word
+	AskFuzzy        PeerOp = "fuzzy"         // Edits: Field's words within Fuzz edits of Word
+	AskPrefixCounts PeerOp = "prefix_counts" // Counts: Field's words that start with Word, with their movies
+	AskFuzzyPrefix  PeerOp = "fuzzy_prefix"  // Words: Field's words that start with a word within Fuzz edits of Word
+	AskWordFields   PeerOp = "word_fields"   // Bits: the text fields that have Word
+	AskDocFreq      PeerOp = "doc_freq"      // N: the movies with Word, in each of Fields, added up
+	AskHasPrefix    PeerOp = "has_prefix"    // Yes: a word of Fields starts with Word
+	AskRatings      PeerOp = "ratings"       // Sum and N: the ratings that have votes
+)
+
+// PeerQuestion is one question to the peers; which fields it uses depends on Op.
+type PeerQuestion struct {
+	Op     PeerOp      `json:"op"`
+	Field  string      `json:"field,omitempty"`
+	Fields []string    `json:"fields,omitempty"`
+	Word   string      `json:"word,omitempty"`
+	Fuzz   int         `json:"fuzz,omitempty"`
+	Query  query.Query `json:"-"` // AskCount's; a transport carries it as Bleve's query JSON
+}
+
+// PeerAnswer is the answer of one peer, or of them all joined.
+type PeerAnswer struct {
+	N      uint64            `json:"n,omitempty"`
+	Sum    float64           `json:"sum,omitempty"`
+	Yes    bool              `json:"yes,omitempty"`
+	Bits   uint64            `json:"bits,omitempty"`
+	Words  []string          `json:"words,omitempty"`  // in dictionary order
+	Counts map[string]uint64 `json:"counts,omitempty"` // by word
+	Edits  map[string]uint8  `json:"edits,omitempty"`  // by word
+}
+
+// join adds b to a: numbers add up, words join.
+func (a *PeerAnswer) join(b PeerAnswer) {
+	a.N += b.N
+	a.Sum += b.Sum
+	a.Yes = a.Yes || b.Yes
+	a.Bits |= b.Bits
+	if len(b.Words) > 0 {
+		a.Words = append(a.Words, b.Words...)
+		slices.Sort(a.Words)
+		a.Words = slices.Compact(a.Words)
+	}
+	for w, n := range b.Counts {
+		if a.Counts == nil {
+			a.Counts = map[string]uint64{}
+		}
+		a.Counts[w] += n
+	}
+	for w, d := range b.Edits {
+		if a.Edits == nil {
+			a.Edits = map[string]uint8{}
+		}
+		a.Edits[w] = d // a word's distance from the same word is the same in every shard
+	}
+}
+
+// SetPeers makes x one shard of a catalog whose other shards peers are; nil: x holds the whole catalog.
+// A shard's answers are not cached: a peer's change changes them, and x's checkpoint does not say so.
+func (x *Index) SetPeers(peers Peers) {
+	x.peersMu.Lock()
+	x.peers = peers
+	x.peersMu.Unlock()
+}
+
+// peerSet is x's peers, nil if it has none.
+func (x *Index) peerSet() Peers {
+	x.peersMu.RLock()
+	defer x.peersMu.RUnlock()
+	return x.peers
+}
+
+// Answer answers a peer's question from x's own movies alone (never asking x's own peers).
+func (x *Index) Answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) {
+	switch q.Op {
+	case AskDocCount:
+		n, err := x.bi.DocCount()
+		return PeerAnswer{N: n}, err
+	case AskCount:
+		if q.Query == nil {
+			return PeerAnswer{}, fmt.Errorf("answer %s: no query", q.Op)
+		}
+		e := x.newExecutor(ctx)
+		defer e.close()
+		n, err := x.countHere(ctx, e, q.Query)
+		return PeerAnswer{N: n}, err
+	case AskTermFreq, AskPrefixWords:
+		e := x.newExecutor(ctx)
+		defer e.close()
+		if err := e.open(); err != nil {
+			return PeerAnswer{}, err
+		}
+		var a PeerAnswer
+		for _, s := range e.shards {
+			if q.Op == AskTermFreq {
+				tp, err := s.postings(q.Field, q.Word)
+				if err != nil {
+					return PeerAnswer{}, err
+				}
+				a.N += tp.freq
+				continue
+			}
+			words, err := s.ownPrefixWords(q.Field, q.Word)
+			if err != nil {
+				return PeerAnswer{}, err
+			}
+			a.join(PeerAnswer{Words: words})
+		}
+		return a, nil
+	case AskRatings:
+		x.priors.mu.RLock()
+		defer x.priors.mu.RUnlock()
+		return PeerAnswer{Sum: x.priors.ratingSum, N: uint64(x.priors.rated)}, nil
+	}
+	ir, err := x.ownReader()
+	if err != nil {
+		return PeerAnswer{}, err
+	}
+	defer ir.close()
+	var a PeerAnswer
+	switch q.Op {
+	case AskFuzzy:
+		a.Edits, err = ir.ownFuzzy(q.Field, q.Word, q.Fuzz)
+	case AskPrefixCounts:
+		a.Counts, err = ir.ownPrefixCounts(q.Field, q.Word)
+	case AskFuzzyPrefix:
+		var seen map[string]bool
+		seen, err = ir.ownFuzzyPrefix(q.Field, q.Word, q.Fuzz)
+		a.Words = slices.Sorted(maps.Keys(seen))
+	case AskWordFields:
+		a.Bits, err = ir.ownWordFields(q.Word)
+	case AskDocFreq:
+		a.N, err = ir.ownDocFreq(q.Fields, q.Word)
+	case AskHasPrefix:
+		a.Yes = ir.ownHasPrefix(q.Fields, q.Word)
+	default:
+		err = fmt.Errorf("answer: unknown question %q", q.Op)
+	}
+	return a, err
+}
+
+// IndexPeers are peers in this process: indexes each holding some of the catalog's movies (tests, and a
+// process that holds several shards apart).
+func IndexPeers(xs ...*Index) Peers { return indexPeers(xs) }
+
+type indexPeers []*Index
+
+func (ps indexPeers) Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error) {
+	answers := make([]PeerAnswer, len(ps))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, x := range ps {
+		g.Go(func() (err error) {
+			answers[i], err = x.Answer(gctx, q)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return PeerAnswer{}, err
+	}
+	var all PeerAnswer
+	for _, a := range answers {
+		all.join(a)
+	}
+	return all, nil
+}
+
+// ask asks x's peers, if it has any: the zero answer, false, if not.
+func (x *Index) ask(ctx context.Context, q PeerQuestion) (PeerAnswer, bool, error) {
+	peers := x.peerSet()
+	if peers == nil {
+		return PeerAnswer{}, false, nil
+	}
+	a, err := peers.Ask(ctx, q)
+	if err != nil {
+		return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
+	}
+	return a, true, nil
+}
+
+// catalogDocs is the live movies of the whole catalog: x's, and its peers'.
+func (x *Index) catalogDocs(ctx context.Context) (uint64, error) {
+	n, err := x.bi.DocCount()
+	if err != nil {
+		return 0, err
+	}
+	a, _, err := x.ask(ctx, PeerQuestion{Op: AskDocCount})
+	return n + a.N, err
+}

@@ -1,0 +1,128 @@
+package searchindex_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"marquee/pkg/events"
+	"marquee/pkg/ingest"
+	"marquee/pkg/testenv"
+	"marquee/services/search"
+	"marquee/services/search/searchindex"
+)
+
+// TestShardsRankAsOneIndex splits a catalog into three indexes by the stream's partitions, each with the
+// other two as its peers, and requires of every query what one index of every movie answers: the shards'
+// totals add up to its total, their first pages merged by tier, score and id are its first page (the same
+// movies in the same order, with the same scores and match kinds), and each says its did-you-mean. It runs
+// the judged queries on the TMDB-like catalog and generated queries of every class on a synthetic one.
+func TestShardsRankAsOneIndex(t *testing.T) {
+	t.Run("judged", func(t *testing.T) {
+		moviesPath, judgments := testenv.SharedData(t, "movies.jsonl.gz"), testenv.SharedData(t, "judgments-dev.tsv")
+		for _, p := range []string{moviesPath, judgments} {
+			if _, err := os.Stat(p); err != nil {
+				t.Skipf("shared data %s missing", p)
+			}
+		}
+		var movies []search.Movie
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		err := ingest.ReadFile(moviesPath, func(rec ingest.Record) error {
+			if rec.Err == nil && rec.Movie.TMDBID != nil && *rec.Movie.TMDBID > 0 {
+				m := rec.Movie
+				m.FillLists()
+				m.ID, m.Version, m.CreatedAt, m.UpdatedAt = *m.TMDBID, 1, at, at
+				movies = append(movies, m)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var qs []search.Query
+		for _, text := range judgedQueries(t, judgments) {
+			qs = append(qs, search.Query{Text: text, PerPage: 10})
+		}
+		compareShards(t, movies, qs)
+	})
+	t.Run("generated", func(t *testing.T) {
+		movies := synthMovies(loadVocab(t), execDocs(), 42)
+		compareShards(t, movies, generatedQueries(movies, max(20, execQueriesPerClass()/5)))
+	})
+}
+
+// compareShards indexes movies whole and split three ways, and compares the answers to qs (first pages
+// ranked by relevance). Each index is itself split into testShards shards in one process, as make unit's
+// second run splits every index: shards of both kinds together rank as one index too.
+func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
+	t.Helper()
+	stream := events.Stream{Partitions: 3}
+	parts := make([][]search.Movie, stream.Partitions)
+	for _, m := range movies {
+		p := stream.Partition(m.ID)
+		parts[p] = append(parts[p], m)
+	}
+	whole := applySynthWith(t, t.TempDir(), movies, searchindex.Options{Scratch: true})
+	shards := make([]*searchindex.Index, len(parts))
+	for i, part := range parts {
+		shards[i] = applySynthWith(t, t.TempDir(), part, searchindex.Options{Scratch: true})
+	}
+	for i, x := range shards {
+		x.SetPeers(searchindex.IndexPeers(slices.Delete(slices.Clone(shards), i, i+1)...))
+	}
+	compared := 0
+	for _, q := range qs {
+		if len(q.Sort) > 0 || q.Cursor != "" || q.Page > 1 || q.Text == "" {
+			continue // ranked by relevance, from the first page: what shards answer as one index
+		}
+		q.Facets = nil
+		want, err := whole.Search(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		got := &search.Result{}
+		for i, x := range shards {
+			res, err := x.Search(context.Background(), q)
+			if err != nil {
+				t.Fatalf("shard %d: %+v: %v", i, q, err)
+			}
+			if res.DidYouMean != want.DidYouMean {
+				t.Errorf("q=%q: shard %d: did you mean %q, one index %q", q.Text, i, res.DidYouMean, want.DidYouMean)
+			}
+			got.Total += res.Total
+			got.Hits = append(got.Hits, res.Hits...)
+		}
+		slices.SortStableFunc(got.Hits, func(a, b search.Hit) int {
+			if c := cmp.Compare(a.Tier, b.Tier); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(b.Score, a.Score); c != 0 {
+				return c
+			}
+			return cmp.Compare(fmt.Sprint(a.Movie.ID), fmt.Sprint(b.Movie.ID)) // ids compare as text, as the index's do
+		})
+		got.Hits = got.Hits[:min(len(got.Hits), len(want.Hits))]
+		got.DidYouMean, got.Facets, got.NextCursor = want.DidYouMean, want.Facets, want.NextCursor
+		if diff := answerDiff(got, want); diff != "" {
+			t.Errorf("q=%q genres=%v year=%v: three shards: %s", q.Text, q.Genres, q.Year, diff)
+			if t.Failed() && compared > 20 {
+				t.FailNow()
+			}
+		}
+		for k := range want.Hits {
+			if k < len(got.Hits) && got.Hits[k].Tier != want.Hits[k].Tier {
+				t.Errorf("q=%q: hit %d (movie %d) in tier %d on the shards, %d on one index", q.Text, k, want.Hits[k].Movie.ID, got.Hits[k].Tier, want.Hits[k].Tier)
+				break
+			}
+		}
+		compared++
+	}
+	if compared < len(qs)/2 {
+		t.Fatalf("%d of %d queries compared", compared, len(qs))
+	}
+	t.Logf("%d queries: three shards answered as one index", compared)
+}
