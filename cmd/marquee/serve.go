@@ -36,7 +36,7 @@ type serveConfig struct {
 
 	Gateway gateway.Config    `prefix:"" omit:"catalog_url,search_url,internal_token"`
 	Catalog catalogsvc.Config `prefix:"" omit:"addr,mysql_dsn,mysql_max_conns,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,stream_replicas,admin_password_file,internal_token,search_url"`
-	Search  searchsvc.Config  `prefix:"" omit:"addr,data_dir,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,partition,internal_token,bootstrap_from"`
+	Search  searchsvc.Config  `prefix:"" omit:"addr,data_dir,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,partition,peers,internal_token,bootstrap_from"`
 }
 
 func defaultServeConfig() serveConfig {

@@ -41,6 +41,9 @@ type Deps struct {
 	// shard), which: its versions say so, as the movies of the others are not expected of it. Partitions
 	// 0: it holds every movie.
 	Partition, Partitions int
+	// Answer answers another shard's question about this service's movies (POST /v1/index/peer): see
+	// searchindex.Peers. nil: no such route.
+	Answer func(ctx context.Context, q searchindex.PeerQuestion) (searchindex.PeerAnswer, error)
 	// Contents names what the index holds (searchindex.Options.Contents): a replica that asks for a
 	// snapshot of other contents is refused before the copy is made.
 	Contents string

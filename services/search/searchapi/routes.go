@@ -33,4 +33,7 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	if d.Snapshot != nil {
 		e.GET(snapshotRoute, internal, handleSnapshot(log, d))
 	}
+	if d.Answer != nil {
+		e.POST(PeerRoute, internal, handlePeer(d.Answer))
+	}
 }

@@ -48,9 +48,11 @@ type executor struct {
 	x        *Index
 	ctx      context.Context
 	shards   []*execShard
-	docTotal uint64                 // live documents in every shard
+	docTotal uint64                 // live documents in every shard, and in the peers'
+	peerDocs uint64                 // the peers' part of docTotal
 	prefixes map[fieldTerm][]string // a prefix's words in every shard's dictionary of the field
 	err      error                  // opening failed: every query goes to Bleve
+	alone    bool                   // of the index's own movies, to answer a peer: it asks no peers itself
 }
 
 func (x *Index) newExecutor(ctx context.Context) *executor {
@@ -59,6 +61,18 @@ func (x *Index) newExecutor(ctx context.Context) *executor {
 	}
 	return &executor{x: x, ctx: ctx}
 }
+
+// ownExecutor is an executor of x's own movies alone, which answers a peer's question.
+func (x *Index) ownExecutor(ctx context.Context) *executor {
+	e := x.newExecutor(ctx)
+	if e != nil {
+		e.alone = true
+	}
+	return e
+}
+
+// asksPeers reports whether the search asks the index's peers about the rest of the catalog.
+func (e *executor) asksPeers() bool { return !e.alone && e.x.peerSet() != nil }
 
 // open takes the snapshots; it reports errUnsupported when an index is not a scorch index.
 func (e *executor) open() error {
@@ -79,6 +93,9 @@ func (e *executor) open() error {
 		e.shards = append(e.shards, s)
 		e.docTotal += s.docTotal
 	}
+	if !e.asksPeers() {
+		return nil
+	}
 	// A shard of a catalog split across indexes weighs words over every shard's movies.
 	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskDocCount})
 	if err != nil {
@@ -87,7 +104,62 @@ func (e *executor) open() error {
 		return err
 	}
 	e.docTotal += a.N
+	e.peerDocs = a.N
 	return nil
+}
+
+// peerIDF sets, in an index with peers, the idf of every scoring word of the compiled queries roots from the
+// word's movies in every shard of the catalog: the peers' counted in one question. Counting needs no idf,
+// so only a query about to be scored asks.
+func (e *executor) peerIDF(roots []*node) error {
+	if !e.asksPeers() {
+		return nil
+	}
+	var terms []FieldWord
+	at := map[FieldWord]int{}
+	for _, root := range roots {
+		root.eachScoringTerm(func(n *node) {
+			k := FieldWord{n.field, n.term}
+			if _, ok := at[k]; !ok {
+				at[k] = len(terms)
+				terms = append(terms, k)
+			}
+		})
+	}
+	if len(terms) == 0 {
+		return nil
+	}
+	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskTermFreqs, Terms: terms})
+	if err != nil {
+		return err
+	}
+	if len(a.Ns) != len(terms) {
+		return fmt.Errorf("executor: %d word counts from the peers, want %d", len(a.Ns), len(terms))
+	}
+	for _, root := range roots {
+		root.eachScoringTerm(func(n *node) {
+			n.idf = idfOf(e.docTotal, n.freq+a.Ns[at[FieldWord{n.field, n.term}]])
+		})
+	}
+	return nil
+}
+
+// eachScoringTerm calls f with every word of n that takes part in its scores.
+func (n *node) eachScoringTerm(f func(*node)) {
+	switch n.kind {
+	case nodeTerm:
+		f(n)
+	case nodePhrase, nodeAny, nodeAll:
+		for _, k := range n.kids {
+			k.eachScoringTerm(f)
+		}
+	case nodeBool:
+		for _, k := range []*node{n.must, n.should} {
+			if k != nil {
+				k.eachScoringTerm(f)
+			}
+		}
+	}
 }
 
 // close releases the snapshots; a later use reports errClosed rather than take snapshots nobody closes.

@@ -35,6 +35,7 @@ type node struct {
 	field, term   string
 	boost         float64
 	idf           float64 // of a term
+	freq          uint64  // of a term: its live movies in every shard of this process (the idf's, but for peers')
 	weight        float64 // of a term: boost × idf × query norm, once normalized
 	*termPostings         // of a term
 
@@ -221,16 +222,18 @@ func (s *execShard) termNode(field, term string, boost float64) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	idf := 1.0 + math.Log(float64(docs)/float64(freq+1.0))
-	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idf, termPostings: tp, scorable: true}, nil
+	return &node{kind: nodeTerm, field: field, term: term, boost: boost, idf: idfOf(docs, freq), freq: freq, termPostings: tp, scorable: true}, nil
 }
+
+// idfOf is Bleve's TF-IDF idf of a word that freq of docs live movies have.
+func idfOf(docs, freq uint64) float64 { return 1.0 + math.Log(float64(docs)/float64(freq+1.0)) }
 
 // termStats is the whole index's live documents, and those with the word in the field: the shard's own
 // when it is the only one, else added up over the executor's shards (whose postings every shard reads
-// anyway, as each compiles the same query).
+// anyway, as each compiles the same query). An index with peers adds theirs before it scores (peerIDF).
 func (s *execShard) termStats(field, term string, tp *termPostings) (docs, freq uint64, err error) {
-	if s.e == nil {
-		return s.docTotal, tp.freq, nil
+	if s.e == nil || len(s.e.shards) < 2 {
+		return s.docTotal + s.peerDocs(), tp.freq, nil
 	}
 	for _, o := range s.e.shards {
 		otp := tp
@@ -241,8 +244,15 @@ func (s *execShard) termStats(field, term string, tp *termPostings) (docs, freq 
 		}
 		freq += otp.freq
 	}
-	a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskTermFreq, Field: field, Word: term})
-	return s.e.docTotal, freq + a.N, err
+	return s.e.docTotal, freq, nil
+}
+
+// peerDocs is the live movies of the index's peers, as its executor counted them.
+func (s *execShard) peerDocs() uint64 {
+	if s.e == nil {
+		return 0
+	}
+	return s.e.peerDocs
 }
 
 // prefixNode follows NewTermPrefixSearcher: the words of the index's dictionary that start with prefix,
@@ -269,7 +279,7 @@ func (s *execShard) prefixNode(field, prefix string, boost float64) (*node, erro
 // prefixWords is the words of the field that start with prefix, in dictionary order: of every shard of the
 // executor, so that each shard's disjunction (and its part of the query norm) is the one a single index has.
 func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
-	if s.e == nil || len(s.e.shards) < 2 && s.x.peerSet() == nil {
+	if s.e == nil || len(s.e.shards) < 2 && !s.e.asksPeers() {
 		return s.ownPrefixWords(field, prefix)
 	}
 	key := fieldTerm{field, prefix}
@@ -284,11 +294,13 @@ func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
 		}
 		words = append(words, own...)
 	}
-	a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix})
-	if err != nil {
-		return nil, err
+	if s.e.asksPeers() {
+		a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix})
+		if err != nil {
+			return nil, err
+		}
+		words = append(words, a.Words...)
 	}
-	words = append(words, a.Words...)
 	slices.Sort(words)
 	words = slices.Compact(words)
 	if s.e.prefixes == nil {

@@ -117,6 +117,12 @@ func (e *executor) top(q query.Query, topic bool, after *ranked, from, size int)
 		if err != nil {
 			return 0, nil, err
 		}
+		roots[i] = n
+	}
+	if err := e.peerIDF(roots); err != nil {
+		return 0, nil, err
+	}
+	for i, n := range roots {
 		w := n.sumOfSquares()
 		if !n.scorable || (n.kind != nodeBool && n.kind != nodeAll && n.kind != nodeAny) || !(w > 0) {
 			return 0, nil, errUnsupported

@@ -31,7 +31,7 @@ type PeerOp string
 const (
 	AskDocCount     PeerOp = "doc_count"     // N: the live movies
 	AskCount        PeerOp = "count"         // N: the movies Query matches
-	AskTermFreq     PeerOp = "term_freq"     // N: the live movies with Word in Field
+	AskTermFreqs    PeerOp = "term_freqs"    // Ns: the live movies with each of Terms
 	AskPrefixWords  PeerOp = "prefix_words"  // Words: Field's words that start with Word
 	AskFuzzy        PeerOp = "fuzzy"         // Edits: Field's words within Fuzz edits of Word
 	AskPrefixCounts PeerOp = "prefix_counts" // Counts: Field's words that start with Word, with their movies
@@ -49,12 +49,20 @@ type PeerQuestion struct {
 	Fields []string    `json:"fields,omitempty"`
 	Word   string      `json:"word,omitempty"`
 	Fuzz   int         `json:"fuzz,omitempty"`
+	Terms  []FieldWord `json:"terms,omitempty"`
 	Query  query.Query `json:"-"` // AskCount's; a transport carries it as Bleve's query JSON
+}
+
+// FieldWord is a word in a field.
+type FieldWord struct {
+	Field string `json:"field"`
+	Word  string `json:"word"`
 }
 
 // PeerAnswer is the answer of one peer, or of them all joined.
 type PeerAnswer struct {
 	N      uint64            `json:"n,omitempty"`
+	Ns     []uint64          `json:"ns,omitempty"` // one a question's term`
 	Sum    float64           `json:"sum,omitempty"`
 	Yes    bool              `json:"yes,omitempty"`
 	Bits   uint64            `json:"bits,omitempty"`
@@ -63,9 +71,15 @@ type PeerAnswer struct {
 	Edits  map[string]uint8  `json:"edits,omitempty"`  // by word
 }
 
-// join adds b to a: numbers add up, words join.
-func (a *PeerAnswer) join(b PeerAnswer) {
+// Join adds b to a: numbers add up, words join.
+func (a *PeerAnswer) Join(b PeerAnswer) {
 	a.N += b.N
+	if a.Ns == nil && b.Ns != nil {
+		a.Ns = make([]uint64, len(b.Ns))
+	}
+	for i := range min(len(a.Ns), len(b.Ns)) {
+		a.Ns[i] += b.Ns[i]
+	}
 	a.Sum += b.Sum
 	a.Yes = a.Yes || b.Yes
 	a.Bits |= b.Bits
@@ -113,31 +127,36 @@ func (x *Index) Answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 		if q.Query == nil {
 			return PeerAnswer{}, fmt.Errorf("answer %s: no query", q.Op)
 		}
-		e := x.newExecutor(ctx)
+		e := x.ownExecutor(ctx)
 		defer e.close()
 		n, err := x.countHere(ctx, e, q.Query)
 		return PeerAnswer{N: n}, err
-	case AskTermFreq, AskPrefixWords:
-		e := x.newExecutor(ctx)
+	case AskTermFreqs, AskPrefixWords:
+		e := x.ownExecutor(ctx)
 		defer e.close()
 		if err := e.open(); err != nil {
 			return PeerAnswer{}, err
 		}
 		var a PeerAnswer
+		if q.Op == AskTermFreqs {
+			a.Ns = make([]uint64, len(q.Terms))
+		}
 		for _, s := range e.shards {
-			if q.Op == AskTermFreq {
-				tp, err := s.postings(q.Field, q.Word)
-				if err != nil {
-					return PeerAnswer{}, err
+			if q.Op == AskTermFreqs {
+				for i, t := range q.Terms {
+					tp, err := s.postings(t.Field, t.Word)
+					if err != nil {
+						return PeerAnswer{}, err
+					}
+					a.Ns[i] += tp.freq
 				}
-				a.N += tp.freq
 				continue
 			}
 			words, err := s.ownPrefixWords(q.Field, q.Word)
 			if err != nil {
 				return PeerAnswer{}, err
 			}
-			a.join(PeerAnswer{Words: words})
+			a.Join(PeerAnswer{Words: words})
 		}
 		return a, nil
 	case AskRatings:
@@ -192,7 +211,7 @@ func (ps indexPeers) Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error
 	}
 	var all PeerAnswer
 	for _, a := range answers {
-		all.join(a)
+		all.Join(a)
 	}
 	return all, nil
 }

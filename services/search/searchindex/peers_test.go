@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,8 +72,10 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 	for i, part := range parts {
 		shards[i] = applySynthWith(t, t.TempDir(), part, searchindex.Options{Scratch: true})
 	}
+	asked := &countingPeers{ops: map[searchindex.PeerOp]int{}}
 	for i, x := range shards {
-		x.SetPeers(searchindex.IndexPeers(slices.Delete(slices.Clone(shards), i, i+1)...))
+		asked.peers = append(asked.peers, searchindex.IndexPeers(slices.Delete(slices.Clone(shards), i, i+1)...))
+		x.SetPeers(peerOf{asked, i})
 	}
 	compared := 0
 	for _, q := range qs {
@@ -124,5 +127,33 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 	if compared < len(qs)/2 {
 		t.Fatalf("%d of %d queries compared", compared, len(qs))
 	}
-	t.Logf("%d queries: three shards answered as one index", compared)
+	t.Logf("%d queries: three shards answered as one index; a shard's search asked its peers %.1f questions (%v)",
+		compared, float64(asked.total())/float64(3*compared), asked.ops)
+}
+
+// countingPeers counts the questions the shards ask, by kind.
+type countingPeers struct {
+	mu    sync.Mutex
+	ops   map[searchindex.PeerOp]int
+	peers []searchindex.Peers // shard i's
+}
+
+func (c *countingPeers) total() (n int) {
+	for _, k := range c.ops {
+		n += k
+	}
+	return n
+}
+
+// peerOf is shard i's peers, counted.
+type peerOf struct {
+	c *countingPeers
+	i int
+}
+
+func (p peerOf) Ask(ctx context.Context, q searchindex.PeerQuestion) (searchindex.PeerAnswer, error) {
+	p.c.mu.Lock()
+	p.c.ops[q.Op]++
+	p.c.mu.Unlock()
+	return p.c.peers[p.i].Ask(ctx, q)
 }

@@ -71,6 +71,13 @@ func (l *liveIndex) versions(ctx context.Context, afterID, untilID int64, limit 
 	return x.Versions(ctx, afterID, untilID, limit)
 }
 
+// answer answers another shard's question from the live index's movies.
+func (l *liveIndex) answer(ctx context.Context, q searchindex.PeerQuestion) (searchindex.PeerAnswer, error) {
+	x, done := l.get()
+	defer done()
+	return x.Answer(ctx, q)
+}
+
 // wait blocks until the live index holds every movie of want at its version or later (a delete counts), or
 // ctx is done. It wakes on applied batches (and swaps), never polls. A movie of another shard's partition
 // never comes here: it is not waited for.
@@ -214,6 +221,7 @@ func (s *Service) rebuildOnce(ctx context.Context, log *slog.Logger) (err error)
 	if err != nil {
 		return err
 	}
+	s.cfg.joinPeers(idx)
 	swapped := false
 	defer func() {
 		if !swapped {

@@ -42,6 +42,7 @@ type Config struct {
 	SubjectPrefix     string `key:"subject_prefix" usage:"subject prefix of the stream (subjects <prefix>.movie.<id>, or <prefix>.movie.<partition>.<id> in a partitioned stream)"`
 	StreamPartitions  int    `key:"stream_partitions" usage:"partitions the stream keeps movies in: the catalog's stream_partitions (at most 1024); 0 or 1: none"`
 	Partition         int    `key:"partition" usage:"of a partitioned stream, the one partition (0 to stream_partitions-1) whose movies this service indexes and answers for, as one shard of the catalog; -1: every movie"`
+	Peers             string `key:"peers" usage:"of a shard (partition set), the base URLs of the search services of every other partition, separated by commas (each may be a load balancer of that partition's replicas): a search asks them, with internal_token, what the whole catalog holds, so that this shard ranks and counts as one index of every movie would; empty: by its own movies alone"`
 	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
 	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
 	IndexShards       int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
@@ -145,6 +146,19 @@ func (c *Config) Validate() error {
 	} else if !c.EventStream().HasPartition(c.Partition) {
 		problems = append(problems, fmt.Sprintf("partition must be -1 (every movie) or 0 to stream_partitions-1 (%d)", max(1, c.StreamPartitions)-1))
 	}
+	if c.Peers != "" {
+		urls := c.peerURLs()
+		if !c.OnePartition() {
+			problems = append(problems, "peers needs partition: a service of every movie has no other shards")
+		} else if len(urls) != c.StreamPartitions-1 {
+			problems = append(problems, fmt.Sprintf("peers names %d services, want one for each other partition (%d)", len(urls), c.StreamPartitions-1))
+		}
+		for _, u := range urls {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				problems = append(problems, fmt.Sprintf("peer %q must be the http(s) URL of a search service", u))
+			}
+		}
+	}
 	// A split gateway gives up on a search that has not answered within 10 s (gateway.SearchTimeout).
 	if c.ConsistencyWait < 10*time.Millisecond || c.ConsistencyWait > 8*time.Second {
 		problems = append(problems, "consistency_wait must be between 10ms and 8s (a gateway gives up on a search after 10s)")
@@ -229,6 +243,13 @@ func (c *Config) contents() string {
 	}
 }
 
+// joinPeers makes idx a shard that asks the configured peers (none: it holds the whole catalog).
+func (c *Config) joinPeers(idx *searchindex.Index) {
+	if urls := c.peerURLs(); len(urls) > 0 {
+		idx.SetPeers(newHTTPPeers(urls, c.InternalToken))
+	}
+}
+
 // indexerOptions are those of the live index's indexer.
 func (s *Service) indexerOptions() indexer.Options {
 	return indexer.Options{Metrics: s.ixMetrics, Partition: s.cfg.Partition}
@@ -309,6 +330,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if cp, err := idx.Checkpoint(); err == nil && cp == 0 && cfg.BootstrapFrom != "" {
 		idx, path = bootstrap(ctx, deps.Log, cfg, opts, idx, path)
 	}
+	cfg.joinPeers(idx)
 	if deps.Registry == nil {
 		deps.Registry = httpx.NewRegistry()
 	}
@@ -335,6 +357,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Partition:     cfg.Partition,
 		Partitions:    cfg.partitionsHeld(),
 		Contents:      cfg.contents(),
+		Answer:        s.live.answer,
 		Rebuild:       s.StartRebuild,
 		RebuildStatus: s.Rebuild,
 		Snapshot:      s.sendSnapshot,

@@ -39,6 +39,12 @@ func TestConfigValidate(t *testing.T) {
 		{name: "a partition past the last", change: func(c *searchsvc.Config) { c.StreamPartitions, c.Partition = 3, 3 }},
 		{name: "a partition below -1", change: func(c *searchsvc.Config) { c.StreamPartitions, c.Partition = 3, -2 }},
 		{name: "a partition of an unpartitioned stream", change: func(c *searchsvc.Config) { c.Partition = 1 }},
+		{name: "a shard's peers", change: func(c *searchsvc.Config) {
+			c.StreamPartitions, c.Partition, c.Peers = 3, 0, "http://s1:8082, http://s2:8082/"
+		}, valid: true},
+		{name: "peers of every movie", change: func(c *searchsvc.Config) { c.StreamPartitions, c.Peers = 3, "http://s1:8082,http://s2:8082" }},
+		{name: "a peer too few", change: func(c *searchsvc.Config) { c.StreamPartitions, c.Partition, c.Peers = 3, 0, "http://s1:8082" }},
+		{name: "a peer not a URL", change: func(c *searchsvc.Config) { c.StreamPartitions, c.Partition, c.Peers = 3, 0, "http://s1:8082,s2:8082" }},
 		{name: "negative stream_partitions", change: func(c *searchsvc.Config) { c.StreamPartitions = -1 }},
 		{name: "too many stream_partitions", change: func(c *searchsvc.Config) { c.StreamPartitions = 1025 }},
 		{name: "never compact", change: func(c *searchsvc.Config) { c.CompactAfter = 0 }, valid: true},
