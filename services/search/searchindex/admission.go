@@ -45,8 +45,10 @@ func newAdmission(concurrency, queue int) *admission {
 // admit waits for a search slot and returns its release. A search that finds the queue full is refused at
 // once, and one whose ctx is done first (the client went away, or its deadline passed while it waited)
 // gives up; both errors are Unavailable (503): the server is busy, not broken.
-func (x *Index) admit(ctx context.Context) (release func(), err error) {
-	a := x.admission
+func (x *Index) admit(ctx context.Context) (release func(), err error) { return x.admission.enter(ctx) }
+
+// enter waits for one of a's slots; see admit.
+func (a *admission) enter(ctx context.Context) (release func(), err error) {
 	if a.slots.TryAcquire(1) {
 		return func() { a.slots.Release(1) }, nil
 	}

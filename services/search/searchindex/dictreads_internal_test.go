@@ -97,7 +97,7 @@ func TestDictionaryReadsAsScorch(t *testing.T) {
 		for _, f := range spellFields {
 			want = want || len(scorchPrefix(f, prefix)) > 0
 		}
-		if got := ir.hasPrefix(spellFields, prefix); got != want {
+		if got, err := ir.hasPrefix(spellFields, prefix); err != nil || got != want {
 			t.Errorf("hasPrefix(%q) = %v, scorch finds words: %v", prefix, got, want)
 		}
 		for _, f := range []string{fieldTitle, fieldCast} {

@@ -12,7 +12,7 @@ func WithOptions(x *Index, o Options) *Index {
 		o.Ranking = x.rank
 	}
 	return &Index{segCaches: newSegmentCaches(), shards: x.shards, bi: x.bi, mapping: x.mapping, rank: o.Ranking, opts: o, counts: x.counts, priors: x.priors, cache: nil,
-		admission: newAdmission(o.SearchConcurrency, o.SearchQueue)}
+		admission: newAdmission(o.SearchConcurrency, o.SearchQueue), answering: newAdmission(o.SearchConcurrency, 0)}
 }
 
 // HoldSearchSlots takes n of x's search slots, as n running searches would, until release is called.

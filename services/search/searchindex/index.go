@@ -71,8 +71,8 @@ type Index struct {
 
 	lastChange atomic.Int64 // when Apply last changed a movie, in Unix nanoseconds (see LastChange)
 
-	peersMu sync.RWMutex
-	peers   Peers // the catalog's other shards (SetPeers); nil: x holds the whole catalog
+	peers     atomic.Pointer[peerBox] // the catalog's other shards (SetPeers); nil: x holds the whole catalog
+	answering *admission              // the peers' questions being answered, and waiting (Answer)
 
 	afterBatch func() // for tests: runs once a shard's batch is searchable, before Apply returns
 }
@@ -164,7 +164,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	x := &Index{path: path, paths: paths, rank: opts.Ranking, opts: opts, admission: newAdmission(opts.SearchConcurrency, opts.SearchQueue),
-		segCaches: newSegmentCaches()}
+		answering: newAdmission(opts.SearchConcurrency, 0), segCaches: newSegmentCaches()}
 	x.lastChange.Store(time.Now().UnixNano())
 	for _, p := range paths {
 		bi, err := openShard(p, opts.Contents, opts.mergePlan)

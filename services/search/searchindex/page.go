@@ -77,19 +77,19 @@ func (x *Index) catalogMeanRating(ctx context.Context) (float64, error) {
 	return sum / float64(n), nil
 }
 
-// add pages the next tier and returns how many movies it holds. A shard pages its own movies (which its
-// total counts) but returns the tier's size in the whole catalog, which decides the next tier.
-func (pg *pager) add(t tier) (uint64, error) {
-	n, err := pg.addHere(t)
-	if err != nil {
-		return 0, err
+// addTier pages the next tier of a text search and returns its size, which decides the next tier: a
+// shard pages its own movies (which its total counts), and the size is the whole catalog's.
+func (pg *pager) addTier(t tier) (uint64, error) {
+	n, err := pg.add(t)
+	if err != nil || pg.x.peerSet() == nil {
+		return n, err
 	}
 	a, _, err := pg.x.ask(pg.ctx, PeerQuestion{Op: AskCount, Query: and(t.member, pg.filter)})
 	return n + a.N, err
 }
 
-// addHere pages the next tier of x's own movies and returns how many of them it holds.
-func (pg *pager) addHere(t tier) (uint64, error) {
+// add pages the next tier of x's own movies and returns how many of them it holds.
+func (pg *pager) add(t tier) (uint64, error) {
 	x, q := pg.x, pg.q
 	i := pg.added
 	pg.added++
@@ -146,7 +146,8 @@ func (pg *pager) addHere(t tier) (uint64, error) {
 			}
 		}
 		total, hits, err := pg.p.exec.top(x.relevance(pg.p, t.anyWords, member), t.topic, from, pg.skip, size)
-		if err != nil && !errors.Is(err, errUnsupported) {
+		if err != nil && (!errors.Is(err, errUnsupported) || x.peerSet() != nil) {
+			// Bleve would score a shard's tier by the shard's own words' frequencies.
 			return 0, fmt.Errorf("search %q: %w", q.Text, err)
 		}
 		if err == nil {

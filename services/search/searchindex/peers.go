@@ -2,12 +2,15 @@ package searchindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 	"golang.org/x/sync/errgroup"
+
+	"marquee/pkg/apperr"
 )
 
 // Peers are the other shards of a catalog split across indexes, each holding some of its movies (in a
@@ -17,8 +20,9 @@ import (
 // mean rating. Its own answer is then its part of the one index's: its hits, scored and tiered as that
 // index scores and tiers them, its total and its facet counts, which add up over the shards.
 //
-// A sorted search (sort=relevance included) and a suggestion are answered from the shard's own words and
-// frequencies, as Bleve's alias answers them over the shards of one process.
+// A sorted search (sort=relevance included) asks them for its tiers' sizes, the words of its expansions and
+// the mean rating as well, but Bleve scores it with the shard's own words' frequencies, as Bleve's alias
+// does over the shards of one process: its scores are not the one index's. A suggestion is the shard's own.
 type Peers interface {
 	// Ask puts the question to every peer, each answering from its own index alone, and joins the answers.
 	Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error)
@@ -61,14 +65,17 @@ type FieldWord struct {
 
 // PeerAnswer is the answer of one peer, or of them all joined.
 type PeerAnswer struct {
-	N      uint64            `json:"n,omitempty"`
-	Ns     []uint64          `json:"ns,omitempty"` // one a question's term`
-	Sum    float64           `json:"sum,omitempty"`
-	Yes    bool              `json:"yes,omitempty"`
-	Bits   uint64            `json:"bits,omitempty"`
-	Words  []string          `json:"words,omitempty"`  // in dictionary order
-	Counts map[string]uint64 `json:"counts,omitempty"` // by word
-	Edits  map[string]uint8  `json:"edits,omitempty"`  // by word
+	// Contents is what the answering index holds (Options.Contents: its partition), so that an asker can
+	// tell that every other shard answered, each once.
+	Contents string            `json:"contents,omitempty"`
+	N        uint64            `json:"n,omitempty"`
+	Ns       []uint64          `json:"ns,omitempty"` // one a question's term`
+	Sum      float64           `json:"sum,omitempty"`
+	Yes      bool              `json:"yes,omitempty"`
+	Bits     uint64            `json:"bits,omitempty"`
+	Words    []string          `json:"words,omitempty"`  // in dictionary order
+	Counts   map[string]uint64 `json:"counts,omitempty"` // by word
+	Edits    map[string]uint8  `json:"edits,omitempty"`  // by word
 }
 
 // Join adds b to a: numbers add up, words join.
@@ -103,30 +110,87 @@ func (a *PeerAnswer) Join(b PeerAnswer) {
 }
 
 // SetPeers makes x one shard of a catalog whose other shards peers are; nil: x holds the whole catalog.
-// A shard's answers are not cached: a peer's change changes them, and x's checkpoint does not say so.
-func (x *Index) SetPeers(peers Peers) {
-	x.peersMu.Lock()
-	x.peers = peers
-	x.peersMu.Unlock()
+// A shard's answers are not cached: a peer's change changes them, and x's checkpoint does not say so. An
+// index that scores with Bleve's own searchers (Options.BleveExecutor) weighs words by its own movies: it
+// cannot be a shard.
+func (x *Index) SetPeers(peers Peers) error {
+	if peers != nil && x.opts.BleveExecutor {
+		return errors.New("an index scored by Bleve's searchers cannot rank as a shard of a larger catalog")
+	}
+	if peers == nil {
+		x.peers.Store(nil)
+	} else {
+		x.peers.Store(&peerBox{peers})
+	}
+	return nil
 }
+
+type peerBox struct{ Peers }
 
 // peerSet is x's peers, nil if it has none.
 func (x *Index) peerSet() Peers {
-	x.peersMu.RLock()
-	defer x.peersMu.RUnlock()
-	return x.peers
+	if p := x.peers.Load(); p != nil {
+		return p.Peers
+	}
+	return nil
 }
 
-// Answer answers a peer's question from x's own movies alone (never asking x's own peers).
+// Bounds of a peer's question: what x's own searches ask stays far below them.
+const (
+	maxPeerWord  = 1024
+	maxPeerTerms = 1 << 16
+)
+
+// Answer answers a peer's question from x's own movies alone (never asking x's own peers). The answers
+// take slots of their own, as many as searches do, apart from the searches' (a search waits on its peers'
+// answers, so sharing them could leave two shards each waiting on the other); a question that finds them
+// all taken and many waiting is refused as busy.
 func (x *Index) Answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) {
+	if err := q.check(); err != nil {
+		return PeerAnswer{}, err
+	}
+	release, err := x.answering.enter(ctx)
+	if err != nil {
+		return PeerAnswer{}, err
+	}
+	defer release()
+	a, err := x.answer(ctx, q)
+	a.Contents = x.opts.Contents
+	return a, err
+}
+
+// check refuses a question no search of a shard asks: a bad one is the asker's fault (400).
+func (q PeerQuestion) check() error {
+	bad := func(why string) error { return apperr.Errorf(apperr.Invalid, "Question %q: %s.", q.Op, why) }
+	if len(q.Word) > maxPeerWord || len(q.Terms) > maxPeerTerms || len(q.Fields) > len(wordFieldNames) {
+		return bad("too long")
+	}
+	switch q.Op {
+	case AskDocCount, AskRatings, AskTermFreqs, AskFuzzy, AskWordFields, AskDocFreq, AskHasPrefix:
+	case AskCount:
+		if q.Query == nil {
+			return bad("no query")
+		}
+	case AskPrefixWords, AskPrefixCounts, AskFuzzyPrefix:
+		if q.Word == "" {
+			return bad("no prefix") // every word of the field
+		}
+	default:
+		return apperr.Errorf(apperr.Invalid, "Unknown question %q.", q.Op)
+	}
+	if q.Fuzz < 0 || q.Fuzz > 2 {
+		return bad("fuzziness is 0 to 2")
+	}
+	return nil
+}
+
+// answer answers q from x's own movies.
+func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) {
 	switch q.Op {
 	case AskDocCount:
 		n, err := x.bi.DocCount()
 		return PeerAnswer{N: n}, err
 	case AskCount:
-		if q.Query == nil {
-			return PeerAnswer{}, fmt.Errorf("answer %s: no query", q.Op)
-		}
 		e := x.ownExecutor(ctx)
 		defer e.close()
 		n, err := x.countHere(ctx, e, q.Query)

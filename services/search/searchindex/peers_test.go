@@ -75,7 +75,9 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 	asked := &countingPeers{ops: map[searchindex.PeerOp]int{}}
 	for i, x := range shards {
 		asked.peers = append(asked.peers, searchindex.IndexPeers(slices.Delete(slices.Clone(shards), i, i+1)...))
-		x.SetPeers(peerOf{asked, i})
+		if err := x.SetPeers(peerOf{asked, i}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	compared := 0
 	for _, q := range qs {

@@ -102,7 +102,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 			return nil, err
 		}
 	default:
-		if member, _, pg.layout, err = x.tiers(ctx, &p, pg.add, pinned, true); err != nil {
+		if member, _, pg.layout, err = x.tiers(ctx, &p, pg.addTier, pinned, true); err != nil {
 			return nil, err
 		}
 	}

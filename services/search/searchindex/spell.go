@@ -49,8 +49,16 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 		if err != nil {
 			return "", err
 		}
-		if n > 0 || (t.prefix && ir.hasPrefix(spellFields, t.text)) {
+		if n > 0 {
 			continue
+		}
+		if t.prefix {
+			if has, err := ir.hasPrefix(spellFields, t.text); err != nil || has {
+				if err != nil {
+					return "", err
+				}
+				continue
+			}
 		}
 		fuzz := max(1, t.fuzz)
 		if utf8.RuneCountInString(t.text) < 3 {
@@ -257,12 +265,12 @@ func (ir *dictReader) ownDocFreq(fields []string, t string) (uint64, error) {
 }
 
 // hasPrefix reports whether a word of any of the fields starts with prefix, in any shard of the catalog.
-func (ir *dictReader) hasPrefix(fields []string, prefix string) bool {
+func (ir *dictReader) hasPrefix(fields []string, prefix string) (bool, error) {
 	if ir.ownHasPrefix(fields, prefix) {
-		return true
+		return true, nil
 	}
 	a, _, err := ir.ask(PeerQuestion{Op: AskHasPrefix, Fields: fields, Word: prefix})
-	return err == nil && a.Yes
+	return a.Yes, err
 }
 
 // ownHasPrefix is hasPrefix of the reader's own segments.

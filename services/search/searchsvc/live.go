@@ -221,7 +221,10 @@ func (s *Service) rebuildOnce(ctx context.Context, log *slog.Logger) (err error)
 	if err != nil {
 		return err
 	}
-	s.cfg.joinPeers(idx)
+	if err := s.cfg.joinPeers(idx); err != nil {
+		_ = idx.Close()
+		return err
+	}
 	swapped := false
 	defer func() {
 		if !swapped {

@@ -23,14 +23,18 @@ import (
 type httpPeers struct {
 	urls   []string
 	token  string
+	own    string // what this shard holds: no peer may hold it too
 	client *http.Client
 }
 
 // peerTimeout bounds one question to a peer: a search asks several, one after another.
 const peerTimeout = 5 * time.Second
 
-func newHTTPPeers(urls []string, token string) *httpPeers {
-	return &httpPeers{urls: urls, token: token, client: &http.Client{Timeout: peerTimeout}}
+func newHTTPPeers(urls []string, token, own string) *httpPeers {
+	// Every search asks each peer a few dozen questions: the connections are kept, as many as searches run.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	return &httpPeers{urls: urls, token: token, own: own, client: &http.Client{Timeout: peerTimeout, Transport: transport}}
 }
 
 // Ask implements searchindex.Peers: every peer at once, the answers joined.
@@ -59,8 +63,14 @@ func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) (search
 	if err := g.Wait(); err != nil {
 		return searchindex.PeerAnswer{}, apperr.Wrap(err, apperr.Unavailable, "Another shard of the catalog did not answer.")
 	}
+	// A peer list that names a shard twice, this one, or a service of every movie would count movies twice.
+	seen := map[string]bool{p.own: true}
 	var all searchindex.PeerAnswer
-	for _, a := range answers {
+	for i, a := range answers {
+		if a.Contents == "" || seen[a.Contents] {
+			return searchindex.PeerAnswer{}, apperr.Errorf(apperr.Unavailable, "Peer %s holds %q, which another shard holds, or every movie: the peers must be the other partitions' services.", p.urls[i], a.Contents)
+		}
+		seen[a.Contents] = true
 		all.Join(a)
 	}
 	return all, nil

@@ -149,6 +149,38 @@ func TestShardServicesRankAsOne(t *testing.T) {
 	}
 	t.Logf("%d searches: three shard services answered as one", len(texts))
 
+	// The questions' endpoint answers what a shard asks, and nothing else.
+	post := func(h http.Handler, body string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/index/peer", strings.NewReader(body)))
+		return w
+	}
+	for body, code := range map[string]int{
+		`{"op":"count","query":{"term":"love","field":"title"}}`:  http.StatusOK,
+		`{"op":"count","query":{"regexp":".*","field":"title"}}`:  http.StatusBadRequest,
+		`{"op":"count","query":{"wildcard":"*","field":"title"}}`: http.StatusBadRequest,
+		`{"op":"count","query":{"query":"title:love"}}`:           http.StatusBadRequest,
+		`{"op":"count"}`: http.StatusBadRequest,
+		`{"op":"prefix_counts","field":"title","word":""}`: http.StatusBadRequest,
+		`{"op":"drop_index"}`:                              http.StatusBadRequest,
+		`{"op":"count","query":` + strings.Repeat(`{"conjuncts":[`, 40) + `{"match_all":{}}` + strings.Repeat(`]}`, 40) + `}`: http.StatusBadRequest,
+	} {
+		if w := post(shards[0].Handler(), body); w.Code != code {
+			t.Errorf("question %.80s: %d %s, want %d", body, w.Code, w.Body, code)
+		}
+	}
+	if w := post(whole.Handler(), `{"op":"doc_count"}`); w.Code != http.StatusNotFound {
+		t.Errorf("a service of every movie answered a shard's question: %d", w.Code)
+	}
+	// A peer list that names one shard twice would count its movies twice: the search is refused.
+	twice := config(0)
+	twice.Peers = urls[1] + "," + urls[1]
+	doubled, _ := startService(t, js, twice)
+	waitReady(t, doubled.Handler())
+	if w := get(doubled.Handler(), "/v1/movies?q=love"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("a shard whose peers name one shard twice: %d %s", w.Code, w.Body)
+	}
+
 	// A shard whose peer does not answer refuses the search.
 	handlers[2].Store(nil)
 	if w := get(shards[0].Handler(), "/v1/movies?q=love"); w.Code != http.StatusServiceUnavailable {

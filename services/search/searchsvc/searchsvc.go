@@ -244,10 +244,29 @@ func (c *Config) contents() string {
 }
 
 // joinPeers makes idx a shard that asks the configured peers (none: it holds the whole catalog).
-func (c *Config) joinPeers(idx *searchindex.Index) {
+func (c *Config) joinPeers(idx *searchindex.Index) error {
 	if urls := c.peerURLs(); len(urls) > 0 {
-		idx.SetPeers(newHTTPPeers(urls, c.InternalToken))
+		return idx.SetPeers(newHTTPPeers(urls, c.InternalToken, c.contents()))
 	}
+	return nil
+}
+
+// answer answers another shard's question (POST /v1/index/peer) once the index has caught up with its
+// partition: before, its counts would be a part of its movies.
+func (s *Service) answer(ctx context.Context, q searchindex.PeerQuestion) (searchindex.PeerAnswer, error) {
+	if err := s.Ready(ctx); err != nil {
+		return searchindex.PeerAnswer{}, apperr.Wrap(err, apperr.Unavailable, "This shard has not caught up with its partition yet.")
+	}
+	return s.live.answer(ctx, q)
+}
+
+// answerOf is the answer to other shards' questions of a service that holds one partition; nil for one of
+// every movie, which is no shard.
+func (s *Service) answerOf() func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error) {
+	if !s.cfg.OnePartition() {
+		return nil
+	}
+	return s.answer
 }
 
 // indexerOptions are those of the live index's indexer.
@@ -330,7 +349,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if cp, err := idx.Checkpoint(); err == nil && cp == 0 && cfg.BootstrapFrom != "" {
 		idx, path = bootstrap(ctx, deps.Log, cfg, opts, idx, path)
 	}
-	cfg.joinPeers(idx)
+	if err := cfg.joinPeers(idx); err != nil {
+		_ = idx.Close()
+		return nil, err
+	}
 	if deps.Registry == nil {
 		deps.Registry = httpx.NewRegistry()
 	}
@@ -357,7 +379,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Partition:     cfg.Partition,
 		Partitions:    cfg.partitionsHeld(),
 		Contents:      cfg.contents(),
-		Answer:        s.live.answer,
+		Answer:        s.answerOf(),
 		Rebuild:       s.StartRebuild,
 		RebuildStatus: s.Rebuild,
 		Snapshot:      s.sendSnapshot,
