@@ -17,8 +17,9 @@ import (
 // deployment, one partition of the stream each, in search services of their own). A search of one shard
 // asks them what it must know of the whole catalog to rank as one index of every movie would: how many
 // movies there are, how many have a word or match a query, which words their dictionaries hold, and the
-// mean rating. Its own answer is then its part of the one index's: its hits, scored and tiered as that
-// index scores and tiers them, its total and its facet counts, which add up over the shards.
+// mean rating. Its own answer to a search ranked by relevance is then its part of the one index's: its
+// hits, scored and tiered as that index scores and tiers them, and its total. Its facet counts add up over
+// the shards where it counts every value of a facet; of people it counts its own top values.
 //
 // A sorted search (sort=relevance included) asks them for its tiers' sizes, the words of its expansions and
 // the mean rating as well, but Bleve scores it with the shard's own words' frequencies, as Bleve's alias

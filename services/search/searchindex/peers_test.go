@@ -22,8 +22,14 @@ import (
 // totals add up to its total, their first pages merged by tier, score and id are its first page (the same
 // movies in the same order, with the same scores and match kinds), and each says its did-you-mean. It runs
 // the judged queries on the TMDB-like catalog and generated queries of every class on a synthetic one.
+//
+// Under the race detector (make unit) it runs a small synthetic catalog only, for the shards' concurrent
+// questions; make norace runs it whole.
 func TestShardsRankAsOneIndex(t *testing.T) {
 	t.Run("judged", func(t *testing.T) {
+		if raceEnabled {
+			t.Skip("the judged queries run without the race detector (make norace)")
+		}
 		moviesPath, judgments := testenv.SharedData(t, "movies.jsonl.gz"), testenv.SharedData(t, "judgments-dev.tsv")
 		for _, p := range []string{moviesPath, judgments} {
 			if _, err := os.Stat(p); err != nil {
@@ -51,8 +57,12 @@ func TestShardsRankAsOneIndex(t *testing.T) {
 		compareShards(t, movies, qs)
 	})
 	t.Run("generated", func(t *testing.T) {
-		movies := synthMovies(loadVocab(t), execDocs(), 42)
-		compareShards(t, movies, generatedQueries(movies, max(20, execQueriesPerClass()/5)))
+		docs, perClass := execDocs(), max(20, execQueriesPerClass()/5)
+		if raceEnabled {
+			docs, perClass = 3000, 3
+		}
+		movies := synthMovies(loadVocab(t), docs, 42)
+		compareShards(t, movies, generatedQueries(movies, perClass))
 	})
 }
 

@@ -1,0 +1,5 @@
+//go:build race
+
+package searchsvc_test
+
+const raceEnabled = true
