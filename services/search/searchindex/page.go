@@ -64,9 +64,7 @@ func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored b
 // catalogMeanRating is the mean rating of the whole catalog (x's and its peers' movies), which weighted
 // ratings pull towards; NaN while no movie has one.
 func (x *Index) catalogMeanRating(ctx context.Context) (float64, error) {
-	x.priors.mu.RLock()
-	sum, n := x.priors.ratingSum, uint64(x.priors.rated)
-	x.priors.mu.RUnlock()
+	sum, n := x.priors.ratings()
 	a, _, err := x.ask(ctx, PeerQuestion{Op: AskRatings})
 	if err != nil {
 		return 0, err

@@ -225,9 +225,8 @@ func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 		}
 		return a, nil
 	case AskRatings:
-		x.priors.mu.RLock()
-		defer x.priors.mu.RUnlock()
-		return PeerAnswer{Sum: x.priors.ratingSum, N: uint64(x.priors.rated)}, nil
+		sum, n := x.priors.ratings()
+		return PeerAnswer{Sum: sum, N: n}, nil
 	}
 	ir, err := x.ownReader()
 	if err != nil {

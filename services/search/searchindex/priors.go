@@ -119,15 +119,12 @@ func (p *priors) popularityFloor(k int) (float64, bool) {
 // voted reports whether the row has a rating with votes: one that the catalog's mean rating counts.
 func (r priorRow) voted() bool { return !math.IsNaN(float64(r.rating)) && r.votes > 0 }
 
-// meanRating is the catalog's mean rating, which the weighted rating pulls towards; false while no rating
-// has votes.
-func (p *priors) meanRating() (float64, bool) {
+// ratings is the sum and the number of the ratings that have votes: their mean is the catalog's mean
+// rating, which the weighted rating pulls towards (over every shard's, in a catalog split across indexes).
+func (p *priors) ratings() (sum float64, n uint64) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.rated == 0 {
-		return 0, false
-	}
-	return p.ratingSum / float64(p.rated), true
+	return p.ratingSum, uint64(p.rated)
 }
 
 // weightedRating returns the weighted rating of a movie (see weightedRating) towards mean, or towards its
