@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,23 +49,7 @@ func newSvcWith(t *testing.T, edit func(*searchsvc.Config), js ...jetstream.JetS
 // runService starts a search service with cfg on js and runs it until the test ends.
 func runService(t *testing.T, js jetstream.JetStream, cfg searchsvc.Config) *searchsvc.Service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := searchsvc.New(ctx, cfg, searchsvc.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), JS: js})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if err := svc.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	svc, _ := startService(t, js, cfg)
 	return svc
 }
 
