@@ -34,7 +34,7 @@ type serveConfig struct {
 	MySQLDSN      string `key:"mysql_dsn" usage:"keep the catalog in this MySQL/MariaDB (a DSN or a mysql:// URL) instead of SQLite under data_dir; unset: a MySQL add-on's URL (JAWSDB_URL, JAWSDB_MARIA_URL, CLEARDB_DATABASE_URL, a mysql:// DATABASE_URL) if one is set" secret:"true"`
 	MySQLMaxConns int    `key:"mysql_max_conns" usage:"connections to that MySQL at most, one of them holding the all-in-one's lock on it; requests beyond wait for one (a managed plan's limit is for every process of the app)"`
 
-	Gateway gateway.Config    `prefix:"" omit:"catalog_url,search_url,internal_token"`
+	Gateway gateway.Config    `prefix:"" omit:"catalog_url,search_url,search_shards,internal_token"`
 	Catalog catalogsvc.Config `prefix:"" omit:"addr,mysql_dsn,mysql_max_conns,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,stream_replicas,admin_password_file,internal_token,search_url"`
 	Search  searchsvc.Config  `prefix:"" omit:"addr,data_dir,nats_url,nats_user,nats_password,stream,subject_prefix,stream_partitions,partition,peers,internal_token,bootstrap_from"`
 }

@@ -21,18 +21,21 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"marquee/pkg/authn"
+	"marquee/pkg/events"
 	"marquee/pkg/httpx"
 )
 
 // Config configures the gateway of split mode.
 type Config struct {
-	Addr           string `key:"addr" usage:"address to listen on"`
-	CatalogURL     string `key:"catalog_url" usage:"base URL of the catalog service"`
-	SearchURL      string `key:"search_url" usage:"base URL of the search service"`
-	MaxBodyBytes   int64  `key:"max_body_bytes" usage:"largest request body accepted, in bytes (all routes but imports)"`
-	MaxImportBytes int64  `key:"max_import_bytes" usage:"largest body accepted by POST /v1/imports, in bytes"`
-	MaxQueryBytes  int    `key:"max_query_bytes" usage:"longest query string accepted, in bytes"`
-	LogLevel       string `key:"log_level" usage:"log level: debug, info, warn or error"`
+	Addr       string `key:"addr" usage:"address to listen on"`
+	CatalogURL string `key:"catalog_url" usage:"base URL of the catalog service"`
+	SearchURL  string `key:"search_url" usage:"base URL of the search service"`
+	// SearchShards replaces SearchURL for the reads of a partitioned stream.
+	SearchShards   []string `key:"search_shards" usage:"base URLs of the search services of a partitioned stream's partitions, in partition order from 0, separated by commas (each may be a load balancer of that partition's replicas): a movie is read from its partition's service, and a search or suggestion asked of every one and their answers merged; empty: search_url answers every read"`
+	MaxBodyBytes   int64    `key:"max_body_bytes" usage:"largest request body accepted, in bytes (all routes but imports)"`
+	MaxImportBytes int64    `key:"max_import_bytes" usage:"largest body accepted by POST /v1/imports, in bytes"`
+	MaxQueryBytes  int      `key:"max_query_bytes" usage:"longest query string accepted, in bytes"`
+	LogLevel       string   `key:"log_level" usage:"log level: debug, info, warn or error"`
 
 	RateLimit          string  `key:"rate_limit" usage:"per-caller rate limits: on or off (off behind a proxy that limits already, or for load tests)"`
 	RateAnonymous      float64 `key:"rate_anonymous" usage:"requests per second allowed to each anonymous client IP"`
@@ -93,6 +96,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	var errs []error
+	if n := len(c.SearchShards); n == 1 || n > events.MaxPartitions {
+		errs = append(errs, fmt.Errorf("search_shards names %d services: a partitioned stream has 2 to %d partitions", n, events.MaxPartitions))
+	}
+	for _, raw := range c.SearchShards {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("search_shards: %q must be an http(s) URL", raw))
+		}
+	}
 	positive := func(name string, v float64) {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))

@@ -8,6 +8,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/httpx"
+	"marquee/pkg/shardwire"
 	"marquee/services/gateway/web"
 )
 
@@ -160,10 +161,14 @@ func forward(backend http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) { backend.ServeHTTP(plainWriter{c.Writer}, c.Request) }
 }
 
-// forwardRead hands a read to a backend without the caller's credentials, which reads do not need.
+// forwardRead hands a read to a backend without the caller's credentials, which reads do not need, nor
+// the headers by which the gateway asks a search shard for its part of a merge: a client that sent them
+// (carrying the internal token the gateway adds) could ask for pages of any size.
 func forwardRead(backend http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Request.Header.Del("Authorization")
+		c.Request.Header.Del(shardwire.Header)
+		c.Request.Header.Del(shardwire.CountHeader)
 		backend.ServeHTTP(plainWriter{c.Writer}, c.Request)
 	}
 }

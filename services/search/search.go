@@ -15,6 +15,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/shardwire"
 )
 
 // Limits of a Query.
@@ -126,6 +127,12 @@ type Query struct {
 	Page       int       // 1-based; 0 means 1
 	PerPage    int       // 0 means DefaultPerPage
 	Cursor     string    // opaque: the next_cursor of the previous page; excludes Page > 1
+	// Merge asks for an answer to merge with other shards' (see shardwire): a page of up to MaxWindow hits,
+	// each with its MergeKey and Cursor, and value facets counted deeper, unscaled (Facet.More, Scale).
+	Merge bool `json:"merge,omitempty"`
+	// FacetCounts, of a Merge query, asks for the counts of these values of value facets (by facet name)
+	// besides the facets' own values: the gateway's question for values a shard's facet left out.
+	FacetCounts map[string][]string `json:"facet_counts,omitempty"`
 
 	// MinIndexVersion asks for an answer of the index at this stream sequence or later: a read that must see
 	// a write (min_version) is never answered from a cached answer older than the write. It does not change
@@ -182,6 +189,8 @@ type Hit struct {
 	// Tier is the hit's tier of a text search in rank order (0: the first): the hits of shards that answer
 	// for one catalog rank by tier, then score, then id.
 	Tier int
+	// Merge is, of a Merge query only, the hit's position: its key and the (unsigned) cursor after it.
+	Merge *shardwire.Hit
 }
 
 // FacetValue is one value (or bucket) of a facet and the number of matching movies in it. From and To bound
@@ -190,6 +199,9 @@ type FacetValue struct {
 	Value    string
 	Count    int
 	From, To *float64
+	// Term is the indexed term of a labelled value (its key first), by which values of equal count are cut
+	// from a facet; "" where it is the value.
+	Term string
 }
 
 // FacetStats are the smallest and largest values among the matching movies; nil when none has a value.
@@ -201,6 +213,10 @@ type FacetStats struct {
 type Facet struct {
 	Values []FacetValue // sorted by count, then value; buckets in numeric order
 	Stats  *FacetStats  // for min/max facets
+
+	// Merge says, of a Merge query's value facet, how it was counted: Values may run deeper than a client's
+	// answer, and are left unscaled.
+	Merge *shardwire.Facet
 }
 
 // IndexStatus tells how current the index that answered is.
@@ -258,6 +274,8 @@ type Suggestion struct {
 	// Role is "director" or "cast" for a person: the filter that finds most of their movies, as the
 	// best-known movies that match the typed name credit them.
 	Role string
+	// Score ranks the suggestion: its movie's, or a person's best-ranked movie's.
+	Score float64
 }
 
 // Searcher answers searches and single-movie reads from the read model.
@@ -271,6 +289,14 @@ type Searcher interface {
 	// Movie returns the movie with the given id. It returns an apperr.NotFound error if the movie was never
 	// indexed or has been deleted.
 	Movie(ctx context.Context, id int64) (*Movie, error)
+}
+
+// maxPerPage is the largest page q may ask for: a merge's page is the window its shards fill.
+func (q *Query) maxPerPage() int {
+	if q.Merge {
+		return MaxWindow
+	}
+	return MaxPerPage
 }
 
 // Normalize fills the defaults of q (page 1, DefaultPerPage, GenreAny), trims its text and drops empty
@@ -298,8 +324,8 @@ func (q *Query) Normalize() error {
 	if q.Page < 1 {
 		problems["page"] = "must be at least 1"
 	}
-	if q.PerPage < 1 || q.PerPage > MaxPerPage {
-		problems["per_page"] = fmt.Sprintf("must be between 1 and %d", MaxPerPage)
+	if most := q.maxPerPage(); q.PerPage < 1 || q.PerPage > most {
+		problems["per_page"] = fmt.Sprintf("must be between 1 and %d", most)
 	}
 	if q.Cursor != "" && q.Page > 1 {
 		problems["cursor"] = "cannot be combined with page"

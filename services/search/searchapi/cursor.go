@@ -15,7 +15,8 @@ import (
 // cursorSigner signs the cursors a search hands out and checks the ones clients bring back, so that a
 // cursor is opaque in fact and not only in name: an HMAC-SHA256 over the cursor and the search it continues
 // (every parameter but cursor and per_page) makes a forged cursor, an edited one, or one made for another
-// query, filter or sort an Invalid error before the index sees it.
+// query, filter or sort an Invalid error before the index sees it. The page a cursor came from is no part
+// of the search it continues: the next page of page 2 is asked with its cursor and no page.
 type cursorSigner struct {
 	key []byte
 }
@@ -36,7 +37,7 @@ var cursorMACLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
 func (s cursorSigner) mac(params url.Values, inner string) []byte {
 	bound := url.Values{}
 	for k, v := range params {
-		if k != "cursor" && k != "per_page" {
+		if k != "cursor" && k != "per_page" && k != "page" {
 			bound[k] = v
 		}
 	}

@@ -36,6 +36,11 @@ func TestCursorIsBoundToItsSearch(t *testing.T) {
 	if w := do(h, "/v1/movies?per_page=2&sort=title&genre=Drama&cursor="+cur); w.Code != 200 {
 		t.Fatalf("another page size: %d %s", w.Code, w.Body)
 	}
+	// The cursor of page 2 continues without its page (which a cursor may not go with).
+	const all = "/v1/movies?per_page=1&sort=title"
+	if w := do(h, all+"&cursor="+nextCursor(t, h, all+"&page=2")); w.Code != 200 {
+		t.Fatalf("the cursor of page 2: %d %s", w.Code, w.Body)
+	}
 	inner, _, _ := strings.Cut(cur, ".")
 	raw, _ := base64.RawURLEncoding.DecodeString(inner)
 	edited := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw), `"t":0`, `"t":1`, 1)))

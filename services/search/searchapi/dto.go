@@ -9,6 +9,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
+	"marquee/pkg/shardwire"
 	"marquee/services/search"
 )
 
@@ -32,6 +33,9 @@ type resultDTO struct {
 	DidYouMean        string   `json:"did_you_mean,omitempty"`
 	NextCursor        string   `json:"next_cursor,omitempty"`
 	Index             indexDTO `json:"index"`
+	// Merge is, for the gateway that merges shards' answers only, the hits' positions and how the facets
+	// were counted.
+	Merge *shardwire.Result `json:"merge,omitempty"`
 }
 
 type hitDTO struct {
@@ -62,7 +66,8 @@ type indexDTO struct {
 }
 
 type suggestionsDTO struct {
-	Suggestions []suggestionDTO `json:"suggestions"`
+	Suggestions []suggestionDTO        `json:"suggestions"`
+	Merge       *shardwire.Suggestions `json:"merge,omitempty"` // for the gateway that merges shards' answers only
 }
 
 type suggestionDTO struct {
@@ -75,16 +80,26 @@ type suggestionDTO struct {
 
 func fromMovie(m *search.Movie) events.Movie { return *m }
 
-func fromResult(r *search.Result) resultDTO {
+// fromResult is the answer of r; a merge's (q.Merge) carries each hit's position, its cursor signed by sign.
+func fromResult(r *search.Result, merge bool, sign func(inner string) string) resultDTO {
 	out := resultDTO{
 		Total: r.Total, Page: r.Page, PerPage: r.PerPage, Hits: make([]hitDTO, len(r.Hits)), Facets: map[string]any{},
 		DidYouMean: r.DidYouMean, NextCursor: r.NextCursor, FacetsApproximate: r.FacetsApproximate,
 		Index: indexDTO{Version: r.Index.Version, Lag: r.Index.Lag, Current: r.Index.Current, Age: ageSeconds(r.Index.Age)},
 	}
+	if merge {
+		out.Merge = &shardwire.Result{Hits: make([]shardwire.Hit, len(r.Hits)), Facets: map[string]shardwire.Facet{}}
+	}
 	for i, h := range r.Hits {
 		out.Hits[i] = hitDTO{Movie: fromMovie(&h.Movie), WeightedRating: h.WeightedRating, Score: h.Score, Highlights: h.Highlights, Match: h.Match}
+		if merge && h.Merge != nil {
+			out.Merge.Hits[i] = shardwire.Hit{Key: h.Merge.Key, Cursor: sign(h.Merge.Cursor)}
+		}
 	}
 	for name, f := range r.Facets {
+		if merge && f.Merge != nil {
+			out.Merge.Facets[name] = *f.Merge
+		}
 		if f.Stats != nil {
 			out.Facets[name] = facetStatsDTO{Min: f.Stats.Min, Max: f.Stats.Max}
 			continue
@@ -98,10 +113,17 @@ func fromResult(r *search.Result) resultDTO {
 	return out
 }
 
-func fromSuggestions(ss []search.Suggestion) suggestionsDTO {
+// fromSuggestions is the answer of ss; a merge's carries their scores.
+func fromSuggestions(ss []search.Suggestion, limit int, merge bool) suggestionsDTO {
 	out := suggestionsDTO{Suggestions: make([]suggestionDTO, len(ss))}
+	if merge {
+		out.Merge = &shardwire.Suggestions{Scores: make([]float64, len(ss)), Limit: limit}
+	}
 	for i, s := range ss {
-		out.Suggestions[i] = suggestionDTO(s)
+		out.Suggestions[i] = suggestionDTO{Text: s.Text, Kind: s.Kind, ID: s.ID, Year: s.Year, Role: s.Role}
+		if merge {
+			out.Merge.Scores[i] = s.Score
+		}
 	}
 	return out
 }
@@ -126,7 +148,8 @@ var searchParams = func() map[string]bool {
 // repeated name, a number's syntax, a parameter given empty or as 0 (which a Query reads as its default),
 // page beside cursor. The bounds are search.Query.Normalize's, which it runs so that a bad search is
 // answered before the handler waits for min_version or answers 304; the index keeps its parse of the text.
-func toQuery(v url.Values) (search.Query, error) {
+// A merge's (the gateway's, see shardwire) is the first page of every hit up to the asked page's end.
+func toQuery(v url.Values, merge bool) (search.Query, error) {
 	problems := map[string]string{}
 	for name, vals := range v {
 		repeatable, known := searchParams[name]
@@ -212,6 +235,9 @@ func toQuery(v url.Values) (search.Query, error) {
 	}
 	if err := q.Normalize(); err != nil {
 		return q, err
+	}
+	if merge { // every hit up to the page's end: the gateway merges the shards' and keeps the page
+		q.Merge, q.Page, q.PerPage = true, 1, q.Page*q.PerPage
 	}
 	return q, nil
 }

@@ -22,7 +22,7 @@ func FuzzToQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		q, err := toQuery(v)
+		q, err := toQuery(v, false)
 		if err != nil {
 			if !apperr.Is(err, apperr.Invalid) || len(apperr.FieldsOf(err)) == 0 {
 				t.Fatalf("toQuery(%q) error %v is not an Invalid error with fields", raw, err)

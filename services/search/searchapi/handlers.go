@@ -2,6 +2,7 @@ package searchapi
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/httpx"
+	"marquee/pkg/shardwire"
 	"marquee/services/search"
 )
 
@@ -61,8 +63,17 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		params := c.Request.URL.Query()
 		delete(params, "min_version")
-		q, err := toQuery(params)
+		merge, err := merging(c.Request, d)
 		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		q, err := toQuery(params, merge)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		if q.FacetCounts, err = facetCounts(c.Request, merge); err != nil {
 			httpx.Error(c, err)
 			return
 		}
@@ -89,7 +100,8 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			httpx.Error(c, err)
 			return
 		}
-		res.NextCursor = d.cursors.sign(params, res.NextCursor)
+		sign := func(inner string) string { return d.cursors.sign(params, inner) }
+		res.NextCursor = sign(res.NextCursor)
 		if d.Status != nil {
 			st := d.Status(c.Request.Context())
 			res.Index.Lag, res.Index.Current = st.Lag, st.Current && res.Index.Age == 0
@@ -109,13 +121,52 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 				return
 			}
 		}
-		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res))
+		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res, merge, sign))
 	}
+}
+
+// merging reports whether r is the gateway's, to merge with other shards' answers (see shardwire): only a
+// request with the internal token may ask so.
+func merging(r *http.Request, d *Deps) (bool, error) {
+	v := r.Header.Get(shardwire.Header)
+	switch {
+	case v == "":
+		return false, nil
+	case d.InternalToken != "" && !httpx.InternalTokenValid(r, d.InternalToken):
+		return false, apperr.Errorf(apperr.Unauthorized, "The %s header is for the services of the deployment only.", shardwire.Header)
+	case v != "1":
+		return false, apperr.Errorf(apperr.Invalid, "The %s header must be 1.", shardwire.Header)
+	}
+	return true, nil
+}
+
+// facetCounts reads a merge's question for the counts of facet values (shardwire.CountHeader).
+func facetCounts(r *http.Request, merge bool) (map[string][]string, error) {
+	raw := r.Header.Get(shardwire.CountHeader)
+	if raw == "" {
+		return nil, nil
+	}
+	var counts map[string][]string
+	n := 0
+	err := json.Unmarshal([]byte(raw), &counts)
+	for _, vals := range counts {
+		n += len(vals)
+	}
+	if !merge || err != nil || n > shardwire.MaxCounts {
+		return nil, apperr.Errorf(apperr.Invalid, "The %s header must go with %s and be an object of facet names to at most %d values in all.",
+			shardwire.CountHeader, shardwire.Header, shardwire.MaxCounts)
+	}
+	return counts, nil
 }
 
 // handleSuggest handles "GET /v1/suggest": autocompletion of titles and people with ?q=&limit=.
 func handleSuggest(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		merge, err := merging(c.Request, d)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
 		q, err := toSuggestQuery(c.Request.URL.Query())
 		if err != nil {
 			httpx.Error(c, err)
@@ -127,7 +178,7 @@ func handleSuggest(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			return
 		}
 		c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, false))
-		httpx.WriteJSON(c.Writer, http.StatusOK, fromSuggestions(ss))
+		httpx.WriteJSON(c.Writer, http.StatusOK, fromSuggestions(ss, q.Limit, merge))
 	}
 }
 

@@ -265,7 +265,7 @@ func (x *Index) buildFacetCounts(ctx context.Context) error {
 }
 
 // catalogFacet is a kept facet of the whole catalog, as a search would count it.
-func (x *Index) catalogFacet(ctx context.Context, name string) (search.Facet, error) {
+func (x *Index) catalogFacet(ctx context.Context, name string, size int) (search.Facet, error) {
 	fc := x.counts
 	fc.mu.RLock()
 	if st, ok := fc.stats[name]; ok {
@@ -297,7 +297,7 @@ func (x *Index) catalogFacet(ctx context.Context, name string) (search.Facet, er
 		}
 		return vals[i].Value < vals[j].Value
 	})
-	if size := facetSize[name]; len(vals) > size {
+	if len(vals) > size {
 		vals = vals[:size]
 	}
 	return search.Facet{Values: vals}, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	"golang.org/x/sync/errgroup"
 
+	"marquee/pkg/shardwire"
 	"marquee/services/search"
 )
 
@@ -31,7 +32,8 @@ var facetSize = func() map[string]int {
 // facetDef says how a facet is computed and which filter it ignores (multi-select): "" for none.
 type facetDef struct {
 	field    string
-	labelled bool // the field's terms are labelled values: the facet shows their labels
+	labelled bool   // the field's terms are labelled values: the facet shows their labels
+	filter   string // of a value facet, the filter that picks movies of a value
 	own      string
 	bucket   func() []bucket // numeric buckets; nil for a value facet
 	stats    bool            // min and max
@@ -51,9 +53,9 @@ func (x *Index) facetDefs(q *search.Query) map[string]facetDef {
 		genreOwn = "" // ticking another genre narrows: count within the current matches
 	}
 	defs := map[string]facetDef{
-		search.FacetGenres:     {field: fieldGenre, own: genreOwn},
-		search.FacetDirectors:  {field: fieldDirector, labelled: true, own: filterDirector},
-		search.FacetCast:       {field: fieldCastName, labelled: true},
+		search.FacetGenres:     {field: fieldGenre, filter: filterGenre, own: genreOwn},
+		search.FacetDirectors:  {field: fieldDirector, labelled: true, filter: filterDirector, own: filterDirector},
+		search.FacetCast:       {field: fieldCastName, labelled: true, filter: filterCast},
 		search.FacetDecade:     {field: fieldYear, own: filterYear, bucket: decades},
 		search.FacetRating:     {field: fieldRating, own: filterRating, bucket: ratings},
 		search.FacetRuntime:    {field: fieldRuntime, own: filterRuntime, bucket: runtimes},
@@ -62,7 +64,7 @@ func (x *Index) facetDefs(q *search.Query) map[string]facetDef {
 		search.FacetVotes:      {field: fieldVotes, stats: true},
 	}
 	for _, c := range search.CodeFilters {
-		defs[c.Name] = facetDef{field: c.Name, own: c.Name}
+		defs[c.Name] = facetDef{field: c.Name, filter: c.Name, own: c.Name}
 	}
 	return defs
 }
@@ -147,6 +149,8 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 	type out struct {
 		name  string
 		facet search.Facet
+		scale float64     // of a merge's sampled facet, whose values are left unscaled
+		base  query.Query // of a merge's value facet, the movies it counted
 	}
 	results := make(chan out, len(search.FacetNames))
 	_, browse := member.(*query.MatchAllQuery)
@@ -155,6 +159,14 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 		limit = DefaultFacetSampleAbove
 	}
 	var approximate atomic.Bool
+	// A merge's value facets run deeper than a client's answer (one more value tells that more follow):
+	// summed over the shards, they must hold the whole catalog's top values.
+	depth := func(name string, d facetDef) int {
+		if q.Merge && d.bucket == nil {
+			return mergeFacetDepth + 1
+		}
+		return facetSizeOf(name, d)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for own, names := range groups {
 		filter := fs.without(own)
@@ -166,11 +178,11 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 					rest = append(rest, name)
 					continue
 				}
-				f, err := x.catalogFacet(ctx, name)
+				f, err := x.catalogFacet(ctx, name, depth(name, defs[name]))
 				if err != nil {
 					return err
 				}
-				results <- out{name, f}
+				results <- out{name, f, 1, matches}
 			}
 			if names = rest; len(names) == 0 {
 				continue
@@ -187,9 +199,9 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 					continue
 				}
 				if facetByBitmaps(d) && e != nil {
-					vals, err := e.facet(matches, d, facetSizeOf(name, d))
+					vals, err := e.facet(matches, d, depth(name, d))
 					if err == nil {
-						results <- out{name, search.Facet{Values: vals}}
+						results <- out{name, search.Facet{Values: vals}, 1, matches}
 						continue
 					}
 					if !errors.Is(err, errUnsupported) {
@@ -219,7 +231,7 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 				}
 				for _, name := range byBleve {
 					d := defs[name]
-					fr := bleve.NewFacetRequest(d.field, facetSizeOf(name, d))
+					fr := bleve.NewFacetRequest(d.field, depth(name, d))
 					if d.bucket != nil {
 						for _, b := range d.bucket() {
 							fr.AddNumericRange(b.name, b.min, b.max)
@@ -232,8 +244,13 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 					return fmt.Errorf("facets: %w", err)
 				}
 				for _, name := range byBleve {
-					if sr.Facets[name] != nil {
-						results <- out{name, search.Facet{Values: scaled(facetValues(sr.Facets[name], defs[name]), scale)}}
+					if sr.Facets[name] == nil {
+						continue
+					}
+					if vals := facetValues(sr.Facets[name], defs[name]); q.Merge {
+						results <- out{name, search.Facet{Values: vals}, scale, req.Query} // scaled once summed
+					} else {
+						results <- out{name, search.Facet{Values: scaled(vals, scale)}, 1, nil}
 					}
 				}
 			}
@@ -243,7 +260,7 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 					if err != nil {
 						return err
 					}
-					results <- out{name, search.Facet{Stats: st}}
+					results <- out{name, search.Facet{Stats: st}, 1, nil}
 				}
 			}
 			return nil
@@ -255,11 +272,61 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 		return err
 	}
 	for o := range results {
+		if d := defs[o.name]; q.Merge && o.facet.Stats == nil {
+			m := &shardwire.Facet{Size: facetSizeOf(o.name, d), Scale: o.scale, Filter: d.filter, Replace: d.own != ""}
+			if len(o.facet.Values) > mergeFacetDepth {
+				o.facet.Values, m.More = o.facet.Values[:mergeFacetDepth], true
+			}
+			for _, v := range o.facet.Values {
+				if v.Term != "" {
+					if m.Terms == nil {
+						m.Terms = map[string]string{}
+					}
+					m.Terms[v.Value] = v.Term
+				}
+			}
+			var err error
+			if m.Counts, err = x.valueCounts(ctx, e, d, o.base, q.FacetCounts[o.name]); err != nil {
+				return err
+			}
+			o.facet.Merge = m
+		}
 		res.Facets[o.name] = o.facet
 	}
 	res.FacetsApproximate = approximate.Load()
 	return nil
 }
+
+// valueCounts counts, among the movies base matches, those of each of values of the value facet d.
+func (x *Index) valueCounts(ctx context.Context, e *executor, d facetDef, base query.Query, values []string) (map[string]int, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	counts := make(map[string]int, len(values))
+	for _, v := range values {
+		var one search.Query
+		switch d.filter {
+		case filterGenre:
+			one.Genres = []string{v}
+		case filterDirector:
+			one.Directors = []string{v}
+		case filterCast:
+			one.Cast = []string{v}
+		default:
+			one.Codes = map[string][]string{d.filter: {v}}
+		}
+		n, err := x.countHere(ctx, e, and(base, x.filters(&one)[d.filter]))
+		if err != nil {
+			return nil, fmt.Errorf("facet count of %q: %w", v, err)
+		}
+		counts[v] = int(n)
+	}
+	return counts, nil
+}
+
+// mergeFacetDepth is how many values of a value facet a merge's shard gives. The gateway sums them, and
+// asks a shard that left a value out for that value's count when it cannot tell it from the rest.
+const mergeFacetDepth = 1000
 
 // facetSizeOf is how many values of facet name a result holds: every bucket of a bucket facet.
 func facetSizeOf(name string, d facetDef) int {
@@ -303,11 +370,11 @@ func facetValues(fr *blevesearch.FacetResult, d facetDef) []search.FacetValue {
 		return vals
 	}
 	for _, t := range fr.Terms.Terms() {
-		v := t.Term
+		fv := search.FacetValue{Value: t.Term, Count: t.Count}
 		if d.labelled {
-			v = labelOf(v)
+			fv.Value, fv.Term = labelOf(t.Term), t.Term
 		}
-		vals = append(vals, search.FacetValue{Value: v, Count: t.Count})
+		vals = append(vals, fv)
 	}
 	sort.Slice(vals, func(i, j int) bool {
 		if vals[i].Count != vals[j].Count {

@@ -10,6 +10,7 @@ import (
 	blevesearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 
+	"marquee/pkg/shardwire"
 	"marquee/services/search"
 )
 
@@ -40,6 +41,13 @@ type pager struct {
 	judge        *hitJudge                  // the hits' match kinds and highlights, made on the first scored hit
 	layout       layout                     // the tiers of a text search, for the next page's cursor
 	mean         float64                    // the mean rating of the hits' weighted ratings (NaN: none)
+	positions    []position                 // of a merge: every hit's, for its key and cursor
+}
+
+// position is where a hit of a merge's page stands in its search: its tier and sort values.
+type position struct {
+	tier int
+	h    *blevesearch.DocumentMatch
 }
 
 func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored bool, filter query.Query, cur *cursor, res *search.Result) (*pager, error) {
@@ -182,6 +190,9 @@ func (pg *pager) add(t tier) (uint64, error) {
 		}
 		hit.Tier = i
 		pg.res.Hits = append(pg.res.Hits, hit)
+		if q.Merge {
+			pg.positions = append(pg.positions, position{i, h})
+		}
 		pg.last, pg.lastTier = h, i
 	}
 	pg.need -= len(hits)
@@ -201,7 +212,8 @@ func (pg *pager) counted(i int, t tier, n uint64) {
 	}
 }
 
-// finish completes the result once every tier is added: the cursor to the next page, if one follows.
+// finish completes the result once every tier is added: the cursor to the next page, if one follows, and a
+// merge's hits' positions (once the layout of the tiers, which a cursor holds, is known).
 func (pg *pager) finish() error {
 	if pg.start >= pg.added {
 		return invalidCursor() // the cursor names a tier this search does not have
@@ -215,6 +227,13 @@ func (pg *pager) finish() error {
 			return err
 		}
 		pg.res.NextCursor = c
+	}
+	for k, at := range pg.positions {
+		c, err := encodeCursor(at.tier, pg.layout, pg.order, at.h, pg.q.Sort)
+		if err != nil {
+			return err
+		}
+		pg.res.Hits[k].Merge = &shardwire.Hit{Key: mergeKey(at.tier, pg.order, at.h), Cursor: c}
 	}
 	return nil
 }

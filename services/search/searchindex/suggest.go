@@ -92,10 +92,11 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		}
 	}
 	seen := map[string]bool{}
-	for _, m := range movies {
+	for i, m := range movies {
+		score := sr.Hits[i].Score
 		if x.completes(m.Title, words) && !seen["t"+m.Title] {
 			seen["t"+m.Title] = true
-			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID, Year: m.Year})
+			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID, Year: m.Year, Score: score})
 		}
 		for _, name := range append(append([]string{}, m.Directors...), m.Cast...) {
 			key := x.key(name)
@@ -105,7 +106,7 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 				if acted[key] > directed[key] {
 					role = "cast"
 				}
-				out = append(out, search.Suggestion{Text: name, Kind: search.SuggestPerson, Role: role})
+				out = append(out, search.Suggestion{Text: name, Kind: search.SuggestPerson, Role: role, Score: score})
 			}
 		}
 		if len(out) >= q.Limit {

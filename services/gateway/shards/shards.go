@@ -1,0 +1,236 @@
+// Package shards answers the search API in front of search shards, the services of one stream partition
+// each: a movie is read from its partition's shard, and a search or an autocompletion is asked of every
+// shard and their answers merged into the answer one index of every movie gives. The shards rank and count
+// as that index does (they ask each other what the whole catalog holds), so the merge is exact: pages by
+// the hits' positions, totals and facets by their sums. Cursors hold every shard's position.
+package shards
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"golang.org/x/sync/errgroup"
+
+	"marquee/pkg/apperr"
+	"marquee/pkg/events"
+	"marquee/pkg/httpx"
+	"marquee/pkg/shardwire"
+)
+
+// Merger is the search API over the shards of a partitioned stream.
+type Merger struct {
+	log     *slog.Logger
+	shards  []http.Handler // shard i holds partition i
+	stream  events.Stream  // the partitioning, to find a movie's shard
+	cursors cursorSigner
+	mux     *http.ServeMux
+}
+
+// New returns the search API over shards, the search services of partitions 0 to len(shards)-1 in order
+// (each may be a load balancer of that partition's replicas). Merged cursors are signed with a key derived
+// from secret (the deployment's internal token; empty: a random key, good for this process only).
+func New(log *slog.Logger, shards []http.Handler, secret string) *Merger {
+	m := &Merger{log: log, shards: shards, stream: events.Stream{Partitions: len(shards)}, cursors: newCursorSigner(secret)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/movies", m.search)
+	mux.HandleFunc("GET /v1/movies/{id}", m.movie)
+	mux.HandleFunc("GET /v1/suggest", m.suggest)
+	mux.HandleFunc("GET /readyz", m.ready)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/v1/index/rebuild", m.everyShard)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, apperr.Errorf(apperr.NotFound, "No such resource."))
+	})
+	m.mux = mux
+	return m
+}
+
+func (m *Merger) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
+
+// movie reads a movie from its partition's shard, as that shard answers (an id that is no id goes to the
+// first shard, which says so).
+func (m *Merger) movie(w http.ResponseWriter, r *http.Request) {
+	shard := 0
+	if id, err := strconv.ParseInt(r.PathValue("id"), 10, 64); err == nil && id > 0 {
+		shard = m.stream.Partition(id)
+	}
+	m.shards[shard].ServeHTTP(w, r)
+}
+
+// answer is one shard's answer to the gateway.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) ok() bool { return a.status == http.StatusOK }
+
+// question is what a shard is asked in place of the client's request: its query, and headers set besides
+// those kept from the client's.
+type question struct {
+	query  url.Values
+	header http.Header
+}
+
+// ask asks the shards, in parallel, what of says (a nil question: that shard is not asked), and returns
+// their answers in shard order.
+func (m *Merger) ask(ctx context.Context, r *http.Request, of func(shard int) *question) ([]*answer, error) {
+	answers := make([]*answer, len(m.shards))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, shard := range m.shards {
+		q := of(i)
+		if q == nil {
+			continue
+		}
+		g.Go(func() error {
+			u := *r.URL
+			u.RawQuery = q.query.Encode()
+			req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), nil)
+			if err != nil {
+				return err
+			}
+			for _, h := range []string{"Cache-Control", "Pragma", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id"} {
+				if v := r.Header.Values(h); len(v) > 0 {
+					req.Header[h] = v
+				}
+			}
+			for k, v := range q.header {
+				req.Header[k] = v
+			}
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			shard.ServeHTTP(rec, req)
+			answers[i] = &answer{status: rec.status, header: rec.header, body: rec.body}
+			return nil
+		})
+	}
+	return answers, g.Wait()
+}
+
+// relayFailure writes the first shard answer that is not a success, as the shard gave it, and reports
+// whether there was one.
+func relayFailure(w http.ResponseWriter, answers []*answer) bool {
+	for _, a := range answers {
+		if a != nil && !a.ok() {
+			for k, v := range a.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(a.status)
+			_, _ = w.Write(a.body)
+			return true
+		}
+	}
+	return false
+}
+
+// merging is the header of a request whose answer is merged.
+func merging() http.Header { return http.Header{shardwire.Header: {"1"}} }
+
+// everyShard sends an operation (an index rebuild) to every shard: the first failure is the answer, else
+// the first shard's.
+func (m *Merger) everyShard(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		httpx.WriteError(w, r, apperr.Errorf(apperr.MethodNotAllowed, "Only GET and POST are allowed here."))
+		return
+	}
+	answers, err := m.ask(r.Context(), r, func(int) *question { return &question{query: r.URL.Query(), header: r.Header} })
+	if err != nil {
+		m.unavailable(w, r, err)
+		return
+	}
+	for _, a := range answers {
+		if a.status >= 300 {
+			relayFailure(w, []*answer{a})
+			return
+		}
+	}
+	relay(w, answers[0])
+}
+
+func relay(w http.ResponseWriter, a *answer) {
+	for k, v := range a.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+// ready is ready when every shard is: a shard not ready is the answer.
+func (m *Merger) ready(w http.ResponseWriter, r *http.Request) {
+	answers, err := m.ask(r.Context(), r, func(int) *question { return &question{query: r.URL.Query()} })
+	if err != nil {
+		m.unavailable(w, r, err)
+		return
+	}
+	if relayFailure(w, answers) {
+		return
+	}
+	type status struct {
+		Status  string `json:"status"`
+		Detail  string `json:"detail,omitempty"`
+		Current *bool  `json:"current,omitempty"`
+	}
+	out := status{Status: "ready"}
+	for i, a := range answers {
+		var st status
+		if err := json.Unmarshal(a.body, &st); err != nil {
+			m.unavailable(w, r, fmt.Errorf("shard %d readiness: %w", i, err))
+			return
+		}
+		if st.Status == "degraded" && out.Status == "ready" {
+			out.Status, out.Detail = "degraded", fmt.Sprintf("shard %d: %s", i, st.Detail)
+		}
+		if st.Current != nil {
+			current := *st.Current && (out.Current == nil || *out.Current)
+			out.Current = &current
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (m *Merger) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	m.log.Warn("search shards unavailable", "path", r.URL.Path, "err", err)
+	httpx.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "The search service is unavailable; try again shortly."))
+}
+
+// recorder is the minimal http.ResponseWriter a shard's answer is read with.
+type recorder struct {
+	header http.Header
+	status int
+	body   []byte
+	wrote  bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	r.body = append(r.body, b...)
+	return len(b), nil
+}
+
+// cursorKeyOf derives the key of merged cursors from the deployment's secret.
+func cursorKeyOf(secret string) []byte {
+	if secret == "" {
+		return nil
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("marquee merged search cursors"))
+	return mac.Sum(nil)
+}
