@@ -38,7 +38,7 @@ bench-quick:
 # queries and 250 generated queries of each class (30 under -race in `unit`), and shards that rank as one
 # index, in one process and as three services (small runs under -race in `unit`). All need ../shared/data.
 norace: eval
-	cd cmd/marquee && $(GO) test -count=1 -run 'TestImportTMDBCatalog|TestDynoRestartTMDB' -v .
+	cd cmd/marquee && $(GO) test -count=1 -run 'TestImportTMDBCatalog|TestDynoRestartTMDB|TestShardsBehindTheGateway' -v .
 	cd services/search && $(GO) test -count=1 -run 'TestExecutorMatchesBleve|TestShardsRankAsOneIndex' -v ./searchindex
 	cd services/search && $(GO) test -count=1 -run TestShardServicesRankAsOne -v ./searchsvc
 
