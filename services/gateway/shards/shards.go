@@ -165,7 +165,8 @@ func relay(w http.ResponseWriter, a *answer) {
 	_, _ = w.Write(a.body)
 }
 
-// ready is ready when every shard is: a shard not ready is the answer.
+// ready is ready when every shard is and holds its partition: a shard not ready is the answer, and one
+// that holds another partition (search_shards out of order, or naming a service of every movie) is 503.
 func (m *Merger) ready(w http.ResponseWriter, r *http.Request) {
 	answers, err := m.ask(r.Context(), r, func(int) *question { return &question{query: r.URL.Query()} })
 	if err != nil {
@@ -173,6 +174,11 @@ func (m *Merger) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if relayFailure(w, answers) {
+		return
+	}
+	if err := m.checkPartitions(r); err != nil {
+		m.log.Warn("search shards misplaced", "err", err)
+		httpx.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "The search shards are not the partitions they are configured as: %v.", err))
 		return
 	}
 	type status struct {
@@ -196,6 +202,35 @@ func (m *Merger) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// checkPartitions asks every shard which partition it holds (its index versions' page says so).
+func (m *Merger) checkPartitions(r *http.Request) error {
+	versions := *r
+	versions.URL = &url.URL{Path: "/v1/index/versions"}
+	answers, err := m.ask(r.Context(), &versions, func(int) *question {
+		return &question{query: url.Values{"after_id": {"0"}, "until_id": {"1"}, "limit": {"1"}}}
+	})
+	if err != nil {
+		return err
+	}
+	for i, a := range answers {
+		var held struct {
+			Partition  *int `json:"partition"`
+			Partitions int  `json:"partitions"`
+		}
+		if !a.ok() || json.Unmarshal(a.body, &held) != nil {
+			return fmt.Errorf("shard %d answered %d to which partition it holds", i, a.status)
+		}
+		if held.Partition == nil || *held.Partition != i || held.Partitions != len(m.shards) {
+			p := "every movie"
+			if held.Partition != nil {
+				p = fmt.Sprintf("partition %d of %d", *held.Partition, held.Partitions)
+			}
+			return fmt.Errorf("shard %d of search_shards holds %s, not partition %d of %d", i, p, i, len(m.shards))
+		}
+	}
+	return nil
 }
 
 func (m *Merger) unavailable(w http.ResponseWriter, r *http.Request, err error) {

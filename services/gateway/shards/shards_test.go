@@ -1,0 +1,307 @@
+package shards
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"testing"
+
+	"marquee/pkg/events"
+	"marquee/pkg/shardwire"
+)
+
+// fakeShard answers the merge's questions as a search shard does, from movies it holds in order: each a
+// key and, for one value facet, a value.
+type fakeShard struct {
+	partition, partitions int
+	movies                []fakeMovie // in key order
+	depth                 int         // the facet's values given, before More
+	ready                 int         // the status of /readyz
+	counted               int         // the count questions asked
+}
+
+type fakeMovie struct {
+	id    int
+	key   []byte
+	value string
+}
+
+func (s *fakeShard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case "/readyz":
+		w.WriteHeader(s.ready)
+		_, _ = w.Write([]byte(`{"status":"ready","current":true}`))
+		return
+	case "/v1/index/versions":
+		fmt.Fprintf(w, `{"versions":[],"partition":%d,"partitions":%d}`, s.partition, s.partitions)
+		return
+	case "/v1/movies":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if r.Header.Get(shardwire.Header) != "1" {
+		http.Error(w, "not a merge", http.StatusTeapot)
+		return
+	}
+	page, _ := strconv.Atoi(cmp.Or(q.Get("page"), "1"))
+	perPage, _ := strconv.Atoi(cmp.Or(q.Get("per_page"), "20"))
+	from, _ := strconv.Atoi(q.Get("cursor"))
+	window := page * perPage
+	res := result{Total: uint64(len(s.movies)), Page: 1, PerPage: window, Facets: map[string]json.RawMessage{}, Merge: &shardwire.Result{}}
+	for i := from; i < len(s.movies) && len(res.Hits) < window; i++ {
+		m := s.movies[i]
+		res.Hits = append(res.Hits, json.RawMessage(fmt.Sprintf(`{"id":%d}`, m.id)))
+		res.Merge.Hits = append(res.Merge.Hits, shardwire.Hit{Key: m.key, Cursor: strconv.Itoa(i + 1)})
+		if i+1 < len(s.movies) && len(res.Hits) == window {
+			res.NextCursor = "more"
+		}
+	}
+	counts := s.counts()
+	vals := make([]facetValue, 0, len(counts))
+	for v, n := range counts {
+		vals = append(vals, facetValue{Value: v, Count: n})
+	}
+	slices.SortFunc(vals, func(a, b facetValue) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value)) })
+	info := shardwire.Facet{Size: 3, Scale: 1, Filter: "director"}
+	if len(vals) > s.depth {
+		vals, info.More = vals[:s.depth], true
+	}
+	if asked := r.Header.Get(shardwire.CountHeader); asked != "" {
+		s.counted++
+		var byFacet map[string][]string
+		_ = json.Unmarshal([]byte(asked), &byFacet)
+		info.Counts = map[string]int{}
+		for _, v := range byFacet["directors"] {
+			info.Counts[v] = counts[v]
+		}
+	}
+	res.Facets["directors"], _ = json.Marshal(vals)
+	res.Merge.Facets = map[string]shardwire.Facet{"directors": info}
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+func (s *fakeShard) counts() map[string]int {
+	counts := map[string]int{}
+	for _, m := range s.movies {
+		counts[m.value]++
+	}
+	return counts
+}
+
+// fakeCatalog spreads movies over three fake shards by the stream's partitions, with random keys and a
+// facet whose values are skewed, and returns the shards and every movie in key order.
+func fakeCatalog(seed uint64, movies, depth int) ([]*fakeShard, []fakeMovie) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	stream := events.Stream{Partitions: 3}
+	shards := make([]*fakeShard, 3)
+	for i := range shards {
+		shards[i] = &fakeShard{partition: i, partitions: 3, depth: depth, ready: http.StatusOK}
+	}
+	var all []fakeMovie
+	for id := 1; id <= movies; id++ {
+		key := make([]byte, 1+rng.IntN(4))
+		for i := range key {
+			key[i] = byte(rng.IntN(4)) // short keys from few bytes: prefixes and ties of leading bytes
+		}
+		key = append(key, []byte(strconv.Itoa(id))...) // unique, as a movie's id ends every key
+		m := fakeMovie{id: id, key: key, value: "director " + strconv.Itoa(int(rng.ExpFloat64()*4))}
+		all = append(all, m)
+		p := stream.Partition(int64(id))
+		shards[p].movies = append(shards[p].movies, m)
+	}
+	byKey := func(a, b fakeMovie) int { return slices.Compare(a.key, b.key) }
+	slices.SortFunc(all, byKey)
+	for _, s := range shards {
+		slices.SortFunc(s.movies, byKey)
+	}
+	return shards, all
+}
+
+func newTestMerger(shards []*fakeShard, secret string) *Merger {
+	hs := make([]http.Handler, len(shards))
+	for i, s := range shards {
+		hs[i] = s
+	}
+	return New(slog.New(slog.DiscardHandler), hs, secret)
+}
+
+func get(h http.Handler, target string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+	return w
+}
+
+func decode(t *testing.T, w *httptest.ResponseRecorder) result {
+	t.Helper()
+	var res result
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &res) != nil {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	return res
+}
+
+func ids(res result) []int {
+	out := make([]int, len(res.Hits))
+	for i, h := range res.Hits {
+		var m struct{ ID int }
+		_ = json.Unmarshal(h, &m)
+		out[i] = m.ID
+	}
+	return out
+}
+
+// The merged pages, by page number and by cursor, are the movies of every shard in the order of their
+// keys; the total is every shard's.
+func TestPagesMergeInKeyOrder(t *testing.T) {
+	shards, all := fakeCatalog(1, 200, 1000)
+	m := newTestMerger(shards, "")
+	want := make([]int, len(all))
+	for i, mv := range all {
+		want[i] = mv.id
+	}
+	for page := 1; page <= 8; page++ {
+		res := decode(t, get(m, fmt.Sprintf("/v1/movies?per_page=7&page=%d", page)))
+		if res.Total != 200 || res.Page != page || res.PerPage != 7 || !slices.Equal(ids(res), want[(page-1)*7:page*7]) {
+			t.Fatalf("page %d: total %d, page %d of %d: %v, want %v", page, res.Total, res.Page, res.PerPage, ids(res), want[(page-1)*7:page*7])
+		}
+	}
+	var walked []int
+	target := "/v1/movies?per_page=9&q=x"
+	for pages := 0; ; pages++ {
+		res := decode(t, get(m, target))
+		walked = append(walked, ids(res)...)
+		if res.NextCursor == "" {
+			break
+		}
+		if pages > 30 {
+			t.Fatal("the cursors do not end")
+		}
+		target = "/v1/movies?per_page=9&q=x&cursor=" + url.QueryEscape(res.NextCursor)
+	}
+	if !slices.Equal(walked, want) {
+		t.Fatalf("walked by cursor:\n%v\nwant\n%v", walked, want)
+	}
+}
+
+// A merged cursor continues only its own search, made by this deployment for as many shards.
+func TestMergedCursorIsBoundToItsSearch(t *testing.T) {
+	shards, _ := fakeCatalog(2, 50, 1000)
+	m := newTestMerger(shards, "a secret the deployment shares, 32 bytes or more")
+	cur := decode(t, get(m, "/v1/movies?q=x&per_page=5")).NextCursor
+	if w := get(m, "/v1/movies?q=x&per_page=3&cursor="+url.QueryEscape(cur)); w.Code != http.StatusOK {
+		t.Fatalf("its own search, another page size: %d %s", w.Code, w.Body)
+	}
+	other := New(slog.New(slog.DiscardHandler), []http.Handler{shards[0], shards[1]}, "a secret the deployment shares, 32 bytes or more")
+	for name, target := range map[string]string{
+		"edited":         "/v1/movies?q=x&cursor=" + url.QueryEscape("W10"+cur[3:]),
+		"another search": "/v1/movies?q=y&cursor=" + url.QueryEscape(cur),
+		"unsigned":       "/v1/movies?q=x&cursor=" + url.QueryEscape(cur[:len(cur)-44]),
+	} {
+		if w := get(m, target); w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	if w := get(other, "/v1/movies?q=x&cursor="+url.QueryEscape(cur)); w.Code != http.StatusBadRequest {
+		t.Errorf("a cursor of three shards to two: %d %s", w.Code, w.Body)
+	}
+}
+
+// A facet cut short on the shards is the sum of their whole counts: values a shard left out are asked
+// for where they decide the facet.
+func TestFacetsSumWholeCounts(t *testing.T) {
+	asked, exact := 0, 0
+	for seed := uint64(1); seed <= 40; seed++ {
+		shards, all := fakeCatalog(seed, 300, 4)
+		res := decode(t, get(newTestMerger(shards, ""), "/v1/movies?facets=directors"))
+		counts := map[string]int{}
+		for _, mv := range all {
+			counts[mv.value]++
+		}
+		want := make([]facetValue, 0, len(counts))
+		for v, n := range counts {
+			want = append(want, facetValue{Value: v, Count: n})
+		}
+		slices.SortFunc(want, func(a, b facetValue) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value)) })
+		var got []facetValue
+		_ = json.Unmarshal(res.Facets["directors"], &got)
+		if !res.FacetsApproximate {
+			exact++
+			if !slices.Equal(got, want[:3]) {
+				t.Fatalf("seed %d: %v, want %v", seed, got, want[:3])
+			}
+		}
+		for _, s := range shards {
+			asked += s.counted
+		}
+	}
+	if asked == 0 || exact < 30 {
+		t.Fatalf("%d counts asked, %d of 40 facets exact: the test does not cut facets short, or the merge cannot tell", asked, exact)
+	}
+	t.Logf("%d of 40 facets exact, %d counts asked", exact, asked)
+}
+
+// A facet is exact when no value a shard left out could be among its values, and approximate otherwise.
+func TestFacetExactOnlyWhenProvable(t *testing.T) {
+	cut := shardwire.Facet{Size: 2, Scale: 1, More: true}
+	f := newValueFacet(2)
+	f.add(0, []facetValue{{Value: "a", Count: 9}, {Value: "b", Count: 8}, {Value: "c", Count: 1}}, cut)
+	f.add(1, []facetValue{{Value: "a", Count: 9}, {Value: "b", Count: 8}, {Value: "d", Count: 1}}, cut)
+	if vals, exact := f.values(); !exact || len(f.unsure()) > 0 || vals[0] != (facetValue{Value: "a", Count: 18}) || vals[1] != (facetValue{Value: "b", Count: 16}) {
+		t.Errorf("a 18 and b 16, a value left out at most 1+1: %v, exact %v, unsure %v", vals, exact, f.unsure())
+	}
+	f = newValueFacet(2)
+	f.add(0, []facetValue{{Value: "a", Count: 5}, {Value: "b", Count: 1}}, cut)
+	f.add(1, []facetValue{{Value: "a", Count: 5}, {Value: "c", Count: 1}}, cut)
+	if _, exact := f.values(); exact || !slices.Equal(f.unsure(), []string{"b", "c"}) {
+		t.Errorf("b and c each left out by a shard, beside a value neither gave: exact %v, unsure %v", exact, f.unsure())
+	}
+	for s, v := range map[int]string{1: "b", 0: "c"} {
+		f.counted(s, v, 0)
+	}
+	if _, exact := f.values(); exact {
+		t.Error("b and c counted, but a value neither shard gave may count 2, as many as b")
+	}
+}
+
+// A movie is read from its partition's shard; readiness is every shard's, each holding its partition.
+func TestRoutingAndReadiness(t *testing.T) {
+	shards, _ := fakeCatalog(3, 10, 1000)
+	hs := make([]http.Handler, len(shards))
+	for i := range shards {
+		hs[i] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/readyz" || r.URL.Path == "/v1/index/versions" {
+				shards[i].ServeHTTP(w, r)
+				return
+			}
+			fmt.Fprintf(w, `{"shard":%d}`, i)
+		})
+	}
+	m := New(slog.New(slog.DiscardHandler), hs, "")
+	stream := events.Stream{Partitions: 3}
+	for id := int64(1); id < 60; id++ {
+		if w := get(m, "/v1/movies/"+strconv.FormatInt(id, 10)); w.Body.String() != fmt.Sprintf(`{"shard":%d}`, stream.Partition(id)) {
+			t.Fatalf("movie %d read from %s, want shard %d", id, w.Body, stream.Partition(id))
+		}
+	}
+	if w := get(m, "/readyz"); w.Code != http.StatusOK {
+		t.Fatalf("ready shards: %d %s", w.Code, w.Body)
+	}
+	shards[0].partition, shards[1].partition = 1, 0 // search_shards out of order
+	if w := get(m, "/readyz"); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("shards out of order: %d %s", w.Code, w.Body)
+	}
+	shards[0].partition, shards[1].partition = 0, 1
+	shards[2].ready = http.StatusServiceUnavailable
+	if w := get(m, "/readyz"); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a shard not ready: %d %s", w.Code, w.Body)
+	}
+}
