@@ -7,6 +7,7 @@
 //	go run ./tools/bench                 # the full run: 1M movies (and 100k), then the peers: about 19 minutes on the latest machine (12 with -peers '')
 //	go run ./tools/bench -quick          # 100k movies, short runs, no timing gates: a smoke test
 //	go run ./tools/bench -count 20000 -out ''
+//	go run ./tools/bench -shard-nodes 3   # the scatter-gather's cost alone: 3 shard processes against one
 package main
 
 import (
@@ -41,6 +42,7 @@ type options struct {
 	Keep             bool          // keep the temporary folder
 	IngestTimeout    time.Duration // longest wait for the index to hold a catalog
 	Shards           int           // shards of the search index
+	ShardNodes       int           // search processes of one partition each, behind a merging gateway: the scatter-gather's cost alone
 	latencySamples   int           // queries per side and round of the latency comparisons
 	mixSamples       int           // queries of the standard mix at the small size; the large size sends the same
 	lagWrites        int           // writes of the lag run
@@ -68,6 +70,7 @@ func main() {
 	flag.IntVar(&o.PerClass, "per-class", 100, "queries per class in the query mix")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary folder (catalogs, data folders)")
 	flag.IntVar(&o.Shards, "shards", 1, "shards of the search index (marquee serve --index-shards)")
+	flag.IntVar(&o.ShardNodes, "shard-nodes", 0, "measure only the scatter-gather: this many search processes of one partition each behind a merging gateway, against one of every movie")
 	flag.DurationVar(&o.IngestTimeout, "ingest-timeout", 0, "longest wait for the index to hold a catalog (default 45m, quick 10m)")
 	quickCount := false
 	flag.Parse()
@@ -77,6 +80,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.ShardNodes > 0 {
+		if err := runShardNodes(ctx, o, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := runBench(ctx, o, os.Stderr)
 	if rep != nil {
 		fmt.Println(rep.markdown())

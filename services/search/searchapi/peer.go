@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"reflect"
 
-	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/gin-gonic/gin"
 
 	"marquee/pkg/apperr"
@@ -51,11 +49,7 @@ func handlePeer(answer func(context.Context, searchindex.PeerQuestion) (searchin
 				httpx.Error(c, apperr.Errorf(apperr.Invalid, "The question's query nests too deep."))
 				return
 			}
-			if q.Query, err = query.ParseQuery(in.Query); err != nil {
-				httpx.Error(c, apperr.Errorf(apperr.Invalid, "The question's query is not a Bleve query: %v.", err))
-				return
-			}
-			if err := shardQuery(q.Query); err != nil {
+			if q.Query, err = parsePeerQuery(in.Query); err != nil {
 				httpx.Error(c, err)
 				return
 			}
@@ -67,42 +61,6 @@ func handlePeer(answer func(context.Context, searchindex.PeerQuestion) (searchin
 		}
 		httpx.WriteJSON(c.Writer, http.StatusOK, a)
 	}
-}
-
-// shardQuery refuses a query no shard's search builds: a regular expression, a wildcard, a fuzzy term or a
-// query string would walk whole dictionaries on a stranger's behalf.
-func shardQuery(q query.Query) error {
-	if q == nil || reflect.ValueOf(q).Kind() == reflect.Pointer && reflect.ValueOf(q).IsNil() {
-		return nil
-	}
-	switch q := q.(type) {
-	case *query.TermQuery, *query.PhraseQuery, *query.MatchAllQuery, *query.MatchNoneQuery, *query.TermRangeQuery, *query.NumericRangeQuery:
-		return nil
-	case *query.PrefixQuery:
-		if q.Prefix == "" {
-			return apperr.Errorf(apperr.Invalid, "A prefix of the question's query is empty.")
-		}
-		return nil
-	case *query.ConjunctionQuery:
-		return shardQueries(q.Conjuncts)
-	case *query.DisjunctionQuery:
-		return shardQueries(q.Disjuncts)
-	case *query.BooleanQuery:
-		return shardQueries([]query.Query{q.Must, q.Should, q.MustNot, q.Filter})
-	}
-	return apperr.Errorf(apperr.Invalid, "The question's query holds a %T, which no shard asks.", q)
-}
-
-func shardQueries(qs []query.Query) error {
-	for _, q := range qs {
-		if q == nil {
-			continue
-		}
-		if err := shardQuery(q); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // jsonDepth is how deep objects and arrays nest in valid JSON b.
