@@ -74,6 +74,20 @@ func (x *Index) ownExecutor(ctx context.Context) *executor {
 // asksPeers reports whether the search asks the index's peers about the rest of the catalog.
 func (e *executor) asksPeers() bool { return !e.alone && e.x.peerSet() != nil }
 
+// peerDocCount is the movies of the index's peers, as the executor asked them when it opened; false if it
+// does not ask peers, or cannot open.
+func (e *executor) peerDocCount() (uint64, bool) {
+	if e == nil || !e.asksPeers() {
+		return 0, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.open() != nil {
+		return 0, false
+	}
+	return e.peerDocs, true
+}
+
 // open takes the snapshots; it reports errUnsupported when an index is not a scorch index.
 func (e *executor) open() error {
 	if e == nil {

@@ -2,6 +2,8 @@ package searchindex
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -57,6 +59,19 @@ func (e *expansions) close() {
 // variants is the words of field within fuzz edits of word, in dictionary order; false if the dictionaries
 // cannot be read.
 func (e *expansions) variants(field, word string, fuzz int) ([]index.DictEntry, bool) {
+	if bit := wordFieldBit(field); bit >= 0 && e != nil && e.x.peerSet() != nil {
+		// A shard reads (and asks its peers for) the word's variants in every text field at once.
+		v, ok := e.lookup(expansionKey{false, "", word, fuzz}, func(r *dictReader) (any, error) { return r.fuzzyEveryField(word, fuzz) })
+		all, _ := v.(map[string]typoVariant)
+		cands := make([]index.DictEntry, 0, len(all))
+		for _, tv := range all {
+			if tv.fields&(uint64(1)<<bit) != 0 {
+				cands = append(cands, index.DictEntry{Term: tv.term, EditDistance: tv.dist})
+			}
+		}
+		slices.SortFunc(cands, func(a, b index.DictEntry) int { return strings.Compare(a.Term, b.Term) })
+		return cands, ok
+	}
 	v, ok := e.lookup(expansionKey{false, field, word, fuzz}, func(r *dictReader) (any, error) { return r.fuzzy(field, word, fuzz) })
 	cands, _ := v.([]index.DictEntry)
 	return cands, ok
@@ -92,8 +107,7 @@ const maxCompletions = 50
 // prefixQuery matches the words of field that start with prefix, as query.NewPrefixQuery would, but only
 // the maxCompletions most common.
 func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Query {
-	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
-	words, _ := v.([]string)
+	words, ok := e.completions(field, prefix)
 	if !ok {
 		q := query.NewPrefixQuery(prefix)
 		q.SetField(field)
@@ -108,6 +122,33 @@ func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Quer
 		qs[i] = wordQuery(field, w, boost)
 	}
 	return query.NewDisjunctionQuery(qs)
+}
+
+// completions are the maxCompletions most common words of field that start with prefix, in dictionary
+// order; false if the dictionaries cannot be read.
+func (e *expansions) completions(field, prefix string) ([]string, bool) {
+	if e != nil && e.x.peerSet() != nil {
+		if fields := e.x.prefixFields(); slices.Contains(fields, field) {
+			// A shard reads (and asks its peers for) the completions in every field it completes in at once.
+			v, ok := e.lookup(expansionKey{true, "", prefix, 0}, func(r *dictReader) (any, error) { return r.prefixCounts(fields, prefix) })
+			byField, _ := v.(map[string]map[string]uint64)
+			return mostCommon(byField[field], maxCompletions), ok
+		}
+	}
+	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
+	words, _ := v.([]string)
+	return words, ok
+}
+
+// prefixFields are the text fields a word being typed is completed in.
+func (x *Index) prefixFields() []string {
+	var fields []string
+	for _, f := range x.textFields() {
+		if f.prefix {
+			fields = append(fields, f.name)
+		}
+	}
+	return fields
 }
 
 // fuzzyPrefixQuery matches the words of field that start with a word within fuzz edits of prefix, each with
@@ -287,6 +328,17 @@ const titleBit = uint64(1) << 0
 
 // split cuts word into exactly n title words, the shortest as long as can be; nil if no cut works.
 func (ir *dictReader) split(word string, n int) ([]string, error) {
+	if ir.ctx != nil && ir.x.peerSet() != nil {
+		var cuts []string // every head and rest, found at once: the peers are asked once
+		for i := 1; i < len(word); i++ {
+			if utf8.RuneStart(word[i]) {
+				cuts = append(cuts, word[:i], word[i:])
+			}
+		}
+		if _, err := ir.wordFieldsOf(cuts); err != nil {
+			return nil, err
+		}
+	}
 	var best []string
 	bestShortest := 0
 	for i := 1; i < len(word); i++ {

@@ -38,10 +38,10 @@ const (
 	AskCount        PeerOp = "count"         // N: the movies Query matches
 	AskTermFreqs    PeerOp = "term_freqs"    // Ns: the live movies with each of Terms
 	AskPrefixWords  PeerOp = "prefix_words"  // Words: Field's words that start with Word
-	AskFuzzy        PeerOp = "fuzzy"         // Edits: Field's words within Fuzz edits of Word
-	AskPrefixCounts PeerOp = "prefix_counts" // Counts: Field's words that start with Word, with their movies
+	AskFuzzy        PeerOp = "fuzzy"         // Edits: Field's words within Fuzz edits of Word; with no Field, every text field's, and their WordFields
+	AskPrefixCounts PeerOp = "prefix_counts" // Counts: Field's words that start with Word, with their movies; with Fields, FieldCounts
 	AskFuzzyPrefix  PeerOp = "fuzzy_prefix"  // Words: Field's words that start with a word within Fuzz edits of Word
-	AskWordFields   PeerOp = "word_fields"   // Bits: the text fields that have Word
+	AskWordFields   PeerOp = "word_fields"   // Bits: the text fields that have Word; WordFields: of each of Words
 	AskDocFreq      PeerOp = "doc_freq"      // N: the movies with Word, in each of Fields, added up
 	AskHasPrefix    PeerOp = "has_prefix"    // Yes: a word of Fields starts with Word
 	AskRatings      PeerOp = "ratings"       // Sum and N: the ratings that have votes
@@ -55,6 +55,7 @@ type PeerQuestion struct {
 	Word   string      `json:"word,omitempty"`
 	Fuzz   int         `json:"fuzz,omitempty"`
 	Terms  []FieldWord `json:"terms,omitempty"`
+	Words  []string    `json:"words,omitempty"`
 	Query  query.Query `json:"-"` // AskCount's; a transport carries it as Bleve's query JSON
 }
 
@@ -77,6 +78,10 @@ type PeerAnswer struct {
 	Words    []string          `json:"words,omitempty"`  // in dictionary order
 	Counts   map[string]uint64 `json:"counts,omitempty"` // by word
 	Edits    map[string]uint8  `json:"edits,omitempty"`  // by word
+	// WordFields are, by word, the text fields that hold it (a bit per wordFieldNames).
+	WordFields map[string]uint64 `json:"word_fields,omitempty"`
+	// FieldCounts are Counts by field.
+	FieldCounts map[string]map[string]uint64 `json:"field_counts,omitempty"`
 }
 
 // Join adds b to a: numbers add up, words join.
@@ -107,6 +112,23 @@ func (a *PeerAnswer) Join(b PeerAnswer) {
 			a.Edits = map[string]uint8{}
 		}
 		a.Edits[w] = d // a word's distance from the same word is the same in every shard
+	}
+	for f, counts := range b.FieldCounts {
+		if a.FieldCounts == nil {
+			a.FieldCounts = map[string]map[string]uint64{}
+		}
+		if a.FieldCounts[f] == nil {
+			a.FieldCounts[f] = map[string]uint64{}
+		}
+		for w, n := range counts {
+			a.FieldCounts[f][w] += n
+		}
+	}
+	for w, bits := range b.WordFields {
+		if a.WordFields == nil {
+			a.WordFields = map[string]uint64{}
+		}
+		a.WordFields[w] |= bits
 	}
 }
 
@@ -163,8 +185,13 @@ func (x *Index) Answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 // check refuses a question no search of a shard asks: a bad one is the asker's fault (400).
 func (q PeerQuestion) check() error {
 	bad := func(why string) error { return apperr.Errorf(apperr.Invalid, "Question %q: %s.", q.Op, why) }
-	if len(q.Word) > maxPeerWord || len(q.Terms) > maxPeerTerms || len(q.Fields) > len(wordFieldNames) {
+	if len(q.Word) > maxPeerWord || len(q.Terms) > maxPeerTerms || len(q.Words) > maxPeerTerms || len(q.Fields) > len(wordFieldNames) {
 		return bad("too long")
+	}
+	for _, w := range q.Words {
+		if len(w) > maxPeerWord {
+			return bad("too long")
+		}
 	}
 	switch q.Op {
 	case AskDocCount, AskRatings, AskTermFreqs, AskFuzzy, AskWordFields, AskDocFreq, AskHasPrefix:
@@ -236,15 +263,41 @@ func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 	var a PeerAnswer
 	switch q.Op {
 	case AskFuzzy:
-		a.Edits, err = ir.ownFuzzy(q.Field, q.Word, q.Fuzz)
+		if q.Field == "" {
+			a.Edits, a.WordFields, err = ir.ownFuzzyEveryField(q.Word, q.Fuzz)
+		} else {
+			a.Edits, err = ir.ownFuzzy(q.Field, q.Word, q.Fuzz)
+		}
 	case AskPrefixCounts:
-		a.Counts, err = ir.ownPrefixCounts(q.Field, q.Word)
+		if len(q.Fields) == 0 {
+			a.Counts, err = ir.ownPrefixCounts(q.Field, q.Word)
+			break
+		}
+		a.FieldCounts = map[string]map[string]uint64{}
+		for _, f := range q.Fields {
+			if a.FieldCounts[f], err = ir.ownPrefixCounts(f, q.Word); err != nil {
+				break
+			}
+		}
 	case AskFuzzyPrefix:
 		var seen map[string]bool
 		seen, err = ir.ownFuzzyPrefix(q.Field, q.Word, q.Fuzz)
 		a.Words = slices.Sorted(maps.Keys(seen))
 	case AskWordFields:
-		a.Bits, err = ir.ownWordFields(q.Word)
+		if len(q.Words) == 0 {
+			a.Bits, err = ir.ownWordFields(q.Word)
+			break
+		}
+		a.WordFields = make(map[string]uint64, len(q.Words))
+		for _, w := range q.Words {
+			var f uint64
+			if f, err = ir.ownWordFields(w); err != nil {
+				break
+			}
+			if f != 0 {
+				a.WordFields[w] = f
+			}
+		}
 	case AskDocFreq:
 		a.N, err = ir.ownDocFreq(q.Fields, q.Word)
 	case AskHasPrefix:
@@ -294,10 +347,13 @@ func (x *Index) ask(ctx context.Context, q PeerQuestion) (PeerAnswer, bool, erro
 }
 
 // catalogDocs is the live movies of the whole catalog: x's, and its peers'.
-func (x *Index) catalogDocs(ctx context.Context) (uint64, error) {
+func (x *Index) catalogDocs(ctx context.Context, e *executor) (uint64, error) {
 	n, err := x.bi.DocCount()
 	if err != nil {
 		return 0, err
+	}
+	if peers, ok := e.peerDocCount(); ok {
+		return n + peers, nil // the search's executor asked once
 	}
 	a, _, err := x.ask(ctx, PeerQuestion{Op: AskDocCount})
 	return n + a.N, err

@@ -145,6 +145,9 @@ type dictReader struct {
 
 	dfaMu sync.Mutex
 	dfas  map[dfaKey]vellum.Automaton // Levenshtein DFAs built so far, shared by every field's walk
+
+	fieldsMu sync.Mutex
+	fields   map[string]uint64 // the words' fields found so far (wordFieldsOf)
 }
 
 type dfaKey struct {
@@ -387,6 +390,45 @@ func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error
 	return out, nil
 }
 
+// fuzzyEveryField is the words of every text field within fuzz edits of t, each with its distance and the
+// fields that hold it (a bit per wordFieldNames): a shard asks its peers once for a word's variants in
+// all the fields it expands the word in, not once a field.
+func (ir *dictReader) fuzzyEveryField(t string, fuzz int) (map[string]typoVariant, error) {
+	edits, fields, err := ir.ownFuzzyEveryField(t, fuzz)
+	if err != nil {
+		return nil, err
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzy, Word: t, Fuzz: fuzz})
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(edits, a.Edits)
+	out := make(map[string]typoVariant, len(edits))
+	for term, d := range edits {
+		out[term] = typoVariant{term: term, dist: d, fields: fields[term] | a.WordFields[term]}
+	}
+	return out, nil
+}
+
+// ownFuzzyEveryField is the words of every text field within fuzz edits of t in the reader's own segments,
+// with their distances and fields.
+func (ir *dictReader) ownFuzzyEveryField(t string, fuzz int) (map[string]uint8, map[string]uint64, error) {
+	edits, fields := map[string]uint8{}, map[string]uint64{}
+	dfa := func() (vellum.Automaton, error) { return ir.levenshtein(t, fuzz) }
+	err := ir.eachSegmentOf(func(seg segment.Segment, sc *segmentCache) error {
+		vs, err := sc.typoVariants(seg, t, fuzz, dfa)
+		for _, v := range vs {
+			edits[v.term] = v.dist
+			fields[v.term] |= v.fields
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the words dictionary: %w", err)
+	}
+	return edits, fields, nil
+}
+
 // ownFuzzy is the words of the field within fuzz edits of t in the reader's own segments, with their
 // distances.
 func (ir *dictReader) ownFuzzy(field, t string, fuzz int) (map[string]uint8, error) {
@@ -430,13 +472,43 @@ func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, err
 	for w, n := range a.Counts {
 		movies[w] += n
 	}
+	return mostCommon(movies, limit), nil
+}
+
+// mostCommon is the words most movies have, at most limit of them (on a tie, the first in dictionary
+// order), in dictionary order.
+func mostCommon(movies map[string]uint64, limit int) []string {
 	words := slices.Sorted(maps.Keys(movies))
 	if len(words) > limit {
 		slices.SortStableFunc(words, func(a, b string) int { return cmp.Compare(movies[b], movies[a]) })
 		words = words[:limit]
 		slices.Sort(words)
 	}
-	return words, nil
+	return words
+}
+
+// prefixCounts is, for each of fields, its words that start with prefix and their movies: a shard asks its
+// peers once for the completions of the word being typed in all the fields it completes it in.
+func (ir *dictReader) prefixCounts(fields []string, prefix string) (map[string]map[string]uint64, error) {
+	out := make(map[string]map[string]uint64, len(fields))
+	for _, f := range fields {
+		var err error
+		if out[f], err = ir.ownPrefixCounts(f, prefix); err != nil {
+			return nil, err
+		}
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCounts, Fields: fields, Word: prefix})
+	if err != nil {
+		return nil, err
+	}
+	for f, counts := range a.FieldCounts {
+		if own, ok := out[f]; ok {
+			for w, n := range counts {
+				own[w] += n
+			}
+		}
+	}
+	return out, nil
 }
 
 // ownPrefixCounts is the words of the field that start with prefix in the reader's own segments, with their

@@ -31,7 +31,7 @@ const commonShare = 0.1
 // partial-match tier: "the godfater" relaxed matches movies with godfather, not every movie with "the". If
 // every word is common, all are kept.
 func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
-	docs, err := x.catalogDocs(ctx)
+	docs, err := x.catalogDocs(ctx, p.exec)
 	if err != nil {
 		return p, fmt.Errorf("count documents: %w", err)
 	}
@@ -228,7 +228,7 @@ func (x *Index) topic(ctx context.Context, p *plan, pinned bool, exact uint64) (
 	// A word too common to match on its own (see informative) is in tags without being one: "a" is in
 	// "based on a book".
 	if len(p.terms) == 1 {
-		docs, err := x.catalogDocs(ctx)
+		docs, err := x.catalogDocs(ctx, p.exec)
 		if err != nil || float64(exact) > commonShare*float64(docs) {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"slices"
 
 	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -186,12 +187,48 @@ func (sc *segmentCache) buildWordFields(seg segment.Segment) (*vellum.FST, error
 // wordFields is the set of text fields that hold word in any segment (a bit per wordFieldNames), of every
 // shard of the catalog.
 func (ir *dictReader) wordFields(word string) (uint64, error) {
-	fields, err := ir.ownWordFields(word)
-	if err != nil {
-		return 0, err
+	fields, err := ir.wordFieldsOf([]string{word})
+	return fields[word], err
+}
+
+// wordFieldsOf is wordFields of each of words, found once a reader (a search): its peers are asked for
+// the words not found yet in one question.
+func (ir *dictReader) wordFieldsOf(words []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(words))
+	var missing []string
+	ir.fieldsMu.Lock()
+	for _, w := range words {
+		if f, ok := ir.fields[w]; ok {
+			out[w] = f
+		} else if !slices.Contains(missing, w) {
+			missing = append(missing, w)
+		}
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskWordFields, Word: word})
-	return fields | a.Bits, err
+	ir.fieldsMu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	for _, w := range missing {
+		f, err := ir.ownWordFields(w)
+		if err != nil {
+			return nil, err
+		}
+		out[w] = f
+	}
+	a, _, err := ir.ask(PeerQuestion{Op: AskWordFields, Words: missing})
+	if err != nil {
+		return nil, err
+	}
+	ir.fieldsMu.Lock()
+	defer ir.fieldsMu.Unlock()
+	if ir.fields == nil {
+		ir.fields = map[string]uint64{}
+	}
+	for _, w := range missing {
+		out[w] |= a.WordFields[w]
+		ir.fields[w] = out[w]
+	}
+	return out, nil
 }
 
 // ownWordFields is wordFields of the reader's own segments: a lookup in each segment's words dictionary.
