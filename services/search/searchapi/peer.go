@@ -2,11 +2,16 @@ package searchapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/singleflight"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/httpx"
@@ -31,36 +36,105 @@ type PeerQuestionBody struct {
 
 // handlePeer handles "POST /v1/index/peer": the answer of this service's own movies to a question of
 // another shard's search.
-func handlePeer(answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
+func handlePeer(idx any, answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
+	shared := newPeerAnswers(idx)
 	return func(c *gin.Context) {
 		body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxPeerQuestion+1))
 		if err != nil || len(body) > maxPeerQuestion {
 			httpx.Error(c, apperr.Errorf(apperr.Invalid, "The question is not readable or is too long."))
 			return
 		}
-		var in PeerQuestionBody
-		if err := json.Unmarshal(body, &in); err != nil {
-			httpx.Error(c, apperr.Errorf(apperr.Invalid, "The question is not valid JSON: %v.", err))
-			return
-		}
-		q := in.PeerQuestion
-		if len(in.Query) > 0 {
-			if jsonDepth(in.Query) > maxQueryDepth {
-				httpx.Error(c, apperr.Errorf(apperr.Invalid, "The question's query nests too deep."))
-				return
+		out, err := shared.answer(c.Request.Context(), body, func(ctx context.Context) ([]byte, error) {
+			if jsonDepth(body) > maxQueryDepth+1 {
+				return nil, apperr.Errorf(apperr.Invalid, "The question's query nests too deep.")
 			}
-			if q.Query, err = parsePeerQuery(in.Query); err != nil {
-				httpx.Error(c, err)
-				return
+			q, err := parsePeerQuestion(body)
+			if err != nil {
+				return nil, err
 			}
-		}
-		a, err := answer(c.Request.Context(), q)
+			a, err := answer(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(a)
+		})
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		httpx.WriteJSON(c.Writer, http.StatusOK, a)
+		c.Data(http.StatusOK, "application/json", out)
 	}
+}
+
+// peerAnswers shares an answer among the shards that ask the same question: the shards of one search plan
+// it alike, so each peer is asked each question by every other shard, milliseconds apart. An answer is
+// kept, for a second, for the index's checkpoint it was computed at (a write applied since is a new
+// checkpoint, which asks anew); questions asked at once are answered once.
+type peerAnswers struct {
+	idx    versioned // nil: nothing is shared
+	mu     sync.Mutex
+	kept   map[string]keptAnswer
+	flight singleflight.Group
+}
+
+type keptAnswer struct {
+	body []byte
+	at   time.Time
+}
+
+const (
+	peerAnswerLife = time.Second
+	maxKeptAnswers = 4096
+)
+
+func newPeerAnswers(idx any) *peerAnswers {
+	v, _ := idx.(versioned)
+	return &peerAnswers{idx: v, kept: map[string]keptAnswer{}}
+}
+
+// answer is the encoded answer to the question body, shared or computed by compute.
+func (p *peerAnswers) answer(ctx context.Context, body []byte, compute func(context.Context) ([]byte, error)) ([]byte, error) {
+	if p.idx == nil {
+		return compute(ctx)
+	}
+	checkpoint, err := p.idx.Checkpoint()
+	if err != nil {
+		return compute(ctx)
+	}
+	sum := sha256.Sum256(body)
+	key := string(sum[:]) + strconv.FormatUint(checkpoint, 10)
+	now := time.Now()
+	p.mu.Lock()
+	k, ok := p.kept[key]
+	p.mu.Unlock()
+	if ok && now.Sub(k.at) < peerAnswerLife {
+		return k.body, nil
+	}
+	v, err, _ := p.flight.Do(key, func() (any, error) {
+		out, err := compute(context.WithoutCancel(ctx)) // the answer of every asker waiting on it
+		if err == nil {
+			p.keep(key, out, now)
+		}
+		return out, err
+	})
+	out, _ := v.([]byte)
+	return out, err
+}
+
+func (p *peerAnswers) keep(key string, body []byte, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.kept) >= maxKeptAnswers {
+		for k, a := range p.kept {
+			if at.Sub(a.at) >= peerAnswerLife {
+				delete(p.kept, k)
+			}
+		}
+		if len(p.kept) >= maxKeptAnswers {
+			clear(p.kept)
+		}
+	}
+	p.kept[key] = keptAnswer{body: body, at: at}
 }
 
 // jsonDepth is how deep objects and arrays nest in valid JSON b.

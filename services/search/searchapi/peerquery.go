@@ -1,13 +1,14 @@
 package searchapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/blevesearch/bleve/v2/search/query"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"marquee/pkg/apperr"
+	"marquee/services/search/searchindex"
 )
 
 // peerQuery is, in Bleve's query JSON, one of the queries a shard's search builds and asks its peers to
@@ -15,39 +16,50 @@ import (
 // Bleve's own parser decodes every level of a query again into maps, and was a third of a shard service's
 // CPU (its peers' questions, each a tier's query of many expansions).
 type peerQuery struct {
-	Term         *string         `json:"term"`
-	Prefix       *string         `json:"prefix"`
-	Terms        []string        `json:"terms"` // a phrase
-	Fuzziness    int             `json:"fuzziness"`
-	Field        string          `json:"field"`
-	Boost        *float64        `json:"boost"`
-	Conjuncts    []peerQuery     `json:"conjuncts"`
-	Disjuncts    []peerQuery     `json:"disjuncts"`
-	Min          json.RawMessage `json:"min"` // a disjunction's count, or a range's lower bound
-	Max          json.RawMessage `json:"max"`
-	InclusiveMin *bool           `json:"inclusive_min"`
-	InclusiveMax *bool           `json:"inclusive_max"`
-	Must         *peerQuery      `json:"must"`
-	Should       *peerQuery      `json:"should"`
-	MustNot      *peerQuery      `json:"must_not"`
-	Filter       *peerQuery      `json:"filter"`
-	MatchAll     *struct{}       `json:"match_all"`
-	MatchNone    *struct{}       `json:"match_none"`
+	Term         *string        `json:"term"`
+	Prefix       *string        `json:"prefix"`
+	Terms        []string       `json:"terms"` // a phrase
+	Fuzziness    int            `json:"fuzziness"`
+	Field        string         `json:"field"`
+	Boost        *float64       `json:"boost"`
+	Conjuncts    []peerQuery    `json:"conjuncts"`
+	Disjuncts    []peerQuery    `json:"disjuncts"`
+	Min          jsontext.Value `json:"min"` // a disjunction's count, or a range's lower bound
+	Max          jsontext.Value `json:"max"`
+	InclusiveMin *bool          `json:"inclusive_min"`
+	InclusiveMax *bool          `json:"inclusive_max"`
+	Must         *peerQuery     `json:"must"`
+	Should       *peerQuery     `json:"should"`
+	MustNot      *peerQuery     `json:"must_not"`
+	Filter       *peerQuery     `json:"filter"`
+	MatchAll     *struct{}      `json:"match_all"`
+	MatchNone    *struct{}      `json:"match_none"`
 }
 
-// parsePeerQuery reads the query of a peer's question (see peerQuery); an error is apperr.Invalid.
-func parsePeerQuery(b []byte) (query.Query, error) {
-	var pq peerQuery
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&pq); err != nil {
-		return nil, apperr.Errorf(apperr.Invalid, "The question's query is not one a shard asks: %v.", err)
+// parsePeerQuestion reads a peer's question and its query (see peerQuery) in one pass; an error is
+// apperr.Invalid.
+func parsePeerQuestion(body []byte) (searchindex.PeerQuestion, error) {
+	var in struct {
+		searchindex.PeerQuestion `json:",inline"`
+		Query                    *peerQuery `json:"query"`
 	}
-	q, err := pq.query()
-	if err != nil {
-		return nil, apperr.Errorf(apperr.Invalid, "The question's query is not one a shard asks: %v.", err)
+	if err := jsonv2.Unmarshal(body, &in, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return in.PeerQuestion, apperr.Errorf(apperr.Invalid, "The question is not one a shard asks: %v.", err)
+	}
+	q := in.PeerQuestion
+	if in.Query != nil {
+		var err error
+		if q.Query, err = in.Query.query(); err != nil {
+			return q, apperr.Errorf(apperr.Invalid, "The question's query is not one a shard asks: %v.", err)
+		}
 	}
 	return q, nil
+}
+
+// parsePeerQuery reads the query of a peer's question alone.
+func parsePeerQuery(b []byte) (query.Query, error) {
+	q, err := parsePeerQuestion([]byte(`{"op":"count","query":` + string(b) + `}`))
+	return q.Query, err
 }
 
 type boosted interface {
@@ -102,7 +114,7 @@ func (p *peerQuery) kind() (query.Query, error) {
 		dq := query.NewDisjunctionQuery(qs)
 		if len(p.Min) > 0 {
 			var min float64
-			if err := json.Unmarshal(p.Min, &min); err != nil {
+			if err := jsonv2.Unmarshal(p.Min, &min); err != nil {
 				return nil, fmt.Errorf("a disjunction's min: %v", err)
 			}
 			dq.SetMin(min)
@@ -132,15 +144,15 @@ func (p *peerQuery) kind() (query.Query, error) {
 
 // rangeQuery is a numeric range (numbers) or a term range (strings).
 func (p *peerQuery) rangeQuery() (query.Query, error) {
-	isString := func(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '"' }
+	isString := func(raw jsontext.Value) bool { return len(raw) > 0 && raw[0] == '"' }
 	if isString(p.Min) || isString(p.Max) {
 		var lo, hi string
 		for _, b := range []struct {
-			raw json.RawMessage
+			raw jsontext.Value
 			to  *string
 		}{{p.Min, &lo}, {p.Max, &hi}} {
 			if len(b.raw) > 0 {
-				if err := json.Unmarshal(b.raw, b.to); err != nil {
+				if err := jsonv2.Unmarshal(b.raw, b.to); err != nil {
 					return nil, fmt.Errorf("a term range: %v", err)
 				}
 			}
@@ -151,12 +163,12 @@ func (p *peerQuery) rangeQuery() (query.Query, error) {
 	}
 	var lo, hi *float64
 	for _, b := range []struct {
-		raw json.RawMessage
+		raw jsontext.Value
 		to  **float64
 	}{{p.Min, &lo}, {p.Max, &hi}} {
 		if len(b.raw) > 0 {
 			var v float64
-			if err := json.Unmarshal(b.raw, &v); err != nil {
+			if err := jsonv2.Unmarshal(b.raw, &v); err != nil {
 				return nil, fmt.Errorf("a numeric range: %v", err)
 			}
 			*b.to = &v

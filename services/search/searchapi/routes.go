@@ -34,6 +34,6 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 		e.GET(snapshotRoute, internal, handleSnapshot(log, d))
 	}
 	if d.Answer != nil {
-		e.POST(PeerRoute, internal, handlePeer(d.Answer))
+		e.POST(PeerRoute, internal, handlePeer(idx, d.Answer))
 	}
 }
