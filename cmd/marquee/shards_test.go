@@ -140,6 +140,11 @@ func TestShardsBehindTheGateway(t *testing.T) {
 			t.Errorf("a search with the merge header: %d, merge answered: %v", r.status, merged)
 		}
 	}
+	// A page past the merge's window is refused (each shard would answer every hit before it); the cursor
+	// pages as deep as one index's.
+	if r := shards.do("GET", "/v1/movies?q=love&page=11&per_page=100", nil, nil); r.status != 400 || !strings.Contains(string(r.body), "cursor") {
+		t.Errorf("page 11 of 100 on the shards: %d %.300s", r.status, r.body)
+	}
 	// A merged cursor edited, or made for another search, is refused.
 	first := getPage(t, shards, "q=love&per_page=2")
 	for _, bad := range []string{"q=love&per_page=2&cursor=" + url.QueryEscape(first.NextCursor[:len(first.NextCursor)-2]+"xx"),

@@ -8,6 +8,11 @@ package shardwire
 // window of hits, each with its position. The gateway removes it from every client request.
 const Header = "Marquee-Merge"
 
+// MaxWindow bounds page × per_page of a merged search: each shard answers every hit up to the page's end,
+// in full, so page N costs every shard N pages. Deeper pages are asked with the cursor, whose pages cost
+// one page a shard.
+const MaxWindow = 1000
+
 // Result is what a shard adds to a search answer for the merge, under the answer's "merge" key.
 type Result struct {
 	// Hits are the answer's hits' positions, one for each hit in order.
@@ -32,11 +37,6 @@ type Facet struct {
 	Size  int     `json:"size"`           // the values a client's answer holds: the merged facet's length
 	More  bool    `json:"more,omitempty"` // the shard has values beyond those given (each counted no more than the last)
 	Scale float64 `json:"scale"`          // the merged counts are the sums times Scale, rounded: more than 1 for a sample's
-	// Filter is the search parameter that picks the movies of a value, to count one the shard left out:
-	// Replace says the facet ignores that filter (the value replaces the filter's values), or else counts
-	// within it (the value is added to them).
-	Filter  string `json:"filter"`
-	Replace bool   `json:"replace,omitempty"`
 	// Counts are the counts of the values CountHeader asked for, unscaled.
 	Counts map[string]int `json:"counts,omitempty"`
 	// Terms order values of equal count where a facet is cut (by term, then value): a value's term, where it

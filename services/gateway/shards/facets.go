@@ -30,32 +30,39 @@ type facetStats struct {
 // that a shard left out is counted by asking that shard; a value no shard gave can only be shown if the
 // floors' sum reaches the facet's last count, and then the facet is approximate.
 type valueFacet struct {
-	info   shardwire.Facet
-	sums   map[string]int
+	size   int                   // the values a client's answer holds
+	sums   map[string]float64    // each shard's counts times its scale, added up
 	shown  map[string]facetValue // the value's bucket bounds
 	terms  map[string]string     // the values' terms, where not the values
 	given  []map[string]bool     // by shard: the values it gave or counted
-	floors []int                 // by shard: a left-out value's most
+	floors []float64             // by shard: a left-out value's most, scaled
+	scales []float64             // by shard: its counts' scale (a sample's)
 	bucket bool                  // numeric buckets, in their order
+	broken bool                  // a shard did not say how it counted: the facet cannot be exact
 }
 
 func newValueFacet(shards int) *valueFacet {
-	return &valueFacet{sums: map[string]int{}, shown: map[string]facetValue{}, terms: map[string]string{}, given: make([]map[string]bool, shards), floors: make([]int, shards)}
+	return &valueFacet{sums: map[string]float64{}, shown: map[string]facetValue{}, terms: map[string]string{},
+		given: make([]map[string]bool, shards), floors: make([]float64, shards), scales: make([]float64, shards)}
 }
 
-func (f *valueFacet) add(shard int, vals []facetValue, info shardwire.Facet) {
-	if f.info.Size == 0 {
-		f.info = info
+// add takes shard's facet. Shards may count on samples of different scales (one answers from its kept
+// counts, another samples; a write lands between their counts), so each count is scaled by its shard's.
+func (f *valueFacet) add(shard int, vals []facetValue, info shardwire.Facet, ok bool) {
+	if !ok || info.Size <= 0 {
+		f.broken, info.Size = true, max(info.Size, len(vals))
 	}
+	f.size = max(f.size, info.Size)
+	f.scales[shard] = max(1, info.Scale)
 	f.given[shard] = map[string]bool{}
 	for _, v := range vals {
-		f.sums[v.Value] += v.Count
+		f.sums[v.Value] += float64(v.Count) * f.scales[shard]
 		f.given[shard][v.Value] = true
 		f.shown[v.Value] = v
 		f.bucket = f.bucket || v.From != nil
 	}
 	if info.More && len(vals) > 0 {
-		f.floors[shard] = vals[len(vals)-1].Count
+		f.floors[shard] = float64(vals[len(vals)-1].Count) * f.scales[shard]
 	}
 	for v, term := range info.Terms {
 		f.terms[v] = term
@@ -79,7 +86,7 @@ func (f *valueFacet) counted(shard int, v string, n int) {
 	}
 	if !f.given[shard][v] {
 		f.given[shard][v] = true
-		f.sums[v] += n
+		f.sums[v] += float64(n) * max(1, f.scales[shard])
 		if _, ok := f.shown[v]; !ok {
 			f.shown[v] = facetValue{Value: v}
 		}
@@ -107,7 +114,7 @@ func (f *valueFacet) ranked() []string {
 }
 
 // left is the most a value that shard left out may count for there; 0 if the shard gave or counted it.
-func (f *valueFacet) left(shard int, v string) int {
+func (f *valueFacet) left(shard int, v string) float64 {
 	if f.given[shard][v] {
 		return 0
 	}
@@ -121,11 +128,11 @@ func (f *valueFacet) unsure() []string {
 	if f.bucket || len(ranked) == 0 {
 		return nil
 	}
-	size := min(f.info.Size, len(ranked))
+	size := min(f.size, len(ranked))
 	last := ranked[size-1]
 	var out []string
 	for k, v := range ranked {
-		upper, left := f.sums[v], 0
+		upper, left := f.sums[v], 0.0
 		for s := range f.floors {
 			left += f.left(s, v)
 		}
@@ -154,8 +161,8 @@ func (f *valueFacet) questions() map[int][]string {
 // every shard could be among them.
 func (f *valueFacet) values() ([]facetValue, bool) {
 	ranked := f.ranked()
-	if !f.bucket && len(ranked) > f.info.Size {
-		ranked = ranked[:f.info.Size]
+	if !f.bucket && len(ranked) > f.size {
+		ranked = ranked[:f.size]
 	}
 	last := ""
 	if len(ranked) > 0 {
@@ -165,18 +172,18 @@ func (f *valueFacet) values() ([]facetValue, bool) {
 		ranked = slices.Clone(ranked)
 		slices.SortFunc(ranked, func(a, b string) int { return cmp.Or(cmp.Compare(f.sums[b], f.sums[a]), cmp.Compare(a, b)) })
 	}
-	unseen := 0
+	unseen := 0.0
 	for s := range f.floors {
 		unseen += f.floors[s]
 	}
 	out := make([]facetValue, len(ranked))
 	for i, v := range ranked {
 		fv := f.shown[v]
-		fv.Count = int(math.Round(float64(f.sums[v]) * max(1, f.info.Scale)))
+		fv.Count = int(math.Round(f.sums[v]))
 		out[i] = fv
 	}
-	exact := len(f.unsure()) == 0
-	if !f.bucket && unseen > 0 && (len(ranked) < f.info.Size || unseen >= f.sums[last]) {
+	exact := !f.broken && len(f.unsure()) == 0
+	if !f.bucket && unseen > 0 && (len(ranked) < f.size || unseen >= f.sums[last]) {
 		exact = false // a value no shard gave could be among them
 	}
 	return out, exact
@@ -205,7 +212,8 @@ func (m *Merger) mergeFacets(r *http.Request, pages []*result, asked func(int) u
 			if values[name] == nil {
 				values[name] = newValueFacet(len(pages))
 			}
-			values[name].add(s, vals, p.Merge.Facets[name])
+			info, ok := p.Merge.Facets[name]
+			values[name].add(s, vals, info, ok)
 		}
 	}
 	asks := map[int]map[string][]string{}
@@ -251,6 +259,7 @@ func (m *Merger) countValues(r *http.Request, asks map[int]map[string][]string, 
 		q := asked(s)
 		q.Set("per_page", "1") // the facets are the answer
 		q.Del("cursor")
+		q.Del("page")
 		h := merging()
 		h.Set(shardwire.CountHeader, string(b))
 		questions[s] = &question{query: q, header: h}

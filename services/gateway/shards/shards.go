@@ -1,8 +1,10 @@
 // Package shards answers the search API in front of search shards, the services of one stream partition
 // each: a movie is read from its partition's shard, and a search or an autocompletion is asked of every
 // shard and their answers merged into the answer one index of every movie gives. The shards rank and count
-// as that index does (they ask each other what the whole catalog holds), so the merge is exact: pages by
-// the hits' positions, totals and facets by their sums. Cursors hold every shard's position.
+// as that index does (they ask each other what the whole catalog holds), so pages merge by the hits'
+// positions and totals and facets by their sums (a facet that cannot be proven exact says so). Not alike:
+// a sorted search with text orders the movies of one sort value by each shard's own relevance, and
+// suggestions rank by each shard's own word frequencies. Cursors hold every shard's position.
 package shards
 
 import (
@@ -99,7 +101,8 @@ func (m *Merger) ask(ctx context.Context, r *http.Request, of func(shard int) *q
 			if err != nil {
 				return err
 			}
-			for _, h := range []string{"Cache-Control", "Pragma", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id"} {
+			req.RemoteAddr = r.RemoteAddr // the proxy's X-Forwarded-For names the client
+			for _, h := range []string{"Cache-Control", "Pragma", "X-Forwarded-Proto", "X-Request-Id", "Marquee-Client-IP"} {
 				if v := r.Header.Values(h); len(v) > 0 {
 					req.Header[h] = v
 				}

@@ -71,7 +71,7 @@ func (s *fakeShard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vals = append(vals, facetValue{Value: v, Count: n})
 	}
 	slices.SortFunc(vals, func(a, b facetValue) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value)) })
-	info := shardwire.Facet{Size: 3, Scale: 1, Filter: "director"}
+	info := shardwire.Facet{Size: 3, Scale: 1}
 	if len(vals) > s.depth {
 		vals, info.More = vals[:s.depth], true
 	}
@@ -253,14 +253,14 @@ func TestFacetsSumWholeCounts(t *testing.T) {
 func TestFacetExactOnlyWhenProvable(t *testing.T) {
 	cut := shardwire.Facet{Size: 2, Scale: 1, More: true}
 	f := newValueFacet(2)
-	f.add(0, []facetValue{{Value: "a", Count: 9}, {Value: "b", Count: 8}, {Value: "c", Count: 1}}, cut)
-	f.add(1, []facetValue{{Value: "a", Count: 9}, {Value: "b", Count: 8}, {Value: "d", Count: 1}}, cut)
+	f.add(0, []facetValue{{Value: "a", Count: 9}, {Value: "b", Count: 8}, {Value: "c", Count: 1}}, cut, true)
+	f.add(1, []facetValue{{Value: "a", Count: 9}, {Value: "b", Count: 8}, {Value: "d", Count: 1}}, cut, true)
 	if vals, exact := f.values(); !exact || len(f.unsure()) > 0 || vals[0] != (facetValue{Value: "a", Count: 18}) || vals[1] != (facetValue{Value: "b", Count: 16}) {
 		t.Errorf("a 18 and b 16, a value left out at most 1+1: %v, exact %v, unsure %v", vals, exact, f.unsure())
 	}
 	f = newValueFacet(2)
-	f.add(0, []facetValue{{Value: "a", Count: 5}, {Value: "b", Count: 1}}, cut)
-	f.add(1, []facetValue{{Value: "a", Count: 5}, {Value: "c", Count: 1}}, cut)
+	f.add(0, []facetValue{{Value: "a", Count: 5}, {Value: "b", Count: 1}}, cut, true)
+	f.add(1, []facetValue{{Value: "a", Count: 5}, {Value: "c", Count: 1}}, cut, true)
 	if _, exact := f.values(); exact || !slices.Equal(f.unsure(), []string{"b", "c"}) {
 		t.Errorf("b and c each left out by a shard, beside a value neither gave: exact %v, unsure %v", exact, f.unsure())
 	}
@@ -269,6 +269,23 @@ func TestFacetExactOnlyWhenProvable(t *testing.T) {
 	}
 	if _, exact := f.values(); exact {
 		t.Error("b and c counted, but a value neither shard gave may count 2, as many as b")
+	}
+}
+
+// Shards that counted on samples of different scales add up scaled; a shard that does not say how it
+// counted leaves the facet approximate, never a crash.
+func TestFacetScalesAndBrokenAnswers(t *testing.T) {
+	f := newValueFacet(2)
+	f.add(0, []facetValue{{Value: "a", Count: 400}}, shardwire.Facet{Size: 2, Scale: 1}, true)
+	f.add(1, []facetValue{{Value: "a", Count: 50}}, shardwire.Facet{Size: 2, Scale: 8}, true)
+	if vals, _ := f.values(); vals[0].Count != 800 {
+		t.Errorf("400 exact and 50 sampled at 8: %v, want 800", vals)
+	}
+	f = newValueFacet(2)
+	f.add(0, []facetValue{{Value: "a", Count: 4}, {Value: "b", Count: 3}}, shardwire.Facet{}, false)
+	f.add(1, []facetValue{{Value: "a", Count: 4}}, shardwire.Facet{Size: 0}, true)
+	if vals, exact := f.values(); exact || len(vals) != 2 || vals[0].Count != 8 {
+		t.Errorf("shards that did not say how they counted: %v, exact %v", vals, exact)
 	}
 }
 

@@ -237,6 +237,10 @@ func toQuery(v url.Values, merge bool) (search.Query, error) {
 		return q, err
 	}
 	if merge { // every hit up to the page's end: the gateway merges the shards' and keeps the page
+		if q.Page*q.PerPage > shardwire.MaxWindow {
+			return q, apperr.InvalidFields("The search parameters are not valid.", map[string]string{
+				"page": fmt.Sprintf("page × per_page must be at most %d in a catalog split into shards; use the cursor to page deeper", shardwire.MaxWindow)})
+		}
 		q.Merge, q.Page, q.PerPage = true, 1, q.Page*q.PerPage
 	}
 	return q, nil

@@ -83,8 +83,9 @@ type keptAnswer struct {
 }
 
 const (
-	peerAnswerLife = time.Second
-	maxKeptAnswers = 4096
+	peerAnswerLife    = time.Second
+	maxKeptAnswers    = 4096
+	peerAnswerTimeout = 10 * time.Second // as long as a shard waits for its peers
 )
 
 func newPeerAnswers(idx any) *peerAnswers {
@@ -111,7 +112,10 @@ func (p *peerAnswers) answer(ctx context.Context, body []byte, compute func(cont
 		return k.body, nil
 	}
 	v, err, _ := p.flight.Do(key, func() (any, error) {
-		out, err := compute(context.WithoutCancel(ctx)) // the answer of every asker waiting on it
+		// The answer of every asker waiting on it, so not the first asker's to cancel; bounded all the same.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), peerAnswerTimeout)
+		defer cancel()
+		out, err := compute(cctx)
 		if err == nil {
 			p.keep(key, out, now)
 		}

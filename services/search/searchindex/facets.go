@@ -273,7 +273,7 @@ func (x *Index) countFacets(ctx context.Context, e *executor, q *search.Query, m
 	}
 	for o := range results {
 		if d := defs[o.name]; q.Merge && o.facet.Stats == nil {
-			m := &shardwire.Facet{Size: facetSizeOf(o.name, d), Scale: o.scale, Filter: d.filter, Replace: d.own != ""}
+			m := &shardwire.Facet{Size: facetSizeOf(o.name, d), Scale: o.scale}
 			if len(o.facet.Values) > mergeFacetDepth {
 				o.facet.Values, m.More = o.facet.Values[:mergeFacetDepth], true
 			}

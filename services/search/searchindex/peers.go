@@ -38,13 +38,17 @@ const (
 	AskCount        PeerOp = "count"         // N: the movies Query matches
 	AskTermFreqs    PeerOp = "term_freqs"    // Ns: the live movies with each of Terms
 	AskPrefixWords  PeerOp = "prefix_words"  // Words: Field's words that start with Word
-	AskFuzzy        PeerOp = "fuzzy"         // Edits: Field's words within Fuzz edits of Word; with no Field, every text field's, and their WordFields
-	AskPrefixCounts PeerOp = "prefix_counts" // Counts: Field's words that start with Word, with their movies; with Fields, FieldCounts
+	AskFuzzy        PeerOp = "fuzzy"         // Edits: Field's words within Fuzz edits of Word
+	AskPrefixCounts PeerOp = "prefix_counts" // Counts: Field's words that start with Word, with their movies
 	AskFuzzyPrefix  PeerOp = "fuzzy_prefix"  // Words: Field's words that start with a word within Fuzz edits of Word
-	AskWordFields   PeerOp = "word_fields"   // Bits: the text fields that have Word; WordFields: of each of Words
-	AskDocFreq      PeerOp = "doc_freq"      // N: the movies with Word, in each of Fields, added up
-	AskHasPrefix    PeerOp = "has_prefix"    // Yes: a word of Fields starts with Word
-	AskRatings      PeerOp = "ratings"       // Sum and N: the ratings that have votes
+	AskWordFields   PeerOp = "word_fields"   // Bits: the text fields that have Word
+	// The batched questions: a peer that does not know them refuses them, never answers another question.
+	AskFuzzyEveryField  PeerOp = "fuzzy_every_field"   // Edits and WordFields: every text field's words within Fuzz edits of Word
+	AskPrefixCountsOf   PeerOp = "prefix_counts_of"    // FieldCounts: AskPrefixCounts of each of Fields
+	AskWordFieldsOfEach PeerOp = "word_fields_of_each" // WordFields: AskWordFields of each of Words
+	AskDocFreq          PeerOp = "doc_freq"            // N: the movies with Word, in each of Fields, added up
+	AskHasPrefix        PeerOp = "has_prefix"          // Yes: a word of Fields starts with Word
+	AskRatings          PeerOp = "ratings"             // Sum and N: the ratings that have votes
 )
 
 // PeerQuestion is one question to the peers; which fields it uses depends on Op.
@@ -194,12 +198,12 @@ func (q PeerQuestion) check() error {
 		}
 	}
 	switch q.Op {
-	case AskDocCount, AskRatings, AskTermFreqs, AskFuzzy, AskWordFields, AskDocFreq, AskHasPrefix:
+	case AskDocCount, AskRatings, AskTermFreqs, AskFuzzy, AskWordFields, AskDocFreq, AskHasPrefix, AskFuzzyEveryField, AskWordFieldsOfEach:
 	case AskCount:
 		if q.Query == nil {
 			return bad("no query")
 		}
-	case AskPrefixWords, AskPrefixCounts, AskFuzzyPrefix:
+	case AskPrefixWords, AskPrefixCounts, AskFuzzyPrefix, AskPrefixCountsOf:
 		if q.Word == "" {
 			return bad("no prefix") // every word of the field
 		}
@@ -263,16 +267,12 @@ func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 	var a PeerAnswer
 	switch q.Op {
 	case AskFuzzy:
-		if q.Field == "" {
-			a.Edits, a.WordFields, err = ir.ownFuzzyEveryField(q.Word, q.Fuzz)
-		} else {
-			a.Edits, err = ir.ownFuzzy(q.Field, q.Word, q.Fuzz)
-		}
+		a.Edits, err = ir.ownFuzzy(q.Field, q.Word, q.Fuzz)
+	case AskFuzzyEveryField:
+		a.Edits, a.WordFields, err = ir.ownFuzzyEveryField(q.Word, q.Fuzz)
 	case AskPrefixCounts:
-		if len(q.Fields) == 0 {
-			a.Counts, err = ir.ownPrefixCounts(q.Field, q.Word)
-			break
-		}
+		a.Counts, err = ir.ownPrefixCounts(q.Field, q.Word)
+	case AskPrefixCountsOf:
 		a.FieldCounts = map[string]map[string]uint64{}
 		for _, f := range q.Fields {
 			if a.FieldCounts[f], err = ir.ownPrefixCounts(f, q.Word); err != nil {
@@ -284,10 +284,8 @@ func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 		seen, err = ir.ownFuzzyPrefix(q.Field, q.Word, q.Fuzz)
 		a.Words = slices.Sorted(maps.Keys(seen))
 	case AskWordFields:
-		if len(q.Words) == 0 {
-			a.Bits, err = ir.ownWordFields(q.Word)
-			break
-		}
+		a.Bits, err = ir.ownWordFields(q.Word)
+	case AskWordFieldsOfEach:
 		a.WordFields = make(map[string]uint64, len(q.Words))
 		for _, w := range q.Words {
 			var f uint64

@@ -398,7 +398,7 @@ func (ir *dictReader) fuzzyEveryField(t string, fuzz int) (map[string]typoVarian
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzy, Word: t, Fuzz: fuzz})
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyEveryField, Word: t, Fuzz: fuzz})
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +497,7 @@ func (ir *dictReader) prefixCounts(fields []string, prefix string) (map[string]m
 			return nil, err
 		}
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCounts, Fields: fields, Word: prefix})
+	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCountsOf, Fields: fields, Word: prefix})
 	if err != nil {
 		return nil, err
 	}

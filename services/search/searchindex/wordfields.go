@@ -215,7 +215,7 @@ func (ir *dictReader) wordFieldsOf(words []string) (map[string]uint64, error) {
 		}
 		out[w] = f
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskWordFields, Words: missing})
+	a, _, err := ir.ask(PeerQuestion{Op: AskWordFieldsOfEach, Words: missing})
 	if err != nil {
 		return nil, err
 	}
