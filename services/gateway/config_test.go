@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -72,6 +73,14 @@ func TestConfigValidate(t *testing.T) {
 		{"import limit", func(c *Config) { c.MaxImportBytes = 0 }, "max_import_bytes"},
 		{"key cache", func(c *Config) { c.KeyCacheInactiveTTL = 0 }, "key_cache_inactive_ttl"},
 		{"catalog url", func(c *Config) { c.CatalogURL = "catalog:8081" }, "catalog_url"},
+		{"one shard", func(c *Config) { c.SearchShards = []string{"http://s0:8082"} }, "search_shards"},
+		{"shard url", func(c *Config) { c.SearchShards = []string{"http://s0:8082", "s1:8082"} }, "search_shards"},
+		{"cursors of many shards", func(c *Config) {
+			c.SearchShards = nil
+			for i := range 16 {
+				c.SearchShards = append(c.SearchShards, fmt.Sprintf("http://s%d:8082", i))
+			}
+		}, "max_query_bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()

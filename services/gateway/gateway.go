@@ -99,6 +99,10 @@ func (c *Config) Validate() error {
 	if n := len(c.SearchShards); n == 1 || n > events.MaxPartitions {
 		errs = append(errs, fmt.Errorf("search_shards names %d services: a partitioned stream has 2 to %d partitions", n, events.MaxPartitions))
 	}
+	if n := len(c.SearchShards); n > 0 && c.MaxQueryBytes < n*cursorBytesPerShard {
+		// A merged cursor holds every shard's (a few hundred bytes each), and comes back in the query string.
+		errs = append(errs, fmt.Errorf("max_query_bytes %d is too small for the cursors of %d search_shards: at least %d", c.MaxQueryBytes, n, n*cursorBytesPerShard))
+	}
 	for _, raw := range c.SearchShards {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("search_shards: %q must be an http(s) URL", raw))
@@ -139,6 +143,10 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// cursorBytesPerShard is what a merged cursor takes of the query string for each shard: its cursor (a
+// sort's values, the tiers' layout, a signature), base64-encoded in the merged one.
+const cursorBytesPerShard = 512
 
 // Options returns the handler options that c describes. c must be valid.
 func (c *Config) Options() Options {
