@@ -56,12 +56,6 @@ func parsePeerQuestion(body []byte) (searchindex.PeerQuestion, error) {
 	return q, nil
 }
 
-// parsePeerQuery reads the query of a peer's question alone.
-func parsePeerQuery(b []byte) (query.Query, error) {
-	q, err := parsePeerQuestion([]byte(`{"op":"count","query":` + string(b) + `}`))
-	return q.Query, err
-}
-
 type boosted interface {
 	query.Query
 	SetBoost(float64)

@@ -66,3 +66,9 @@ func TestPeerQueryReadsWhatShardsAsk(t *testing.T) {
 		}
 	}
 }
+
+// parsePeerQuery reads q as the query of a count question.
+func parsePeerQuery(b []byte) (query.Query, error) {
+	q, err := parsePeerQuestion([]byte(`{"op":"count","query":` + string(b) + `}`))
+	return q.Query, err
+}
