@@ -18,6 +18,7 @@ import (
 
 	"marquee/pkg/events"
 	"marquee/pkg/freeport"
+	"marquee/pkg/httpx"
 	"marquee/pkg/ingest"
 	"marquee/pkg/natsx"
 	"marquee/pkg/natsx/natsembed"
@@ -129,6 +130,41 @@ func TestShardsBehindTheGateway(t *testing.T) {
 			t.Errorf("%s: %v from the shards, %v from one index", path, g.Suggestions, w.Suggestions)
 		}
 	}
+	// A shard's part of a merge records what it asked its peers; another shard given that transcript
+	// answers the same search as it does when it asks them, asking none. Only the deployment may.
+	internal := map[string]string{httpx.InternalTokenHeader: internalToken, shardwire.Header: "1"}
+	for _, s := range []string{"q=love+story&facets=genres,decade", "q=teh+godfathr", "q=sta&per_page=20", "q=war&genre=Drama&sort=-year"} {
+		var lead, live, replayed struct {
+			Total  int
+			Hits   []mergedHit
+			Facets map[string]json.RawMessage
+			Merge  shardwire.Result
+		}
+		(&client{t: t, base: urls[0]}).must(200, "GET", "/v1/movies?"+s, nil, internal).json(t, &lead)
+		if len(lead.Merge.Transcript) == 0 || lead.Merge.Asked == 0 {
+			t.Fatalf("%s: shard 0 asked %d questions, transcript of %d bytes", s, lead.Merge.Asked, len(lead.Merge.Transcript))
+		}
+		other := &client{t: t, base: urls[1]}
+		other.must(200, "GET", "/v1/movies?"+s, nil, internal).json(t, &live)
+		other.must(200, "POST", shardwire.SearchRoute+"?"+s, lead.Merge.Transcript, internal).json(t, &replayed)
+		if replayed.Merge.Asked != 0 || len(replayed.Merge.Transcript) != 0 || live.Merge.Asked == 0 {
+			t.Errorf("%s: shard 1 asked %d questions given the transcript (%d bytes back), %d without", s, replayed.Merge.Asked, len(replayed.Merge.Transcript), live.Merge.Asked)
+		}
+		if live.Total != replayed.Total || !reflect.DeepEqual(live.Hits, replayed.Hits) || !reflect.DeepEqual(live.Facets, replayed.Facets) ||
+			!reflect.DeepEqual(live.Merge.Hits, replayed.Merge.Hits) {
+			t.Errorf("%s: shard 1 answered %d %v given the transcript, %d %v asking its peers", s, replayed.Total, replayed.Hits, live.Total, live.Hits)
+		}
+	}
+	shard := &client{t: t, base: urls[1]}
+	if r := shard.do("POST", shardwire.SearchRoute+"?q=love", json.RawMessage(`{"questions":[]}`), map[string]string{shardwire.Header: "1"}); r.status != 401 {
+		t.Errorf("a search with a transcript, without the internal token: %d %.200s", r.status, r.body)
+	}
+	for _, bad := range []string{`[1,2]`, `{"questions":[{"question":"x","answers":[{"n":1},{"n":2}]}]}`} {
+		if r := shard.do("POST", shardwire.SearchRoute+"?q=love", json.RawMessage(bad), internal); r.status != 400 {
+			t.Errorf("a search with the transcript %s: %d %.200s", bad, r.status, r.body)
+		}
+	}
+
 	// A client cannot ask a shard for its part of a merge through the gateway (its pages of any size).
 	hostile := map[string]string{shardwire.Header: "1", shardwire.CountHeader: `{"genres":["Drama"]}`}
 	for _, c := range []*client{shards, one} {

@@ -3,6 +3,8 @@
 // Header (and the deployment's internal token) is answered with Result beside the usual body.
 package shardwire
 
+import "encoding/json"
+
 // Header marks a request as the gateway's, to be merged with other shards' answers; its value is "1". Only
 // a request that also carries the internal token may set it: a page may then hold up to the search's
 // window of hits, each with its position. The gateway removes it from every client request.
@@ -19,7 +21,20 @@ type Result struct {
 	Hits []Hit `json:"hits"`
 	// Facets are, by name, how each value facet of the answer was counted.
 	Facets map[string]Facet `json:"facets,omitempty"`
+	// Transcript is, when the shard asked its peers what the whole catalog holds, the questions and every
+	// shard's answers: the gateway sends it with the same search to the other shards (SearchRoute), which
+	// then need not ask again. Opaque to the gateway.
+	Transcript json.RawMessage `json:"transcript,omitempty"`
+	// Asked is how many questions the shard put to its peers itself.
+	Asked int `json:"asked,omitempty"`
 }
+
+// SearchRoute is where a shard answers a search to merge (as GET /v1/movies with Header, same query) given
+// the Transcript of another shard's answer to it as the request's body (POST, the internal token required).
+const SearchRoute = "/v1/index/search"
+
+// MaxTranscript bounds a transcript's bytes.
+const MaxTranscript = 32 << 20
 
 // Hit is a hit's position in the search's order.
 type Hit struct {

@@ -191,7 +191,7 @@ func (f *valueFacet) values() ([]facetValue, bool) {
 
 // mergeFacets fills out's facets from the shards' pages, asking shards for the counts of values they left
 // out where those decide the facet; it reports whether a facet could not be made exact.
-func (m *Merger) mergeFacets(r *http.Request, pages []*result, asked func(int) url.Values, out *result) (approximate bool, err error) {
+func (m *Merger) mergeFacets(r *http.Request, pages []*result, asked func(int) url.Values, transcript []byte, out *result) (approximate bool, err error) {
 	values := map[string]*valueFacet{}
 	for s, p := range pages {
 		for name, raw := range p.Facets {
@@ -226,7 +226,7 @@ func (m *Merger) mergeFacets(r *http.Request, pages []*result, asked func(int) u
 		}
 	}
 	if len(asks) > 0 {
-		if err := m.countValues(r, asks, asked, values); err != nil {
+		if err := m.countValues(r, asks, asked, transcript, values); err != nil {
 			return false, err
 		}
 	}
@@ -241,7 +241,7 @@ func (m *Merger) mergeFacets(r *http.Request, pages []*result, asked func(int) u
 }
 
 // countValues asks shards for the counts of values their facets left out.
-func (m *Merger) countValues(r *http.Request, asks map[int]map[string][]string, asked func(int) url.Values, facets map[string]*valueFacet) error {
+func (m *Merger) countValues(r *http.Request, asks map[int]map[string][]string, asked func(int) url.Values, transcript []byte, facets map[string]*valueFacet) error {
 	questions := map[int]*question{}
 	for s, byFacet := range asks {
 		n := 0
@@ -262,7 +262,7 @@ func (m *Merger) countValues(r *http.Request, asks map[int]map[string][]string, 
 		q.Del("page")
 		h := merging()
 		h.Set(shardwire.CountHeader, string(b))
-		questions[s] = &question{query: q, header: h}
+		questions[s] = &question{query: q, header: h, transcript: transcript}
 	}
 	answers, err := m.ask(r.Context(), r, func(s int) *question { return questions[s] })
 	if err != nil {

@@ -60,21 +60,13 @@ func (m *Merger) search(w http.ResponseWriter, r *http.Request) {
 		}
 		return q
 	}
-	answers, err := m.ask(r.Context(), r, func(shard int) *question { return &question{query: asked(shard), header: merging()} })
+	answers, pages, transcript, err := m.searchShards(r, asked)
 	if err != nil {
 		m.unavailable(w, r, err)
 		return
 	}
 	if relayFailure(w, answers) {
 		return
-	}
-	pages := make([]*result, len(answers))
-	for i, a := range answers {
-		pages[i] = &result{}
-		if err := json.Unmarshal(a.body, pages[i]); err != nil || pages[i].Merge == nil || len(pages[i].Merge.Hits) != len(pages[i].Hits) {
-			m.unavailable(w, r, fmt.Errorf("shard %d answered a search without its merge: %v", i, err))
-			return
-		}
 	}
 	page := 1
 	if n, err := strconv.Atoi(params.Get("page")); err == nil && n > 0 {
@@ -98,13 +90,67 @@ func (m *Merger) search(w http.ResponseWriter, r *http.Request) {
 		out.Index.Current = out.Index.Current && p.Index.Current
 		out.Index.Age = max(out.Index.Age, p.Index.Age)
 	}
-	approximate, err := m.mergeFacets(r, pages, asked, out)
+	approximate, err := m.mergeFacets(r, pages, asked, transcript, out)
 	if err != nil {
 		m.unavailable(w, r, err)
 		return
 	}
 	out.FacetsApproximate = out.FacetsApproximate || approximate
 	m.writeMerged(w, r, answers, out)
+}
+
+// searchShards asks every shard for its part of a search: one shard first, each in turn, and then the
+// others with the transcript of what it asked its peers, so that they need not ask again. A failure's
+// answer is the first shard's alone. It returns the answers, the pages they hold, and the transcript.
+func (m *Merger) searchShards(r *http.Request, asked func(int) url.Values) ([]*answer, []*result, []byte, error) {
+	first := int(m.turn.Add(1) % uint64(len(m.shards)))
+	answers, err := m.ask(r.Context(), r, func(shard int) *question {
+		if shard != first {
+			return nil
+		}
+		return &question{query: asked(shard), header: merging()}
+	})
+	if err != nil || !answers[first].ok() {
+		return answers, nil, nil, err
+	}
+	pages := make([]*result, len(m.shards))
+	if pages[first], err = pageOf(first, answers[first]); err != nil {
+		return nil, nil, nil, err
+	}
+	transcript := []byte(pages[first].Merge.Transcript)
+	if len(transcript) == 0 {
+		transcript = nil
+	}
+	rest, err := m.ask(r.Context(), r, func(shard int) *question {
+		if shard == first {
+			return nil
+		}
+		return &question{query: asked(shard), header: merging(), transcript: transcript}
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rest[first] = answers[first]
+	if slices.ContainsFunc(rest, func(a *answer) bool { return !a.ok() }) {
+		return rest, nil, nil, nil
+	}
+	for i, a := range rest {
+		if i != first {
+			if pages[i], err = pageOf(i, a); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	}
+	return rest, pages, transcript, nil
+}
+
+// pageOf reads shard i's answer to a search.
+func pageOf(i int, a *answer) (*result, error) {
+	p := &result{}
+	if err := json.Unmarshal(a.body, p); err != nil || p.Merge == nil || len(p.Merge.Hits) != len(p.Hits) {
+		return nil, fmt.Errorf("shard %d answered a search without its merge: %v", i, err)
+	}
+	return p, nil
 }
 
 // without is a copy of params without the names.

@@ -4,19 +4,24 @@
 // as that index does (they ask each other what the whole catalog holds), so pages merge by the hits'
 // positions and totals and facets by their sums (a facet that cannot be proven exact says so). Not alike:
 // a sorted search with text orders the movies of one sort value by each shard's own relevance, and
-// suggestions rank by each shard's own word frequencies. Cursors hold every shard's position.
+// suggestions rank by each shard's own word frequencies. Cursors hold every shard's position. A search
+// goes to one shard first, each in turn, and then to the others with the transcript of what the first
+// asked its peers (shardwire.Result.Transcript), so that its questions are asked once, not by every shard.
 package shards
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -33,6 +38,7 @@ type Merger struct {
 	stream  events.Stream  // the partitioning, to find a movie's shard
 	cursors cursorSigner
 	mux     *http.ServeMux
+	turn    atomic.Uint64 // which shard searches first: each in turn
 }
 
 // New returns the search API over shards, the search services of partitions 0 to len(shards)-1 in order
@@ -78,10 +84,11 @@ type answer struct {
 func (a answer) ok() bool { return a.status == http.StatusOK }
 
 // question is what a shard is asked in place of the client's request: its query, and headers set besides
-// those kept from the client's.
+// those kept from the client's. A search given a transcript goes to shardwire.SearchRoute with it.
 type question struct {
-	query  url.Values
-	header http.Header
+	query      url.Values
+	header     http.Header
+	transcript []byte
 }
 
 // ask asks the shards, in parallel, what of says (a nil question: that shard is not asked), and returns
@@ -97,9 +104,16 @@ func (m *Merger) ask(ctx context.Context, r *http.Request, of func(shard int) *q
 		g.Go(func() error {
 			u := *r.URL
 			u.RawQuery = q.query.Encode()
-			req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), nil)
+			method, body := r.Method, io.Reader(nil)
+			if q.transcript != nil {
+				method, u.Path, u.RawPath, body = http.MethodPost, shardwire.SearchRoute, "", bytes.NewReader(q.transcript)
+			}
+			req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 			if err != nil {
 				return err
+			}
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
 			}
 			req.RemoteAddr = r.RemoteAddr // the proxy's X-Forwarded-For names the client
 			for _, h := range []string{"Cache-Control", "Pragma", "X-Forwarded-Proto", "X-Request-Id", "Marquee-Client-IP"} {

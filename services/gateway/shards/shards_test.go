@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -25,6 +26,9 @@ type fakeShard struct {
 	depth                 int         // the facet's values given, before More
 	ready                 int         // the status of /readyz
 	counted               int         // the count questions asked
+	transcribes           bool        // a search asked with GET answers a transcript
+	status                int         // the status of a search's answer; 0: 200
+	asked                 []string    // each search: "GET", or "POST " and its transcript
 }
 
 type fakeMovie struct {
@@ -44,12 +48,20 @@ func (s *fakeShard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"versions":[],"partition":%d,"partitions":%d}`, s.partition, s.partitions)
 		return
 	case "/v1/movies":
+		s.asked = append(s.asked, "GET")
+	case shardwire.SearchRoute:
+		body, _ := io.ReadAll(r.Body)
+		s.asked = append(s.asked, r.Method+" "+string(body))
 	default:
 		http.NotFound(w, r)
 		return
 	}
 	if r.Header.Get(shardwire.Header) != "1" {
 		http.Error(w, "not a merge", http.StatusTeapot)
+		return
+	}
+	if s.status != 0 {
+		http.Error(w, "refused", s.status)
 		return
 	}
 	page, _ := strconv.Atoi(cmp.Or(q.Get("page"), "1"))
@@ -86,6 +98,9 @@ func (s *fakeShard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res.Facets["directors"], _ = json.Marshal(vals)
 	res.Merge.Facets = map[string]shardwire.Facet{"directors": info}
+	if s.transcribes && r.Method == http.MethodGet {
+		res.Merge.Transcript = json.RawMessage(fmt.Sprintf(`{"of":%d}`, s.partition))
+	}
 	_ = json.NewEncoder(w).Encode(res)
 }
 
@@ -320,5 +335,53 @@ func TestRoutingAndReadiness(t *testing.T) {
 	shards[2].ready = http.StatusServiceUnavailable
 	if w := get(m, "/readyz"); w.Code != http.StatusServiceUnavailable {
 		t.Fatalf("a shard not ready: %d %s", w.Code, w.Body)
+	}
+}
+
+// A search goes to one shard first, each in turn; the others are asked the same search with its
+// transcript, so that they need not ask their peers again. Without a transcript they are asked as it was;
+// a first shard's failure is the answer, and no other shard is asked.
+func TestOneShardSearchesFirstAndHandsOnItsTranscript(t *testing.T) {
+	shards, all := fakeCatalog(3, 60, 1000)
+	for _, s := range shards {
+		s.transcribes = true
+	}
+	m := newTestMerger(shards, "")
+	for range 3 {
+		if res := decode(t, get(m, "/v1/movies?q=x&per_page=5")); res.Total != uint64(len(all)) {
+			t.Fatalf("total %d, want %d", res.Total, len(all))
+		}
+	}
+	for i, s := range shards {
+		var got []string
+		for k := range shards {
+			if k != i {
+				got = append(got, fmt.Sprintf(`POST {"of":%d}`, k))
+			}
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(s.asked)), slices.Sorted(slices.Values(append(got, "GET")))) {
+			t.Errorf("shard %d was asked %q: once first, then with each other shard's transcript", i, s.asked)
+		}
+		s.asked, s.transcribes = nil, false
+	}
+	decode(t, get(m, "/v1/movies?q=x&per_page=5"))
+	for i, s := range shards {
+		if !slices.Equal(s.asked, []string{"GET"}) {
+			t.Errorf("shard %d was asked %q without a transcript to hand on", i, s.asked)
+		}
+		s.asked = nil
+	}
+	for _, s := range shards {
+		s.status = http.StatusBadRequest
+	}
+	if w := get(m, "/v1/movies?q=x"); w.Code != http.StatusBadRequest {
+		t.Errorf("every shard refusing: %d %s", w.Code, w.Body)
+	}
+	asked := 0
+	for _, s := range shards {
+		asked += len(s.asked)
+	}
+	if asked != 1 {
+		t.Errorf("%d shards asked after the first refused", asked)
 	}
 }

@@ -3,6 +3,7 @@ package searchapi
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"marquee/pkg/httpx"
 	"marquee/pkg/shardwire"
 	"marquee/services/search"
+	"marquee/services/search/searchindex"
 )
 
 // handleHealth handles "GET /healthz": the process is up.
@@ -60,10 +62,27 @@ func handleReady(log *slog.Logger, ready func(ctx context.Context) error, degrad
 // its answer is of the index after the wait, never an older cached one; so is the answer to a request with
 // Cache-Control: no-cache.
 func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
+	return movieSearch(idx, d, false)
+}
+
+// handleMergedSearch handles "POST /v1/index/search" (shardwire.SearchRoute), the gateway's: the search
+// GET /v1/movies with shardwire.Header answers, its questions to the peers answered from the transcript of
+// another shard's answer, the request's body.
+func handleMergedSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
+	return movieSearch(idx, d, true)
+}
+
+func movieSearch(idx search.Searcher, d *Deps, replayed bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		params := c.Request.URL.Query()
 		delete(params, "min_version")
 		merge, err := merging(c.Request, d)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		merge = merge || replayed
+		ctx, transcript, err := peerTranscript(c.Request, d, merge, replayed)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -94,7 +113,7 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			c.Status(http.StatusNotModified)
 			return
 		}
-		res, err := idx.Search(c.Request.Context(), q)
+		res, err := idx.Search(ctx, q)
 		if err != nil {
 			c.Writer.Header().Del("Cache-Control")
 			httpx.Error(c, err)
@@ -121,8 +140,41 @@ func handleMovieSearch(idx search.Searcher, d *Deps) gin.HandlerFunc {
 				return
 			}
 		}
-		httpx.WriteJSON(c.Writer, http.StatusOK, fromResult(res, merge, sign))
+		out := fromResult(res, merge, sign)
+		if transcript != nil && out.Merge != nil {
+			out.Merge.Asked, _ = transcript.Asked()
+			if !replayed && transcript.Len() > 0 {
+				if out.Merge.Transcript, err = json.Marshal(transcript); err != nil {
+					httpx.Error(c, err)
+					return
+				}
+			}
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, out)
 	}
+}
+
+// peerTranscript is the context of a shard's search to merge: one that records what it asks its peers
+// (shardwire.Result.Transcript), or, replayed, answers them from the transcript r's body holds. Not a
+// merge's, or not a shard's: r's context as it is.
+func peerTranscript(r *http.Request, d *Deps, merge, replayed bool) (context.Context, *searchindex.Transcript, error) {
+	ctx := r.Context()
+	if !merge || d.Answer == nil {
+		return ctx, nil, nil
+	}
+	if !replayed {
+		t := searchindex.RecordPeers()
+		return searchindex.WithTranscript(ctx, t), t, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, shardwire.MaxTranscript+1))
+	if err != nil || len(body) > shardwire.MaxTranscript {
+		return nil, nil, apperr.Errorf(apperr.Invalid, "The transcript is not readable or is too long.")
+	}
+	t, err := searchindex.ReplayPeers(body)
+	if err != nil {
+		return nil, nil, apperr.Errorf(apperr.Invalid, "The body must be a shard's transcript of this search: %v.", err)
+	}
+	return searchindex.WithTranscript(ctx, t), t, nil
 }
 
 // merging reports whether r is the gateway's, to merge with other shards' answers (see shardwire): only a

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"marquee/pkg/httpx"
+	"marquee/pkg/shardwire"
 	"marquee/services/search"
 )
 
@@ -35,5 +36,6 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	}
 	if d.Answer != nil {
 		e.POST(PeerRoute, internal, handlePeer(idx, d.Answer))
+		e.POST(shardwire.SearchRoute, internal, handleMergedSearch(idx, d))
 	}
 }

@@ -111,7 +111,7 @@ func (e *executor) open() error {
 		return nil
 	}
 	// A shard of a catalog split across indexes weighs words over every shard's movies.
-	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskDocCount})
+	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskDocCount}, func() PeerAnswer { return PeerAnswer{N: e.docTotal} })
 	if err != nil {
 		e.close()
 		e.err = err
@@ -130,6 +130,7 @@ func (e *executor) peerIDF(roots []*node) error {
 		return nil
 	}
 	var terms []FieldWord
+	var own []uint64 // the index's own movies with each of terms
 	at := map[FieldWord]int{}
 	for _, root := range roots {
 		root.eachScoringTerm(func(n *node) {
@@ -137,13 +138,14 @@ func (e *executor) peerIDF(roots []*node) error {
 			if _, ok := at[k]; !ok {
 				at[k] = len(terms)
 				terms = append(terms, k)
+				own = append(own, n.freq)
 			}
 		})
 	}
 	if len(terms) == 0 {
 		return nil
 	}
-	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskTermFreqs, Terms: terms})
+	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskTermFreqs, Terms: terms}, func() PeerAnswer { return PeerAnswer{Ns: own} })
 	if err != nil {
 		return err
 	}

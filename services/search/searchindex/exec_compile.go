@@ -295,7 +295,8 @@ func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
 		words = append(words, own...)
 	}
 	if s.e.asksPeers() {
-		a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix})
+		own := func() PeerAnswer { return PeerAnswer{Words: slices.Compact(slices.Sorted(slices.Values(words)))} }
+		a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix}, own)
 		if err != nil {
 			return nil, err
 		}

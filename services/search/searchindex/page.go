@@ -73,7 +73,7 @@ func (x *Index) newPager(ctx context.Context, q *search.Query, p *plan, scored b
 // ratings pull towards; NaN while no movie has one.
 func (x *Index) catalogMeanRating(ctx context.Context) (float64, error) {
 	sum, n := x.priors.ratings()
-	a, _, err := x.ask(ctx, PeerQuestion{Op: AskRatings})
+	a, _, err := x.ask(ctx, PeerQuestion{Op: AskRatings}, func() PeerAnswer { return PeerAnswer{Sum: sum, N: n} })
 	if err != nil {
 		return 0, err
 	}
@@ -90,7 +90,7 @@ func (pg *pager) addTier(t tier) (uint64, error) {
 	if err != nil || pg.x.peerSet() == nil {
 		return n, err
 	}
-	a, _, err := pg.x.ask(pg.ctx, PeerQuestion{Op: AskCount, Query: and(t.member, pg.filter)})
+	a, _, err := pg.x.ask(pg.ctx, PeerQuestion{Op: AskCount, Query: and(t.member, pg.filter)}, func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }
 

@@ -21,12 +21,16 @@ import (
 // hits, scored and tiered as that index scores and tiers them, and its total. Its facet counts add up over
 // the shards where it counts every value of a facet; of people it counts its own top values.
 //
+// The shards of one search ask alike: a search given a Transcript (WithTranscript) records, or answers from
+// one recorded by another shard's search of it, what the peers said.
+//
 // A sorted search (sort=relevance included) asks them for its tiers' sizes, the words of its expansions and
 // the mean rating as well, but Bleve scores it with the shard's own words' frequencies, as Bleve's alias
 // does over the shards of one process: its scores are not the one index's. A suggestion is the shard's own.
 type Peers interface {
-	// Ask puts the question to every peer, each answering from its own index alone, and joins the answers.
-	Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error)
+	// Ask puts the question to every peer, each answering from its own index alone, and returns each
+	// peer's answer, its Contents set.
+	Ask(ctx context.Context, q PeerQuestion) ([]PeerAnswer, error)
 }
 
 // PeerOp is what a PeerQuestion asks.
@@ -86,6 +90,15 @@ type PeerAnswer struct {
 	WordFields map[string]uint64 `json:"word_fields,omitempty"`
 	// FieldCounts are Counts by field.
 	FieldCounts map[string]map[string]uint64 `json:"field_counts,omitempty"`
+}
+
+// JoinAnswers is the answers joined: the answer of the shards that gave them, as one.
+func JoinAnswers(answers []PeerAnswer) PeerAnswer {
+	var all PeerAnswer
+	for _, a := range answers {
+		all.Join(a)
+	}
+	return all
 }
 
 // Join adds b to a: numbers add up, words join.
@@ -312,7 +325,7 @@ func IndexPeers(xs ...*Index) Peers { return indexPeers(xs) }
 
 type indexPeers []*Index
 
-func (ps indexPeers) Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error) {
+func (ps indexPeers) Ask(ctx context.Context, q PeerQuestion) ([]PeerAnswer, error) {
 	answers := make([]PeerAnswer, len(ps))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, x := range ps {
@@ -321,27 +334,56 @@ func (ps indexPeers) Ask(ctx context.Context, q PeerQuestion) (PeerAnswer, error
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return PeerAnswer{}, err
-	}
-	var all PeerAnswer
-	for _, a := range answers {
-		all.Join(a)
-	}
-	return all, nil
+	return answers, g.Wait()
 }
 
-// ask asks x's peers, if it has any: the zero answer, false, if not.
-func (x *Index) ask(ctx context.Context, q PeerQuestion) (PeerAnswer, bool, error) {
+// ask asks x's peers, if it has any: the zero answer, false, if not. A search given a transcript
+// (WithTranscript) answers from it what it can, or records there every shard's answer: own gives x's own,
+// which the search has found already (every question of a shard is about what its own movies hold too).
+func (x *Index) ask(ctx context.Context, q PeerQuestion, own func() PeerAnswer) (PeerAnswer, bool, error) {
 	peers := x.peerSet()
 	if peers == nil {
 		return PeerAnswer{}, false, nil
 	}
-	a, err := peers.Ask(ctx, q)
+	t := transcriptOf(ctx)
+	var key string
+	if t != nil {
+		var err error
+		if key, err = questionKey(q); err != nil {
+			return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
+		}
+		if a, ok := t.replay(key, x.opts.Contents); ok {
+			return a, true, nil
+		}
+	}
+	answers, err := peers.Ask(ctx, q)
 	if err != nil {
 		return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
 	}
-	return a, true, nil
+	if t.recording() && x.opts.Contents != "" {
+		mine := own()
+		mine.Contents = x.opts.Contents
+		if err := t.record(key, mine, answers); err != nil {
+			return PeerAnswer{}, true, err
+		}
+	} else {
+		t.count()
+	}
+	return JoinAnswers(answers), true, nil
+}
+
+// transcribed is the whole catalog's answer to q, x's own included, where the search's transcript holds
+// every shard's: x answered the search's first shard a moment ago, and need not count again.
+func (x *Index) transcribed(ctx context.Context, q PeerQuestion) (PeerAnswer, bool) {
+	t := transcriptOf(ctx)
+	if t == nil || !t.replaying || x.peerSet() == nil {
+		return PeerAnswer{}, false
+	}
+	key, err := questionKey(q)
+	if err != nil {
+		return PeerAnswer{}, false
+	}
+	return t.whole(key, x.opts.Contents)
 }
 
 // catalogDocs is the live movies of the whole catalog: x's, and its peers'.
@@ -353,6 +395,6 @@ func (x *Index) catalogDocs(ctx context.Context, e *executor) (uint64, error) {
 	if peers, ok := e.peerDocCount(); ok {
 		return n + peers, nil // the search's executor asked once
 	}
-	a, _, err := x.ask(ctx, PeerQuestion{Op: AskDocCount})
+	a, _, err := x.ask(ctx, PeerQuestion{Op: AskDocCount}, func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }

@@ -3,6 +3,7 @@ package searchindex_test
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -80,7 +81,7 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 	whole := applySynthWith(t, t.TempDir(), movies, searchindex.Options{Scratch: true})
 	shards := make([]*searchindex.Index, len(parts))
 	for i, part := range parts {
-		shards[i] = applySynthWith(t, t.TempDir(), part, searchindex.Options{Scratch: true})
+		shards[i] = applySynthWith(t, t.TempDir(), part, searchindex.Options{Scratch: true, Contents: fmt.Sprintf("partition %d", i)})
 	}
 	asked := &countingPeers{ops: map[searchindex.PeerOp]int{}}
 	for i, x := range shards {
@@ -90,6 +91,8 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 		}
 	}
 	compared := 0
+	var sizes []int                              // the transcripts' bytes
+	transcribed, answered, unanswered := 0, 0, 0 // questions the first shard asked; the others answered from its transcript, and asked
 	for _, q := range qs {
 		if len(q.Sort) > 0 || q.Cursor != "" || q.Page > 1 || q.Text == "" {
 			continue // ranked by relevance, from the first page: what shards answer as one index
@@ -99,11 +102,34 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 		if err != nil {
 			t.Fatalf("%+v: %v", q, err)
 		}
+		// As the gateway asks: one shard first, each in turn, recording what it asks its peers; then the
+		// others, answering their questions from its transcript.
 		got := &search.Result{}
-		for i, x := range shards {
-			res, err := x.Search(context.Background(), q)
+		first := compared % len(shards)
+		var transcript []byte
+		for k := range shards {
+			i := (first + k) % len(shards)
+			x := shards[i]
+			tr := searchindex.RecordPeers()
+			if k > 0 {
+				if tr, err = searchindex.ReplayPeers(transcript); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := x.Search(searchindex.WithTranscript(context.Background(), tr), q)
 			if err != nil {
 				t.Fatalf("shard %d: %+v: %v", i, q, err)
+			}
+			n, replayed := tr.Asked()
+			if k == 0 {
+				if transcript, err = json.Marshal(tr); err != nil {
+					t.Fatal(err)
+				}
+				transcribed += n
+				sizes = append(sizes, len(transcript))
+			} else {
+				unanswered += n
+				answered += replayed
 			}
 			if res.DidYouMean != want.DidYouMean {
 				t.Errorf("q=%q: shard %d: did you mean %q, one index %q", q.Text, i, res.DidYouMean, want.DidYouMean)
@@ -139,8 +165,12 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 	if compared < len(qs)/2 {
 		t.Fatalf("%d of %d queries compared", compared, len(qs))
 	}
-	t.Logf("%d queries: three shards answered as one index; a shard's search asked its peers %.1f questions (%v)",
-		compared, float64(asked.total())/float64(3*compared), asked.ops)
+	slices.Sort(sizes)
+	t.Logf("%d queries: three shards answered as one index; a search asked the peers %.1f questions (%v); the first shard asked %d, the others answered %d from its transcript and asked %d; transcripts of %d bytes (median), %d (largest)",
+		compared, float64(asked.total())/float64(compared), asked.ops, transcribed, answered, unanswered, sizes[len(sizes)/2], sizes[len(sizes)-1])
+	if answered == 0 || unanswered > answered/10 {
+		t.Errorf("the shards after the first answered %d questions from its transcript and asked %d: a transcript must answer nearly all", answered, unanswered)
+	}
 }
 
 // countingPeers counts the questions the shards ask, by kind.
@@ -163,7 +193,7 @@ type peerOf struct {
 	i int
 }
 
-func (p peerOf) Ask(ctx context.Context, q searchindex.PeerQuestion) (searchindex.PeerAnswer, error) {
+func (p peerOf) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]searchindex.PeerAnswer, error) {
 	p.c.mu.Lock()
 	p.c.ops[q.Op]++
 	p.c.mu.Unlock()

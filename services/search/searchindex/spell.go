@@ -185,12 +185,13 @@ func (x *Index) reader(ctx context.Context) (*dictReader, error) {
 	return ir, err
 }
 
-// ask asks x's peers of the reader's search, if it has any and is not a peer's own reader.
-func (ir *dictReader) ask(q PeerQuestion) (PeerAnswer, bool, error) {
+// ask asks x's peers of the reader's search, if it has any and is not a peer's own reader; own is the
+// reader's own answer (see Index.ask).
+func (ir *dictReader) ask(q PeerQuestion, own func() PeerAnswer) (PeerAnswer, bool, error) {
 	if ir.ctx == nil {
 		return PeerAnswer{}, false, nil
 	}
-	return ir.x.ask(ir.ctx, q)
+	return ir.x.ask(ir.ctx, q, own)
 }
 
 // ownReader opens a snapshot of x's own dictionaries; close it after use.
@@ -236,7 +237,7 @@ func (ir *dictReader) docFreq(fields []string, t string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskDocFreq, Fields: fields, Word: t})
+	a, _, err := ir.ask(PeerQuestion{Op: AskDocFreq, Fields: fields, Word: t}, func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }
 
@@ -272,7 +273,7 @@ func (ir *dictReader) hasPrefix(fields []string, prefix string) (bool, error) {
 	if ir.ownHasPrefix(fields, prefix) {
 		return true, nil
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskHasPrefix, Fields: fields, Word: prefix})
+	a, _, err := ir.ask(PeerQuestion{Op: AskHasPrefix, Fields: fields, Word: prefix}, func() PeerAnswer { return PeerAnswer{} })
 	return a.Yes, err
 }
 
@@ -377,7 +378,7 @@ func (ir *dictReader) fuzzy(field, t string, fuzz int) ([]index.DictEntry, error
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzy, Field: field, Word: t, Fuzz: fuzz})
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzy, Field: field, Word: t, Fuzz: fuzz}, func() PeerAnswer { return PeerAnswer{Edits: seen} })
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +399,7 @@ func (ir *dictReader) fuzzyEveryField(t string, fuzz int) (map[string]typoVarian
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyEveryField, Word: t, Fuzz: fuzz})
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyEveryField, Word: t, Fuzz: fuzz}, func() PeerAnswer { return PeerAnswer{Edits: edits, WordFields: fields} })
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +466,7 @@ func (ir *dictReader) withPrefix(field, prefix string, limit int) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCounts, Field: field, Word: prefix})
+	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCounts, Field: field, Word: prefix}, func() PeerAnswer { return PeerAnswer{Counts: movies} })
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +498,7 @@ func (ir *dictReader) prefixCounts(fields []string, prefix string) (map[string]m
 			return nil, err
 		}
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCountsOf, Fields: fields, Word: prefix})
+	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCountsOf, Fields: fields, Word: prefix}, func() PeerAnswer { return PeerAnswer{FieldCounts: out} })
 	if err != nil {
 		return nil, err
 	}
@@ -641,7 +642,7 @@ func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyPrefix, Field: field, Word: prefix, Fuzz: fuzz})
+	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyPrefix, Field: field, Word: prefix, Fuzz: fuzz}, func() PeerAnswer { return PeerAnswer{Words: slices.Sorted(maps.Keys(seen))} })
 	if err != nil {
 		return nil, err
 	}

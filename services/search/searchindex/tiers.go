@@ -254,11 +254,14 @@ func except(q, not query.Query) query.Query {
 // countWith counts the movies of the whole catalog matching q: x's (see countHere), and its peers'. The
 // search decides its tiers, its facets' sample and its did-you-mean from such counts.
 func (x *Index) countWith(ctx context.Context, e *executor, q query.Query) (uint64, error) {
+	if a, ok := x.transcribed(ctx, PeerQuestion{Op: AskCount, Query: q}); ok {
+		return a.N, nil
+	}
 	n, err := x.countHere(ctx, e, q)
 	if err != nil {
 		return 0, err
 	}
-	a, _, err := x.ask(ctx, PeerQuestion{Op: AskCount, Query: q})
+	a, _, err := x.ask(ctx, PeerQuestion{Op: AskCount, Query: q}, func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }
 

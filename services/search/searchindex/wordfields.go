@@ -208,14 +208,18 @@ func (ir *dictReader) wordFieldsOf(words []string) (map[string]uint64, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
+	own := make(map[string]uint64, len(missing))
 	for _, w := range missing {
 		f, err := ir.ownWordFields(w)
 		if err != nil {
 			return nil, err
 		}
 		out[w] = f
+		if f != 0 {
+			own[w] = f
+		}
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskWordFieldsOfEach, Words: missing})
+	a, _, err := ir.ask(PeerQuestion{Op: AskWordFieldsOfEach, Words: missing}, func() PeerAnswer { return PeerAnswer{WordFields: own} })
 	if err != nil {
 		return nil, err
 	}

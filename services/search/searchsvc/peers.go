@@ -37,19 +37,19 @@ func newHTTPPeers(urls []string, token, own string) *httpPeers {
 	return &httpPeers{urls: urls, token: token, own: own, client: &http.Client{Timeout: peerTimeout, Transport: transport}}
 }
 
-// Ask implements searchindex.Peers: every peer at once, the answers joined.
-func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) (searchindex.PeerAnswer, error) {
+// Ask implements searchindex.Peers: every peer at once.
+func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]searchindex.PeerAnswer, error) {
 	in := searchapi.PeerQuestionBody{PeerQuestion: q}
 	if q.Query != nil {
 		b, err := json.Marshal(q.Query)
 		if err != nil {
-			return searchindex.PeerAnswer{}, fmt.Errorf("encode the question's query: %w", err)
+			return nil, fmt.Errorf("encode the question's query: %w", err)
 		}
 		in.Query = b
 	}
 	body, err := json.Marshal(in)
 	if err != nil {
-		return searchindex.PeerAnswer{}, err
+		return nil, err
 	}
 	answers := make([]searchindex.PeerAnswer, len(p.urls))
 	g, gctx := errgroup.WithContext(ctx)
@@ -61,19 +61,17 @@ func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) (search
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return searchindex.PeerAnswer{}, apperr.Wrap(err, apperr.Unavailable, "Another shard of the catalog did not answer.")
+		return nil, apperr.Wrap(err, apperr.Unavailable, "Another shard of the catalog did not answer.")
 	}
 	// A peer list that names a shard twice, this one, or a service of every movie would count movies twice.
 	seen := map[string]bool{p.own: true}
-	var all searchindex.PeerAnswer
 	for i, a := range answers {
 		if a.Contents == "" || seen[a.Contents] {
-			return searchindex.PeerAnswer{}, apperr.Errorf(apperr.Unavailable, "Peer %s holds %q, which another shard holds, or every movie: the peers must be the other partitions' services.", p.urls[i], a.Contents)
+			return nil, apperr.Errorf(apperr.Unavailable, "Peer %s holds %q, which another shard holds, or every movie: the peers must be the other partitions' services.", p.urls[i], a.Contents)
 		}
 		seen[a.Contents] = true
-		all.Join(a)
 	}
-	return all, nil
+	return answers, nil
 }
 
 func (p *httpPeers) ask(ctx context.Context, base string, body []byte) (searchindex.PeerAnswer, error) {
