@@ -222,7 +222,7 @@ func (m *Merger) writeMerged(w http.ResponseWriter, r *http.Request, answers []*
 		if n, err := strconv.ParseInt(a.header.Get("Age"), 10, 64); err == nil {
 			age = max(age, n)
 		}
-		if c := a.header.Get(consistentHeader); c != "" {
+		if c := a.header.Get(httpx.ConsistentHeader); c != "" {
 			asked, consistent = true, consistent && c == "true"
 		}
 		etag := a.header.Get("ETag")
@@ -234,7 +234,7 @@ func (m *Merger) writeMerged(w http.ResponseWriter, r *http.Request, answers []*
 		h.Set("Age", strconv.FormatInt(age, 10))
 	}
 	if asked {
-		h.Set(consistentHeader, strconv.FormatBool(consistent))
+		h.Set(httpx.ConsistentHeader, strconv.FormatBool(consistent))
 	}
 	if tagged {
 		etag := `W/"m-` + strconv.FormatUint(tag.Sum64(), 36) + `"`
@@ -246,6 +246,3 @@ func (m *Merger) writeMerged(w http.ResponseWriter, r *http.Request, answers []*
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
-
-// consistentHeader says whether a read that waited for versions (min_version) sees them.
-const consistentHeader = "Marquee-Consistent"

@@ -67,9 +67,6 @@ type Deps struct {
 	cursors cursorSigner
 }
 
-// ConsistentHeader says whether a read that asked for min_version saw it.
-const ConsistentHeader = "Marquee-Consistent"
-
 type versionsDTO struct {
 	Versions    []versionDTO `json:"versions"`
 	NextAfterID int64        `json:"next_after_id"`
@@ -139,7 +136,7 @@ func waitFor(c *gin.Context, d *Deps, id int64) (asked, current, ok bool) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), d.MaxWait)
 	defer cancel()
 	current = d.Wait(ctx, want)
-	c.Header(ConsistentHeader, strconv.FormatBool(current))
+	c.Header(httpx.ConsistentHeader, strconv.FormatBool(current))
 	return true, current, true
 }
 

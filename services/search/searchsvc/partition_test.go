@@ -15,9 +15,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"marquee/pkg/events"
+	"marquee/pkg/httpx"
 	"marquee/pkg/natsx"
 	"marquee/pkg/testenv"
-	"marquee/services/search/searchapi"
 	"marquee/services/search/searchsvc"
 )
 
@@ -74,8 +74,8 @@ func TestShardsOfAPartitionedStream(t *testing.T) {
 		// A read that waits for another partition's write is answered as consistent: that movie never
 		// comes to this shard, and waiting for it would only run out the consistency wait.
 		w := get(h, fmt.Sprintf("/v1/movies?q=shardword&min_version=%d:1", other))
-		if w.Code != http.StatusOK || w.Header().Get(searchapi.ConsistentHeader) != "true" {
-			t.Errorf("partition %d: min_version of another partition's movie: %d, consistent %q", p, w.Code, w.Header().Get(searchapi.ConsistentHeader))
+		if w.Code != http.StatusOK || w.Header().Get(httpx.ConsistentHeader) != "true" {
+			t.Errorf("partition %d: min_version of another partition's movie: %d, consistent %q", p, w.Code, w.Header().Get(httpx.ConsistentHeader))
 		}
 		var vs struct {
 			Versions []struct {
