@@ -3,6 +3,7 @@ package searchindex
 import (
 	"context"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
@@ -61,4 +62,81 @@ func (a *admission) enter(ctx context.Context) (release func(), err error) {
 		return nil, apperr.Wrap(err, apperr.Unavailable, "Search is busy; try again in a moment.")
 	}
 	return func() { a.slots.Release(1) }, nil
+}
+
+// A shard's search waits for its peers' answers, a round trip at a time; its slot is for this process's
+// cores, which the wait does not use. So a search leaves its slot while it waits for its peers (Index.ask)
+// and takes one again, in turn, when they have answered: another search runs meanwhile.
+
+// searchSlot is a search's hold on a slot of its index's admission.
+type searchSlot struct {
+	a       *admission
+	mu      sync.Mutex
+	waiting int  // the search's goroutines waiting for its peers
+	held    bool // the search holds its slot: false while every goroutine of it that asks waits
+	taking  bool // one of its goroutines is taking the slot back
+}
+
+type searchSlotKey struct{}
+
+// admitSearch is admit for a search: its context lets Index.ask leave the slot while the peers answer.
+// Call release when the search is done.
+func (x *Index) admitSearch(ctx context.Context) (context.Context, func(), error) {
+	release, err := x.admission.enter(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	s := &searchSlot{a: x.admission, held: true}
+	return context.WithValue(ctx, searchSlotKey{}, s), func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.held {
+			s.held = false
+			release()
+		}
+	}, nil
+}
+
+func slotOf(ctx context.Context) *searchSlot {
+	s, _ := ctx.Value(searchSlotKey{}).(*searchSlot)
+	return s
+}
+
+// leave gives the slot up while one of the search's goroutines waits for its peers (s may be nil).
+func (s *searchSlot) leave() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waiting++
+	if s.held {
+		s.held = false
+		s.a.slots.Release(1)
+	}
+}
+
+// back takes the slot again, in turn with the searches waiting for one, once no goroutine of the search
+// waits for its peers. A goroutine that comes back while another is taking the slot goes on meanwhile.
+func (s *searchSlot) back(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	s.waiting--
+	if s.waiting > 0 || s.held || s.taking {
+		s.mu.Unlock()
+		return nil
+	}
+	s.taking = true
+	s.mu.Unlock()
+	err := s.a.slots.Acquire(ctx, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.taking = false
+	if err != nil {
+		return apperr.Wrap(err, apperr.Unavailable, "Search is busy; try again in a moment.")
+	}
+	s.held = true
+	return nil
 }

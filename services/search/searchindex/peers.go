@@ -356,7 +356,12 @@ func (x *Index) ask(ctx context.Context, q PeerQuestion, own func() PeerAnswer) 
 			return a, true, nil
 		}
 	}
+	slot := slotOf(ctx)
+	slot.leave()
 	answers, err := peers.Ask(ctx, q)
+	if back := slot.back(ctx); err == nil {
+		err = back
+	}
 	if err != nil {
 		return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
 	}

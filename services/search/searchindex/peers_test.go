@@ -199,3 +199,50 @@ func (p peerOf) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]searchin
 	p.c.mu.Unlock()
 	return p.c.peers[p.i].Ask(ctx, q)
 }
+
+// A search that waits for its peers leaves its search slot meanwhile: with one slot, a second search runs to
+// its end while the first still waits, and the first then finishes.
+func TestSearchWaitingForPeersLeavesItsSlot(t *testing.T) {
+	movies := synthMovies(loadVocab(t), 200, 7)
+	x := applySynthWith(t, t.TempDir(), movies, searchindex.Options{Scratch: true, SearchConcurrency: 1})
+	peers := &gatedPeers{gate: make(chan struct{}), asked: make(chan struct{}, 1)}
+	if err := x.SetPeers(peers); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := x.Search(context.Background(), search.Query{Text: movies[0].Title, PerPage: 10})
+		first <- err
+	}()
+	<-peers.asked
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := x.Search(ctx, search.Query{Text: movies[1].Title, PerPage: 10}); err != nil {
+		t.Fatalf("a search while another waits for its peers, with one search slot: %v", err)
+	}
+	close(peers.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gatedPeers hold the first question until gate closes, and answer every other at once: peers of no movie.
+type gatedPeers struct {
+	once  sync.Once
+	gate  chan struct{}
+	asked chan struct{}
+}
+
+func (p *gatedPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]searchindex.PeerAnswer, error) {
+	first := false
+	p.once.Do(func() { first = true })
+	if first {
+		p.asked <- struct{}{}
+		select {
+		case <-p.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return []searchindex.PeerAnswer{{Contents: "empty", Ns: make([]uint64, len(q.Terms))}}, nil
+}

@@ -52,7 +52,7 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	if err != nil {
 		return nil, err
 	}
-	release, err := x.admit(ctx)
+	ctx, release, err := x.admitSearch(ctx)
 	if err != nil {
 		return nil, err
 	}
