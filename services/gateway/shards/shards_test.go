@@ -27,6 +27,7 @@ type fakeShard struct {
 	ready                 int         // the status of /readyz
 	counted               int         // the count questions asked
 	transcribes           bool        // a search asked with GET answers a transcript
+	older                 bool        // knows no shardwire.SearchRoute, as a shard of an older version
 	status                int         // the status of a search's answer; 0: 200
 	asked                 []string    // each search: "GET", or "POST " and its transcript
 }
@@ -50,6 +51,10 @@ func (s *fakeShard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/movies":
 		s.asked = append(s.asked, "GET")
 	case shardwire.SearchRoute:
+		if s.older {
+			http.NotFound(w, r)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		s.asked = append(s.asked, r.Method+" "+string(body))
 	default:
@@ -339,8 +344,9 @@ func TestRoutingAndReadiness(t *testing.T) {
 }
 
 // A search goes to one shard first, each in turn; the others are asked the same search with its
-// transcript, so that they need not ask their peers again. Without a transcript they are asked as it was;
-// a first shard's failure is the answer, and no other shard is asked.
+// transcript, so that they need not ask their peers again. Without a transcript, or of an older version
+// that knows none, they are asked as before; a first shard's failure is the answer, and no other shard is
+// asked.
 func TestOneShardSearchesFirstAndHandsOnItsTranscript(t *testing.T) {
 	shards, all := fakeCatalog(3, 60, 1000)
 	for _, s := range shards {
@@ -370,6 +376,25 @@ func TestOneShardSearchesFirstAndHandsOnItsTranscript(t *testing.T) {
 			t.Errorf("shard %d was asked %q without a transcript to hand on", i, s.asked)
 		}
 		s.asked = nil
+	}
+	// A shard of an older version, which knows no transcripts, is asked as before (in a rolling upgrade).
+	shards[0].transcribes, shards[1].older = true, true
+	for range 3 {
+		if res := decode(t, get(m, "/v1/movies?q=x&per_page=5")); res.Total != uint64(len(all)) {
+			t.Fatalf("with a shard of an older version: total %d, want %d", res.Total, len(all))
+		}
+	}
+	gets := 0
+	for _, a := range shards[1].asked {
+		if a == "GET" {
+			gets++
+		}
+	}
+	if gets != 3 {
+		t.Errorf("the older shard was asked %q: each search once by GET", shards[1].asked)
+	}
+	for _, s := range shards {
+		s.asked, s.transcribes, s.older = nil, false, false
 	}
 	for _, s := range shards {
 		s.status = http.StatusBadRequest
