@@ -130,24 +130,6 @@ func (m *Merger) searchShards(r *http.Request, asked func(int) url.Values) ([]*a
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// A shard of an older version knows no SearchRoute (404): it is asked as before, and asks its peers.
-	older := func(a *answer) bool { return transcript != nil && a != nil && a.status == http.StatusNotFound }
-	if slices.ContainsFunc(rest, older) {
-		again, err := m.ask(r.Context(), r, func(shard int) *question {
-			if !older(rest[shard]) {
-				return nil
-			}
-			return &question{query: asked(shard), header: merging()}
-		})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for i, a := range again {
-			if a != nil {
-				rest[i] = a
-			}
-		}
-	}
 	rest[first] = answers[first]
 	if slices.ContainsFunc(rest, func(a *answer) bool { return !a.ok() }) {
 		return rest, nil, nil, nil

@@ -84,7 +84,9 @@ type answer struct {
 func (a answer) ok() bool { return a.status == http.StatusOK }
 
 // question is what a shard is asked in place of the client's request: its query, and headers set besides
-// those kept from the client's. A search given a transcript goes to shardwire.SearchRoute with it.
+// those kept from the client's. A search given a transcript goes to shardwire.SearchRoute with it; a shard
+// that knows no such route (an older version's, in a rolling upgrade: 404) or cannot read the transcript
+// (400) is asked again as before, and asks its peers itself.
 type question struct {
 	query      url.Values
 	header     http.Header
@@ -101,36 +103,44 @@ func (m *Merger) ask(ctx context.Context, r *http.Request, of func(shard int) *q
 		if q == nil {
 			continue
 		}
-		g.Go(func() error {
-			u := *r.URL
-			u.RawQuery = q.query.Encode()
-			method, body := r.Method, io.Reader(nil)
-			if q.transcript != nil {
-				method, u.Path, u.RawPath, body = http.MethodPost, shardwire.SearchRoute, "", bytes.NewReader(q.transcript)
+		g.Go(func() (err error) {
+			answers[i], err = m.askOne(ctx, r, shard, q)
+			if err == nil && q.transcript != nil && (answers[i].status == http.StatusNotFound || answers[i].status == http.StatusBadRequest) {
+				answers[i], err = m.askOne(ctx, r, shard, &question{query: q.query, header: q.header})
 			}
-			req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-			if err != nil {
-				return err
-			}
-			if body != nil {
-				req.Header.Set("Content-Type", "application/json")
-			}
-			req.RemoteAddr = r.RemoteAddr // the proxy's X-Forwarded-For names the client
-			for _, h := range []string{"Cache-Control", "Pragma", "X-Forwarded-Proto", "X-Request-Id", "Marquee-Client-IP"} {
-				if v := r.Header.Values(h); len(v) > 0 {
-					req.Header[h] = v
-				}
-			}
-			for k, v := range q.header {
-				req.Header[k] = v
-			}
-			rec := &recorder{header: http.Header{}, status: http.StatusOK}
-			shard.ServeHTTP(rec, req)
-			answers[i] = &answer{status: rec.status, header: rec.header, body: rec.body}
-			return nil
+			return err
 		})
 	}
 	return answers, g.Wait()
+}
+
+// askOne asks one shard q in place of r.
+func (m *Merger) askOne(ctx context.Context, r *http.Request, shard http.Handler, q *question) (*answer, error) {
+	u := *r.URL
+	u.RawQuery = q.query.Encode()
+	method, body := r.Method, io.Reader(nil)
+	if q.transcript != nil {
+		method, u.Path, u.RawPath, body = http.MethodPost, shardwire.SearchRoute, "", bytes.NewReader(q.transcript)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.RemoteAddr = r.RemoteAddr // the proxy's X-Forwarded-For names the client
+	for _, h := range []string{"Cache-Control", "Pragma", "X-Forwarded-Proto", "X-Request-Id", "Marquee-Client-IP"} {
+		if v := r.Header.Values(h); len(v) > 0 {
+			req.Header[h] = v
+		}
+	}
+	for k, v := range q.header {
+		req.Header[k] = v
+	}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	shard.ServeHTTP(rec, req)
+	return &answer{status: rec.status, header: rec.header, body: rec.body}, nil
 }
 
 // relayFailure writes the first shard answer that is not a success, as the shard gave it, and reports
