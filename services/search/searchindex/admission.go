@@ -18,7 +18,9 @@ import (
 // first served; but only Options.SearchQueue of them. Beyond that a search is refused at once (503, with
 // Retry-After): a queue without a bound grows for as long as searches come faster than the cores answer
 // them, every answer comes later than the one before, and the process's memory goes to requests whose
-// clients have long given up.
+// clients have long given up. A shard's search leaves its slot while it waits for its peers (see
+// searchSlot); the searches in progress, running or waiting for either, stay at most SearchConcurrency +
+// SearchQueue all the same.
 
 // queuePerSlot is the default bound of the waiting searches, per search slot: at the bench's few
 // milliseconds a search, a wait of tens of milliseconds.
@@ -27,8 +29,10 @@ const queuePerSlot = 16
 // admission is the search slots and the queue of the searches waiting for one.
 type admission struct {
 	slots   *semaphore.Weighted
-	waiting atomic.Int64
+	waiting atomic.Int64 // for a slot
+	active  atomic.Int64 // admitted searches in progress (admitSearch), running or waiting for their peers
 	queue   int64
+	limit   int64 // of active: the slots and the queue
 }
 
 // newAdmission returns the admission of an index with the given concurrency (0 means GOMAXPROCS) and queue
@@ -40,7 +44,7 @@ func newAdmission(concurrency, queue int) *admission {
 	if queue <= 0 {
 		queue = queuePerSlot * concurrency
 	}
-	return &admission{slots: semaphore.NewWeighted(int64(concurrency)), queue: int64(queue)}
+	return &admission{slots: semaphore.NewWeighted(int64(concurrency)), queue: int64(queue), limit: int64(concurrency + queue)}
 }
 
 // admit waits for a search slot and returns its release. A search that finds the queue full is refused at
@@ -68,13 +72,16 @@ func (a *admission) enter(ctx context.Context) (release func(), err error) {
 // cores, which the wait does not use. So a search leaves its slot while it waits for its peers (Index.ask)
 // and takes one again, in turn, when they have answered: another search runs meanwhile.
 
-// searchSlot is a search's hold on a slot of its index's admission.
+// searchSlot is a search's hold on a slot of its index's admission. The search's other goroutines (its
+// facet groups) go on while one of them waits for the peers without the slot: one search, several cores
+// for a moment, as when it holds its slot.
 type searchSlot struct {
 	a       *admission
 	mu      sync.Mutex
 	waiting int  // the search's goroutines waiting for its peers
 	held    bool // the search holds its slot: false while every goroutine of it that asks waits
 	taking  bool // one of its goroutines is taking the slot back
+	done    bool // the search has ended: a goroutine of it still asking takes no slot
 }
 
 type searchSlotKey struct{}
@@ -82,18 +89,26 @@ type searchSlotKey struct{}
 // admitSearch is admit for a search: its context lets Index.ask leave the slot while the peers answer.
 // Call release when the search is done.
 func (x *Index) admitSearch(ctx context.Context) (context.Context, func(), error) {
-	release, err := x.admission.enter(ctx)
+	a := x.admission
+	if a.active.Add(1) > a.limit {
+		a.active.Add(-1)
+		return ctx, nil, apperr.Errorf(apperr.Unavailable, "Search is busy: %d searches are in progress already; try again in a moment.", a.limit)
+	}
+	release, err := a.enter(ctx)
 	if err != nil {
+		a.active.Add(-1)
 		return ctx, nil, err
 	}
-	s := &searchSlot{a: x.admission, held: true}
+	s := &searchSlot{a: a, held: true}
 	return context.WithValue(ctx, searchSlotKey{}, s), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		s.done = true
 		if s.held {
 			s.held = false
 			release()
 		}
+		a.active.Add(-1)
 	}, nil
 }
 
@@ -110,7 +125,7 @@ func (s *searchSlot) leave() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.waiting++
-	if s.held {
+	if s.held && !s.done {
 		s.held = false
 		s.a.slots.Release(1)
 	}
@@ -124,7 +139,7 @@ func (s *searchSlot) back(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.waiting--
-	if s.waiting > 0 || s.held || s.taking {
+	if s.waiting > 0 || s.held || s.taking || s.done {
 		s.mu.Unlock()
 		return nil
 	}
@@ -134,9 +149,13 @@ func (s *searchSlot) back(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.taking = false
-	if err != nil {
+	switch {
+	case err != nil:
 		return apperr.Wrap(err, apperr.Unavailable, "Search is busy; try again in a moment.")
+	case s.done: // the search ended meanwhile
+		s.a.slots.Release(1)
+	default:
+		s.held = true
 	}
-	s.held = true
 	return nil
 }

@@ -114,10 +114,11 @@ type Options struct {
 	// stores it); nil means genres.Default().
 	Genres *genres.Vocabulary
 	// SearchConcurrency is how many searches (and suggestions) run at once; the others wait their turn,
-	// first come first served (see admission.go). Answers from the cache do not wait. 0 means GOMAXPROCS.
+	// first come first served (see admission.go). A shard's search waiting for its peers does not run.
+	// Answers from the cache do not wait. 0 means GOMAXPROCS.
 	SearchConcurrency int
-	// SearchQueue is how many searches may wait for a slot; one more is refused at once with an Unavailable
-	// error (503). 0 means 16 a slot.
+	// SearchQueue is how many searches may wait for a slot (or, of a shard, for their peers) beyond those
+	// running; one more is refused at once with an Unavailable error (503). 0 means 16 a slot.
 	SearchQueue int
 	// Contents names the part of the catalog the index holds: "" for every movie, or e.g. the partition of
 	// the stream it is fed from. An index on disk that holds another part is removed and rebuilt from the

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"marquee/pkg/apperr"
 	"marquee/pkg/events"
 	"marquee/pkg/ingest"
 	"marquee/pkg/testenv"
@@ -226,18 +227,51 @@ func TestSearchWaitingForPeersLeavesItsSlot(t *testing.T) {
 	}
 }
 
-// gatedPeers hold the first question until gate closes, and answer every other at once: peers of no movie.
+// The searches in progress, running or waiting for their peers, are bounded all the same: with one slot
+// and a queue of one, a third search is refused at once while two wait for their peers.
+func TestSearchesWaitingForPeersAreBounded(t *testing.T) {
+	movies := synthMovies(loadVocab(t), 200, 8)
+	x := applySynthWith(t, t.TempDir(), movies, searchindex.Options{Scratch: true, SearchConcurrency: 1, SearchQueue: 1})
+	peers := &gatedPeers{gate: make(chan struct{}), asked: make(chan struct{}, 2), every: true}
+	if err := x.SetPeers(peers); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan error, 2)
+	for _, m := range movies[:2] {
+		go func() {
+			_, err := x.Search(context.Background(), search.Query{Text: m.Title, PerPage: 10})
+			waiting <- err
+		}()
+		<-peers.asked
+	}
+	if _, err := x.Search(context.Background(), search.Query{Text: movies[2].Title, PerPage: 10}); !apperr.Is(err, apperr.Unavailable) {
+		t.Errorf("a third search while two wait for their peers, with one slot and a queue of one: %v, want Unavailable at once", err)
+	}
+	close(peers.gate)
+	for range 2 {
+		if err := <-waiting; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// gatedPeers hold the first question (every question, with every) until gate closes, and answer the
+// others at once: peers of no movie.
 type gatedPeers struct {
 	once  sync.Once
 	gate  chan struct{}
 	asked chan struct{}
+	every bool
 }
 
 func (p *gatedPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]searchindex.PeerAnswer, error) {
-	first := false
+	first := p.every
 	p.once.Do(func() { first = true })
 	if first {
-		p.asked <- struct{}{}
+		select {
+		case p.asked <- struct{}{}:
+		default: // told already: the gate is open
+		}
 		select {
 		case <-p.gate:
 		case <-ctx.Done():

@@ -23,6 +23,7 @@ type Transcript struct {
 	recorded  map[string][]json.RawMessage // recording: by questionKey, each shard's answer, encoded when given
 	answers   map[string][]PeerAnswer      // replaying: by questionKey, each shard's answer
 	order     []string                     // the questions in the order first asked
+	bytes     int                          // recording: the answers' bytes
 	asked     int                          // questions put to the peers
 	replayed  int                          // questions answered from the transcript
 }
@@ -30,8 +31,13 @@ type Transcript struct {
 // RecordPeers is an empty transcript that records the questions of the search it is given to.
 func RecordPeers() *Transcript { return &Transcript{recorded: map[string][]json.RawMessage{}} }
 
-// maxTranscriptQuestions bounds a transcript: a shard's search asks a few dozen questions.
-const maxTranscriptQuestions = 4096
+// Bounds of a transcript: a shard's search asks a few dozen questions, whose answers are tens of kilobytes
+// (at most 180 KB on 150k movies). A search that asks more records no more: the other shards ask the rest
+// themselves.
+const (
+	maxTranscriptQuestions = 4096
+	maxTranscriptBytes     = 8 << 20 // below what a shard reads (shardwire.MaxTranscript)
+)
 
 // transcriptWire is a transcript in JSON: A is the answers' type, encoded or read.
 type transcriptWire[A any] struct {
@@ -167,18 +173,21 @@ func (t *Transcript) record(key string, own PeerAnswer, peers []PeerAnswer) erro
 		return nil
 	}
 	encoded := make([]json.RawMessage, 0, 1+len(peers))
+	size := len(key)
 	for _, a := range append([]PeerAnswer{own}, peers...) {
 		b, err := json.Marshal(a)
 		if err != nil {
 			return fmt.Errorf("record an answer: %w", err)
 		}
 		encoded = append(encoded, b)
+		size += len(b)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.recorded[key] == nil {
+	if t.recorded[key] == nil && len(t.order) < maxTranscriptQuestions && t.bytes+size <= maxTranscriptBytes {
 		t.recorded[key] = encoded
 		t.order = append(t.order, key)
+		t.bytes += size
 	}
 	return nil
 }

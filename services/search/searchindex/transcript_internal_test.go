@@ -3,6 +3,7 @@ package searchindex
 import (
 	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,10 @@ func TestTranscriptAnswersEveryShardButTheAsker(t *testing.T) {
 	}
 	if _, ok := rec.replay(key, "b"); ok {
 		t.Error("a transcript being recorded answered a question")
+	}
+	huge := PeerAnswer{Contents: "a", Words: []string{strings.Repeat("x", maxTranscriptBytes)}}
+	if err := rec.record("a huge answer", huge, []PeerAnswer{b, c}); err != nil || rec.Len() != 1 {
+		t.Errorf("an answer past the transcript's bound: %v, %d questions recorded, want it left to the others to ask", err, rec.Len())
 	}
 	if _, replayed := replay.Asked(); replayed != 3 {
 		t.Errorf("replayed %d, want 3", replayed)

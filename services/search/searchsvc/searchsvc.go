@@ -46,8 +46,8 @@ type Config struct {
 	LogLevel          string `key:"log_level" usage:"log level: debug, info, warn or error"`
 	CacheBytes        int64  `key:"cache_bytes" usage:"memory for cached search answers (by query, each with the index checkpoint it was computed at), in bytes; 0 turns the cache off"`
 	IndexShards       int    `key:"index_shards" usage:"split the index into this many shards, written and searched in parallel; a change rebuilds the index from the stream"`
-	SearchConcurrency int    `key:"search_concurrency" usage:"searches run at once, the others wait their turn (first come, first served); 0 means one per core"`
-	SearchQueue       int    `key:"search_queue" usage:"searches that may wait for their turn; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
+	SearchConcurrency int    `key:"search_concurrency" usage:"searches run at once (a shard's search waiting for its peers does not run), the others wait their turn (first come, first served); 0 means one per core"`
+	SearchQueue       int    `key:"search_queue" usage:"searches that may wait for their turn (or, of a shard, for their peers) beyond those running; one more is refused at once with 503 and Retry-After; 0 means 16 per search_concurrency"`
 	GenreSynonyms     string `key:"genre_synonyms" usage:"genre synonyms beyond the built-in ones, as from=to pairs separated by commas (e.g. Kids=Family): a genre filter is read with them, as the catalog stores genres; set it as the catalog's"`
 
 	ConsistencyWait time.Duration `key:"consistency_wait" usage:"longest a read with min_version waits for the index to hold that version (10ms to 8s)"`
