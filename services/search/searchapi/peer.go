@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/sync/singleflight"
 
 	"marquee/pkg/apperr"
@@ -22,8 +24,16 @@ import (
 // movies (searchindex.Peers), so that each ranks as one index of every movie.
 const PeerRoute = "/v1/index/peer"
 
+// PeerEachRoute is where a shard answers several questions at once (searchindex.EachAsker): a JSON array
+// of questions as PeerRoute reads them, answered by the array of their answers. A service of an older
+// version answers it 404, and is then asked one question at a time.
+const PeerEachRoute = "/v1/index/peer/each"
+
 // maxPeerQuestion bounds a question's body: a query of many expansions is tens of kilobytes.
 const maxPeerQuestion = 1 << 20
+
+// maxPeerQuestions bounds the body of several questions.
+const maxPeerQuestions = 8 << 20
 
 // maxQueryDepth bounds the nesting of a question's query: a shard's own are a few levels deep.
 const maxQueryDepth = 32
@@ -63,6 +73,42 @@ func handlePeer(idx any, answer func(context.Context, searchindex.PeerQuestion) 
 			return
 		}
 		c.Data(http.StatusOK, "application/json", out)
+	}
+}
+
+// handlePeerEach handles "POST /v1/index/peer/each": the answers of this service's own movies to several
+// questions of another shard's search, in their order. One bad question refuses them all.
+func handlePeerEach(answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxPeerQuestions+1))
+		if err != nil || len(body) > maxPeerQuestions {
+			httpx.Error(c, apperr.Errorf(apperr.Invalid, "The questions are not readable or are too long."))
+			return
+		}
+		if jsonDepth(body) > maxQueryDepth+2 {
+			httpx.Error(c, apperr.Errorf(apperr.Invalid, "A question's query nests too deep."))
+			return
+		}
+		var raw []jsontext.Value
+		if err := jsonv2.Unmarshal(body, &raw); err != nil || len(raw) == 0 || len(raw) > searchindex.MaxEach {
+			httpx.Error(c, apperr.Errorf(apperr.Invalid, "The body must be an array of 1 to %d questions.", searchindex.MaxEach))
+			return
+		}
+		qs := make([]searchindex.PeerQuestion, len(raw))
+		for i, r := range raw {
+			if qs[i], err = parsePeerQuestion(r); err != nil {
+				httpx.Error(c, err)
+				return
+			}
+		}
+		answers := make([]searchindex.PeerAnswer, len(qs))
+		for i, q := range qs {
+			if answers[i], err = answer(c.Request.Context(), q); err != nil {
+				httpx.Error(c, err)
+				return
+			}
+		}
+		c.JSON(http.StatusOK, answers)
 	}
 }
 

@@ -36,6 +36,7 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 	}
 	if d.Answer != nil {
 		e.POST(PeerRoute, internal, handlePeer(idx, d.Answer))
+		e.POST(PeerEachRoute, internal, handlePeerEach(d.Answer))
 		e.POST(shardwire.SearchRoute, internal, handleMergedSearch(idx, d))
 	}
 }

@@ -296,7 +296,7 @@ func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
 	}
 	if s.e.asksPeers() {
 		own := func() PeerAnswer { return PeerAnswer{Words: slices.Compact(slices.Sorted(slices.Values(words)))} }
-		a, _, err := s.x.ask(s.ctx, PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix}, own)
+		a, _, err := s.x.ask(s.ctx, prefixWordsQuestion(field, prefix), own)
 		if err != nil {
 			return nil, err
 		}
@@ -309,6 +309,57 @@ func (s *execShard) prefixWords(field, prefix string) ([]string, error) {
 	}
 	s.e.prefixes[key] = words
 	return words, nil
+}
+
+func prefixWordsQuestion(field, prefix string) PeerQuestion {
+	return PeerQuestion{Op: AskPrefixWords, Field: field, Word: prefix}
+}
+
+// prefetchPrefixes asks the peers at once for the words of every prefix in q that compiling it will ask
+// them for, one by one (prefixWords): a name's prefixes in the cast and the directors, say.
+func (e *executor) prefetchPrefixes(q query.Query) error {
+	if !e.asksPeers() || len(e.shards) == 0 {
+		return nil
+	}
+	compiled := e.shards[0].nodes
+	var qs []PeerQuestion
+	var walk func(q query.Query)
+	walk = func(q query.Query) {
+		if q != nil && reflect.TypeOf(q).Kind() == reflect.Pointer {
+			if _, ok := compiled[q]; ok {
+				return // its prefixes' words are known
+			}
+		}
+		switch q := q.(type) {
+		case *query.PrefixQuery:
+			if _, ok := e.prefixes[fieldTerm{q.FieldVal, q.Prefix}]; !ok && q.FieldVal != "" {
+				qs = append(qs, prefixWordsQuestion(q.FieldVal, q.Prefix))
+			}
+		case *query.DisjunctionQuery:
+			if q.Min <= 1 {
+				for _, k := range q.Disjuncts {
+					walk(k)
+				}
+			}
+		case *query.ConjunctionQuery:
+			for _, k := range q.Conjuncts {
+				walk(k)
+			}
+		case *query.BooleanQuery:
+			for _, k := range []query.Query{q.Must, q.Should, q.MustNot, q.Filter} {
+				if k != nil {
+					walk(k)
+				}
+			}
+		case unscored:
+			walk(q.q)
+		}
+	}
+	walk(q)
+	if len(qs) < 2 {
+		return nil // asked as it comes
+	}
+	return e.x.prefetch(e.ctx, qs...)
 }
 
 // ownPrefixWords is the words of the field in the shard's own dictionaries that start with prefix, in

@@ -36,6 +36,9 @@ func (e *executor) facet(q query.Query, d facetDef, size int) ([]search.FacetVal
 	if d.bucket != nil {
 		buckets = d.bucket()
 	}
+	if err := e.prefetchPrefixes(q); err != nil {
+		return nil, err
+	}
 	counts := map[string]int{}
 	for _, s := range e.shards {
 		n, err := s.compile(q)

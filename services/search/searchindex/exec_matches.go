@@ -297,6 +297,9 @@ func (e *executor) count(q query.Query) (uint64, error) {
 	if err := e.open(); err != nil {
 		return 0, err
 	}
+	if err := e.prefetchPrefixes(q); err != nil {
+		return 0, err
+	}
 	var total uint64
 	for _, s := range e.shards {
 		n, err := s.compile(q)

@@ -111,6 +111,9 @@ func (e *executor) top(q query.Query, topic bool, after *ranked, from, size int)
 	if err := e.open(); err != nil {
 		return 0, nil, err
 	}
+	if err := e.prefetchPrefixes(q); err != nil {
+		return 0, nil, err
+	}
 	roots := make([]*node, len(e.shards))
 	for i, s := range e.shards {
 		n, err := s.compile(q)

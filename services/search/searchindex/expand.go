@@ -61,7 +61,7 @@ func (e *expansions) close() {
 func (e *expansions) variants(field, word string, fuzz int) ([]index.DictEntry, bool) {
 	if bit := wordFieldBit(field); bit >= 0 && e != nil && e.x.peerSet() != nil {
 		// A shard reads (and asks its peers for) the word's variants in every text field at once.
-		v, ok := e.lookup(expansionKey{false, "", word, fuzz}, func(r *dictReader) (any, error) { return r.fuzzyEveryField(word, fuzz) })
+		v, ok := e.lookup(variantsExpansion(word, fuzz), func(r *dictReader) (any, error) { return r.fuzzyEveryField(word, fuzz) })
 		all, _ := v.(map[string]typoVariant)
 		cands := make([]index.DictEntry, 0, len(all))
 		for _, tv := range all {
@@ -75,6 +75,11 @@ func (e *expansions) variants(field, word string, fuzz int) ([]index.DictEntry, 
 	v, ok := e.lookup(expansionKey{false, field, word, fuzz}, func(r *dictReader) (any, error) { return r.fuzzy(field, word, fuzz) })
 	cands, _ := v.([]index.DictEntry)
 	return cands, ok
+}
+
+// variantsExpansion is the key of a shard's typo variants of word in every text field.
+func variantsExpansion(word string, fuzz int) expansionKey {
+	return expansionKey{false, "", word, fuzz}
 }
 
 // fuzzyQuery matches word in field within fuzz edits, as query.NewFuzzyQuery would.
@@ -154,7 +159,7 @@ func (x *Index) prefixFields() []string {
 // fuzzyPrefixQuery matches the words of field that start with a word within fuzz edits of prefix, each with
 // the boost: the word being typed, with a typo in it.
 func (e *expansions) fuzzyPrefixQuery(field, prefix string, fuzz int, boost float64) query.Query {
-	v, ok := e.lookup(expansionKey{true, field, prefix, fuzz}, func(r *dictReader) (any, error) {
+	v, ok := e.lookup(fuzzyPrefixExpansion(field, prefix, fuzz), func(r *dictReader) (any, error) {
 		return r.withFuzzyPrefix(field, prefix, fuzz, maxCompletions)
 	})
 	words, _ := v.([]string)
@@ -166,6 +171,61 @@ func (e *expansions) fuzzyPrefixQuery(field, prefix string, fuzz int, boost floa
 		qs[i] = wordQuery(field, w, boost)
 	}
 	return query.NewDisjunctionQuery(qs)
+}
+
+func fuzzyPrefixExpansion(field, prefix string, fuzz int) expansionKey {
+	return expansionKey{true, field, prefix, fuzz}
+}
+
+// wantsFuzzyPrefix reports whether field matches prefix, the word being typed, with a typo in it: when
+// nothing of field starts with it nor is near it (godfate).
+func (e *expansions) wantsFuzzyPrefix(field, prefix string, fuzz int) bool {
+	return fuzz > 0 && !e.completes(field, prefix) && !e.hasVariants(field, prefix, fuzz)
+}
+
+// prefetchFuzzyPrefixes asks a shard's peers at once for the typo'd completions of prefix in each of fields
+// that wants them (see wantsFuzzyPrefix), which the search's queries then ask field by field.
+func (e *expansions) prefetchFuzzyPrefixes(fields []textField, prefix string, fuzz int) {
+	if e == nil || e.x.peerSet() == nil || fuzz <= 0 {
+		return
+	}
+	var qs []PeerQuestion
+	for _, f := range fields {
+		if f.prefix && f.boost != 0 && !e.has(fuzzyPrefixExpansion(f.name, prefix, fuzz)) && e.wantsFuzzyPrefix(f.name, prefix, fuzz) {
+			qs = append(qs, fuzzyPrefixQuestion(f.name, prefix, fuzz))
+		}
+	}
+	// On an error the fields' own questions ask again, and fail there.
+	_ = e.x.prefetch(e.ctx, qs...)
+}
+
+// prefetchVariants asks a shard's peers at once for the typo variants of each of terms that the search
+// has not expanded yet, which its queries then ask word by word.
+func (e *expansions) prefetchVariants(terms []term) {
+	if e == nil || e.x.peerSet() == nil {
+		return
+	}
+	var qs []PeerQuestion
+	for _, t := range terms {
+		if t.fuzz > 0 && !e.has(variantsExpansion(t.text, t.fuzz)) {
+			qs = append(qs, fuzzyEveryFieldQuestion(t.text, t.fuzz))
+		}
+	}
+	_ = e.x.prefetch(e.ctx, qs...) // on an error the words' own questions ask again, and fail there
+}
+
+// prefetchWordFields asks a shard's peers at once for the fields of the words that the search's
+// expansions look up one by one (split, known, titleWord), and keeps them.
+func (e *expansions) prefetchWordFields(words []string) error {
+	if e == nil || e.x.peerSet() == nil || len(words) == 0 {
+		return nil
+	}
+	r, err := e.reader()
+	if r == nil {
+		return err // without a reader the expansions fall back to Bleve's queries, which ask nothing
+	}
+	_, err = r.wordFieldsOf(words)
+	return err
 }
 
 // hasVariants reports whether field has words within fuzz edits of word (true if it cannot tell).
@@ -209,8 +269,7 @@ func (e *expansions) titleWord(word string, fuzz int) string {
 
 // completes reports whether some word of field starts with prefix.
 func (e *expansions) completes(field, prefix string) bool {
-	v, ok := e.lookup(expansionKey{true, field, prefix, 0}, func(r *dictReader) (any, error) { return r.withPrefix(field, prefix, maxCompletions) })
-	words, _ := v.([]string)
+	words, ok := e.completions(field, prefix)
 	return !ok || len(words) > 0
 }
 
@@ -225,15 +284,7 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 	if v, ok := e.words[key]; ok {
 		return v, true
 	}
-	if e.r == nil && e.err == nil {
-		if e.r, e.err = e.x.reader(e.ctx); e.err == nil {
-			if e.set, e.newest, e.err = e.r.segmentSet(); e.err != nil {
-				e.r.close()
-				e.r = nil
-			}
-		}
-	}
-	if e.r == nil {
+	if e.open(); e.r == nil {
 		return nil, false
 	}
 	// A shard's expansions hold its peers' words too, which its segments do not name: they are not shared.
@@ -252,6 +303,34 @@ func (e *expansions) lookup(key expansionKey, read func(*dictReader) (any, error
 		shared.put(e.set, e.newest, key, v)
 	}
 	return v, true
+}
+
+// has reports whether key's expansion has been read.
+func (e *expansions) has(key expansionKey) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.words[key]
+	return ok
+}
+
+// reader is the expansions' snapshot, opened on first use; nil, and why, if it cannot be.
+func (e *expansions) reader() (*dictReader, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.open()
+	return e.r, e.err
+}
+
+// open opens the snapshot if it is not open yet, and has not failed to (e.mu held).
+func (e *expansions) open() {
+	if e.r == nil && e.err == nil {
+		if e.r, e.err = e.x.reader(e.ctx); e.err == nil {
+			if e.set, e.newest, e.err = e.r.segmentSet(); e.err != nil {
+				e.r.close()
+				e.r = nil
+			}
+		}
+	}
 }
 
 func wordQuery(field, word string, boost float64) query.Query {

@@ -86,11 +86,15 @@ func (x *Index) catalogMeanRating(ctx context.Context) (float64, error) {
 // addTier pages the next tier of a text search and returns its size, which decides the next tier: a
 // shard pages its own movies (which its total counts), and the size is the whole catalog's.
 func (pg *pager) addTier(t tier) (uint64, error) {
+	size := countQuestion(and(t.member, pg.filter))
+	if err := pg.x.alsoAsk(pg.ctx, size); err != nil { // with the words' frequencies, which scoring the tier asks
+		return 0, err
+	}
 	n, err := pg.add(t)
 	if err != nil || pg.x.peerSet() == nil {
 		return n, err
 	}
-	a, _, err := pg.x.ask(pg.ctx, PeerQuestion{Op: AskCount, Query: and(t.member, pg.filter)}, func() PeerAnswer { return PeerAnswer{N: n} })
+	a, _, err := pg.x.ask(pg.ctx, size, func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 	"golang.org/x/sync/errgroup"
@@ -32,6 +33,16 @@ type Peers interface {
 	// peer's answer, its Contents set.
 	Ask(ctx context.Context, q PeerQuestion) ([]PeerAnswer, error)
 }
+
+// EachAsker is Peers that can put several questions to each peer at once, in one round trip: answers[i]
+// are the peers' answers to qs[i], as Ask returns them. A search asks so the questions it knows it will
+// ask (see Index.prefetch); Peers without it are asked one question at a time.
+type EachAsker interface {
+	AskEach(ctx context.Context, qs []PeerQuestion) (answers [][]PeerAnswer, err error)
+}
+
+// MaxEach is the most questions put to a peer at once.
+const MaxEach = 64
 
 // PeerOp is what a PeerQuestion asks.
 type PeerOp string
@@ -326,44 +337,81 @@ func IndexPeers(xs ...*Index) Peers { return indexPeers(xs) }
 type indexPeers []*Index
 
 func (ps indexPeers) Ask(ctx context.Context, q PeerQuestion) ([]PeerAnswer, error) {
-	answers := make([]PeerAnswer, len(ps))
+	answers, err := ps.AskEach(ctx, []PeerQuestion{q})
+	if err != nil {
+		return nil, err
+	}
+	return answers[0], nil
+}
+
+func (ps indexPeers) AskEach(ctx context.Context, qs []PeerQuestion) ([][]PeerAnswer, error) {
+	answers := make([][]PeerAnswer, len(qs))
+	for i := range answers {
+		answers[i] = make([]PeerAnswer, len(ps))
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	for i, x := range ps {
-		g.Go(func() (err error) {
-			answers[i], err = x.Answer(gctx, q)
-			return err
+	for j, x := range ps {
+		g.Go(func() error {
+			for i, q := range qs {
+				a, err := x.Answer(gctx, q)
+				if err != nil {
+					return err
+				}
+				answers[i][j] = a
+			}
+			return nil
 		})
 	}
 	return answers, g.Wait()
 }
 
+// askEach puts qs to peers at once if they can be asked so, else one question at a time.
+func askEach(ctx context.Context, peers Peers, qs []PeerQuestion) ([][]PeerAnswer, error) {
+	if ea, ok := peers.(EachAsker); ok && len(qs) > 1 {
+		answers, err := ea.AskEach(ctx, qs)
+		if err == nil && len(answers) != len(qs) {
+			err = fmt.Errorf("%d answers to %d questions", len(answers), len(qs))
+		}
+		return answers, err
+	}
+	answers := make([][]PeerAnswer, len(qs))
+	for i, q := range qs {
+		var err error
+		if answers[i], err = peers.Ask(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	return answers, nil
+}
+
 // ask asks x's peers, if it has any: the zero answer, false, if not. A search given a transcript
 // (WithTranscript) answers from it what it can, or records there every shard's answer: own gives x's own,
-// which the search has found already (every question of a shard is about what its own movies hold too).
+// which the search has found already (every question of a shard is about what its own movies hold too). A
+// question the search asked before, or prefetched, is answered as then; the questions waiting to be asked
+// (alsoAsk) go with it.
 func (x *Index) ask(ctx context.Context, q PeerQuestion, own func() PeerAnswer) (PeerAnswer, bool, error) {
 	peers := x.peerSet()
 	if peers == nil {
 		return PeerAnswer{}, false, nil
 	}
-	t := transcriptOf(ctx)
+	t, memo := transcriptOf(ctx), memoOf(ctx)
 	var key string
-	if t != nil {
+	if t != nil || memo != nil {
 		var err error
 		if key, err = questionKey(q); err != nil {
 			return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
 		}
-		if a, ok := t.replay(key, x.opts.Contents); ok {
-			return a, true, nil
+	}
+	if a, ok := t.replay(key, x.opts.Contents); ok {
+		return a, true, nil
+	}
+	answers, ok := memo.get(key)
+	if !ok {
+		asked, err := x.askPeers(ctx, peers, memo, []asking{{key, q}})
+		if err != nil {
+			return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
 		}
-	}
-	slot := slotOf(ctx)
-	slot.leave()
-	answers, err := peers.Ask(ctx, q)
-	if back := slot.back(ctx); err == nil {
-		err = back
-	}
-	if err != nil {
-		return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
+		answers = asked[0]
 	}
 	if t.recording() && x.opts.Contents != "" {
 		mine := own()
@@ -371,10 +419,160 @@ func (x *Index) ask(ctx context.Context, q PeerQuestion, own func() PeerAnswer) 
 		if err := t.record(key, mine, answers); err != nil {
 			return PeerAnswer{}, true, err
 		}
-	} else {
-		t.count()
 	}
 	return JoinAnswers(answers), true, nil
+}
+
+// prefetch asks x's peers now, at once, the questions of qs that the search will ask them (Index.ask)
+// and has not asked yet, with those waiting (alsoAsk): one round trip to each peer instead of one a
+// question. The answers wait in the search's memo (a search with peers has one), and each is recorded in its
+// transcript when the search asks it.
+func (x *Index) prefetch(ctx context.Context, qs ...PeerQuestion) error {
+	peers, memo, ask, err := x.unasked(ctx, qs)
+	if err != nil || len(ask) == 0 {
+		return err
+	}
+	_, err = x.askPeers(ctx, peers, memo, ask)
+	return err
+}
+
+// alsoAsk has the questions of qs that the search has not asked yet go with its next question to the
+// peers: what it is likely to ask, without a round trip of their own.
+func (x *Index) alsoAsk(ctx context.Context, qs ...PeerQuestion) error {
+	_, memo, ask, err := x.unasked(ctx, qs)
+	memo.wait(ask)
+	return err
+}
+
+// asking is a question about to be put to the peers, and its questionKey.
+type asking struct {
+	key string
+	q   PeerQuestion
+}
+
+// unasked is x's peers and the search's memo, and the questions of qs not asked yet. A search that
+// answers from another shard's transcript asks ahead of nothing: the first shard asked, and what its
+// transcript lacks (rare) is asked as it comes.
+func (x *Index) unasked(ctx context.Context, qs []PeerQuestion) (Peers, *peerMemo, []asking, error) {
+	peers, memo := x.peerSet(), memoOf(ctx)
+	if t := transcriptOf(ctx); peers == nil || memo == nil || t != nil && t.replaying {
+		return nil, nil, nil, nil
+	}
+	var ask []asking
+	for _, q := range qs {
+		key, err := questionKey(q)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
+		}
+		if _, ok := memo.get(key); !ok && !slices.ContainsFunc(ask, func(a asking) bool { return a.key == key }) {
+			ask = append(ask, asking{key, q})
+		}
+	}
+	return peers, memo, ask, nil
+}
+
+// askPeers puts qs to peers, with the questions waiting in memo (which may be nil), MaxEach at a time,
+// the search's slot left meanwhile (see searchSlot); memo keeps the answers. It returns qs' answers.
+func (x *Index) askPeers(ctx context.Context, peers Peers, memo *peerMemo, qs []asking) ([][]PeerAnswer, error) {
+	all := append(slices.Clone(qs), memo.take(qs)...)
+	answers := make([][]PeerAnswer, 0, len(all))
+	slot := slotOf(ctx)
+	slot.leave()
+	var err error
+	for rest := all; len(rest) > 0 && err == nil; {
+		batch := rest[:min(len(rest), MaxEach)]
+		rest = rest[len(batch):]
+		qs := make([]PeerQuestion, len(batch))
+		for i, a := range batch {
+			qs[i] = a.q
+		}
+		var got [][]PeerAnswer
+		if got, err = askEach(ctx, peers, qs); err == nil {
+			answers = append(answers, got...)
+		}
+	}
+	if back := slot.back(ctx); err == nil {
+		err = back
+	}
+	if err != nil {
+		return nil, err
+	}
+	transcriptOf(ctx).count(len(all))
+	for i, a := range all {
+		memo.put(a.key, answers[i])
+	}
+	return answers[:len(qs)], nil
+}
+
+// peerMemo is the peers' answers to one search's questions, by questionKey: a question asked again (the
+// exact matches' count, by the tiers and by did-you-mean) or asked ahead is not asked again.
+type peerMemo struct {
+	mu      sync.Mutex
+	answers map[string][]PeerAnswer
+	later   []asking // to go with the next question asked (alsoAsk)
+}
+
+type peerMemoKey struct{}
+
+// withPeerMemo is ctx for a search of a shard: with a memo of its peers' answers.
+func withPeerMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, peerMemoKey{}, &peerMemo{answers: map[string][]PeerAnswer{}})
+}
+
+func memoOf(ctx context.Context) *peerMemo {
+	m, _ := ctx.Value(peerMemoKey{}).(*peerMemo)
+	return m
+}
+
+// get is the peers' answers to key (m may be nil). The caller must not change them: JoinAnswers copies.
+func (m *peerMemo) get(key string) ([]PeerAnswer, bool) {
+	if m == nil {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.answers[key]
+	return a, ok
+}
+
+func (m *peerMemo) put(key string, answers []PeerAnswer) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.answers[key] = answers
+}
+
+// wait keeps qs for the next question asked (m may be nil).
+func (m *peerMemo) wait(qs []asking) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, q := range qs {
+		if !slices.ContainsFunc(m.later, func(a asking) bool { return a.key == q.key }) {
+			m.later = append(m.later, q)
+		}
+	}
+}
+
+// take empties the questions waiting, and returns those that are not among qs nor answered already.
+func (m *peerMemo) take(qs []asking) []asking {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []asking
+	for _, w := range m.later {
+		if _, ok := m.answers[w.key]; !ok && !slices.ContainsFunc(qs, func(a asking) bool { return a.key == w.key }) {
+			out = append(out, w)
+		}
+	}
+	m.later = nil
+	return out
 }
 
 // transcribed is the whole catalog's answer to q, x's own included, where the search's transcript holds

@@ -215,6 +215,9 @@ func (x *Index) termQuery(p *plan, t term, typos bool) query.Query {
 
 // newTermQuery builds the query termQuery returns.
 func (x *Index) newTermQuery(p *plan, t term, typos bool) query.Query {
+	if typos && t.prefix {
+		p.exp.prefetchFuzzyPrefixes(x.textFields(), t.text, t.fuzz)
+	}
 	var fields []query.Query
 	for _, f := range x.textFields() {
 		if f.boost == 0 {
@@ -250,9 +253,7 @@ func (x *Index) newTermQuery(p *plan, t term, typos bool) query.Query {
 		}
 		if t.prefix && f.prefix {
 			qs = append(qs, p.exp.prefixQuery(f.name, t.text, f.boost*x.rank.Prefix))
-			if typos && t.fuzz > 0 && !p.exp.completes(f.name, t.text) && !p.exp.hasVariants(f.name, t.text, t.fuzz) {
-				// Nothing starts with the word being typed, nor is near it: a typo in it, before the end
-				// (godfate).
+			if typos && p.exp.wantsFuzzyPrefix(f.name, t.text, t.fuzz) {
 				if fq := p.exp.fuzzyPrefixQuery(f.name, t.text, t.fuzz, f.boost*x.rank.Prefix*x.rank.Typo); fq != nil {
 					qs = append(qs, fq)
 				}
@@ -329,6 +330,9 @@ const (
 func (x *Index) words(p *plan, s strictness) query.Query {
 	if len(p.terms) == 0 {
 		return nil
+	}
+	if s != allExact {
+		p.exp.prefetchVariants(p.terms)
 	}
 	qs := make([]query.Query, len(p.terms))
 	for i, t := range p.terms {

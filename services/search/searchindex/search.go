@@ -2,6 +2,8 @@ package searchindex
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	blevesearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -57,11 +59,17 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 		return nil, err
 	}
 	defer release()
+	if x.peerSet() != nil {
+		ctx = withPeerMemo(ctx)
+	}
 	p := x.newPlan(text)
 	p.exp, p.wordQueries = x.newExpansions(ctx), map[wordQueryKey]query.Query{}
 	defer p.exp.close()
 	p.exec = x.newExecutor(ctx)
 	defer p.exec.close()
+	if err := x.prefetchFirst(ctx, &p); err != nil {
+		return nil, err
+	}
 	if p.empty() && len(q.Sort) == 0 {
 		q.Sort = defaultBrowseSort
 	}
@@ -127,6 +135,43 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 		res.DidYouMean = dym
 	}
 	return res, nil
+}
+
+// prefetchFirst asks a shard's peers at once what a search with words asks them first: the catalog's
+// movies and mean rating, the fields of the words its expansions look up (split, known, titleWord), and
+// the completions of the word being typed.
+func (x *Index) prefetchFirst(ctx context.Context, p *plan) error {
+	if x.peerSet() == nil || p.empty() {
+		return nil
+	}
+	var words []string
+	add := func(w string) {
+		if w != "" && !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	for _, t := range p.terms {
+		add(t.text)
+	}
+	for _, j := range p.joins {
+		add(j.text)
+	}
+	for _, w := range strings.Fields(p.titleKey) {
+		add(w)
+	}
+	qs := []PeerQuestion{{Op: AskRatings}, {Op: AskDocCount}}
+	if len(words) > 0 {
+		qs = append(qs, PeerQuestion{Op: AskWordFieldsOfEach, Words: words})
+	}
+	for _, t := range p.terms {
+		if t.prefix {
+			qs = append(qs, prefixCountsQuestion(x.prefixFields(), t.text)) // the exact matches' completions
+		}
+	}
+	if err := x.prefetch(ctx, qs...); err != nil {
+		return err
+	}
+	return p.exp.prefetchWordFields(words)
 }
 
 // sortOrder is the Bleve sort of the query: its keys, then score, then id so every order is total. A sort by

@@ -40,6 +40,17 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 		return "", err
 	}
 	defer ir.close()
+	// Every word's movies, and whether a word being typed completes, in one question to the peers.
+	var qs []PeerQuestion
+	for _, t := range p.terms {
+		qs = append(qs, docFreqQuestion(spellFields, t.text))
+		if t.prefix {
+			qs = append(qs, hasPrefixQuestion(spellFields, t.text))
+		}
+	}
+	if err := x.prefetch(ctx, qs...); err != nil {
+		return "", err
+	}
 	changed := false
 	corrected := make([]term, len(p.terms))
 	choices := make([][]string, len(p.terms)) // of each word corrected, its closest words, best first
@@ -85,18 +96,44 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 	// harry poter is harry potter, though more movies have peter, and harry and peter together.
 	cp := *p
 	cp.terms = corrected
-	count := func(terms []term) (inTitles, anywhere uint64, err error) {
+	choiceQueries := func(terms []term) (anywhere, inTitles query.Query) {
 		alt := cp
 		alt.terms = terms
-		if anywhere, err = x.countWith(ctx, p.exec, and(x.membership(&alt, allExact), filter)); err != nil || anywhere == 0 {
-			return 0, anywhere, err
-		}
 		title := make([]query.Query, len(terms))
 		for i, t := range terms {
 			title[i] = wordQuery(fieldTitle, t.text, 1)
 		}
-		inTitles, err = x.countWith(ctx, p.exec, and(query.NewConjunctionQuery(title), filter))
+		return and(x.membership(&alt, allExact), filter), and(query.NewConjunctionQuery(title), filter)
+	}
+	count := func(terms []term) (inTitles, anywhere uint64, err error) {
+		qa, qt := choiceQueries(terms)
+		if anywhere, err = x.countWith(ctx, p.exec, qa); err != nil || anywhere == 0 {
+			return 0, anywhere, err
+		}
+		inTitles, err = x.countWith(ctx, p.exec, qt)
 		return inTitles, anywhere, err
+	}
+	// The counts of every choice, asked of the peers at once (a choice's titles only matter if it matches),
+	// after the fields of the choices' words, which their queries look up (split).
+	var words []string
+	for _, ws := range choices {
+		words = append(words, ws...)
+	}
+	if err := p.exp.prefetchWordFields(words); err != nil {
+		return "", err
+	}
+	qs = qs[:0]
+	for i, words := range choices {
+		for _, w := range words[min(1, len(words)):] {
+			terms := slices.Clone(cp.terms)
+			terms[i] = newTerm(w, false)
+			anywhere, inTitles := choiceQueries(terms)
+			qs = append(qs, countQuestion(anywhere), countQuestion(inTitles))
+		}
+	}
+	anywhere, inTitles := choiceQueries(cp.terms)
+	if err := x.prefetch(ctx, append(qs, countQuestion(anywhere), countQuestion(inTitles))...); err != nil {
+		return "", err
 	}
 	bestTitles, n, err := count(cp.terms)
 	if err != nil {
@@ -194,6 +231,14 @@ func (ir *dictReader) ask(q PeerQuestion, own func() PeerAnswer) (PeerAnswer, bo
 	return ir.x.ask(ir.ctx, q, own)
 }
 
+// prefetch is Index.prefetch for the reader's search (see ask).
+func (ir *dictReader) prefetch(qs []PeerQuestion) error {
+	if ir.ctx == nil {
+		return nil
+	}
+	return ir.x.prefetch(ir.ctx, qs...)
+}
+
 // ownReader opens a snapshot of x's own dictionaries; close it after use.
 func (x *Index) ownReader() (*dictReader, error) {
 	ir := &dictReader{cache: x.segCaches, x: x}
@@ -237,8 +282,12 @@ func (ir *dictReader) docFreq(fields []string, t string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskDocFreq, Fields: fields, Word: t}, func() PeerAnswer { return PeerAnswer{N: n} })
+	a, _, err := ir.ask(docFreqQuestion(fields, t), func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
+}
+
+func docFreqQuestion(fields []string, word string) PeerQuestion {
+	return PeerQuestion{Op: AskDocFreq, Fields: fields, Word: word}
 }
 
 // ownDocFreq is docFreq of the reader's own segments. It reads each segment's dictionary itself: the
@@ -273,8 +322,12 @@ func (ir *dictReader) hasPrefix(fields []string, prefix string) (bool, error) {
 	if ir.ownHasPrefix(fields, prefix) {
 		return true, nil
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskHasPrefix, Fields: fields, Word: prefix}, func() PeerAnswer { return PeerAnswer{} })
+	a, _, err := ir.ask(hasPrefixQuestion(fields, prefix), func() PeerAnswer { return PeerAnswer{} })
 	return a.Yes, err
+}
+
+func hasPrefixQuestion(fields []string, prefix string) PeerQuestion {
+	return PeerQuestion{Op: AskHasPrefix, Fields: fields, Word: prefix}
 }
 
 // ownHasPrefix is hasPrefix of the reader's own segments.
@@ -347,21 +400,28 @@ func (ir *dictReader) closest(fields []string, t string, fuzz int, cands []index
 		word  string
 		count uint64
 	}
-	var best []scored
 	bestDist := fuzz + 1
-	for _, c := range cands {
-		dist := levenshtein(t, c.Term, fuzz)
-		if dist > bestDist {
-			continue
+	dists := make([]int, len(cands))
+	for i, c := range cands {
+		dists[i] = levenshtein(t, c.Term, fuzz)
+		bestDist = min(bestDist, dists[i])
+	}
+	var best []scored
+	var qs []PeerQuestion
+	for i, c := range cands {
+		if dists[i] == bestDist {
+			best = append(best, scored{word: c.Term})
+			qs = append(qs, docFreqQuestion(fields, c.Term))
 		}
-		if dist < bestDist {
-			best, bestDist = best[:0], dist
-		}
-		count, err := ir.docFreq(fields, c.Term)
-		if err != nil {
+	}
+	if err := ir.prefetch(qs); err != nil {
+		return nil, err
+	}
+	for i := range best {
+		var err error
+		if best[i].count, err = ir.docFreq(fields, best[i].word); err != nil {
 			return nil, err
 		}
-		best = append(best, scored{c.Term, count})
 	}
 	slices.SortStableFunc(best, func(a, b scored) int { return cmp.Compare(b.count, a.count) }) // a tie keeps dictionary order
 	out := make([]string, 0, min(n, len(best)))
@@ -399,7 +459,7 @@ func (ir *dictReader) fuzzyEveryField(t string, fuzz int) (map[string]typoVarian
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyEveryField, Word: t, Fuzz: fuzz}, func() PeerAnswer { return PeerAnswer{Edits: edits, WordFields: fields} })
+	a, _, err := ir.ask(fuzzyEveryFieldQuestion(t, fuzz), func() PeerAnswer { return PeerAnswer{Edits: edits, WordFields: fields} })
 	if err != nil {
 		return nil, err
 	}
@@ -409,6 +469,10 @@ func (ir *dictReader) fuzzyEveryField(t string, fuzz int) (map[string]typoVarian
 		out[term] = typoVariant{term: term, dist: d, fields: fields[term] | a.WordFields[term]}
 	}
 	return out, nil
+}
+
+func fuzzyEveryFieldQuestion(word string, fuzz int) PeerQuestion {
+	return PeerQuestion{Op: AskFuzzyEveryField, Word: word, Fuzz: fuzz}
 }
 
 // ownFuzzyEveryField is the words of every text field within fuzz edits of t in the reader's own segments,
@@ -498,7 +562,7 @@ func (ir *dictReader) prefixCounts(fields []string, prefix string) (map[string]m
 			return nil, err
 		}
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskPrefixCountsOf, Fields: fields, Word: prefix}, func() PeerAnswer { return PeerAnswer{FieldCounts: out} })
+	a, _, err := ir.ask(prefixCountsQuestion(fields, prefix), func() PeerAnswer { return PeerAnswer{FieldCounts: out} })
 	if err != nil {
 		return nil, err
 	}
@@ -510,6 +574,10 @@ func (ir *dictReader) prefixCounts(fields []string, prefix string) (map[string]m
 		}
 	}
 	return out, nil
+}
+
+func prefixCountsQuestion(fields []string, prefix string) PeerQuestion {
+	return PeerQuestion{Op: AskPrefixCountsOf, Fields: fields, Word: prefix}
 }
 
 // ownPrefixCounts is the words of the field that start with prefix in the reader's own segments, with their
@@ -642,7 +710,7 @@ func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]
 	if err != nil {
 		return nil, err
 	}
-	a, _, err := ir.ask(PeerQuestion{Op: AskFuzzyPrefix, Field: field, Word: prefix, Fuzz: fuzz}, func() PeerAnswer { return PeerAnswer{Words: slices.Sorted(maps.Keys(seen))} })
+	a, _, err := ir.ask(fuzzyPrefixQuestion(field, prefix, fuzz), func() PeerAnswer { return PeerAnswer{Words: slices.Sorted(maps.Keys(seen))} })
 	if err != nil {
 		return nil, err
 	}
@@ -658,6 +726,10 @@ func (ir *dictReader) withFuzzyPrefix(field, prefix string, fuzz, limit int) ([]
 		slices.Sort(words)
 	}
 	return words, nil
+}
+
+func fuzzyPrefixQuestion(field, prefix string, fuzz int) PeerQuestion {
+	return PeerQuestion{Op: AskFuzzyPrefix, Field: field, Word: prefix, Fuzz: fuzz}
 }
 
 // ownFuzzyPrefix is the words of the field in the reader's own segments that start with a word within fuzz

@@ -36,6 +36,13 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 		return p, fmt.Errorf("count documents: %w", err)
 	}
 	counts := make([]uint64, len(p.terms))
+	qs := make([]PeerQuestion, len(p.terms))
+	for i, t := range p.terms {
+		qs[i] = countQuestion(x.termQuery(&p, t, true))
+	}
+	if err := x.prefetch(ctx, qs...); err != nil {
+		return p, err
+	}
 	least := uint64(math.MaxUint64)
 	for i, t := range p.terms {
 		if counts[i], err = x.countWith(ctx, p.exec, x.termQuery(&p, t, true)); err != nil {
@@ -233,13 +240,17 @@ func (x *Index) topic(ctx context.Context, p *plan, pinned bool, exact uint64) (
 			return nil, err
 		}
 	}
+	// Words that name people at least as often are a person, whom tags name too ("will smith", "emma" of
+	// Emma Watson): counted only of a topic, but asked of the peers with it.
+	person := inOrder(p, []string{fieldCast, fieldDirectors})
+	if err := x.prefetch(ctx, countQuestion(tq), countQuestion(person)); err != nil {
+		return nil, err
+	}
 	n, err := x.countWith(ctx, p.exec, tq)
 	if err != nil || n < uint64(x.rank.TopicMin) {
 		return nil, err
 	}
-	// Words that name people at least as often are a person, whom tags name too ("will smith", "emma" of
-	// Emma Watson).
-	people, err := x.countWith(ctx, p.exec, inOrder(p, []string{fieldCast, fieldDirectors}))
+	people, err := x.countWith(ctx, p.exec, person)
 	if err != nil || people >= n {
 		return nil, err
 	}
@@ -254,16 +265,18 @@ func except(q, not query.Query) query.Query {
 // countWith counts the movies of the whole catalog matching q: x's (see countHere), and its peers'. The
 // search decides its tiers, its facets' sample and its did-you-mean from such counts.
 func (x *Index) countWith(ctx context.Context, e *executor, q query.Query) (uint64, error) {
-	if a, ok := x.transcribed(ctx, PeerQuestion{Op: AskCount, Query: q}); ok {
+	if a, ok := x.transcribed(ctx, countQuestion(q)); ok {
 		return a.N, nil
 	}
 	n, err := x.countHere(ctx, e, q)
 	if err != nil {
 		return 0, err
 	}
-	a, _, err := x.ask(ctx, PeerQuestion{Op: AskCount, Query: q}, func() PeerAnswer { return PeerAnswer{N: n} })
+	a, _, err := x.ask(ctx, countQuestion(q), func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }
+
+func countQuestion(q query.Query) PeerQuestion { return PeerQuestion{Op: AskCount, Query: q} }
 
 // countHere counts x's own movies matching q with the search's executor, or with Bleve where it has none.
 func (x *Index) countHere(ctx context.Context, e *executor, q query.Query) (uint64, error) {

@@ -153,11 +153,11 @@ func (t *Transcript) joined(key, own string, withOwn bool) (PeerAnswer, bool) {
 	return all, true
 }
 
-// count notes a question put to the peers (t may be nil).
-func (t *Transcript) count() {
+// count notes n questions put to the peers (t may be nil).
+func (t *Transcript) count(n int) {
 	if t != nil {
 		t.mu.Lock()
-		t.asked++
+		t.asked += n
 		t.mu.Unlock()
 	}
 }
@@ -165,7 +165,6 @@ func (t *Transcript) count() {
 // record keeps the answers to key of the shard own (its own) and of its peers, encoded at once: the
 // search goes on to change what it was given (its own words and counts, joined with its peers').
 func (t *Transcript) record(key string, own PeerAnswer, peers []PeerAnswer) error {
-	t.count()
 	t.mu.Lock()
 	keep := !t.replaying && own.Contents != "" && len(t.order) < maxTranscriptQuestions && t.recorded[key] == nil
 	t.mu.Unlock()

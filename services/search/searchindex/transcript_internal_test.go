@@ -1,8 +1,10 @@
 package searchindex
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,9 +29,6 @@ func TestTranscriptAnswersEveryShardButTheAsker(t *testing.T) {
 	a.Counts["star"] = 1000 // the search goes on to change its own answer: recorded as it was given
 	if rec.Len() != 1 {
 		t.Fatalf("%d questions recorded, want 1", rec.Len())
-	}
-	if asked, _ := rec.Asked(); asked != 2 {
-		t.Errorf("asked %d, want 2", asked)
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
@@ -76,5 +75,86 @@ func TestTranscriptAnswersEveryShardButTheAsker(t *testing.T) {
 		if _, err := ReplayPeers([]byte(bad)); err == nil {
 			t.Errorf("%s: read", bad)
 		}
+	}
+}
+
+// roundPeers is one peer of contents "p", asked in round trips of one or several questions; it answers a
+// question by the length of its word.
+type roundPeers struct{ rounds [][]PeerOp }
+
+func (r *roundPeers) Ask(ctx context.Context, q PeerQuestion) ([]PeerAnswer, error) {
+	a, err := r.AskEach(ctx, []PeerQuestion{q})
+	return a[0], err
+}
+
+func (r *roundPeers) AskEach(_ context.Context, qs []PeerQuestion) ([][]PeerAnswer, error) {
+	var ops []PeerOp
+	answers := make([][]PeerAnswer, len(qs))
+	for i, q := range qs {
+		ops = append(ops, q.Op)
+		answers[i] = []PeerAnswer{{Contents: "p", N: uint64(len(q.Word))}}
+	}
+	r.rounds = append(r.rounds, ops)
+	return answers, nil
+}
+
+// A search asks its peers ahead, at once, what it will ask them one by one; a question asked again is not
+// asked again; questions it is likely to ask go with its next one; each is recorded in its transcript,
+// with the search's own answer, only when the search asks it; a search replaying a transcript asks ahead
+// of nothing.
+func TestSearchAsksItsPeersAheadInOneRoundTrip(t *testing.T) {
+	x, err := OpenWith(filepath.Join(t.TempDir(), "idx"), Options{Scratch: true, Contents: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	peers := &roundPeers{}
+	if err := x.SetPeers(peers); err != nil {
+		t.Fatal(err)
+	}
+	rec := RecordPeers()
+	ctx := withPeerMemo(WithTranscript(context.Background(), rec))
+	word := func(w string) PeerQuestion { return PeerQuestion{Op: AskDocFreq, Word: w} }
+	own := func() PeerAnswer { return PeerAnswer{N: 1000} }
+	if err := x.prefetch(ctx, word("ab"), word("abc"), word("ab")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"abc", "ab", "abc"} {
+		if a, _, err := x.ask(ctx, word(w), own); err != nil || a.N != uint64(len(w)) {
+			t.Fatalf("%s: %+v, %v; want the peer's answer, %d", w, a, err, len(w))
+		}
+	}
+	if err := x.alsoAsk(ctx, word("abcd"), word("ab")); err != nil {
+		t.Fatal(err)
+	}
+	if a, _, err := x.ask(ctx, word("a"), own); err != nil || a.N != 1 {
+		t.Fatalf("a: %+v, %v", a, err)
+	}
+	if a, _, err := x.ask(ctx, word("abcd"), own); err != nil || a.N != 4 {
+		t.Fatalf("abcd: %+v, %v", a, err)
+	}
+	if len(peers.rounds) != 2 || len(peers.rounds[0]) != 2 || len(peers.rounds[1]) != 2 {
+		t.Errorf("round trips %v, want two: the two words asked ahead; the next question with the one to go with it", peers.rounds)
+	}
+	if asked, _ := rec.Asked(); asked != 4 || rec.Len() != 4 {
+		t.Errorf("asked %d, recorded %d; want 4 and 4 (ab, abc, a, abcd)", asked, rec.Len())
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay, err := ReplayPeers(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := questionKey(word("abc"))
+	if got, ok := replay.whole(key, "p"); !ok || got.N != 1003 {
+		t.Errorf("the recorded answers to abc: %+v %v; want the search's own (1000) and the peer's (3)", got, ok)
+	}
+	// The first shard asked: a shard replaying its transcript asks ahead of nothing.
+	peers.rounds = nil
+	rctx := withPeerMemo(WithTranscript(context.Background(), replay))
+	if err := x.prefetch(rctx, word("ab"), word("zzz")); err != nil || len(peers.rounds) != 0 {
+		t.Errorf("a replaying search asked ahead: %v, round trips %v", err, peers.rounds)
 	}
 }

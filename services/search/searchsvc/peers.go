@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,24 +40,36 @@ func newHTTPPeers(urls []string, token, own string) *httpPeers {
 
 // Ask implements searchindex.Peers: every peer at once.
 func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]searchindex.PeerAnswer, error) {
-	in := searchapi.PeerQuestionBody{PeerQuestion: q}
-	if q.Query != nil {
-		b, err := json.Marshal(q.Query)
-		if err != nil {
-			return nil, fmt.Errorf("encode the question's query: %w", err)
-		}
-		in.Query = b
-	}
-	body, err := json.Marshal(in)
+	answers, err := p.AskEach(ctx, []searchindex.PeerQuestion{q})
 	if err != nil {
 		return nil, err
 	}
-	answers := make([]searchindex.PeerAnswer, len(p.urls))
+	return answers[0], nil
+}
+
+// AskEach implements searchindex.EachAsker: every peer at once, each asked every question in one request
+// (or, a peer of a version without the route, one request a question).
+func (p *httpPeers) AskEach(ctx context.Context, qs []searchindex.PeerQuestion) ([][]searchindex.PeerAnswer, error) {
+	bodies := make([]json.RawMessage, len(qs))
+	for i, q := range qs {
+		in := searchapi.PeerQuestionBody{PeerQuestion: q}
+		if q.Query != nil {
+			b, err := json.Marshal(q.Query)
+			if err != nil {
+				return nil, fmt.Errorf("encode the question's query: %w", err)
+			}
+			in.Query = b
+		}
+		var err error
+		if bodies[i], err = json.Marshal(in); err != nil {
+			return nil, err
+		}
+	}
+	byPeer := make([][]searchindex.PeerAnswer, len(p.urls))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, u := range p.urls {
-		g.Go(func() error {
-			a, err := p.ask(gctx, u, body)
-			answers[i] = a
+		g.Go(func() (err error) {
+			byPeer[i], err = p.askPeer(gctx, u, bodies)
 			return err
 		})
 	}
@@ -65,20 +78,54 @@ func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]sear
 	}
 	// A peer list that names a shard twice, this one, or a service of every movie would count movies twice.
 	seen := map[string]bool{p.own: true}
-	for i, a := range answers {
-		if a.Contents == "" || seen[a.Contents] {
-			return nil, apperr.Errorf(apperr.Unavailable, "Peer %s holds %q, which another shard holds, or every movie: the peers must be the other partitions' services.", p.urls[i], a.Contents)
+	for i, as := range byPeer {
+		held := as[0].Contents // every answer of a peer says the same
+		if held == "" || seen[held] || slices.ContainsFunc(as, func(a searchindex.PeerAnswer) bool { return a.Contents != held }) {
+			return nil, apperr.Errorf(apperr.Unavailable, "Peer %s holds %q, which another shard holds, or every movie: the peers must be the other partitions' services.", p.urls[i], held)
 		}
-		seen[a.Contents] = true
+		seen[held] = true
+	}
+	answers := make([][]searchindex.PeerAnswer, len(qs))
+	for k := range qs {
+		answers[k] = make([]searchindex.PeerAnswer, len(p.urls))
+		for i := range p.urls {
+			answers[k][i] = byPeer[i][k]
+		}
 	}
 	return answers, nil
 }
 
-func (p *httpPeers) ask(ctx context.Context, base string, body []byte) (searchindex.PeerAnswer, error) {
-	var a searchindex.PeerAnswer
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+searchapi.PeerRoute, bytes.NewReader(body))
+// askPeer is the answers of the peer at base to the encoded questions: in one request, or one a question
+// where there is one question or the peer does not know the route of several.
+func (p *httpPeers) askPeer(ctx context.Context, base string, questions []json.RawMessage) ([]searchindex.PeerAnswer, error) {
+	if len(questions) > 1 {
+		body, err := json.Marshal(questions)
+		if err != nil {
+			return nil, err
+		}
+		var answers []searchindex.PeerAnswer
+		status, err := p.post(ctx, base+searchapi.PeerEachRoute, body, &answers)
+		if status != http.StatusNotFound {
+			if err == nil && len(answers) != len(questions) {
+				err = fmt.Errorf("peer %s answered %d of %d questions", base, len(answers), len(questions))
+			}
+			return answers, err
+		}
+	}
+	answers := make([]searchindex.PeerAnswer, len(questions))
+	for i, q := range questions {
+		if _, err := p.post(ctx, base+searchapi.PeerRoute, q, &answers[i]); err != nil {
+			return nil, err
+		}
+	}
+	return answers, nil
+}
+
+// post posts body to url and decodes the answer into out; the status is the peer's, or 0.
+func (p *httpPeers) post(ctx context.Context, url string, body []byte, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return a, err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if p.token != "" {
@@ -86,17 +133,17 @@ func (p *httpPeers) ask(ctx context.Context, base string, body []byte) (searchin
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return a, fmt.Errorf("peer %s: %w", base, err)
+		return 0, fmt.Errorf("peer %s: %w", url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		detail, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return a, fmt.Errorf("peer %s answered %d: %s", base, resp.StatusCode, strings.TrimSpace(string(detail)))
+		return resp.StatusCode, fmt.Errorf("peer %s answered %d: %s", url, resp.StatusCode, strings.TrimSpace(string(detail)))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		return a, fmt.Errorf("peer %s: %w", base, err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("peer %s: %w", url, err)
 	}
-	return a, nil
+	return resp.StatusCode, nil
 }
 
 // peerURLs are the configured peers' base URLs.

@@ -3,6 +3,7 @@ package searchsvc_test
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"marquee/pkg/natsx"
 	"marquee/pkg/testenv"
 	"marquee/services/search"
+	"marquee/services/search/searchapi"
+	"marquee/services/search/searchindex"
 	"marquee/services/search/searchsvc"
 )
 
@@ -70,11 +73,20 @@ func TestShardServicesRankAsOne(t *testing.T) {
 		cfg.CacheBytes = 0
 		return cfg
 	}
-	// Each shard's address is known before the services start: each names the others.
+	// Each shard's address is known before the services start: each names the others. The last shard is of
+	// an older version, without the route of several questions: its peers ask it one question at a time.
 	handlers := make([]atomic.Pointer[http.Handler], stream.Partitions)
 	urls := make([]string, stream.Partitions)
+	var batches atomic.Int64 // requests of several questions
 	for p := range urls {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == searchapi.PeerEachRoute {
+				if p == len(urls)-1 {
+					http.NotFound(w, r)
+					return
+				}
+				batches.Add(1)
+			}
 			if h := handlers[p].Load(); h != nil {
 				(*h).ServeHTTP(w, r)
 				return
@@ -151,7 +163,10 @@ func TestShardServicesRankAsOne(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d searches: three shard services answered as one", len(texts))
+	t.Logf("%d searches: three shard services answered as one, asking %d times several questions at once", len(texts), batches.Load())
+	if batches.Load() == 0 {
+		t.Error("no shard asked its peers several questions at once")
+	}
 
 	// The questions' endpoint answers what a shard asks, and nothing else.
 	post := func(h http.Handler, body string) *httptest.ResponseRecorder {
@@ -171,6 +186,30 @@ func TestShardServicesRankAsOne(t *testing.T) {
 	} {
 		if w := post(shards[0].Handler(), body); w.Code != code {
 			t.Errorf("question %.80s: %d %s, want %d", body, w.Code, w.Body, code)
+		}
+	}
+	each := func(h http.Handler, body string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, searchapi.PeerEachRoute, strings.NewReader(body)))
+		return w
+	}
+	if w := each(shards[0].Handler(), `[{"op":"doc_count"},{"op":"count","query":{"term":"love","field":"title"}}]`); w.Code != http.StatusOK {
+		t.Errorf("two questions: %d %s", w.Code, w.Body)
+	} else {
+		var answers []searchindex.PeerAnswer
+		alone := post(shards[0].Handler(), `{"op":"count","query":{"term":"love","field":"title"}}`)
+		var one searchindex.PeerAnswer
+		if err := json.Unmarshal(w.Body.Bytes(), &answers); err != nil || len(answers) != 2 || json.Unmarshal(alone.Body.Bytes(), &one) != nil || answers[1].N != one.N || answers[0].N == 0 {
+			t.Errorf("two questions answered %s (%v), the second alone %s", w.Body, err, alone.Body)
+		}
+	}
+	for _, body := range []string{
+		`[]`, `{"op":"doc_count"}`, `[{"op":"doc_count"},{"op":"drop_index"}]`,
+		`[` + strings.Repeat(`{"op":"doc_count"},`, searchindex.MaxEach) + `{"op":"doc_count"}]`,
+		`[{"op":"count","query":` + strings.Repeat(`{"conjuncts":[`, 40) + `{"match_all":{}}` + strings.Repeat(`]}`, 40) + `}]`,
+	} {
+		if w := each(shards[0].Handler(), body); w.Code != http.StatusBadRequest {
+			t.Errorf("questions %.80s: %d %s, want 400", body, w.Code, w.Body)
 		}
 	}
 	if w := post(whole.Handler(), `{"op":"doc_count"}`); w.Code != http.StatusNotFound {
