@@ -316,50 +316,57 @@ func prefixWordsQuestion(field, prefix string) PeerQuestion {
 }
 
 // prefetchPrefixes asks the peers at once for the words of every prefix in q that compiling it will ask
-// them for, one by one (prefixWords): a name's prefixes in the cast and the directors, say.
+// them for, one by one (prefixWords).
 func (e *executor) prefetchPrefixes(q query.Query) error {
 	if !e.asksPeers() || len(e.shards) == 0 {
 		return nil
 	}
 	compiled := e.shards[0].nodes
 	var qs []PeerQuestion
-	var walk func(q query.Query)
-	walk = func(q query.Query) {
-		if q != nil && reflect.TypeOf(q).Kind() == reflect.Pointer {
-			if _, ok := compiled[q]; ok {
-				return // its prefixes' words are known
-			}
+	eachPrefix(q, func(q query.Query) bool {
+		_, ok := compiled[q] // its prefixes' words are known
+		return !ok
+	}, func(pq *query.PrefixQuery) {
+		if _, ok := e.prefixes[fieldTerm{pq.FieldVal, pq.Prefix}]; !ok {
+			qs = append(qs, prefixWordsQuestion(pq.FieldVal, pq.Prefix))
 		}
-		switch q := q.(type) {
-		case *query.PrefixQuery:
-			if _, ok := e.prefixes[fieldTerm{q.FieldVal, q.Prefix}]; !ok && q.FieldVal != "" {
-				qs = append(qs, prefixWordsQuestion(q.FieldVal, q.Prefix))
-			}
-		case *query.DisjunctionQuery:
-			if q.Min <= 1 {
-				for _, k := range q.Disjuncts {
-					walk(k)
-				}
-			}
-		case *query.ConjunctionQuery:
-			for _, k := range q.Conjuncts {
-				walk(k)
-			}
-		case *query.BooleanQuery:
-			for _, k := range []query.Query{q.Must, q.Should, q.MustNot, q.Filter} {
-				if k != nil {
-					walk(k)
-				}
-			}
-		case unscored:
-			walk(q.q)
-		}
-	}
-	walk(q)
+	})
 	if len(qs) < 2 {
 		return nil // asked as it comes
 	}
 	return e.x.prefetch(e.ctx, qs...)
+}
+
+// eachPrefix visits the prefix queries of a field that compiling q compiles, in the parts of q that
+// enter says to enter (a part a pointer names; the rest are entered).
+func eachPrefix(q query.Query, enter func(query.Query) bool, visit func(*query.PrefixQuery)) {
+	if q != nil && reflect.TypeOf(q).Kind() == reflect.Pointer && !enter(q) {
+		return
+	}
+	switch q := q.(type) {
+	case *query.PrefixQuery:
+		if q.FieldVal != "" {
+			visit(q)
+		}
+	case *query.DisjunctionQuery:
+		if q.Min <= 1 {
+			for _, k := range q.Disjuncts {
+				eachPrefix(k, enter, visit)
+			}
+		}
+	case *query.ConjunctionQuery:
+		for _, k := range q.Conjuncts {
+			eachPrefix(k, enter, visit)
+		}
+	case *query.BooleanQuery:
+		for _, k := range []query.Query{q.Must, q.Should, q.MustNot, q.Filter} {
+			if k != nil {
+				eachPrefix(k, enter, visit)
+			}
+		}
+	case unscored:
+		eachPrefix(q.q, enter, visit)
+	}
 }
 
 // ownPrefixWords is the words of the field in the shard's own dictionaries that start with prefix, in

@@ -186,8 +186,16 @@ func (e *expansions) wantsFuzzyPrefix(field, prefix string, fuzz int) bool {
 // prefetchFuzzyPrefixes asks a shard's peers at once for the typo'd completions of prefix in each of fields
 // that wants them (see wantsFuzzyPrefix), which the search's queries then ask field by field.
 func (e *expansions) prefetchFuzzyPrefixes(fields []textField, prefix string, fuzz int) {
+	if e != nil {
+		_ = e.x.prefetch(e.ctx, e.fuzzyPrefixQuestions(fields, prefix, fuzz)...) // on an error the fields' own questions ask again, and fail there
+	}
+}
+
+// fuzzyPrefixQuestions are the questions to a shard's peers for the typo'd completions of prefix in each of
+// fields that wants them and has not had them yet.
+func (e *expansions) fuzzyPrefixQuestions(fields []textField, prefix string, fuzz int) []PeerQuestion {
 	if e == nil || e.x.peerSet() == nil || fuzz <= 0 {
-		return
+		return nil
 	}
 	var qs []PeerQuestion
 	for _, f := range fields {
@@ -195,8 +203,7 @@ func (e *expansions) prefetchFuzzyPrefixes(fields []textField, prefix string, fu
 			qs = append(qs, fuzzyPrefixQuestion(f.name, prefix, fuzz))
 		}
 	}
-	// On an error the fields' own questions ask again, and fail there.
-	_ = e.x.prefetch(e.ctx, qs...)
+	return qs
 }
 
 // prefetchVariants asks a shard's peers at once for the typo variants of each of terms that the search

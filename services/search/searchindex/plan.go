@@ -374,6 +374,16 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	return query.NewDisjunctionQuery(alts)
 }
 
+// category matches the movies of a genre or person whose whole name the query is: the user asked for a
+// category. None if Ranking.ValueExact is 0.
+func (x *Index) category(p *plan) []query.Query {
+	if p.titleKey == "" || x.rank.ValueExact <= 0 {
+		return nil
+	}
+	return []query.Query{wordQuery(fieldGenreKey, p.titleKey, x.rank.ValueExact),
+		keyQuery(fieldCastName, p.titleKey, x.rank.ValueExact), keyQuery(fieldDirector, p.titleKey, x.rank.ValueExact)}
+}
+
 // relevance is the scored part of a text query: the words (all or, relaxed, any) within their typo
 // tolerance, the phrases, and the boosts for a whole-title match, a title phrase and a person's name;
 // wrapped so that the popularity and rating priors multiply the score. Typo variants score even in the
@@ -400,11 +410,7 @@ func (x *Index) relevance(p *plan, anyWords bool, within query.Query) query.Quer
 		tq.SetBoost(x.rank.TitleExact)
 		should = append(should, tq)
 	}
-	if p.titleKey != "" && x.rank.ValueExact > 0 {
-		// The query is a whole genre or a person's whole name: the user asked for a category.
-		should = append(should, wordQuery(fieldGenreKey, p.titleKey, x.rank.ValueExact),
-			keyQuery(fieldCastName, p.titleKey, x.rank.ValueExact), keyQuery(fieldDirector, p.titleKey, x.rank.ValueExact))
-	}
+	should = append(should, x.category(p)...)
 	if words := strings.Fields(p.titleKey); len(words) >= 2 {
 		if x.rank.TitlePhrase > 0 {
 			should = append(should, titlePhrase(words, x.rank.TitlePhrase))

@@ -138,8 +138,9 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 }
 
 // prefetchFirst asks a shard's peers at once what a search with words asks them first: the catalog's
-// movies and mean rating, the fields of the words its expansions look up (split, known, titleWord), and
-// the completions of the word being typed.
+// movies and mean rating, the fields of the words its expansions look up (split, known, titleWord), the
+// completions of the word being typed, every word's typo variants, and the words of the names the query
+// may be.
 func (x *Index) prefetchFirst(ctx context.Context, p *plan) error {
 	if x.peerSet() == nil || p.empty() {
 		return nil
@@ -167,6 +168,14 @@ func (x *Index) prefetchFirst(ctx context.Context, p *plan) error {
 		if t.prefix {
 			qs = append(qs, prefixCountsQuestion(x.prefixFields(), t.text)) // the exact matches' completions
 		}
+		if t.fuzz > 0 {
+			qs = append(qs, fuzzyEveryFieldQuestion(t.text, t.fuzz)) // typos score in every tier
+		}
+	}
+	for _, q := range x.category(p) { // the names' words, which scoring a tier compiles
+		eachPrefix(q, func(query.Query) bool { return true }, func(pq *query.PrefixQuery) {
+			qs = append(qs, prefixWordsQuestion(pq.FieldVal, pq.Prefix))
+		})
 	}
 	if err := x.prefetch(ctx, qs...); err != nil {
 		return err

@@ -99,6 +99,13 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 	first := pinned.first()
 	var n uint64
 	if pinned == "" {
+		// The word being typed with a typo in it, in the fields it is neither a prefix of nor near a word of,
+		// goes with the count: every tier scores it.
+		if last := p.terms[len(p.terms)-1]; last.prefix {
+			if err := x.alsoAsk(ctx, p.exp.fuzzyPrefixQuestions(x.textFields(), last.text, last.fuzz)...); err != nil {
+				return nil, false, "", err
+			}
+		}
 		if n, err = x.countWith(ctx, p.exec, exact); err != nil {
 			return nil, false, "", err
 		}
