@@ -86,7 +86,7 @@ func (x *Index) catalogMeanRating(ctx context.Context) (float64, error) {
 // addTier pages the next tier of a text search and returns its size, which decides the next tier: a
 // shard pages its own movies (which its total counts), and the size is the whole catalog's.
 func (pg *pager) addTier(t tier) (uint64, error) {
-	size := countQuestion(and(t.member, pg.filter))
+	size := pg.sizeQuestion(t)
 	if err := pg.x.alsoAsk(pg.ctx, size); err != nil { // with the words' frequencies, which scoring the tier asks
 		return 0, err
 	}
@@ -97,6 +97,14 @@ func (pg *pager) addTier(t tier) (uint64, error) {
 	a, _, err := pg.x.ask(pg.ctx, size, func() PeerAnswer { return PeerAnswer{N: n} })
 	return n + a.N, err
 }
+
+// expectTier has a shard ask its peers for the size of a tier that will follow with its next question.
+func (pg *pager) expectTier(t tier) {
+	_ = pg.x.alsoAsk(pg.ctx, pg.sizeQuestion(t)) // an error is the tier's own question's, when it is asked
+}
+
+// sizeQuestion asks a shard's peers for the size of a tier.
+func (pg *pager) sizeQuestion(t tier) PeerQuestion { return countQuestion(and(t.member, pg.filter)) }
 
 // add pages the next tier of x's own movies and returns how many of them it holds.
 func (pg *pager) add(t tier) (uint64, error) {

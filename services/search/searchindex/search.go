@@ -103,14 +103,14 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	case len(q.Sort) > 0:
 		size := func(t tier) (uint64, error) { return x.countWith(ctx, p.exec, and(t.member, all)) }
 		var relaxed bool
-		if member, relaxed, pg.layout, err = x.tiers(ctx, &p, size, pinned, false); err != nil {
+		if member, relaxed, pg.layout, err = x.tiers(ctx, &p, size, nil, pinned, false); err != nil {
 			return nil, err
 		}
 		if _, err := pg.add(tier{scored: true, anyWords: relaxed, member: member}); err != nil {
 			return nil, err
 		}
 	default:
-		if member, _, pg.layout, err = x.tiers(ctx, &p, pg.addTier, pinned, true); err != nil {
+		if member, _, pg.layout, err = x.tiers(ctx, &p, pg.addTier, pg.expectTier, pinned, true); err != nil {
 			return nil, err
 		}
 	}

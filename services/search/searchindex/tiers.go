@@ -76,7 +76,10 @@ func (x *Index) informative(ctx context.Context, p plan) (plan, error) {
 //
 // A later page passes the layout of the first (its cursor's, pinned): a write between the pages may move the
 // counts the layout was decided from, and the cursor's tier must stay the tier it was made in.
-func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error), pinned layout, topics bool) (member query.Query, relaxed bool, l layout, err error) {
+//
+// expect, if not nil, is told of a tier that will follow before the tiers above it are added (a shard asks
+// its peers for its size with theirs).
+func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, error), expect func(tier), pinned layout, topics bool) (member query.Query, relaxed bool, l layout, err error) {
 	exact := x.membership(p, allExact)
 	if len(p.terms) == 0 {
 		if pinned != "" && pinned != "e" {
@@ -119,6 +122,12 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		}
 	}
 	l = layout(first)
+	typo, typos := exact, false // typos: typo is the typo matches' (else the exact ones')
+	if pinned == "" && first == tierExact && n < uint64(x.rank.TypoBelow) && expect != nil {
+		// The typo matches follow, whatever the filters leave of the exact ones (n is without them).
+		typo, typos = x.membership(p, allTypos), true
+		expect(tier{member: except(typo, exact)})
+	}
 	// A topic's movies come first, then the other exact matches (see Ranking.TopicMin). A search with
 	// few exact matches names no topic: those are the typed word's misspellings.
 	exactRest, inTopic := exact, uint64(0)
@@ -139,7 +148,6 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 			l = tierTopic + l
 		}
 	}
-	typo := exact
 	switch first {
 	case tierTypo:
 		typo = x.membership(p, allTypos)
@@ -159,7 +167,9 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		n += inTopic
 		// n counts the filters' movies: add can say, the count above cannot
 		if pinned.has(tierTypo) || (pinned == "" && n < uint64(x.rank.TypoBelow)) {
-			typo = x.membership(p, allTypos)
+			if !typos {
+				typo = x.membership(p, allTypos)
+			}
 			k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})
 			if err != nil {
 				return nil, false, "", err
