@@ -32,8 +32,8 @@ const PeerEachRoute = "/v1/index/peer/each"
 // maxPeerQuestion bounds a question's body: a query of many expansions is tens of kilobytes.
 const maxPeerQuestion = 1 << 20
 
-// maxPeerQuestions bounds the body of several questions.
-const maxPeerQuestions = 8 << 20
+// MaxPeerQuestions bounds the body of several questions: an asker sends more in several requests.
+const MaxPeerQuestions = 8 << 20
 
 // maxQueryDepth bounds the nesting of a question's query: a shard's own are a few levels deep.
 const maxQueryDepth = 32
@@ -46,8 +46,7 @@ type PeerQuestionBody struct {
 
 // handlePeer handles "POST /v1/index/peer": the answer of this service's own movies to a question of
 // another shard's search.
-func handlePeer(idx any, answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
-	shared := newPeerAnswers(idx)
+func handlePeer(shared *peerAnswers, answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxPeerQuestion+1))
 		if err != nil || len(body) > maxPeerQuestion {
@@ -77,11 +76,12 @@ func handlePeer(idx any, answer func(context.Context, searchindex.PeerQuestion) 
 }
 
 // handlePeerEach handles "POST /v1/index/peer/each": the answers of this service's own movies to several
-// questions of another shard's search, in their order. One bad question refuses them all.
-func handlePeerEach(answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
+// questions of another shard's search, in their order, each shared as handlePeer shares it. One bad
+// question refuses them all, before any is answered.
+func handlePeerEach(shared *peerAnswers, answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxPeerQuestions+1))
-		if err != nil || len(body) > maxPeerQuestions {
+		body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxPeerQuestions+1))
+		if err != nil || len(body) > MaxPeerQuestions {
 			httpx.Error(c, apperr.Errorf(apperr.Invalid, "The questions are not readable or are too long."))
 			return
 		}
@@ -96,19 +96,29 @@ func handlePeerEach(answer func(context.Context, searchindex.PeerQuestion) (sear
 		}
 		qs := make([]searchindex.PeerQuestion, len(raw))
 		for i, r := range raw {
-			if qs[i], err = parsePeerQuestion(r); err != nil {
+			if qs[i], err = parsePeerQuestion(r); err == nil {
+				err = qs[i].Check()
+			}
+			if err != nil {
 				httpx.Error(c, err)
 				return
 			}
 		}
-		answers := make([]searchindex.PeerAnswer, len(qs))
+		out := make([]jsontext.Value, len(qs))
 		for i, q := range qs {
-			if answers[i], err = answer(c.Request.Context(), q); err != nil {
+			out[i], err = shared.answer(c.Request.Context(), raw[i], func(ctx context.Context) ([]byte, error) {
+				a, err := answer(ctx, q)
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(a)
+			})
+			if err != nil {
 				httpx.Error(c, err)
 				return
 			}
 		}
-		c.JSON(http.StatusOK, answers)
+		c.JSON(http.StatusOK, out)
 	}
 }
 

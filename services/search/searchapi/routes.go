@@ -35,8 +35,9 @@ func addRoutes(e *gin.Engine, log *slog.Logger, idx search.Searcher, d *Deps) {
 		e.GET(snapshotRoute, internal, handleSnapshot(log, d))
 	}
 	if d.Answer != nil {
-		e.POST(PeerRoute, internal, handlePeer(idx, d.Answer))
-		e.POST(PeerEachRoute, internal, handlePeerEach(d.Answer))
+		shared := newPeerAnswers(idx)
+		e.POST(PeerRoute, internal, handlePeer(shared, d.Answer))
+		e.POST(PeerEachRoute, internal, handlePeerEach(shared, d.Answer))
 		e.POST(shardwire.SearchRoute, internal, handleMergedSearch(idx, d))
 	}
 }

@@ -187,7 +187,8 @@ func (e *expansions) wantsFuzzyPrefix(field, prefix string, fuzz int) bool {
 // that wants them (see wantsFuzzyPrefix), which the search's queries then ask field by field.
 func (e *expansions) prefetchFuzzyPrefixes(fields []textField, prefix string, fuzz int) {
 	if e != nil {
-		_ = e.x.prefetch(e.ctx, e.fuzzyPrefixQuestions(fields, prefix, fuzz)...) // on an error the fields' own questions ask again, and fail there
+		// An error is met again by each field's own question, whose query then falls back to Bleve's.
+		_ = e.x.prefetch(e.ctx, e.fuzzyPrefixQuestions(fields, prefix, fuzz)...)
 	}
 }
 
@@ -206,32 +207,17 @@ func (e *expansions) fuzzyPrefixQuestions(fields []textField, prefix string, fuz
 	return qs
 }
 
-// prefetchVariants asks a shard's peers at once for the typo variants of each of terms that the search
-// has not expanded yet, which its queries then ask word by word.
-func (e *expansions) prefetchVariants(terms []term) {
-	if e == nil || e.x.peerSet() == nil {
-		return
-	}
-	var qs []PeerQuestion
-	for _, t := range terms {
-		if t.fuzz > 0 && !e.has(variantsExpansion(t.text, t.fuzz)) {
-			qs = append(qs, fuzzyEveryFieldQuestion(t.text, t.fuzz))
-		}
-	}
-	_ = e.x.prefetch(e.ctx, qs...) // on an error the words' own questions ask again, and fail there
-}
-
 // prefetchWordFields asks a shard's peers at once for the fields of the words that the search's
 // expansions look up one by one (split, known, titleWord), and keeps them.
 func (e *expansions) prefetchWordFields(words []string) error {
 	if e == nil || e.x.peerSet() == nil || len(words) == 0 {
 		return nil
 	}
-	r, err := e.reader()
+	r, _ := e.reader()
 	if r == nil {
-		return err // without a reader the expansions fall back to Bleve's queries, which ask nothing
+		return nil // without a reader the expansions fall back to Bleve's queries, which ask nothing
 	}
-	_, err = r.wordFieldsOf(words)
+	_, err := r.wordFieldsOf(words)
 	return err
 }
 

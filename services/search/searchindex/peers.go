@@ -35,13 +35,13 @@ type Peers interface {
 }
 
 // EachAsker is Peers that can put several questions to each peer at once, in one round trip: answers[i]
-// are the peers' answers to qs[i], as Ask returns them. A search asks so the questions it knows it will
-// ask (see Index.prefetch); Peers without it are asked one question at a time.
+// are the peers' answers to qs[i], as Ask returns them. A search batches through it the questions it knows
+// it will ask (Index.prefetch, alsoAsk); Peers without it are asked one question at a time.
 type EachAsker interface {
 	AskEach(ctx context.Context, qs []PeerQuestion) (answers [][]PeerAnswer, err error)
 }
 
-// MaxEach is the most questions put to a peer at once.
+// MaxEach is the most questions put to a peer at once (and the most a peer answers in one request).
 const MaxEach = 64
 
 // PeerOp is what a PeerQuestion asks.
@@ -197,7 +197,7 @@ const (
 // answers, so sharing them could leave two shards each waiting on the other); a question that finds them
 // all taken and many waiting is refused as busy.
 func (x *Index) Answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) {
-	if err := q.check(); err != nil {
+	if err := q.Check(); err != nil {
 		return PeerAnswer{}, err
 	}
 	release, err := x.answering.enter(ctx)
@@ -210,8 +210,8 @@ func (x *Index) Answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 	return a, err
 }
 
-// check refuses a question no search of a shard asks: a bad one is the asker's fault (400).
-func (q PeerQuestion) check() error {
+// Check refuses a question no search of a shard asks: a bad one is the asker's fault (apperr.Invalid).
+func (q PeerQuestion) Check() error {
 	bad := func(why string) error { return apperr.Errorf(apperr.Invalid, "Question %q: %s.", q.Op, why) }
 	if len(q.Word) > maxPeerWord || len(q.Terms) > maxPeerTerms || len(q.Words) > maxPeerTerms || len(q.Fields) > len(wordFieldNames) {
 		return bad("too long")
@@ -365,8 +365,8 @@ func (ps indexPeers) AskEach(ctx context.Context, qs []PeerQuestion) ([][]PeerAn
 	return answers, g.Wait()
 }
 
-// askEach puts qs to peers at once if they can be asked so, else one question at a time.
-func askEach(ctx context.Context, peers Peers, qs []PeerQuestion) ([][]PeerAnswer, error) {
+// askAtOnce puts qs to peers at once if they can be asked so, else one question at a time.
+func askAtOnce(ctx context.Context, peers Peers, qs []PeerQuestion) ([][]PeerAnswer, error) {
 	if ea, ok := peers.(EachAsker); ok && len(qs) > 1 {
 		answers, err := ea.AskEach(ctx, qs)
 		if err == nil && len(answers) != len(qs) {
@@ -407,7 +407,7 @@ func (x *Index) ask(ctx context.Context, q PeerQuestion, own func() PeerAnswer) 
 	}
 	answers, ok := memo.get(key)
 	if !ok {
-		asked, err := x.askPeers(ctx, peers, memo, []asking{{key, q}})
+		asked, err := x.putToPeers(ctx, peers, memo, []asking{{key, q}})
 		if err != nil {
 			return PeerAnswer{}, true, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
 		}
@@ -432,7 +432,7 @@ func (x *Index) prefetch(ctx context.Context, qs ...PeerQuestion) error {
 	if err != nil || len(ask) == 0 {
 		return err
 	}
-	_, err = x.askPeers(ctx, peers, memo, ask)
+	_, err = x.putToPeers(ctx, peers, memo, ask)
 	return err
 }
 
@@ -440,7 +440,7 @@ func (x *Index) prefetch(ctx context.Context, qs ...PeerQuestion) error {
 // peers: what it is likely to ask, without a round trip of their own.
 func (x *Index) alsoAsk(ctx context.Context, qs ...PeerQuestion) error {
 	_, memo, ask, err := x.unasked(ctx, qs)
-	memo.wait(ask)
+	memo.queue(ask)
 	return err
 }
 
@@ -448,6 +448,11 @@ func (x *Index) alsoAsk(ctx context.Context, qs ...PeerQuestion) error {
 type asking struct {
 	key string
 	q   PeerQuestion
+}
+
+// holds reports whether qs hold the question of key.
+func holds(qs []asking, key string) bool {
+	return slices.ContainsFunc(qs, func(a asking) bool { return a.key == key })
 }
 
 // unasked is x's peers and the search's memo, and the questions of qs not asked yet. A search that
@@ -464,30 +469,30 @@ func (x *Index) unasked(ctx context.Context, qs []PeerQuestion) (Peers, *peerMem
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("ask the other shards (%s): %w", q.Op, err)
 		}
-		if _, ok := memo.get(key); !ok && !slices.ContainsFunc(ask, func(a asking) bool { return a.key == key }) {
+		if _, ok := memo.get(key); !ok && !holds(ask, key) {
 			ask = append(ask, asking{key, q})
 		}
 	}
 	return peers, memo, ask, nil
 }
 
-// askPeers puts qs to peers, with the questions waiting in memo (which may be nil), MaxEach at a time,
+// putToPeers puts qs to peers, with the questions waiting in memo (which may be nil), MaxEach at a time,
 // the search's slot left meanwhile (see searchSlot); memo keeps the answers. It returns qs' answers.
-func (x *Index) askPeers(ctx context.Context, peers Peers, memo *peerMemo, qs []asking) ([][]PeerAnswer, error) {
+func (x *Index) putToPeers(ctx context.Context, peers Peers, memo *peerMemo, qs []asking) ([][]PeerAnswer, error) {
 	all := append(slices.Clone(qs), memo.take(qs)...)
 	answers := make([][]PeerAnswer, 0, len(all))
 	slot := slotOf(ctx)
 	slot.leave()
 	var err error
 	for rest := all; len(rest) > 0 && err == nil; {
-		batch := rest[:min(len(rest), MaxEach)]
-		rest = rest[len(batch):]
-		qs := make([]PeerQuestion, len(batch))
-		for i, a := range batch {
-			qs[i] = a.q
+		n := min(len(rest), MaxEach)
+		batch := make([]PeerQuestion, n)
+		for i, a := range rest[:n] {
+			batch[i] = a.q
 		}
+		rest = rest[n:]
 		var got [][]PeerAnswer
-		if got, err = askEach(ctx, peers, qs); err == nil {
+		if got, err = askAtOnce(ctx, peers, batch); err == nil {
 			answers = append(answers, got...)
 		}
 	}
@@ -544,15 +549,15 @@ func (m *peerMemo) put(key string, answers []PeerAnswer) {
 	m.answers[key] = answers
 }
 
-// wait keeps qs for the next question asked (m may be nil).
-func (m *peerMemo) wait(qs []asking) {
+// queue keeps qs for the next question asked (m may be nil).
+func (m *peerMemo) queue(qs []asking) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, q := range qs {
-		if !slices.ContainsFunc(m.later, func(a asking) bool { return a.key == q.key }) {
+		if !holds(m.later, q.key) {
 			m.later = append(m.later, q)
 		}
 	}
@@ -567,7 +572,7 @@ func (m *peerMemo) take(qs []asking) []asking {
 	defer m.mu.Unlock()
 	var out []asking
 	for _, w := range m.later {
-		if _, ok := m.answers[w.key]; !ok && !slices.ContainsFunc(qs, func(a asking) bool { return a.key == w.key }) {
+		if _, ok := m.answers[w.key]; !ok && !holds(qs, w.key) {
 			out = append(out, w)
 		}
 	}

@@ -331,9 +331,6 @@ func (x *Index) words(p *plan, s strictness) query.Query {
 	if len(p.terms) == 0 {
 		return nil
 	}
-	if s != allExact {
-		p.exp.prefetchVariants(p.terms)
-	}
 	qs := make([]query.Query, len(p.terms))
 	for i, t := range p.terms {
 		qs[i] = x.termQuery(p, t, s != allExact)

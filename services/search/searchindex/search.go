@@ -67,14 +67,14 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 	defer p.exp.close()
 	p.exec = x.newExecutor(ctx)
 	defer p.exec.close()
-	if err := x.prefetchFirst(ctx, &p); err != nil {
-		return nil, err
-	}
 	if p.empty() && len(q.Sort) == 0 {
 		q.Sort = defaultBrowseSort
 	}
 	cur, err := decodeCursor(q.Cursor, q.Sort)
 	if err != nil {
+		return nil, err
+	}
+	if err := x.prefetchFirst(ctx, &p, len(q.Sort) == 0); err != nil {
 		return nil, err
 	}
 	fs := x.filters(&q)
@@ -139,9 +139,9 @@ func (x *Index) search(ctx context.Context, q search.Query) (*search.Result, err
 
 // prefetchFirst asks a shard's peers at once what a search with words asks them first: the catalog's
 // movies and mean rating, the fields of the words its expansions look up (split, known, titleWord), the
-// completions of the word being typed, every word's typo variants, and the words of the names the query
-// may be.
-func (x *Index) prefetchFirst(ctx context.Context, p *plan) error {
+// completions of the word being typed, every word's typo variants, and, ranked by relevance (which scores
+// them), the words of the names the query may be.
+func (x *Index) prefetchFirst(ctx context.Context, p *plan, byRelevance bool) error {
 	if x.peerSet() == nil || p.empty() {
 		return nil
 	}
@@ -172,10 +172,12 @@ func (x *Index) prefetchFirst(ctx context.Context, p *plan) error {
 			qs = append(qs, fuzzyEveryFieldQuestion(t.text, t.fuzz)) // typos score in every tier
 		}
 	}
-	for _, q := range x.category(p) { // the names' words, which scoring a tier compiles
-		eachPrefix(q, func(query.Query) bool { return true }, func(pq *query.PrefixQuery) {
-			qs = append(qs, prefixWordsQuestion(pq.FieldVal, pq.Prefix))
-		})
+	if byRelevance {
+		for _, q := range x.category(p) { // the names' words, which scoring a tier compiles
+			eachPrefix(q, func(query.Query) bool { return true }, func(pq *query.PrefixQuery) {
+				qs = append(qs, prefixWordsQuestion(pq.FieldVal, pq.Prefix))
+			})
+		}
 	}
 	if err := x.prefetch(ctx, qs...); err != nil {
 		return err

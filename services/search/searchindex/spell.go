@@ -113,8 +113,7 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 		inTitles, err = x.countWith(ctx, p.exec, qt)
 		return inTitles, anywhere, err
 	}
-	// The counts of every choice, asked of the peers at once (a choice's titles only matter if it matches),
-	// after the fields of the choices' words, which their queries look up (split).
+	// The fields of the choices' words, which their queries look up (split), in one question to the peers.
 	var words []string
 	for _, ws := range choices {
 		words = append(words, ws...)
@@ -122,27 +121,38 @@ func (x *Index) didYouMean(ctx context.Context, text search.Text, p *plan, filte
 	if err := p.exp.prefetchWordFields(words); err != nil {
 		return "", err
 	}
-	qs = qs[:0]
-	for i, words := range choices {
-		for _, w := range words[min(1, len(words)):] {
+	// A word's choices are counted against the words chosen before it, all at once: both counts of each,
+	// though only a choice that matches needs its titles' (one round trip either way).
+	alternatives := func(i int) [][]term {
+		var alts [][]term
+		for _, w := range choices[i][min(1, len(choices[i])):] {
 			terms := slices.Clone(cp.terms)
 			terms[i] = newTerm(w, false)
+			alts = append(alts, terms)
+		}
+		return alts
+	}
+	prefetch := func(alts ...[]term) error {
+		var qs []PeerQuestion
+		for _, terms := range alts {
 			anywhere, inTitles := choiceQueries(terms)
 			qs = append(qs, countQuestion(anywhere), countQuestion(inTitles))
 		}
+		return x.prefetch(ctx, qs...)
 	}
-	anywhere, inTitles := choiceQueries(cp.terms)
-	if err := x.prefetch(ctx, append(qs, countQuestion(anywhere), countQuestion(inTitles))...); err != nil {
+	if err := prefetch(append(alternatives(0), cp.terms)...); err != nil {
 		return "", err
 	}
 	bestTitles, n, err := count(cp.terms)
 	if err != nil {
 		return "", err
 	}
-	for i, words := range choices {
-		for _, w := range words[min(1, len(words)):] {
-			terms := slices.Clone(cp.terms)
-			terms[i] = newTerm(w, false)
+	for i := range choices {
+		alts := alternatives(i)
+		if err := prefetch(alts...); err != nil {
+			return "", err
+		}
+		for _, terms := range alts {
 			t, k, err := count(terms)
 			if err != nil {
 				return "", err

@@ -122,12 +122,14 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		}
 	}
 	l = layout(first)
-	typo, typos := exact, false // typos: typo is the typo matches' (else the exact ones')
+	var typoAhead query.Query // the typo matches, told of ahead
 	if pinned == "" && first == tierExact && n < uint64(x.rank.TypoBelow) && expect != nil {
-		// The typo matches follow, whatever the filters leave of the exact ones (n is without them).
-		typo, typos = x.membership(p, allTypos), true
-		expect(tier{member: except(typo, exact)})
+		// The typo matches follow, whatever the filters leave of the exact ones (n is without them); only
+		// likely, not sure, on a shard whose peers may have indexed more since.
+		typoAhead = x.membership(p, allTypos)
+		expect(tier{member: except(typoAhead, exact)})
 	}
+	typo := exact
 	// A topic's movies come first, then the other exact matches (see Ranking.TopicMin). A search with
 	// few exact matches names no topic: those are the typed word's misspellings.
 	exactRest, inTopic := exact, uint64(0)
@@ -167,7 +169,7 @@ func (x *Index) tiers(ctx context.Context, p *plan, add func(tier) (uint64, erro
 		n += inTopic
 		// n counts the filters' movies: add can say, the count above cannot
 		if pinned.has(tierTypo) || (pinned == "" && n < uint64(x.rank.TypoBelow)) {
-			if !typos {
+			if typo = typoAhead; typo == nil {
 				typo = x.membership(p, allTypos)
 			}
 			k, err := add(tier{scored: true, member: except(typo, exact), match: search.MatchTypo})

@@ -22,7 +22,7 @@ type Transcript struct {
 	mu        sync.Mutex
 	recorded  map[string][]json.RawMessage // recording: by questionKey, each shard's answer, encoded when given
 	answers   map[string][]PeerAnswer      // replaying: by questionKey, each shard's answer
-	order     []string                     // the questions in the order first asked
+	order     []string                     // recording: the questions in the order first asked
 	bytes     int                          // recording: the answers' bytes
 	asked     int                          // questions put to the peers
 	replayed  int                          // questions answered from the transcript
@@ -68,7 +68,6 @@ func ReplayPeers(b []byte) (*Transcript, error) {
 			seen[a.Contents] = true
 		}
 		t.answers[r.Question] = r.Answers
-		t.order = append(t.order, r.Question)
 	}
 	return t, nil
 }
@@ -84,7 +83,7 @@ func (t *Transcript) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// Len is the questions the transcript holds.
+// Len is the questions a transcript being recorded holds.
 func (t *Transcript) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,23 +20,26 @@ import (
 	"marquee/services/search/searchindex"
 )
 
-// httpPeers are the search services of the catalog's other shards, asked over HTTP (POST /v1/index/peer,
-// with the deployment's internal token) what a search of this shard must know of the whole catalog.
+// httpPeers are the search services of the catalog's other shards, asked over HTTP (POST
+// /v1/index/peer/each, or /v1/index/peer for one question, with the deployment's internal token) what a
+// search of this shard must know of the whole catalog.
 type httpPeers struct {
 	urls   []string
 	token  string
 	own    string // what this shard holds: no peer may hold it too
 	client *http.Client
+	single sync.Map // the peers (by URL) of a version without the route of several questions
 }
 
-// peerTimeout bounds one question to a peer: a search asks several, one after another.
+// peerTimeout bounds a request of one question to a peer; a request of several has peerTimeout/8 more for
+// each other question, which the peer answers one after another.
 const peerTimeout = 5 * time.Second
 
 func newHTTPPeers(urls []string, token, own string) *httpPeers {
-	// Every search asks each peer a few dozen questions: the connections are kept, as many as searches run.
+	// Every search asks each peer a few round trips: the connections are kept, as many as searches run.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
-	return &httpPeers{urls: urls, token: token, own: own, client: &http.Client{Timeout: peerTimeout, Transport: transport}}
+	return &httpPeers{urls: urls, token: token, own: own, client: &http.Client{Transport: transport}}
 }
 
 // Ask implements searchindex.Peers: every peer at once.
@@ -50,6 +54,9 @@ func (p *httpPeers) Ask(ctx context.Context, q searchindex.PeerQuestion) ([]sear
 // AskEach implements searchindex.EachAsker: every peer at once, each asked every question in one request
 // (or, a peer of a version without the route, one request a question).
 func (p *httpPeers) AskEach(ctx context.Context, qs []searchindex.PeerQuestion) ([][]searchindex.PeerAnswer, error) {
+	if len(qs) == 0 {
+		return nil, nil
+	}
 	bodies := make([]json.RawMessage, len(qs))
 	for i, q := range qs {
 		in := searchapi.PeerQuestionBody{PeerQuestion: q}
@@ -95,34 +102,50 @@ func (p *httpPeers) AskEach(ctx context.Context, qs []searchindex.PeerQuestion) 
 	return answers, nil
 }
 
-// askPeer is the answers of the peer at base to the encoded questions: in one request, or one a question
-// where there is one question or the peer does not know the route of several.
+// askPeer is the answers of the peer at base to the encoded questions: as many at once as a request
+// holds, or one a request where there is one question or the peer does not know the route of several.
 func (p *httpPeers) askPeer(ctx context.Context, base string, questions []json.RawMessage) ([]searchindex.PeerAnswer, error) {
-	if len(questions) > 1 {
-		body, err := json.Marshal(questions)
-		if err != nil {
-			return nil, err
-		}
-		var answers []searchindex.PeerAnswer
-		status, err := p.post(ctx, base+searchapi.PeerEachRoute, body, &answers)
-		if status != http.StatusNotFound {
-			if err == nil && len(answers) != len(questions) {
-				err = fmt.Errorf("peer %s answered %d of %d questions", base, len(answers), len(questions))
+	answers := make([]searchindex.PeerAnswer, 0, len(questions))
+	for rest := questions; len(rest) > 0; {
+		n := 1
+		if _, old := p.single.Load(base); !old {
+			for size := len(rest[0]) + 2; n < len(rest) && size+len(rest[n])+1 <= searchapi.MaxPeerQuestions; n++ {
+				size += len(rest[n]) + 1
 			}
-			return answers, err
 		}
-	}
-	answers := make([]searchindex.PeerAnswer, len(questions))
-	for i, q := range questions {
-		if _, err := p.post(ctx, base+searchapi.PeerRoute, q, &answers[i]); err != nil {
+		if n > 1 {
+			body, err := json.Marshal(rest[:n])
+			if err != nil {
+				return nil, err
+			}
+			var got []searchindex.PeerAnswer
+			status, err := p.post(ctx, base+searchapi.PeerEachRoute, body, n, &got)
+			if status == http.StatusNotFound {
+				p.single.Store(base, true) // an older version: asked one question at a time from now on
+				continue
+			}
+			if err == nil && len(got) != n {
+				err = fmt.Errorf("peer %s answered %d of %d questions", base, len(got), n)
+			}
+			if err != nil {
+				return nil, err
+			}
+			answers, rest = append(answers, got...), rest[n:]
+			continue
+		}
+		var a searchindex.PeerAnswer
+		if _, err := p.post(ctx, base+searchapi.PeerRoute, rest[0], 1, &a); err != nil {
 			return nil, err
 		}
+		answers, rest = append(answers, a), rest[1:]
 	}
 	return answers, nil
 }
 
-// post posts body to url and decodes the answer into out; the status is the peer's, or 0.
-func (p *httpPeers) post(ctx context.Context, url string, body []byte, out any) (int, error) {
+// post posts body, of n questions, to url and decodes the answer into out; the status is the peer's, or 0.
+func (p *httpPeers) post(ctx context.Context, url string, body []byte, n int, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout+time.Duration(n-1)*peerTimeout/8)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err

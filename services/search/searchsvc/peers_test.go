@@ -77,11 +77,12 @@ func TestShardServicesRankAsOne(t *testing.T) {
 	// an older version, without the route of several questions: its peers ask it one question at a time.
 	handlers := make([]atomic.Pointer[http.Handler], stream.Partitions)
 	urls := make([]string, stream.Partitions)
-	var batches atomic.Int64 // requests of several questions
+	var batches, refused atomic.Int64 // requests of several questions; of several to the older shard
 	for p := range urls {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == searchapi.PeerEachRoute {
 				if p == len(urls)-1 {
+					refused.Add(1)
 					http.NotFound(w, r)
 					return
 				}
@@ -166,6 +167,11 @@ func TestShardServicesRankAsOne(t *testing.T) {
 	t.Logf("%d searches: three shard services answered as one, asking %d times several questions at once", len(texts), batches.Load())
 	if batches.Load() == 0 {
 		t.Error("no shard asked its peers several questions at once")
+	}
+	// Each of the other shards learnt once that the older one knows no such route, and asked it one
+	// question at a time from then on.
+	if n := refused.Load(); n < 1 || n > int64(len(urls)-1) {
+		t.Errorf("the older shard was asked several questions at once %d times, want 1 to %d", n, len(urls)-1)
 	}
 
 	// The questions' endpoint answers what a shard asks, and nothing else.
