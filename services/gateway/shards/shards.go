@@ -20,8 +20,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -54,7 +57,7 @@ func New(log *slog.Logger, shards []http.Handler, secret string) *Merger {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("/v1/index/rebuild", m.everyShard)
+	mux.HandleFunc("/v1/index/rebuild", m.rebuild)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, apperr.Errorf(apperr.NotFound, "No such resource."))
 	})
@@ -162,9 +165,9 @@ func relayFailure(w http.ResponseWriter, answers []*answer) bool {
 // merging is the header of a request whose answer is merged.
 func merging() http.Header { return http.Header{shardwire.Header: {"1"}} }
 
-// everyShard sends an operation (an index rebuild) to every shard: the first failure is the answer, else
-// the first shard's.
-func (m *Merger) everyShard(w http.ResponseWriter, r *http.Request) {
+// rebuild sends a rebuild (POST) or the question of its state (GET) to every shard: the first failure is
+// the answer, else the state of them all (see mergeRebuilds).
+func (m *Merger) rebuild(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		httpx.WriteError(w, r, apperr.Errorf(apperr.MethodNotAllowed, "Only GET and POST are allowed here."))
@@ -176,12 +179,77 @@ func (m *Merger) everyShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, a := range answers {
-		if a.status >= 300 {
+		if a.status >= 300 { // a POST starts with 202
 			relayFailure(w, []*answer{a})
 			return
 		}
 	}
-	relay(w, answers[0])
+	merged, err := mergeRebuilds(answers)
+	if err != nil {
+		m.unavailable(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, answers[0].status, merged)
+}
+
+// rebuildStatus is a shard's state of its index rebuild, or the state of every shard's.
+type rebuildStatus struct {
+	State      string            `json:"state"`
+	StartedAt  *time.Time        `json:"started_at,omitempty"`
+	FinishedAt *time.Time        `json:"finished_at,omitempty"`
+	Checkpoint uint64            `json:"checkpoint"`
+	Target     uint64            `json:"target"`
+	Applied    uint64            `json:"applied"`
+	Movies     uint64            `json:"movies"`
+	Error      string            `json:"error,omitempty"`
+	DurationMS int64             `json:"duration_ms"`
+	Shards     []json.RawMessage `json:"shards,omitempty"` // the merged state's: each shard's, in partition order
+}
+
+// rebuildStates in the order a merged state takes the shards': a failure over a rebuild still running, a
+// running one over a finished one, finished over never started.
+var rebuildStates = []string{"idle", "done", "swapping", "building", "failed"}
+
+// mergeRebuilds is the state of every shard's rebuild as one: the furthest from done of the shards'
+// states (see rebuildStates), the first start, the last finish once none runs, the changes and movies
+// added up, and the events left (target − checkpoint) added up below the furthest target. Each shard's own
+// is beside it.
+func mergeRebuilds(answers []*answer) (*rebuildStatus, error) {
+	out := &rebuildStatus{State: rebuildStates[0]}
+	var left uint64
+	var errs []string
+	running := false
+	for i, a := range answers {
+		var st rebuildStatus
+		if err := json.Unmarshal(a.body, &st); err != nil || !slices.Contains(rebuildStates, st.State) {
+			return nil, fmt.Errorf("shard %d answered a rebuild's state that is not one: %v", i, err)
+		}
+		if slices.Index(rebuildStates, st.State) > slices.Index(rebuildStates, out.State) {
+			out.State = st.State
+		}
+		running = running || st.State == "building" || st.State == "swapping"
+		if st.StartedAt != nil && (out.StartedAt == nil || st.StartedAt.Before(*out.StartedAt)) {
+			out.StartedAt = st.StartedAt
+		}
+		if st.FinishedAt != nil && (out.FinishedAt == nil || st.FinishedAt.After(*out.FinishedAt)) {
+			out.FinishedAt = st.FinishedAt
+		}
+		if st.Error != "" {
+			errs = append(errs, fmt.Sprintf("shard %d: %s", i, st.Error))
+		}
+		out.Target = max(out.Target, st.Target)
+		left += st.Target - min(st.Checkpoint, st.Target)
+		out.Applied += st.Applied
+		out.Movies += st.Movies
+		out.DurationMS = max(out.DurationMS, st.DurationMS)
+		out.Shards = append(out.Shards, json.RawMessage(a.body))
+	}
+	if running {
+		out.FinishedAt = nil
+	}
+	out.Checkpoint = out.Target - min(left, out.Target)
+	out.Error = strings.Join(errs, "; ")
+	return out, nil
 }
 
 func relay(w http.ResponseWriter, a *answer) {

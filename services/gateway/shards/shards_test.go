@@ -413,3 +413,64 @@ func TestOneShardSearchesFirstAndHandsOnItsTranscript(t *testing.T) {
 		t.Errorf("%d shards asked after the first refused", asked)
 	}
 }
+
+// A rebuild goes to every shard, and its state is every shard's: the furthest from done, the changes and
+// movies added up, the events left added up, each shard's own beside it; a shard's failure to start one is
+// the answer.
+func TestRebuildStateOfEveryShard(t *testing.T) {
+	states := []string{
+		`{"state":"done","started_at":"2026-12-07T10:00:00Z","finished_at":"2026-12-07T10:05:00Z","checkpoint":900,"target":900,"applied":300,"movies":300,"duration_ms":300000}`,
+		`{"state":"building","started_at":"2026-12-07T09:59:00Z","checkpoint":500,"target":900,"applied":200,"movies":200,"duration_ms":360000}`,
+		`{"state":"done","started_at":"2026-12-07T10:01:00Z","finished_at":"2026-12-07T10:06:00Z","checkpoint":880,"target":880,"applied":290,"movies":290,"duration_ms":300000}`,
+	}
+	refuse := -1
+	hs := make([]http.Handler, len(states))
+	for i := range hs {
+		hs[i] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/index/rebuild" {
+				http.NotFound(w, r)
+				return
+			}
+			if i == refuse {
+				http.Error(w, `{"title":"Conflict"}`, http.StatusConflict)
+				return
+			}
+			if r.Method == http.MethodPost {
+				w.WriteHeader(http.StatusAccepted)
+			}
+			_, _ = w.Write([]byte(states[i]))
+		})
+	}
+	m := New(slog.New(slog.DiscardHandler), hs, "")
+	ask := func(method string) (int, rebuildStatus) {
+		w := httptest.NewRecorder()
+		m.ServeHTTP(w, httptest.NewRequest(method, "/v1/index/rebuild", nil))
+		var st rebuildStatus
+		if w.Code < 300 {
+			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+				t.Fatalf("%s: %v: %s", method, err, w.Body)
+			}
+		}
+		return w.Code, st
+	}
+	code, st := ask(http.MethodGet)
+	if code != http.StatusOK || st.State != "building" || st.FinishedAt != nil || st.Applied != 790 || st.Movies != 790 ||
+		st.Target != 900 || st.Checkpoint != 500 || len(st.Shards) != 3 || st.StartedAt == nil || st.StartedAt.Hour() != 9 {
+		t.Errorf("one shard building: %d %+v", code, st)
+	}
+	states[1] = `{"state":"failed","started_at":"2026-12-07T09:59:00Z","finished_at":"2026-12-07T10:02:00Z","checkpoint":500,"target":900,"applied":200,"movies":200,"error":"disk full","duration_ms":180000}`
+	if _, st := ask(http.MethodGet); st.State != "failed" || st.Error != "shard 1: disk full" || st.FinishedAt == nil || st.FinishedAt.Minute() != 6 {
+		t.Errorf("one shard failed: %+v", st)
+	}
+	if code, st := ask(http.MethodPost); code != http.StatusAccepted || len(st.Shards) != 3 {
+		t.Errorf("a rebuild started on every shard: %d %+v", code, st)
+	}
+	refuse = 2
+	if code, _ := ask(http.MethodPost); code != http.StatusConflict {
+		t.Errorf("a shard that refuses the rebuild: %d, want its 409", code)
+	}
+	refuse, states[0] = -1, `{"state":"rebuilt"}`
+	if code, _ := ask(http.MethodGet); code != http.StatusServiceUnavailable {
+		t.Errorf("a shard's state that is not one: %d, want 503", code)
+	}
+}
