@@ -206,12 +206,18 @@ type marquee struct {
 // shard. The search service merges an index's segments once no change has come for a couple of seconds,
 // which the first idle second after an import can precede; the measurements wait for that merge too.
 func (m *marquee) settle(ctx context.Context, limit time.Duration) (time.Duration, bool) {
+	return m.server.settleIndex(ctx, limit, 2*m.shards, m.segments)
+}
+
+// settleIndex waits until the server is idle (see settle) with at most most segments in its index, which
+// segments counts.
+func (s *server) settleIndex(ctx context.Context, limit time.Duration, most int, segments func(context.Context) (int, error)) (time.Duration, bool) {
 	start := time.Now()
 	for {
-		if _, ok := m.server.settle(ctx, limit-time.Since(start)); !ok {
+		if _, ok := s.settle(ctx, limit-time.Since(start)); !ok {
 			return time.Since(start), false
 		}
-		if n, err := m.segments(ctx); err != nil || n <= 2*m.shards {
+		if n, err := segments(ctx); err != nil || n <= most {
 			return time.Since(start), true
 		}
 		select {
@@ -226,6 +232,11 @@ func (m *marquee) settle(ctx context.Context, limit time.Duration) (time.Duratio
 // metric).
 func (m *marquee) segments(ctx context.Context) (int, error) {
 	status, body, err := m.do(ctx, http.MethodGet, "/metrics", nil, nil)
+	return segmentsIn(status, body, err)
+}
+
+// segmentsIn reads the marquee_index_segments metric from an answer to GET /metrics.
+func segmentsIn(status int, body []byte, err error) (int, error) {
 	if err != nil || status != http.StatusOK {
 		return 0, fmt.Errorf("metrics: %d %v", status, err)
 	}
