@@ -278,24 +278,33 @@ func waitTotal(ctx context.Context, client *http.Client, gw *server, want int, l
 }
 
 func searchTotal(ctx context.Context, client *http.Client, u string) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	status, body, err := fetch(ctx, client, u)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %d %.512s", u, status, body)
 	}
-	defer resp.Body.Close()
 	var res struct {
 		Total uint64 `json:"total"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return 0, fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, b)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&res)
+	err = json.Unmarshal(body, &res)
 	return res.Total, err
+}
+
+// fetch is the status and body of GET u.
+func fetch(ctx context.Context, client *http.Client, u string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 // publishCatalog publishes every movie of the catalog file to stream, which it creates, as the catalog would.
@@ -342,15 +351,5 @@ func publishCatalog(ctx context.Context, natsURL string, stream events.Stream, p
 
 // metricsSegments is the marquee_index_segments metric of the search process at base.
 func metricsSegments(ctx context.Context, client *http.Client, base string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return segmentsIn(resp.StatusCode, body, err)
+	return segmentsIn(fetch(ctx, client, base+"/metrics"))
 }

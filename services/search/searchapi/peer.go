@@ -61,11 +61,7 @@ func handlePeer(shared *peerAnswers, answer func(context.Context, searchindex.Pe
 			if err != nil {
 				return nil, err
 			}
-			a, err := answer(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			return json.Marshal(a)
+			return answerJSON(ctx, answer, q)
 		})
 		if err != nil {
 			httpx.Error(c, err)
@@ -107,11 +103,7 @@ func handlePeerEach(shared *peerAnswers, answer func(context.Context, searchinde
 		out := make([]jsontext.Value, len(qs))
 		for i, q := range qs {
 			out[i], err = shared.answer(c.Request.Context(), raw[i], func(ctx context.Context) ([]byte, error) {
-				a, err := answer(ctx, q)
-				if err != nil {
-					return nil, err
-				}
-				return json.Marshal(a)
+				return answerJSON(ctx, answer, q)
 			})
 			if err != nil {
 				httpx.Error(c, err)
@@ -120,6 +112,15 @@ func handlePeerEach(shared *peerAnswers, answer func(context.Context, searchinde
 		}
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// answerJSON is answer's answer to q, encoded.
+func answerJSON(ctx context.Context, answer func(context.Context, searchindex.PeerQuestion) (searchindex.PeerAnswer, error), q searchindex.PeerQuestion) ([]byte, error) {
+	a, err := answer(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(a)
 }
 
 // peerAnswers shares an answer among the shards that ask the same question: the shards of one search plan
