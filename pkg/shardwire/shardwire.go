@@ -66,11 +66,3 @@ const CountHeader = "Marquee-Merge-Count"
 
 // MaxCounts bounds the values one request may ask counts for.
 const MaxCounts = 256
-
-// Suggestions is what a shard adds to a suggest answer for the merge, under its "merge" key.
-type Suggestions struct {
-	// Scores rank the suggestions, one for each in order: the merged list is by score, highest first.
-	Scores []float64 `json:"scores"`
-	// Limit is the most suggestions the answer may hold.
-	Limit int `json:"limit"`
-}

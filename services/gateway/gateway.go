@@ -31,7 +31,7 @@ type Config struct {
 	CatalogURL string `key:"catalog_url" usage:"base URL of the catalog service"`
 	SearchURL  string `key:"search_url" usage:"base URL of the search service"`
 	// SearchShards replaces SearchURL for the reads of a partitioned stream.
-	SearchShards   []string `key:"search_shards" usage:"base URLs of the search services of a partitioned stream's partitions, in partition order from 0, separated by commas (each may be a load balancer of that partition's replicas): a movie is read from its partition's service, and a search or suggestion asked of every one and their answers merged; empty: search_url answers every read"`
+	SearchShards   []string `key:"search_shards" usage:"base URLs of the search services of a partitioned stream's partitions, in partition order from 0, separated by commas (each may be a load balancer of that partition's replicas): a movie is read from its partition's service, a search asked of every one and their answers merged, and a suggestion asked of one, each in turn, which draws it from every partition's movies; empty: search_url answers every read"`
 	MaxBodyBytes   int64    `key:"max_body_bytes" usage:"largest request body accepted, in bytes (all routes but imports)"`
 	MaxImportBytes int64    `key:"max_import_bytes" usage:"largest body accepted by POST /v1/imports, in bytes"`
 	MaxQueryBytes  int      `key:"max_query_bytes" usage:"longest query string accepted, in bytes"`

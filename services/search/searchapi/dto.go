@@ -66,8 +66,7 @@ type indexDTO struct {
 }
 
 type suggestionsDTO struct {
-	Suggestions []suggestionDTO        `json:"suggestions"`
-	Merge       *shardwire.Suggestions `json:"merge,omitempty"` // for the gateway that merges shards' answers only
+	Suggestions []suggestionDTO `json:"suggestions"`
 }
 
 type suggestionDTO struct {
@@ -113,17 +112,11 @@ func fromResult(r *search.Result, merge bool, sign func(inner string) string) re
 	return out
 }
 
-// fromSuggestions is the answer of ss; a merge's carries their scores.
-func fromSuggestions(ss []search.Suggestion, limit int, merge bool) suggestionsDTO {
+// fromSuggestions is the answer of ss.
+func fromSuggestions(ss []search.Suggestion) suggestionsDTO {
 	out := suggestionsDTO{Suggestions: make([]suggestionDTO, len(ss))}
-	if merge {
-		out.Merge = &shardwire.Suggestions{Scores: make([]float64, len(ss)), Limit: limit}
-	}
 	for i, s := range ss {
 		out.Suggestions[i] = suggestionDTO{Text: s.Text, Kind: s.Kind, ID: s.ID, Year: s.Year, Role: s.Role}
-		if merge {
-			out.Merge.Scores[i] = s.Score
-		}
 	}
 	return out
 }

@@ -214,11 +214,6 @@ func facetCounts(r *http.Request, merge bool) (map[string][]string, error) {
 // handleSuggest handles "GET /v1/suggest": autocompletion of titles and people with ?q=&limit=.
 func handleSuggest(idx search.Searcher, d *Deps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		merge, err := merging(c.Request, d)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
 		q, err := toSuggestQuery(c.Request.URL.Query())
 		if err != nil {
 			httpx.Error(c, err)
@@ -230,7 +225,7 @@ func handleSuggest(idx search.Searcher, d *Deps) gin.HandlerFunc {
 			return
 		}
 		c.Header("Cache-Control", cachePolicy(d.CacheMaxAge, false))
-		httpx.WriteJSON(c.Writer, http.StatusOK, fromSuggestions(ss, q.Limit, merge))
+		httpx.WriteJSON(c.Writer, http.StatusOK, fromSuggestions(ss))
 	}
 }
 

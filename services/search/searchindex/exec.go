@@ -39,8 +39,8 @@ var errIndexClosed = errors.New("search index closed")
 //
 // A sharded index ranks as one index would: a word's idf is taken over every shard's live documents, and a
 // prefix expands to the words of every shard's dictionaries, so that shards change where a movie is kept,
-// not how it ranks. (What goes to Bleve instead, a sorted search or a suggestion, goes through its alias,
-// where each shard weighs words by its own frequencies.)
+// not how it ranks. What goes to Bleve instead, a sorted search or a suggestion, reads the same statistics
+// (overCatalog).
 type executor struct {
 	// The facet groups of a search count in parallel: count, top and facet take it. Compiling in one shard
 	// reads the others' postings and dictionaries too (termStats, prefixWords), so it guards every shard's.
@@ -129,32 +129,13 @@ func (e *executor) peerIDF(roots []*node) error {
 	if !e.asksPeers() {
 		return nil
 	}
-	var terms []FieldWord
-	var own []uint64 // the index's own movies with each of terms
-	at := map[FieldWord]int{}
-	for _, root := range roots {
-		root.eachScoringTerm(func(n *node) {
-			k := FieldWord{n.field, n.term}
-			if _, ok := at[k]; !ok {
-				at[k] = len(terms)
-				terms = append(terms, k)
-				own = append(own, n.freq)
-			}
-		})
-	}
-	if len(terms) == 0 {
-		return nil
-	}
-	a, _, err := e.x.ask(e.ctx, PeerQuestion{Op: AskTermFreqs, Terms: terms}, func() PeerAnswer { return PeerAnswer{Ns: own} })
+	freqs, err := e.catalogFreqs(roots)
 	if err != nil {
 		return err
 	}
-	if len(a.Ns) != len(terms) {
-		return fmt.Errorf("executor: %d word counts from the peers, want %d", len(a.Ns), len(terms))
-	}
 	for _, root := range roots {
 		root.eachScoringTerm(func(n *node) {
-			n.idf = idfOf(e.docTotal, n.freq+a.Ns[at[FieldWord{n.field, n.term}]])
+			n.idf = idfOf(e.docTotal, freqs[FieldWord{n.field, n.term}])
 		})
 	}
 	return nil

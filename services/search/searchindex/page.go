@@ -122,8 +122,17 @@ func (pg *pager) add(t tier) (uint64, error) {
 		return n, nil
 	}
 	qq := filtered(t.member, pg.filter)
+	var rel query.Query // the scored tier's relevance
 	if t.scored {
-		qq = x.scoring(pg.p, t.anyWords, member, t.topic)
+		rel = x.relevance(pg.p, t.anyWords, member)
+		if len(q.Sort) > 0 {
+			// Bleve orders the movies of one sort value by their scores, which a merge compares across shards.
+			var err error
+			if rel, err = pg.p.exec.overCatalog(rel); err != nil {
+				return 0, fmt.Errorf("search %q: %w", q.Text, err)
+			}
+		}
+		qq = x.scoring(rel, t.topic)
 	}
 	size := 0
 	if pg.need > 0 {
@@ -163,7 +172,7 @@ func (pg *pager) add(t tier) (uint64, error) {
 				return 0, err
 			}
 		}
-		total, hits, err := pg.p.exec.top(x.relevance(pg.p, t.anyWords, member), t.topic, from, pg.skip, size)
+		total, hits, err := pg.p.exec.top(rel, t.topic, from, pg.skip, size)
 		if err != nil && (!errors.Is(err, errUnsupported) || x.peerSet() != nil) {
 			// Bleve would score a shard's tier by the shard's own words' frequencies.
 			return 0, fmt.Errorf("search %q: %w", q.Text, err)

@@ -26,8 +26,8 @@ import (
 // one recorded by another shard's search of it, what the peers said.
 //
 // A sorted search (sort=relevance included) asks them for its tiers' sizes, the words of its expansions and
-// the mean rating as well, but Bleve scores it with the shard's own words' frequencies, as Bleve's alias
-// does over the shards of one process: its scores are not the one index's. A suggestion is the shard's own.
+// the mean rating as well; Bleve scores it, reading the catalog's frequencies of its words (overCatalog).
+// A suggestion is drawn from the best matches of every shard, each weighed so (AskSuggestPool).
 type Peers interface {
 	// Ask puts the question to every peer, each answering from its own index alone, and returns each
 	// peer's answer, its Contents set.
@@ -64,6 +64,7 @@ const (
 	AskDocFreq          PeerOp = "doc_freq"            // N: the movies with Word, in each of Fields, added up
 	AskHasPrefix        PeerOp = "has_prefix"          // Yes: a word of Fields starts with Word
 	AskRatings          PeerOp = "ratings"             // Sum and N: the ratings that have votes
+	AskSuggestPool      PeerOp = "suggest_pool"        // Pool: the best movies to complete Words, weighed by Stats
 )
 
 // PeerQuestion is one question to the peers; which fields it uses depends on Op.
@@ -75,6 +76,7 @@ type PeerQuestion struct {
 	Fuzz   int         `json:"fuzz,omitempty"`
 	Terms  []FieldWord `json:"terms,omitempty"`
 	Words  []string    `json:"words,omitempty"`
+	Stats  *PeerStats  `json:"stats,omitempty"`
 	Query  query.Query `json:"-"` // AskCount's; a transport carries it as Bleve's query JSON
 }
 
@@ -101,6 +103,7 @@ type PeerAnswer struct {
 	WordFields map[string]uint64 `json:"word_fields,omitempty"`
 	// FieldCounts are Counts by field.
 	FieldCounts map[string]map[string]uint64 `json:"field_counts,omitempty"`
+	Pool        []PoolMovie                  `json:"pool,omitempty"` // best first
 }
 
 // JoinAnswers is the answers joined: the answer of the shards that gave them, as one.
@@ -151,6 +154,9 @@ func (a *PeerAnswer) Join(b PeerAnswer) {
 		for w, n := range counts {
 			a.FieldCounts[f][w] += n
 		}
+	}
+	if len(b.Pool) > 0 {
+		a.Pool = bestOf(append(a.Pool, b.Pool...), suggestPool)
 	}
 	for w, bits := range b.WordFields {
 		if a.WordFields == nil {
@@ -227,6 +233,13 @@ func (q PeerQuestion) Check() error {
 		if q.Query == nil {
 			return bad("no query")
 		}
+	case AskSuggestPool:
+		if len(q.Words) == 0 || len(q.Words) > maxSuggestWords {
+			return bad("no words, or too many")
+		}
+		if err := q.Stats.check(); err != nil {
+			return bad(err.Error())
+		}
 	case AskPrefixWords, AskPrefixCounts, AskFuzzyPrefix, AskPrefixCountsOf:
 		if q.Word == "" {
 			return bad("no prefix") // every word of the field
@@ -282,6 +295,9 @@ func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 	case AskRatings:
 		sum, n := x.priors.ratings()
 		return PeerAnswer{Sum: sum, N: n}, nil
+	case AskSuggestPool:
+		pool, err := x.suggestPool(ctx, weighedOver{q: x.suggestQuery(q.Words), stats: q.Stats.catalog()})
+		return PeerAnswer{Pool: pool}, err
 	}
 	ir, err := x.ownReader()
 	if err != nil {

@@ -1,15 +1,18 @@
 package searchindex_test
 
 import (
-	"cmp"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"marquee/pkg/apperr"
 	"marquee/pkg/events"
@@ -91,86 +94,95 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 			t.Fatal(err)
 		}
 	}
-	compared := 0
+	compared, sorted := 0, 0
 	var sizes []int                              // the transcripts' bytes
 	transcribed, answered, unanswered := 0, 0, 0 // questions the first shard asked; the others answered from its transcript, and asked
 	recorded := 0                                // questions the first shard's transcript holds: those its search asked of the ones it put to its peers
-	for _, q := range qs {
+	for n, q := range qs {
 		if len(q.Sort) > 0 || q.Cursor != "" || q.Page > 1 || q.Text == "" {
-			continue // ranked by relevance, from the first page: what shards answer as one index
+			continue // from the first page: what shards answer as one index
 		}
-		q.Facets = nil
-		want, err := whole.Search(context.Background(), q)
-		if err != nil {
-			t.Fatalf("%+v: %v", q, err)
+		q.Facets, q.Merge = nil, true
+		variants := []search.Query{q}
+		if n%2 == 0 {
+			// Sorted by year, the movies of a year by relevance: Bleve's scores, which the shards take over the
+			// catalog's words too.
+			byYear := q
+			byYear.Sort = []search.SortKey{{Field: search.SortYear, Desc: true}}
+			variants = append(variants, byYear)
 		}
-		// As the gateway asks: one shard first, each in turn, recording what it asks its peers; then the
-		// others, answering their questions from its transcript.
-		got := &search.Result{}
-		first := compared % len(shards)
-		var transcript []byte
-		for k := range shards {
-			i := (first + k) % len(shards)
-			x := shards[i]
-			tr := searchindex.RecordPeers()
-			if k > 0 {
-				if tr, err = searchindex.ReplayPeers(transcript); err != nil {
-					t.Fatal(err)
-				}
-			}
-			res, err := x.Search(searchindex.WithTranscript(context.Background(), tr), q)
+		for _, q := range variants {
+			want, err := whole.Search(context.Background(), q)
 			if err != nil {
-				t.Fatalf("shard %d: %+v: %v", i, q, err)
+				t.Fatalf("%+v: %v", q, err)
 			}
-			n, replayed := tr.Asked()
-			if k == 0 {
-				if transcript, err = json.Marshal(tr); err != nil {
-					t.Fatal(err)
+			// As the gateway asks: one shard first, each in turn, recording what it asks its peers; then the
+			// others, answering their questions from its transcript.
+			got := &search.Result{}
+			first := compared % len(shards)
+			var transcript []byte
+			for k := range shards {
+				i := (first + k) % len(shards)
+				x := shards[i]
+				tr := searchindex.RecordPeers()
+				if k > 0 {
+					if tr, err = searchindex.ReplayPeers(transcript); err != nil {
+						t.Fatal(err)
+					}
 				}
-				transcribed += n
-				recorded += tr.Len()
-				sizes = append(sizes, len(transcript))
-			} else {
-				unanswered += n
-				answered += replayed
+				res, err := x.Search(searchindex.WithTranscript(context.Background(), tr), q)
+				if err != nil {
+					t.Fatalf("shard %d: %+v: %v", i, q, err)
+				}
+				n, replayed := tr.Asked()
+				if k == 0 {
+					if transcript, err = json.Marshal(tr); err != nil {
+						t.Fatal(err)
+					}
+					transcribed += n
+					recorded += tr.Len()
+					sizes = append(sizes, len(transcript))
+				} else {
+					unanswered += n
+					answered += replayed
+				}
+				if res.DidYouMean != want.DidYouMean {
+					t.Errorf("q=%q: shard %d: did you mean %q, one index %q", q.Text, i, res.DidYouMean, want.DidYouMean)
+				}
+				got.Total += res.Total
+				got.Hits = append(got.Hits, res.Hits...)
 			}
-			if res.DidYouMean != want.DidYouMean {
-				t.Errorf("q=%q: shard %d: did you mean %q, one index %q", q.Text, i, res.DidYouMean, want.DidYouMean)
+			slices.SortStableFunc(got.Hits, func(a, b search.Hit) int { return bytes.Compare(a.Merge.Key, b.Merge.Key) })
+			got.Hits = got.Hits[:min(len(got.Hits), len(want.Hits))]
+			got.DidYouMean, got.Facets, got.NextCursor = want.DidYouMean, want.Facets, want.NextCursor
+			diff := answerDiff(got, want)
+			if len(q.Sort) > 0 && diff == "" {
+				diff = sameOrder(got, want) // by year, then score: no tie of scores left to either order
 			}
-			got.Total += res.Total
-			got.Hits = append(got.Hits, res.Hits...)
+			if diff != "" {
+				t.Errorf("q=%q sort=%v genres=%v year=%v: three shards: %s", q.Text, q.Sort, q.Genres, q.Year, diff)
+				if t.Failed() && compared > 20 {
+					t.FailNow()
+				}
+			}
+			for k := range want.Hits {
+				if k < len(got.Hits) && got.Hits[k].Tier != want.Hits[k].Tier {
+					t.Errorf("q=%q: hit %d (movie %d) in tier %d on the shards, %d on one index", q.Text, k, want.Hits[k].Movie.ID, got.Hits[k].Tier, want.Hits[k].Tier)
+					break
+				}
+			}
+			compared++
+			if len(q.Sort) > 0 {
+				sorted++
+			}
 		}
-		slices.SortStableFunc(got.Hits, func(a, b search.Hit) int {
-			if c := cmp.Compare(a.Tier, b.Tier); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(b.Score, a.Score); c != 0 {
-				return c
-			}
-			return cmp.Compare(fmt.Sprint(a.Movie.ID), fmt.Sprint(b.Movie.ID)) // ids compare as text, as the index's do
-		})
-		got.Hits = got.Hits[:min(len(got.Hits), len(want.Hits))]
-		got.DidYouMean, got.Facets, got.NextCursor = want.DidYouMean, want.Facets, want.NextCursor
-		if diff := answerDiff(got, want); diff != "" {
-			t.Errorf("q=%q genres=%v year=%v: three shards: %s", q.Text, q.Genres, q.Year, diff)
-			if t.Failed() && compared > 20 {
-				t.FailNow()
-			}
-		}
-		for k := range want.Hits {
-			if k < len(got.Hits) && got.Hits[k].Tier != want.Hits[k].Tier {
-				t.Errorf("q=%q: hit %d (movie %d) in tier %d on the shards, %d on one index", q.Text, k, want.Hits[k].Movie.ID, got.Hits[k].Tier, want.Hits[k].Tier)
-				break
-			}
-		}
-		compared++
 	}
-	if compared < len(qs)/2 {
-		t.Fatalf("%d of %d queries compared", compared, len(qs))
+	if compared-sorted < len(qs)/2 || sorted < len(qs)/5 {
+		t.Fatalf("%d of %d queries compared, %d of them sorted", compared, len(qs), sorted)
 	}
 	slices.Sort(sizes)
-	t.Logf("%d queries: three shards answered as one index; a search asked the peers %.1f questions in %.1f round trips (%v); the first shard asked %d, the others answered %d from its transcript and asked %d; transcripts of %d bytes (median), %d (largest)",
-		compared, float64(asked.total())/float64(compared), float64(asked.rounds)/float64(compared), asked.ops, transcribed, answered, unanswered, sizes[len(sizes)/2], sizes[len(sizes)-1])
+	t.Logf("%d queries (%d sorted by year): three shards answered as one index; a search asked the peers %.1f questions in %.1f round trips (%v); the first shard asked %d, the others answered %d from its transcript and asked %d; transcripts of %d bytes (median), %d (largest)",
+		compared, sorted, float64(asked.total())/float64(compared), float64(asked.rounds)/float64(compared), asked.ops, transcribed, answered, unanswered, sizes[len(sizes)/2], sizes[len(sizes)-1])
 	// A search asks ahead, at once, what it will ask one question at a time (Index.prefetch, alsoAsk), and
 	// little it then does not ask.
 	t.Logf("of the questions the first shard put to its peers, %d of %d were not asked by its search", transcribed-recorded, transcribed)
@@ -183,6 +195,57 @@ func compareShards(t *testing.T, movies []search.Movie, qs []search.Query) {
 	if answered == 0 || unanswered > answered/10 {
 		t.Errorf("the shards after the first answered %d questions from its transcript and asked %d: a transcript must answer nearly all", answered, unanswered)
 	}
+	compareSuggestions(t, whole, shards, qs)
+}
+
+// compareSuggestions requires of every shard, for what a user types on the way to the texts of qs (the
+// whole text, it less its last two letters, its first three), the suggestions one index gives: the same
+// titles and names, in the same order, with the same roles and scores.
+func compareSuggestions(t *testing.T, whole *searchindex.Index, shards []*searchindex.Index, qs []search.Query) {
+	t.Helper()
+	seen := map[string]bool{}
+	compared, nonEmpty := 0, 0
+	for _, q := range qs {
+		text := strings.Trim(q.Text, `"- `)
+		for _, typed := range []string{text, text[:max(0, len(text)-2)], text[:min(3, len(text))]} {
+			if len(strings.TrimSpace(typed)) < 2 || !utf8.ValidString(typed) || seen[typed] {
+				continue
+			}
+			seen[typed] = true
+			sq := search.SuggestQuery{Text: typed, Limit: 10}
+			want, err := whole.Suggest(context.Background(), sq)
+			if err != nil {
+				t.Fatalf("suggest %q: %v", typed, err)
+			}
+			for i, x := range shards {
+				got, err := x.Suggest(context.Background(), sq)
+				if err != nil {
+					t.Fatalf("suggest %q: shard %d: %v", typed, i, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("suggest %q: shard %d: %+v, one index %+v", typed, i, got, want)
+				}
+			}
+			compared++
+			if len(want) > 0 {
+				nonEmpty++
+			}
+		}
+	}
+	t.Logf("%d suggestions compared, %d of them not empty", compared, nonEmpty)
+	if nonEmpty < compared/2 {
+		t.Errorf("only %d of %d suggestions compared suggest anything", nonEmpty, compared)
+	}
+}
+
+// sameOrder says how the order of got's hits differs from want's ("": it does not).
+func sameOrder(got, want *search.Result) string {
+	for k := range want.Hits {
+		if got.Hits[k].Movie.ID != want.Hits[k].Movie.ID {
+			return fmt.Sprintf("hit %d: movie %d (score %v), want movie %d (score %v)", k, got.Hits[k].Movie.ID, got.Hits[k].Score, want.Hits[k].Movie.ID, want.Hits[k].Score)
+		}
+	}
+	return ""
 }
 
 // countingPeers counts the questions the shards ask, by kind.

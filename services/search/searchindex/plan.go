@@ -491,10 +491,10 @@ func titlePhrase(words []string, boost float64) query.Query {
 	return query.NewDisjunctionQuery(alts)
 }
 
-// scoring is relevance with the priors: Bleve's custom score multiplies each match's text score by them,
-// raised to Ranking.TopicPopularity in a topic's tier.
-func (x *Index) scoring(p *plan, anyWords bool, within query.Query, topic bool) query.Query {
-	return query.NewCustomScoreQueryWithScorer(x.relevance(p, anyWords, within), x.scorer(x.rank, topic), nil, nil)
+// scoring is a relevance query with the priors: Bleve's custom score multiplies each match's text score by
+// them, raised to Ranking.TopicPopularity in a topic's tier.
+func (x *Index) scoring(relevance query.Query, topic bool) query.Query {
+	return query.NewCustomScoreQueryWithScorer(relevance, x.scorer(x.rank, topic), nil, nil)
 }
 
 // membership is the unscored set of movies a tier holds: the words with the strictness, the phrases, and

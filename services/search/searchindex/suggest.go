@@ -1,8 +1,10 @@
 package searchindex
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
@@ -19,10 +21,15 @@ const suggestExactBoost = 1000
 // suggestPool is how many of the best matching movies Suggest draws titles and names from.
 const suggestPool = 40
 
+// maxSuggestWords is the most words a suggestion's text has: it is at most 100 characters.
+const maxSuggestWords = 100
+
 // Suggest completes what a user is typing into movie titles and people's names; see search.Searcher. The
 // words typed so far must match exactly, the last one as a prefix, all in the title or all in one name.
 // Movies are ranked by text relevance and the popularity prior; a title comes where its movie ranks, a
-// person where their best-ranked movie does.
+// person where their best-ranked movie does. A shard draws them from the best movies of the whole
+// catalog: its own and its peers', each weighed over the catalog's words (AskSuggestPool), so that its
+// suggestions are the ones one index of every movie gives.
 func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Suggestion, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
@@ -37,45 +44,37 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		return nil, err
 	}
 	defer release()
-	fields := []struct {
-		name  string
-		boost float64
-	}{{fieldTitle, 3}, {fieldCast, 1}, {fieldDirectors, 1.5}}
-	var perField []query.Query
-	for _, f := range fields {
-		var conj []query.Query
-		for i, w := range words {
-			var wq query.Query
-			if i == len(words)-1 {
-				pq := query.NewPrefixQuery(w)
-				pq.SetField(f.name)
-				wq = pq
-			} else {
-				tq := query.NewTermQuery(w)
-				tq.SetField(f.name)
-				wq = tq
-			}
-			conj = append(conj, wq)
+	if x.peerSet() != nil {
+		ctx = withPeerMemo(ctx)
+		ask := []PeerQuestion{{Op: AskDocCount}}
+		for _, f := range suggestFields {
+			ask = append(ask, prefixWordsQuestion(f.name, words[len(words)-1]))
 		}
-		cq := query.NewConjunctionQuery(conj)
-		cq.SetBoost(f.boost)
-		perField = append(perField, cq)
+		if err := x.prefetch(ctx, ask...); err != nil {
+			return nil, err
+		}
 	}
-	// A title that is the whole text typed comes first: "alien" is Alien before Alien³ and Aliens, however
-	// popular they are.
-	perField = append(perField, wordQuery(fieldTitleKey, typedTitleKey(strings.Join(words, " ")), suggestExactBoost))
-	scored := query.NewCustomScoreQueryWithScorer(query.NewDisjunctionQuery(perField), x.suggestScorer(), nil, nil)
-	req := bleve.NewSearchRequestOptions(scored, suggestPool, 0, false)
-	req.Fields = []string{fieldSource}
-	req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortScore{Desc: true}, &blevesearch.SortDocID{}})
-	sr, err := x.query(ctx, req)
+	e := x.newExecutor(ctx)
+	defer e.close()
+	sq, err := e.overCatalog(x.suggestQuery(words))
 	if err != nil {
 		return nil, fmt.Errorf("suggest %q: %w", q.Text, err)
 	}
-	movies := make([]*search.Movie, len(sr.Hits))
-	for i, h := range sr.Hits {
-		src, _ := h.Fields[fieldSource].(string)
-		if movies[i], err = decodeSource([]byte(src)); err != nil {
+	pool, err := x.suggestPool(ctx, sq)
+	if err != nil {
+		return nil, err
+	}
+	if w, ok := sq.(weighedOver); ok && x.peerSet() != nil {
+		mine := PeerAnswer{Pool: pool}
+		a, _, err := x.ask(ctx, PeerQuestion{Op: AskSuggestPool, Words: words, Stats: w.stats.wire()}, func() PeerAnswer { return mine })
+		if err != nil {
+			return nil, fmt.Errorf("suggest %q: %w", q.Text, err)
+		}
+		pool = bestOf(append(pool, a.Pool...), suggestPool)
+	}
+	movies := make([]*search.Movie, len(pool))
+	for i, pm := range pool {
+		if movies[i], err = decodeSource([]byte(pm.Source)); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +92,7 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	}
 	seen := map[string]bool{}
 	for i, m := range movies {
-		score := sr.Hits[i].Score
+		score := pool[i].Score
 		if x.completes(m.Title, words) && !seen["t"+m.Title] {
 			seen["t"+m.Title] = true
 			out = append(out, search.Suggestion{Text: m.Title, Kind: search.SuggestTitle, ID: m.ID, Year: m.Year, Score: score})
@@ -117,6 +116,73 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 		out = out[:q.Limit]
 	}
 	return out, nil
+}
+
+// suggestFields are where a suggestion's words are looked for, with their boosts.
+var suggestFields = []struct {
+	name  string
+	boost float64
+}{{fieldTitle, 3}, {fieldCast, 1}, {fieldDirectors, 1.5}}
+
+// suggestQuery matches the movies whose title or one of whose people's names has the typed words, the last
+// as a prefix, scored by the popularity prior; a title that is the whole text typed comes first.
+func (x *Index) suggestQuery(words []string) query.Query {
+	var perField []query.Query
+	for _, f := range suggestFields {
+		var conj []query.Query
+		for i, w := range words {
+			if i == len(words)-1 {
+				pq := query.NewPrefixQuery(w)
+				pq.SetField(f.name)
+				conj = append(conj, pq)
+			} else {
+				conj = append(conj, wordQuery(f.name, w, 1))
+			}
+		}
+		cq := query.NewConjunctionQuery(conj)
+		cq.SetBoost(f.boost)
+		perField = append(perField, cq)
+	}
+	// A title that is the whole text typed comes first: "alien" is Alien before Alien³ and Aliens, however
+	// popular they are.
+	perField = append(perField, wordQuery(fieldTitleKey, typedTitleKey(strings.Join(words, " ")), suggestExactBoost))
+	return query.NewDisjunctionQuery(perField)
+}
+
+// PoolMovie is one of the movies suggestions are drawn from: its score, id and stored movie.
+type PoolMovie struct {
+	Score  float64 `json:"score"`
+	ID     string  `json:"id"`
+	Source string  `json:"source"`
+}
+
+// suggestPool is the index's own best suggestPool movies for q, best first.
+func (x *Index) suggestPool(ctx context.Context, q query.Query) ([]PoolMovie, error) {
+	scored := query.NewCustomScoreQueryWithScorer(q, x.suggestScorer(), nil, nil)
+	req := bleve.NewSearchRequestOptions(scored, suggestPool, 0, false)
+	req.Fields = []string{fieldSource}
+	req.SortByCustom(blevesearch.SortOrder{&blevesearch.SortScore{Desc: true}, &blevesearch.SortDocID{}})
+	sr, err := x.query(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("suggest: %w", err)
+	}
+	pool := make([]PoolMovie, len(sr.Hits))
+	for i, h := range sr.Hits {
+		src, _ := h.Fields[fieldSource].(string)
+		pool[i] = PoolMovie{Score: h.Score, ID: h.ID, Source: src}
+	}
+	return pool, nil
+}
+
+// bestOf is the n best movies of pool, in the order of a suggestion's search: by score, then by id.
+func bestOf(pool []PoolMovie, n int) []PoolMovie {
+	slices.SortFunc(pool, func(a, b PoolMovie) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return pool[:min(n, len(pool))]
 }
 
 // suggestScorer favours well-known movies strongly: a suggestion list is short.

@@ -188,7 +188,11 @@ func TestShardServicesRankAsOne(t *testing.T) {
 		`{"op":"count"}`: http.StatusBadRequest,
 		`{"op":"prefix_counts","field":"title","word":""}`: http.StatusBadRequest,
 		`{"op":"drop_index"}`:                              http.StatusBadRequest,
-		`{"op":"count","query":` + strings.Repeat(`{"conjuncts":[`, 40) + `{"match_all":{}}` + strings.Repeat(`]}`, 40) + `}`: http.StatusBadRequest,
+		`{"op":"suggest_pool","words":["godf"],"stats":{"docs":248,"terms":[{"field":"title","word":"godfather"}],"freqs":[3],"prefixes":[{"field":"title","prefix":"godf","words":["godfather"]}]}}`: http.StatusOK,
+		`{"op":"suggest_pool","words":["godf"]}`:                                                                                http.StatusBadRequest,
+		`{"op":"suggest_pool","stats":{"docs":248,"terms":[],"freqs":[]}}`:                                                      http.StatusBadRequest,
+		`{"op":"suggest_pool","words":["godf"],"stats":{"docs":248,"terms":[{"field":"title","word":"godfather"}],"freqs":[]}}`: http.StatusBadRequest,
+		`{"op":"count","query":` + strings.Repeat(`{"conjuncts":[`, 40) + `{"match_all":{}}` + strings.Repeat(`]}`, 40) + `}`:   http.StatusBadRequest,
 	} {
 		if w := post(shards[0].Handler(), body); w.Code != code {
 			t.Errorf("question %.80s: %d %s, want %d", body, w.Code, w.Body, code)
