@@ -177,9 +177,10 @@ func runShardNodes(ctx context.Context, o options, w io.Writer) error {
 			}
 		}
 	}
+	classes, names := shardClasses(mix)
 	var results []shardNodesResult
-	for c, queries := range mix.classes() {
-		r := shardNodesResult{class: classNames[c], queries: len(queries)}
+	for c, queries := range classes {
+		r := shardNodesResult{class: names[c], queries: len(queries)}
 		var cpu [2]float64
 		var lat [2][]time.Duration
 		totals := make([][2]uint64, len(queries))
@@ -191,7 +192,7 @@ func runShardNodes(ctx context.Context, o options, w io.Writer) error {
 				}
 				for i, q := range queries {
 					start := time.Now()
-					total, err := searchTotal(ctx, client, sd.gw.base+q)
+					total, err := answerSize(ctx, client, sd.gw.base+q)
 					if err != nil {
 						return err
 					}
@@ -260,7 +261,7 @@ func startProcess(ctx context.Context, bin, name, addr string, args ...string) (
 func waitTotal(ctx context.Context, client *http.Client, gw *server, want int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		total, err := searchTotal(ctx, client, gw.base+"/v1/movies?per_page=1")
+		total, err := answerSize(ctx, client, gw.base+"/v1/movies?per_page=1")
 		if err == nil && total == uint64(want) {
 			return nil
 		}
@@ -277,7 +278,8 @@ func waitTotal(ctx context.Context, client *http.Client, gw *server, want int, l
 	}
 }
 
-func searchTotal(ctx context.Context, client *http.Client, u string) (uint64, error) {
+// answerSize is the total of the search GET u, or the number of suggestions it gives.
+func answerSize(ctx context.Context, client *http.Client, u string) (uint64, error) {
 	status, body, err := fetch(ctx, client, u)
 	if err != nil {
 		return 0, err
@@ -286,10 +288,25 @@ func searchTotal(ctx context.Context, client *http.Client, u string) (uint64, er
 		return 0, fmt.Errorf("GET %s: %d %.512s", u, status, body)
 	}
 	var res struct {
-		Total uint64 `json:"total"`
+		Total       uint64            `json:"total"`
+		Suggestions []json.RawMessage `json:"suggestions"`
 	}
 	err = json.Unmarshal(body, &res)
-	return res.Total, err
+	return res.Total + uint64(len(res.Suggestions)), err
+}
+
+// shardClasses are the standard mix's classes and two that the merge answers otherwise: free text sorted by
+// year (the movies of a year in the order of their scores) and suggestions for the prefix class's texts.
+func shardClasses(mix *queryMix) ([][]string, []string) {
+	classes, names := mix.classes(), slices.Clone(classNames)
+	var sorted, suggest []string
+	for _, q := range classes[slices.Index(names, "free text")] {
+		sorted = append(sorted, q+"&sort=-year")
+	}
+	for _, q := range classes[slices.Index(names, "prefix")] {
+		suggest = append(suggest, "/v1/suggest?"+q[strings.Index(q, "q="):])
+	}
+	return append(classes, sorted, suggest), append(names, "free text by year", "suggest")
 }
 
 // fetch is the status and body of GET u.
