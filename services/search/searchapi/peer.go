@@ -26,7 +26,7 @@ const PeerRoute = "/v1/index/peer"
 
 // PeerEachRoute is where a shard answers several questions at once (searchindex.EachAsker): a JSON array
 // of questions as PeerRoute reads them, answered by the array of their answers. A service of an older
-// version answers it 404, and is then asked one question at a time.
+// version answers it 404, and is then asked one question at a time for a while.
 const PeerEachRoute = "/v1/index/peer/each"
 
 // maxPeerQuestion bounds a question's body: a query of many expansions is tens of kilobytes.

@@ -28,8 +28,13 @@ type httpPeers struct {
 	token  string
 	own    string // what this shard holds: no peer may hold it too
 	client *http.Client
-	single sync.Map // the peers (by URL) of a version without the route of several questions
+	single sync.Map         // the peers (by URL) of a version without the route of several questions, and when each said so
+	now    func() time.Time // the clock of single
 }
+
+// singleFor is how long a peer that knew no route of several questions is asked one at a time: in a
+// rolling upgrade it is soon of the new version, and asked several at once again.
+const singleFor = time.Minute
 
 // peerTimeout bounds a request of one question to a peer; a request of several has peerTimeout/8 more for
 // each other question, which the peer answers one after another.
@@ -39,7 +44,7 @@ func newHTTPPeers(urls []string, token, own string) *httpPeers {
 	// Every search asks each peer a few round trips: the connections are kept, as many as searches run.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
-	return &httpPeers{urls: urls, token: token, own: own, client: &http.Client{Transport: transport}}
+	return &httpPeers{urls: urls, token: token, own: own, client: &http.Client{Transport: transport}, now: time.Now}
 }
 
 // Ask implements searchindex.Peers: every peer at once.
@@ -108,7 +113,7 @@ func (p *httpPeers) askPeer(ctx context.Context, base string, questions []json.R
 	answers := make([]searchindex.PeerAnswer, 0, len(questions))
 	for rest := questions; len(rest) > 0; {
 		n := 1
-		if _, old := p.single.Load(base); !old {
+		if !p.asksSingly(base) {
 			for size := len(rest[0]) + 2; n < len(rest) && size+len(rest[n])+1 <= searchapi.MaxPeerQuestions; n++ {
 				size += len(rest[n]) + 1
 			}
@@ -121,7 +126,7 @@ func (p *httpPeers) askPeer(ctx context.Context, base string, questions []json.R
 			var got []searchindex.PeerAnswer
 			status, err := p.post(ctx, base+searchapi.PeerEachRoute, body, n, &got)
 			if status == http.StatusNotFound {
-				p.single.Store(base, true) // an older version: asked one question at a time from now on
+				p.single.Store(base, p.now()) // an older version: asked one question at a time for a while
 				continue
 			}
 			if err == nil && len(got) != n {
@@ -140,6 +145,13 @@ func (p *httpPeers) askPeer(ctx context.Context, base string, questions []json.R
 		answers, rest = append(answers, a), rest[1:]
 	}
 	return answers, nil
+}
+
+// asksSingly reports whether the peer at base is asked one question a request: it knew no route of several
+// less than singleFor ago.
+func (p *httpPeers) asksSingly(base string) bool {
+	since, ok := p.single.Load(base)
+	return ok && p.now().Sub(since.(time.Time)) < singleFor
 }
 
 // post posts body, of n questions, to url and decodes the answer into out; the status is the peer's, or 0.
