@@ -128,7 +128,8 @@ func TestShardsBehindTheGateway(t *testing.T) {
 		title := strings.ToLower(m.Title)
 		typed := []string{title, title[:min(len(title), 4)]}
 		if len(m.Cast) > 0 {
-			typed = append(typed, strings.ToLower(m.Cast[0])[:min(len(m.Cast[0]), 6)])
+			name := strings.ToLower(m.Cast[0])
+			typed = append(typed, name[:min(len(name), 6)])
 		}
 		for _, text := range typed {
 			if !utf8.ValidString(text) {

@@ -298,15 +298,14 @@ func answerSize(ctx context.Context, client *http.Client, u string) (uint64, err
 // shardClasses are the standard mix's classes and two that the merge answers otherwise: free text sorted by
 // year (the movies of a year in the order of their scores) and suggestions for the prefix class's texts.
 func shardClasses(mix *queryMix) ([][]string, []string) {
-	classes, names := mix.classes(), slices.Clone(classNames)
 	var sorted, suggest []string
-	for _, q := range classes[slices.Index(names, "free text")] {
+	for _, q := range mix.Text[:min(mix.perClass, len(mix.Text))] {
 		sorted = append(sorted, q+"&sort=-year")
 	}
-	for _, q := range classes[slices.Index(names, "prefix")] {
+	for _, q := range mix.Prefix[:min(mix.perClass, len(mix.Prefix))] {
 		suggest = append(suggest, "/v1/suggest?"+q[strings.Index(q, "q="):])
 	}
-	return append(classes, sorted, suggest), append(names, "free text by year", "suggest")
+	return append(mix.classes(), sorted, suggest), append(slices.Clone(classNames), "free text by year", "suggest")
 }
 
 // fetch is the status and body of GET u.

@@ -1,13 +1,12 @@
 // Package shards answers the search API in front of search shards, the services of one stream partition
-// each: a movie is read from its partition's shard, and a search or an autocompletion is asked of every
-// shard and their answers merged into the answer one index of every movie gives. The shards rank and count
-// as that index does (they ask each other what the whole catalog holds), so pages merge by the hits'
-// positions and totals and facets by their sums (a facet that cannot be proven exact says so). A sorted
-// search's scores, which order the movies of one sort value, are the catalog's too. A suggestion goes to
-// one shard, each in turn, which draws it from the catalog's best matches. Cursors hold every shard's
-// position. A search
-// goes to one shard first, each in turn, and then to the others with the transcript of what the first
-// asked its peers (shardwire.Result.Transcript), so that its questions are asked once, not by every shard.
+// each, with the answers one index of every movie gives: a movie is read from its partition's shard, a
+// search is asked of every shard and their answers merged, and a suggestion is asked of one shard, each in
+// turn, which draws it from the whole catalog's best matches. The shards rank and count as that index does
+// (they ask each other what the whole catalog holds, sorted searches' scores included), so pages merge by
+// the hits' positions and totals and facets by their sums (a facet that cannot be proven exact says so).
+// Cursors hold every shard's position. A search goes to one shard first, each in turn, and then to the
+// others with the transcript of what the first asked its peers (shardwire.Result.Transcript), so that its
+// questions are asked once, not by every shard.
 package shards
 
 import (

@@ -346,6 +346,53 @@ func TestRoutingAndReadiness(t *testing.T) {
 	}
 }
 
+// A suggestion is asked of one shard, each in turn, whose answer (the whole catalog's) goes to the client as
+// it is, its failure too; the shard is asked as the client asked, without the merge header.
+func TestSuggestionAskedOfOneShardInTurn(t *testing.T) {
+	asked := make([]int, 3)
+	hs := make([]http.Handler, len(asked))
+	for i := range hs {
+		hs[i] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			asked[i]++
+			if r.Header.Get(shardwire.Header) != "" || r.URL.Query().Get("q") != "god" {
+				t.Errorf("shard %d asked %s with merge header %q", i, r.URL, r.Header.Get(shardwire.Header))
+			}
+			if i == 2 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			fmt.Fprintf(w, `{"suggestions":[{"text":"shard %d","kind":"title"}]}`, i)
+		})
+	}
+	m := New(slog.New(slog.DiscardHandler), hs, "")
+	for n := range 6 {
+		before := slices.Clone(asked)
+		w := get(m, "/v1/suggest?q=god")
+		answered := -1
+		for i := range asked {
+			if asked[i] != before[i] {
+				answered = i
+			}
+		}
+		if sum(asked) != n+1 || slices.Max(asked)-slices.Min(asked) > 1 {
+			t.Fatalf("after %d suggestions, the shards were asked %v", n+1, asked)
+		}
+		want := fmt.Sprintf(`{"suggestions":[{"text":"shard %d","kind":"title"}]}`, answered)
+		if w.Body.String() != want || (answered == 2) != (w.Code == http.StatusServiceUnavailable) {
+			t.Errorf("suggestion %d: %d %s, want shard %d's answer", n+1, w.Code, w.Body, answered)
+		}
+	}
+	if !slices.Equal(asked, []int{2, 2, 2}) {
+		t.Errorf("six suggestions asked the shards %v times, want twice each", asked)
+	}
+}
+
+func sum(ns []int) (n int) {
+	for _, k := range ns {
+		n += k
+	}
+	return n
+}
+
 // A search goes to one shard first, each in turn; the others are asked the same search with its
 // transcript, so that they need not ask their peers again. Without a transcript, or of an older version
 // that knows none, they are asked as before; a first shard's failure is the answer, and no other shard is

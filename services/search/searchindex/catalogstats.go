@@ -26,7 +26,7 @@ import (
 type catalogStats struct {
 	docs     uint64                 // live movies
 	freqs    map[fieldTerm]uint64   // by scored word: its movies
-	prefixes map[fieldTerm][]string // by prefix: its words, in dictionary order
+	prefixes map[fieldTerm][]string // by prefix: its words, in dictionary order (nil: none to expand)
 }
 
 // overCatalog is q as Bleve scores it over the whole catalog; q itself where the index is the catalog
@@ -80,11 +80,14 @@ func (w weighedOver) Searcher(ctx context.Context, r index.IndexReader, m mappin
 	return w.q.Searcher(ctx, catalogReader{snapshotReader: sr, stats: w.stats}, m, options)
 }
 
-// snapshotReader is what Bleve's searchers use of a scorch snapshot: the reader, and the dictionary
-// look-up a numeric range narrows its terms with.
+// snapshotReader is what Bleve's searchers use of a scorch snapshot: the reader, the dictionary look-up a
+// numeric range narrows its terms with, and the automata a fuzzy or regexp query walks (the expansions'
+// fallback when the dictionaries cannot be read).
 type snapshotReader interface {
 	index.IndexReader
 	index.IndexReaderContains
+	index.IndexReaderFuzzy
+	index.IndexReaderRegexp
 }
 
 // catalogReader is a shard's reader that reports the catalog's statistics: the live movies, a scored
@@ -101,10 +104,10 @@ func (r catalogReader) TermFieldReader(ctx context.Context, term []byte, field s
 	if err != nil {
 		return nil, err
 	}
-	if n, ok := r.stats.freqs[fieldTerm{field, string(term)}]; ok {
+	if n, ok := r.stats.freqs[fieldTerm{field, string(term)}]; ok && (freq || norm) {
 		return countedAs{TermFieldReader: tfr, n: n}, nil
 	}
-	return tfr, nil // a word only matched, never scored
+	return tfr, nil // a word only matched, not scored: Bleve's own reader, which it may optimize
 }
 
 func (r catalogReader) FieldDictPrefix(field string, prefix []byte) (index.FieldDict, error) {
@@ -175,63 +178,55 @@ func (e *executor) catalogFreqs(roots []*node) (map[FieldWord]uint64, error) {
 	return freqs, nil
 }
 
-// PeerStats are catalogStats on the wire: a question's words weighed over the catalog (AskSuggestPool's).
+// PeerStats are catalogStats on the wire: the catalog's live movies, and each scored word's (AskSuggestPool's,
+// whose query has no prefix left to expand).
 type PeerStats struct {
-	Docs     uint64        `json:"docs"`
-	Terms    []FieldWord   `json:"terms"`
-	Freqs    []uint64      `json:"freqs"` // of each of Terms
-	Prefixes []PrefixWords `json:"prefixes,omitempty"`
-}
-
-// PrefixWords are the words of a field that start with a prefix, in dictionary order.
-type PrefixWords struct {
-	Field  string   `json:"field"`
-	Prefix string   `json:"prefix"`
-	Words  []string `json:"words"`
+	Docs  uint64      `json:"docs"`
+	Terms []FieldWord `json:"terms"`
+	Freqs []uint64    `json:"freqs"` // of each of Terms
 }
 
 // wire is s as a question carries it, in an order of its own: a question's key is its JSON.
 func (s *catalogStats) wire() *PeerStats {
 	w := &PeerStats{Docs: s.docs}
-	for _, k := range slices.SortedFunc(maps.Keys(s.freqs), compareFieldTerms) {
+	for _, k := range slices.SortedFunc(maps.Keys(s.freqs), func(a, b fieldTerm) int {
+		return cmp.Or(strings.Compare(a.field, b.field), strings.Compare(a.term, b.term))
+	}) {
 		w.Terms = append(w.Terms, FieldWord{k.field, k.term})
 		w.Freqs = append(w.Freqs, s.freqs[k])
-	}
-	for _, k := range slices.SortedFunc(maps.Keys(s.prefixes), compareFieldTerms) {
-		w.Prefixes = append(w.Prefixes, PrefixWords{Field: k.field, Prefix: k.term, Words: s.prefixes[k]})
 	}
 	return w
 }
 
-func compareFieldTerms(a, b fieldTerm) int {
-	return cmp.Or(strings.Compare(a.field, b.field), strings.Compare(a.term, b.term))
-}
-
-// check refuses statistics no shard sends.
-func (w *PeerStats) check() error {
-	if w == nil {
-		return errors.New("no statistics")
-	}
-	if len(w.Terms) != len(w.Freqs) || len(w.Terms) > maxPeerTerms || len(w.Prefixes) > len(wordFieldNames) {
-		return errors.New("statistics out of bounds")
-	}
-	words := len(w.Terms)
-	for _, p := range w.Prefixes {
-		if words += len(p.Words); words > maxPeerTerms || len(p.Prefix) > maxPeerWord {
-			return errors.New("statistics out of bounds")
-		}
-	}
-	return nil
-}
-
 // catalog is the statistics w carries.
 func (w *PeerStats) catalog() *catalogStats {
-	s := &catalogStats{docs: w.Docs, freqs: make(map[fieldTerm]uint64, len(w.Terms)), prefixes: map[fieldTerm][]string{}}
+	s := &catalogStats{docs: w.Docs, freqs: make(map[fieldTerm]uint64, len(w.Terms))}
 	for i, t := range w.Terms {
 		s.freqs[fieldTerm{t.Field, t.Word}] = w.Freqs[i]
 	}
-	for _, p := range w.Prefixes {
-		s.prefixes[fieldTerm{p.Field, p.Prefix}] = p.Words
-	}
 	return s
+}
+
+// checkSuggestion refuses an AskSuggestPool that no shard's suggestion asks: words that are not words, a
+// completion that does not complete the last of them, more completions than a suggestion takes, or
+// statistics that are not a catalog's. What the answer costs is then bounded as a suggestion's.
+func (q PeerQuestion) checkSuggestion() error {
+	if len(q.Words) == 0 || len(q.Words) > maxSuggestWords || slices.Contains(q.Words, "") {
+		return errors.New("no words, too many, or an empty one")
+	}
+	last := q.Words[len(q.Words)-1]
+	if len(q.Completions) != len(suggestFields) {
+		return errors.New("completions of every suggestion field, and only those")
+	}
+	for _, f := range suggestFields {
+		ws, ok := q.Completions[f.name]
+		if !ok || len(ws) > maxCompletions || slices.ContainsFunc(ws, func(w string) bool { return !strings.HasPrefix(w, last) }) {
+			return fmt.Errorf("the completions of %s are not %d words at most, each completing %q", f.name, maxCompletions, last)
+		}
+	}
+	maxTerms := len(suggestFields)*(len(q.Words)+maxCompletions) + 1
+	if s := q.Stats; s == nil || s.Docs == 0 || len(s.Terms) != len(s.Freqs) || len(s.Terms) > maxTerms {
+		return errors.New("no statistics of a catalog, or more words than the suggestion scores")
+	}
+	return nil
 }

@@ -40,7 +40,7 @@ var errIndexClosed = errors.New("search index closed")
 // A sharded index ranks as one index would: a word's idf is taken over every shard's live documents, and a
 // prefix expands to the words of every shard's dictionaries, so that shards change where a movie is kept,
 // not how it ranks. What goes to Bleve instead, a sorted search or a suggestion, reads the same statistics
-// (overCatalog).
+// (overCatalog); an index without the executor (Options.BleveExecutor) weighs them per shard.
 type executor struct {
 	// The facet groups of a search count in parallel: count, top and facet take it. Compiling in one shard
 	// reads the others' postings and dictionaries too (termStats, prefixWords), so it guards every shard's.

@@ -119,6 +119,12 @@ func (e *expansions) prefixQuery(field, prefix string, boost float64) query.Quer
 		q.SetBoost(boost)
 		return q
 	}
+	return completionsQuery(field, prefix, words, boost)
+}
+
+// completionsQuery matches words, completions of prefix in field, as query.NewPrefixQuery matches its
+// words: the prefix itself when none or only it completes it.
+func completionsQuery(field, prefix string, words []string, boost float64) query.Query {
 	if len(words) == 0 || (len(words) == 1 && words[0] == prefix) {
 		return wordQuery(field, prefix, boost)
 	}

@@ -64,7 +64,7 @@ const (
 	AskDocFreq          PeerOp = "doc_freq"            // N: the movies with Word, in each of Fields, added up
 	AskHasPrefix        PeerOp = "has_prefix"          // Yes: a word of Fields starts with Word
 	AskRatings          PeerOp = "ratings"             // Sum and N: the ratings that have votes
-	AskSuggestPool      PeerOp = "suggest_pool"        // Pool: the best movies to complete Words, weighed by Stats
+	AskSuggestPool      PeerOp = "suggest_pool"        // Pool: the best movies to complete Words (the last as Completions), weighed by Stats
 )
 
 // PeerQuestion is one question to the peers; which fields it uses depends on Op.
@@ -77,8 +77,14 @@ type PeerQuestion struct {
 	Terms  []FieldWord `json:"terms,omitempty"`
 	Words  []string    `json:"words,omitempty"`
 	Stats  *PeerStats  `json:"stats,omitempty"`
-	Query  query.Query `json:"-"` // AskCount's; a transport carries it as Bleve's query JSON
+	// Completions are, by field, the words the last of Words stands for.
+	Completions map[string][]string `json:"completions,omitempty"`
+	Query       query.Query         `json:"-"` // AskCount's; a transport carries it as Bleve's query JSON
 }
+
+// ErrQuestionRefused is what a Peers' error wraps when a peer refuses a question as one it does not know (a
+// service of an older version) or as not sound.
+var ErrQuestionRefused = errors.New("the peer refused the question")
 
 // FieldWord is a word in a field.
 type FieldWord struct {
@@ -234,10 +240,7 @@ func (q PeerQuestion) Check() error {
 			return bad("no query")
 		}
 	case AskSuggestPool:
-		if len(q.Words) == 0 || len(q.Words) > maxSuggestWords {
-			return bad("no words, or too many")
-		}
-		if err := q.Stats.check(); err != nil {
+		if err := q.checkSuggestion(); err != nil {
 			return bad(err.Error())
 		}
 	case AskPrefixWords, AskPrefixCounts, AskFuzzyPrefix, AskPrefixCountsOf:
@@ -296,7 +299,7 @@ func (x *Index) answer(ctx context.Context, q PeerQuestion) (PeerAnswer, error) 
 		sum, n := x.priors.ratings()
 		return PeerAnswer{Sum: sum, N: n}, nil
 	case AskSuggestPool:
-		pool, err := x.suggestPool(ctx, weighedOver{q: x.suggestQuery(q.Words), stats: q.Stats.catalog()})
+		pool, err := x.suggestPool(ctx, weighedOver{q: x.suggestQuery(q.Words, q.Completions), stats: q.Stats.catalog()})
 		return PeerAnswer{Pool: pool}, err
 	}
 	ir, err := x.ownReader()
@@ -370,6 +373,9 @@ func (ps indexPeers) AskEach(ctx context.Context, qs []PeerQuestion) ([][]PeerAn
 		g.Go(func() error {
 			for i, q := range qs {
 				a, err := x.Answer(gctx, q)
+				if apperr.Is(err, apperr.Invalid) {
+					return fmt.Errorf("%w: %w", ErrQuestionRefused, err)
+				}
 				if err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@ package searchindex
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,11 +26,12 @@ const suggestPool = 40
 const maxSuggestWords = 100
 
 // Suggest completes what a user is typing into movie titles and people's names; see search.Searcher. The
-// words typed so far must match exactly, the last one as a prefix, all in the title or all in one name.
-// Movies are ranked by text relevance and the popularity prior; a title comes where its movie ranks, a
-// person where their best-ranked movie does. A shard draws them from the best movies of the whole
-// catalog: its own and its peers', each weighed over the catalog's words (AskSuggestPool), so that its
-// suggestions are the ones one index of every movie gives.
+// words typed so far must match exactly, the last one as a prefix (its maxCompletions most common
+// completions, as a search's), all in the title or all in one name. Movies are ranked by text relevance and
+// the popularity prior; a title comes where its movie ranks, a person where their best-ranked movie does.
+// A shard draws them from the best movies of the whole catalog: its own and its peers', each weighed over
+// the catalog's words (AskSuggestPool), so that its suggestions are the ones one index of every movie
+// gives.
 func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Suggestion, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
@@ -39,24 +41,31 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	if len(words) == 0 {
 		return out, nil
 	}
-	release, err := x.admit(ctx)
+	ctx, release, err := x.admitSearch(ctx) // a slot it leaves while it waits for its peers
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	last := words[len(words)-1]
 	if x.peerSet() != nil {
 		ctx = withPeerMemo(ctx)
-		ask := []PeerQuestion{{Op: AskDocCount}}
-		for _, f := range suggestFields {
-			ask = append(ask, prefixWordsQuestion(f.name, words[len(words)-1]))
-		}
-		if err := x.prefetch(ctx, ask...); err != nil {
+		if err := x.prefetch(ctx, PeerQuestion{Op: AskDocCount}, prefixCountsQuestion(x.prefixFields(), last)); err != nil {
 			return nil, err
 		}
 	}
+	exp := x.newExpansions(ctx)
+	defer exp.close()
+	completions := make(map[string][]string, len(suggestFields))
+	for _, f := range suggestFields {
+		ws, ok := exp.completions(f.name, last)
+		if !ok {
+			return nil, fmt.Errorf("suggest %q: the words of %s could not be read", q.Text, f.name)
+		}
+		completions[f.name] = ws
+	}
 	e := x.newExecutor(ctx)
 	defer e.close()
-	sq, err := e.overCatalog(x.suggestQuery(words))
+	sq, err := e.overCatalog(x.suggestQuery(words, completions))
 	if err != nil {
 		return nil, fmt.Errorf("suggest %q: %w", q.Text, err)
 	}
@@ -66,11 +75,17 @@ func (x *Index) Suggest(ctx context.Context, q search.SuggestQuery) ([]search.Su
 	}
 	if w, ok := sq.(weighedOver); ok && x.peerSet() != nil {
 		mine := PeerAnswer{Pool: pool}
-		a, _, err := x.ask(ctx, PeerQuestion{Op: AskSuggestPool, Words: words, Stats: w.stats.wire()}, func() PeerAnswer { return mine })
-		if err != nil {
+		a, _, err := x.ask(ctx, PeerQuestion{Op: AskSuggestPool, Words: words, Completions: completions, Stats: w.stats.wire()},
+			func() PeerAnswer { return mine })
+		switch {
+		case errors.Is(err, ErrQuestionRefused):
+			// A peer of the release before knows no such question (a rolling deploy): until it does, the shard
+			// suggests from its own movies, as a suggestion merged by the gateway of that release did.
+		case err != nil:
 			return nil, fmt.Errorf("suggest %q: %w", q.Text, err)
+		default:
+			pool = bestOf(append(pool, a.Pool...), suggestPool)
 		}
-		pool = bestOf(append(pool, a.Pool...), suggestPool)
 	}
 	movies := make([]*search.Movie, len(pool))
 	for i, pm := range pool {
@@ -125,20 +140,16 @@ var suggestFields = []struct {
 }{{fieldTitle, 3}, {fieldCast, 1}, {fieldDirectors, 1.5}}
 
 // suggestQuery matches the movies whose title or one of whose people's names has the typed words, the last
-// as a prefix, scored by the popularity prior; a title that is the whole text typed comes first.
-func (x *Index) suggestQuery(words []string) query.Query {
+// one as any of its completions in that field; a title that is the whole text typed comes first.
+func (x *Index) suggestQuery(words []string, completions map[string][]string) query.Query {
+	last := len(words) - 1
 	var perField []query.Query
 	for _, f := range suggestFields {
-		var conj []query.Query
-		for i, w := range words {
-			if i == len(words)-1 {
-				pq := query.NewPrefixQuery(w)
-				pq.SetField(f.name)
-				conj = append(conj, pq)
-			} else {
-				conj = append(conj, wordQuery(f.name, w, 1))
-			}
+		conj := make([]query.Query, 0, len(words))
+		for _, w := range words[:last] {
+			conj = append(conj, wordQuery(f.name, w, 1))
 		}
+		conj = append(conj, completionsQuery(f.name, words[last], completions[f.name], 1))
 		cq := query.NewConjunctionQuery(conj)
 		cq.SetBoost(f.boost)
 		perField = append(perField, cq)

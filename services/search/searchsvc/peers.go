@@ -173,7 +173,11 @@ func (p *httpPeers) post(ctx context.Context, url string, body []byte, n int, ou
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		detail, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return resp.StatusCode, fmt.Errorf("peer %s answered %d: %s", url, resp.StatusCode, strings.TrimSpace(string(detail)))
+		err := fmt.Errorf("peer %s answered %d: %s", url, resp.StatusCode, strings.TrimSpace(string(detail)))
+		if resp.StatusCode == http.StatusBadRequest {
+			err = fmt.Errorf("%w: %w", searchindex.ErrQuestionRefused, err)
+		}
+		return resp.StatusCode, err
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return resp.StatusCode, fmt.Errorf("peer %s: %w", url, err)

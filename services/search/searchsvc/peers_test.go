@@ -175,6 +175,13 @@ func TestShardServicesRankAsOne(t *testing.T) {
 	}
 
 	// The questions' endpoint answers what a shard asks, and nothing else.
+	suggestPool := func(words, completions, stats string) string {
+		q := `{"op":"suggest_pool","words":` + words + `,"completions":` + completions
+		if stats != "" {
+			q += `,"stats":` + stats
+		}
+		return q + `}`
+	}
 	post := func(h http.Handler, body string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/index/peer", strings.NewReader(body)))
@@ -188,11 +195,14 @@ func TestShardServicesRankAsOne(t *testing.T) {
 		`{"op":"count"}`: http.StatusBadRequest,
 		`{"op":"prefix_counts","field":"title","word":""}`: http.StatusBadRequest,
 		`{"op":"drop_index"}`:                              http.StatusBadRequest,
-		`{"op":"suggest_pool","words":["godf"],"stats":{"docs":248,"terms":[{"field":"title","word":"godfather"}],"freqs":[3],"prefixes":[{"field":"title","prefix":"godf","words":["godfather"]}]}}`: http.StatusOK,
-		`{"op":"suggest_pool","words":["godf"]}`:                                                                                http.StatusBadRequest,
-		`{"op":"suggest_pool","stats":{"docs":248,"terms":[],"freqs":[]}}`:                                                      http.StatusBadRequest,
-		`{"op":"suggest_pool","words":["godf"],"stats":{"docs":248,"terms":[{"field":"title","word":"godfather"}],"freqs":[]}}`: http.StatusBadRequest,
-		`{"op":"count","query":` + strings.Repeat(`{"conjuncts":[`, 40) + `{"match_all":{}}` + strings.Repeat(`]}`, 40) + `}`:   http.StatusBadRequest,
+		suggestPool(`["godf"]`, `{"title":["godfather"],"cast":[],"directors":[]}`, `{"docs":248,"terms":[{"field":"title","word":"godfather"}],"freqs":[3]}`): http.StatusOK,
+		suggestPool(`["godf"]`, `{"title":["godfather"],"cast":[],"directors":[]}`, ``):                                                                        http.StatusBadRequest, // no statistics
+		suggestPool(`[""]`, `{"title":[],"cast":[],"directors":[]}`, `{"docs":248,"terms":[],"freqs":[]}`):                                                     http.StatusBadRequest, // every word of three fields
+		suggestPool(`["godf"]`, `{"title":["godfather"],"cast":[],"directors":[]}`, `{"docs":0,"terms":[],"freqs":[]}`):                                        http.StatusBadRequest, // no catalog: scores of NaN
+		suggestPool(`["godf"]`, `{"title":["godfather"],"cast":[],"directors":[]}`, `{"docs":248,"terms":[{"field":"title","word":"godfather"}],"freqs":[]}`):  http.StatusBadRequest,
+		suggestPool(`["godf"]`, `{"title":["star"],"cast":[],"directors":[]}`, `{"docs":248,"terms":[],"freqs":[]}`):                                           http.StatusBadRequest, // not a completion
+		suggestPool(`["godf"]`, `{"title":["godfather"]}`, `{"docs":248,"terms":[],"freqs":[]}`):                                                               http.StatusBadRequest, // fields missing
+		suggestPool(`["g"]`, `{"title":[`+strings.Repeat(`"gx",`, 60)+`"g"],"cast":[],"directors":[]}`, `{"docs":248,"terms":[],"freqs":[]}`):                  http.StatusBadRequest, // more than a suggestion's
 	} {
 		if w := post(shards[0].Handler(), body); w.Code != code {
 			t.Errorf("question %.80s: %d %s, want %d", body, w.Code, w.Body, code)
