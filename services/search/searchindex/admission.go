@@ -47,12 +47,9 @@ func newAdmission(concurrency, queue int) *admission {
 	return &admission{slots: semaphore.NewWeighted(int64(concurrency)), queue: int64(queue), limit: int64(concurrency + queue)}
 }
 
-// admit waits for a search slot and returns its release. A search that finds the queue full is refused at
-// once, and one whose ctx is done first (the client went away, or its deadline passed while it waited)
+// enter waits for one of a's slots and returns its release. A search that finds the queue full is refused
+// at once, and one whose ctx is done first (the client went away, or its deadline passed while it waited)
 // gives up; both errors are Unavailable (503): the server is busy, not broken.
-func (x *Index) admit(ctx context.Context) (release func(), err error) { return x.admission.enter(ctx) }
-
-// enter waits for one of a's slots; see admit.
 func (a *admission) enter(ctx context.Context) (release func(), err error) {
 	if a.slots.TryAcquire(1) {
 		return func() { a.slots.Release(1) }, nil
@@ -86,7 +83,8 @@ type searchSlot struct {
 
 type searchSlotKey struct{}
 
-// admitSearch is admit for a search: its context lets Index.ask leave the slot while the peers answer.
+// admitSearch waits for a search slot (see enter): its context lets Index.ask leave the slot while the peers
+// answer.
 // Call release when the search is done.
 func (x *Index) admitSearch(ctx context.Context) (context.Context, func(), error) {
 	a := x.admission

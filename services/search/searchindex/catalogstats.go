@@ -75,7 +75,7 @@ type weighedOver struct {
 func (w weighedOver) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, options blevesearch.SearcherOptions) (blevesearch.Searcher, error) {
 	sr, ok := r.(snapshotReader)
 	if !ok {
-		return nil, fmt.Errorf("search: %T reads no dictionary by membership", r)
+		return nil, fmt.Errorf("search: %T is not a scorch snapshot's reader", r)
 	}
 	return w.q.Searcher(ctx, catalogReader{snapshotReader: sr, stats: w.stats}, m, options)
 }
