@@ -218,7 +218,7 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 			return drop()
 		}
 		if !n.withLocs {
-			narrowed := roaring.And(n.raws[i], cands)
+			narrowed := intersection(n.raws[i], cands)
 			if narrowed.IsEmpty() {
 				return drop()
 			}
@@ -240,7 +240,7 @@ func (f *flat) add(s *execShard, n *node, i int, cands *roaring.Bitmap, parent i
 		it := pl.Iterator(true, true, n.withLocs, nil)
 		o, ok := it.(segment.OptimizablePostingsIterator)
 		if ok && o.ActualBitmap() != nil {
-			narrowed := roaring.And(o.ActualBitmap(), cands)
+			narrowed := intersection(o.ActualBitmap(), cands)
 			if narrowed.IsEmpty() {
 				return drop()
 			}

@@ -27,7 +27,7 @@ func (s *execShard) matchesIn(n *node, i int, within *roaring.Bitmap) (*roaring.
 		if within == nil || n.memo[i].IsEmpty() {
 			return n.memo[i], nil
 		}
-		return roaring.And(n.memo[i], within), nil // one intersection, not one a part
+		return intersection(n.memo[i], within), nil // one intersection, not one a part
 	}
 	out, err := s.evalMatches(n, i, within)
 	if err == nil && within == nil {
@@ -39,6 +39,16 @@ func (s *execShard) matchesIn(n *node, i int, within *roaring.Bitmap) (*roaring.
 	return out, err
 }
 
+// intersection is the documents a and b share: noMatches when none. Most of a query's terms (its words in
+// every field, their typo variants) have none of a tier's movies, and finding that out allocates nothing,
+// where an intersection allocates its result and containers sized for the smaller set.
+func intersection(a, b *roaring.Bitmap) *roaring.Bitmap {
+	if !a.Intersects(b) {
+		return noMatches
+	}
+	return roaring.And(a, b)
+}
+
 func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roaring.Bitmap, error) {
 	sg := &s.segs[i]
 	switch n.kind {
@@ -48,7 +58,7 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 		case raw == nil:
 			return noMatches, nil
 		case within != nil:
-			return roaring.And(raw, within), nil
+			return intersection(raw, within), nil
 		case sg.ss.Deleted() != nil:
 			return roaring.AndNot(raw, sg.ss.Deleted()), nil
 		}
@@ -130,7 +140,7 @@ func (s *execShard) evalMatches(n *node, i int, within *roaring.Bitmap) (*roarin
 			return nil, err
 		}
 		if within != nil {
-			return roaring.And(n.memo[i], within), nil
+			return intersection(n.memo[i], within), nil
 		}
 		return n.memo[i], nil
 	}

@@ -189,15 +189,18 @@ func (e *executor) top(q query.Query, topic bool, after *ranked, from, size int)
 					return 0, nil, err
 				}
 				p = rank.priorIn(topic, p)
-				r := &ranked{shard: si, seg: i, num: d, score: v * p}
-				if after != nil && !e.better(after, r, &page.err) {
+				// Most matches do not make the page: one is kept in a ranked of its own only once it does, and
+				// takes over the one it pushes out.
+				r := ranked{shard: si, seg: i, num: d, score: v * p}
+				if after != nil && !e.better(after, &r, &page.err) {
 					continue
 				}
 				switch {
 				case page.Len() < keep:
-					heap.Push(page, r)
-				case e.better(r, page.hits[0], &page.err):
-					page.hits[0] = r
+					kept := r
+					heap.Push(page, &kept)
+				case e.better(&r, page.hits[0], &page.err):
+					*page.hits[0] = r
 					heap.Fix(page, 0)
 				}
 			}

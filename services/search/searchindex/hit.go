@@ -86,7 +86,10 @@ type hitJudge struct {
 }
 
 func (x *Index) newHitJudge(p *plan) *hitJudge {
-	j := &hitJudge{x: x, p: p, phrase: map[string]bool{}, seen: map[string]int{}, best: make([]matchKind, len(p.terms))}
+	// A page's hits hold a few hundred distinct words: sized for them, the judgments are not regrown.
+	const words = 512
+	j := &hitJudge{x: x, p: p, phrase: map[string]bool{}, seen: make(map[string]int, words),
+		kinds: make([]matchKind, 0, words*(len(p.terms)+1)), best: make([]matchKind, len(p.terms))}
 	for _, ph := range p.phrases {
 		for _, w := range ph {
 			j.phrase[w] = true
@@ -344,14 +347,19 @@ func forwardRunes(s string, i, n int) int {
 	return i
 }
 
-// levenshtein is the edit distance of a and b, or limit+1 once it is sure to exceed limit.
+// levenshtein is the edit distance of a and b up to limit, and more than limit beyond it. It runs for every
+// new word of a page's hits: for words of up to maxStackWord letters it allocates nothing.
 func levenshtein(a, b string, limit int) int {
-	ra, rb := []rune(a), []rune(b)
+	ra, rb := []rune(a), []rune(b) // on the stack, as they do not escape, up to 32 runes
 	if d := len(ra) - len(rb); d > limit || -d > limit {
 		return limit + 1
 	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	var rows [2 * (maxStackWord + 1)]int
+	prev, cur := rows[:maxStackWord+1], rows[maxStackWord+1:]
+	if len(rb) > maxStackWord {
+		prev, cur = make([]int, len(rb)+1), make([]int, len(rb)+1)
+	}
+	prev, cur = prev[:len(rb)+1], cur[:len(rb)+1]
 	for j := range prev {
 		prev[j] = j
 	}
@@ -373,3 +381,6 @@ func levenshtein(a, b string, limit int) int {
 	}
 	return prev[len(rb)]
 }
+
+// maxStackWord is the longest word levenshtein compares without allocating.
+const maxStackWord = 32

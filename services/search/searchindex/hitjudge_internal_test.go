@@ -250,3 +250,69 @@ func (x *Index) markReference(text string, p *plan, snippet int) (string, bool) 
 	}
 	return b.String(), true
 }
+
+// TestLevenshtein: the edit distance of two words within limit, and more than limit beyond it, as the full table of a
+// reference gives it, for ASCII and non-ASCII words, short and longer than the rows kept on the stack; and
+// a hit's ASCII words are compared without allocating.
+func TestLevenshtein(t *testing.T) {
+	full := func(a, b []rune) int { // the whole table, no limit
+		d := make([][]int, len(a)+1)
+		for i := range d {
+			d[i] = make([]int, len(b)+1)
+			d[i][0] = i
+		}
+		for j := range d[0] {
+			d[0][j] = j
+		}
+		for i := 1; i <= len(a); i++ {
+			for j := 1; j <= len(b); j++ {
+				cost := 1
+				if a[i-1] == b[j-1] {
+					cost = 0
+				}
+				d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			}
+		}
+		return d[len(a)][len(b)]
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	letters := []rune("abcdeéøß")
+	word := func(n int) string {
+		r := make([]rune, n)
+		for i := range r {
+			r[i] = letters[rng.IntN(len(letters))]
+		}
+		return string(r)
+	}
+	for range 20_000 {
+		a := word(rng.IntN(maxStackWord + 8))
+		b := []rune(a)
+		for range rng.IntN(4) { // a few edits away
+			switch i := rng.IntN(len(b) + 1); rng.IntN(3) {
+			case 0:
+				b = slices.Insert(b, i, letters[rng.IntN(len(letters))])
+			case 1:
+				if i < len(b) {
+					b = slices.Delete(b, i, i+1)
+				}
+			default:
+				if i < len(b) {
+					b[i] = letters[rng.IntN(len(letters))]
+				}
+			}
+		}
+		if rng.IntN(5) == 0 {
+			b = []rune(word(rng.IntN(maxStackWord + 8)))
+		}
+		want := full([]rune(a), b)
+		for limit := range 4 {
+			got := levenshtein(a, string(b), limit)
+			if want <= limit && got != want || want > limit && got <= limit {
+				t.Fatalf("levenshtein(%q, %q, %d) = %d, distance %d", a, string(b), limit, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { levenshtein("midnight", "midnihgt", 2) }); n != 0 {
+		t.Errorf("levenshtein of two ASCII words allocated %v times, want 0", n)
+	}
+}
