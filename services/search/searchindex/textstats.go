@@ -269,16 +269,6 @@ func (reps repeats) maxSqrtTF(docs *roaring.Bitmap) float64 {
 	return top
 }
 
-// sqrtTF is √tf of a word in document d, which reps holds the repeats of.
-func (reps repeats) sqrtTF(d uint32) float64 {
-	for _, r := range reps {
-		if r.docs.Contains(d) {
-			return r.tf
-		}
-	}
-	return 1
-}
-
 // lengthNorm is Bleve's norm of a field of n words, as zap computes it from the length it stores.
 func lengthNorm(n uint16) float64 {
 	if int(n) < len(shortNorms) {

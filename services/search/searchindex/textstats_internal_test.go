@@ -105,6 +105,7 @@ func TestTextStatsAsZap(t *testing.T) {
 					t.Fatal(err)
 				}
 				zit := pl.Iterator(true, true, false, nil)
+				c := &postingCursor{in: rawBitmap(pl).Iterator(), lens: lens, reps: reps} // walked along
 				listMax := 0.0
 				for {
 					p, err := zit.Next()
@@ -118,7 +119,10 @@ func TestTextStatsAsZap(t *testing.T) {
 					if got := lengthNorm(lens.of(p.Number())); got != p.Norm() {
 						t.Fatalf("segment %d, %s:%s, doc %d: norm of length %d is %v, zap %v", i, field, e.Term, p.Number(), lens.of(p.Number()), got, p.Norm())
 					}
-					if got, want := reps.sqrtTF(uint32(p.Number())), math.Sqrt(float64(p.Frequency())); got != want {
+					if err := c.next(); err != nil || c.num != p.Number() {
+						t.Fatalf("segment %d, %s:%s: the cursor is at %d, zap at %d (%v)", i, field, e.Term, c.num, p.Number(), err)
+					}
+					if got, want := c.sqrtTF(), math.Sqrt(float64(p.Frequency())); got != want {
 						t.Fatalf("segment %d, %s:%s, doc %d: √tf %v, zap %v", i, field, e.Term, p.Number(), got, want)
 					}
 					if p.Frequency() > 1 {
