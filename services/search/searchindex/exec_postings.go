@@ -15,10 +15,14 @@ type postingCursor struct {
 	it segment.PostingsIterator
 	p  segment.Posting
 
-	in    roaring.IntPeekable   // the candidates in the list
-	lens  lengthsOf             // the field's length in each document of the segment
-	reps  repeats               // the documents that hold the word more than once
-	repAt []roaring.IntPeekable // by repeat count of reps, its first document not before num; made on first use
+	in   roaring.IntPeekable // the candidates in the list
+	lens lengthsOf           // the field's length in each document of the segment
+	reps repeats             // the documents that hold the word more than once
+	// Walking reps along (see sqrtTF): by repeat count, its documents, and the first of them not before the
+	// last look-up (math.MaxUint64 past its last); made on first use.
+	repAt   []roaring.IntPeekable
+	repNext []uint64
+	repMin  uint64 // the least of repNext: no document before it repeats the word
 
 	num uint64
 }
@@ -66,23 +70,44 @@ func (c *postingCursor) tfNorm() float64 {
 }
 
 // sqrtTF is √tf at the current posting. A cursor only moves forward, so each repeat count's documents are
-// walked along with it: a look-up in each of their bitmaps for every match was a tenth of a title's CPU.
+// walked along with it, and a match before the next repeating document, most of them, costs a comparison:
+// a look-up in each count's bitmap for every match was a tenth of a title's CPU.
 func (c *postingCursor) sqrtTF() float64 {
 	if len(c.reps) == 0 {
 		return 1
 	}
 	if c.repAt == nil {
-		c.repAt = make([]roaring.IntPeekable, len(c.reps))
+		c.repAt, c.repNext = make([]roaring.IntPeekable, len(c.reps)), make([]uint64, len(c.reps))
+		c.repMin = math.MaxUint64
 		for i, r := range c.reps {
 			c.repAt[i] = r.docs.Iterator()
+			c.repNext[i] = peek(c.repAt[i])
+			c.repMin = min(c.repMin, c.repNext[i])
 		}
 	}
-	d := uint32(c.num)
+	d := c.num
+	if d < c.repMin {
+		return 1
+	}
+	tf := 1.0
+	c.repMin = math.MaxUint64
 	for i, it := range c.repAt {
-		it.AdvanceIfNeeded(d)
-		if it.HasNext() && it.PeekNext() == d {
-			return c.reps[i].tf
+		if c.repNext[i] < d {
+			it.AdvanceIfNeeded(uint32(d))
+			c.repNext[i] = peek(it)
 		}
+		if c.repNext[i] == d { // the counts' documents are apart: a document repeats a word so many times
+			tf = c.reps[i].tf
+		}
+		c.repMin = min(c.repMin, c.repNext[i])
 	}
-	return 1
+	return tf
+}
+
+// peek is the document it is on; math.MaxUint64 past its last.
+func peek(it roaring.IntPeekable) uint64 {
+	if it.HasNext() {
+		return uint64(it.PeekNext())
+	}
+	return math.MaxUint64
 }
