@@ -61,7 +61,8 @@ func (c *postingCursor) at(p segment.Posting) {
 	c.p, c.num = p, p.Number()
 }
 
-// tfNorm is the current posting's √tf × norm, computed as the scoring of zap's postings computes it.
+// tfNorm is the current posting's √tf × norm, computed as the scoring of zap's postings computes it. It is
+// asked at a posting (not past the last), and of a cursor scored from the stats only as it moves forward.
 func (c *postingCursor) tfNorm() float64 {
 	if c.in == nil {
 		return math.Sqrt(float64(c.p.Frequency())) * c.p.Norm()
@@ -70,8 +71,7 @@ func (c *postingCursor) tfNorm() float64 {
 }
 
 // sqrtTF is √tf at the current posting. A cursor only moves forward, so each repeat count's documents are
-// walked along with it, and a match before the next repeating document, most of them, costs a comparison:
-// a look-up in each count's bitmap for every match was a tenth of a title's CPU.
+// walked along with it, and a match before the next repeating document, most of them, costs a comparison.
 func (c *postingCursor) sqrtTF() float64 {
 	if len(c.reps) == 0 {
 		return 1

@@ -347,8 +347,8 @@ func forwardRunes(s string, i, n int) int {
 	return i
 }
 
-// levenshtein is the edit distance of a and b up to limit, and more than limit beyond it. It runs for every
-// new word of a page's hits: for words of up to maxStackWord letters it allocates nothing.
+// levenshtein is the edit distance of a and b up to limit, and more than limit beyond it. A page's hits
+// compare each of their new words with it: for words of up to maxStackWord letters it allocates nothing.
 func levenshtein(a, b string, limit int) int {
 	ra, rb := []rune(a), []rune(b) // on the stack, as they do not escape, up to 32 runes
 	if d := len(ra) - len(rb); d > limit || -d > limit {
@@ -382,5 +382,6 @@ func levenshtein(a, b string, limit int) int {
 	return prev[len(rb)]
 }
 
-// maxStackWord is the longest word levenshtein compares without allocating.
+// maxStackWord is the longest word levenshtein compares without allocating: its rows are sized for it, and
+// the runtime converts a string of as many runes or fewer into a buffer on the stack.
 const maxStackWord = 32

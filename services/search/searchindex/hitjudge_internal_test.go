@@ -251,9 +251,9 @@ func (x *Index) markReference(text string, p *plan, snippet int) (string, bool) 
 	return b.String(), true
 }
 
-// TestLevenshtein: the edit distance of two words within limit, and more than limit beyond it, as the full table of a
-// reference gives it, for ASCII and non-ASCII words, short and longer than the rows kept on the stack; and
-// a hit's ASCII words are compared without allocating.
+// TestLevenshtein: the edit distance of two words within limit, and more than limit beyond it, as the full
+// table of a reference gives it, for ASCII and non-ASCII words, short and longer than the rows kept on the
+// stack; and words of up to maxStackWord letters are compared without allocating.
 func TestLevenshtein(t *testing.T) {
 	full := func(a, b []rune) int { // the whole table, no limit
 		d := make([][]int, len(a)+1)
@@ -312,7 +312,10 @@ func TestLevenshtein(t *testing.T) {
 			}
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { levenshtein("midnight", "midnihgt", 2) }); n != 0 {
-		t.Errorf("levenshtein of two ASCII words allocated %v times, want 0", n)
+	long := strings.Repeat("é", maxStackWord-1)
+	for _, pair := range [][2]string{{"midnight", "midnihgt"}, {long + "a", long + "b"}} {
+		if n := testing.AllocsPerRun(100, func() { levenshtein(pair[0], pair[1], 2) }); n != 0 {
+			t.Errorf("levenshtein(%q, %q) allocated %v times, want 0", pair[0], pair[1], n)
+		}
 	}
 }

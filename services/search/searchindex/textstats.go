@@ -22,11 +22,11 @@ import (
 //   - "<f>#<n>": the text field f holds n words (one term a field, its postings read once a segment into
 //     an array of lengths by document);
 //   - "<f>:<word>\xff<k>": the word occurs k times in f, k > 1 (a word once in a field, by far the most
-//     usual, has no such term). The frequency is in the term, so that a match's is found by testing the
-//     few bitmaps of the word's terms, which zap reads as they are, rather than by walking a list.
+//     usual, has no such term). The frequency is in the term, so that a match's is found in the few
+//     bitmaps of the word's terms, which zap reads as they are, rather than by walking a list.
 //
 // A term's postings then give the matches as a bitmap, and a match's frequency and norm cost an array
-// load and a test of a bitmap or two. f is the field's index in scoredTextFields, as a letter; 0xff is
+// load and, as a cursor walks those bitmaps along with its matches, mostly a comparison. f is the field's index in scoredTextFields, as a letter; 0xff is
 // not in any word (no UTF-8 text holds it).
 
 // scoredTextFields are the text fields fieldTextStats describes; a change of the order needs a new

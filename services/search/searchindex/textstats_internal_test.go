@@ -319,3 +319,66 @@ func TestSegmentWithoutTextStats(t *testing.T) {
 		}
 	}
 }
+
+// TestCursorWalksRepeats: a cursor's √tf, walked along its word's repeat counts, is the count of the
+// document it is on, for random disjoint counts (document 0 and the last among them, counts that end early),
+// the cursor stepping or jumping ahead over repeating documents.
+func TestCursorWalksRepeats(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for round := range 300 {
+		const docs = 3000
+		var reps repeats
+		level := map[uint32]float64{}
+		counts := 2 + r.IntN(5)
+		for k := 2; k < counts; k++ {
+			b := roaring.New()
+			for range r.IntN(40) {
+				d := uint32(r.IntN(docs))
+				if round%3 == 0 {
+					d = uint32(r.IntN(docs / 10)) // counts that end early
+				}
+				if _, taken := level[d]; !taken {
+					level[d] = math.Sqrt(float64(k))
+					b.Add(d)
+				}
+			}
+			if round%5 == 0 {
+				for _, d := range []uint32{0, docs - 1} {
+					if _, taken := level[d]; !taken {
+						level[d] = math.Sqrt(float64(k))
+						b.Add(d)
+					}
+				}
+			}
+			reps = append(reps, repeated{docs: b, tf: math.Sqrt(float64(k))})
+		}
+		cands := roaring.New()
+		for d := range uint32(docs) {
+			if _, repeated := level[d]; repeated || r.IntN(4) == 0 {
+				cands.Add(d)
+			}
+		}
+		c := &postingCursor{in: cands.Iterator(), reps: reps}
+		for step := 0; ; step++ {
+			var err error
+			if step%4 == 3 {
+				err = c.advance(c.num + uint64(r.IntN(50)))
+			} else {
+				err = c.next()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.num == math.MaxUint64 {
+				break
+			}
+			want, ok := level[uint32(c.num)]
+			if !ok {
+				want = 1
+			}
+			if got := c.sqrtTF(); got != want {
+				t.Fatalf("round %d, document %d: √tf %v, want %v", round, c.num, got, want)
+			}
+		}
+	}
+}
