@@ -86,10 +86,9 @@ type hitJudge struct {
 }
 
 func (x *Index) newHitJudge(p *plan) *hitJudge {
-	// A page's hits hold a few hundred distinct words: sized for them, the judgments are not regrown.
-	const words = 512
-	j := &hitJudge{x: x, p: p, phrase: map[string]bool{}, seen: make(map[string]int, words),
-		kinds: make([]matchKind, 0, words*(len(p.terms)+1)), best: make([]matchKind, len(p.terms))}
+	// A page's hits hold a few hundred distinct words: the map is sized for them rather than regrown. The
+	// judgments grow as they come, as a query may have a few hundred terms.
+	j := &hitJudge{x: x, p: p, phrase: map[string]bool{}, seen: make(map[string]int, 512), best: make([]matchKind, len(p.terms))}
 	for _, ph := range p.phrases {
 		for _, w := range ph {
 			j.phrase[w] = true
