@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,6 +58,26 @@ func TestStreamAllowsDirectGets(t *testing.T) {
 	}
 	if !st.CachedInfo().Config.AllowDirect {
 		t.Error("a stream created without direct gets is left without them")
+	}
+}
+
+// The server keeps every message id of the duplicate window in memory: a stream created with a longer one
+// (ten minutes, before) gets the current window at the catalog's next start.
+func TestStreamDuplicateWindowIsBroughtDown(t *testing.T) {
+	js := testenv.JetStream(t)
+	ctx := context.Background()
+	old := events.Stream{Name: "LONGWINDOW", Prefix: "longwindow"}
+	cfg := natsx.StreamConfig(old)
+	cfg.Duplicates = 10 * time.Minute
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := natsx.EnsureStream(ctx, js, old, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := st.CachedInfo().Config.Duplicates; d != natsx.DuplicateWindow {
+		t.Errorf("a stream created with a duplicate window of 10m is left at %v, want %v", d, natsx.DuplicateWindow)
 	}
 }
 
