@@ -26,8 +26,8 @@ import (
 //     bitmaps of the word's terms, which zap reads as they are, rather than by walking a list.
 //
 // A term's postings then give the matches as a bitmap, and a match's frequency and norm cost an array
-// load and, as a cursor walks those bitmaps along with its matches, mostly a comparison. f is the field's index in scoredTextFields, as a letter; 0xff is
-// not in any word (no UTF-8 text holds it).
+// load and, as a cursor walks those bitmaps along with its matches, mostly a comparison. f is the field's
+// index in scoredTextFields, as a letter; 0xff is not in any word (no UTF-8 text holds it).
 
 // scoredTextFields are the text fields fieldTextStats describes; a change of the order needs a new
 // mappingVersion.
