@@ -162,13 +162,15 @@ func (p *peerAnswers) answer(ctx context.Context, body []byte, compute func(cont
 	sum := sha256.Sum256(body)
 	key := string(sum[:]) + strconv.FormatUint(checkpoint, 10)
 	now := time.Now()
-	p.mu.Lock()
-	k, ok := p.kept[key]
-	p.mu.Unlock()
-	if ok && now.Sub(k.at) < peerAnswerLife {
-		return k.body, nil
+	if out, ok := p.fresh(key, now); ok {
+		return out, nil
 	}
 	v, err, _ := p.flight.Do(key, func() (any, error) {
+		// An asker that found nothing kept may come just after the flight that kept the answer: looking
+		// again here, where flights of one key do not overlap, it takes that answer.
+		if out, ok := p.fresh(key, time.Now()); ok {
+			return out, nil
+		}
 		// The answer of every asker waiting on it, so not the first asker's to cancel; bounded all the same.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), peerAnswerTimeout)
 		defer cancel()
@@ -180,6 +182,17 @@ func (p *peerAnswers) answer(ctx context.Context, body []byte, compute func(cont
 	})
 	out, _ := v.([]byte)
 	return out, err
+}
+
+// fresh is the answer kept for key, if it is still fresh at now.
+func (p *peerAnswers) fresh(key string, now time.Time) ([]byte, bool) {
+	p.mu.Lock()
+	k, ok := p.kept[key]
+	p.mu.Unlock()
+	if ok && now.Sub(k.at) < peerAnswerLife {
+		return k.body, true
+	}
+	return nil, false
 }
 
 func (p *peerAnswers) keep(key string, body []byte, at time.Time) {
